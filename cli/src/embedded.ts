@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  INPUT_NAMES, SOURCES, layout, makeEvent, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
+} from '@bottleneck/shared';
+import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
+import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
+import { OutboxMailer } from '@bottleneck/shared/adapters/outbox-mailer';
+import { Duck } from '@bottleneck/shared/duck/index';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from '@bottleneck/shared/excel/read';
+import { silentLogger, type Logger, type ProgressListener, type StageContext, type StageHandler } from '@bottleneck/shared/stage/context';
+import { bindStage } from '@bottleneck/shared/stage/runner';
+import { ingestStage } from '@bottleneck/ingest';
+import { cleanStage } from '@bottleneck/clean';
+import { mergeStage } from '@bottleneck/merge';
+import { analyticsStage } from '@bottleneck/analytics';
+import { publisherStage } from '@bottleneck/publisher';
+import { alerterStage } from '@bottleneck/alerter';
+
+/** The six stages, in graph order. */
+export const STAGE_HANDLERS: readonly StageHandler[] = [ingestStage, cleanStage, mergeStage, analyticsStage, publisherStage, alerterStage];
+
+export interface EmbeddedRunOptions {
+  /** Folder with erp.xlsx, web.xlsx, liaison.xlsx. */
+  input: string;
+  /** Root of the local object store: extracts/, dead-letter/, outbox/, staging/, incoming/. */
+  out: string;
+  partition: string;
+  expectations?: Expectations;
+  progress?: ProgressListener;
+  log?: Logger;
+  limits?: Partial<ReadLimits>;
+  runId?: string;
+  now?: () => Date;
+  alertTo?: string[];
+  alertFrom?: string;
+}
+
+export interface RunSummary {
+  status: 'succeeded' | 'failed';
+  runId: string;
+  partition: string;
+  rowCounts: Record<string, number>;
+  totalRevenue: string | null;
+  premium: number | null;
+  ordinary: number | null;
+  checks: CheckResult[];
+  /** Output files under extracts/<partition>/ (success only). */
+  outputs: { name: string; path: string; bytes: number }[];
+  extractsDir: string | null;
+  deadLetter: string | null;
+  alert: string | null;
+  error: { stage: string; asset?: string; code: string; message: string; location?: Record<string, unknown> } | null;
+  durationMs: number;
+  events: { type: string; id: string }[];
+}
+
+/** A run id that sorts by time: `<partition>-<yyyymmddThhmmss>-<6 hex>`. */
+export function newRunId(partition: string, now = new Date()): string {
+  const t = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
+  return `${partition}-${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The current month in Europe/Paris, `YYYY-MM`: the default partition. */
+export function currentPartition(now = new Date()): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit' }).formatToParts(now);
+  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
+}
+
+/**
+ * Runs the whole asset graph in this process (Dagster's materialize_to_memory): the in-memory
+ * bus, the folder store under `out`, the outbox mailer. The same stages as the services, wired here.
+ */
+export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary> {
+  const t0 = performance.now();
+  const now = opts.now ?? (() => new Date());
+  const runId = opts.runId ?? newRunId(opts.partition, now());
+  const store = new FolderStore(opts.out);
+  const duck = new Duck();
+  // DuckDB starts while the workbooks are copied and read.
+  duck.warm();
+  const bus = new MemoryBus();
+  const workDir = await mkdtemp(join(tmpdir(), 'bottleneck-'));
+  const ctx: StageContext = {
+    store, duck, workDir, log: opts.log ?? silentLogger,
+    limits: { ...DEFAULT_READ_LIMITS, ...opts.limits },
+    mailer: new OutboxMailer(join(opts.out, 'outbox'), now),
+    alert: { to: opts.alertTo ?? ['data-team@bottleneck.example'], from: opts.alertFrom ?? 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
+    ...(opts.progress ? { progress: opts.progress } : {}),
+    now,
+  };
+  try {
+    // The dropped files go where users drop them in production: incoming/<partition>/.
+    await Promise.all(INPUT_NAMES.map(async (name) => {
+      const src = join(opts.input, SOURCES[name].file);
+      const key = layout.incoming(opts.partition, name);
+      const exists = await stat(src).then((s) => s.isFile(), () => false);
+      if (exists) await store.putFile(key, src);
+      else await store.delete(key);
+    }));
+    for (const h of STAGE_HANDLERS) await bus.subscribe({ group: h.stage, types: h.consumes, handler: bindStage(h, ctx, bus) });
+    await bus.publish(makeEvent('trigger', {
+      runId, partition: opts.partition, materializations: {}, checks: [],
+      ...(opts.expectations ? { expectations: opts.expectations } : {}),
+      payload: { source: 'cli' },
+    }, now()));
+    await bus.idle();
+    const events = bus.messages().map((m) => m.event).filter((e) => e.runId === runId);
+    return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
+  } finally {
+    await bus.close();
+    await duck.close();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: string, events: PipelineEvent[], durationMs: number): Promise<RunSummary> {
+  const last = events[events.length - 1];
+  const failed = events.find((e): e is EventOf<'failed'> => e.type === 'failed');
+  const published = events.find((e): e is EventOf<'published'> => e.type === 'published');
+  const final = failed ?? published ?? last;
+  const mats = final?.materializations ?? {};
+  const rowCounts: Record<string, number> = {};
+  for (const [k, m] of Object.entries(mats)) if (m.metadata.rowCount !== undefined) rowCounts[k] = m.metadata.rowCount;
+  const num = (k: string) => (mats[k]?.metadata.rowCount ?? null);
+  const base = {
+    runId, partition: opts.partition, rowCounts,
+    totalRevenue: (mats.merged_with_revenue?.metadata.totalRevenue as string | undefined) ?? null,
+    premium: num('premium_wines'), ordinary: num('ordinary_wines'),
+    checks: final?.checks ?? [], durationMs, events: events.map((e) => ({ type: e.type, id: e.id })),
+  };
+  if (published && !failed) {
+    const outputs = await Promise.all(published.payload.files.map(async (f) => ({ name: f.key.split('/').pop()!, path: store.describe(f.key), bytes: f.bytes })));
+    return { ...base, status: 'succeeded', outputs, extractsDir: store.describe(layout.extractsPrefix(opts.partition).slice(0, -1)), deadLetter: null, alert: null, error: null };
+  }
+  const dl = layout.deadLetter(opts.partition, runId);
+  const hasDl = (await store.head(dl)) !== null;
+  let alert: string | null = null;
+  if (hasDl) {
+    const rec = JSON.parse((await store.get(dl)).toString('utf8')) as { alert?: { id?: string } };
+    if (rec.alert?.id) alert = join(opts.out, 'outbox', `${rec.alert.id}.json`);
+  }
+  const p = failed?.payload;
+  return {
+    ...base, status: 'failed', outputs: [], extractsDir: null, deadLetter: hasDl ? store.describe(dl) : null, alert,
+    error: p
+      ? { stage: p.stage, ...(p.asset ? { asset: p.asset } : {}), code: p.code, message: p.message, ...(p.location ? { location: p.location } : {}) }
+      : { stage: 'runner', code: 'BN_ERR_ASSET_FAILED', message: `the run stopped after ${last?.type ?? 'nothing'} without publishing or failing` },
+  };
+}

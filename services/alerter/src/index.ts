@@ -1,0 +1,1 @@
+export { alerterStage, alertMail, type DeadLetterRecord } from './stage.js';

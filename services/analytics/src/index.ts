@@ -1,0 +1,1 @@
+export { analyticsStage, PREMIUM_Z } from './stage.js';

@@ -1,0 +1,76 @@
+import { neutralizeText } from '@bottleneck/shared';
+
+export interface ReportRow {
+  product_id: string | number;
+  sku: string;
+  post_title: string | null;
+  total_sales: string | number;
+  /** Exact decimal string, e.g. "1234.50". */
+  revenue: string;
+}
+
+export interface ReportSummary {
+  partition: string;
+  totalRevenue: string;
+  products: number;
+  premium: number;
+  ordinary: number;
+  unitsSold: string;
+}
+
+export const REVENUE_SHEET = 'Revenue by Product';
+export const SUMMARY_SHEET = 'Summary';
+const EURO = '#,##0.00 [$€-fr-FR]';
+/** Fixed workbook dates: the report of the same inputs is the same file. */
+const FIXED_DATE = new Date(Date.UTC(2000, 0, 1));
+
+const text = (s: string | null) => (s === null ? null : neutralizeText(s));
+
+/**
+ * Writes revenue_per_product.xlsx with exceljs's streaming writer: sheet "Revenue by Product"
+ * (revenue as a number in euros) and sheet "Summary" (Metric, Value). Text cells are neutralised
+ * and written as strings, never formulas.
+ */
+export async function writeRevenueReport(path: string, rows: readonly ReportRow[], s: ReportSummary): Promise<void> {
+  const { default: ExcelJS } = await import('exceljs');
+  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: false, useStyles: true });
+  wb.creator = 'BottleNeck pipeline';
+  wb.created = FIXED_DATE;
+  wb.modified = FIXED_DATE;
+  const ws = wb.addWorksheet(REVENUE_SHEET);
+  ws.columns = [
+    { header: 'product_id', key: 'product_id', width: 12 },
+    { header: 'sku', key: 'sku', width: 22 },
+    { header: 'post_title', key: 'post_title', width: 60 },
+    { header: 'total_sales', key: 'total_sales', width: 12 },
+    { header: 'revenue', key: 'revenue', width: 14, style: { numFmt: EURO } },
+  ];
+  for (const r of rows) {
+    ws.addRow([Number(r.product_id), text(r.sku), text(r.post_title), Number(r.total_sales), Number(r.revenue)]).commit();
+  }
+  ws.commit();
+  const sum = wb.addWorksheet(SUMMARY_SHEET);
+  sum.columns = [{ header: 'Metric', key: 'm', width: 22 }, { header: 'Value', key: 'v', width: 18 }];
+  sum.addRow(['Partition', text(s.partition)]).commit();
+  const total = sum.addRow(['Total Revenue', Number(s.totalRevenue)]);
+  total.getCell(2).numFmt = EURO;
+  total.commit();
+  sum.addRow(['Products', s.products]).commit();
+  sum.addRow(['Premium wines', s.premium]).commit();
+  sum.addRow(['Ordinary wines', s.ordinary]).commit();
+  sum.addRow(['Units sold', Number(s.unitsSold)]).commit();
+  sum.commit();
+  await wb.commit();
+}
+
+/** Reads the Summary sheet back (Metric -> Value), for the summary_total_matches check. */
+export async function readSummary(path: string): Promise<Map<string, unknown>> {
+  const { default: ExcelJS } = await import('exceljs');
+  const out = new Map<string, unknown>();
+  const reader = new ExcelJS.stream.xlsx.WorkbookReader(path, { worksheets: 'emit', sharedStrings: 'cache', styles: 'ignore', hyperlinks: 'ignore' } as never);
+  for await (const ws of reader as AsyncIterable<AsyncIterable<{ values: unknown[] }> & { name: string }>) {
+    const isSummary = (ws as { name?: string }).name === SUMMARY_SHEET;
+    for await (const row of ws) if (isSummary) out.set(String(row.values[1]), row.values[2]);
+  }
+  return out;
+}

@@ -1,0 +1,1 @@
+export { cleanStage } from './stage.js';

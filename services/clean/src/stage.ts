@@ -1,0 +1,147 @@
+import { join } from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
+import {
+  SOURCES, carry, makeEvent, assetErrorBoundary, type CheckResult, type InputName, type Materialization, type PipelineEvent,
+} from '@bottleneck/shared';
+import { loadSql, type Db, type Json } from '@bottleneck/shared/duck/index';
+import { readSheet } from '@bottleneck/shared/excel/read';
+import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
+import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
+import { materialize } from '@bottleneck/shared/stage/materialize';
+
+const sql = (name: string) => loadSql(new URL(`./assets/${name}.sql`, import.meta.url));
+const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
+
+/** Checks of one cleaned asset, computed from the data by its check_<asset>.sql. */
+async function assetChecks(db: Db, name: InputName): Promise<CheckResult[]> {
+  const asset = `${name}_clean`;
+  const r = await db.one(sql(`check_${asset}`));
+  switch (name) {
+    case 'erp': {
+      const dup = list(r.duplicate_ids), negP = list(r.negative_price_ids), negS = list(r.negative_stock_ids);
+      return [
+        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }),
+        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}),
+        checkResult(asset, 'price_not_negative', negP.length === 0, negP.length ? { productIds: negP } : {}),
+        checkResult(asset, 'stock_not_negative', negS.length === 0, negS.length ? { productIds: negS } : {}),
+      ];
+    }
+    case 'web': {
+      const dup = list(r.duplicate_skus), older = list(r.older_versions_dropped);
+      return [
+        checkResult(asset, 'sku_not_null', r.null_skus === 0, { nullCount: r.null_skus }),
+        checkResult(asset, 'sku_unique', dup.length === 0, dup.length ? { duplicateSkus: dup } : {}),
+        checkResult(asset, 'sku_single_version', older.length === 0, older.length ? { olderVersionsDropped: older, rule: 'kept the most recent post_modified' } : {}),
+      ];
+    }
+    case 'liaison': {
+      const dup = list(r.duplicate_ids);
+      return [
+        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }),
+        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}),
+      ];
+    }
+  }
+}
+
+/** Reads one raw workbook, cleans it with its SQL, stores the Parquet, and computes its checks. */
+async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: InputName, workDir: string) {
+  const asset = `${name}_clean`;
+  const t0 = performance.now();
+  try {
+    const raw = event.materializations[`raw_${name}`];
+    if (!raw) throw new Error(`event has no materialization of raw_${name}`);
+    const local = await ctx.store.getToFile(raw.location);
+    let sheet;
+    try {
+      sheet = await readSheet(local.path, SOURCES[name], ctx.limits);
+    } finally {
+      await local.release();
+    }
+    await db.loadRows(`raw_${name}`, SOURCES[name].columns, sheet.rows, workDir);
+    await db.run(sql(`create_${asset}`));
+    const checks = await assetChecks(db, name);
+    const rowCount = await db.count(asset);
+    const exp = expectationResult(asset, { rowCount }, event.expectations);
+    if (exp) checks.push(exp);
+    const path = join(workDir, `${asset}.parquet`);
+    await db.toParquet(asset, path);
+    const m = await materialize(ctx, event, asset, path, {
+      rowCount, columns: await db.columns(asset), startedAt: t0,
+      rawRows: sheet.rows.length + sheet.blankRows, blankRows: sheet.blankRows,
+      ...(sheet.extraColumns.length ? { ignoredColumns: sheet.extraColumns } : {}),
+    });
+    return { asset, m, checks };
+  } catch (e) {
+    throw assetErrorBoundary('clean', asset, e);
+  }
+}
+
+async function withWorkDir<T>(ctx: StageContext, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(ctx.workDir, 'clean-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** On file-arrived: materialize erp_clean, web_clean, liaison_clean and emit `cleaned`. */
+async function onFileArrived(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
+  return withWorkDir(ctx, async (dir) => {
+    // The three workbooks are read concurrently; each gets its own connection (temp tables are per connection).
+    const done = await Promise.all((['erp', 'web', 'liaison'] as const).map((n) => ctx.duck.with((db) => cleanOne(ctx, db, event, n, dir))));
+    const base = carry(event);
+    for (const d of done) {
+      base.materializations[d.asset] = d.m;
+      for (const c of d.checks) ctx.progress?.onCheck?.({ ...c, runId: event.runId });
+      base.checks.push(...d.checks);
+    }
+    return [makeEvent('cleaned', { ...base, payload: {} }, ctx.now())];
+  });
+}
+
+/**
+ * On cleaned: the validation gate. Runs the cross-asset checks over the three cleaned assets,
+ * then lets the run through (`validated`) only if no blocking check of the cleaned assets failed.
+ */
+async function onCleaned(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
+  const gateChecks = await ctx.duck.with(async (db) => {
+    const locals = [];
+    try {
+      for (const a of ['erp_clean', 'web_clean', 'liaison_clean']) {
+        const m = event.materializations[a];
+        if (!m) throw new Error(`event has no materialization of ${a}`);
+        const f = await ctx.store.getToFile(m.location);
+        locals.push(f);
+        await db.attachParquet(a, f.path);
+      }
+      const r = await db.one(sql('check_gate'));
+      const unmatched = list(r.id_web_without_web_product), unmapped = list(r.onsale_without_liaison);
+      return [
+        checkResult('liaison_clean', 'id_web_matches_web', unmatched.length === 0, unmatched.length ? { idWebWithoutWebProduct: unmatched } : {}),
+        checkResult('erp_clean', 'erp_products_mapped', unmapped.length === 0, unmapped.length ? { onsaleProductIdsWithoutLiaison: unmapped } : {}),
+      ];
+    } finally {
+      for (const f of locals) await f.release();
+    }
+  });
+  for (const c of gateChecks) ctx.progress?.onCheck?.({ ...c, runId: event.runId });
+  const base = carry(event);
+  base.checks.push(...gateChecks);
+  gate('clean', base.checks.filter((c) => c.asset.endsWith('_clean')));
+  return [makeEvent('validated', { ...base, payload: {} }, ctx.now())];
+}
+
+/** clean: the cleaning rules of the three exports, and the quality gate. */
+export const cleanStage: StageHandler = {
+  stage: 'clean',
+  consumes: ['file-arrived', 'cleaned'],
+  async handle(event, ctx) {
+    if (event.type === 'file-arrived') return onFileArrived(event, ctx);
+    if (event.type === 'cleaned') return onCleaned(event, ctx);
+    return [];
+  },
+};
+
+export type { Materialization };

@@ -1,0 +1,1 @@
+export { mergeStage } from './stage.js';

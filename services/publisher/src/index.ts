@@ -1,0 +1,1 @@
+export { publisherStage, type Manifest } from './stage.js';

@@ -1,0 +1,147 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BottleneckError, isTransientIoError } from '../errors/index.js';
+import { validateKey } from '../keys.js';
+import type { LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
+
+const TMP_MARK = '.bn-tmp-';
+
+function notFound(key: string, cause?: unknown): BottleneckError {
+  return new BottleneckError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
+}
+
+function ioError(op: string, key: string, e: unknown): BottleneckError {
+  return new BottleneckError('BN_ERR_STORE_IO', `${op} ${key} failed: ${(e as Error).message}`, {
+    cause: e,
+    retriable: isTransientIoError(e),
+  });
+}
+
+/**
+ * The object store as a local folder. Each write goes to a temporary file beside its target and
+ * is renamed into place, so readers never see a partial object.
+ */
+export class FolderStore implements ObjectStore {
+  constructor(readonly root: string) {}
+
+  private pathOf(key: string): string {
+    return join(this.root, ...validateKey(key).split('/'));
+  }
+
+  describe(key: string): string {
+    return this.pathOf(key);
+  }
+
+  async put(key: string, body: Buffer | string, opts?: PutOptions): Promise<PutResult> {
+    return this.putStream(key, Readable.from([typeof body === 'string' ? Buffer.from(body) : body]), opts);
+  }
+
+  async putFile(key: string, path: string, opts?: PutOptions): Promise<PutResult> {
+    return this.putStream(key, createReadStream(path), opts);
+  }
+
+  async putStream(key: string, body: Readable, opts?: PutOptions): Promise<PutResult> {
+    const target = this.pathOf(key);
+    const tmp = join(dirname(target), `${TMP_MARK}${randomBytes(6).toString('hex')}`);
+    const hash = createHash('sha256');
+    let bytes = 0;
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      const counter = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          bytes += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      await pipeline(body, counter, createWriteStream(tmp));
+      if (opts?.ifNoneMatch) {
+        try {
+          await link(tmp, target);
+        } catch (e) {
+          if ((e as { code?: string }).code === 'EEXIST') {
+            throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, { retriable: false, details: { conflict: true } });
+          }
+          throw e;
+        } finally {
+          await unlink(tmp).catch(() => undefined);
+        }
+      } else {
+        await rename(tmp, target);
+      }
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      if (e instanceof BottleneckError) throw e;
+      throw ioError('writing', key, e);
+    }
+    return { key, bytes, sha256: hash.digest('hex') };
+  }
+
+  async get(key: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(key));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') throw notFound(key, e);
+      if (e instanceof BottleneckError) throw e;
+      throw ioError('reading', key, e);
+    }
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    const p = this.pathOf(key);
+    if (!(await this.head(key))) throw notFound(key);
+    return createReadStream(p);
+  }
+
+  async getToFile(key: string): Promise<LocalFile> {
+    const p = this.pathOf(key);
+    if (!(await this.head(key))) throw notFound(key);
+    // The object is a local file already: hand out its path, nothing to copy or remove.
+    return { path: p, release: async () => undefined };
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
+    try {
+      const s = await stat(this.pathOf(key));
+      if (!s.isFile()) return null;
+      return { key, bytes: s.size, etag: `${s.size}-${Math.floor(s.mtimeMs)}-${s.ino}`, modified: s.mtime };
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'ENOTDIR') return null;
+      if (e instanceof BottleneckError) throw e;
+      throw ioError('stat', key, e);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = dirKey ? this.pathOf(dirKey) : this.root;
+    let entries: string[];
+    try {
+      entries = (await readdir(start, { recursive: true })) as string[];
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return [];
+      throw ioError('listing', prefix, e);
+    }
+    const out: ObjectInfo[] = [];
+    for (const rel of entries) {
+      const key = relative(this.root, join(start, rel)).split(sep).join('/');
+      if (!key.startsWith(prefix) || key.split('/').some((s) => s.startsWith(TMP_MARK))) continue;
+      const info = await this.head(key);
+      if (info) out.push(info);
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ENOENT') return;
+      throw ioError('deleting', key, e);
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { BottleneckError } from '../errors/index.js';
+import { TriggerEvent } from './types/trigger.js';
+import { FileArrivedEvent } from './types/file-arrived.js';
+import { CleanedEvent } from './types/cleaned.js';
+import { ValidatedEvent } from './types/validated.js';
+import { MergedEvent } from './types/merged.js';
+import { AnalysedEvent } from './types/analysed.js';
+import { PublishedEvent } from './types/published.js';
+import { FailedEvent } from './types/failed.js';
+
+export * from './envelope.js';
+export { TriggerEvent, FileArrivedEvent, CleanedEvent, ValidatedEvent, MergedEvent, AnalysedEvent, PublishedEvent, FailedEvent };
+
+/** Every event the pipeline knows, discriminated by `type`. */
+export const PipelineEventSchema = z.discriminatedUnion('type', [
+  TriggerEvent, FileArrivedEvent, CleanedEvent, ValidatedEvent, MergedEvent, AnalysedEvent, PublishedEvent, FailedEvent,
+]);
+export type PipelineEvent = z.infer<typeof PipelineEventSchema>;
+export type EventType = PipelineEvent['type'];
+export type EventOf<T extends EventType> = Extract<PipelineEvent, { type: T }>;
+
+/** Stage events in the order a successful run emits them, then `failed`. */
+export const EVENT_TYPES = ['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published', 'failed'] as const satisfies readonly EventType[];
+
+function describe(issues: z.core.$ZodIssue[]): string {
+  return issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+}
+
+/**
+ * Validates an event, when producing and again when consuming: serialization round-trips change
+ * things. Throws BN_ERR_EVENT_INVALID naming the fields at fault.
+ */
+export function parseEvent(raw: unknown): PipelineEvent {
+  const r = PipelineEventSchema.safeParse(raw);
+  if (!r.success) {
+    const type = raw && typeof raw === 'object' && 'type' in raw ? String((raw as { type: unknown }).type) : '?';
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `event of type "${type}" does not match its schema: ${describe(r.error.issues)}`);
+  }
+  return r.data;
+}
+
+/** Same as parseEvent, from the JSON text of a message. */
+export function decodeEvent(text: string): PipelineEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${(e as Error).message}`);
+  }
+  return parseEvent(raw);
+}
+
+type Fields<T extends EventType> = Omit<EventOf<T>, 'id' | 'ts' | 'v' | 'type'>;
+
+/**
+ * Builds and validates a new event of `type`.
+ *
+ * @example
+ * const e = makeEvent('merged', { runId, partition, materializations, checks, payload: {} });
+ */
+export function makeEvent<T extends EventType>(type: T, fields: Fields<T>, now: Date = new Date()): EventOf<T> {
+  return parseEvent({ ...fields, type, v: 1, id: randomUUID(), ts: now.toISOString() }) as EventOf<T>;
+}
+
+/** The fields a stage carries from the event it handled into the one it emits. */
+export function carry(e: PipelineEvent) {
+  return {
+    runId: e.runId,
+    partition: e.partition,
+    materializations: { ...e.materializations },
+    checks: [...e.checks],
+    ...(e.expectations ? { expectations: e.expectations } : {}),
+  };
+}

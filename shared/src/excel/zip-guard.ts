@@ -1,0 +1,117 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { crc32, inflateRaw } from 'node:zlib';
+import { promisify } from 'node:util';
+import { BottleneckError } from '../errors/index.js';
+
+export interface ZipLimits {
+  /** Largest file accepted, bytes. */
+  maxBytes: number;
+  /** Largest total of the declared uncompressed sizes, bytes. */
+  maxUncompressedBytes: number;
+  /** Largest uncompressed/compressed ratio of one entry (zip bombs have thousands). */
+  maxRatio: number;
+  maxEntries: number;
+}
+
+export interface ZipSummary {
+  bytes: number;
+  entries: ZipEntry[];
+}
+
+interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number }
+
+const inflate = promisify(inflateRaw);
+
+const EOCD_SIG = 0x06054b50;
+const CEN_SIG = 0x02014b50;
+
+/**
+ * Checks an xlsx before any parser touches it, from its central directory alone: the zip
+ * signature, that the directory is complete (a truncated download loses it), the entry count, and
+ * the declared sizes and compression ratios (zip bombs). Throws a BottleneckError naming the file.
+ */
+export async function inspectZip(path: string, display: string, limits: ZipLimits): Promise<ZipSummary> {
+  const fh = await open(path, 'r').catch((e: unknown) => {
+    if ((e as { code?: string }).code === 'ENOENT') throw new BottleneckError('BN_ERR_INPUT_MISSING', `${display} is missing: put the month's ${display} beside the other exports`, { location: { file: display } });
+    throw e;
+  });
+  try {
+    const { size } = await fh.stat();
+    const loc = { file: display };
+    if (size > limits.maxBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} is ${size} bytes, more than the ${limits.maxBytes} bytes allowed (BN_MAX_FILE_BYTES)`, { location: loc });
+    const head = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    if (size < 22 || head.readUInt32LE(0) !== 0x04034b50) {
+      throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is not an xlsx workbook (it does not start with the zip signature PK): export it again from Excel as .xlsx`, { location: loc });
+    }
+    const tailLen = Math.min(size, 22 + 0xffff);
+    const tail = Buffer.alloc(tailLen);
+    await fh.read(tail, 0, tailLen, size - tailLen);
+    let eocd = -1;
+    for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === EOCD_SIG) { eocd = i; break; }
+    if (eocd < 0) throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again`, { location: loc });
+    const count = tail.readUInt16LE(eocd + 10);
+    const cdSize = tail.readUInt32LE(eocd + 12);
+    const cdOffset = tail.readUInt32LE(eocd + 16);
+    if (count === 0xffff || cdOffset === 0xffffffff) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} is a zip64 archive, larger than any monthly export should be`, { location: loc });
+    if (count > limits.maxEntries) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} has ${count} zip entries, more than the ${limits.maxEntries} allowed`, { location: loc });
+    if (cdOffset + cdSize > size) throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (its central directory points past the end of the file): drop it again`, { location: loc });
+    const cd = Buffer.alloc(cdSize);
+    await fh.read(cd, 0, cdSize, cdOffset);
+    const entries: ZipSummary['entries'] = [];
+    let total = 0;
+    for (let p = 0, i = 0; i < count; i++) {
+      if (p + 46 > cd.length || cd.readUInt32LE(p) !== CEN_SIG) throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt (damaged zip central directory)`, { location: loc });
+      const compressed = cd.readUInt32LE(p + 20);
+      const uncompressed = cd.readUInt32LE(p + 24);
+      const nameLen = cd.readUInt16LE(p + 28);
+      const extraLen = cd.readUInt16LE(p + 30);
+      const commentLen = cd.readUInt16LE(p + 32);
+      const method = cd.readUInt16LE(p + 10);
+      const crc = cd.readUInt32LE(p + 16);
+      const offset = cd.readUInt32LE(p + 42);
+      const name = cd.toString('utf8', p + 46, p + 46 + nameLen);
+      total += uncompressed;
+      if (uncompressed > 1_000_000 && uncompressed / Math.max(compressed, 1) > limits.maxRatio) {
+        throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} looks like a zip bomb: entry ${name} expands ${Math.round(uncompressed / Math.max(compressed, 1))} times (at most ${limits.maxRatio} allowed)`, { location: loc });
+      }
+      entries.push({ name, compressed, uncompressed, method, crc, offset });
+      p += 46 + nameLen + extraLen + commentLen;
+    }
+    if (total > limits.maxUncompressedBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`, { location: loc });
+    if (!entries.some((e) => e.name === 'xl/workbook.xml')) throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no xl/workbook.xml)`, { location: loc });
+    await verifyEntries(fh, size, entries, display);
+    return { bytes: size, entries };
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * Inflates every entry (bounded by its declared size) and compares its CRC-32: a damaged or
+ * truncated part is found here, deterministically, instead of stalling the xlsx parser.
+ */
+async function verifyEntries(fh: FileHandle, size: number, entries: ZipEntry[], display: string): Promise<void> {
+  const damaged = (name: string, why: string) =>
+    new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`, { location: { file: display } });
+  await Promise.all(entries.map(async (e) => {
+    const lh = Buffer.alloc(30);
+    await fh.read(lh, 0, 30, e.offset);
+    if (lh.readUInt32LE(0) !== 0x04034b50) throw damaged(e.name, 'has no local header');
+    const start = e.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+    if (start + e.compressed > size) throw damaged(e.name, 'runs past the end of the file');
+    const data = Buffer.alloc(e.compressed);
+    await fh.read(data, 0, e.compressed, start);
+    let out: Buffer;
+    if (e.method === 0) out = data;
+    else if (e.method === 8) {
+      try {
+        out = await inflate(data, { maxOutputLength: Math.max(e.uncompressed, 1) });
+      } catch (err) {
+        throw damaged(e.name, `does not inflate (${(err as Error).message})`);
+      }
+    } else throw damaged(e.name, `uses compression method ${e.method}, which xlsx does not`);
+    if (out.length !== e.uncompressed) throw damaged(e.name, `has ${out.length} bytes instead of ${e.uncompressed}`);
+    if (crc32(out) >>> 0 !== e.crc >>> 0) throw damaged(e.name, 'fails its CRC-32 check');
+  }));
+}

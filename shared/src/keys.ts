@@ -1,0 +1,36 @@
+import { BottleneckError } from './errors/index.js';
+
+/** Input files of a month, by role. */
+export const INPUT_NAMES = ['erp', 'web', 'liaison'] as const;
+export type InputName = (typeof INPUT_NAMES)[number];
+
+const MAX_KEY_BYTES = 1024;
+
+/**
+ * Refuses keys that could escape a prefix or a folder: empty, absolute, `..` or `.` segments,
+ * backslashes, NUL or control characters, more than 1,024 bytes. Runs before any S3 call or file use.
+ */
+export function validateKey(key: string): string {
+  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(key.slice(0, 200))} is refused: ${why}`);
+  if (typeof key !== 'string' || key.length === 0) throw bad('it is empty');
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) throw bad('it contains NUL or a control character');
+  if (key.startsWith('/')) throw bad('it is absolute');
+  if (key.includes('\\')) throw bad('it contains a backslash');
+  const segs = key.split('/');
+  if (segs.some((s) => s === '..' || s === '.')) throw bad('it contains a "." or ".." segment');
+  if (segs.slice(0, -1).some((s) => s === '')) throw bad('it contains an empty segment');
+  return key;
+}
+
+/** The bucket layout, shared by every adapter and service. */
+export const layout = {
+  incoming: (partition: string, name: InputName) => `incoming/${partition}/${name}.xlsx`,
+  incomingPrefix: (partition: string) => `incoming/${partition}/`,
+  staging: (partition: string, runId: string, file: string) => `staging/${partition}/${runId}/${file}`,
+  extracts: (partition: string, file: string) => `extracts/${partition}/${file}`,
+  extractsPrefix: (partition: string) => `extracts/${partition}/`,
+  manifest: (partition: string) => `extracts/${partition}/_manifest.json`,
+  deadLetter: (partition: string, runId: string) => `dead-letter/${partition}/${runId}.json`,
+};

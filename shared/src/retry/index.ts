@@ -1,0 +1,51 @@
+import { BottleneckError, isRetriable, isTransientIoError } from '../errors/index.js';
+
+export interface RetryOptions {
+  retries?: number;
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  factor?: number;
+  /** Decides what is retried; defaults to the error's `retriable` property or a transient I/O code. */
+  shouldRetry?: (e: unknown) => boolean;
+  onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
+  /** Test hook: a fake sleep. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Test hook: a fake random in [0,1). */
+  random?: () => number;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * Runs `fn`, retrying with jittered exponential backoff while the error is retriable.
+ * When retries run out the error is wrapped (BN_ERR_RETRIES_EXHAUSTED) with the count, keeping the cause.
+ * Non-retriable errors (validation, programmer errors) are rethrown at once, unchanged.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+  const retries = opts.retries ?? 3;
+  const initial = opts.initialDelayMs ?? 100;
+  const max = opts.maxDelayMs ?? 5_000;
+  const factor = opts.factor ?? 2;
+  const shouldRetry = opts.shouldRetry ?? ((e: unknown) => isRetriable(e) || isTransientIoError(e));
+  const sleep = opts.sleep ?? defaultSleep;
+  const random = opts.random ?? Math.random;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      if (!shouldRetry(e)) throw e;
+      if (attempt >= retries) {
+        const msg = e instanceof Error ? e.message : String(e);
+        throw new BottleneckError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${attempt + 1} attempts: ${msg}`, {
+          cause: e,
+          details: { attempts: attempt + 1 },
+        });
+      }
+      const base = Math.min(max, initial * factor ** attempt);
+      // Full jitter between half and all of the backoff, so retrying clients do not move in step.
+      const delay = Math.round(base / 2 + random() * (base / 2));
+      opts.onRetry?.(e, attempt + 1, delay);
+      await sleep(delay);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import type { Stage } from '../assets/graph.js';
+import type { Duck } from '../duck/index.js';
+import type { ReadLimits } from '../excel/read.js';
+import type { CheckResult, EventType, Materialization, PipelineEvent } from '../events/index.js';
+import type { Mailer } from '../ports/mailer.js';
+import type { ObjectStore } from '../ports/object-store.js';
+
+/** The logging surface stages use (pino's, so a pino logger fits as is). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Callbacks for people watching a run (the CLI's progress lines, a service's status page). */
+export interface ProgressListener {
+  onAsset?(p: { stage: Stage; asset: string; materialization: Materialization; runId: string }): void;
+  onCheck?(r: CheckResult & { runId: string }): void;
+  onStage?(p: { stage: Stage; consumed: EventType; emitted: EventType[]; durationMs: number; runId: string }): void;
+}
+
+/** Alert settings the alerter needs. */
+export interface AlertConfig {
+  to: string[];
+  from: string;
+  pipelineName: string;
+}
+
+/** Everything a stage may use. Adapters are chosen by whoever builds the context (a service's main or the embedded runner). */
+export interface StageContext {
+  store: ObjectStore;
+  duck: Duck;
+  /** A private scratch folder for local copies and DuckDB files. */
+  workDir: string;
+  log: Logger;
+  limits: ReadLimits;
+  mailer?: Mailer;
+  alert?: AlertConfig;
+  progress?: ProgressListener;
+  now: () => Date;
+}
+
+/** A stage: which events it consumes and what it does with one; it returns the events to publish. */
+export interface StageHandler {
+  stage: Stage;
+  consumes: readonly EventType[];
+  handle(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]>;
+}
