@@ -74,11 +74,18 @@ async function runCommand(argv: string[]): Promise<number> {
 }
 
 async function execute(o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations }, json: boolean, verbose: boolean): Promise<number> {
-  const [{ runEmbedded }, out, { stderrLogger }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js')]);
+  const [{ runEmbedded }, out, { stderrLogger }, { limitsFromEnv }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js'), import('@bottleneck/shared/config')]);
+  let limits;
+  try {
+    limits = limitsFromEnv(process.env);
+  } catch (e) {
+    usage((e as Error).message);
+  }
   const write = (s: string) => process.stdout.write(s);
   if (!json) write(`bottleneck run: partition ${o.partition}, input ${o.input}\n`);
   const summary = await runEmbedded({
     ...o,
+    limits,
     log: stderrLogger(verbose ? 'info' : json ? 'error' : 'warn'),
     ...(json ? {} : { progress: out.humanProgress(write) }),
   });

@@ -90,7 +90,11 @@ async function withWorkDir<T>(ctx: StageContext, fn: (dir: string) => Promise<T>
 async function onFileArrived(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
   return withWorkDir(ctx, async (dir) => {
     // The three workbooks are read concurrently; each gets its own connection (temp tables are per connection).
-    const done = await Promise.all((['erp', 'web', 'liaison'] as const).map((n) => ctx.duck.with((db) => cleanOne(ctx, db, event, n, dir))));
+    const settled = await Promise.allSettled((['erp', 'web', 'liaison'] as const).map((n) => ctx.duck.with((db) => cleanOne(ctx, db, event, n, dir))));
+    // Reported in a fixed order, whichever failed first in time: the same bad month, the same error.
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+    const done = settled.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof cleanOne>>>).value);
     const base = carry(event);
     for (const d of done) {
       base.materializations[d.asset] = d.m;

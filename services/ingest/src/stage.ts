@@ -49,7 +49,11 @@ export const ingestStage: StageHandler = {
   stage: 'ingest',
   consumes: ['trigger'],
   async handle(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
-    const arrived = await Promise.all(INPUT_NAMES.map((n) => arrive(ctx, event.partition, n)));
+    // Checked together, reported in a fixed order: the same bad month always gives the same error.
+    const settled = await Promise.allSettled(INPUT_NAMES.map((n) => arrive(ctx, event.partition, n)));
+    const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+    const arrived = settled.map((r) => (r as PromiseFulfilledResult<Awaited<ReturnType<typeof arrive>>>).value);
     const base = carry(event);
     const checks: CheckResult[] = [];
     for (const { name, m } of arrived) {

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanupTmp, cli, FIXTURES, NO_REFERENCE, REFERENCE, tmp } from './helpers.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+if (!REFERENCE) console.warn(NO_REFERENCE);
+
+describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
+  it('reproduces every figure, with --json, and exits 0', async () => {
+    const out = await tmp();
+    const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.status).toBe('succeeded');
+    expect(s.partition).toBe('2026-11');
+    expect(s.rowCounts).toMatchObject({ erp_clean: 825, web_clean: 714, liaison_clean: 825, merged_with_revenue: 714, premium_wines: 30, ordinary_wines: 684 });
+    expect(s.totalRevenue).toBe('70568.60');
+    expect(s.premium).toBe(30);
+    expect(s.ordinary).toBe(684);
+    expect(s.error).toBeNull();
+    // The two negative prices and two negative stocks of the ERP are warnings, not failures.
+    const warns = s.checks.filter((c: { passed: boolean }) => !c.passed).map((c: { asset: string; check: string }) => `${c.asset}.${c.check}`);
+    expect(warns).toEqual(expect.arrayContaining(['erp_clean.price_not_negative', 'erp_clean.stock_not_negative']));
+    expect(s.checks.filter((c: { passed: boolean; severity: string }) => !c.passed && c.severity === 'ERROR')).toEqual([]);
+    const files = (await readdir(join(out, 'extracts', '2026-11'))).sort();
+    expect(files).toEqual(['_manifest.json', 'merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+  });
+
+  it('writes the workbook: Revenue by Product sorted by revenue, Summary with the total', async () => {
+    const out = await tmp();
+    const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11']);
+    expect(r.code, r.stderr).toBe(0);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(join(out, 'extracts', '2026-11', 'revenue_per_product.xlsx'));
+    const sheet = wb.getWorksheet('Revenue by Product')!;
+    expect(sheet.getRow(1).values).toEqual([undefined, 'product_id', 'sku', 'post_title', 'total_sales', 'revenue']);
+    expect(sheet.rowCount).toBe(715);
+    const revenues: number[] = [];
+    sheet.eachRow((row, n) => { if (n > 1) revenues.push(row.getCell(5).value as number); });
+    expect(revenues).toEqual([...revenues].sort((a, b) => b - a));
+    expect(typeof sheet.getRow(2).getCell(5).value).toBe('number');
+    expect(sheet.getRow(2).getCell(5).numFmt).toContain('€');
+    const summary = new Map<string, unknown>();
+    wb.getWorksheet('Summary')!.eachRow((row) => summary.set(String(row.getCell(1).value), row.getCell(2).value));
+    expect(summary.get('Metric')).toBe('Value');
+    expect((summary.get('Total Revenue') as number).toFixed(2)).toBe('70568.60');
+    expect(summary.get('Products')).toBe(714);
+    expect(summary.get('Premium wines')).toBe(30);
+    // Human output: progress per asset, then the summary and where the files are.
+    expect(r.stdout).toMatch(/✓ clean +web_clean +714 rows/);
+    expect(r.stdout).toContain('total revenue');
+    expect(r.stdout).toContain(join(out, 'extracts', '2026-11'));
+  });
+
+  it('is deterministic: two runs give byte-identical CSVs', async () => {
+    const [a, b] = [await tmp(), await tmp()];
+    for (const out of [a, b]) expect((await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11'])).code).toBe(0);
+    for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
+      const [x, y] = await Promise.all([a, b].map((o) => readFile(join(o, 'extracts', '2026-11', f))));
+      expect(sha(x!), f).toBe(sha(y!));
+    }
+  });
+
+  it('passes with the expectations fixture and fails (exit 1) when a figure differs', async () => {
+    const out = await tmp();
+    const ok = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--expect', join(FIXTURES, 'reference-month.expect.json'), '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const passed = JSON.parse(ok.stdout).checks.filter((c: { check: string; passed: boolean }) => c.check === 'matches_expectations');
+    expect(passed.length).toBeGreaterThanOrEqual(5);
+    expect(passed.every((c: { passed: boolean }) => c.passed)).toBe(true);
+
+    const wrong = join(await tmp(), 'wrong.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(wrong, JSON.stringify({ totalRevenue: '70568.61' })));
+    const out2 = await tmp();
+    const bad = await cli(['run', '--input', REFERENCE!, '--out', out2, '--partition', '2026-11', '--expect', wrong, '--json']);
+    expect(bad.code).toBe(1);
+    const s = JSON.parse(bad.stdout);
+    expect(s.error.code).toBe('BN_ERR_EXPECTATION_FAILED');
+    expect(s.error.message).toContain('"expected":"70568.61","actual":"70568.60"');
+    await expect(readdir(join(out2, 'extracts'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+afterAll(cleanupTmp);
+
+describe('the command line', () => {
+  it('exits 2 with a message on a usage error', async () => {
+    const r = await cli(['run', '--out', '/tmp/x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('run needs --input DIR');
+    const bad = await cli(['run', '--input', '.', '--out', '/tmp/x', '--partition', '2026-13']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--partition must be YYYY-MM (got "2026-13")');
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    const badExpect = await cli(['run', '--input', '.', '--out', '/tmp/x', '--expect', join(FIXTURES, 'nope.json')]);
+    expect(badExpect.code).toBe(2);
+  });
+
+  it('prints the asset graph as Mermaid', async () => {
+    const r = await cli(['graph']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^flowchart LR/);
+    expect(r.stdout).toContain('merged_with_revenue --> revenue_per_product');
+    expect(r.stdout).toContain('subgraph analytics');
+  });
+
+  it('runs the demo on a generated month', async () => {
+    const out = await tmp();
+    const r = await cli(['demo', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.status).toBe('succeeded');
+    expect(s.rowCounts.merged_with_revenue).toBeGreaterThan(500);
+    expect(s.premium).toBeGreaterThan(0);
+  });
+});

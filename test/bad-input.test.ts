@@ -1,0 +1,183 @@
+import { copyFile, readFile, readdir, rm, truncate, writeFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import ExcelJS from 'exceljs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateMonth } from '../cli/src/generate/index.js';
+import { cleanupTmp, cli, tmp } from './helpers.js';
+
+let base: string;
+
+beforeAll(async () => {
+  base = await tmp('bn-base-');
+  await generateMonth({ outDir: base, scale: 0.25, seed: 7 });
+});
+
+/** A copy of the generated month in which `mutate` breaks something. */
+async function month(mutate: (dir: string) => Promise<void>): Promise<string> {
+  const dir = await tmp('bn-bad-');
+  for (const f of ['erp.xlsx', 'web.xlsx', 'liaison.xlsx']) await copyFile(join(base, f), join(dir, f));
+  await mutate(dir);
+  return dir;
+}
+
+async function editSheet(path: string, edit: (ws: ExcelJS.Worksheet) => void): Promise<void> {
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(path);
+  edit(wb.getWorksheet('Sheet1')!);
+  await wb.xlsx.writeFile(path);
+}
+
+interface Failure {
+  code: number | null;
+  summary: { status: string; error: { stage: string; code: string; message: string; location?: Record<string, unknown> } };
+  record: Record<string, unknown> & { alert: { status: string } };
+  mail: { subject: string; content: { type: string; value: string }[]; personalizations: { to: { email: string }[] }[] };
+}
+
+/** Runs the CLI on a bad month and checks what every failure must give: exit 1, a dead-letter record, one alert, no extracts. */
+async function runBad(input: string): Promise<Failure> {
+  const out = await tmp('bn-out-');
+  const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12', '--json']);
+  expect(r.code, r.stderr).toBe(1);
+  const summary = JSON.parse(r.stdout);
+  expect(summary.status).toBe('failed');
+  const dl = await readdir(join(out, 'dead-letter', '2026-12'));
+  expect(dl).toEqual([`${summary.runId}.json`]);
+  const record = JSON.parse(await readFile(join(out, 'dead-letter', '2026-12', dl[0]!), 'utf8'));
+  const outbox = (await readdir(join(out, 'outbox'))).filter((f) => f.endsWith('.json'));
+  expect(outbox).toHaveLength(1);
+  const mail = JSON.parse(await readFile(join(out, 'outbox', outbox[0]!), 'utf8'));
+  await expect(stat(join(out, 'extracts'))).rejects.toThrow(/ENOENT/);
+  expect(record.runId).toBe(summary.runId);
+  expect(record.partition).toBe('2026-12');
+  expect(record.message).toBe(summary.error.message);
+  expect(record.alert.status).toBe('sent');
+  expect(mail.subject).toBe(`[BottleNeck pipeline] run failed at stage ${summary.error.stage} for 2026-12`);
+  const text = mail.content.find((c: { type: string }) => c.type === 'text/plain').value as string;
+  expect(text).toContain(summary.runId);
+  expect(text).toContain(summary.error.message);
+  return { code: r.code, summary, record, mail };
+}
+
+afterAll(cleanupTmp);
+
+describe('bad input: a clear error, a dead-letter record, an alert, nothing published', () => {
+  it('a missing file', async () => {
+    const f = await runBad(await month((d) => rm(join(d, 'liaison.xlsx'))));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_MISSING');
+    expect(f.summary.error.stage).toBe('ingest');
+    expect(f.summary.error.message).toMatch(/^liaison\.xlsx is missing: expected at .*incoming\/2026-12\/liaison\.xlsx \(the month needs erp\.xlsx, web\.xlsx and liaison\.xlsx\)$/);
+    expect(f.record.location).toEqual({ file: 'liaison.xlsx' });
+  });
+
+  it('a truncated xlsx', async () => {
+    const f = await runBad(await month(async (d) => truncate(join(d, 'erp.xlsx'), Math.floor((await stat(join(d, 'erp.xlsx'))).size / 2))));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_CORRUPT');
+    expect(f.summary.error.message).toBe('erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
+  });
+
+  it('a corrupt xlsx (damaged bytes inside)', async () => {
+    const f = await runBad(await month(async (d) => {
+      const b = await readFile(join(d, 'web.xlsx'));
+      b.fill(0x41, 4000, 4100);
+      await writeFile(join(d, 'web.xlsx'), b);
+    }));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_CORRUPT');
+    expect(f.summary.error.message).toMatch(/^web\.xlsx is corrupt: zip entry \S+ (does not inflate|fails its CRC-32 check|has \d+ bytes)/);
+  });
+
+  it('a text file renamed .xlsx', async () => {
+    const f = await runBad(await month((d) => writeFile(join(d, 'web.xlsx'), 'sku;total_sales\n16004;5\n')));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_NOT_XLSX');
+    expect(f.summary.error.message).toBe('web.xlsx is not an xlsx workbook (it does not start with the zip signature PK): export it again from Excel as .xlsx');
+  });
+
+  it('a required column missing', async () => {
+    const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => ws.spliceColumns(3, 1))));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_COLUMN_MISSING');
+    expect(f.summary.error.message).toBe('erp.xlsx, sheet "Sheet1", header row 1: required column "price" missing (found: "product_id", "onsale_web", "stock_quantity", "stock_status")');
+    expect(f.record.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 1 });
+    expect(f.record.asset).toBe('erp_clean');
+  });
+
+  it('a non-numeric value in a numeric column', async () => {
+    const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => { ws.getCell('C12').value = 'vingt euros'; })));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_BAD_VALUE');
+    expect(f.summary.error.message).toBe('erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number. Fix the cell in the export and drop the file again.');
+    expect(f.record.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 });
+    expect(f.summary.error.stage).toBe('clean');
+  });
+
+  it('an empty sheet', async () => {
+    const f = await runBad(await month(async (d) => {
+      const wb = new ExcelJS.Workbook();
+      wb.addWorksheet('Sheet1');
+      await wb.xlsx.writeFile(join(d, 'liaison.xlsx'));
+    }));
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_EMPTY');
+    expect(f.summary.error.message).toBe('liaison.xlsx, sheet "Sheet1" is empty: no header row');
+  });
+
+  it('conflicting duplicate ERP keys', async () => {
+    let dupId = 0;
+    const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => {
+      const src = ws.getRow(5);
+      dupId = src.getCell(1).value as number;
+      const vals = (src.values as unknown[]).slice(1);
+      vals[2] = (vals[2] as number) + 1;
+      ws.addRow(vals);
+    })));
+    expect(f.summary.error.code).toBe('BN_ERR_CHECK_FAILED');
+    expect(f.summary.error.stage).toBe('clean');
+    expect(f.summary.error.message).toContain(`erp_clean.product_id_unique (no product_id twice (same id, different data)): {"duplicateProductIds":["${dupId}"]}`);
+    expect(f.record.failedChecks).toEqual([{ asset: 'erp_clean', check: 'product_id_unique', metadata: { duplicateProductIds: [String(dupId)] } }]);
+  });
+
+  it('escapes the message in the HTML alert', async () => {
+    const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => { ws.getCell('C7').value = '<b>vingt</b> & "euros"'; })));
+    const html = f.mail.content.find((c) => c.type === 'text/html')!.value;
+    expect(html).toContain('&quot;&lt;b&gt;vingt&lt;/b&gt; &amp; \\&quot;euros\\&quot;&quot;');
+    expect(html).not.toContain('<b>vingt</b>');
+  });
+});
+
+describe('the process survives a hostile workbook', () => {
+  it('a zip bomb is refused before parsing', async () => {
+    const dir = await month(async (d) => {
+      const { deflateRawSync, crc32 } = await import('node:zlib');
+      const body = Buffer.alloc(60 * 1024 * 1024, 0x20);
+      const data = deflateRawSync(body, { level: 9 });
+      const name = Buffer.from('xl/worksheets/sheet1.xml');
+      const wbName = Buffer.from('xl/workbook.xml');
+      const entries = [{ name, data, size: body.length, crc: crc32(body) }, { name: wbName, data: Buffer.alloc(0), size: 0, crc: 0 }];
+      const parts: Buffer[] = [], central: Buffer[] = [];
+      let off = 0;
+      for (const e of entries) {
+        const lh = Buffer.alloc(30);
+        lh.writeUInt32LE(0x04034b50, 0); lh.writeUInt16LE(20, 4); lh.writeUInt16LE(8, 8);
+        lh.writeUInt32LE(e.crc >>> 0, 14); lh.writeUInt32LE(e.data.length, 18); lh.writeUInt32LE(e.size, 22); lh.writeUInt16LE(e.name.length, 26);
+        const ch = Buffer.alloc(46);
+        ch.writeUInt32LE(0x02014b50, 0); ch.writeUInt16LE(20, 4); ch.writeUInt16LE(20, 6); ch.writeUInt16LE(8, 10);
+        ch.writeUInt32LE(e.crc >>> 0, 16); ch.writeUInt32LE(e.data.length, 20); ch.writeUInt32LE(e.size, 24); ch.writeUInt16LE(e.name.length, 28); ch.writeUInt32LE(off, 42);
+        parts.push(lh, e.name, e.data);
+        central.push(ch, e.name);
+        off += 30 + e.name.length + e.data.length;
+      }
+      const cd = Buffer.concat(central);
+      const eocd = Buffer.alloc(22);
+      eocd.writeUInt32LE(0x06054b50, 0); eocd.writeUInt16LE(2, 8); eocd.writeUInt16LE(2, 10); eocd.writeUInt32LE(cd.length, 12); eocd.writeUInt32LE(off, 16);
+      await writeFile(join(d, 'web.xlsx'), Buffer.concat([...parts, cd, eocd]));
+    });
+    const f = await runBad(dir);
+    expect(f.summary.error.code).toBe('BN_ERR_INPUT_TOO_LARGE');
+    expect(f.summary.error.message).toMatch(/^web\.xlsx looks like a zip bomb: entry xl\/worksheets\/sheet1\.xml expands \d+ times \(at most 200 allowed\)$/);
+  });
+
+  it('a file over the size budget is refused', async () => {
+    const out = await tmp('bn-out-');
+    const r = await cli(['run', '--input', base, '--out', out, '--partition', '2026-12', '--json'], { BN_MAX_FILE_BYTES: '40000' });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.message).toMatch(/^web\.xlsx is \d+ bytes, more than the 40000 bytes allowed \(BN_MAX_FILE_BYTES\)$/);
+  });
+});
+
