@@ -75,9 +75,11 @@ async function runCommand(argv: string[]): Promise<number> {
 
 async function execute(o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations }, json: boolean, verbose: boolean): Promise<number> {
   const [{ runEmbedded }, out, { stderrLogger }, { limitsFromEnv }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js'), import('@bottleneck/shared/config')]);
-  let limits;
+  const { workersFromEnv } = await import('@bottleneck/shared/config');
+  let limits, workers;
   try {
     limits = limitsFromEnv(process.env);
+    workers = workersFromEnv(process.env);
   } catch (e) {
     usage((e as Error).message);
   }
@@ -86,6 +88,7 @@ async function execute(o: { input: string; out: string; partition: string; expec
   const summary = await runEmbedded({
     ...o,
     limits,
+    workers,
     log: stderrLogger(verbose ? 'info' : json ? 'error' : 'warn'),
     ...(json ? {} : { progress: out.humanProgress(write) }),
   });

@@ -12,6 +12,7 @@ import { Duck } from '@bottleneck/shared/duck/index';
 import { DEFAULT_READ_LIMITS, type ReadLimits } from '@bottleneck/shared/excel/read';
 import { silentLogger, type Logger, type ProgressListener, type StageContext, type StageHandler } from '@bottleneck/shared/stage/context';
 import { bindStage } from '@bottleneck/shared/stage/runner';
+import { InlineRunner, WorkerPool, type TaskRunner } from '@bottleneck/shared/workers/pool';
 import { ingestStage } from '@bottleneck/ingest';
 import { cleanStage } from '@bottleneck/clean';
 import { mergeStage } from '@bottleneck/merge';
@@ -34,6 +35,8 @@ export interface EmbeddedRunOptions {
   limits?: Partial<ReadLimits>;
   runId?: string;
   now?: () => Date;
+  /** Worker threads for Excel work (default 0: on the main thread). */
+  workers?: number;
   alertTo?: string[];
   alertFrom?: string;
 }
@@ -78,13 +81,14 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const now = opts.now ?? (() => new Date());
   const runId = opts.runId ?? newRunId(opts.partition, now());
   const store = new FolderStore(opts.out);
+  const workers = opts.workers ?? 0;
+  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, preload: [import.meta.resolve('exceljs')] }) : new InlineRunner();
   const duck = new Duck();
-  // DuckDB starts while the workbooks are copied and read.
   duck.warm();
   const bus = new MemoryBus();
   const workDir = await mkdtemp(join(tmpdir(), 'bottleneck-'));
   const ctx: StageContext = {
-    store, duck, workDir, log: opts.log ?? silentLogger,
+    store, duck, tasks, workDir, log: opts.log ?? silentLogger,
     limits: { ...DEFAULT_READ_LIMITS, ...opts.limits },
     mailer: new OutboxMailer(join(opts.out, 'outbox'), now),
     alert: { to: opts.alertTo ?? ['data-team@bottleneck.example'], from: opts.alertFrom ?? 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
@@ -112,6 +116,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   } finally {
     await bus.close();
     await duck.close();
+    await tasks.close();
     await rm(workDir, { recursive: true, force: true });
   }
 }

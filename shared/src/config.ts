@@ -25,3 +25,17 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rea
   }
   return out;
 }
+
+/**
+ * BN_EXCEL_WORKERS: worker threads that parse workbooks (0, the default for the one-shot CLI, parses
+ * on the main thread: measured faster for monthly-size files, since each worker pays exceljs's
+ * import again; workers add a hard memory cap per workbook).
+ */
+export function workersFromEnv(env: NodeJS.ProcessEnv = process.env, dflt = 0): number {
+  const raw = env.BN_EXCEL_WORKERS;
+  if (raw === undefined || raw === '') return dflt;
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) > 16) {
+    throw new BottleneckError('BN_ERR_CONFIG_INVALID', `BN_EXCEL_WORKERS must be a whole number from 0 to 16 (got ${JSON.stringify(raw)})`);
+  }
+  return Number(raw);
+}

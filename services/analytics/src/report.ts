@@ -74,3 +74,8 @@ export async function readSummary(path: string): Promise<Map<string, unknown>> {
   }
   return out;
 }
+
+/** readSummary as entries, which cross a worker boundary. */
+export async function readSummaryEntries(path: string): Promise<[string, unknown][]> {
+  return [...(await readSummary(path))];
+}

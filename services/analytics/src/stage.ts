@@ -6,7 +6,9 @@ import { exportCsv } from '@bottleneck/shared/duck/export';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
-import { readSummary, writeRevenueReport, type ReportRow } from './report.js';
+import type { ReportRow } from './report.js';
+
+const REPORT = new URL('./report.js', import.meta.url).href;
 
 const sql = (name: string) => loadSql(new URL(`./assets/${name}.sql`, import.meta.url));
 /** Premium when the price z-score is above this. */
@@ -62,10 +64,9 @@ async function compute(ctx: StageContext, db: Db, event: PipelineEvent, dir: str
     t0 = performance.now();
     const xlsx = join(dir, 'revenue_per_product.xlsx');
     const rows = (await db.rows(sql('select_revenue_report'))) as unknown as ReportRow[];
-    await step('revenue_report', () => writeRevenueReport(xlsx, rows, {
-      partition: event.partition, totalRevenue: String(r.per_product_total), products: mergedRows, premium, ordinary, unitsSold: String(r.units_sold),
-    }));
-    const summary = await step('revenue_report', () => readSummary(xlsx));
+    const summaryValues = { partition: event.partition, totalRevenue: String(r.per_product_total), products: mergedRows, premium, ordinary, unitsSold: String(r.units_sold) };
+    await step('revenue_report', () => ctx.tasks.run({ module: REPORT, fn: 'writeRevenueReport', args: [xlsx, rows, summaryValues], label: 'revenue_per_product.xlsx' }));
+    const summary = new Map(await step('revenue_report', () => ctx.tasks.run<[string, unknown][]>({ module: REPORT, fn: 'readSummaryEntries', args: [xlsx], label: 'revenue_per_product.xlsx' })));
     const written = summary.get('Total Revenue');
     const writtenCents = typeof written === 'number' ? written.toFixed(2) : String(written);
     checks.push(checkResult('revenue_report', 'summary_total_matches', writtenCents === r.per_product_total, { summaryTotal: writtenCents, perProductTotal: r.per_product_total }));

@@ -4,7 +4,9 @@ import {
   SOURCES, carry, makeEvent, assetErrorBoundary, type CheckResult, type InputName, type Materialization, type PipelineEvent,
 } from '@bottleneck/shared';
 import { loadSql, type Db, type Json } from '@bottleneck/shared/duck/index';
-import { readSheet } from '@bottleneck/shared/excel/read';
+import type { SheetSummary } from '@bottleneck/shared/excel/read';
+
+const READER = import.meta.resolve('@bottleneck/shared/excel/read');
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
@@ -52,13 +54,18 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     const raw = event.materializations[`raw_${name}`];
     if (!raw) throw new Error(`event has no materialization of raw_${name}`);
     const local = await ctx.store.getToFile(raw.location);
-    let sheet;
+    const ndjson = join(workDir, `raw_${name}.ndjson`);
+    let sheet: SheetSummary;
     try {
-      sheet = await readSheet(local.path, SOURCES[name], ctx.limits);
+      // Parsed off the main thread, bounded in memory and time; only a summary comes back.
+      sheet = await ctx.tasks.run<SheetSummary>({
+        module: READER, fn: 'readSheetToNdjson', args: [local.path, SOURCES[name], ctx.limits, ndjson],
+        timeoutMs: ctx.limits.maxMillis + 5_000, label: SOURCES[name].file,
+      });
     } finally {
       await local.release();
     }
-    await db.loadRows(`raw_${name}`, SOURCES[name].columns, sheet.rows, workDir);
+    await db.loadNdjson(`raw_${name}`, SOURCES[name].columns, ndjson);
     await db.run(sql(`create_${asset}`));
     const checks = await assetChecks(db, name);
     const rowCount = await db.count(asset);
@@ -68,7 +75,7 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     await db.toParquet(asset, path);
     const m = await materialize(ctx, event, asset, path, {
       rowCount, columns: await db.columns(asset), startedAt: t0,
-      rawRows: sheet.rows.length + sheet.blankRows, blankRows: sheet.blankRows,
+      rawRows: sheet.rowCount + sheet.blankRows, blankRows: sheet.blankRows,
       ...(sheet.extraColumns.length ? { ignoredColumns: sheet.extraColumns } : {}),
     });
     return { asset, m, checks };

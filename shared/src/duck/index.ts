@@ -76,15 +76,17 @@ export class Db {
     return r.map((x) => ({ name: String(x.name), type: String(x.type) }));
   }
 
-  /**
-   * Loads rows read from a workbook into a temp table with the given column types, through a
-   * newline-delimited JSON file in `workDir` (DuckDB reads local files only).
-   */
+  /** Loads newline-delimited JSON rows (from readSheetToNdjson) into a temp table with the given column types. */
+  async loadNdjson(table: string, columns: readonly ColumnSpec[], path: string): Promise<void> {
+    const cols = [...columns.map((c) => `${quoteIdent(c.name)}: ${quoteLiteral(c.sql)}`), `"_row": 'INTEGER'`].join(', ');
+    await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS SELECT * FROM read_json($path, format = 'newline_delimited', columns = {${cols}})`, { path });
+  }
+
+  /** Loads rows (objects keyed by column name, plus `_row`) into a temp table, through a file in `workDir`. */
   async loadRows(table: string, columns: readonly ColumnSpec[], rows: readonly Record<string, unknown>[], workDir: string): Promise<void> {
     const path = join(workDir, `${table}.ndjson`);
     await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    const cols = [...columns.map((c) => `${quoteIdent(c.name)}: ${quoteLiteral(c.sql)}`), `"_row": 'INTEGER'`].join(', ');
-    await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS SELECT * FROM read_json($path, format = 'newline_delimited', columns = {${cols}})`, { path });
+    await this.loadNdjson(table, columns, path);
   }
 
   /** Registers a Parquet file as a temp view. */

@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { BottleneckError, type CellLocation } from '../errors/index.js';
 import type { ColumnSpec, SourceSpec } from '../sources.js';
 import { inspectZip, type ZipLimits } from './zip-guard.js';
@@ -208,4 +209,22 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
     if (rows.length === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: headerRow + 1 } });
     return { rows, headerRow, blankRows: blank, extraColumns: extra };
   }
+}
+
+/** What reading a sheet to a file reports back (the rows themselves stay in the file). */
+export interface SheetSummary {
+  rowCount: number;
+  headerRow: number;
+  blankRows: number;
+  extraColumns: string[];
+}
+
+/**
+ * Reads a sheet (as readSheet) and writes its rows as newline-delimited JSON to `outPath`, for
+ * DuckDB's read_json. Runs on a worker thread: only the summary crosses back.
+ */
+export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: ReadLimits, outPath: string): Promise<SheetSummary> {
+  const d = await readSheet(path, spec, limits);
+  await writeFile(outPath, d.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return { rowCount: d.rows.length, headerRow: d.headerRow, blankRows: d.blankRows, extraColumns: d.extraColumns };
 }

@@ -4,6 +4,7 @@ import type { ReadLimits } from '../excel/read.js';
 import type { CheckResult, EventType, Materialization, PipelineEvent } from '../events/index.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import type { TaskRunner } from '../workers/pool.js';
 
 /** The logging surface stages use (pino's, so a pino logger fits as is). */
 export interface Logger {
@@ -33,6 +34,8 @@ export interface AlertConfig {
 export interface StageContext {
   store: ObjectStore;
   duck: Duck;
+  /** Where costly Excel work runs: a worker pool, or inline. */
+  tasks: TaskRunner;
   /** A private scratch folder for local copies and DuckDB files. */
   workDir: string;
   log: Logger;

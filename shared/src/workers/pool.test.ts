@@ -1,0 +1,41 @@
+import { afterAll, describe, expect, it } from 'vitest';
+// Worker threads run compiled JavaScript: the pool, its worker and the tasks come from dist/
+// (npm test builds first), and so does the error class they bring back.
+import { BottleneckError } from '../../dist/errors/index.js';
+import { InlineRunner, WorkerPool } from '../../dist/workers/pool.js';
+
+const TASKS = new URL('../../dist/workers/testing/tasks.js', import.meta.url).href;
+
+describe('WorkerPool', () => {
+  const pool = new WorkerPool({ size: 1, maxOldGenerationSizeMb: 64 });
+  afterAll(() => pool.close());
+
+  it('runs a task on a worker thread and returns its value', async () => {
+    expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [2, 3] })).toBe(5);
+  });
+
+  it('brings a BottleneckError back with its code and location', async () => {
+    const e = await pool.run({ module: TASKS, fn: 'fail', args: [] }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(BottleneckError);
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_BAD_VALUE', message: 'x.xlsx, sheet "S", column "c", row 3: bad', location: { file: 'x.xlsx', row: 3 } });
+  });
+
+  it('terminates a task past its time budget, replaces the worker, and goes on', async () => {
+    const e = await pool.run({ module: TASKS, fn: 'spin', args: [10_000], timeoutMs: 300, label: 'web.xlsx' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', message: 'web.xlsx: reading it took more than 300 ms (BN_MAX_READ_MS); the file is too large or hostile' });
+    expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [1, 1] })).toBe(2);
+  });
+
+  it('survives a task that exhausts its heap cap', async () => {
+    const e = await pool.run({ module: TASKS, fn: 'hog', args: [], label: 'erp.xlsx' }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE' });
+    expect((e as Error).message).toMatch(/^erp\.xlsx: (reading it ran out of memory|the worker reading it stopped \(exit \d+\)); the file is too large or hostile$/);
+    expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [4, 4] })).toBe(8);
+  });
+});
+
+describe('InlineRunner', () => {
+  it('runs the same task in this thread', async () => {
+    expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'add', args: [2, 2] })).toBe(4);
+  });
+});

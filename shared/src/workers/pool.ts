@@ -1,0 +1,188 @@
+import { Worker } from 'node:worker_threads';
+import { BottleneckError, type ErrorCode } from '../errors/index.js';
+
+/** A call to run off the main thread: an exported function of a module, with structured-clonable arguments. */
+export interface Task {
+  /** Absolute file URL of the module (`new URL('./x.js', import.meta.url).href`). */
+  module: string;
+  fn: string;
+  args: unknown[];
+  /** The worker is terminated (and replaced) when the task takes longer. */
+  timeoutMs?: number;
+  /** Names the file in the error when the worker dies (out of memory, timeout). */
+  label?: string;
+}
+
+/** Runs tasks, on worker threads or in this thread. */
+export interface TaskRunner {
+  run<T>(task: Task): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  retriable?: boolean;
+  location?: Record<string, unknown>;
+  asset?: string;
+  stage?: string;
+  details?: Record<string, unknown>;
+  stack?: string;
+}
+
+export function serializeError(e: unknown): SerializedError {
+  if (e instanceof BottleneckError) {
+    return { name: e.name, message: e.message, code: e.code, retriable: e.retriable, ...(e.location ? { location: { ...e.location } } : {}), ...(e.asset ? { asset: e.asset } : {}), ...(e.stage ? { stage: e.stage } : {}), ...(e.details ? { details: e.details } : {}) };
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}), ...((err as { code?: string }).code ? { code: (err as { code?: string }).code } : {}) };
+}
+
+export function deserializeError(s: SerializedError): Error {
+  if (s.name === 'BottleneckError' && s.code) {
+    return new BottleneckError(s.code as ErrorCode, s.message, {
+      ...(s.retriable !== undefined ? { retriable: s.retriable } : {}),
+      ...(s.location ? { location: s.location } : {}),
+      ...(s.asset ? { asset: s.asset } : {}),
+      ...(s.stage ? { stage: s.stage } : {}),
+      ...(s.details ? { details: s.details } : {}),
+    });
+  }
+  const e = new Error(s.message);
+  e.name = s.name;
+  if (s.stack) e.stack = s.stack;
+  if (s.code) (e as { code?: string }).code = s.code;
+  return e;
+}
+
+/** Runs tasks in this thread: the fallback, and what tests use. */
+export class InlineRunner implements TaskRunner {
+  async run<T>(task: Task): Promise<T> {
+    const mod = (await import(task.module)) as Record<string, (...a: unknown[]) => Promise<T>>;
+    const f = mod[task.fn];
+    if (typeof f !== 'function') throw new TypeError(`${task.module} has no function ${task.fn}`);
+    return f(...task.args);
+  }
+  async close(): Promise<void> {}
+}
+
+interface Slot {
+  worker: Worker;
+  busy: boolean;
+}
+
+interface Pending {
+  task: Task;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  /** Heap cap of each worker: a hostile workbook exhausts a worker, not the process. */
+  maxOldGenerationSizeMb?: number;
+  /** Modules each worker imports as it starts, so their cost overlaps the main thread's start. */
+  preload?: string[];
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+/**
+ * A small pool of worker threads. Parsing the workbooks is the costly part of a run: on worker
+ * threads the three files parse on both cores while the main thread starts DuckDB, and a workbook
+ * that exhausts memory or time kills its worker (which is replaced), never the process.
+ */
+export class WorkerPool implements TaskRunner {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private seq = 0;
+  private closed = false;
+
+  constructor(private readonly opts: WorkerPoolOptions) {
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_URL, {
+      workerData: { preload: this.opts.preload ?? [] },
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxOldGenerationSizeMb ?? 1024 },
+      stdout: false,
+      stderr: false,
+    });
+    worker.unref();
+    return { worker, busy: false };
+  }
+
+  run<T>(task: Task): Promise<T> {
+    if (this.closed) return Promise.reject(new Error('worker pool is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ task, resolve: resolve as (v: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.busy) continue;
+      const next = this.queue.shift();
+      if (!next) return;
+      this.execute(slot, next);
+    }
+  }
+
+  private execute(slot: Slot, p: Pending): void {
+    slot.busy = true;
+    const id = ++this.seq;
+    const w = slot.worker;
+    w.ref();
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (replace: boolean) => {
+      clearTimeout(timer);
+      w.off('message', onMessage);
+      w.off('error', onError);
+      w.off('exit', onExit);
+      if (replace) {
+        void w.terminate();
+        const i = this.slots.indexOf(slot);
+        if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+      } else {
+        w.unref();
+        slot.busy = false;
+      }
+      this.dispatch();
+    };
+    const died = (why: string) => new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${p.task.label ?? p.task.fn}: ${why}; the file is too large or hostile`, p.task.label ? { location: { file: p.task.label } } : {});
+    const onMessage = (m: { id: number; ok: boolean; value?: unknown; error?: SerializedError }) => {
+      if (m.id !== id) return;
+      finish(false);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(deserializeError(m.error!));
+    };
+    const onError = (e: Error) => {
+      finish(true);
+      const oom = /heap|memory/i.test(e.message) || (e as { code?: string }).code === 'ERR_WORKER_OUT_OF_MEMORY';
+      p.reject(oom ? died('reading it ran out of memory') : e);
+    };
+    const onExit = (code: number) => {
+      finish(true);
+      p.reject(died(`the worker reading it stopped (exit ${code})`));
+    };
+    w.on('message', onMessage);
+    w.on('error', onError);
+    w.on('exit', onExit);
+    if (p.task.timeoutMs) {
+      timer = setTimeout(() => {
+        finish(true);
+        p.reject(died(`reading it took more than ${p.task.timeoutMs} ms (BN_MAX_READ_MS)`));
+      }, p.task.timeoutMs);
+    }
+    w.postMessage({ id, module: p.task.module, fn: p.task.fn, args: p.task.args });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const q of this.queue.splice(0)) q.reject(new Error('worker pool closed'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
