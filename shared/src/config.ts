@@ -27,15 +27,15 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rea
 }
 
 /**
- * BN_EXCEL_WORKERS: worker threads that parse workbooks (0, the default for the one-shot CLI, parses
- * on the main thread: measured faster for monthly-size files, since each worker pays exceljs's
- * import again; workers add a hard memory cap per workbook).
+ * BN_EXCEL_WORKERS: worker threads that parse workbooks, or undefined for "auto" (the caller
+ * decides from the input size: each worker pays exceljs's import again, which a small month does
+ * not win back, while a large month parses on both cores).
  */
-export function workersFromEnv(env: NodeJS.ProcessEnv = process.env, dflt = 0): number {
+export function workersFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.BN_EXCEL_WORKERS;
-  if (raw === undefined || raw === '') return dflt;
+  if (raw === undefined || raw === '' || raw === 'auto') return undefined;
   if (!/^\d+$/.test(raw.trim()) || Number(raw) > 16) {
-    throw new BottleneckError('BN_ERR_CONFIG_INVALID', `BN_EXCEL_WORKERS must be a whole number from 0 to 16 (got ${JSON.stringify(raw)})`);
+    throw new BottleneckError('BN_ERR_CONFIG_INVALID', `BN_EXCEL_WORKERS must be "auto" or a whole number from 0 to 16 (got ${JSON.stringify(raw)})`);
   }
   return Number(raw);
 }

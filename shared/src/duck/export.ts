@@ -1,30 +1,26 @@
-import { writeFile } from 'node:fs/promises';
-import { toCsv, type CsvColumn, type CsvKind } from '../csv/write.js';
 import type { Db } from './index.js';
-
-function kindOf(type: string): CsvKind {
-  if (/^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/.test(type)) return 'number';
-  if (type === 'BOOLEAN') return 'boolean';
-  return 'text';
-}
-
-function format(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === 'number') return Number.isFinite(v) ? String(v) : null;
-  return String(v);
-}
+import { quoteIdent, quoteLiteral } from './sql.js';
 
 /**
- * Writes the result of `sql` as deterministic CSV: the query fixes the order; DECIMAL keeps its
- * scale (24.20), doubles print in their shortest exact form, text is neutralised against formula
- * injection. Returns the row count and the schema.
+ * Neutralises a text cell against formula injection (OWASP): a value starting with `=`, `+`, `-`,
+ * `@`, tab, CR or NUL gets a `'` in front. The same rule as neutralizeText, in SQL, so DuckDB can
+ * write large CSVs itself.
+ */
+const neutralize = (col: string) =>
+  `CASE WHEN ${col} <> '' AND ord(${col}[1]) IN (61, 43, 45, 64, 9, 13, 0) THEN '''' || ${col} ELSE ${col} END`;
+
+/**
+ * Writes the result of `sql` as deterministic CSV with DuckDB's writer: the query fixes the order;
+ * DECIMAL keeps its scale (24.20), doubles print in their shortest exact form, `\n` line ends,
+ * RFC 4180 quoting, text cells neutralised against formula injection; numbers and booleans as they
+ * are. Returns the row count and the schema.
  */
 export async function exportCsv(db: Db, sql: string, path: string): Promise<{ rowCount: number; columns: { name: string; type: string }[] }> {
-  const r = await db.conn.runAndReadAll(sql);
-  const names = r.columnNames();
-  const types = r.columnTypes().map(String);
-  const columns: CsvColumn[] = names.map((name, i) => ({ name, kind: kindOf(types[i]!) }));
-  const rows = (r.getRowsJson() as unknown[][]).map((row) => row.map(format));
-  await writeFile(path, toCsv(columns, rows));
-  return { rowCount: rows.length, columns: names.map((name, i) => ({ name, type: types[i]! })) };
+  const query = sql.trim().replace(/;\s*$/, '');
+  const described = await db.rows(`DESCRIBE (${query})`);
+  const columns = described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  const select = columns.map((c) => (c.type === 'VARCHAR' ? `${neutralize(quoteIdent(c.name))} AS ${quoteIdent(c.name)}` : quoteIdent(c.name))).join(', ');
+  const r = await db.one(`SELECT count(*)::INTEGER AS n FROM (${query})`);
+  await db.run(`COPY (SELECT ${select} FROM (${query}) AS q) TO ${quoteLiteral(path)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"')`);
+  return { rowCount: Number(r.n), columns };
 }

@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { BottleneckError, type CellLocation } from '../errors/index.js';
 import type { ColumnSpec, SourceSpec } from '../sources.js';
-import { inspectZip, type ZipLimits } from './zip-guard.js';
+import { inspectZip, verifyZip, type ZipLimits } from './zip-guard.js';
 
 /** What reading one workbook may cost at most. */
 export interface ReadLimits extends ZipLimits {
@@ -64,9 +64,13 @@ function toDecimalString(n: number): string | null {
  * Converts one cell to the JSON value DuckDB will read for the column's type, or throws
  * BN_ERR_INPUT_BAD_VALUE naming the file, sheet, column and row.
  */
-function convert(raw: ExcelCell, col: ColumnSpec, loc: CellLocation, limits: ReadLimits): string | number | null {
+function convert(raw: ExcelCell, col: ColumnSpec, file: string, sheet: string, rowNumber: number, limits: ReadLimits): string | number | null {
   const v = plain(raw);
-  const where = `${loc.file}, sheet "${loc.sheet}", column "${col.name}", row ${loc.row}`;
+  if (v === null || v === '') return null;
+  if (col.type === 'text' && typeof v === 'string' && v.length <= limits.maxCellChars) return v;
+  if (col.type === 'int' && typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  const loc: CellLocation = { file, sheet, column: col.name, row: rowNumber };
+  const where = `${file}, sheet "${sheet}", column "${col.name}", row ${rowNumber}`;
   const bad = (what: string) =>
     new BottleneckError('BN_ERR_INPUT_BAD_VALUE', `${where}: ${describeValue(v && typeof v === 'object' && 'error' in (v as object) ? (v as { error: unknown }).error : v)} ${what}. Fix the cell in the export and drop the file again.`, { location: loc });
   if (v === null || v === '') return null;
@@ -115,8 +119,21 @@ function convert(raw: ExcelCell, col: ColumnSpec, loc: CellLocation, limits: Rea
  * fatal to the process.
  */
 export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<SheetData> {
+  const rows: SheetData['rows'] = [];
+  const summary = await scanSheet(path, spec, limits, (r) => { rows.push(r); });
+  return { rows, headerRow: summary.headerRow, blankRows: summary.blankRows, extraColumns: summary.extraColumns };
+}
+
+type RowSink = (row: Record<string, string | number | null>) => void | Promise<void>;
+
+/** The reader itself: validates and converts each data row and hands it to `onRow`. */
+async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onRow: RowSink): Promise<SheetSummary> {
   const file = spec.file;
-  await inspectZip(path, file, limits);
+  // The zip directory (size, bomb ratio) is checked before parsing; the CRCs are checked while
+  // exceljs parses, and a damaged part stops the parse as soon as it is found.
+  const zip = await inspectZip(path, file, limits, { verify: false });
+  const verified = verifyZip(path, file, zip);
+  verified.catch(() => undefined);
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(path);
   const started = Date.now();
@@ -129,14 +146,14 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
     sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore',
   } as never);
   const seen: string[] = [];
-  let result: SheetData | null = null;
+  let result: SheetSummary | null = null;
   let timer: NodeJS.Timeout | undefined;
   // A parser that stalls on a damaged part would otherwise wait forever: the deadline rejects.
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(timeout()), limits.maxMillis);
   });
   try {
-    await Promise.race([deadline, iterate()]);
+    await Promise.race([deadline, Promise.all([iterate(), verified])]);
   } catch (e) {
     input.destroy();
     if (e instanceof BottleneckError) throw e;
@@ -166,14 +183,14 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
     return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}: reading took more than ${limits.maxMillis} ms (BN_MAX_READ_MS); the workbook is too large or hostile`, { location: { file } });
   }
 
-  async function readRows(ws: AsyncIterable<{ number: number; values: unknown[] }>, s: SourceSpec, l: ReadLimits, t0: number): Promise<SheetData> {
+  async function readRows(ws: AsyncIterable<{ number: number; values: unknown[] }>, s: SourceSpec, l: ReadLimits, t0: number): Promise<SheetSummary> {
     const sheet = s.sheet;
     let index: number[] | null = null;
     let headerRow = 0;
     let extra: string[] = [];
     let blank = 0;
     let count = 0;
-    const rows: SheetData['rows'] = [];
+    let rowCount = 0;
     for await (const row of ws) {
       if ((++count & 255) === 0 && Date.now() - t0 > l.maxMillis) throw timeout();
       const values = row.values;
@@ -192,27 +209,30 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
         headerRow = row.number;
         continue;
       }
-      if (rows.length >= l.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}": more than ${l.maxRows} rows (BN_MAX_ROWS)`, { location: { file, sheet, row: row.number } });
+      if (rowCount >= l.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}": more than ${l.maxRows} rows (BN_MAX_ROWS)`, { location: { file, sheet, row: row.number } });
       const out: Record<string, string | number | null> = {};
       let empty = true;
       for (let i = 0; i < s.columns.length; i++) {
         const col = s.columns[i]!;
-        const v = convert(values[index[i]!], col, { file, sheet, column: col.name, row: row.number }, l);
+        const v = convert(values[index[i]!], col, file, sheet, row.number, l);
         if (v !== null) empty = false;
         out[col.name] = v;
       }
       if (empty) { blank++; continue; }
       out._row = row.number;
-      rows.push(out);
+      rowCount++;
+      const pending = onRow(out);
+      if (pending) await pending;
     }
     if (!index) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, { location: { file, sheet } });
-    if (rows.length === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: headerRow + 1 } });
-    return { rows, headerRow, blankRows: blank, extraColumns: extra };
+    if (rowCount === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: headerRow + 1 } });
+    return { rowCount, headerRow, blankRows: blank, extraColumns: extra };
   }
 }
 
 /** What reading a sheet to a file reports back (the rows themselves stay in the file). */
 export interface SheetSummary {
+  /** Data rows read (blank rows not counted). */
   rowCount: number;
   headerRow: number;
   blankRows: number;
@@ -224,7 +244,34 @@ export interface SheetSummary {
  * DuckDB's read_json. Runs on a worker thread: only the summary crosses back.
  */
 export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: ReadLimits, outPath: string): Promise<SheetSummary> {
-  const d = await readSheet(path, spec, limits);
-  await writeFile(outPath, d.rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  return { rowCount: d.rows.length, headerRow: d.headerRow, blankRows: d.blankRows, extraColumns: d.extraColumns };
+  const fh = await open(outPath, 'w');
+  let buf: string[] = [];
+  let size = 0;
+  const flush = async () => {
+    const chunk = buf.join('');
+    buf = [];
+    size = 0;
+    await fh.write(chunk);
+  };
+  try {
+    // Rows stream to the file in ~1 MB writes: memory stays flat whatever the month's size.
+    const keys = [...spec.columns.map((c) => c.name), '_row'].map((k) => `${JSON.stringify(k)}:`);
+    const summary = await scanSheet(path, spec, limits, (r) => {
+      let line = '{';
+      let i = 0;
+      for (const k in r) {
+        const v = r[k];
+        line += (i ? ',' : '') + keys[i] + (typeof v === 'number' ? String(v) : v === null ? 'null' : JSON.stringify(v));
+        i++;
+      }
+      line += '}\n';
+      buf.push(line);
+      size += line.length;
+      if (size > 1 << 20) return flush();
+    });
+    await flush();
+    return summary;
+  } finally {
+    await fh.close();
+  }
 }

@@ -18,7 +18,7 @@ export interface ZipSummary {
   entries: ZipEntry[];
 }
 
-interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number }
+export interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number }
 
 const inflate = promisify(inflateRaw);
 
@@ -30,7 +30,7 @@ const CEN_SIG = 0x02014b50;
  * signature, that the directory is complete (a truncated download loses it), the entry count, and
  * the declared sizes and compression ratios (zip bombs). Throws a BottleneckError naming the file.
  */
-export async function inspectZip(path: string, display: string, limits: ZipLimits): Promise<ZipSummary> {
+export async function inspectZip(path: string, display: string, limits: ZipLimits, opts: { verify?: boolean } = {}): Promise<ZipSummary> {
   const fh = await open(path, 'r').catch((e: unknown) => {
     if ((e as { code?: string }).code === 'ENOENT') throw new BottleneckError('BN_ERR_INPUT_MISSING', `${display} is missing: put the month's ${display} beside the other exports`, { location: { file: display } });
     throw e;
@@ -80,7 +80,7 @@ export async function inspectZip(path: string, display: string, limits: ZipLimit
     }
     if (total > limits.maxUncompressedBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`, { location: loc });
     if (!entries.some((e) => e.name === 'xl/workbook.xml')) throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no xl/workbook.xml)`, { location: loc });
-    await verifyEntries(fh, size, entries, display);
+    if (opts.verify !== false) await verifyEntries(fh, size, entries, display);
     return { bytes: size, entries };
   } finally {
     await fh.close();
@@ -114,4 +114,29 @@ async function verifyEntries(fh: FileHandle, size: number, entries: ZipEntry[], 
     if (out.length !== e.uncompressed) throw damaged(e.name, `has ${out.length} bytes instead of ${e.uncompressed}`);
     if (crc32(out) >>> 0 !== e.crc >>> 0) throw damaged(e.name, 'fails its CRC-32 check');
   }));
+}
+
+/** The bytes of one entry of a zip already inspected with inspectZip (its CRC was checked there). */
+export async function readEntry(path: string, entry: ZipEntry): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const lh = Buffer.alloc(30);
+    await fh.read(lh, 0, 30, entry.offset);
+    const start = entry.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+    const data = Buffer.alloc(entry.compressed);
+    await fh.read(data, 0, entry.compressed, start);
+    return entry.method === 0 ? data : await inflate(data, { maxOutputLength: Math.max(entry.uncompressed, 1) });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The CRC check of inspectZip on its own, for a caller that runs it alongside a parse. */
+export async function verifyZip(path: string, display: string, zip: ZipSummary): Promise<void> {
+  const fh = await open(path, 'r');
+  try {
+    await verifyEntries(fh, zip.bytes, zip.entries, display);
+  } finally {
+    await fh.close();
+  }
 }
