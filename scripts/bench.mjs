@@ -1,0 +1,398 @@
+// `npm run bench`: times the whole `bottleneck run` process on generated months of K times the
+// reference size (and on the reference month itself, when ../shared/data/reference is present),
+// beside the "floor" (scripts/bench-floor.mjs: a bare process that only streams the same three
+// files through exceljs), and checks the performance targets.
+//
+// Usage: node scripts/bench.mjs [--scales 1,10,20] [--runs 5] [--seed 1] [--partition 2024-01]
+//                               [--timeout 300] [--keep] [--json]
+//
+// Each case: one untimed warm-up run of the pipeline and of the floor (so the file cache is warm),
+// then --runs timed runs of each, interleaved. Wall time is measured around the whole child process
+// (spawn to exit); peak RSS comes from the child itself via scripts/bench-rss.mjs, preloaded with
+// `node --import`, which writes process.resourceUsage().maxRSS to $BN_BENCH_RSS_FILE on exit.
+// Progress goes to stderr; the table (or with --json one JSON object) to stdout.
+// Temp dirs are removed at the end (unless --keep), also on failure and on Ctrl-C.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = join(ROOT, 'cli', 'dist', 'bin.js');
+const FLOOR = join(ROOT, 'scripts', 'bench-floor.mjs');
+const RSS_HOOK = pathToFileURL(join(ROOT, 'scripts', 'bench-rss.mjs')).href;
+const REFERENCE = resolve(ROOT, '..', 'shared', 'data', 'reference');
+
+const TARGETS = {
+  referenceWallS: 0.6,
+  k20WallS: 2.5,
+  k20RssMB: 250,
+  overheadPct: 25,
+  linearRatio: 1.5,
+};
+
+const HELP = `Usage: node scripts/bench.mjs [options]
+  --scales LIST   generated month sizes, K times the reference (default 1,10,20)
+  --runs N        timed runs per case (default 5), after one untimed warm-up run
+  --seed N        generator seed (default 1)
+  --partition P   partition passed to bottleneck run (default 2024-01)
+  --timeout SEC   give up on any single child process after SEC seconds (default 300)
+  --keep          keep the temp dirs (their path is printed to stderr)
+  --json          print the results as one JSON object instead of the table
+`;
+
+class BenchError extends Error {}
+
+// ---------------------------------------------------------------- arguments
+
+function parseOptions(argv) {
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        scales: { type: 'string', default: '1,10,20' },
+        runs: { type: 'string', default: '5' },
+        seed: { type: 'string', default: '1' },
+        partition: { type: 'string', default: '2024-01' },
+        timeout: { type: 'string', default: '300' },
+        keep: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (e) {
+    usageExit(e.message);
+  }
+  if (v.help) {
+    process.stdout.write(HELP);
+    process.exit(0);
+  }
+  const wholeNumber = (name, s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1) usageExit(`--${name} must be a whole number >= 1 (got ${JSON.stringify(s)})`);
+    return n;
+  };
+  const scales = v.scales.split(',').map((s) => s.trim()).filter(Boolean).map((s) => wholeNumber('scales', s));
+  if (scales.length === 0) usageExit('--scales needs at least one K');
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(v.partition)) usageExit(`--partition must be YYYY-MM (got ${JSON.stringify(v.partition)})`);
+  return {
+    scales: [...new Set(scales)].sort((a, b) => a - b),
+    runs: wholeNumber('runs', v.runs),
+    seed: wholeNumber('seed', v.seed),
+    partition: v.partition,
+    timeoutMs: wholeNumber('timeout', v.timeout) * 1000,
+    keep: v.keep,
+    json: v.json,
+  };
+}
+
+function usageExit(msg) {
+  process.stderr.write(`bench: ${msg}\n${HELP}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- children
+
+let current = null; // the child process running right now, so Ctrl-C can stop it
+let tempRoot = null;
+let keepTemp = false;
+
+function progress(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+}
+
+/** Runs `node args...` to completion; resolves { code, signal, stdout, stderr, wallMs }. */
+function runNode(args, { env = {}, timeoutMs }) {
+  return new Promise((resolveRun, reject) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, args, {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    current = child;
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (d) => out.push(d));
+    child.stderr.on('data', (d) => err.push(d));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      current = null;
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      const wallMs = performance.now() - t0;
+      clearTimeout(timer);
+      current = null;
+      const result = { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs };
+      if (timedOut) reject(new BenchError(`timed out after ${timeoutMs / 1000} s: node ${args.join(' ')}\n${tail(result.stderr)}`));
+      else resolveRun(result);
+    });
+  });
+}
+
+function tail(s, n = 4000) {
+  return s.length > n ? `...${s.slice(-n)}` : s;
+}
+
+function failure(what, r) {
+  return new BenchError(
+    `${what} failed (exit ${r.code}${r.signal ? `, signal ${r.signal}` : ''})\n--- stderr ---\n${tail(r.stderr) || '(empty)'}\n--- stdout ---\n${tail(r.stdout) || '(empty)'}`,
+  );
+}
+
+/** One measured child process: wall time (ms) and peak RSS (KB) from the preloaded hook. */
+async function measured(args, rssFile, timeoutMs) {
+  rmSync(rssFile, { force: true });
+  const r = await runNode(['--import', RSS_HOOK, ...args], { env: { BN_BENCH_RSS_FILE: rssFile }, timeoutMs });
+  let rssKB = null;
+  try {
+    rssKB = Number(readFileSync(rssFile, 'utf8').trim());
+  } catch {
+    // reported below if the run otherwise succeeded
+  }
+  return { ...r, rssKB };
+}
+
+async function pipelineRun(input, out, rssFile, o) {
+  const args = [BIN, 'run', '--input', input, '--out', out, '--partition', o.partition, '--json'];
+  const r = await measured(args, rssFile, o.timeoutMs);
+  if (r.code !== 0) throw failure(`bottleneck run --input ${input}`, r);
+  let summary;
+  try {
+    summary = JSON.parse(r.stdout);
+  } catch {
+    throw failure(`bottleneck run --input ${input} (stdout is not one JSON object)`, r);
+  }
+  if (summary.status !== 'succeeded') throw failure(`bottleneck run --input ${input} (status ${JSON.stringify(summary.status)})`, r);
+  if (!Number.isFinite(r.rssKB)) throw new BenchError(`bottleneck run did not report its peak RSS (is ${RSS_HOOK} loadable?)`);
+  return { wallMs: r.wallMs, rssKB: r.rssKB, summary };
+}
+
+async function floorRun(input, rssFile, o) {
+  const r = await measured([FLOOR, input], rssFile, o.timeoutMs);
+  if (r.code !== 0) throw failure(`bench-floor ${input}`, r);
+  let rows;
+  try {
+    rows = JSON.parse(r.stdout).rows;
+  } catch {
+    throw failure(`bench-floor ${input} (unexpected stdout)`, r);
+  }
+  if (!Number.isFinite(r.rssKB)) throw new BenchError(`bench-floor did not report its peak RSS`);
+  return { wallMs: r.wallMs, rssKB: r.rssKB, rows };
+}
+
+// ---------------------------------------------------------------- statistics
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function stats(samples) {
+  const wall = samples.map((x) => x.wallMs / 1000);
+  const rss = samples.map((x) => x.rssKB / 1024);
+  return {
+    medianS: median(wall),
+    minS: Math.min(...wall),
+    maxS: Math.max(...wall),
+    wallS: wall,
+    medianRssMB: median(rss),
+    rssMB: rss,
+  };
+}
+
+// ---------------------------------------------------------------- cases
+
+async function benchCase(c, o) {
+  const caseDir = join(tempRoot, c.label.replace(/[^\w.-]+/g, '_'));
+  const rssFile = join(caseDir, 'rss.txt');
+  const outDir = (i) => join(caseDir, `out-${i}`);
+  const done = (i) => { if (!o.keep) rmSync(outDir(i), { recursive: true, force: true }); };
+
+  progress(`${c.label}: warm-up (pipeline + floor)`);
+  const warm = await pipelineRun(c.input, outDir('warmup'), rssFile, o);
+  done('warmup');
+  const warmFloor = await floorRun(c.input, rssFile, o);
+
+  const pipe = [];
+  const floor = [];
+  for (let i = 1; i <= o.runs; i++) {
+    const p = await pipelineRun(c.input, outDir(i), rssFile, o);
+    done(i);
+    pipe.push(p);
+    const f = await floorRun(c.input, rssFile, o);
+    floor.push(f);
+    progress(`${c.label}: run ${i}/${o.runs}: pipeline ${(p.wallMs / 1000).toFixed(3)} s ${(p.rssKB / 1024).toFixed(0)} MB, floor ${(f.wallMs / 1000).toFixed(3)} s ${(f.rssKB / 1024).toFixed(0)} MB`);
+  }
+
+  const webRows = c.webRows ?? warmFloor.rows.web;
+  const ps = stats(pipe);
+  const fs = stats(floor);
+  const overheadS = ps.medianS - fs.medianS;
+  return {
+    case: c.label,
+    k: c.k,
+    input: c.input,
+    webRows,
+    floorRows: warmFloor.rows,
+    pipeline: ps,
+    floor: fs,
+    overheadS,
+    overheadPct: (overheadS / fs.medianS) * 100,
+    msPer1000WebRows: (ps.medianS * 1000) / (webRows / 1000),
+    run: {
+      totalRevenue: warm.summary.totalRevenue,
+      premium: warm.summary.premium,
+      rowCounts: warm.summary.rowCounts,
+      durationMs: pipe.map((p) => p.summary.durationMs),
+    },
+  };
+}
+
+async function generate(k, o) {
+  const dir = join(tempRoot, `k${k}`, 'input');
+  progress(`K=${k}: generating (seed ${o.seed})`);
+  const r = await runNode([BIN, 'generate', '--out', dir, '--scale', String(k), '--seed', String(o.seed)], { timeoutMs: o.timeoutMs });
+  if (r.code !== 0) throw failure(`bottleneck generate --scale ${k}`, r);
+  const m = /(\d+) web rows/.exec(r.stdout);
+  progress(`K=${k}: ${r.stdout.split('\n')[0].replace(/:$/, '')}`);
+  return { input: dir, webRows: m ? Number(m[1]) : null };
+}
+
+// ---------------------------------------------------------------- targets
+
+function evaluateTargets(results) {
+  const byK = (k) => results.find((r) => r.case === `K=${k}`);
+  const targets = [];
+  const ref = results.find((r) => r.case === 'reference') ?? byK(1);
+  targets.push(
+    ref
+      ? { target: `reference-size month <= ${TARGETS.referenceWallS} s wall`, measured: `${ref.pipeline.medianS.toFixed(3)} s (${ref.case})`, met: ref.pipeline.medianS <= TARGETS.referenceWallS }
+      : { target: `reference-size month <= ${TARGETS.referenceWallS} s wall`, measured: 'not measured (no reference dir, K=1 not in --scales)', met: null },
+  );
+  const k20 = byK(20);
+  targets.push(
+    k20
+      ? { target: `K=20 <= ${TARGETS.k20WallS} s wall`, measured: `${k20.pipeline.medianS.toFixed(3)} s`, met: k20.pipeline.medianS <= TARGETS.k20WallS }
+      : { target: `K=20 <= ${TARGETS.k20WallS} s wall`, measured: 'not measured (K=20 not in --scales)', met: null },
+    k20
+      ? { target: `K=20 <= ${TARGETS.k20RssMB} MB peak RSS`, measured: `${k20.pipeline.medianRssMB.toFixed(0)} MB`, met: k20.pipeline.medianRssMB <= TARGETS.k20RssMB }
+      : { target: `K=20 <= ${TARGETS.k20RssMB} MB peak RSS`, measured: 'not measured (K=20 not in --scales)', met: null },
+  );
+  for (const r of results) {
+    targets.push({ target: `overhead <= ${TARGETS.overheadPct}% of the floor (${r.case})`, measured: `${r.overheadS.toFixed(3)} s = ${r.overheadPct.toFixed(0)}%`, met: r.overheadPct <= TARGETS.overheadPct });
+  }
+  const k10 = byK(10);
+  if (k10 && k20) {
+    const ratio = k20.msPer1000WebRows / k10.msPer1000WebRows;
+    targets.push({ target: `linear: cost per row at K=20 within ${TARGETS.linearRatio}x of K=10`, measured: `${ratio.toFixed(2)}x (${k20.msPer1000WebRows.toFixed(1)} vs ${k10.msPer1000WebRows.toFixed(1)} ms/1000 rows)`, met: ratio <= TARGETS.linearRatio });
+  } else {
+    targets.push({ target: `linear: cost per row at K=20 within ${TARGETS.linearRatio}x of K=10`, measured: 'not measured (needs K=10 and K=20)', met: null });
+  }
+  return targets;
+}
+
+// ---------------------------------------------------------------- output
+
+function table(rows, align) {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
+}
+
+function report(results, targets, o) {
+  const head = ['case', 'K', 'web rows', 'pipeline s', 'min–max s', 'RSS MB', 'floor s', 'floor RSS MB', 'overhead s', 'overhead %', 'ms/1000 rows'];
+  const body = results.map((r) => [
+    r.case,
+    r.k === null ? '-' : String(r.k),
+    String(r.webRows),
+    r.pipeline.medianS.toFixed(3),
+    `${r.pipeline.minS.toFixed(3)}–${r.pipeline.maxS.toFixed(3)}`,
+    r.pipeline.medianRssMB.toFixed(0),
+    r.floor.medianS.toFixed(3),
+    r.floor.medianRssMB.toFixed(0),
+    r.overheadS.toFixed(3),
+    `${r.overheadPct.toFixed(0)}%`,
+    r.msPer1000WebRows.toFixed(1),
+  ]);
+  const out = [];
+  out.push(`bottleneck run vs exceljs streaming floor: median of ${o.runs} runs after 1 warm-up (node ${process.version}, ${cpus().length} CPUs)`);
+  out.push('');
+  out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push('');
+  out.push('targets:');
+  const mark = (met) => (met === null ? 'n/a ' : met ? 'MET ' : 'MISS');
+  for (const t of targets) out.push(`  [${mark(t.met)}] ${t.target}: ${t.measured}`);
+  const missed = targets.filter((t) => t.met === false).length;
+  out.push('');
+  out.push(missed ? `${missed} target(s) missed` : 'all measured targets met');
+  return `${out.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------- main
+
+function cleanup() {
+  if (!tempRoot) return;
+  if (keepTemp) progress(`kept temp dir ${tempRoot}`);
+  else rmSync(tempRoot, { recursive: true, force: true });
+  tempRoot = null;
+}
+
+function onSignal(sig) {
+  progress(`${sig}: stopping`);
+  if (current) current.kill('SIGKILL');
+  cleanup();
+  process.exit(130);
+}
+
+async function main() {
+  const o = parseOptions(process.argv.slice(2));
+  keepTemp = o.keep;
+  if (!existsSync(BIN)) throw new BenchError(`${BIN} is missing: run "npm run build" first`);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  tempRoot = mkdtempSync(join(tmpdir(), 'bn-bench-'));
+  progress(`temp dir ${tempRoot}; scales ${o.scales.join(',')}; ${o.runs} timed runs per case`);
+
+  const cases = [];
+  if (existsSync(join(REFERENCE, 'web.xlsx'))) cases.push({ label: 'reference', k: null, input: REFERENCE, webRows: null });
+  else progress(`no reference month at ${REFERENCE}: skipping the "reference" case`);
+  for (const k of o.scales) {
+    const g = await generate(k, o);
+    cases.push({ label: `K=${k}`, k, input: g.input, webRows: g.webRows });
+  }
+
+  const results = [];
+  for (const c of cases) results.push(await benchCase(c, o));
+  const targets = evaluateTargets(results);
+
+  if (o.json) {
+    process.stdout.write(
+      `${JSON.stringify({ node: process.version, cpus: cpus().length, runs: o.runs, seed: o.seed, partition: o.partition, targets: TARGETS, results, checks: targets, allMet: targets.every((t) => t.met !== false) })}\n`,
+    );
+  } else {
+    process.stdout.write(report(results, targets, o));
+  }
+}
+
+main()
+  .then(() => {
+    cleanup();
+  })
+  .catch((e) => {
+    process.stderr.write(`bench: ${e instanceof BenchError ? e.message : e?.stack ?? String(e)}\n`);
+    cleanup();
+    process.exitCode = 1;
+  });
