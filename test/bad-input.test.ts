@@ -97,7 +97,9 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     expect(f.summary.error.code).toBe('BN_ERR_INPUT_COLUMN_MISSING');
     expect(f.summary.error.message).toBe('erp.xlsx, sheet "Sheet1", header row 1: required column "price" missing (found: "product_id", "onsale_web", "stock_quantity", "stock_status")');
     expect(f.record.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 1 });
-    expect(f.record.asset).toBe('erp_clean');
+    // Found by ingest's vital check, before any stage parses the file.
+    expect(f.record.asset).toBe('raw_erp');
+    expect(f.summary.error.stage).toBe('ingest');
   });
 
   it('a non-numeric value in a numeric column', async () => {

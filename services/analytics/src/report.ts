@@ -68,38 +68,11 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
  * large product sheet again: what a spreadsheet would show, for the summary_total_matches check.
  */
 export async function readSummary(path: string): Promise<Map<string, unknown>> {
-  const { inspectZip, readEntry } = await import('@bottleneck/shared/excel/zip-guard');
+  const { peekSheet } = await import('@bottleneck/shared/excel/peek');
   const { DEFAULT_READ_LIMITS } = await import('@bottleneck/shared/excel/read');
-  const zip = await inspectZip(path, 'revenue_per_product.xlsx', DEFAULT_READ_LIMITS);
-  const text = async (name: string) => {
-    const e = zip.entries.find((x) => x.name === name);
-    if (!e) throw new Error(`revenue_per_product.xlsx has no ${name}`);
-    return (await readEntry(path, e)).toString('utf8');
-  };
-  const rid = new RegExp(`<sheet [^>]*name="${SUMMARY_SHEET}"[^>]*r:id="([^"]+)"`).exec(await text('xl/workbook.xml'))?.[1];
-  const target = rid && new RegExp(`<Relationship [^>]*Id="${rid}"[^>]*Target="([^"]+)"`).exec(await text('xl/_rels/workbook.xml.rels'))?.[1];
-  if (!target) throw new Error(`revenue_per_product.xlsx has no sheet "${SUMMARY_SHEET}"`);
-  const xml = await text(`xl/${target.replace(/^\/?xl\//, '')}`);
-  const decode = (t: string): string => t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
-  const shared = zip.entries.some((e) => e.name === 'xl/sharedStrings.xml')
-    ? [...(await text('xl/sharedStrings.xml')).matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => [...m[1]!.matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => decode(t[1]!)).join(''))
-    : [];
-  const cells = new Map<string, unknown>();
-  for (const m of xml.matchAll(/<c r="([A-Z]+\d+)"([^>]*)>([\s\S]*?)<\/c>/g)) {
-    const [, ref, attrs, body] = m as unknown as [string, string, string, string];
-    const str = /<t[^>]*>([\s\S]*?)<\/t>/.exec(body)?.[1];
-    const num = /<v>([^<]*)<\/v>/.exec(body)?.[1];
-    if (/t="s"/.test(attrs) && num !== undefined) cells.set(ref, shared[Number(num)]);
-    else if (/t="inlineStr"/.test(attrs) && str !== undefined) cells.set(ref, decode(str));
-    else if (/t="str"/.test(attrs) && num !== undefined) cells.set(ref, decode(num));
-    else if (num !== undefined) cells.set(ref, Number(num));
-  }
-  const out = new Map<string, unknown>();
-  for (const [ref, v] of cells) {
-    const row = ref.replace(/^[A-Z]+/, '');
-    if (ref.startsWith('A') && !ref.startsWith('AA')) out.set(String(v), cells.get(`B${row}`));
-  }
-  return out;
+  const got = await peekSheet(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
+  if (!got.rows) throw new Error(`revenue_per_product.xlsx has no sheet "${SUMMARY_SHEET}"`);
+  return new Map(got.rows.map((r) => [String(r[1]), r[2]]));
 }
 
 /** readSummary as entries, which cross a worker boundary. */

@@ -4,7 +4,7 @@ import {
   BottleneckError, INPUT_NAMES, SOURCES, carry, layout, makeEvent, type CheckResult, type InputName,
   type Materialization, type PipelineEvent,
 } from '@bottleneck/shared';
-import { inspectZip } from '@bottleneck/shared/excel/zip-guard';
+import { checkHeader } from '@bottleneck/shared/excel/peek';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, gate } from '@bottleneck/shared/stage/checks';
 
@@ -14,7 +14,7 @@ async function sha256(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** The vital check of one dropped file: present, within bounds, an intact xlsx; its data version is its content hash. */
+/** The vital check of one dropped file: present, within bounds, an intact xlsx with its sheet and columns; its data version is its content hash. */
 async function arrive(ctx: StageContext, partition: string, name: InputName) {
   const t0 = performance.now();
   const key = layout.incoming(partition, name);
@@ -26,7 +26,8 @@ async function arrive(ctx: StageContext, partition: string, name: InputName) {
   }
   const local = await ctx.store.getToFile(key);
   try {
-    const zip = await inspectZip(local.path, display, ctx.limits).catch((e: unknown) => {
+    // Vital check: size, zip directory and CRCs, the required sheet and header columns.
+    const zip = await checkHeader(local.path, SOURCES[name], ctx.limits).catch((e: unknown) => {
       if (e instanceof BottleneckError) throw new BottleneckError(e.code, e.message, { ...(e.location ? { location: e.location } : {}), asset: `raw_${name}`, stage: 'ingest', cause: e });
       throw e;
     });

@@ -34,9 +34,9 @@ export const EXPECTATION_CHECK = err('matches_expectations', 'row count (and tot
  * and the status pages are all derived from this list.
  */
 export const ASSETS: readonly AssetSpec[] = [
-  { key: 'raw_erp', stage: 'ingest', deps: [], file: 'erp.xlsx', description: 'ERP export as dropped (products, prices, stock); data version = content hash', checks: [err('vital', 'file present, within size bounds, xlsx signature')] },
-  { key: 'raw_web', stage: 'ingest', deps: [], file: 'web.xlsx', description: 'WooCommerce export as dropped (with sales)', checks: [err('vital', 'file present, within size bounds, xlsx signature')] },
-  { key: 'raw_liaison', stage: 'ingest', deps: [], file: 'liaison.xlsx', description: 'ERP product -> web product mapping as dropped', checks: [err('vital', 'file present, within size bounds, xlsx signature')] },
+  { key: 'raw_erp', stage: 'ingest', deps: [], file: 'erp.xlsx', description: 'ERP export as dropped (products, prices, stock); data version = content hash', checks: [err('vital', 'file present, within size bounds, an intact xlsx with the required sheet and columns')] },
+  { key: 'raw_web', stage: 'ingest', deps: [], file: 'web.xlsx', description: 'WooCommerce export as dropped (with sales)', checks: [err('vital', 'file present, within size bounds, an intact xlsx with the required sheet and columns')] },
+  { key: 'raw_liaison', stage: 'ingest', deps: [], file: 'liaison.xlsx', description: 'ERP product -> web product mapping as dropped', checks: [err('vital', 'file present, within size bounds, an intact xlsx with the required sheet and columns')] },
   {
     key: 'erp_clean', stage: 'clean', deps: ['raw_erp'], file: 'erp_clean.parquet',
     description: 'ERP rows with a product_id, exact duplicates dropped',
