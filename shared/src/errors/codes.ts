@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   BN_ERR_MAIL_SEND: { retriable: true, summary: 'Sending an alert email failed.' },
   BN_ERR_CONFIG_INVALID: { retriable: false, summary: 'A configuration setting is missing or invalid.' },
   BN_ERR_USAGE: { retriable: false, summary: 'The command line is not valid.' },
+  BN_ERR_BUS_CONNECT: { retriable: true, summary: 'The Kafka brokers could not be reached, or refused the client (TLS, SASL).' },
+  BN_ERR_BUS_TOPICS: { retriable: false, summary: 'Creating or checking the bus topics failed (replication factor, partitions, authorization).' },
+  BN_ERR_BUS_PUBLISH: { retriable: true, summary: 'Producing a message to Kafka failed after the client\'s retries.' },
+  BN_ERR_BUS_CLOSED: { retriable: false, summary: 'The bus was used after close().' },
   BN_ERR_RETRIES_EXHAUSTED: { retriable: false, summary: 'A retriable operation still failed after all its retries.' },
 } as const;
 

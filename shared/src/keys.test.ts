@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { INPUT_NAMES, layout, validateKey } from './keys.js';
+
+const refused = (key: string, why: string) => {
+  let caught: unknown;
+  try {
+    validateKey(key);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toMatchObject({ code: 'BN_ERR_KEY_INVALID', retriable: false, message: `object key ${JSON.stringify(key.slice(0, 200))} is refused: ${why}` });
+};
+
+describe('validateKey', () => {
+  it('returns a safe key as it is', () => {
+    for (const k of ['a', 'incoming/2026-01/erp.xlsx', 'staging/2026-01/run.1_x-y/erp_clean.parquet', 'Ch\u00e2teau/caf\u00e9 \u2713.csv', 'a..b/c.', '.hidden/x']) {
+      expect(validateKey(k)).toBe(k);
+    }
+  });
+
+  it('accepts 1,024 bytes and refuses 1,025, counting UTF-8 bytes, not characters', () => {
+    expect(validateKey('k'.repeat(1024))).toHaveLength(1024);
+    refused('k'.repeat(1025), 'it is longer than 1024 bytes');
+    expect(validateKey('\u00e9'.repeat(512))).toHaveLength(512);
+    refused('\u00e9'.repeat(513), 'it is longer than 1024 bytes');
+  });
+
+  it('names at most 200 characters of a refused key', () => {
+    const key = `${'x'.repeat(300)}/../y`;
+    refused(key, 'it contains a "." or ".." segment');
+    expect(() => validateKey(key)).toThrow(`object key "${'x'.repeat(200)}" is refused`);
+  });
+
+  it('refuses what could escape a prefix or a folder, each with its reason', () => {
+    refused('', 'it is empty');
+    refused('/abs', 'it is absolute');
+    refused('/', 'it is absolute');
+    refused('../x', 'it contains a "." or ".." segment');
+    refused('a/../../b', 'it contains a "." or ".." segment');
+    refused('a/..', 'it contains a "." or ".." segment');
+    refused('./a', 'it contains a "." or ".." segment');
+    refused('a/./b', 'it contains a "." or ".." segment');
+    refused('a//b', 'it contains an empty segment');
+    refused('a\\..\\b', 'it contains a backslash');
+    refused('a\u0000b', 'it contains NUL or a control character');
+    refused('a\nb', 'it contains NUL or a control character');
+    refused('a\u001fb', 'it contains NUL or a control character');
+    refused('a\u007fb', 'it contains NUL or a control character');
+  });
+
+  // BUG: keys.ts validateKey: `bad()` calls key.slice() before the `typeof key !== 'string'` check can
+  // report, so a non-string key (from untyped JSON) throws a TypeError instead of BN_ERR_KEY_INVALID.
+  it.fails('refuses a key that is not a string with BN_ERR_KEY_INVALID (not a TypeError)', () => {
+    expect(() => validateKey(undefined as unknown as string)).toThrow(expect.objectContaining({ code: 'BN_ERR_KEY_INVALID' }));
+  });
+});
+
+describe('layout', () => {
+  it('places each object where the services look for it', () => {
+    expect(layout.incoming('2026-01', 'erp')).toBe('incoming/2026-01/erp.xlsx');
+    expect(layout.incomingPrefix('2026-01')).toBe('incoming/2026-01/');
+    expect(layout.staging('2026-01', 'r1', 'erp_clean.parquet')).toBe('staging/2026-01/r1/erp_clean.parquet');
+    expect(layout.extracts('2026-01', 'premium_wines.csv')).toBe('extracts/2026-01/premium_wines.csv');
+    expect(layout.extractsPrefix('2026-01')).toBe('extracts/2026-01/');
+    expect(layout.manifest('2026-01')).toBe('extracts/2026-01/_manifest.json');
+    expect(layout.deadLetter('2026-01', 'r1')).toBe('dead-letter/2026-01/r1.json');
+  });
+
+  it('builds valid keys, each under its prefix', () => {
+    for (const name of INPUT_NAMES) {
+      const k = layout.incoming('2026-01', name);
+      expect(validateKey(k)).toBe(k);
+      expect(k.startsWith(layout.incomingPrefix('2026-01'))).toBe(true);
+    }
+    expect(layout.manifest('2026-01').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
+    for (const k of [layout.staging('2026-01', 'r1', 'x.parquet'), layout.deadLetter('2026-01', 'r1'), layout.extracts('2026-01', 'a.csv')]) {
+      expect(validateKey(k)).toBe(k);
+    }
+  });
+});

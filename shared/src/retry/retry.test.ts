@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { BottleneckError } from '../errors/index.js';
+import { withRetry } from './index.js';
+
+/** A fake sleep that records the delays instead of waiting. */
+function fakeSleep() {
+  const delays: number[] = [];
+  return { delays, sleep: async (ms: number) => { delays.push(ms); } };
+}
+
+/** A function that fails with `errors` in turn, then returns 'ok'. */
+function failing(...errors: unknown[]) {
+  const attempts: number[] = [];
+  const fn = async (attempt: number) => {
+    attempts.push(attempt);
+    if (attempts.length <= errors.length) throw errors[attempts.length - 1];
+    return 'ok';
+  };
+  return { fn, attempts };
+}
+
+const flaky = () => new BottleneckError('BN_ERR_STORE_IO', 'reading incoming/2026-01/erp.xlsx failed: SlowDown');
+
+describe('withRetry', () => {
+  it('returns at once when the first attempt succeeds', async () => {
+    const { sleep, delays } = fakeSleep();
+    const { fn, attempts } = failing();
+    await expect(withRetry(fn, { sleep })).resolves.toBe('ok');
+    expect(attempts).toEqual([0]);
+    expect(delays).toEqual([]);
+  });
+
+  it('retries a retriable error with exponential backoff, jittered between half and all of it', async () => {
+    const { sleep, delays } = fakeSleep();
+    const retries: [number, number][] = [];
+    const { fn, attempts } = failing(flaky(), flaky(), flaky());
+    const result = await withRetry(fn, { sleep, random: () => 0.5, initialDelayMs: 100, factor: 2, onRetry: (_e, n, d) => retries.push([n, d]) });
+    expect(result).toBe('ok');
+    expect(attempts).toEqual([0, 1, 2, 3]);
+    // base 100, 200, 400; delay = base/2 + 0.5 * base/2
+    expect(delays).toEqual([75, 150, 300]);
+    expect(retries).toEqual([[1, 75], [2, 150], [3, 300]]);
+  });
+
+  it('keeps each delay between half the backoff and the backoff, capped by maxDelayMs', async () => {
+    const low = fakeSleep();
+    await withRetry(failing(flaky(), flaky(), flaky()).fn, { sleep: low.sleep, random: () => 0, initialDelayMs: 1000, factor: 10, maxDelayMs: 3000 });
+    expect(low.delays).toEqual([500, 1500, 1500]);
+    const high = fakeSleep();
+    await withRetry(failing(flaky(), flaky(), flaky()).fn, { sleep: high.sleep, random: () => 0.9999, initialDelayMs: 1000, factor: 10, maxDelayMs: 3000 });
+    expect(high.delays).toEqual([1000, 3000, 3000]);
+  });
+
+  it('retries a transient I/O error that carries no retriable flag', async () => {
+    const { sleep } = fakeSleep();
+    const { fn, attempts } = failing(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    await expect(withRetry(fn, { sleep })).resolves.toBe('ok');
+    expect(attempts).toEqual([0, 1]);
+  });
+
+  it('wraps the last error in BN_ERR_RETRIES_EXHAUSTED with the attempt count, keeping the cause', async () => {
+    const { sleep, delays } = fakeSleep();
+    const errors = [flaky(), flaky(), flaky()];
+    const { fn, attempts } = failing(...errors);
+    const err = await withRetry(fn, { sleep, retries: 2 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BottleneckError);
+    expect(err).toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      message: 'gave up after 3 attempts: reading incoming/2026-01/erp.xlsx failed: SlowDown',
+      retriable: false,
+      details: { attempts: 3 },
+    });
+    expect((err as Error).cause).toBe(errors[2]);
+    expect(attempts).toEqual([0, 1, 2]);
+    expect(delays).toHaveLength(2);
+  });
+
+  it('defaults to three retries (four attempts)', async () => {
+    const { sleep } = fakeSleep();
+    const { fn, attempts } = failing(flaky(), flaky(), flaky(), flaky(), flaky());
+    await expect(withRetry(fn, { sleep })).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED', details: { attempts: 4 } });
+    expect(attempts).toEqual([0, 1, 2, 3]);
+  });
+
+  it('never retries a programmer error, even one marked retriable, and rethrows it unchanged', async () => {
+    for (const e of [new TypeError('cannot read properties of undefined'), Object.assign(new RangeError('bad'), { retriable: true })]) {
+      const { sleep, delays } = fakeSleep();
+      const { fn, attempts } = failing(e);
+      await expect(withRetry(fn, { sleep })).rejects.toBe(e);
+      expect(attempts).toEqual([0]);
+      expect(delays).toEqual([]);
+    }
+  });
+
+  it('rethrows a non-retriable error at once, unchanged', async () => {
+    for (const e of [
+      new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad'),
+      new BottleneckError('BN_ERR_STORE_IO', 'object x already exists (conditional write refused)', { retriable: false }),
+      new Error('unknown'),
+      'a thrown string',
+    ]) {
+      const { sleep, delays } = fakeSleep();
+      const { fn, attempts } = failing(e);
+      await expect(withRetry(fn, { sleep })).rejects.toBe(e);
+      expect(attempts).toEqual([0]);
+      expect(delays).toEqual([]);
+    }
+  });
+
+  it('lets shouldRetry decide instead of the error', async () => {
+    const { sleep } = fakeSleep();
+    const { fn, attempts } = failing(new Error('429 Too Many Requests'));
+    await expect(withRetry(fn, { sleep, shouldRetry: (e) => /429/.test((e as Error).message) })).resolves.toBe('ok');
+    expect(attempts).toEqual([0, 1]);
+    const never = failing(flaky());
+    await expect(withRetry(never.fn, { sleep, shouldRetry: () => false })).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
+  });
+
+  it('waits for real when no sleep is given', async () => {
+    const { fn, attempts } = failing(flaky());
+    const t0 = performance.now();
+    await expect(withRetry(fn, { initialDelayMs: 40, random: () => 0 })).resolves.toBe('ok');
+    expect(attempts).toEqual([0, 1]);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(15);
+  });
+});
