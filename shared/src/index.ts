@@ -13,5 +13,4 @@ export * from './ports/bus.js';
 export * from './ports/object-store.js';
 export * from './ports/mailer.js';
 export * from './text/sanitize.js';
-export * from './csv/write.js';
 export * from './text/redact.js';

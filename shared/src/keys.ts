@@ -11,8 +11,9 @@ const MAX_KEY_BYTES = 1024;
  * backslashes, NUL or control characters, more than 1,024 bytes. Runs before any S3 call or file use.
  */
 export function validateKey(key: string): string {
-  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(key.slice(0, 200))} is refused: ${why}`);
-  if (typeof key !== 'string' || key.length === 0) throw bad('it is empty');
+  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(String(key).slice(0, 200))} is refused: ${why}`);
+  if (typeof key !== 'string') throw bad('it is not a string');
+  if (key.length === 0) throw bad('it is empty');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) throw bad('it contains NUL or a control character');
@@ -33,4 +34,14 @@ export const layout = {
   extractsPrefix: (partition: string) => `extracts/${partition}/`,
   manifest: (partition: string) => `extracts/${partition}/_manifest.json`,
   deadLetter: (partition: string, runId: string) => `dead-letter/${partition}/${runId}.json`,
+  /** ingest's claim on one version of a month's three files: its persisted cursor. */
+  ingestClaim: (partition: string, versionHash: string) => `state/ingest/${partition}/${versionHash}.json`,
+  /** The publisher's claim on one scheduled slot: fires once across replicas and restarts. */
+  scheduleClaim: (partition: string, slot: Date) => `state/schedule/${partition}/${slot.toISOString().replace(/[:.]/g, '-')}.json`,
 };
+
+/** The partition of an incoming object key, and which input it is; null for any other key. */
+export function parseIncomingKey(key: string): { partition: string; name: InputName } | null {
+  const m = /^incoming\/(\d{4}-(?:0[1-9]|1[0-2]))\/(erp|web|liaison)\.xlsx$/.exec(key);
+  return m ? { partition: m[1]!, name: m[2] as InputName } : null;
+}

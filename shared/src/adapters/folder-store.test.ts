@@ -10,17 +10,7 @@ import { FolderStore } from './folder-store.js';
 objectStoreContract('FolderStore', async () => {
   const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
   return { store: new FolderStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
-}, {
-  timeoutMs: 10_000,
-  knownFailures: [
-    // BUG: FolderStore.delete wraps validateKey's BN_ERR_KEY_INVALID into BN_ERR_STORE_IO ("deleting ../x failed: object key ...").
-    'delete refuses unsafe keys with BN_ERR_KEY_INVALID',
-    // BUG: FolderStore.get of a key that is a folder fails with BN_ERR_STORE_IO (EISDIR) although head() says null; S3 says NoSuchKey.
-    'get of a key that is only a folder of other objects fails with BN_ERR_STORE_NOT_FOUND',
-    // BUG: FolderStore.list('x/') where x is an object fails with BN_ERR_STORE_IO (ENOTDIR); S3 returns [].
-    'list under a prefix below an object is empty',
-  ],
-});
+}, { timeoutMs: 10_000 });
 
 describe('FolderStore (adapter-specific)', () => {
   it('leaves no temporary file after a failed write', async () => {

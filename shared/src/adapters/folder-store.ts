@@ -85,7 +85,8 @@ export class FolderStore implements ObjectStore {
     try {
       return await readFile(this.pathOf(key));
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') throw notFound(key, e);
+      // A folder, or a path below a file, is no object either: as S3 says NoSuchKey.
+      if (['ENOENT', 'EISDIR', 'ENOTDIR'].includes((e as { code?: string }).code ?? '')) throw notFound(key, e);
       if (e instanceof BottleneckError) throw e;
       throw ioError('reading', key, e);
     }
@@ -123,7 +124,7 @@ export class FolderStore implements ObjectStore {
     try {
       entries = (await readdir(start, { recursive: true })) as string[];
     } catch (e) {
-      if ((e as { code?: string }).code === 'ENOENT') return [];
+      if (['ENOENT', 'ENOTDIR'].includes((e as { code?: string }).code ?? '')) return [];
       throw ioError('listing', prefix, e);
     }
     const out: ObjectInfo[] = [];
@@ -141,6 +142,7 @@ export class FolderStore implements ObjectStore {
       await unlink(this.pathOf(key));
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') return;
+      if (e instanceof BottleneckError) throw e;
       throw ioError('deleting', key, e);
     }
   }

@@ -142,12 +142,18 @@ export function checkSpec(asset: string, check: string): AssetCheckSpec {
 
 /** Assets in an order where every asset comes after its upstream assets (and declared order otherwise). */
 export function topologicalOrder(assets: readonly AssetSpec[] = ASSETS): AssetSpec[] {
+  const index = new Map(assets.map((a) => [a.key, a]));
+  const lookup = (key: string) => {
+    const a = index.get(key);
+    if (!a) throw new Error(`unknown asset ${key}`);
+    return a;
+  };
   const done = new Set<string>();
   const out: AssetSpec[] = [];
   const visit = (a: AssetSpec, path: string[]) => {
     if (done.has(a.key)) return;
     if (path.includes(a.key)) throw new Error(`cycle in the asset graph: ${[...path, a.key].join(' -> ')}`);
-    for (const d of a.deps) visit(assetSpec(d), [...path, a.key]);
+    for (const d of a.deps) visit(lookup(d), [...path, a.key]);
     done.add(a.key);
     out.push(a);
   };

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { BottleneckError, type CellLocation } from '../errors/index.js';
 import type { ColumnSpec, SourceSpec } from '../sources.js';
-import { inspectZip, verifyZip, type ZipLimits } from './zip-guard.js';
+import { inspectZip, type ZipLimits } from './zip-guard.js';
 
 /** What reading one workbook may cost at most. */
 export interface ReadLimits extends ZipLimits {
@@ -73,7 +73,6 @@ function convert(raw: ExcelCell, col: ColumnSpec, file: string, sheet: string, r
   const where = `${file}, sheet "${sheet}", column "${col.name}", row ${rowNumber}`;
   const bad = (what: string) =>
     new BottleneckError('BN_ERR_INPUT_BAD_VALUE', `${where}: ${describeValue(v && typeof v === 'object' && 'error' in (v as object) ? (v as { error: unknown }).error : v)} ${what}. Fix the cell in the export and drop the file again.`, { location: loc });
-  if (v === null || v === '') return null;
   if (typeof v === 'object' && !(v instanceof Date)) throw bad('is an Excel error or an unsupported value');
   switch (col.type) {
     case 'text': {
@@ -89,10 +88,11 @@ function convert(raw: ExcelCell, col: ColumnSpec, file: string, sheet: string, r
     }
     case 'decimal': {
       let s: string | null = null;
-      if (typeof v === 'number') s = toDecimalString(v);
+      // The same bound as text: DECIMAL(18,4) holds 14 integer digits.
+      if (typeof v === 'number') s = Math.abs(v) < 1e14 ? toDecimalString(v) : null;
       else if (typeof v === 'string' && /^\s*-?\d{1,14}(\.\d{1,4})?\s*$/.test(v)) s = v.trim();
       else if (typeof v === 'string' && v.trim() === '') return null;
-      if (s === null) throw bad(typeof v === 'number' ? 'has more than 4 decimal places' : 'is not a number');
+      if (s === null) throw bad(typeof v === 'number' ? (Math.abs(v) >= 1e14 ? 'is too large for a price' : 'has more than 4 decimal places') : 'is not a number');
       return s;
     }
     case 'double': {
@@ -104,7 +104,16 @@ function convert(raw: ExcelCell, col: ColumnSpec, file: string, sheet: string, r
       let d: Date | null = null;
       if (v instanceof Date) d = v;
       else if (typeof v === 'number') d = new Date(Math.round((v - 25569) * 86_400_000));
-      else if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?Z?$/.test(v.trim())) d = new Date(v.trim().replace(' ', 'T').replace(/(T[\d:.]+)$/, '$1Z'));
+      else if (typeof v === 'string') {
+        const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?Z?$/.exec(v.trim());
+        if (m) {
+          const [y = '0', mo = '1', da = '1', h = '0', mi = '0', se = '0'] = m.slice(1, 7) as (string | undefined)[];
+          const t = Date.UTC(+y, +mo - 1, +da, +h, +mi, +se, Math.round(Number(m[7] ?? 0) * 1000));
+          d = new Date(t);
+          // Date.UTC rolls 2024-02-30 over to March: a date that does not exist is refused.
+          if (d.getUTCFullYear() !== +y || d.getUTCMonth() !== +mo - 1 || d.getUTCDate() !== +da || d.getUTCHours() !== +h || d.getUTCMinutes() !== +mi || d.getUTCSeconds() !== +se) d = null;
+        }
+      }
       if (!d || Number.isNaN(d.getTime())) throw bad('is not a date');
       // Excel dates carry no zone: keep the wall-clock time as a naive TIMESTAMP.
       return d.toISOString().slice(0, 23).replace('T', ' ');
@@ -129,11 +138,9 @@ type RowSink = (row: Record<string, string | number | null>) => void | Promise<v
 /** The reader itself: validates and converts each data row and hands it to `onRow`. */
 async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onRow: RowSink): Promise<SheetSummary> {
   const file = spec.file;
-  // The zip directory (size, bomb ratio) is checked before parsing; the CRCs are checked while
-  // exceljs parses, and a damaged part stops the parse as soon as it is found.
-  const zip = await inspectZip(path, file, limits, { verify: false });
-  const verified = verifyZip(path, file, zip);
-  verified.catch(() => undefined);
+  // Every part is checked (directory, sizes, bomb ratio, CRC) before exceljs sees a byte: a damaged
+  // or hostile file is refused deterministically, and never half-parsed.
+  await inspectZip(path, file, limits);
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(path);
   const started = Date.now();
@@ -153,7 +160,7 @@ async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onR
     timer = setTimeout(() => reject(timeout()), limits.maxMillis);
   });
   try {
-    await Promise.race([deadline, Promise.all([iterate(), verified])]);
+    await Promise.race([deadline, iterate()]);
   } catch (e) {
     input.destroy();
     if (e instanceof BottleneckError) throw e;
@@ -209,7 +216,6 @@ async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onR
         headerRow = row.number;
         continue;
       }
-      if (rowCount >= l.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}": more than ${l.maxRows} rows (BN_MAX_ROWS)`, { location: { file, sheet, row: row.number } });
       const out: Record<string, string | number | null> = {};
       let empty = true;
       for (let i = 0; i < s.columns.length; i++) {
@@ -219,6 +225,7 @@ async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onR
         out[col.name] = v;
       }
       if (empty) { blank++; continue; }
+      if (rowCount >= l.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}": more than ${l.maxRows} rows (BN_MAX_ROWS)`, { location: { file, sheet, row: row.number } });
       out._row = row.number;
       rowCount++;
       const pending = onRow(out);

@@ -16,9 +16,11 @@ export interface ZipLimits {
 export interface ZipSummary {
   bytes: number;
   entries: ZipEntry[];
+  /** Where the central directory starts: the listed entries must fill the file up to it. */
+  directoryOffset: number;
 }
 
-export interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number }
+export interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number; flags: number }
 
 const inflate = promisify(inflateRaw);
 
@@ -67,6 +69,7 @@ export async function inspectZip(path: string, display: string, limits: ZipLimit
       const nameLen = cd.readUInt16LE(p + 28);
       const extraLen = cd.readUInt16LE(p + 30);
       const commentLen = cd.readUInt16LE(p + 32);
+      const flags = cd.readUInt16LE(p + 8);
       const method = cd.readUInt16LE(p + 10);
       const crc = cd.readUInt32LE(p + 16);
       const offset = cd.readUInt32LE(p + 42);
@@ -75,13 +78,14 @@ export async function inspectZip(path: string, display: string, limits: ZipLimit
       if (uncompressed > 1_000_000 && uncompressed / Math.max(compressed, 1) > limits.maxRatio) {
         throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} looks like a zip bomb: entry ${name} expands ${Math.round(uncompressed / Math.max(compressed, 1))} times (at most ${limits.maxRatio} allowed)`, { location: loc });
       }
-      entries.push({ name, compressed, uncompressed, method, crc, offset });
+      entries.push({ name, compressed, uncompressed, method, crc, offset, flags });
       p += 46 + nameLen + extraLen + commentLen;
     }
     if (total > limits.maxUncompressedBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`, { location: loc });
     if (!entries.some((e) => e.name === 'xl/workbook.xml')) throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no xl/workbook.xml)`, { location: loc });
-    if (opts.verify !== false) await verifyEntries(fh, size, entries, display);
-    return { bytes: size, entries };
+    const summary: ZipSummary = { bytes: size, entries, directoryOffset: cdOffset };
+    if (opts.verify !== false) await verifyEntries(fh, summary, display);
+    return summary;
   } finally {
     await fh.close();
   }
@@ -91,15 +95,26 @@ export async function inspectZip(path: string, display: string, limits: ZipLimit
  * Inflates every entry (bounded by its declared size) and compares its CRC-32: a damaged or
  * truncated part is found here, deterministically, instead of stalling the xlsx parser.
  */
-async function verifyEntries(fh: FileHandle, size: number, entries: ZipEntry[], display: string): Promise<void> {
+async function verifyEntries(fh: FileHandle, zip: ZipSummary, display: string): Promise<void> {
+  const size = zip.bytes;
+  const entries = zip.entries;
   const damaged = (name: string, why: string) =>
     new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`, { location: { file: display } });
+  const ends = new Map<ZipEntry, number>();
   await Promise.all(entries.map(async (e) => {
     const lh = Buffer.alloc(30);
     await fh.read(lh, 0, 30, e.offset);
     if (lh.readUInt32LE(0) !== 0x04034b50) throw damaged(e.name, 'has no local header');
     const start = e.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
     if (start + e.compressed > size) throw damaged(e.name, 'runs past the end of the file');
+    let end = start + e.compressed;
+    if (e.flags & 0x08) {
+      // A data descriptor follows the data: 12 bytes, or 16 with its optional signature.
+      const sig = Buffer.alloc(4);
+      await fh.read(sig, 0, 4, end);
+      end += sig.readUInt32LE(0) === 0x08074b50 ? 16 : 12;
+    }
+    ends.set(e, end);
     const data = Buffer.alloc(e.compressed);
     await fh.read(data, 0, e.compressed, start);
     let out: Buffer;
@@ -114,6 +129,20 @@ async function verifyEntries(fh: FileHandle, size: number, entries: ZipEntry[], 
     if (out.length !== e.uncompressed) throw damaged(e.name, `has ${out.length} bytes instead of ${e.uncompressed}`);
     if (crc32(out) >>> 0 !== e.crc >>> 0) throw damaged(e.name, 'fails its CRC-32 check');
   }));
+  // A streaming parser reads local headers from byte 0, not the directory: bytes the directory
+  // does not list (a hidden sheet, a hidden bomb) would be parsed unchecked. The listed entries
+  // must fill the file from its first byte to the directory, with no gap.
+  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+  let at = 0;
+  for (const e of sorted) {
+    if (e.offset !== at) {
+      throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${e.offset > at ? `${e.offset - at} bytes before zip entry ${e.name} are not listed in its directory` : `zip entry ${e.name} overlaps the one before`}; export it again from Excel and drop it again`, { location: { file: display } });
+    }
+    at = ends.get(e)!;
+  }
+  if (at !== zip.directoryOffset) {
+    throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${zip.directoryOffset - at} bytes between the last zip entry and the directory are not listed; export it again from Excel and drop it again`, { location: { file: display } });
+  }
 }
 
 /** The bytes of one entry of a zip already inspected with inspectZip (its CRC was checked there). */
@@ -135,7 +164,7 @@ export async function readEntry(path: string, entry: ZipEntry): Promise<Buffer> 
 export async function verifyZip(path: string, display: string, zip: ZipSummary): Promise<void> {
   const fh = await open(path, 'r');
   try {
-    await verifyEntries(fh, zip.bytes, zip.entries, display);
+    await verifyEntries(fh, zip, display);
   } finally {
     await fh.close();
   }

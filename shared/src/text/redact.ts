@@ -3,7 +3,9 @@ const SECRET_PATTERNS: RegExp[] = [
   /SG\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // SendGrid API keys
   /\b(AKIA|ASIA)[0-9A-Z]{16}\b/g, // AWS access key ids
   /(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi,
-  /((?:secret|password|passwd|api[_-]?key|token|authorization)["']?\s*[:=]\s*["']?)[^\s"',;&]+/gi,
+  // A quoted value is redacted whole (spaces and all); a bare one up to a separator. The keyword
+  // may be part of a longer name: AWS_SECRET_ACCESS_KEY=..., "db_password": "...".
+  /((?:secret|password|passwd|api[_-]?key|token|authorization)[\w-]*["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s"',;&]+)/gi,
   /(:\/\/[^/\s:@]+:)[^@\s/]+@/g, // credentials in URLs
 ];
 
