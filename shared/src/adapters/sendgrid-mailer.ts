@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from '@sendgrid/client';
+import { BottleneckError } from '../errors/index.js';
+import { toSendGridPayload, type MailMessage, type Mailer, type SendResult } from '../ports/mailer.js';
+import { withRetry } from '../retry/index.js';
+import { redactSecrets } from '../text/redact.js';
+
+export interface SendGridMailerOptions {
+  /** The API key (see `readSecret('SENDGRID_API_KEY')`). It never appears in an error or a log line. */
+  apiKey: string;
+  /** The API's base URL (default https://api.sendgrid.com; https://api.eu.sendgrid.com for EU residency; a local stand-in in tests). */
+  baseUrl?: string;
+  /** Milliseconds one request may take (default 10,000). */
+  timeoutMs?: number;
+  /**
+   * Retries after the first attempt for 429, 5xx and network failures (default 2, so 3 attempts),
+   * with jittered exponential backoff. 0 leaves retrying to the caller.
+   */
+  retries?: number;
+  /** First backoff in milliseconds (default 500), doubled per retry up to `maxDelayMs` (default 8,000). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Called before each retry with the (redacted) error that caused it. */
+  onRetry?: (e: BottleneckError, attempt: number, delayMs: number) => void;
+}
+
+const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
+
+/** axios codes for a request that was never valid: retrying cannot help. */
+const CONFIG_CODES = new Set(['ERR_INVALID_URL', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE', 'ERR_NOT_SUPPORT', 'ERR_DEPRECATED']);
+
+interface ResponseErrorLike {
+  code: number;
+  message?: string;
+  response: { headers?: Record<string, unknown>; body?: unknown };
+}
+
+function isResponseError(e: unknown): e is ResponseErrorLike {
+  return Boolean(e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'number' && (e as { response?: unknown }).response);
+}
+
+/** The `errors[].message` texts of a SendGrid error body. */
+function errorTexts(body: unknown): string[] {
+  const errors = body && typeof body === 'object' ? (body as { errors?: unknown }).errors : undefined;
+  if (!Array.isArray(errors)) return [];
+  return errors.flatMap((x) => {
+    const m = x && typeof x === 'object' ? (x as { message?: unknown; field?: unknown }) : {};
+    if (typeof m.message !== 'string') return [];
+    return [typeof m.field === 'string' && m.field ? `${m.field}: ${m.message}` : m.message];
+  });
+}
+
+function hintFor(status: number): string {
+  if (status === 401 || status === 403) return ' (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)';
+  if (status === 429) return ' (rate limited)';
+  if (status === 400 || status === 413) return ' (the message itself was refused: check the sender is verified and the addresses are valid)';
+  return '';
+}
+
+/**
+ * The mailer on SendGrid's v3 API. It posts exactly `toSendGridPayload(msg)` through the SendGrid
+ * client (the one @sendgrid/mail uses): @sendgrid/mail's own builder would parse `Name <addr>`
+ * addresses and reorder keys, and the outbox and SendGrid must receive the same body.
+ *
+ * 429, 5xx and network failures are retried (bounded, jittered backoff); then, or at once for any
+ * other 4xx, it throws BN_ERR_MAIL_SEND with `retriable` saying whether a later try may succeed and
+ * `details.attempts`. Errors carry the status and SendGrid's error texts, never the request (whose
+ * headers hold the key); every message is scrubbed of the key and redacted.
+ *
+ * @example
+ * const mailer = new SendGridMailer({ apiKey: readSecret('SENDGRID_API_KEY') });
+ * await mailer.send({ to: ['ops@example.com'], from: 'pipeline@example.com', subject, text, html });
+ */
+export class SendGridMailer implements Mailer {
+  readonly baseUrl: string;
+  private readonly client: Client;
+  private readonly scrub: (text: string) => string;
+
+  constructor(private readonly opts: SendGridMailerOptions) {
+    const apiKey = opts.apiKey?.trim();
+    if (!apiKey) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE');
+    const baseUrl = opts.baseUrl ?? DEFAULT_BASE_URL;
+    let url: URL;
+    try {
+      url = new URL(baseUrl);
+    } catch {
+      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not a URL: give one like ${DEFAULT_BASE_URL}`);
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not http(s): give one like ${DEFAULT_BASE_URL}`);
+    }
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.scrub = (text) => redactSecrets(text.split(apiKey).join('[redacted]'));
+    this.client = new Client();
+    this.client.setApiKey(apiKey);
+    // setApiKey resets the base URL to SendGrid's global host: set ours after it.
+    this.client.setDefaultRequest('baseUrl', `${this.baseUrl}/`);
+    // What MailService.setTimeout does; the client's typings omit the axios `timeout` option.
+    const setDefault = this.client.setDefaultRequest.bind(this.client) as (key: string, value: unknown) => Client;
+    setDefault('timeout', opts.timeoutMs ?? 10_000);
+  }
+
+  async send(msg: MailMessage): Promise<SendResult> {
+    const body = toSendGridPayload(msg);
+    let attempts = 0;
+    try {
+      return await withRetry(
+        async () => {
+          attempts++;
+          try {
+            const [res] = await this.client.request({ method: 'POST', url: '/v3/mail/send', body });
+            const id = res.headers?.['x-message-id'];
+            return { id: typeof id === 'string' && id ? id : `sendgrid-${randomBytes(8).toString('hex')}` };
+          } catch (e) {
+            throw this.classify(e);
+          }
+        },
+        {
+          retries: this.opts.retries ?? 2,
+          initialDelayMs: this.opts.initialDelayMs ?? 500,
+          maxDelayMs: this.opts.maxDelayMs ?? 8_000,
+          shouldRetry: (e) => e instanceof BottleneckError && e.retriable,
+          ...(this.opts.onRetry ? { onRetry: (e: unknown, attempt: number, delayMs: number) => this.opts.onRetry!(e as BottleneckError, attempt, delayMs) } : {}),
+        },
+      );
+    } catch (e) {
+      // withRetry wraps the last failure once attempts run out; report that failure itself, with the count.
+      const last = e instanceof BottleneckError && e.code === 'BN_ERR_RETRIES_EXHAUSTED' ? e.cause : e;
+      if (!(last instanceof BottleneckError)) throw last;
+      const tries = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
+      throw new BottleneckError('BN_ERR_MAIL_SEND', `${last.message}${tries}`, {
+        retriable: last.retriable,
+        details: { ...last.details, attempts },
+      });
+    }
+  }
+
+  /** A SendGrid or network failure as BN_ERR_MAIL_SEND, without the request (its headers hold the key). */
+  private classify(e: unknown): BottleneckError {
+    if (isResponseError(e)) {
+      const status = e.code;
+      const texts = errorTexts(e.response.body).map(this.scrub);
+      const detail = texts.length ? `: ${texts.join('; ').slice(0, 500)}` : '';
+      return new BottleneckError('BN_ERR_MAIL_SEND', `SendGrid answered HTTP ${status} to POST /v3/mail/send${detail}${hintFor(status)}`, {
+        retriable: status === 429 || status >= 500,
+        details: { status, ...(texts.length ? { errors: texts } : {}) },
+      });
+    }
+    const f = e && typeof e === 'object' ? (e as { code?: unknown; message?: unknown; isAxiosError?: unknown }) : {};
+    const code = typeof f.code === 'string' ? f.code : undefined;
+    const message = this.scrub(typeof f.message === 'string' ? f.message : String(e));
+    if (f.isAxiosError === true) {
+      return new BottleneckError('BN_ERR_MAIL_SEND', `could not reach SendGrid at ${this.scrub(this.baseUrl)}: ${code ? `${code} ` : ''}${message}`, {
+        retriable: !(code && CONFIG_CODES.has(code)),
+        details: code ? { network: code } : {},
+      });
+    }
+    return new BottleneckError('BN_ERR_MAIL_SEND', `sending through SendGrid failed: ${message}`, { retriable: false });
+  }
+}
