@@ -24,6 +24,10 @@ export interface Bus {
   publish(event: PipelineEvent): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
   close(): Promise<void>;
+  /** Why the bus cannot deliver now (not connected, no partition assigned...), or null when ready. */
+  readiness?(): Promise<string | null>;
+  /** Messages not yet consumed by this bus's subscriptions, per topic. */
+  lag?(): Promise<Record<string, number>>;
 }
 
 /** What the bus records when it gives up on a message. */

@@ -1,0 +1,318 @@
+import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Message, RetryOptions } from 'kafkajs';
+import { BottleneckError, errorClassOf } from '../../errors/index.js';
+import { decodeEvent, type EventType, type PipelineEvent } from '../../events/index.js';
+import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
+import type { Logger } from '../../stage/context.js';
+import { subscriptionAwareRoundRobin } from './assigner.js';
+import { deadLetterOf, poisonFailedEvent, type KafkaDeadLetter } from './dead-letter.js';
+import { DEAD_LETTER_SUFFIX, describeKafkaError, topicName, typeOfTopic } from './topics.js';
+
+/** How a subscription's consumer behaves; KafkaBus fills in the defaults. */
+export interface ConsumerSettings {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+  maxWaitTimeInMs: number;
+  partitionsConsumedConcurrently: number;
+  maxAttempts: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  closeTimeoutMs: number;
+  joinTimeoutMs: number;
+  retry: RetryOptions;
+}
+
+/** What a subscription needs from its bus. */
+export interface SubscriptionDeps {
+  kafka: Kafka;
+  prefix: string;
+  settings: ConsumerSettings;
+  log: Logger;
+  /** Produces raw messages (the dead-letter topic); throws BN_ERR_BUS_PUBLISH. */
+  produce(topic: string, messages: Message[]): Promise<void>;
+  /** Publishes an event (the `failed` event of a poison message); throws BN_ERR_BUS_PUBLISH. */
+  publish(event: PipelineEvent): Promise<void>;
+  onDeadLetter?: (dl: KafkaDeadLetter) => void;
+  now: () => Date;
+}
+
+type Outcome = 'handled' | 'abandoned';
+
+/**
+ * Parses a consumed message into an event, or throws BN_ERR_EVENT_INVALID saying where it is and
+ * what is wrong. A valid event on the wrong topic is refused too: a consumer gets only the types it
+ * subscribed to.
+ */
+export function decodeMessage(topic: string, partition: number, message: KafkaMessage, expected: EventType | undefined): PipelineEvent {
+  const where = `message at offset ${message.offset} of ${topic} partition ${partition}`;
+  if (message.value === null) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} has no value (a tombstone); the bus never produces one`);
+  }
+  let event: PipelineEvent;
+  try {
+    event = decodeEvent(message.value.toString('utf8'));
+  } catch (e) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${(e as Error).message}`, { cause: e });
+  }
+  if (expected !== undefined && event.type !== expected) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is a "${event.type}" event, but the topic carries "${expected}" events`);
+  }
+  return event;
+}
+
+/**
+ * One subscription: a kafkajs consumer in the subscription's group, reading the topics of its
+ * event types. Each message: decode (a poison message goes to the dead-letter topic at once), call
+ * the handler (retried in place with backoff, then dead-lettered), and only then commit its
+ * offset. The group keeps its heartbeat while a handler runs.
+ */
+export class KafkaSubscription implements Subscription {
+  private readonly consumer: Consumer;
+  private readonly log: Logger;
+  private stopping = false;
+  private closing: Promise<void> | undefined;
+  private readonly sleepers = new Set<() => void>();
+  private readonly topics: string[];
+  /** eachMessage calls running, and who waits for them to end. */
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+  /** Offsets of handled messages not committed yet, latest per partition, and the commit running. */
+  private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
+  private committing: Promise<void> | undefined;
+  /** Partitions assigned at the last join (0 before a join or after a rebalance took them), and whether the consumer died. */
+  assigned = 0;
+  dead: string | null = null;
+  private abandon!: () => void;
+  private readonly abandoned = new Promise<Outcome>((resolve) => {
+    this.abandon = () => resolve('abandoned');
+  });
+
+  constructor(private readonly opts: SubscribeOptions, private readonly deps: SubscriptionDeps) {
+    const s = deps.settings;
+    this.log = deps.log;
+    this.topics = [...new Set(opts.types)].map((t) => topicName(deps.prefix, t));
+    this.consumer = deps.kafka.consumer({
+      groupId: opts.group,
+      partitionAssigners: [subscriptionAwareRoundRobin],
+      sessionTimeout: s.sessionTimeoutMs,
+      rebalanceTimeout: s.rebalanceTimeoutMs,
+      heartbeatInterval: s.heartbeatIntervalMs,
+      // A quiet topic: the broker answers a fetch as soon as one byte is there, or after maxWait.
+      maxWaitTimeInMs: s.maxWaitTimeInMs,
+      minBytes: 1,
+      allowAutoTopicCreation: false,
+      retry: s.retry,
+    });
+  }
+
+  /** The group this subscription consumes in, and its topics. */
+  get group(): string {
+    return this.opts.group;
+  }
+
+  get topicNames(): readonly string[] {
+    return this.topics;
+  }
+
+  /** Joins the group; resolves once partitions are assigned (or after joinTimeoutMs, with a warning). */
+  async start(): Promise<void> {
+    const topics = this.topics;
+    const c = this.consumer;
+    let joined!: () => void;
+    const join = new Promise<boolean>((resolve) => {
+      joined = () => resolve(true);
+    });
+    const offJoin = c.on(c.events.GROUP_JOIN, () => joined());
+    c.on(c.events.GROUP_JOIN, ({ payload }) => {
+      this.assigned = Object.values(payload.memberAssignment ?? {}).reduce((n, parts) => n + (parts as number[]).length, 0);
+    });
+    c.on(c.events.REBALANCING, () => {
+      this.assigned = 0;
+    });
+    c.on(c.events.CRASH, ({ payload }) => {
+      if (!payload.restart) this.dead = describeKafkaError(payload.error);
+      this.log.error({ group: this.opts.group, restart: payload.restart, err: describeKafkaError(payload.error) }, payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting');
+    });
+    try {
+      await c.connect();
+      await c.subscribe({ topics, fromBeginning: true });
+      await c.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: this.deps.settings.partitionsConsumedConcurrently,
+        eachMessage: (p) => this.eachMessage(p),
+      });
+    } catch (e) {
+      await c.disconnect().catch(() => {});
+      throw new BottleneckError('BN_ERR_BUS_CONNECT', `consumer group ${this.opts.group} could not subscribe to ${topics.join(', ')}: ${describeKafkaError(e)}`, { cause: e });
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const ok = await Promise.race([join, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), this.deps.settings.joinTimeoutMs); })]);
+    clearTimeout(timer);
+    offJoin();
+    if (!ok) this.log.warn({ group: this.opts.group, joinTimeoutMs: this.deps.settings.joinTimeoutMs }, 'consumer has not joined its group yet: delivery starts when it has');
+  }
+
+  /**
+   * Stops after the message in flight: a running handler gets up to closeTimeoutMs to finish (its
+   * offset is then committed); after that its message is left uncommitted, for the next consumer of
+   * the group to get again. A handler waiting to be retried is not retried here: it is left too.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.stopping = true;
+    for (const wake of this.sleepers) wake();
+    // kafkajs drops commits once the consumer is told to stop, so the consumer keeps running
+    // (paused: no new batch, and the current batch ends after its message in flight) until the
+    // message in flight is committed; only then does it leave the group.
+    try {
+      this.consumer.pause(this.topics.map((topic) => ({ topic })));
+    } catch {
+      // not running yet (close during subscribe): nothing is in flight
+    }
+    const timer = setTimeout(() => {
+      this.log.warn({ group: this.opts.group, closeTimeoutMs: this.deps.settings.closeTimeoutMs }, 'handler still running at close: its message is left uncommitted and will be delivered again');
+      this.abandon();
+    }, this.deps.settings.closeTimeoutMs);
+    try {
+      await this.idle();
+    } finally {
+      clearTimeout(timer);
+    }
+    while (this.committing) await this.committing;
+    await this.consumer.disconnect();
+  }
+
+  /**
+   * Commits a handled message's offset without holding up the next message: a commit costs a
+   * round trip to the group coordinator (about 5 ms on Kafka 4.1, which lingers before writing
+   * offsets), so commits run one at a time in the background, each carrying the latest handled
+   * offset of every partition. A message is still committed only after its handler resolved; a
+   * crash before its commit means it is delivered again (at-least-once).
+   */
+  private commitLater(topic: string, partition: number, offset: string): void {
+    this.toCommit.set(`${topic}\u0000${partition}`, { topic, partition, offset });
+    if (this.committing) return;
+    this.committing = (async () => {
+      while (this.toCommit.size) {
+        const offsets = [...this.toCommit.values()];
+        this.toCommit.clear();
+        try {
+          await this.consumer.commitOffsets(offsets);
+        } catch (e) {
+          // A commit refused during a rebalance: the new owner of the partition gets those events again.
+          this.log.warn({ group: this.opts.group, offsets, err: describeKafkaError(e) }, 'offset commit failed: these events may be delivered again');
+        }
+      }
+      // Same tick as the emptiness check above: a commitLater after this starts a new loop.
+      this.committing = undefined;
+    })();
+  }
+
+  private idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async eachMessage(payload: EachMessagePayload): Promise<void> {
+    // Closing: a message fetched before the pause is left uncommitted, for the group's next consumer.
+    if (this.stopping) return;
+    this.inFlight++;
+    try {
+      await this.handleMessage(payload);
+    } finally {
+      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  private async handleMessage({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
+    const stopBeating = this.keepAlive(heartbeat);
+    try {
+      const outcome = await this.deliver(topic, partition, message);
+      // At-least-once: the offset moves only once the handler's effects are done.
+      if (outcome === 'handled') this.commitLater(topic, partition, (BigInt(message.offset) + 1n).toString());
+    } finally {
+      stopBeating();
+    }
+  }
+
+  private async deliver(topic: string, partition: number, message: KafkaMessage): Promise<Outcome> {
+    const src = { topic, partition, message, group: this.opts.group };
+    let event: PipelineEvent;
+    try {
+      event = decodeMessage(topic, partition, message, typeOfTopic(this.deps.prefix, topic));
+    } catch (e) {
+      // A poison message never gets better: dead-letter it now, so it does not stall its partition.
+      await this.giveUp(src, e, 0);
+      return 'handled';
+    }
+    const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.deps.settings;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const run = Promise.resolve().then(() => this.opts.handler(event)).then((): Outcome => 'handled');
+        return await Promise.race([run, this.abandoned]);
+      } catch (e) {
+        if (attempt >= maxAttempts || (e as { code?: unknown }).code === 'BN_ERR_EVENT_INVALID') {
+          await this.giveUp(src, e, attempt);
+          return 'handled';
+        }
+        const delayMs = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
+        this.log.warn({ group: this.opts.group, topic, partition, offset: message.offset, eventId: event.id, runId: event.runId, attempt, delayMs, err: (e as Error)?.message }, 'handler failed: retrying');
+        if (!(await this.sleep(delayMs))) return 'abandoned';
+      }
+    }
+  }
+
+  /** Dead-letters a message, publishes `failed` for a poison one, and tells onDeadLetter. */
+  private async giveUp(src: { topic: string; partition: number; message: KafkaMessage; group: string }, error: unknown, attempts: number): Promise<void> {
+    const now = this.deps.now();
+    const { record, message } = deadLetterOf(src, error, attempts, now);
+    await this.deps.produce(topicName(this.deps.prefix, DEAD_LETTER_SUFFIX), [message]);
+    this.log.warn(
+      { group: src.group, topic: src.topic, partition: src.partition, offset: src.message.offset, attempts, errorClass: errorClassOf(error), code: record.code },
+      attempts === 0 ? 'message is not a valid event: sent to the dead-letter topic' : 'handler kept failing: event sent to the dead-letter topic',
+    );
+    if (attempts === 0 && error instanceof BottleneckError) {
+      const failed = poisonFailedEvent(src.message.value, src.group, error, now);
+      if (failed) await this.deps.publish(failed);
+    }
+    try {
+      this.deps.onDeadLetter?.(record);
+    } catch (e) {
+      this.log.error({ group: src.group, err: (e as Error)?.message }, 'onDeadLetter threw: ignored');
+    }
+  }
+
+  /** Heartbeats every heartbeatIntervalMs while a message is handled, so a slow month keeps its partitions. */
+  private keepAlive(heartbeat: () => Promise<void>): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      heartbeat()
+        .catch((e: unknown) => this.log.debug({ group: this.opts.group, err: describeKafkaError(e) }, 'heartbeat during a handler failed (a rebalance is pending)'))
+        .finally(() => { busy = false; });
+    }, this.deps.settings.heartbeatIntervalMs);
+    return () => clearInterval(timer);
+  }
+
+  /** Waits ms; false if the subscription started closing meanwhile. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.stopping) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.sleepers.delete(wake);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.sleepers.delete(wake);
+        resolve(true);
+      }, ms);
+      this.sleepers.add(wake);
+    });
+  }
+}

@@ -1,0 +1,70 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import { BottleneckError } from '../../errors/index.js';
+import { EVENT_TYPES, type EventType } from '../../events/index.js';
+import { withRetry } from '../../retry/index.js';
+import type { Logger } from '../../stage/context.js';
+
+/** Suffix of the dead-letter topic: `<prefix>.dead-letter`. */
+export const DEAD_LETTER_SUFFIX = 'dead-letter';
+
+/** The topic of one event type: `<prefix>.<type>`, e.g. `bottleneck.cleaned`. */
+export function topicName(prefix: string, type: EventType | typeof DEAD_LETTER_SUFFIX): string {
+  return `${prefix}.${type}`;
+}
+
+/** Every topic the bus uses: one per event type, then the dead-letter topic. */
+export function allTopics(prefix: string): string[] {
+  return [...EVENT_TYPES.map((t) => topicName(prefix, t)), topicName(prefix, DEAD_LETTER_SUFFIX)];
+}
+
+/** The event type a topic carries, or undefined for the dead-letter topic and foreign topics. */
+export function typeOfTopic(prefix: string, topic: string): EventType | undefined {
+  return EVENT_TYPES.find((t) => topicName(prefix, t) === topic);
+}
+
+export interface TopicSettings {
+  numPartitions: number;
+  /** -1: the broker's `default.replication.factor`. */
+  replicationFactor: number;
+  configEntries?: Record<string, string>;
+}
+
+/**
+ * Creates the topics that do not exist yet (an existing topic is left as it is: createTopics is
+ * idempotent), then checks that each one has at least `numPartitions` partitions. Fewer is only
+ * a warning: ordering per month still holds, there is just less parallelism.
+ */
+export async function ensureTopics(admin: Admin, topics: string[], s: TopicSettings, log: Logger): Promise<void> {
+  const configEntries = Object.entries(s.configEntries ?? {}).map(([name, value]) => ({ name, value }));
+  const specs: ITopicConfig[] = topics.map((topic) => ({
+    topic,
+    numPartitions: s.numPartitions,
+    replicationFactor: s.replicationFactor,
+    ...(configEntries.length ? { configEntries } : {}),
+  }));
+  try {
+    // Just after CreateTopics a KRaft broker's metadata cache may not know the topics yet
+    // (UNKNOWN_TOPIC_OR_PARTITION, retriable), which kafkajs's leader wait does not retry: we do.
+    const retry = { retries: 6, initialDelayMs: 100, maxDelayMs: 1_000 };
+    const created = await withRetry(() => admin.createTopics({ topics: specs, waitForLeaders: true }), retry);
+    log.debug({ topics, created }, created ? 'bus topics created' : 'bus topics already existed');
+    const meta = await withRetry(() => admin.fetchTopicMetadata({ topics }), retry);
+    for (const t of meta.topics) {
+      if (t.partitions.length < s.numPartitions) {
+        log.warn({ topic: t.name, partitions: t.partitions.length, configured: s.numPartitions }, 'bus topic exists with fewer partitions than configured: left as it is');
+      }
+    }
+  } catch (e) {
+    throw new BottleneckError('BN_ERR_BUS_TOPICS', `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${s.replicationFactor === -1 ? 'broker default' : s.replicationFactor}) failed: ${describeKafkaError(e)}`, { cause: e });
+  }
+}
+
+/** A kafkajs error's message, with the broker-side reasons of an aggregate error. */
+export function describeKafkaError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const inner = (e as { errors?: unknown }).errors;
+  if (Array.isArray(inner) && inner.length) {
+    return `${e.message}: ${inner.map((x) => (x instanceof Error ? `${(x as { type?: string }).type ?? x.name} ${x.message}` : String(x))).join('; ')}`;
+  }
+  return e.message;
+}
