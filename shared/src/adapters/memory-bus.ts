@@ -1,5 +1,5 @@
 import { decodeEvent, parseEvent, type PipelineEvent } from '../events/index.js';
-import { errorClassOf } from '../errors/index.js';
+import { BottleneckError, errorClassOf } from '../errors/index.js';
 import type { Bus, DeadLetter, SubscribeOptions, Subscription } from '../ports/bus.js';
 
 export interface MemoryBusOptions {
@@ -11,23 +11,30 @@ export interface MemoryBusOptions {
   topicPrefix?: string;
 }
 
-interface Group {
+interface Member {
   opts: SubscribeOptions;
-  /** Index into the log of the next message this group has not handled. */
-  offset: number;
+  topics: Set<string>;
   pumping: boolean;
   closed: boolean;
+  /** Resolves when the message in flight (if any) is done. */
+  current: Promise<void>;
 }
 
 /**
  * The in-memory bus: the Kafka semantics the stages rely on, in one process. Messages are stored
- * serialized (so a consumer sees what a Kafka consumer would: JSON, re-validated), kept in one log
- * in publish order; each consumer group reads the log with its own offset, one message at a time.
+ * serialized (so a consumer sees what a Kafka consumer would: JSON, re-validated) in one log in
+ * publish order. As in Kafka, a consumer group keeps one committed position per topic: the
+ * group's subscriptions share its events (a topic is read by the group's oldest subscription that
+ * asks for it), a new subscription of a group resumes after the group's last handled event, and
+ * a position moves only after the handler is done (at-least-once).
  */
 export class MemoryBus implements Bus {
   private readonly log: { topic: string; value: string }[] = [];
-  private readonly groups = new Map<string, Group[]>();
+  /** group -> topic -> index in the log of the next message the group has not handled. */
+  private readonly committed = new Map<string, Map<string, number>>();
+  private readonly members: Member[] = [];
   private inFlight = 0;
+  private closed = false;
   private idleWaiters: (() => void)[] = [];
   readonly deadLetters: DeadLetter[] = [];
 
@@ -38,20 +45,26 @@ export class MemoryBus implements Bus {
   }
 
   async publish(event: PipelineEvent): Promise<void> {
+    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
     const valid = parseEvent(event);
     this.log.push({ topic: this.topicOf(valid.type), value: JSON.stringify(valid) });
-    for (const list of this.groups.values()) for (const g of list) this.pump(g);
+    for (const m of this.members) this.pump(m);
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
-    const g: Group = { opts, offset: 0, pumping: false, closed: false };
-    const list = this.groups.get(opts.group) ?? [];
-    list.push(g);
-    this.groups.set(opts.group, list);
-    this.pump(g);
+    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
+    const m: Member = { opts, topics: new Set(opts.types.map((t) => this.topicOf(t))), pumping: false, closed: false, current: Promise.resolve() };
+    this.members.push(m);
+    this.pump(m);
     return {
       close: async () => {
-        g.closed = true;
+        m.closed = true;
+        // Delivery stops after the message in flight, which finishes first.
+        await m.current;
+        const i = this.members.indexOf(m);
+        if (i >= 0) this.members.splice(i, 1);
+        // Another subscription of the group may now own the topics this one read.
+        for (const other of this.members) this.pump(other);
       },
     };
   }
@@ -61,72 +74,102 @@ export class MemoryBus implements Bus {
     return this.log.map((m) => ({ topic: m.topic, event: JSON.parse(m.value) as PipelineEvent }));
   }
 
-  /** Resolves when every group has handled every message. */
+  /** Resolves when every group has handled every message it can get. */
   idle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
   async close(): Promise<void> {
-    for (const list of this.groups.values()) for (const g of list) g.closed = true;
-    await this.idle();
+    for (const m of this.members) m.closed = true;
+    await Promise.all(this.members.map((m) => m.current));
+    this.members.length = 0;
+    this.closed = true;
+    this.notifyIfIdle();
+  }
+
+  /** Whether `m` reads `topic` for its group: the group's oldest open subscription that asks for it. */
+  private owns(m: Member, topic: string): boolean {
+    return this.members.find((x) => !x.closed && x.opts.group === m.opts.group && x.topics.has(topic)) === m;
+  }
+
+  private position(group: string, topic: string): number {
+    return this.committed.get(group)?.get(topic) ?? 0;
+  }
+
+  private commit(group: string, topic: string, next: number): void {
+    let g = this.committed.get(group);
+    if (!g) this.committed.set(group, (g = new Map()));
+    g.set(topic, next);
+  }
+
+  private nextFor(m: Member): number {
+    let best = -1;
+    for (const topic of m.topics) {
+      if (!this.owns(m, topic)) continue;
+      for (let i = this.position(m.opts.group, topic); i < this.log.length; i++) {
+        if (this.log[i]!.topic === topic) {
+          if (best === -1 || i < best) best = i;
+          break;
+        }
+      }
+    }
+    return best;
   }
 
   private isIdle(): boolean {
-    if (this.inFlight > 0) return false;
-    for (const list of this.groups.values()) for (const g of list) if (!g.closed && this.nextFor(g) !== -1) return false;
-    return true;
+    return this.inFlight === 0 && this.members.every((m) => m.closed || this.nextFor(m) === -1);
   }
 
-  private nextFor(g: Group): number {
-    const topics = new Set(g.opts.types.map((t) => this.topicOf(t)));
-    for (let i = g.offset; i < this.log.length; i++) if (topics.has(this.log[i]!.topic)) return i;
-    return -1;
-  }
-
-  private pump(g: Group): void {
-    if (g.pumping || g.closed) return;
-    g.pumping = true;
+  private pump(m: Member): void {
+    if (m.pumping || m.closed) return;
+    m.pumping = true;
     this.inFlight++;
     // Deliver asynchronously, as a broker would: publish never runs a handler on its own stack.
     setImmediate(() => {
-      void this.drain(g).finally(() => {
-        g.pumping = false;
+      void this.drain(m).finally(() => {
+        m.pumping = false;
         this.inFlight--;
-        if (!g.closed && this.nextFor(g) !== -1) this.pump(g);
+        if (!m.closed && this.nextFor(m) !== -1) this.pump(m);
         else this.notifyIfIdle();
       });
     });
   }
 
-  private async drain(g: Group): Promise<void> {
+  private async drain(m: Member): Promise<void> {
+    for (let i = this.nextFor(m); i !== -1 && !m.closed; i = this.nextFor(m)) {
+      const msg = this.log[i]!;
+      let done!: () => void;
+      m.current = new Promise((r) => (done = r));
+      try {
+        await this.deliver(m, msg, i);
+        // Commit only after the handler's effects are done: at-least-once.
+        this.commit(m.opts.group, msg.topic, i + 1);
+      } finally {
+        done();
+      }
+    }
+  }
+
+  private async deliver(m: Member, msg: { topic: string; value: string }, offset: number): Promise<void> {
     const max = this.options.maxAttempts ?? 5;
     const delay = this.options.retryDelayMs ?? 10;
-    for (let i = this.nextFor(g); i !== -1 && !g.closed; i = this.nextFor(g)) {
-      const msg = this.log[i]!;
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await g.opts.handler(decodeEvent(msg.value));
-          break;
-        } catch (e) {
-          if (attempt >= max || (e as { code?: string }).code === 'BN_ERR_EVENT_INVALID') {
-            const dl: DeadLetter = {
-              topic: msg.topic,
-              group: g.opts.group,
-              offset: i,
-              errorClass: errorClassOf(e),
-              message: e instanceof Error ? e.message : String(e),
-              value: msg.value,
-            };
-            this.deadLetters.push(dl);
-            this.options.onDeadLetter?.(dl);
-            break;
-          }
-          await new Promise((r) => setTimeout(r, delay * 2 ** (attempt - 1)));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await m.opts.handler(decodeEvent(msg.value));
+        return;
+      } catch (e) {
+        if (attempt >= max || (e as { code?: string }).code === 'BN_ERR_EVENT_INVALID') {
+          const dl: DeadLetter = {
+            topic: msg.topic, group: m.opts.group, offset, errorClass: errorClassOf(e),
+            message: e instanceof Error ? e.message : String(e), value: msg.value,
+          };
+          this.deadLetters.push(dl);
+          this.options.onDeadLetter?.(dl);
+          return;
         }
+        await new Promise((r) => setTimeout(r, delay * 2 ** (attempt - 1)));
       }
-      // Commit only after the handler's effects are done: at-least-once.
-      g.offset = i + 1;
     }
   }
 

@@ -164,6 +164,37 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       expect(got).toEqual([marker.id]);
     });
 
+    test('shares a group\'s events among its subscriptions: each event is handled once by the group', async () => {
+      const group = uniqueTag('group');
+      const a: string[] = [];
+      const b: string[] = [];
+      await subscribe(['trigger'], async (e) => { a.push(e.id); }, group);
+      await subscribe(['trigger'], async (e) => { b.push(e.id); }, group);
+      const sent = [trigger(), trigger(), trigger()];
+      for (const e of sent) await fx.bus.publish(e);
+      await waitUntil(() => a.length + b.length >= sent.length, timeoutMs, 'the three events');
+      await new Promise((r) => setTimeout(r, 300));
+      expect([...a, ...b].sort()).toEqual(sent.map((e) => e.id).sort());
+    });
+
+    test('resumes a group after its last handled event when a new subscription of the group starts', async () => {
+      const group = uniqueTag('group');
+      const first: string[] = [];
+      const sub = await subscribe(['trigger'], async (e) => { first.push(e.id); }, group);
+      const early = trigger();
+      await fx.bus.publish(early);
+      await waitUntil(() => first.length >= 1, timeoutMs, 'the first event');
+      await sub.close();
+      const late = trigger();
+      await fx.bus.publish(late);
+      const second: string[] = [];
+      await subscribe(['trigger'], async (e) => { second.push(e.id); }, group);
+      await waitUntil(() => second.length >= 1, timeoutMs, 'the event published while the group had no subscription');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(first).toEqual([early.id]);
+      expect(second).toEqual([late.id]);
+    });
+
     test('stops delivering to a closed subscription', async () => {
       const closed: string[] = [];
       const open: string[] = [];
