@@ -18,6 +18,8 @@ Usage:
       Writes a generated month: K times the reference size.
   bottleneck graph
       Prints the asset graph as Mermaid.
+  bottleneck trigger --partition YYYY-MM
+      Asks the running services (Kafka, from KAFKA_BROKERS and KAFKA_TOPIC_PREFIX) to run a month.
 
 Exit codes: 0 success, 1 the run failed (see the dead-letter record), 2 usage error.
 `;
@@ -126,6 +128,25 @@ async function graphCommand(argv: string[]): Promise<number> {
   return EXIT.OK;
 }
 
+async function triggerCommand(argv: string[]): Promise<number> {
+  const v = parse(argv, { partition: { type: 'string' } });
+  if (v.help) return (process.stdout.write(HELP), EXIT.OK);
+  if (typeof v.partition !== 'string') usage('trigger needs --partition YYYY-MM');
+  const partition = partitionOf(v.partition, () => '');
+  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (!brokers.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
+  const [{ KafkaBus }, { makeEvent }, { newRunId }] = await Promise.all([import('@bottleneck/shared/adapters/kafka-bus'), import('@bottleneck/shared/events/index'), import('./embedded.js')]);
+  const bus = new KafkaBus({ brokers, clientId: 'bottleneck-cli', topicPrefix: process.env.KAFKA_TOPIC_PREFIX || 'bottleneck' });
+  try {
+    const runId = newRunId(partition);
+    await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'manual' } }));
+    process.stdout.write(`trigger sent: partition ${partition}, run ${runId}\n`);
+    return EXIT.OK;
+  } finally {
+    await bus.close();
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -134,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'demo': return await demoCommand(rest);
       case 'generate': return await generateCommand(rest);
       case 'graph': return await graphCommand(rest);
+      case 'trigger': return await triggerCommand(rest);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return cmd === undefined ? EXIT.USAGE : EXIT.OK;

@@ -70,6 +70,6 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     await ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n');
     const durationMs = Math.round(performance.now() - t0);
     ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
-    ctx.progress?.onStage?.({ stage: handler.stage, consumed: event.type, emitted: out.map((o) => o.type), durationMs, runId: event.runId });
+    ctx.progress?.onStage?.({ stage: handler.stage, consumed: event.type, emitted: out.map((o) => o.type), durationMs, runId: event.runId, partition: event.partition, eventId: event.id });
   };
 }

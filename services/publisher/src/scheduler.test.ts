@@ -1,0 +1,33 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
+import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
+import { fireSlot, partitionOfSlot } from './scheduler.js';
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+describe('the monthly schedule', () => {
+  it('gives a slot the month it falls in, in the schedule\'s time zone', () => {
+    expect(partitionOfSlot(new Date('2026-11-15T08:00:00Z'), 'Europe/Paris')).toBe('2026-11');
+    // 23:30 UTC on 31 October is already November in Paris.
+    expect(partitionOfSlot(new Date('2026-10-31T23:30:00Z'), 'Europe/Paris')).toBe('2026-11');
+    expect(partitionOfSlot(new Date('2026-10-31T23:30:00Z'), 'UTC')).toBe('2026-10');
+  });
+
+  it('fires each slot once, whatever the number of replicas asking', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-'));
+    dirs.push(dir);
+    const store = new FolderStore(dir);
+    const bus = new MemoryBus();
+    const slot = new Date('2026-11-15T08:00:00Z');
+    const results = await Promise.all([1, 2, 3].map(() => fireSlot(store, bus, slot, 'Europe/Paris')));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const triggers = bus.messages().map((m) => m.event);
+    expect(triggers).toHaveLength(1);
+    expect(triggers[0]).toMatchObject({ type: 'trigger', partition: '2026-11', runId: results.find(Boolean), payload: { source: 'schedule' } });
+    expect(await fireSlot(store, bus, new Date('2026-12-15T08:00:00Z'), 'Europe/Paris')).toMatch(/^2026-12-/);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * End to end: Kafka, S3 and the SendGrid stand-in, and the six services as separate OS processes.
+ * Files dropped in incoming/ start runs; outputs appear under extracts/ with a manifest; a bad
+ * month is dead-lettered and alerted once; a service killed mid-run picks up where it stopped.
+ * Needs `npm run build` first (npm test builds).
+ */
+import { readFile, truncate, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { layout, type PipelineEvent } from '@bottleneck/shared';
+import { S3Store } from '@bottleneck/shared/adapters/s3-store';
+import { runEmbedded } from '@bottleneck/cli/embedded';
+import { generateMonth } from '@bottleneck/cli/generate/index';
+import { NO_REFERENCE, REFERENCE } from '../helpers.js';
+import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
+import { SERVICES, startStack, type Stack } from './stack.js';
+
+if (!REFERENCE) console.warn(`${NO_REFERENCE} (test/integration/services.e2e.test.ts)`);
+
+let stack: Stack;
+let standin: StandIn;
+let store: S3Store;
+let scratch: string;
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Every event of one type on the bus so far, read with a plain consumer from the start. */
+async function eventsOf(type: string): Promise<PipelineEvent[]> {
+  const kafka = new Kafka({ clientId: 'e2e-reader', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `${stack.prefix}.${type}`;
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const total = ends.reduce((n, p) => n + Number(p.high), 0);
+  const out: PipelineEvent[] = [];
+  if (total === 0) return out;
+  const consumer = kafka.consumer({ groupId: `e2e-reader-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await new Promise<void>((resolve) => {
+    void consumer.run({ eachMessage: async ({ message }) => {
+      out.push(JSON.parse(message.value!.toString('utf8')) as PipelineEvent);
+      if (out.length >= total) resolve();
+    } });
+  });
+  await consumer.disconnect();
+  return out;
+}
+
+async function upload(partition: string, dir: string): Promise<number> {
+  for (const n of ['erp', 'web', 'liaison'] as const) await store.putFile(layout.incoming(partition, n), join(dir, `${n}.xlsx`));
+  return Date.now();
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'bn-e2e-'));
+  standin = await startStandIn({ apiKey: STANDIN_API_KEY });
+  stack = await startStack({ sendgridUrl: standin.url, sendgridKey: STANDIN_API_KEY, pollIntervalMs: 500 });
+  store = new S3Store({
+    bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
+  });
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await standin?.close();
+  await rm(scratch, { recursive: true, force: true });
+}, 60_000);
+
+describe('six services over Kafka and S3', () => {
+  it.skipIf(!REFERENCE)('publishes the reference month within 10 s of the upload, byte-identical to bottleneck run, once', async () => {
+    const uploadedAt = await upload('2026-11', REFERENCE!);
+    const manifest = await waitFor('extracts/2026-11/_manifest.json', async () => {
+      const h = await store.head(layout.manifest('2026-11'));
+      return h ? JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string; files: { name: string; sha256: string }[] } : null;
+    }, 20_000);
+    const elapsed = Date.now() - uploadedAt;
+    console.log(`e2e: reference month published ${elapsed} ms after the last upload`);
+    expect(elapsed).toBeLessThan(10_000);
+    expect(manifest.files.map((f) => f.name).sort()).toEqual(['merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+
+    const local = join(scratch, 'embedded');
+    const s = await runEmbedded({ input: REFERENCE!, out: local, partition: '2026-11' });
+    expect(s.status).toBe('succeeded');
+    for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
+      const [a, b] = await Promise.all([store.get(layout.extracts('2026-11', f)), readFile(join(local, 'extracts', '2026-11', f))]);
+      expect(a.equals(b), f).toBe(true);
+    }
+    const published = (await eventsOf('published')).filter((e) => e.runId === manifest.runId);
+    expect(published).toHaveLength(1);
+
+    for (const svc of SERVICES) {
+      for (const path of ['/healthz', '/readyz']) {
+        const r = await fetch(`http://127.0.0.1:${stack.ports[svc]}${path}`);
+        expect(r.status, `${svc} ${path}`).toBe(200);
+      }
+    }
+    const status = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/status`)).json() as { recentRuns: { runId: string; outcome: string }[] };
+    expect(status.recentRuns.some((r) => r.runId === manifest.runId && r.outcome === 'ok')).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/metrics`)).text();
+    expect(metrics).toMatch(/bn_events_consumed_total\{type="validated",outcome="ok",service="merge"\} [1-9]/);
+  }, 120_000);
+
+  it('dead-letters a truncated erp.xlsx, alerts once, publishes nothing', async () => {
+    const month = join(scratch, 'bad');
+    await generateMonth({ outDir: month, scale: 0.25, seed: 3 });
+    const erp = join(month, 'erp.xlsx');
+    const { size } = await import('node:fs/promises').then((fs) => fs.stat(erp));
+    await truncate(erp, Math.floor(size / 2));
+    const before = standin.received().length;
+    await upload('2026-12', month);
+    const records = await waitFor('dead-letter/2026-12/', async () => {
+      const l = await store.list('dead-letter/2026-12/');
+      return l.length ? l : null;
+    }, 20_000);
+    await waitFor('the alert', async () => standin.received().length > before, 20_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(records).toHaveLength(1);
+    const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
+    expect(record).toMatchObject({ partition: '2026-12', stage: 'ingest', code: 'BN_ERR_INPUT_CORRUPT', alert: { status: 'sent' } });
+    expect(record.message).toMatch(/^erp\.xlsx is truncated or corrupt/);
+    const mails = standin.received().slice(before);
+    expect(mails).toHaveLength(1);
+    expect(mails[0]!.subject).toBe('[BottleNeck pipeline] run failed at stage ingest for 2026-12');
+    expect(await store.list('extracts/2026-12/')).toEqual([]);
+  }, 60_000);
+
+  it('finishes a run, once, when merge is killed with SIGKILL mid-run and restarted', async () => {
+    const month = join(scratch, 'kill');
+    await generateMonth({ outDir: month, scale: 1, seed: 11 });
+    await stack.kill('merge', 'SIGKILL');
+    await upload('2026-10', month);
+    // The run reaches merge's topic while merge is down: it is in flight, waiting on its offset.
+    const validated = await waitFor('validated for 2026-10', async () => (await eventsOf('validated')).find((e) => e.partition === '2026-10'), 30_000);
+    expect(await store.head(layout.manifest('2026-10'))).toBeNull();
+    await stack.start('merge');
+    await waitFor('the manifest of 2026-10', () => store.head(layout.manifest('2026-10')), 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await eventsOf('merged')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
+    expect((await eventsOf('published')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
+    await stack.waitReady(60_000);
+  }, 120_000);
+});
+

@@ -1,0 +1,139 @@
+/**
+ * The six services as separate OS processes against real Kafka, real S3 and the SendGrid
+ * stand-in: what the end-to-end test and `npm run bench:e2e` start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { ROOT } from '../helpers.js';
+
+export const SERVICES = ['ingest', 'clean', 'merge', 'analytics', 'publisher', 'alerter'] as const;
+export type ServiceName = (typeof SERVICES)[number];
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StackOptions {
+  sendgridUrl: string;
+  sendgridKey: string;
+  pollIntervalMs?: number;
+  extraEnv?: Record<string, string>;
+}
+
+export interface Stack {
+  bucket: string;
+  prefix: string;
+  env: Record<string, string>;
+  ports: Record<ServiceName, number>;
+  procs: Map<ServiceName, ChildProcess>;
+  logs: Map<ServiceName, string[]>;
+  start(name: ServiceName): Promise<void>;
+  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Creates a fresh bucket and topic prefix, then starts the six services and waits until all answer /readyz. */
+export async function startStack(o: StackOptions): Promise<Stack> {
+  const tag = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const bucket = `bn-e2e-${tag}`;
+  const prefix = `bn-e2e-${tag}`;
+  const s3 = new S3Client({
+    endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
+  });
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  s3.destroy();
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
+    KAFKA_TOPIC_PREFIX: prefix,
+    KAFKA_TOPIC_PARTITIONS: '3',
+    KAFKA_REPLICATION_FACTOR: '1',
+    // A killed consumer's partitions move after this: the broker's minimum, to keep the test short.
+    KAFKA_SESSION_TIMEOUT_MS: '6000',
+    S3_BUCKET: bucket,
+    S3_ENDPOINT: process.env.S3_ENDPOINT!,
+    S3_REGION: process.env.S3_REGION ?? 'us-east-1',
+    S3_FORCE_PATH_STYLE: 'true',
+    S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID!,
+    S3_SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY!,
+    S3_EVENTS_TOPIC: `${prefix}.s3-events`,
+    HTTP_HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    BN_POLL_INTERVAL_MS: String(o.pollIntervalMs ?? 1000),
+    SENDGRID_API_KEY: o.sendgridKey,
+    SENDGRID_API_URL: o.sendgridUrl,
+    ALERT_TO: 'data-team@bottleneck.example',
+    ALERT_FROM: 'pipeline@bottleneck.example',
+    ...o.extraEnv,
+  };
+  const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
+  const procs = new Map<ServiceName, ChildProcess>();
+  const logs = new Map<ServiceName, string[]>();
+
+  const startOne = async (name: ServiceName) => {
+    // Only what the service needs: the test runner's BN_* variables would be refused as unknown.
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BN_') && !k.startsWith('KAFKA_') && !k.startsWith('S3_') && !k.startsWith('VITEST')));
+    const p = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], {
+      env: { ...base, ...env, HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const lines = logs.get(name) ?? [];
+    logs.set(name, lines);
+    p.stdout!.on('data', (d) => lines.push(String(d)));
+    p.stderr!.on('data', (d) => lines.push(String(d)));
+    procs.set(name, p);
+  };
+
+  const ready = async (name: ServiceName): Promise<boolean> => {
+    try {
+      const r = await fetch(`http://127.0.0.1:${ports[name]}/readyz`);
+      return r.status === 200;
+    } catch {
+      return false;
+    }
+  };
+
+  const stack: Stack = {
+    bucket, prefix, env, ports, procs, logs,
+    start: startOne,
+    async kill(name, signal = 'SIGKILL') {
+      const p = procs.get(name);
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill(signal);
+      await exited;
+    },
+    async waitReady(timeoutMs = 90_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const states = await Promise.all(SERVICES.map(ready));
+        if (states.every(Boolean)) return;
+        const dead = SERVICES.filter((s) => procs.get(s)?.exitCode !== null && procs.get(s)?.exitCode !== undefined);
+        if (dead.length) throw new Error(`services exited: ${dead.map((s) => `${s} (${procs.get(s)!.exitCode}): ${logs.get(s)!.join('').slice(-800)}`).join('; ')}`);
+        if (Date.now() > end) throw new Error(`not ready after ${timeoutMs} ms: ${SERVICES.filter((_, i) => !states[i]).join(', ')}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async stop() {
+      await Promise.all(SERVICES.map((s) => stack.kill(s, 'SIGTERM')));
+    },
+  };
+  for (const s of SERVICES) await startOne(s);
+  try {
+    await stack.waitReady();
+  } catch (e) {
+    await stack.stop();
+    throw e;
+  }
+  return stack;
+}
