@@ -27,9 +27,8 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Rea
 }
 
 /**
- * BN_EXCEL_WORKERS: worker threads that parse workbooks, or undefined for "auto" (the caller
- * decides from the input size: each worker pays exceljs's import again, which a small month does
- * not win back, while a large month parses on both cores).
+ * BN_EXCEL_WORKERS: worker threads that parse workbooks, or undefined ("auto" or unset) for the
+ * caller's default (the CLI parses on its main thread: measured faster here at every size).
  */
 export function workersFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
   const raw = env.BN_EXCEL_WORKERS;

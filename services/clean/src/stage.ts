@@ -57,9 +57,10 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     const ndjson = join(workDir, `raw_${name}.ndjson`);
     let sheet: SheetSummary;
     try {
-      // Parsed off the main thread, bounded in memory and time; only a summary comes back.
+      // Bounded in memory and time (off the main thread with workers); only a summary comes back.
+      // ingest verified these bytes (its data version is their sha256): the CRC pass is not repeated.
       sheet = await ctx.tasks.run<SheetSummary>({
-        module: READER, fn: 'readSheetToNdjson', args: [local.path, SOURCES[name], ctx.limits, ndjson],
+        module: READER, fn: 'readSheetToNdjson', args: [local.path, SOURCES[name], ctx.limits, ndjson, raw.dataVersion],
         timeoutMs: ctx.limits.maxMillis + 5_000, label: SOURCES[name].file,
       });
     } finally {

@@ -1,9 +1,22 @@
 import { BottleneckError } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
-import { inspectZip, readEntry, type ZipLimits, type ZipSummary } from './zip-guard.js';
+import { inspectZip, readEntry, readEntryTextUntil, type ZipLimits, type ZipSummary } from './zip-guard.js';
 
 const decode = (t: string): string =>
   t.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&#(\d+);/g, (_, n: string) => String.fromCodePoint(Number(n))).replace(/&amp;/g, '&');
+
+/** A stop condition for readEntryTextUntil: `n` closing tags seen (counted once each, across chunks). */
+function counter(tag: string, n: number): (text: string) => boolean {
+  let seen = 0;
+  let from = 0;
+  return (text) => {
+    if (!Number.isFinite(n)) return false;
+    // A tag cut by the previous chunk's end is found by looking back tag.length - 1 characters.
+    seen += text.slice(Math.max(0, from - (tag.length - 1))).split(tag).length - 1;
+    from = text.length;
+    return seen >= n;
+  };
+}
 
 function column(ref: string): number {
   let n = 0;
@@ -31,9 +44,15 @@ export async function peekSheet(path: string, display: string, sheet: string, li
   const relTag = [...rels.matchAll(/<Relationship\b[^>]*>/g)].map((m) => m[0]).find((t) => new RegExp(`\\bId="${id}"`).test(t));
   const target = relTag && /\bTarget="([^"]+)"/.exec(relTag)?.[1];
   if (!target) return { sheets, rows: null, rowNumbers: [], zip };
-  const xml = (await text(target.startsWith('/') ? target.slice(1) : `xl/${target}`)) ?? '';
-  const sharedXml = await text('xl/sharedStrings.xml');
-  const shared = sharedXml ? [...sharedXml.matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => [...m[1]!.matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => decode(t[1]!)).join('')) : [];
+  const sheetName = target.startsWith('/') ? target.slice(1) : `xl/${target}`;
+  const sheetEntry = zip.entries.find((x) => x.name === sheetName);
+  // Only as many rows as asked for are inflated: a header check stops after the first </row>,
+  // and reads the shared strings only as far as the last one that row uses.
+  const xml = sheetEntry ? await readEntryTextUntil(path, sheetEntry, counter('</row>', maxRows)) : '';
+  const needed = Math.max(-1, ...[...xml.matchAll(/<c\b[^>]*\bt="s"[^>]*>\s*<v>(\d+)<\/v>/g)].map((m) => Number(m[1])));
+  const ssEntry = zip.entries.find((x) => x.name === 'xl/sharedStrings.xml');
+  const sharedXml = ssEntry && needed >= 0 ? await readEntryTextUntil(path, ssEntry, counter('</si>', needed + 1)) : '';
+  const shared = [...sharedXml.matchAll(/<si>([\s\S]*?)<\/si>/g)].map((m) => [...m[1]!.matchAll(/<t[^>]*>([\s\S]*?)<\/t>/g)].map((t) => decode(t[1]!)).join(''));
   const rows: unknown[][] = [];
   const rowNumbers: number[] = [];
   for (const rm of xml.matchAll(/<row\b([^>]*)>([\s\S]*?)<\/row>/g)) {

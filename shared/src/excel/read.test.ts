@@ -226,12 +226,8 @@ describe('readSheet: files that are not good xlsx', () => {
     expect(crc.message).toBe('erp.xlsx is corrupt: zip entry xl/workbook.xml fails its CRC-32 check; export it again from Excel and drop it again');
     const lying = await failure(await file('erp.xlsx', buildZip([{ name: 'xl/workbook.xml', data: Buffer.alloc(100_000), declaredSize: 100 }])));
     expect(lying.code).toBe('BN_ERR_INPUT_CORRUPT');
-    // The CRC check runs alongside the parse (commit ac89e8f), so which of the two finds the damage
-    // first is a race: either whole message is right, nothing else is.
-    expect([
-      'erp.xlsx is corrupt: zip entry xl/workbook.xml does not inflate (Cannot create a Buffer larger than 100 bytes); export it again from Excel and drop it again',
-      'erp.xlsx cannot be read as an xlsx workbook (1:16384: text data outside of root node.): export it again from Excel and drop it again',
-    ]).toContain(lying.message);
+    // Verified before any parse, and stopped as soon as it expands past what it declares.
+    expect(lying.message).toBe('erp.xlsx is corrupt: zip entry xl/workbook.xml expands past its declared 100 bytes; export it again from Excel and drop it again');
   });
 
   it('a workbook part that is not XML', async () => {
@@ -326,5 +322,26 @@ describe('readSheet: the process survives hostile input', () => {
       expect((r as PromiseRejectedResult).reason.code).toMatch(/^BN_ERR_INPUT_/);
     }
     expect((await readSheet(good, ERP)).rows).toHaveLength(1);
+  });
+});
+
+describe('readSheetToNdjson: bytes verified upstream', () => {
+  it('skips the CRC pass only for the exact bytes whose sha256 it is given', async () => {
+    const { createHash } = await import('node:crypto');
+    const { buildZip } = await import('../testing/workbook.js');
+    const { mkdtemp, writeFile, readFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { readSheetToNdjson } = await import('./read.js');
+    const { SOURCES } = await import('../sources.js');
+    const dir = await mkdtemp(join(tmpdir(), 'bn-verified-'));
+    const bad = join(dir, 'erp.xlsx');
+    await writeFile(bad, buildZip([{ name: 'xl/workbook.xml', data: Buffer.from('<workbook/>'), method: 'store', crc: 1 }]));
+    const sha = createHash('sha256').update(await readFile(bad)).digest('hex');
+    const out = join(dir, 'x.ndjson');
+    // A wrong sha256 (other bytes were verified): the CRC is checked and fails.
+    await expect(readSheetToNdjson(bad, SOURCES.erp, DEFAULT_READ_LIMITS, out, 'f'.repeat(64))).rejects.toThrow('erp.xlsx is corrupt: zip entry xl/workbook.xml fails its CRC-32 check; export it again from Excel and drop it again');
+    // Its own sha256: trusted as verified, the CRC pass is skipped and the parse goes on to its own error.
+    await expect(readSheetToNdjson(bad, SOURCES.erp, DEFAULT_READ_LIMITS, out, sha)).rejects.not.toThrow(/CRC-32/);
   });
 });

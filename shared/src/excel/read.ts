@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { BottleneckError, type CellLocation } from '../errors/index.js';
 import type { ColumnSpec, SourceSpec } from '../sources.js';
@@ -133,14 +134,23 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
   return { rows, headerRow: summary.headerRow, blankRows: summary.blankRows, extraColumns: summary.extraColumns };
 }
 
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
 type RowSink = (row: Record<string, string | number | null>) => void | Promise<void>;
 
 /** The reader itself: validates and converts each data row and hands it to `onRow`. */
-async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onRow: RowSink): Promise<SheetSummary> {
+async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onRow: RowSink, verifiedSha256?: string): Promise<SheetSummary> {
   const file = spec.file;
   // Every part is checked (directory, sizes, bomb ratio, CRC) before exceljs sees a byte: a damaged
   // or hostile file is refused deterministically, and never half-parsed.
-  await inspectZip(path, file, limits);
+  // The directory (sizes, bomb ratio, entries filling the file) is always checked; the CRC of
+  // every part too, unless these exact bytes (same sha256) already passed it upstream.
+  const verify = verifiedSha256 === undefined || (await sha256File(path)) !== verifiedSha256;
+  await inspectZip(path, file, limits, { verify });
   const { default: ExcelJS } = await import('exceljs');
   const input = createReadStream(path);
   const started = Date.now();
@@ -250,7 +260,7 @@ export interface SheetSummary {
  * Reads a sheet (as readSheet) and writes its rows as newline-delimited JSON to `outPath`, for
  * DuckDB's read_json. Runs on a worker thread: only the summary crosses back.
  */
-export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: ReadLimits, outPath: string): Promise<SheetSummary> {
+export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: ReadLimits, outPath: string, verifiedSha256?: string): Promise<SheetSummary> {
   const fh = await open(outPath, 'w');
   let buf: string[] = [];
   let size = 0;
@@ -275,7 +285,7 @@ export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: 
       buf.push(line);
       size += line.length;
       if (size > 1 << 20) return flush();
-    });
+    }, verifiedSha256);
     await flush();
     return summary;
   } finally {

@@ -1,5 +1,6 @@
+import { createReadStream } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { crc32, inflateRaw } from 'node:zlib';
+import { crc32, createInflateRaw, inflateRaw } from 'node:zlib';
 import { promisify } from 'node:util';
 import { BottleneckError } from '../errors/index.js';
 
@@ -18,6 +19,7 @@ export interface ZipSummary {
   entries: ZipEntry[];
   /** Where the central directory starts: the listed entries must fill the file up to it. */
   directoryOffset: number;
+  path: string;
 }
 
 export interface ZipEntry { name: string; compressed: number; uncompressed: number; method: number; crc: number; offset: number; flags: number }
@@ -83,7 +85,7 @@ export async function inspectZip(path: string, display: string, limits: ZipLimit
     }
     if (total > limits.maxUncompressedBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`, { location: loc });
     if (!entries.some((e) => e.name === 'xl/workbook.xml')) throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no xl/workbook.xml)`, { location: loc });
-    const summary: ZipSummary = { bytes: size, entries, directoryOffset: cdOffset };
+    const summary: ZipSummary = { bytes: size, entries, directoryOffset: cdOffset, path };
     if (opts.verify !== false) await verifyEntries(fh, summary, display);
     return summary;
   } finally {
@@ -101,7 +103,7 @@ async function verifyEntries(fh: FileHandle, zip: ZipSummary, display: string): 
   const damaged = (name: string, why: string) =>
     new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`, { location: { file: display } });
   const ends = new Map<ZipEntry, number>();
-  await Promise.all(entries.map(async (e) => {
+  for (const e of entries) {
     const lh = Buffer.alloc(30);
     await fh.read(lh, 0, 30, e.offset);
     if (lh.readUInt32LE(0) !== 0x04034b50) throw damaged(e.name, 'has no local header');
@@ -115,20 +117,24 @@ async function verifyEntries(fh: FileHandle, zip: ZipSummary, display: string): 
       end += sig.readUInt32LE(0) === 0x08074b50 ? 16 : 12;
     }
     ends.set(e, end);
-    const data = Buffer.alloc(e.compressed);
-    await fh.read(data, 0, e.compressed, start);
-    let out: Buffer;
-    if (e.method === 0) out = data;
-    else if (e.method === 8) {
-      try {
-        out = await inflate(data, { maxOutputLength: Math.max(e.uncompressed, 1) });
-      } catch (err) {
-        throw damaged(e.name, `does not inflate (${(err as Error).message})`);
+    if (e.method !== 0 && e.method !== 8) throw damaged(e.name, `uses compression method ${e.method}, which xlsx does not`);
+    // Streamed, chunk by chunk: memory stays flat however large the part, and a part that
+    // expands past its declared size is stopped there.
+    let crc = 0;
+    let bytes = 0;
+    try {
+      for await (const chunk of entryChunks(zip.path, start, e)) {
+        bytes += chunk.length;
+        if (bytes > e.uncompressed) throw damaged(e.name, `expands past its declared ${e.uncompressed} bytes`);
+        crc = crc32(chunk, crc);
       }
-    } else throw damaged(e.name, `uses compression method ${e.method}, which xlsx does not`);
-    if (out.length !== e.uncompressed) throw damaged(e.name, `has ${out.length} bytes instead of ${e.uncompressed}`);
-    if (crc32(out) >>> 0 !== e.crc >>> 0) throw damaged(e.name, 'fails its CRC-32 check');
-  }));
+    } catch (err) {
+      if (err instanceof BottleneckError) throw err;
+      throw damaged(e.name, `does not inflate (${(err as Error).message})`);
+    }
+    if (bytes !== e.uncompressed) throw damaged(e.name, `has ${bytes} bytes instead of ${e.uncompressed}`);
+    if (crc >>> 0 !== e.crc >>> 0) throw damaged(e.name, 'fails its CRC-32 check');
+  }
   // A streaming parser reads local headers from byte 0, not the directory: bytes the directory
   // does not list (a hidden sheet, a hidden bomb) would be parsed unchecked. The listed entries
   // must fill the file from its first byte to the directory, with no gap.
@@ -145,26 +151,64 @@ async function verifyEntries(fh: FileHandle, zip: ZipSummary, display: string): 
   }
 }
 
+/** Where an entry's data starts (after its local header). */
+async function dataStart(fh: FileHandle, entry: ZipEntry): Promise<number> {
+  const lh = Buffer.alloc(30);
+  await fh.read(lh, 0, 30, entry.offset);
+  return entry.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
+}
+
+/** An entry's uncompressed bytes, chunk by chunk; stopping early stops the read and the inflate. */
+async function* entryChunks(path: string, start: number, entry: ZipEntry): AsyncGenerator<Buffer> {
+  if (entry.compressed === 0) return;
+  // A stream of its own (by path): destroying a FileHandle's stream would close the handle.
+  const raw = createReadStream(path, { start, end: start + entry.compressed - 1, highWaterMark: 256 * 1024 });
+  if (entry.method === 0) {
+    try {
+      for await (const chunk of raw) yield chunk as Buffer;
+    } finally {
+      raw.destroy();
+    }
+    return;
+  }
+  const inflater = createInflateRaw();
+  raw.on('error', (e) => inflater.destroy(e));
+  raw.pipe(inflater);
+  try {
+    for await (const chunk of inflater) yield chunk as Buffer;
+  } finally {
+    raw.unpipe(inflater);
+    raw.destroy();
+    inflater.destroy();
+  }
+}
+
 /** The bytes of one entry of a zip already inspected with inspectZip (its CRC was checked there). */
 export async function readEntry(path: string, entry: ZipEntry): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const lh = Buffer.alloc(30);
-    await fh.read(lh, 0, 30, entry.offset);
-    const start = entry.offset + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
     const data = Buffer.alloc(entry.compressed);
-    await fh.read(data, 0, entry.compressed, start);
+    await fh.read(data, 0, entry.compressed, await dataStart(fh, entry));
     return entry.method === 0 ? data : await inflate(data, { maxOutputLength: Math.max(entry.uncompressed, 1) });
   } finally {
     await fh.close();
   }
 }
 
-/** The CRC check of inspectZip on its own, for a caller that runs it alongside a parse. */
-export async function verifyZip(path: string, display: string, zip: ZipSummary): Promise<void> {
+/**
+ * The text of one entry, read only until `enough(textSoFar)` says so: a header row or the first
+ * shared strings without inflating a whole sheet.
+ */
+export async function readEntryTextUntil(path: string, entry: ZipEntry, enough: (text: string) => boolean): Promise<string> {
   const fh = await open(path, 'r');
   try {
-    await verifyEntries(fh, zip, display);
+    let text = '';
+    const decoder = new TextDecoder('utf-8');
+    for await (const chunk of entryChunks(path, await dataStart(fh, entry), entry)) {
+      text += decoder.decode(chunk, { stream: true });
+      if (enough(text)) return text;
+    }
+    return text + decoder.decode();
   } finally {
     await fh.close();
   }
