@@ -1,0 +1,110 @@
+import { escapeHtml, isBottleneckError, redactSecrets, withRetry, type ObjectStore } from '@bottleneck/shared';
+import { DEAD_LETTER_HEADERS, headerText } from '@bottleneck/shared/adapters/kafka/dead-letter';
+import type { Mailer } from '@bottleneck/shared/ports/mailer';
+import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
+import type { Logger } from '@bottleneck/shared/stage/context';
+
+/** What the alerter records of a message the bus gave up on. */
+export interface BusDeadLetterRecord {
+  kind: 'bus-dead-letter';
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: number;
+  group: string | null;
+  errorClass: string | null;
+  errorCode: string | null;
+  message: string;
+  attempts: number | null;
+  failedAt: string | null;
+  runId: string | null;
+  partition: string | null;
+  /** The message as it was, cut at 64 KiB, secrets redacted. */
+  value: string;
+  recordedAt: string;
+  alert: { status: 'pending' | 'sent' | 'failed'; id?: string; error?: string };
+}
+
+const MAX_VALUE = 64 * 1024;
+
+/** The record of one dead-letter message and its key in the store (keyed by where it came from, so a redelivery lands on the same key). */
+export function busDeadLetter(headers: Record<string, unknown> | undefined, value: string, now: Date): { key: string; record: BusDeadLetterRecord } {
+  const h = (name: string) => headerText(headers as never, name) ?? null;
+  let runId: string | null = null;
+  let partition: string | null = null;
+  try {
+    const doc = JSON.parse(value) as { runId?: unknown; partition?: unknown };
+    if (typeof doc.runId === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(doc.runId)) runId = doc.runId;
+    if (typeof doc.partition === 'string' && /^\d{4}-(0[1-9]|1[0-2])$/.test(doc.partition)) partition = doc.partition;
+  } catch { /* not JSON: kept as text */ }
+  const topic = (h(DEAD_LETTER_HEADERS.topic) ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_');
+  const srcPartition = Number(h(DEAD_LETTER_HEADERS.partition) ?? -1);
+  const offset = Number(h(DEAD_LETTER_HEADERS.offset) ?? -1);
+  const record: BusDeadLetterRecord = {
+    kind: 'bus-dead-letter',
+    sourceTopic: topic, sourcePartition: srcPartition, sourceOffset: offset,
+    group: h(DEAD_LETTER_HEADERS.group), errorClass: h(DEAD_LETTER_HEADERS.errorClass), errorCode: h(DEAD_LETTER_HEADERS.errorCode),
+    message: redactSecrets(h(DEAD_LETTER_HEADERS.errorMessage) ?? ''),
+    attempts: h(DEAD_LETTER_HEADERS.attempts) === null ? null : Number(h(DEAD_LETTER_HEADERS.attempts)),
+    failedAt: h(DEAD_LETTER_HEADERS.failedAt), runId, partition,
+    value: redactSecrets(value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE)}...` : value),
+    recordedAt: now.toISOString(), alert: { status: 'pending' },
+  };
+  return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${srcPartition}-${offset}.json`, record };
+}
+
+async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, headers: Record<string, unknown> | undefined, value: string): Promise<void> {
+  const { key, record } = busDeadLetter(headers, value, new Date());
+  // The claim: the first delivery writes the record and alerts; a redelivery finds it and stops.
+  try {
+    await store.put(key, JSON.stringify(record, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+  } catch (e) {
+    if (isBottleneckError(e) && e.details?.conflict) return;
+    throw e;
+  }
+  const lines = [
+    `A message on ${record.sourceTopic} (partition ${record.sourcePartition}, offset ${record.sourceOffset}) could not be handled by ${record.group ?? 'a consumer'} and was set aside.`,
+    '',
+    `Error: ${record.errorCode ?? record.errorClass ?? 'unknown'}: ${record.message}`,
+    ...(record.runId ? [`Run: ${record.runId} (${record.partition})`] : []),
+    `Dead-letter record: ${store.describe(key)}`,
+  ];
+  try {
+    const sent = await withRetry(() => mailer.send({
+      to: alert.to, from: alert.from, subject: `[${alert.pipelineName}] message dead-lettered on ${record.sourceTopic}`,
+      text: lines.join('\n'), html: `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`,
+      tags: { kind: 'bus-dead-letter', topic: record.sourceTopic },
+    }), { retries: 4, initialDelayMs: 200 });
+    record.alert = { status: 'sent', id: sent.id };
+  } catch (e) {
+    record.alert = { status: 'failed', error: redactSecrets((e as Error).message) };
+    log.error({ key, err: record.alert.error }, 'dead-letter alert could not be sent; the record keeps it');
+  }
+  await withRetry(() => store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }));
+}
+
+/**
+ * The alerter's second input: the bus's dead-letter topic (messages no stage could handle,
+ * poison messages). Each is recorded under dead-letter/ (before any mail) and alerted once.
+ */
+export async function startDeadLetterConsumer(rt: ServiceRuntime): Promise<ServiceExtra> {
+  const { config, store, ctx, log } = rt;
+  if (!ctx.mailer || !ctx.alert) throw new Error('the alerter needs a mailer');
+  const { Kafka, logLevel } = await import('kafkajs');
+  const kafka = new Kafka({ clientId: `${config.KAFKA_CLIENT_ID as string}-dead-letters`, brokers: config.KAFKA_BROKERS as string[], logLevel: logLevel.NOTHING, ...(config.KAFKA_SSL ? { ssl: true } : {}) });
+  const consumer = kafka.consumer({ groupId: 'bottleneck-alerter-dead-letters', maxWaitTimeInMs: 100 });
+  const topic = `${config.KAFKA_TOPIC_PREFIX as string}.dead-letter`;
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let handled = 0;
+  await consumer.run({
+    // kafkajs commits after eachMessage resolves: a crash mid-way redelivers, the claim dedupes.
+    eachMessage: async ({ message }) => {
+      await handle(store, ctx.mailer!, ctx.alert!, log, message.headers as Record<string, unknown>, message.value?.toString('utf8') ?? '');
+      handled++;
+    },
+  });
+  return {
+    stop: async () => consumer.disconnect(),
+    status: () => ({ deadLetterTopic: { topic, handled } }),
+  };
+}
