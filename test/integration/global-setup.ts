@@ -1,4 +1,5 @@
 import { startKafka, startS3, type KafkaServer, type S3Server } from '../servers.js';
+import { dockerAvailable, startKafkaContainer, startMinioContainer } from '../containers.js';
 
 /**
  * Starts the real servers the integration tests need (Kafka in KRaft mode and an S3-compatible
@@ -10,7 +11,13 @@ export default async function setup(): Promise<() => Promise<void>> {
   let kafka: KafkaServer | undefined;
   let s3: S3Server | undefined;
   try {
-    [kafka, s3] = await Promise.all([startKafka(), startS3()]);
+    // BN_TEST_SERVERS=maven|testcontainers; unset: testcontainers where a Docker engine answers.
+    const mode = process.env.BN_TEST_SERVERS ?? (dockerAvailable() ? 'testcontainers' : 'maven');
+    const containers = mode === 'testcontainers';
+    [kafka, s3] = await Promise.all([
+      containers && !process.env.KAFKA_BROKERS ? startKafkaContainer() : startKafka(),
+      containers && !process.env.S3_ENDPOINT ? startMinioContainer() : startS3(),
+    ]);
   } catch (e) {
     await Promise.all([kafka?.stop(), s3?.stop()]);
     throw e;
