@@ -24,8 +24,9 @@ describe('OutboxMailer (adapter-specific)', () => {
     expect(id).toMatch(/^2026-03-04T05-06-07-089Z-[0-9a-f]{8}$/);
     expect(await readdir(dir)).toEqual([`${id}.json`]);
     expect(await readFile(join(dir, `${id}.json`), 'utf8')).toBe(
-      '{\n  "personalizations": [\n    {\n      "to": [\n        {\n          "email": "a@x.example"\n        }\n      ]\n    }\n  ],\n' +
-      '  "from": {\n    "email": "p@x.example"\n  },\n  "subject": "s",\n  "content": [\n    {\n      "type": "text/plain",\n      "value": "t"\n    },\n' +
+      '{\n  "from": {\n    "email": "p@x.example"\n  },\n  "subject": "s",\n' +
+      '  "personalizations": [\n    {\n      "to": [\n        {\n          "email": "a@x.example"\n        }\n      ]\n    }\n  ],\n' +
+      '  "content": [\n    {\n      "type": "text/plain",\n      "value": "t"\n    },\n' +
       '    {\n      "type": "text/html",\n      "value": "h"\n    }\n  ],\n  "custom_args": {\n    "runId": "r1"\n  }\n}\n',
     );
     await rm(dir, { recursive: true, force: true });

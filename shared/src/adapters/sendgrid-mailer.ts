@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@sendgrid/client';
+import sendgrid from '@sendgrid/mail';
+
+type MailService = typeof sendgrid;
+// The package's typings describe its default instance; the class is exported beside it at run time.
+const { MailService: MailServiceClass } = sendgrid as unknown as { MailService: new () => MailService };
 import { BottleneckError } from '../errors/index.js';
 import { toSendGridPayload, type MailMessage, type Mailer, type SendResult } from '../ports/mailer.js';
 import { withRetry } from '../retry/index.js';
@@ -58,9 +63,10 @@ function hintFor(status: number): string {
 }
 
 /**
- * The mailer on SendGrid's v3 API. It posts exactly `toSendGridPayload(msg)` through the SendGrid
- * client (the one @sendgrid/mail uses): @sendgrid/mail's own builder would parse `Name <addr>`
- * addresses and reorder keys, and the outbox and SendGrid must receive the same body.
+ * The mailer on SendGrid's v3 API, through @sendgrid/mail's MailService on a configured client
+ * (base URL, timeout). The body it posts is exactly `toSendGridPayload(msg)`, what the outbox
+ * records: the payload is handed over already in SendGrid's shape and key order, so the SDK's
+ * builder has nothing to change (the integration test compares the received text).
  *
  * 429, 5xx and network failures are retried (bounded, jittered backoff); then, or at once for any
  * other 4xx, it throws BN_ERR_MAIL_SEND with `retriable` saying whether a later try may succeed and
@@ -74,6 +80,7 @@ function hintFor(status: number): string {
 export class SendGridMailer implements Mailer {
   readonly baseUrl: string;
   private readonly client: Client;
+  private readonly mail: MailService;
   private readonly scrub: (text: string) => string;
 
   constructor(private readonly opts: SendGridMailerOptions) {
@@ -98,6 +105,9 @@ export class SendGridMailer implements Mailer {
     // What MailService.setTimeout does; the client's typings omit the axios `timeout` option.
     const setDefault = this.client.setDefaultRequest.bind(this.client) as (key: string, value: unknown) => Client;
     setDefault('timeout', opts.timeoutMs ?? 10_000);
+    // @sendgrid/mail builds and sends the request, through our configured client.
+    this.mail = new MailServiceClass();
+    this.mail.setClient(this.client);
   }
 
   async send(msg: MailMessage): Promise<SendResult> {
@@ -108,7 +118,10 @@ export class SendGridMailer implements Mailer {
         async () => {
           attempts++;
           try {
-            const [res] = await this.client.request({ method: 'POST', url: '/v3/mail/send', body });
+            const [res] = await this.mail.send({
+              from: body.from, subject: body.subject, personalizations: body.personalizations, content: body.content,
+              ...(body.custom_args ? { customArgs: body.custom_args } : {}),
+            } as never);
             const id = res.headers?.['x-message-id'];
             return { id: typeof id === 'string' && id ? id : `sendgrid-${randomBytes(8).toString('hex')}` };
           } catch (e) {

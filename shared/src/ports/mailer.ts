@@ -29,10 +29,12 @@ export interface SendGridPayload {
 }
 
 export function toSendGridPayload(msg: MailMessage): SendGridPayload {
+  // Keys in the order @sendgrid/mail's builder writes them: the outbox file and the request body
+  // are the same text.
   return {
-    personalizations: [{ to: msg.to.map((email) => ({ email })) }],
     from: { email: msg.from },
     subject: msg.subject,
+    personalizations: [{ to: msg.to.map((email) => ({ email })) }],
     content: [
       { type: 'text/plain', value: msg.text },
       { type: 'text/html', value: msg.html },
