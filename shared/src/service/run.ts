@@ -12,7 +12,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { StageContext, StageHandler } from '../stage/context.js';
 import { bindStage } from '../stage/runner.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from '../workers/pool.js';
-import { loadConfig, type ServiceConfig } from './config.js';
+import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
 import { buildHttp } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
@@ -49,7 +49,7 @@ export interface RunningService extends ServiceRuntime {
   stop(): Promise<void>;
 }
 
-const SECRET_PATHS = ['config.SENDGRID_API_KEY', 'config.S3_SECRET_ACCESS_KEY', 'config.S3_ACCESS_KEY_ID', 'config.KAFKA_SASL_PASSWORD', 'config.BN_STATUS_TOKEN', 'req.headers.authorization'];
+const SECRET_PATHS = ['settings.SENDGRID_API_KEY', 'config.SENDGRID_API_KEY', 'config.S3_SECRET_ACCESS_KEY', 'config.S3_ACCESS_KEY_ID', 'config.KAFKA_SASL_PASSWORD', 'config.BN_STATUS_TOKEN', 'req.headers.authorization'];
 
 /** Builds the real adapters from the configuration. Kafka, S3 and SendGrid are loaded here only. */
 async function adapters(stage: Stage, c: ServiceConfig, log: PinoLogger): Promise<{ bus: Bus; store: ObjectStore; mailer?: Mailer }> {
@@ -168,7 +168,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     ...(extra?.status ? { extraStatus: () => extra.status!() } : {}),
   });
   const address = await http.listen({ host: config.HTTP_HOST as string, port: config.HTTP_PORT as number });
-  log.info({ address, group: `bottleneck-${def.stage}`, consumes: def.handler.consumes }, 'service started');
+  log.info({ address, group: `bottleneck-${def.stage}`, consumes: def.handler.consumes, settings: redactedConfig(def.stage, config) }, 'service started');
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
