@@ -36,6 +36,8 @@ export const layout = {
   deadLetter: (partition: string, runId: string) => `dead-letter/${partition}/${runId}.json`,
   /** ingest's claim on one version of a month's three files: its persisted cursor. */
   ingestClaim: (partition: string, versionHash: string) => `state/ingest/${partition}/${versionHash}.json`,
+  /** Held while a run publishes a month: two runs of one month never publish at once. */
+  publishLock: (partition: string) => `state/publish/${partition}.lock`,
   /** The publisher's claim on one scheduled slot: fires once across replicas and restarts. */
   scheduleClaim: (partition: string, slot: Date) => `state/schedule/${partition}/${slot.toISOString().replace(/[:.]/g, '-')}.json`,
 };

@@ -13,7 +13,7 @@ import { layout, type PipelineEvent } from '@bottleneck/shared';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
-import { NO_REFERENCE, REFERENCE } from '../helpers.js';
+import { cli, NO_REFERENCE, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
 import { SERVICES, startStack, type Stack } from './stack.js';
 
@@ -117,6 +117,20 @@ describe('six services over Kafka and S3', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/metrics`)).text();
     expect(metrics).toMatch(/bn_events_consumed_total\{type="validated",outcome="ok",service="merge"\} [1-9]/);
   }, 120_000);
+
+  it.skipIf(!REFERENCE)('re-runs a month on `bottleneck trigger`, replacing the published set', async () => {
+    const before = JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string };
+    const r = await cli(['trigger', '--partition', '2026-11'], { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, KAFKA_TOPIC_PREFIX: stack.prefix });
+    expect(r.code, r.stderr).toBe(0);
+    const runId = /run (\S+)/.exec(r.stdout)![1]!;
+    expect(r.stdout).toBe(`trigger sent: partition 2026-11, run ${runId}\n`);
+    const after = await waitFor('the new manifest', async () => {
+      const m = JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string };
+      return m.runId === runId ? m : null;
+    }, 20_000);
+    expect(after.runId).not.toBe(before.runId);
+    expect((await eventsOf('published')).filter((e) => e.runId === runId)).toHaveLength(1);
+  }, 60_000);
 
   it('dead-letters a truncated erp.xlsx, alerts once, publishes nothing', async () => {
     const month = join(scratch, 'bad');
