@@ -70,6 +70,16 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     expect(f.record.location).toEqual({ file: 'liaison.xlsx' });
   });
 
+  it('tells a person what to do, on stdout, without log noise', async () => {
+    const input = await month((d) => rm(join(d, 'liaison.xlsx')));
+    const r = await cli(['run', '--input', input, '--out', await tmp('bn-out-'), '--partition', '2026-12']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('FAILED at stage ingest (asset raw_liaison): BN_ERR_INPUT_MISSING');
+    expect(r.stdout).toContain('Put liaison.xlsx in the --input folder and run again.');
+    expect(r.stdout).toContain('Nothing was published for this run.');
+    expect(r.stderr).toBe('');
+  });
+
   it('a truncated xlsx', async () => {
     const f = await runBad(await month(async (d) => truncate(join(d, 'erp.xlsx'), Math.floor((await stat(join(d, 'erp.xlsx'))).size / 2))));
     expect(f.summary.error.code).toBe('BN_ERR_INPUT_CORRUPT');

@@ -91,7 +91,8 @@ async function execute(o: { input: string; out: string; partition: string; expec
     ...o,
     limits,
     workers,
-    log: stderrLogger(verbose ? 'info' : json ? 'error' : 'warn'),
+    // The summary shows a failure to a person; the JSON log lines are for --verbose and machines.
+    log: stderrLogger(verbose ? 'info' : json ? 'error' : 'silent'),
     ...(json ? {} : { progress: out.humanProgress(write) }),
   });
   write(json ? out.jsonSummary(summary) : out.humanSummary(summary));
