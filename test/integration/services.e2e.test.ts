@@ -192,5 +192,24 @@ describe('six services over Kafka and S3', () => {
     expect((await eventsOf('published')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
     await stack.waitReady(60_000);
   }, 120_000);
+
+  it('finishes a run, once, when clean is killed with SIGKILL in the middle of handling it', async () => {
+    const month = join(scratch, 'kill-clean');
+    await generateMonth({ outDir: month, scale: 8, seed: 5 });
+    await upload('2026-08', month);
+    // /status lists what is in flight: kill clean while it is reading this month's workbooks.
+    const inFlight = await waitFor('clean handling 2026-08', async () => {
+      const st = await (await fetch(`http://127.0.0.1:${stack.ports.clean}/status`)).json() as { inFlight: { partition: string; consumed: string; runId: string }[] };
+      return st.inFlight.find((f) => f.partition === '2026-08' && f.consumed === 'file-arrived');
+    }, 30_000);
+    await stack.kill('clean', 'SIGKILL');
+    expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(0);
+    await stack.start('clean');
+    await waitFor('the manifest of 2026-08', () => store.head(layout.manifest('2026-08')), 60_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
+    expect((await eventsOf('published')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
+    await stack.waitReady(60_000);
+  }, 150_000);
 });
 
