@@ -3,6 +3,4 @@ SELECT
   (SELECT coalesce(sum(revenue), 0)::DECIMAL(38,2)::VARCHAR FROM revenue_per_product) AS per_product_total,
   (SELECT count(*) FROM merged_with_revenue)::INTEGER AS merged_rows,
   (SELECT count(*) FROM wine_price_zscores)::INTEGER AS zscore_rows,
-  (SELECT count(*) FROM wine_price_zscores WHERE coalesce(z_score, 0) > $threshold)::INTEGER AS premium,
-  (SELECT count(*) FROM wine_price_zscores WHERE NOT coalesce(z_score, 0) > $threshold)::INTEGER AS ordinary,
   (SELECT coalesce(sum(total_sales), 0)::BIGINT::VARCHAR FROM revenue_per_product) AS units_sold;
