@@ -136,7 +136,7 @@ async function triggerCommand(argv: string[]): Promise<number> {
   const partition = partitionOf(v.partition, () => '');
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   if (!brokers.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
-  const [{ KafkaBus }, { makeEvent }, { newRunId }] = await Promise.all([import('@bottleneck/shared/adapters/kafka-bus'), import('@bottleneck/shared/events/index'), import('./embedded.js')]);
+  const [{ KafkaBus }, { makeEvent, newRunId }] = await Promise.all([import('@bottleneck/shared/adapters/kafka-bus'), import('@bottleneck/shared/events/index')]);
   const bus = new KafkaBus({ brokers, clientId: 'bottleneck-cli', topicPrefix: process.env.KAFKA_TOPIC_PREFIX || 'bottleneck' });
   try {
     const runId = newRunId(partition);

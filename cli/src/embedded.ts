@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  INPUT_NAMES, SOURCES, layout, makeEvent, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
+  INPUT_NAMES, SOURCES, layout, makeEvent, newRunId, partitionOf, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
 } from '@bottleneck/shared';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
@@ -60,16 +59,9 @@ export interface RunSummary {
   events: { type: string; id: string }[];
 }
 
-/** A run id that sorts by time: `<partition>-<yyyymmddThhmmss>-<6 hex>`. */
-export function newRunId(partition: string, now = new Date()): string {
-  const t = now.toISOString().replace(/[-:]/g, '').slice(0, 15);
-  return `${partition}-${t}-${randomBytes(3).toString('hex')}`;
-}
-
 /** The current month in Europe/Paris, `YYYY-MM`: the default partition. */
 export function currentPartition(now = new Date()): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit' }).formatToParts(now);
-  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
+  return partitionOf(now, 'Europe/Paris');
 }
 
 /**

@@ -1,11 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { INPUT_NAMES, isBottleneckError, layout, makeEvent, parseIncomingKey, type ObjectInfo } from '@bottleneck/shared';
+import { createHash } from 'node:crypto';
+import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncomingKey, type ObjectInfo } from '@bottleneck/shared';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
-
-/** A run id that sorts by time: `<partition>-<yyyymmddThhmmss>-<6 hex>`. */
-export function newRunId(partition: string, now = new Date()): string {
-  return `${partition}-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-}
 
 /** The S3 event notification format (AWS and MinIO): the object keys it names, URL-decoded. */
 export function keysOfNotification(value: string): string[] {

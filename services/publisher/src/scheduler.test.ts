@@ -4,17 +4,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { fireSlot, partitionOfSlot } from './scheduler.js';
+import { partitionOf } from '@bottleneck/shared';
+import { fireSlot } from './scheduler.js';
 
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 describe('the monthly schedule', () => {
   it('gives a slot the month it falls in, in the schedule\'s time zone', () => {
-    expect(partitionOfSlot(new Date('2026-11-15T08:00:00Z'), 'Europe/Paris')).toBe('2026-11');
+    expect(partitionOf(new Date('2026-11-15T08:00:00Z'), 'Europe/Paris')).toBe('2026-11');
     // 23:30 UTC on 31 October is already November in Paris.
-    expect(partitionOfSlot(new Date('2026-10-31T23:30:00Z'), 'Europe/Paris')).toBe('2026-11');
-    expect(partitionOfSlot(new Date('2026-10-31T23:30:00Z'), 'UTC')).toBe('2026-10');
+    expect(partitionOf(new Date('2026-10-31T23:30:00Z'), 'Europe/Paris')).toBe('2026-11');
+    expect(partitionOf(new Date('2026-10-31T23:30:00Z'), 'UTC')).toBe('2026-10');
   });
 
   it('fires each slot once, whatever the number of replicas asking', async () => {

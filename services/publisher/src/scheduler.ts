@@ -1,13 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
-import { isBottleneckError, layout, makeEvent, type Bus, type ObjectStore } from '@bottleneck/shared';
+import { isBottleneckError, layout, makeEvent, newRunId, partitionOf, type Bus, type ObjectStore } from '@bottleneck/shared';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
-
-/** The month (YYYY-MM) a slot belongs to, in the schedule's time zone. */
-export function partitionOfSlot(slot: Date, timeZone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(slot);
-  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
-}
 
 /**
  * Fires the trigger of one slot, once: the claim object is written with If-None-Match, so several
@@ -15,8 +8,8 @@ export function partitionOfSlot(slot: Date, timeZone: string): string {
  * the slot was already fired.
  */
 export async function fireSlot(store: ObjectStore, bus: Bus, slot: Date, timeZone: string, now = new Date()): Promise<string | null> {
-  const partition = partitionOfSlot(slot, timeZone);
-  const runId = `${partition}-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+  const partition = partitionOf(slot, timeZone);
+  const runId = newRunId(partition, now);
   try {
     await store.put(layout.scheduleClaim(partition, slot), JSON.stringify({ runId, slot: slot.toISOString(), firedAt: now.toISOString() }) + '\n', { ifNoneMatch: true });
   } catch (e) {

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { BottleneckError } from '../errors/index.js';
 import { TriggerEvent } from './types/trigger.js';
@@ -73,4 +73,15 @@ export function carry(e: PipelineEvent) {
     checks: [...e.checks],
     ...(e.expectations ? { expectations: e.expectations } : {}),
   };
+}
+
+/** A run id that sorts by time: `<partition>-<yyyymmddThhmmss>-<6 hex>`. */
+export function newRunId(partition: string, now = new Date()): string {
+  return `${partition}-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
+}
+
+/** The month (`YYYY-MM`) an instant falls in, in a time zone (BottleNeck's: Europe/Paris). */
+export function partitionOf(instant: Date, timeZone = 'Europe/Paris'): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(instant);
+  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
 }
