@@ -103,6 +103,7 @@ describe('six services over Kafka and S3', () => {
       const [a, b] = await Promise.all([store.get(layout.extracts('2026-11', f)), readFile(join(local, 'extracts', '2026-11', f))]);
       expect(a.equals(b), f).toBe(true);
     }
+    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === manifest.runId), 20_000);
     const published = (await eventsOf('published')).filter((e) => e.runId === manifest.runId);
     expect(published).toHaveLength(1);
 
@@ -129,6 +130,9 @@ describe('six services over Kafka and S3', () => {
       return m.runId === runId ? m : null;
     }, 20_000);
     expect(after.runId).not.toBe(before.runId);
+    // The manifest is written before the published event is produced: wait for the event too.
+    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === runId), 20_000);
+    await new Promise((r) => setTimeout(r, 1000));
     expect((await eventsOf('published')).filter((e) => e.runId === runId)).toHaveLength(1);
   }, 60_000);
 
