@@ -1,6 +1,7 @@
 import { escapeHtml, isBottleneckError, redactSecrets, withRetry, type ObjectStore } from '@bottleneck/shared';
 import { DEAD_LETTER_HEADERS, headerText } from '@bottleneck/shared/adapters/kafka/dead-letter';
 import type { Mailer } from '@bottleneck/shared/ports/mailer';
+import { startTopicConsumer } from '@bottleneck/shared/adapters/kafka/topic-consumer';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import type { Logger } from '@bottleneck/shared/stage/context';
 
@@ -89,14 +90,11 @@ async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[];
 export async function startDeadLetterConsumer(rt: ServiceRuntime): Promise<ServiceExtra> {
   const { config, store, ctx, log } = rt;
   if (!ctx.mailer || !ctx.alert) throw new Error('the alerter needs a mailer');
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: `${config.KAFKA_CLIENT_ID as string}-dead-letters`, brokers: config.KAFKA_BROKERS as string[], logLevel: logLevel.NOTHING, ...(config.KAFKA_SSL ? { ssl: true } : {}) });
-  const consumer = kafka.consumer({ groupId: 'bottleneck-alerter-dead-letters', maxWaitTimeInMs: 100 });
   const topic = `${config.KAFKA_TOPIC_PREFIX as string}.dead-letter`;
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
   let handled = 0;
-  await consumer.run({
+  const consumer = await startTopicConsumer({
+    brokers: config.KAFKA_BROKERS as string[], clientId: `${config.KAFKA_CLIENT_ID as string}-dead-letters`, ssl: config.KAFKA_SSL as boolean,
+    groupId: 'bottleneck-alerter-dead-letters', topic, log,
     // kafkajs commits after eachMessage resolves: a crash mid-way redelivers, the claim dedupes.
     eachMessage: async ({ message }) => {
       await handle(store, ctx.mailer!, ctx.alert!, log, message.headers as Record<string, unknown>, message.value?.toString('utf8') ?? '');
@@ -104,7 +102,7 @@ export async function startDeadLetterConsumer(rt: ServiceRuntime): Promise<Servi
     },
   });
   return {
-    stop: async () => consumer.disconnect(),
+    stop: () => consumer.stop(),
     status: () => ({ deadLetterTopic: { topic, handled } }),
   };
 }

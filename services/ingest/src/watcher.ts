@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncomingKey, type ObjectInfo } from '@bottleneck/shared';
+import { startTopicConsumer } from '@bottleneck/shared/adapters/kafka/topic-consumer';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
 /** The S3 event notification format (AWS and MinIO): the object keys it names, URL-decoded. */
@@ -70,17 +71,11 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   }
 
   // S3 event notifications on Kafka (MinIO publishes them directly): read with a plain consumer.
-  const { Kafka, logLevel } = await import('kafkajs');
-  const kafka = new Kafka({ clientId: `${config.KAFKA_CLIENT_ID as string}-s3events`, brokers: config.KAFKA_BROKERS as string[], logLevel: logLevel.NOTHING, ...(config.KAFKA_SSL ? { ssl: true } : {}) });
   const topic = config.S3_EVENTS_TOPIC as string;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR as number }] }).catch(() => false);
-  await admin.disconnect();
-  const consumer = kafka.consumer({ groupId: 'bottleneck-ingest-s3events', maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
+  const consumer = await startTopicConsumer({
+    brokers: config.KAFKA_BROKERS as string[], clientId: `${config.KAFKA_CLIENT_ID as string}-s3events`, ssl: config.KAFKA_SSL as boolean,
+    groupId: 'bottleneck-ingest-s3events', topic, log,
+    create: { numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR as number },
     eachMessage: async ({ message }) => {
       const keys = keysOfNotification(message.value?.toString('utf8') ?? '');
       status.notifications++;
@@ -102,7 +97,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   return {
     stop: async () => {
       clearTimeout(timer);
-      await consumer.disconnect();
+      await consumer.stop();
       await Promise.all(inFlight.values());
     },
     status: () => ({ watcher: status }),
