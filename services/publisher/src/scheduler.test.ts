@@ -32,3 +32,28 @@ describe('the monthly schedule', () => {
     expect(await fireSlot(store, bus, new Date('2026-12-15T08:00:00Z'), 'Europe/Paris')).toMatch(/^2026-12-/);
   });
 });
+
+describe('the schedule at start', () => {
+  async function runtime(dir: string, bus: MemoryBus) {
+    const { silentLogger } = await import('@bottleneck/shared/stage/context');
+    return { store: new FolderStore(dir), bus, log: silentLogger as never, config: { BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'Europe/Paris' } } as never;
+  }
+
+  it('does not fire the past on a first deployment, fires a missed slot once after downtime', async () => {
+    const { startScheduler } = await import('./scheduler.js');
+    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-start-'));
+    dirs.push(dir);
+    const bus = new MemoryBus();
+    // First deployment on 26 November: the 15 November slot is in the past, nothing fires.
+    let s = await startScheduler(await runtime(dir, bus), () => new Date('2026-11-26T10:00:00Z'));
+    await s.stop();
+    expect(bus.messages()).toHaveLength(0);
+    // The schedule has fired before (October's slot), then the service was down over 15 November.
+    await fireSlot(new FolderStore(dir), bus, new Date('2026-10-15T07:00:00Z'), 'Europe/Paris');
+    s = await startScheduler(await runtime(dir, bus), () => new Date('2026-11-26T10:00:00Z'));
+    await s.stop();
+    s = await startScheduler(await runtime(dir, bus), () => new Date('2026-11-26T10:05:00Z'));
+    await s.stop();
+    expect(bus.messages().map((m) => m.event.partition)).toEqual(['2026-10', '2026-11']);
+  });
+});

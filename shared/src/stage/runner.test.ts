@@ -1,0 +1,72 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FolderStore } from '../adapters/folder-store.js';
+import { MemoryBus } from '../adapters/memory-bus.js';
+import { Duck } from '../duck/index.js';
+import { BottleneckError } from '../errors/index.js';
+import { DEFAULT_READ_LIMITS } from '../excel/read.js';
+import { makeEvent, type PipelineEvent } from '../events/index.js';
+import { InlineRunner } from '../workers/pool.js';
+import { silentLogger, type StageContext, type StageHandler } from './context.js';
+import { bindStage } from './runner.js';
+
+const dirs: string[] = [];
+afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+async function setup(handle: StageHandler['handle']) {
+  const dir = await mkdtemp(join(tmpdir(), 'bn-runner-'));
+  dirs.push(dir);
+  const ctx: StageContext = { store: new FolderStore(dir), duck: new Duck(), tasks: new InlineRunner(), workDir: dir, log: silentLogger, limits: DEFAULT_READ_LIMITS, now: () => new Date('2026-11-26T10:00:00Z') };
+  const bus = new MemoryBus();
+  let calls = 0;
+  const handler: StageHandler = { stage: 'merge', consumes: ['validated'], handle: async (e, c) => { calls++; return handle(e, c); } };
+  const run = bindStage(handler, ctx, bus);
+  return { run, bus, calls: () => calls };
+}
+
+const validated = (runId = 'run-1') => makeEvent('validated', { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} });
+const merged = (e: PipelineEvent) => makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
+
+describe('bindStage', () => {
+  it('handles a redelivered event once: same objects, no second downstream event', async () => {
+    const { run, bus, calls } = await setup(async (e) => [merged(e)]);
+    const e = validated();
+    await run(e);
+    await run(JSON.parse(JSON.stringify(e)));
+    expect(calls()).toBe(1);
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+
+  it('turns a validation error into a failed event naming stage, code and cell, without retrying it', async () => {
+    const { run, bus, calls } = await setup(async () => {
+      throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number.', { location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, asset: 'erp_clean' });
+    });
+    const e = validated();
+    await run(e);
+    expect(calls()).toBe(1);
+    const [failed] = bus.messages().map((m) => m.event);
+    expect(failed).toMatchObject({
+      type: 'failed', runId: 'run-1', partition: '2026-11',
+      payload: { stage: 'merge', asset: 'erp_clean', code: 'BN_ERR_INPUT_BAD_VALUE', retriable: false, location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, trigger: { id: e.id, type: 'validated' } },
+    });
+  });
+
+  it('retries a transient error and emits once', async () => {
+    let n = 0;
+    const { run, bus, calls } = await setup(async (e) => {
+      if (n++ === 0) throw Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+      return [merged(e)];
+    });
+    await run(validated());
+    expect(calls()).toBe(2);
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+
+  it('wraps an unexpected crash in BN_ERR_ASSET_FAILED and keeps the message', async () => {
+    const { run, bus } = await setup(async () => { throw new TypeError('cannot read properties of undefined'); });
+    await run(validated());
+    expect(bus.messages()[0]!.event).toMatchObject({ type: 'failed', payload: { code: 'BN_ERR_ASSET_FAILED', errorClass: 'TypeError', message: 'asset unknown (stage merge) failed: cannot read properties of undefined' } });
+  });
+});
