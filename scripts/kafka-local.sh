@@ -31,53 +31,18 @@ LIBS="$DIST/libs"
 RUN_BASE="$CACHE/run"
 TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
-log() { echo "kafka-local: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-  sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+# shellcheck disable=SC2034 # read by lib/local-server.sh
+SERVER_NAME=kafka-local USAGE_LINES=2,8p INSTANCE_PREFIX=kafka-
+# shellcheck source=lib/local-server.sh
+. "$ROOT/scripts/lib/local-server.sh"
 
 # ---------------------------------------------------------------- jars
 ensure_jars() {
-  [ -f "$DIST/.complete" ] && return 0
-  command -v mvn >/dev/null || die "mvn not found (needed once to fetch Kafka $KAFKA_VERSION)"
-  mkdir -p "$CACHE"
-  # one download at a time, even when several test runs start together
-  exec 9>"$CACHE/.kafka-$KAFKA_VERSION.lock"
-  flock 9
-  if [ ! -f "$DIST/.complete" ]; then
-    log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIBS"
-    local tmp="$DIST.tmp.$$"
-    rm -rf "$tmp"
-    mvn -q -B -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >&2 \
-      || { rm -rf "$tmp"; die "mvn could not resolve Kafka $KAFKA_VERSION"; }
-    rm -rf "$DIST"
-    mv "$tmp" "$DIST"
-    touch "$DIST/.complete"
-  fi
-  flock -u 9
-  exec 9>&-
+  fetch_from_maven "$DIST" "Kafka $KAFKA_VERSION" libs -- -f "$POM" -Dkafka.version="$KAFKA_VERSION" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=@TMP@/libs
 }
 
 # ---------------------------------------------------------------- helpers
-free_ports() { # N -> N distinct free loopback ports, one per line
-  node -e '
-    const net = require("net"); const n = +process.argv[1]; const servers = [];
-    (async () => {
-      for (let i = 0; i < n; i++) {
-        const s = net.createServer(); servers.push(s);
-        await new Promise((res, rej) => { s.once("error", rej); s.listen(0, "127.0.0.1", res); });
-      }
-      for (const s of servers) console.log(s.address().port);
-      for (const s of servers) s.close();
-    })().catch((e) => { console.error(e); process.exit(1); });' "$1"
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 random_cluster_id() { # a Kafka Uuid: 16 random bytes, URL-safe base64 without padding, not starting with '-'
   local id
   while :; do
@@ -90,15 +55,6 @@ random_cluster_id() { # a Kafka Uuid: 16 random bytes, URL-safe base64 without p
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && grep -qa kafka.Kafka "/proc/$1/cmdline" 2>/dev/null; }
 
 node_pid() { cat "$1/pid" 2>/dev/null || true; }
-
-instance_dirs() { # [port] -> run dirs of the instances to act on
-  if [ -n "${1:-}" ]; then
-    [ -d "$RUN_BASE/kafka-$1" ] && echo "$RUN_BASE/kafka-$1"
-  else
-    ls -d "$RUN_BASE"/kafka-* 2>/dev/null || true
-  fi
-  return 0
-}
 
 java_cp() { echo "$LIBS/*"; }
 
@@ -271,30 +227,8 @@ stop_instance() { # run_dir [keep]
   if [ "${2:-}" != keep ]; then rm -rf "$rdir"; fi
 }
 
-port_arg() { # parses [--port P] into PORT_ARG (KAFKA_PORT as default)
-  PORT_ARG="${KAFKA_PORT:-}"
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --port) PORT_ARG="${2:-}"; shift 2 ;;
-      --port=*) PORT_ARG="${1#*=}"; shift ;;
-      *) usage ;;
-    esac
-  done
-}
-
-cmd_stop() {
-  port_arg "$@"
-  local rdir found=0
-  for rdir in $(instance_dirs "$PORT_ARG"); do
-    found=1
-    stop_instance "$rdir"
-    log "stopped ${rdir##*/}"
-  done
-  [ "$found" -eq 1 ] || log "nothing to stop${PORT_ARG:+ on port $PORT_ARG}"
-}
-
 cmd_status() {
-  port_arg "$@"
+  port_arg "${KAFKA_PORT:-}" "$@"
   local rdir d up any=0 total
   for rdir in $(instance_dirs "$PORT_ARG"); do
     up=0; total=0
@@ -315,7 +249,7 @@ cmd_status() {
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
+  stop) shift; cmd_stop "${KAFKA_PORT:-}" "$@" ;;
   status) shift; cmd_status "$@" ;;
   *) usage ;;
 esac

@@ -41,42 +41,15 @@ esac
 DIST="$CACHE/$S3_SERVER-$VERSION"
 JAR="$DIST/$JAR_NAME"
 
-log() { echo "s3-local: $*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-usage() {
-  sed -n '2,7p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-  exit 2
-}
+# shellcheck disable=SC2034 # read by lib/local-server.sh
+SERVER_NAME=s3-local USAGE_LINES=2,7p INSTANCE_PREFIX=s3-
+# shellcheck source=lib/local-server.sh
+. "$ROOT/scripts/lib/local-server.sh"
 
 ensure_jar() {
-  [ -f "$DIST/.complete" ] && return 0
-  command -v mvn >/dev/null || die "mvn not found (needed once to fetch $S3_SERVER $VERSION)"
-  mkdir -p "$CACHE"
-  exec 9>"$CACHE/.$S3_SERVER-$VERSION.lock"
-  flock 9
-  if [ ! -f "$DIST/.complete" ]; then
-    log "fetching $S3_SERVER $VERSION from Maven Central into $DIST"
-    local tmp="$DIST.tmp.$$"
-    rm -rf "$tmp"
-    mvn -q -B -f "$POM" "${MVN_ARGS[@]}" dependency:copy-dependencies -DoutputDirectory="$tmp" >&2 \
-      || { rm -rf "$tmp"; die "mvn could not resolve $S3_SERVER $VERSION"; }
-    [ -f "$tmp/$JAR_NAME" ] || { rm -rf "$tmp"; die "expected $JAR_NAME from mvn"; }
-    rm -rf "$DIST"
-    mv "$tmp" "$DIST"
-    touch "$DIST/.complete"
-  fi
-  flock -u 9
-  exec 9>&-
+  fetch_from_maven "$DIST" "$S3_SERVER $VERSION" "$JAR_NAME" -- -f "$POM" "${MVN_ARGS[@]}" \
+    dependency:copy-dependencies -DoutputDirectory=@TMP@
 }
-
-free_port() {
-  node -e '
-    const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # a pid from a pid file counts only while it is still one of our servers (pids get reused)
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null && grep -qaE 's3proxy|s3mock' "/proc/$1/cmdline" 2>/dev/null; }
@@ -91,15 +64,6 @@ http_status() { # port -> the status code of GET / (any answer means the server 
   echo "${line%% *}"
 }
 
-instance_dirs() {
-  if [ -n "${1:-}" ]; then
-    [ -d "$RUN_BASE/s3-$1" ] && echo "$RUN_BASE/s3-$1"
-  else
-    ls -d "$RUN_BASE"/s3-* 2>/dev/null || true
-  fi
-  return 0
-}
-
 cmd_start() {
   [ $# -eq 0 ] || usage
   command -v java >/dev/null || die "java not found (Java 17+ needed)"
@@ -109,7 +73,7 @@ cmd_start() {
     port_in_use "$S3_PORT" && die "S3_PORT $S3_PORT is already in use"
     port="$S3_PORT"
   else
-    port="$(free_port)"
+    port="$(free_ports 1)"
   fi
   local dir="$RUN_BASE/s3-$port"
   rm -rf "$dir"
@@ -186,30 +150,8 @@ stop_instance() { # dir [keep]
   if [ "${2:-}" != keep ]; then rm -rf "$dir"; fi
 }
 
-port_arg() {
-  PORT_ARG="${S3_PORT:-}"
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      --port) PORT_ARG="${2:-}"; shift 2 ;;
-      --port=*) PORT_ARG="${1#*=}"; shift ;;
-      *) usage ;;
-    esac
-  done
-}
-
-cmd_stop() {
-  port_arg "$@"
-  local dir found=0
-  for dir in $(instance_dirs "$PORT_ARG"); do
-    found=1
-    stop_instance "$dir"
-    log "stopped ${dir##*/}"
-  done
-  [ "$found" -eq 1 ] || log "nothing to stop${PORT_ARG:+ on port $PORT_ARG}"
-}
-
 cmd_status() {
-  port_arg "$@"
+  port_arg "${S3_PORT:-}" "$@"
   local dir any=0
   for dir in $(instance_dirs "$PORT_ARG"); do
     if alive "$(cat "$dir/pid" 2>/dev/null || true)"; then
@@ -224,7 +166,7 @@ cmd_status() {
 
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "$@" ;;
+  stop) shift; cmd_stop "${S3_PORT:-}" "$@" ;;
   status) shift; cmd_status "$@" ;;
   *) usage ;;
 esac
