@@ -62,22 +62,33 @@ async function runBad(input: string): Promise<Failure> {
 afterAll(cleanupTmp);
 
 describe('bad input: a clear error, a dead-letter record, an alert, nothing published', () => {
-  it('a missing file', async () => {
-    const f = await runBad(await month((d) => rm(join(d, 'liaison.xlsx'))));
-    expect(f.summary.error.code).toBe('BN_ERR_INPUT_MISSING');
-    expect(f.summary.error.stage).toBe('ingest');
-    expect(f.summary.error.message).toMatch(/^liaison\.xlsx is missing: expected at .*incoming\/2026-12\/liaison\.xlsx \(the month needs erp\.xlsx, web\.xlsx and liaison\.xlsx\)$/);
-    expect(f.record.location).toEqual({ file: 'liaison.xlsx' });
+  it('a missing file is a usage error (exit 2) naming every missing file at the path given, with nothing run', async () => {
+    const input = await month(async (d) => { await rm(join(d, 'liaison.xlsx')); await rm(join(d, 'web.xlsx')); });
+    const out = await tmp('bn-out-');
+    const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`bottleneck: --input ${input}: ${join(input, 'web.xlsx')}, ${join(input, 'liaison.xlsx')} are missing; the month needs erp.xlsx, web.xlsx and liaison.xlsx\nRun "bottleneck help" for usage.\n`);
+    expect(await readdir(out)).toEqual([]);
   });
 
-  it('tells a person what to do, on stdout, without log noise', async () => {
-    const input = await month((d) => rm(join(d, 'liaison.xlsx')));
-    const r = await cli(['run', '--input', input, '--out', await tmp('bn-out-'), '--partition', '2026-12']);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('FAILED at stage ingest (asset raw_liaison): BN_ERR_INPUT_MISSING');
-    expect(r.stdout).toContain('Put liaison.xlsx in the --input folder and run again.');
-    expect(r.stdout).toContain('Nothing was published for this run.');
-    expect(r.stderr).toBe('');
+  it('an input folder that does not exist is a usage error (exit 2)', async () => {
+    const out = await tmp('bn-out-');
+    const r = await cli(['run', '--input', 'no/such/folder', '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('bottleneck: --input no/such/folder: no such folder (it should hold erp.xlsx, web.xlsx, liaison.xlsx)\nRun "bottleneck help" for usage.\n');
+  });
+
+  it('refuses an input folder inside OUT (exit 2) and leaves the files there as they were', async () => {
+    const out = await tmp('bn-out-');
+    const inside = join(out, 'extracts', '2026-12');
+    await import('node:fs/promises').then((fs) => fs.mkdir(inside, { recursive: true }));
+    for (const f of ['erp.xlsx', 'web.xlsx', 'liaison.xlsx']) await copyFile(join(base, f), join(inside, f));
+    const r = await cli(['run', '--input', inside, '--out', out, '--partition', '2026-12']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`bottleneck: --input ${inside} is inside --out ${out}: the run writes there and could replace or delete your files; give an input folder outside ${out}\nRun "bottleneck help" for usage.\n`);
+    for (const f of ['erp.xlsx', 'web.xlsx', 'liaison.xlsx']) expect(await readFile(join(inside, f))).toEqual(await readFile(join(base, f)));
+    expect((await readdir(inside)).sort()).toEqual(['erp.xlsx', 'liaison.xlsx', 'web.xlsx']);
   });
 
   it('a truncated xlsx', async () => {
@@ -141,7 +152,7 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     })));
     expect(f.summary.error.code).toBe('BN_ERR_CHECK_FAILED');
     expect(f.summary.error.stage).toBe('clean');
-    expect(f.summary.error.message).toContain(`erp_clean.product_id_unique (no product_id twice (same id, different data)): {"duplicateProductIds":["${dupId}"]}`);
+    expect(f.summary.error.message).toBe(`blocking check failed in stage clean: erp_clean.product_id_unique: 1 product_id appears twice with different data: ${dupId}`);
     expect(f.record.failedChecks).toEqual([{ asset: 'erp_clean', check: 'product_id_unique', metadata: { duplicateProductIds: [String(dupId)] } }]);
   });
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 
-/** Exit codes: 0 success, 1 the run failed (input or check), 2 usage error. */
-export const EXIT = { OK: 0, RUN_FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;
+/**
+ * Exit codes: 0 success, 1 the run failed (input or check), 2 usage or configuration error,
+ * 69 a service the command needs could not be reached (Kafka, for trigger), 70 internal error,
+ * 130 interrupted.
+ */
+export const EXIT = { OK: 0, RUN_FAILED: 1, USAGE: 2, UNAVAILABLE: 69, INTERNAL: 70, INTERRUPTED: 130 } as const;
 
 const HELP = `bottleneck: BottleNeck's monthly pipeline as a Dagster-style asset graph
 
@@ -21,7 +25,8 @@ Usage:
   bottleneck trigger --partition YYYY-MM
       Asks the running services (Kafka, from KAFKA_BROKERS and KAFKA_TOPIC_PREFIX) to run a month.
 
-Exit codes: 0 success, 1 the run failed (see the dead-letter record), 2 usage error.
+Exit codes: 0 success, 1 the run failed (see the dead-letter record), 2 usage or configuration
+error, 69 Kafka could not be reached (trigger), 70 internal error, 130 interrupted.
 `;
 
 class UsageError extends Error {}
@@ -72,7 +77,40 @@ async function runCommand(argv: string[]): Promise<number> {
   const { currentPartition } = await import('./embedded.js');
   const partition = partitionOf(v.partition, currentPartition);
   const expectations = typeof v.expect === 'string' ? await readExpectations(v.expect) : undefined;
+  await checkInputAndOut(v.input, v.out);
   return execute({ input: resolve(v.input), out: resolve(v.out), partition, ...(expectations ? { expectations } : {}) }, Boolean(v.json), Boolean(v.verbose));
+}
+
+/** The real path of `p`, or of its nearest existing ancestor joined with the rest (OUT may not exist yet). */
+async function realish(p: string): Promise<string> {
+  const abs = resolve(p);
+  try {
+    return await realpath(abs);
+  } catch {
+    const parent = dirname(abs);
+    return parent === abs ? abs : join(await realish(parent), relative(parent, abs));
+  }
+}
+
+const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+
+/**
+ * Usage errors found before anything runs: the input folder and its three files must exist
+ * (every missing one named, at the path the user gave), and the input must not lie inside OUT,
+ * where the run writes (and would replace or delete) files.
+ */
+async function checkInputAndOut(input: string, out: string): Promise<void> {
+  const [{ INPUT_NAMES }, { SOURCES }] = await Promise.all([import('@bottleneck/shared/keys'), import('@bottleneck/shared/sources')]);
+  const isDir = await stat(input).then((s) => s.isDirectory(), () => false);
+  if (!isDir) usage(`--input ${input}: no such folder (it should hold ${INPUT_NAMES.map((n) => SOURCES[n].file).join(', ')})`);
+  const missing: string[] = [];
+  for (const n of INPUT_NAMES) {
+    const f = join(input, SOURCES[n].file);
+    if (!(await stat(f).then((s) => s.isFile(), () => false))) missing.push(f);
+  }
+  if (missing.length) usage(`--input ${input}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing; the month needs erp.xlsx, web.xlsx and liaison.xlsx`);
+  const [realIn, realOut] = await Promise.all([realish(input), realish(out)]);
+  if (inside(realIn, realOut)) usage(`--input ${input} is inside --out ${out}: the run writes there and could replace or delete your files; give an input folder outside ${out}`);
 }
 
 async function execute(o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations }, json: boolean, verbose: boolean): Promise<number> {
@@ -137,14 +175,25 @@ async function triggerCommand(argv: string[]): Promise<number> {
   const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   if (!brokers.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
   const [{ KafkaBus }, { makeEvent, newRunId }] = await Promise.all([import('@bottleneck/shared/adapters/kafka-bus'), import('@bottleneck/shared/events/index')]);
-  const bus = new KafkaBus({ brokers, clientId: 'bottleneck-cli', topicPrefix: process.env.KAFKA_TOPIC_PREFIX || 'bottleneck' });
+  let bus;
+  try {
+    // A person is waiting: a few quick tries, not the services' half-minute of retries.
+    bus = new KafkaBus({ brokers, clientId: 'bottleneck-cli', topicPrefix: process.env.KAFKA_TOPIC_PREFIX || 'bottleneck', connectionTimeoutMs: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 } });
+  } catch (e) {
+    usage(`KAFKA_BROKERS: ${(e as Error).message}`);
+  }
   try {
     const runId = newRunId(partition);
     await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'manual' } }));
     process.stdout.write(`trigger sent: partition ${partition}, run ${runId}\n`);
     return EXIT.OK;
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== 'BN_ERR_BUS_CONNECT' && code !== 'BN_ERR_BUS_PUBLISH' && code !== 'BN_ERR_BUS_TOPICS') throw e;
+    process.stderr.write(`bottleneck: could not reach Kafka at ${brokers.join(',')} (KAFKA_BROKERS): start the services (docker compose up) or set KAFKA_BROKERS to a broker this machine can reach, e.g. localhost:9094 for the compose stack.\n`);
+    return EXIT.UNAVAILABLE;
   } finally {
-    await bus.close();
+    await bus.close().catch(() => undefined);
   }
 }
 
@@ -176,6 +225,6 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
     process.stderr.write(`bottleneck: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = 70;
+    process.exitCode = EXIT.INTERNAL;
   },
 );

@@ -24,7 +24,7 @@ export function humanProgress(write: (s: string) => void): ProgressListener {
     onCheck(c: CheckResult) {
       if (c.passed) return;
       const tag = c.severity === 'ERROR' ? '✗ check failed' : '! warning     ';
-      write(`  ${tag} ${c.asset}.${c.check}: ${c.description} ${brief(c.metadata)}\n`);
+      write(`  ${tag} ${c.asset}.${c.check}: ${c.message ?? `${c.description} failed ${brief(c.metadata)}`}\n`);
     },
     onStage({ stage, consumed, emitted, durationMs }) {
       write(`  → ${pad(stage, 10)} handled ${consumed}, emitted ${emitted.join(', ') || 'nothing'} (${durationMs} ms)\n`);

@@ -4,9 +4,9 @@ import { assetErrorBoundary, carry, makeEvent, type CheckResult, type Materializ
 import { loadSql, type Db } from '@bottleneck/shared/duck/index';
 import { exportCsv } from '@bottleneck/shared/duck/export';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
-import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
+import { checkResult, counted, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
-import type { ReportRow } from './report.js';
+import { SUMMARY_LABELS, type ReportRow, type ReportSummary } from './report.js';
 
 const REPORT = new URL('./report.js', import.meta.url).href;
 
@@ -35,7 +35,7 @@ async function compute(ctx: StageContext, db: Db, event: PipelineEvent, dir: str
 
     const rpp = join(dir, 'revenue_per_product.parquet');
     await db.toParquet('revenue_per_product', rpp);
-    checks.push(checkResult('revenue_per_product', 'total_revenue_preserved', r.merged_total === r.per_product_total, { mergedTotal: r.merged_total, perProductTotal: r.per_product_total }));
+    checks.push(checkResult('revenue_per_product', 'total_revenue_preserved', r.merged_total === r.per_product_total, { mergedTotal: r.merged_total, perProductTotal: r.per_product_total }, `the revenue per product sums to ${String(r.per_product_total)}, the merged rows to ${String(r.merged_total)}`));
     const rppRows = await db.count('revenue_per_product');
     const e1 = expectationResult('revenue_per_product', { rowCount: rppRows }, event.expectations);
     if (e1) checks.push(e1);
@@ -44,7 +44,7 @@ async function compute(ctx: StageContext, db: Db, event: PipelineEvent, dir: str
     t0 = performance.now();
     const z = join(dir, 'wine_price_zscores.parquet');
     await db.toParquet('wine_price_zscores', z);
-    checks.push(checkResult('wine_price_zscores', 'row_count_matches_merged', r.zscore_rows === mergedRows, { zscoreRows: r.zscore_rows, mergedRows }));
+    checks.push(checkResult('wine_price_zscores', 'row_count_matches_merged', r.zscore_rows === mergedRows, { zscoreRows: r.zscore_rows, mergedRows }, `${counted(Number(r.zscore_rows), 'z-score')} for ${counted(mergedRows, 'merged row')}`));
     mats.wine_price_zscores = await materialize(ctx, run, 'wine_price_zscores', z, { rowCount: Number(r.zscore_rows), columns: await db.columns('wine_price_zscores'), startedAt: t0 });
 
     // Counted from the files written, not from the query that split them: the check sees what ships.
@@ -63,17 +63,17 @@ async function compute(ctx: StageContext, db: Db, event: PipelineEvent, dir: str
       mats[asset] = await materialize(ctx, run, asset, path, { rowCount: info.rowCount, columns: info.columns, startedAt: t0 });
     }
     const premium = csvRows.premium_wines, ordinary = csvRows.ordinary_wines;
-    checks.push(checkResult('premium_wines', 'premium_plus_ordinary_is_merged', premium + ordinary === mergedRows, { premium, ordinary, mergedRows }));
+    checks.push(checkResult('premium_wines', 'premium_plus_ordinary_is_merged', premium + ordinary === mergedRows, { premium, ordinary, mergedRows }, `${premium} premium + ${ordinary} ordinary = ${premium + ordinary}, not the ${mergedRows} merged rows`));
 
     t0 = performance.now();
     const xlsx = join(dir, 'revenue_per_product.xlsx');
     const rows = (await db.rows(sql('select_revenue_report'))) as unknown as ReportRow[];
-    const summaryValues = { partition: event.partition, totalRevenue: String(r.per_product_total), products: mergedRows, premium, ordinary, unitsSold: String(r.units_sold) };
+    const summaryValues: ReportSummary = { runId: event.runId, partition: event.partition, madeAt: event.runStartedAt ?? event.ts, totalRevenue: String(r.per_product_total), products: mergedRows, premium, ordinary, unitsSold: String(r.units_sold) };
     await step('revenue_report', () => ctx.tasks.run({ module: REPORT, fn: 'writeRevenueReport', args: [xlsx, rows, summaryValues], label: 'revenue_per_product.xlsx' }));
     const summary = new Map(await step('revenue_report', () => ctx.tasks.run<[string, unknown][]>({ module: REPORT, fn: 'readSummaryEntries', args: [xlsx], label: 'revenue_per_product.xlsx' })));
-    const written = summary.get('Total Revenue');
+    const written = summary.get(SUMMARY_LABELS.totalRevenue);
     const writtenCents = typeof written === 'number' ? written.toFixed(2) : String(written);
-    checks.push(checkResult('revenue_report', 'summary_total_matches', writtenCents === r.per_product_total, { summaryTotal: writtenCents, perProductTotal: r.per_product_total }));
+    checks.push(checkResult('revenue_report', 'summary_total_matches', writtenCents === r.per_product_total, { summaryTotal: writtenCents, perProductTotal: r.per_product_total }, `the Summary sheet shows ${writtenCents}, the revenue per product sums to ${String(r.per_product_total)}`));
     mats.revenue_report = await materialize(ctx, run, 'revenue_report', xlsx, { rowCount: rows.length, sheets: ['Revenue by Product', 'Summary'], totalRevenue: r.per_product_total, premium, ordinary, startedAt: t0 });
   } finally {
     await local.release();

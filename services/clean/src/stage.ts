@@ -8,7 +8,7 @@ import type { SheetSummary } from '@bottleneck/shared/excel/read';
 
 const READER = import.meta.resolve('@bottleneck/shared/excel/read');
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
-import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
+import { checkResult, counted, expectationResult, gate, listed } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
 
 const sql = (name: string) => loadSql(new URL(`./assets/${name}.sql`, import.meta.url));
@@ -22,25 +22,26 @@ async function assetChecks(db: Db, name: InputName): Promise<CheckResult[]> {
     case 'erp': {
       const dup = list(r.duplicate_ids), negP = list(r.negative_price_ids), negS = list(r.negative_stock_ids);
       return [
-        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }),
-        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}),
-        checkResult(asset, 'price_not_negative', negP.length === 0, negP.length ? { productIds: negP } : {}),
-        checkResult(asset, 'stock_not_negative', negS.length === 0, negS.length ? { productIds: negS } : {}),
+        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }, `${counted(Number(r.null_ids), 'row has', 'rows have')} no product_id`),
+        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}, `${counted(dup.length, 'product_id appears', 'product_ids appear')} twice with different data: ${listed(dup)}`),
+        checkResult(asset, 'price_not_negative', negP.length === 0, negP.length ? { productIds: negP } : {}, `${counted(negP.length, 'product has', 'products have')} a negative price: ${listed(negP)}`),
+        checkResult(asset, 'stock_not_negative', negS.length === 0, negS.length ? { productIds: negS } : {}, `${counted(negS.length, 'product has', 'products have')} a negative stock_quantity: ${listed(negS)}`),
       ];
     }
     case 'web': {
       const dup = list(r.duplicate_skus), older = list(r.older_versions_dropped);
+      const versions = older.map((o) => { const v = o as { sku?: Json; row?: Json; post_modified?: Json }; return `${String(v.sku)} (row ${String(v.row)}, ${String(v.post_modified)})`; });
       return [
-        checkResult(asset, 'sku_not_null', r.null_skus === 0, { nullCount: r.null_skus }),
-        checkResult(asset, 'sku_unique', dup.length === 0, dup.length ? { duplicateSkus: dup } : {}),
-        checkResult(asset, 'sku_single_version', older.length === 0, older.length ? { olderVersionsDropped: older, rule: 'kept the most recent post_modified' } : {}),
+        checkResult(asset, 'sku_not_null', r.null_skus === 0, { nullCount: r.null_skus }, `${counted(Number(r.null_skus), 'web product has', 'web products have')} no sku`),
+        checkResult(asset, 'sku_unique', dup.length === 0, dup.length ? { duplicateSkus: dup } : {}, `${counted(dup.length, 'sku appears', 'skus appear')} more than once: ${listed(dup)}`),
+        checkResult(asset, 'sku_single_version', older.length === 0, older.length ? { olderVersionsDropped: older, rule: 'kept the most recent post_modified' } : {}, `${counted(older.length, 'older product row was', 'older product rows were')} dropped, keeping each sku's most recent post_modified: ${listed(versions)}`),
       ];
     }
     case 'liaison': {
       const dup = list(r.duplicate_ids);
       return [
-        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }),
-        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}),
+        checkResult(asset, 'product_id_not_null', r.null_ids === 0, { nullCount: r.null_ids }, `${counted(Number(r.null_ids), 'liaison row has', 'liaison rows have')} no product_id`),
+        checkResult(asset, 'product_id_unique', dup.length === 0, dup.length ? { duplicateProductIds: dup } : {}, `${counted(dup.length, 'product_id is', 'product_ids are')} mapped twice: ${listed(dup)}`),
       ];
     }
   }
@@ -131,8 +132,8 @@ async function onCleaned(event: PipelineEvent, ctx: StageContext): Promise<Pipel
       const r = await db.one(sql('check_gate'));
       const unmatched = list(r.id_web_without_web_product), unmapped = list(r.onsale_without_liaison);
       return [
-        checkResult('liaison_clean', 'id_web_matches_web', unmatched.length === 0, unmatched.length ? { idWebWithoutWebProduct: unmatched } : {}),
-        checkResult('erp_clean', 'erp_products_mapped', unmapped.length === 0, unmapped.length ? { onsaleProductIdsWithoutLiaison: unmapped } : {}),
+        checkResult('liaison_clean', 'id_web_matches_web', unmatched.length === 0, unmatched.length ? { idWebWithoutWebProduct: unmatched } : {}, `${counted(unmatched.length, 'liaison id_web names', 'liaison id_webs name')} no web product: ${listed(unmatched)}`),
+        checkResult('erp_clean', 'erp_products_mapped', unmapped.length === 0, unmapped.length ? { onsaleProductIdsWithoutLiaison: unmapped } : {}, `${counted(unmapped.length, 'ERP product on sale online has', 'ERP products on sale online have')} no liaison row: ${listed(unmapped)}`),
       ];
     } finally {
       for (const f of locals) await f.release();

@@ -4,7 +4,7 @@ import { assetErrorBoundary, assetSpec, carry, layout, makeEvent, type PipelineE
 import { loadSql } from '@bottleneck/shared/duck/index';
 import { exportCsv } from '@bottleneck/shared/duck/export';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
-import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
+import { checkResult, counted, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
 
 const sql = (name: string) => loadSql(new URL(`./assets/${name}.sql`, import.meta.url));
@@ -33,9 +33,9 @@ export const mergeStage: StageHandler = {
           const rowCount = Number(r.merged_rows);
           const totalRevenue = String(r.total_revenue);
           const checks = [
-            checkResult(ASSET, 'revenue_not_null', r.null_revenue === 0, { nullRevenue: r.null_revenue }),
-            checkResult(ASSET, 'keys_unique', r.duplicate_product_ids === 0 && r.duplicate_skus === 0, { duplicateProductIds: r.duplicate_product_ids, duplicateSkus: r.duplicate_skus }),
-            checkResult(ASSET, 'row_count_matches_web', rowCount === r.expected_rows, { mergedRows: rowCount, webProductsWithErpMatch: r.expected_rows }),
+            checkResult(ASSET, 'revenue_not_null', r.null_revenue === 0, { nullRevenue: r.null_revenue }, `${counted(Number(r.null_revenue), 'merged row has', 'merged rows have')} no revenue`),
+            checkResult(ASSET, 'keys_unique', r.duplicate_product_ids === 0 && r.duplicate_skus === 0, { duplicateProductIds: r.duplicate_product_ids, duplicateSkus: r.duplicate_skus }, `the merge repeats ${counted(Number(r.duplicate_product_ids), 'product_id')} and ${counted(Number(r.duplicate_skus), 'sku')}`),
+            checkResult(ASSET, 'row_count_matches_web', rowCount === r.expected_rows, { mergedRows: rowCount, webProductsWithErpMatch: r.expected_rows }, `${counted(rowCount, 'merged row')}, but ${counted(Number(r.expected_rows), 'web product has', 'web products have')} an ERP match`),
           ];
           const exp = expectationResult(ASSET, { rowCount, totalRevenue }, event.expectations);
           if (exp) checks.push(exp);

@@ -22,11 +22,17 @@ async function csvOf(sql: string): Promise<string> {
 }
 
 describe('exportCsv', () => {
+  it('starts with the UTF-8 byte-order mark, then the header, so that Excel keeps accents', async () => {
+    const out = await csvOf(`SELECT 'Millésimé' AS title`);
+    expect(Buffer.from(out).subarray(0, 3)).toEqual(Buffer.from([0xef, 0xbb, 0xbf]));
+    expect(out).toBe('\ufefftitle\nMillésimé\n');
+  });
+
   const dangerous = ['=1+1', '+33 1 23', '-2', '@SUM(A1)', '\tx', '\rx', 'plain', "'quoted", ''];
 
   it('neutralises text cells exactly as neutralizeText does, and leaves numbers alone', async () => {
     const values = dangerous.map((v, i) => `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '")}'`}, -${i}.5::DECIMAL(5,2))`).join(', ');
-    const out = await csvOf(`SELECT * FROM (VALUES ${values}) t(id, txt, amount) ORDER BY id`);
+    const out = (await csvOf(`SELECT * FROM (VALUES ${values}) t(id, txt, amount) ORDER BY id`)).replace(/^\ufeff/, '');
     const lines = out.split('\n');
     expect(lines[0]).toBe('id,txt,amount');
     // Parse back the middle column, unquoting as RFC 4180 says.
@@ -41,7 +47,7 @@ describe('exportCsv', () => {
   it('quotes commas, quotes and newlines, writes NULL as an empty cell, and is byte-identical twice', async () => {
     const sql = `SELECT * FROM (VALUES (1, 'a,b', 'say "hi"', 'two\nlines', NULL::VARCHAR)) t(id, a, b, c, d)`;
     const [x, y] = [await csvOf(sql), await csvOf(sql)];
-    expect(x).toBe('id,a,b,c,d\n1,"a,b","say ""hi""","two\nlines",\n');
+    expect(x).toBe('\ufeffid,a,b,c,d\n1,"a,b","say ""hi""","two\nlines",\n');
     expect(y).toBe(x);
   });
 });

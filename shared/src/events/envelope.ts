@@ -24,6 +24,8 @@ export const CheckResultSchema = z.object({
   severity: z.enum(['ERROR', 'WARN']),
   blocking: z.boolean(),
   description: z.string(),
+  /** What was found, in words a person reads (failed checks): "2 products have a negative price: 5017, 6594". */
+  message: z.string().optional(),
   metadata: z.record(z.string(), z.unknown()),
 });
 export type CheckResult = z.infer<typeof CheckResultSchema>;
@@ -48,4 +50,6 @@ export const EnvelopeBase = z.object({
   materializations: z.record(z.string(), MaterializationSchema),
   checks: z.array(CheckResultSchema),
   expectations: ExpectationsSchema.optional(),
+  /** When the run started (its trigger's time), carried by every event of the run. */
+  runStartedAt: z.string().datetime({ offset: true }).optional(),
 });

@@ -17,7 +17,7 @@ const invalid = (raw: unknown, message: string) => {
 describe('makeEvent', () => {
   it('fills id, type, v and ts, and validates', () => {
     const e = makeEvent('trigger', { ...base, payload: { source: 'schedule' } }, NOW);
-    expect(e).toEqual({ ...base, payload: { source: 'schedule' }, type: 'trigger', v: 1, id: e.id, ts: '2026-02-01T06:00:00.000Z' });
+    expect(e).toEqual({ ...base, payload: { source: 'schedule' }, type: 'trigger', v: 1, id: e.id, ts: '2026-02-01T06:00:00.000Z', runStartedAt: '2026-02-01T06:00:00.000Z' });
     expect(e.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(makeEvent('trigger', { ...base, payload: { source: 'schedule' } }).id).not.toBe(e.id);
   });
@@ -135,6 +135,13 @@ describe('carry', () => {
     c.materializations.b = c.materializations.a!;
     expect(e.checks).toHaveLength(1);
     expect(Object.keys(e.materializations)).toEqual(['a']);
+  });
+
+  it('carries the start of the run from its trigger to every later event', () => {
+    const t = makeEvent('trigger', { ...base, payload: { source: 'cli' } }, NOW);
+    const later = makeEvent('cleaned', { ...carry(t), payload: {} }, new Date(NOW.getTime() + 60_000));
+    expect(later.runStartedAt).toBe(NOW.toISOString());
+    expect(later.ts).not.toBe(later.runStartedAt);
   });
 
   it('carries no expectations key when the run has none', () => {

@@ -61,7 +61,10 @@ type Fields<T extends EventType> = Omit<EventOf<T>, 'id' | 'ts' | 'v' | 'type'>;
  * const e = makeEvent('merged', { runId, partition, materializations, checks, payload: {} });
  */
 export function makeEvent<T extends EventType>(type: T, fields: Fields<T>, now: Date = new Date()): EventOf<T> {
-  return parseEvent({ ...fields, type, v: 1, id: randomUUID(), ts: now.toISOString() }) as EventOf<T>;
+  const ts = now.toISOString();
+  // A trigger starts a run: its time is the run's start, which every later event carries.
+  const start = fields.runStartedAt ?? (type === 'trigger' ? ts : undefined);
+  return parseEvent({ ...fields, ...(start ? { runStartedAt: start } : {}), type, v: 1, id: randomUUID(), ts }) as EventOf<T>;
 }
 
 /** The fields a stage carries from the event it handled into the one it emits. */
@@ -72,6 +75,7 @@ export function carry(e: PipelineEvent) {
     materializations: { ...e.materializations },
     checks: [...e.checks],
     ...(e.expectations ? { expectations: e.expectations } : {}),
+    ...(e.runStartedAt ? { runStartedAt: e.runStartedAt } : {}),
   };
 }
 

@@ -20,6 +20,7 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
     materializations: { ...event.materializations },
     checks: mergeChecks(event.checks, (err.details?.checks as CheckResult[] | undefined) ?? []),
     ...(event.expectations ? { expectations: event.expectations } : {}),
+    ...(event.runStartedAt ? { runStartedAt: event.runStartedAt } : {}),
     payload: {
       stage: err.stage ?? stage,
       ...(err.asset ? { asset: err.asset } : {}),
