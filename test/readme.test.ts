@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { toMermaid } from '../shared/src/assets/graph.js';
+import { toMermaid } from '@bottleneck/shared/assets/graph';
 import { ROOT } from './helpers.js';
 
 describe('README', () => {

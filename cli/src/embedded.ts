@@ -1,26 +1,16 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   INPUT_NAMES, SOURCES, layout, makeEvent, newRunId, partitionOf, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
 } from '@bottleneck/shared';
-import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
-import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { OutboxMailer } from '@bottleneck/shared/adapters/outbox-mailer';
-import { Duck } from '@bottleneck/shared/duck/index';
-import { DEFAULT_READ_LIMITS, type ReadLimits } from '@bottleneck/shared/excel/read';
-import { silentLogger, type Logger, type ProgressListener, type StageContext, type StageHandler } from '@bottleneck/shared/stage/context';
-import { bindStage } from '@bottleneck/shared/stage/runner';
-import { InlineRunner, WorkerPool, type TaskRunner } from '@bottleneck/shared/workers/pool';
-import { ingestStage } from '@bottleneck/ingest';
-import { cleanStage } from '@bottleneck/clean';
-import { mergeStage } from '@bottleneck/merge';
-import { analyticsStage } from '@bottleneck/analytics';
-import { publisherStage } from '@bottleneck/publisher';
-import { alerterStage } from '@bottleneck/alerter';
+import type { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
+import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
+import type { ReadLimits } from '@bottleneck/shared/excel/read';
+import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
+import type { Logger, ProgressListener } from '@bottleneck/shared/stage/context';
+import { createContext, embeddedAdapters, subscribeStages } from '@bottleneck/shared/wiring';
 
-/** The six stages, in graph order. */
-export const STAGE_HANDLERS: readonly StageHandler[] = [ingestStage, cleanStage, mergeStage, analyticsStage, publisherStage, alerterStage];
+export { STAGE_HANDLERS };
 
 export interface EmbeddedRunOptions {
   /** Folder with erp.xlsx, web.xlsx, liaison.xlsx. */
@@ -72,24 +62,19 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const t0 = performance.now();
   const now = opts.now ?? (() => new Date());
   const runId = opts.runId ?? newRunId(opts.partition, now());
-  const store = new FolderStore(opts.out);
+  const adapters = embeddedAdapters(opts.out, now);
+  const bus = adapters.bus as MemoryBus;
+  const store = adapters.store as FolderStore;
   // Inline by default: measured faster at every size here (K = 1 to 20), since each worker pays
   // exceljs's import again and the parse does not split across files well; workers add a hard
   // memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
-  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, preload: [import.meta.resolve('exceljs')] }) : new InlineRunner();
-  const duck = new Duck();
-  duck.warm();
-  const bus = new MemoryBus();
-  const workDir = await mkdtemp(join(tmpdir(), 'bottleneck-'));
-  const ctx: StageContext = {
-    store, duck, tasks, workDir, log: opts.log ?? silentLogger,
-    limits: { ...DEFAULT_READ_LIMITS, ...opts.limits },
-    mailer: new OutboxMailer(join(opts.out, 'outbox'), now),
+  const { ctx, close } = await createContext(adapters, {
+    workers, ...(workers > 0 ? { preload: [import.meta.resolve('exceljs')] } : {}),
+    log: opts.log ?? silent, ...(opts.limits ? { limits: opts.limits } : {}), now,
     alert: { to: opts.alertTo ?? ['data-team@bottleneck.example'], from: opts.alertFrom ?? 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
     ...(opts.progress ? { progress: opts.progress } : {}),
-    now,
-  };
+  });
   ctx.log.debug({ runId, workers }, 'excel workers');
   try {
     // The dropped files go where users drop them in production: incoming/<partition>/.
@@ -100,7 +85,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
       if (exists) await store.putFile(key, src);
       else await store.delete(key);
     }));
-    for (const h of STAGE_HANDLERS) await bus.subscribe({ group: h.stage, types: h.consumes, handler: bindStage(h, ctx, bus) });
+    await subscribeStages(bus, STAGE_HANDLERS, ctx);
     await bus.publish(makeEvent('trigger', {
       runId, partition: opts.partition, materializations: {}, checks: [],
       ...(opts.expectations ? { expectations: opts.expectations } : {}),
@@ -111,11 +96,11 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
   } finally {
     await bus.close();
-    await duck.close();
-    await tasks.close();
-    await rm(workDir, { recursive: true, force: true });
+    await close();
   }
 }
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: string, events: PipelineEvent[], durationMs: number): Promise<RunSummary> {
   const last = events[events.length - 1];

@@ -16,13 +16,9 @@ import { INPUT_NAMES, layout, makeEvent, type ObjectStore, type PipelineEvent, t
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { SendGridMailer } from '@bottleneck/shared/adapters/sendgrid-mailer';
-import { Duck } from '@bottleneck/shared/duck/index';
-import { DEFAULT_READ_LIMITS } from '@bottleneck/shared/excel/read';
-import { silentLogger, type StageContext } from '@bottleneck/shared/stage/context';
-import { bindStage } from '@bottleneck/shared/stage/runner';
-import { InlineRunner } from '@bottleneck/shared/workers/pool';
+import { createContext, subscribeStages } from '@bottleneck/shared/wiring';
 import { STAGE_HANDLERS } from '@bottleneck/cli/embedded';
-import type { Manifest } from '@bottleneck/publisher/stage';
+import type { Manifest } from '@bottleneck/publisher';
 import { NO_REFERENCE, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start, type StandIn } from '../sendgrid-standin.js';
 
@@ -58,25 +54,18 @@ function recording(store: ObjectStore, writes: string[]): ObjectStore {
 /** The six stages on the in-memory bus, with the given store and mailer (what a service's main wires, in one process). */
 async function runMonth(store: ObjectStore, mailer: SendGridMailer, partition: string): Promise<PipelineEvent[]> {
   const runId = `${partition}-it-${randomBytes(3).toString('hex')}`;
-  const duck = new Duck();
   const bus = new MemoryBus();
-  const tasks = new InlineRunner();
-  const workDir = await mkdtemp(join(tmpdir(), 'bn-trip-'));
-  const ctx: StageContext = {
-    store, duck, tasks, workDir, log: silentLogger, limits: DEFAULT_READ_LIMITS, mailer,
+  const { ctx, close } = await createContext({ bus, store, mailer }, {
     alert: { to: ['data-team@bottleneck.example'], from: 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
-    now: () => new Date(),
-  };
+  });
   try {
-    for (const h of STAGE_HANDLERS) await bus.subscribe({ group: h.stage, types: h.consumes, handler: bindStage(h, ctx, bus) });
+    await subscribeStages(bus, STAGE_HANDLERS, ctx);
     await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'cli' } }));
     await bus.idle();
     return bus.messages().map((m) => m.event).filter((e) => e.runId === runId);
   } finally {
     await bus.close();
-    await duck.close();
-    await tasks.close();
-    await rm(workDir, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -1,5 +1,6 @@
 import { main } from '@bottleneck/shared/service/run';
 import { packageVersion } from '@bottleneck/shared/service/version';
-import { cleanStage } from './stage.js';
+import { assetStageHandler } from '@bottleneck/shared/stage/handler';
+import { cleanStage } from './index.js';
 
-main({ stage: 'clean', handler: cleanStage, version: packageVersion(import.meta.url) });
+main({ stage: 'clean', handler: assetStageHandler(cleanStage), version: packageVersion(import.meta.url) });

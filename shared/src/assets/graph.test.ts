@@ -1,46 +1,57 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { EVENT_TYPES } from '../events/index.js';
+import { EVENT_TYPES } from '@bottleneck/shared/events/index';
+import { EXPECTATION_CHECK } from '@bottleneck/shared/stage/checks';
 import {
-  ASSETS, EXPECTATION_CHECK, GATE_CHECKS, STAGES, assetSpec, assetsOfStage, checkSpec, toMermaid, topologicalOrder, type AssetSpec,
-} from './graph.js';
+  ASSETS, STAGES, STAGE_DEFINITIONS, STAGE_HANDLERS, assetDefinition, assetsOfStage, checkSpec, declaredKeys, toMermaid, topologicalOrder,
+} from '@bottleneck/shared/assets/graph';
+import { ASSET_STAGE, STAGE_NAMES, consumedEvents, type AssetKey } from '@bottleneck/shared/assets/keys';
 
-const spec = (key: string, deps: string[] = []): AssetSpec => ({ key, stage: 'clean', deps, description: key, file: `${key}.parquet`, checks: [] });
+const spec = (key: string, deps: string[] = []) => ({ key, deps });
 
 describe('the asset graph', () => {
-  it('declares each asset once, and each dependency is a declared asset', () => {
-    const keys = ASSETS.map((a) => a.key);
-    expect(new Set(keys).size).toBe(keys.length);
-    for (const a of ASSETS) for (const d of a.deps) expect(keys, `${a.key} depends on ${d}`).toContain(d);
+  it('defines every asset key exactly once, in the stage ASSET_STAGE gives it', () => {
+    const { defined, named } = declaredKeys();
+    expect(new Set(defined).size).toBe(defined.length);
+    expect([...defined].sort()).toEqual([...named].sort());
+    for (const s of STAGE_DEFINITIONS) for (const a of s.assets) expect(a.stage, a.key).toBe(ASSET_STAGE[a.key]);
   });
 
   it('has no cycle: topologicalOrder puts every asset after its dependencies', () => {
-    const order = topologicalOrder().map((a) => a.key);
-    expect([...order].sort()).toEqual(ASSETS.map((a) => a.key).sort());
+    const order = topologicalOrder(ASSETS).map((a) => a.key);
     for (const a of ASSETS) for (const d of a.deps) expect(order.indexOf(d), `${d} before ${a.key}`).toBeLessThan(order.indexOf(a.key));
   });
 
-  it('topologicalOrder keeps the declared order where dependencies allow and reports a cycle', () => {
-    expect(topologicalOrder([assetSpec('erp_clean'), assetSpec('raw_erp')]).map((a) => a.key)).toEqual(['raw_erp', 'erp_clean']);
-    expect(() => topologicalOrder([{ ...assetSpec('raw_erp'), deps: ['erp_clean'] }, assetSpec('erp_clean')])).toThrow(expect.objectContaining({ message: 'cycle in the asset graph: raw_erp -> erp_clean -> raw_erp' }));
-  });
-
-  it('topologicalOrder orders and checks the graph it is given, not the module\'s', () => {
+  it('topologicalOrder orders and checks the graph it is given, and reports a cycle or an unknown asset', () => {
     expect(topologicalOrder([spec('b', ['a']), spec('a')]).map((a) => a.key)).toEqual(['a', 'b']);
     expect(() => topologicalOrder([spec('a', ['b']), spec('b', ['a'])])).toThrow(expect.objectContaining({ message: 'cycle in the asset graph: a -> b -> a' }));
+    expect(() => topologicalOrder([spec('a', ['x'])])).toThrow(expect.objectContaining({ message: 'unknown asset x' }));
   });
 
-  it('gives each stage of STAGES its assets, except the alerter, and no asset to an unknown stage', () => {
-    for (const { stage } of STAGES) {
-      if (stage === 'alerter') expect(assetsOfStage(stage)).toEqual([]);
-      else expect(assetsOfStage(stage).length, stage).toBeGreaterThan(0);
+  it('puts each asset in a stage at or after the stages of what it and its checks read', () => {
+    const rank = (k: AssetKey) => STAGE_NAMES.indexOf(ASSET_STAGE[k]);
+    for (const a of ASSETS) {
+      for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)]) expect(rank(d), `${a.key} reads ${d}`).toBeLessThanOrEqual(rank(a.key));
     }
-    const stages = new Set(STAGES.map((s) => s.stage));
-    for (const a of ASSETS) expect(stages.has(a.stage), a.key).toBe(true);
   });
 
-  it('puts each asset in a stage at or after the stages of its dependencies', () => {
-    const rank = new Map(STAGES.map((s, i) => [s.stage, i]));
-    for (const a of ASSETS) for (const d of a.deps) expect(rank.get(assetSpec(d).stage)!).toBeLessThanOrEqual(rank.get(a.stage)!);
+  it('never makes a check read an asset downstream of its own (it would wait for itself)', () => {
+    const downstream = (k: AssetKey): Set<AssetKey> => {
+      const out = new Set<AssetKey>();
+      for (const a of ASSETS) if (a.deps.includes(k)) { out.add(a.key); for (const x of downstream(a.key)) out.add(x); }
+      return out;
+    };
+    for (const a of ASSETS) for (const c of a.checks) for (const d of c.deps) expect(downstream(a.key).has(d), `${a.key}.${c.name} reads ${d}`).toBe(false);
+  });
+
+  it('derives each stage\'s subscription from where its upstream assets are materialized', () => {
+    const consumes = Object.fromEntries(STAGES.map((s) => [s.stage, s.consumes]));
+    expect(consumes).toEqual({
+      ingest: ['trigger'], clean: ['file-arrived'], merge: ['validated'], analytics: ['merged'], publisher: ['analysed'], alerter: ['failed'],
+    });
+    for (const h of STAGE_HANDLERS) expect(h.consumes, h.stage).toEqual(consumes[h.stage]);
+    expect(() => consumedEvents('merge', ['revenue_report'])).toThrow(expect.objectContaining({ message: 'stage merge reads assets of stage analytics, which runs after it' }));
   });
 
   it('wires the stages by events: every event consumed is emitted by a stage (but trigger and failed, which come from outside)', () => {
@@ -48,28 +59,46 @@ describe('the asset graph', () => {
     for (const s of STAGES) for (const t of s.consumes) if (t !== 'trigger' && t !== 'failed') expect(emitted.has(t), `${s.stage} consumes ${t}`).toBe(true);
     const known = new Set<string>(EVENT_TYPES);
     for (const s of STAGES) for (const t of [...s.consumes, ...s.emits]) expect(known.has(t)).toBe(true);
+    expect(STAGES.find((s) => s.stage === 'clean')!.emits).toEqual(['cleaned', 'validated']);
   });
 
-  it('names each materialized file once, and each published name once', () => {
+  it('gives each stage but the alerter its assets', () => {
+    for (const stage of STAGE_NAMES) {
+      if (stage === 'alerter') expect(assetsOfStage(stage)).toEqual([]);
+      else expect(assetsOfStage(stage).length, stage).toBeGreaterThan(0);
+    }
+  });
+
+  it('names each materialized file once and each published name once; a published table says how it is exported', () => {
     const files = ASSETS.map((a) => a.file);
     expect(new Set(files).size).toBe(files.length);
     const published = ASSETS.flatMap((a) => (a.publishAs ? [a.publishAs] : []));
     expect(new Set(published).size).toBe(published.length);
+    for (const a of ASSETS) if (a.kind === 'table' && a.publishAs) expect(a.publishSql, a.key).toBeTruthy();
+    // The publisher publishes exactly the assets that have a published name.
+    expect([...assetDefinition('extracts').deps].sort()).toEqual(ASSETS.filter((a) => a.publishAs).map((a) => a.key).sort());
   });
 
-  it('checkSpec finds asset checks, gate checks and the expectation check, and refuses unknown ones', () => {
+  it('keeps each check\'s SQL next to its asset, and no check SQL without its check', () => {
+    for (const a of ASSETS) {
+      for (const c of a.checks) if (c.sql) expect(existsSync(fileURLToPath(new URL(`${c.sql}.sql`, a.sqlDir))), `${a.key}.${c.name}: ${c.sql}.sql`).toBe(true);
+      const dir = fileURLToPath(a.sqlDir);
+      const declared = new Set(ASSETS.filter((x) => fileURLToPath(x.sqlDir) === dir).flatMap((x) => x.checks.flatMap((c) => (c.sql ? [`${c.sql}.sql`] : []))));
+      for (const f of readdirSync(dir).filter((n) => n.startsWith('check_') && n.endsWith('.sql'))) expect(declared.has(f), `${dir}${f} belongs to no check`).toBe(true);
+    }
+  });
+
+  it('checkSpec finds asset checks, cross-asset checks and the expectation check, and refuses unknown ones', () => {
     expect(checkSpec('erp_clean', 'product_id_unique')).toMatchObject({ severity: 'ERROR', blocking: true });
     expect(checkSpec('erp_clean', 'price_not_negative')).toMatchObject({ severity: 'WARN', blocking: false });
-    expect(checkSpec('liaison_clean', GATE_CHECKS[0]!.name)).toBe(GATE_CHECKS[0]);
+    expect(checkSpec('liaison_clean', 'id_web_matches_web')).toMatchObject({ severity: 'WARN', blocking: false });
     expect(checkSpec('premium_wines', 'matches_expectations')).toBe(EXPECTATION_CHECK);
     expect(() => checkSpec('erp_clean', 'nope')).toThrow(expect.objectContaining({ message: 'unknown check erp_clean.nope' }));
-    expect(() => assetSpec('nope')).toThrow(expect.objectContaining({ message: 'unknown asset nope' }));
+    expect(() => assetDefinition('nope' as AssetKey)).toThrow(expect.objectContaining({ message: 'unknown asset nope' }));
   });
 
   it('gives every blocking check severity ERROR (a blocking WARN would never block)', () => {
-    for (const c of [...ASSETS.flatMap((a) => a.checks), ...GATE_CHECKS, EXPECTATION_CHECK]) {
-      if (c.blocking) expect(c.severity, c.name).toBe('ERROR');
-    }
+    for (const c of [...ASSETS.flatMap((a) => a.checks), EXPECTATION_CHECK]) if (c.blocking) expect(c.severity, c.name).toBe('ERROR');
   });
 });
 

@@ -28,6 +28,11 @@ export class Duck {
     return this.inst;
   }
 
+  /** A new connection; the caller closes it (`db.close()`). */
+  async connect(): Promise<Db> {
+    return new Db(await (await this.instance()).connect());
+  }
+
   /** Runs `fn` with a fresh connection, closed afterwards (its temp tables go with it). */
   async with<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const conn = await (await this.instance()).connect();
@@ -50,6 +55,10 @@ export class Duck {
 export class Db {
   constructor(readonly conn: DuckDBConnection) {}
 
+  close(): void {
+    this.conn.closeSync();
+  }
+
   async run(sql: string, params?: Params): Promise<void> {
     await this.conn.run(sql, params as never);
   }
@@ -71,8 +80,9 @@ export class Db {
     return Number(r.n);
   }
 
+  /** The columns of a table or view of the connection's default schema (or a temp one), in order. */
   async columns(table: string): Promise<{ name: string; type: string }[]> {
-    const r = await this.rows(`SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = $t ORDER BY column_index`, { t: table });
+    const r = await this.rows(`SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = $t AND (schema_name = current_schema() OR database_name = 'temp') ORDER BY column_index`, { t: table });
     return r.map((x) => ({ name: String(x.name), type: String(x.type) }));
   }
 
@@ -89,9 +99,9 @@ export class Db {
     await this.loadNdjson(table, columns, path);
   }
 
-  /** Registers a Parquet file as a temp view. */
+  /** Registers a Parquet file as a view (in the connection's default schema). */
   async attachParquet(view: string, path: string): Promise<void> {
-    await this.run(`CREATE TEMP VIEW ${quoteIdent(view)} AS SELECT * FROM read_parquet(${quoteLiteral(path)})`);
+    await this.run(`CREATE OR REPLACE VIEW ${quoteIdent(view)} AS SELECT * FROM read_parquet(${quoteLiteral(path)})`);
   }
 
   async toParquet(table: string, path: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import type { Stage } from '../assets/graph.js';
+import type { Stage } from '../assets/keys.js';
 import { BottleneckError } from '../errors/index.js';
 import { readOptionalSecret } from '../secrets.js';
 import { VARIABLES, variablesOf, type VariableSpec } from './variables.js';

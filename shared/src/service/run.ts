@@ -1,17 +1,13 @@
-import { mkdir, mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
-import type { Stage } from '../assets/graph.js';
-import { Duck } from '../duck/index.js';
-import { DEFAULT_READ_LIMITS, type ReadLimits } from '../excel/read.js';
+import type { Stage } from '../assets/keys.js';
+import type { ReadLimits } from '../excel/read.js';
 import type { PipelineEvent } from '../events/index.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
-import type { Mailer } from '../ports/mailer.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { StageContext, StageHandler } from '../stage/context.js';
-import { bindStage } from '../stage/runner.js';
-import { InlineRunner, WorkerPool, type TaskRunner } from '../workers/pool.js';
+import { createContext, serviceAdapters, subscribeStages, type ServiceAdapterSettings } from '../wiring.js';
 import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
 import { buildHttp } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -51,33 +47,31 @@ export interface RunningService extends ServiceRuntime {
 
 const SECRET_PATHS = ['settings.SENDGRID_API_KEY', 'config.SENDGRID_API_KEY', 'config.S3_SECRET_ACCESS_KEY', 'config.S3_ACCESS_KEY_ID', 'config.KAFKA_SASL_PASSWORD', 'config.BN_STATUS_TOKEN', 'req.headers.authorization'];
 
-/** Builds the real adapters from the configuration. Kafka, S3 and SendGrid are loaded here only. */
-async function adapters(stage: Stage, c: ServiceConfig, log: PinoLogger): Promise<{ bus: Bus; store: ObjectStore; mailer?: Mailer }> {
-  const [{ KafkaBus }, { S3Store }] = await Promise.all([import('../adapters/kafka-bus.js'), import('../adapters/s3-store.js')]);
+/** The adapters' settings from a service's validated configuration. */
+function adapterSettings(stage: Stage, c: ServiceConfig, log: PinoLogger): ServiceAdapterSettings {
   const str = (k: string) => c[k] as string | undefined;
-  const bus = new KafkaBus({
-    brokers: c.KAFKA_BROKERS as string[],
-    clientId: str('KAFKA_CLIENT_ID')!,
-    topicPrefix: str('KAFKA_TOPIC_PREFIX')!,
-    numPartitions: c.KAFKA_TOPIC_PARTITIONS as number,
-    replicationFactor: c.KAFKA_REPLICATION_FACTOR as number,
-    ssl: c.KAFKA_SSL as boolean,
-    sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS as number,
-    ...(c.KAFKA_SASL_MECHANISM ? { sasl: { mechanism: c.KAFKA_SASL_MECHANISM, username: str('KAFKA_SASL_USERNAME')!, password: str('KAFKA_SASL_PASSWORD')! } as never } : {}),
-    logger: log.child({ component: 'kafka' }),
-  });
-  const store = new S3Store({
-    bucket: str('S3_BUCKET')!,
-    ...(str('S3_PREFIX') ? { prefix: str('S3_PREFIX')! } : {}),
-    ...(str('S3_ENDPOINT') ? { endpoint: str('S3_ENDPOINT')! } : {}),
-    region: str('S3_REGION')!,
-    forcePathStyle: c.S3_FORCE_PATH_STYLE as boolean,
-    ...(str('S3_ACCESS_KEY_ID') ? { credentials: { accessKeyId: str('S3_ACCESS_KEY_ID')!, secretAccessKey: str('S3_SECRET_ACCESS_KEY')! } } : {}),
-  });
-  if (stage !== 'alerter') return { bus, store };
-  const { SendGridMailer } = await import('../adapters/sendgrid-mailer.js');
-  // The alerter retries sending itself (with the dead-letter record already written): no second loop here.
-  return { bus, store, mailer: new SendGridMailer({ apiKey: str('SENDGRID_API_KEY')!, baseUrl: str('SENDGRID_API_URL')!, retries: 0 }) };
+  return {
+    kafka: {
+      brokers: c.KAFKA_BROKERS as string[],
+      clientId: str('KAFKA_CLIENT_ID')!,
+      topicPrefix: str('KAFKA_TOPIC_PREFIX')!,
+      numPartitions: c.KAFKA_TOPIC_PARTITIONS as number,
+      replicationFactor: c.KAFKA_REPLICATION_FACTOR as number,
+      ssl: c.KAFKA_SSL as boolean,
+      sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS as number,
+      ...(c.KAFKA_SASL_MECHANISM ? { sasl: { mechanism: c.KAFKA_SASL_MECHANISM as 'plain', username: str('KAFKA_SASL_USERNAME')!, password: str('KAFKA_SASL_PASSWORD')! } } : {}),
+    },
+    s3: {
+      bucket: str('S3_BUCKET')!,
+      ...(str('S3_PREFIX') ? { prefix: str('S3_PREFIX')! } : {}),
+      ...(str('S3_ENDPOINT') ? { endpoint: str('S3_ENDPOINT')! } : {}),
+      region: str('S3_REGION')!,
+      forcePathStyle: c.S3_FORCE_PATH_STYLE as boolean,
+      ...(str('S3_ACCESS_KEY_ID') ? { credentials: { accessKeyId: str('S3_ACCESS_KEY_ID')!, secretAccessKey: str('S3_SECRET_ACCESS_KEY')! } } : {}),
+    },
+    ...(stage === 'alerter' ? { sendgrid: { apiKey: str('SENDGRID_API_KEY')!, baseUrl: str('SENDGRID_API_URL')! } } : {}),
+    log: log.child({ component: 'kafka' }),
+  };
 }
 
 /** Counts, times and records every event a service handles (the outcome of a handled one comes from onStage). */
@@ -109,7 +103,8 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
   const config = loadConfig(def.stage, env);
   const log = pino({ level: config.LOG_LEVEL as string, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
   const startedAt = Date.now();
-  const { bus: rawBus, store, mailer } = await adapters(def.stage, config, log);
+  const adapters = await serviceAdapters(adapterSettings(def.stage, config, log));
+  const { bus: rawBus, store, mailer } = adapters;
   const metrics = createMetrics(def.stage);
   const tracker = new RunTracker();
   // Every event this service publishes is counted, whichever code path publishes it.
@@ -123,28 +118,21 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     close: () => rawBus.close(),
   };
   const workers = (config.BN_EXCEL_WORKERS as number | undefined) ?? 0;
-  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers }) : new InlineRunner();
-  const duck = new Duck();
-  const workRoot = join(config.BN_WORK_DIR as string, 'bottleneck');
-  await mkdir(workRoot, { recursive: true });
-  const limits: ReadLimits = {
-    ...DEFAULT_READ_LIMITS,
+  const limits: Partial<ReadLimits> = {
     ...(config.BN_MAX_FILE_BYTES !== undefined ? { maxBytes: config.BN_MAX_FILE_BYTES as number } : {}),
     ...(config.BN_MAX_UNCOMPRESSED_BYTES !== undefined ? { maxUncompressedBytes: config.BN_MAX_UNCOMPRESSED_BYTES as number } : {}),
     ...(config.BN_MAX_ROWS !== undefined ? { maxRows: config.BN_MAX_ROWS as number } : {}),
     ...(config.BN_MAX_READ_MS !== undefined ? { maxMillis: config.BN_MAX_READ_MS as number } : {}),
   };
-  const ctx: StageContext = {
-    store, duck, tasks, limits, log, now: () => new Date(),
+  const { ctx, close: closeContext } = await createContext(adapters, {
+    workers, limits, log, workRoot: join(config.BN_WORK_DIR as string, 'bottleneck', def.stage),
     progress: {
       onStage: (p) => tracker.finish({ runId: p.runId, partition: p.partition, eventId: p.eventId, consumed: p.consumed, emitted: p.emitted, outcome: p.emitted.includes('failed') ? 'failed' : 'ok', durationMs: p.durationMs }),
     },
-    workDir: await mkdtemp(join(workRoot, `${def.stage}-`)),
-    ...(mailer ? { mailer, alert: { to: config.ALERT_TO as string[], from: config.ALERT_FROM as string, pipelineName: config.BN_PIPELINE_NAME as string } } : {}),
-  };
+    ...(mailer ? { alert: { to: config.ALERT_TO as string[], from: config.ALERT_FROM as string, pipelineName: config.BN_PIPELINE_NAME as string } } : {}),
+  });
   const rt: ServiceRuntime = { stage: def.stage, config, log, bus, store, ctx, metrics };
-  const handler = instrument(bindStage(def.handler, ctx, bus), metrics, tracker);
-  const sub = await bus.subscribe({ group: `bottleneck-${def.stage}`, types: def.handler.consumes, handler });
+  const [sub] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
   const extra = def.extra ? await def.extra(rt) : undefined;
 
   const readiness = async (): Promise<string | null> => {
@@ -176,11 +164,11 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
       log.info({}, 'stopping: finishing the event in flight');
       clearInterval(lagTimer);
       await extra?.stop();
-      await sub.close();
+      await sub!.close();
       await bus.close();
       await http.close();
-      await tasks.close();
-      await duck.close();
+      await closeContext();
+      await adapters.close?.();
       log.info({}, 'stopped');
     })();
     return stopping;

@@ -1,4 +1,4 @@
-import type { Stage } from '../assets/graph.js';
+import type { Stage } from '../assets/keys.js';
 
 /** One configuration variable of the services: the README's table and docker-compose's test derive from this list. */
 export interface VariableSpec {

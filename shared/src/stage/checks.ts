@@ -1,17 +1,12 @@
-import { checkSpec, EXPECTATION_CHECK } from '../assets/graph.js';
-import { BottleneckError } from '../errors/index.js';
 import type { CheckResult, Expectations } from '../events/index.js';
 
-/**
- * Builds a check result from its declaration: severity and blocking come from the asset graph.
- * `found` says, for a failed check, what was found in words a person reads.
- *
- * @example checkResult('erp_clean', 'price_not_negative', false, { productIds }, `2 products have a negative price: ${listed(productIds)}`)
- */
-export function checkResult(asset: string, check: string, passed: boolean, metadata: Record<string, unknown> = {}, found?: string): CheckResult {
-  const spec = checkSpec(asset, check);
-  return { asset, check, passed, severity: spec.severity, blocking: spec.blocking, description: spec.description, ...(!passed && found ? { message: found } : {}), metadata };
-}
+/** Added to every asset when the run has expectations (`bottleneck run --expect FILE`). */
+export const EXPECTATION_CHECK = {
+  name: 'matches_expectations',
+  description: 'row count (and total revenue, premium and ordinary counts where given) equal the expectations file',
+  severity: 'ERROR',
+  blocking: true,
+} as const;
 
 /** Items a person can read, bounded: "5017, 6594", or "a, b, c ... and 12 more". */
 export function listed(items: readonly unknown[], max = 10): string {
@@ -60,22 +55,4 @@ function sameDecimal(a: string, b: string): boolean {
     return `${i}.${f.padEnd(2, '0')}`;
   };
   return norm(a) === norm(b);
-}
-
-/**
- * Throws BN_ERR_CHECK_FAILED (or BN_ERR_EXPECTATION_FAILED) when a blocking ERROR check failed:
- * the stage then emits `failed` and nothing downstream runs. Failed checks are results, not
- * exceptions, until this gate.
- */
-export function gate(stage: string, results: readonly CheckResult[]): void {
-  const blocking = results.filter((r) => !r.passed && r.blocking && r.severity === 'ERROR');
-  if (!blocking.length) return;
-  const first = blocking[0]!;
-  const summary = blocking.map((r) => `${r.asset}.${r.check}: ${r.message ?? `${r.description}: ${JSON.stringify(r.metadata).slice(0, 300)}`}`).join('; ');
-  const code = blocking.every((r) => r.check === EXPECTATION_CHECK.name) ? 'BN_ERR_EXPECTATION_FAILED' : 'BN_ERR_CHECK_FAILED';
-  throw new BottleneckError(code, `blocking check failed in stage ${stage}: ${summary}`, {
-    asset: first.asset,
-    stage,
-    details: { failedChecks: blocking.map((r) => `${r.asset}.${r.check}`), checks: results },
-  });
 }

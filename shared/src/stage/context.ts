@@ -1,10 +1,11 @@
-import type { Stage } from '../assets/graph.js';
+import type { Stage } from '../assets/keys.js';
 import type { Duck } from '../duck/index.js';
 import type { ReadLimits } from '../excel/read.js';
 import type { CheckResult, EventType, Materialization, PipelineEvent } from '../events/index.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { TaskRunner } from '../workers/pool.js';
+import type { AssetIO } from './io.js';
 
 /** The logging surface stages use (pino's, so a pino logger fits as is). */
 export interface Logger {
@@ -30,10 +31,12 @@ export interface AlertConfig {
   pipelineName: string;
 }
 
-/** Everything a stage may use. Adapters are chosen by whoever builds the context (a service's main or the embedded runner). */
+/** Everything a stage may use. Adapters are chosen in one place, `wiring.ts` (services, CLI and tests). */
 export interface StageContext {
   store: ObjectStore;
   duck: Duck;
+  /** How assets are persisted and loaded between stages (Parquet in the store, or kept in memory). */
+  io: AssetIO;
   /** Where costly Excel work runs: a worker pool, or inline. */
   tasks: TaskRunner;
   /** A private scratch folder for local copies and DuckDB files. */

@@ -4,22 +4,25 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../adapters/folder-store.js';
 import { MemoryBus } from '../adapters/memory-bus.js';
-import { Duck } from '../duck/index.js';
 import { BottleneckError } from '../errors/index.js';
-import { DEFAULT_READ_LIMITS } from '../excel/read.js';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
-import { InlineRunner } from '../workers/pool.js';
-import { silentLogger, type StageContext, type StageHandler } from './context.js';
+import { createContext } from '../wiring.js';
+import type { StageHandler } from './context.js';
 import { bindStage } from './runner.js';
 
 const dirs: string[] = [];
-afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+const closers: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of closers) await c();
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
 
 async function setup(handle: StageHandler['handle']) {
   const dir = await mkdtemp(join(tmpdir(), 'bn-runner-'));
   dirs.push(dir);
-  const ctx: StageContext = { store: new FolderStore(dir), duck: new Duck(), tasks: new InlineRunner(), workDir: dir, log: silentLogger, limits: DEFAULT_READ_LIMITS, now: () => new Date('2026-11-26T10:00:00Z') };
   const bus = new MemoryBus();
+  const { ctx, close } = await createContext({ bus, store: new FolderStore(dir) }, { workRoot: dir, now: () => new Date('2026-11-26T10:00:00Z') });
+  closers.push(close);
   let calls = 0;
   const handler: StageHandler = { stage: 'merge', consumes: ['validated'], handle: async (e, c) => { calls++; return handle(e, c); } };
   const run = bindStage(handler, ctx, bus);

@@ -1,7 +1,7 @@
 -- wine_price_zscores: z-score of price over the merged rows, with the sample standard deviation
 -- (n - 1). The sums are exact DECIMAL arithmetic and each z is computed from them alone, so the
 -- result does not depend on the order DuckDB aggregates in: same inputs, same digits.
-CREATE TEMP TABLE wine_price_zscores AS
+CREATE TABLE wine_price_zscores AS
 WITH s AS (
   SELECT count(*)::DECIMAL(38,0) AS n, sum(price)::DECIMAL(38,4) AS s1, sum(price * price)::DECIMAL(38,8) AS s2
   FROM merged_with_revenue

@@ -1,6 +1,6 @@
 -- web_ranked: product rows (post_type = product) with a sku, keys trimmed, exact duplicates
 -- collapsed (keeping the first row number), then ranked per sku by post_modified, newest first.
-CREATE TEMP TABLE web_ranked AS
+CREATE TABLE web_ranked AS
 WITH products AS (
   SELECT * REPLACE (trim(sku) AS sku)
   FROM raw_web
@@ -14,5 +14,5 @@ SELECT *, row_number() OVER (PARTITION BY sku ORDER BY post_modified DESC NULLS 
 FROM distinct_rows;
 
 -- web_clean: the latest version of each sku.
-CREATE TEMP TABLE web_clean AS
+CREATE TABLE web_clean AS
 SELECT * EXCLUDE (_row, _rank) FROM web_ranked WHERE _rank = 1 ORDER BY sku;

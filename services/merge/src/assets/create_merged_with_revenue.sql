@@ -1,7 +1,7 @@
 -- merged_with_revenue: ERP inner join liaison on product_id, inner join web on id_web = sku
 -- (both trimmed text already). Every column once: product_id and sku stand for the join keys.
 -- revenue = price x total_sales in DECIMAL arithmetic, rounded to the cent: no float drift.
-CREATE TEMP TABLE merged_with_revenue AS
+CREATE TABLE merged_with_revenue AS
 SELECT
   e.product_id,
   w.sku,

@@ -1,0 +1,3 @@
+-- liaison_clean.product_id_unique: no product_id mapped twice.
+SELECT count(*) = 0 AS passed, coalesce(list(product_id ORDER BY product_id), []) AS duplicate_product_ids
+FROM (SELECT product_id FROM liaison_clean WHERE product_id IS NOT NULL GROUP BY product_id HAVING count(*) > 1);

@@ -1,0 +1,39 @@
+import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
+import { counted, listed } from '@bottleneck/shared/stage/checks';
+import { cleanWorkbook } from './clean.js';
+
+const ids = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** ERP rows with a product_id, exact duplicates dropped. */
+export const erpClean = defineAsset({
+  key: 'erp_clean',
+  deps: ['raw_erp'],
+  kind: 'table',
+  module: import.meta.url,
+  description: 'ERP rows with a product_id, exact duplicates dropped',
+  checks: [
+    errorCheck('product_id_not_null', 'no null product_id', {
+      sql: 'check_erp_clean_product_id_not_null',
+      found: (m) => `${counted(Number(m.nullCount), 'row has', 'rows have')} no product_id`,
+    }),
+    errorCheck('product_id_unique', 'no product_id twice (same id, different data)', {
+      sql: 'check_erp_clean_product_id_unique',
+      found: (m) => `${counted(ids(m.duplicateProductIds).length, 'product_id appears', 'product_ids appear')} twice with different data: ${listed(ids(m.duplicateProductIds))}`,
+    }),
+    warnCheck('price_not_negative', 'no negative price', {
+      sql: 'check_erp_clean_price_not_negative',
+      found: (m) => `${counted(ids(m.productIds).length, 'product has', 'products have')} a negative price: ${listed(ids(m.productIds))}`,
+    }),
+    warnCheck('stock_not_negative', 'no negative stock_quantity', {
+      sql: 'check_erp_clean_stock_not_negative',
+      found: (m) => `${counted(ids(m.productIds).length, 'product has', 'products have')} a negative stock_quantity: ${listed(ids(m.productIds))}`,
+    }),
+    // Part of the validation gate: a cross-asset check, run once liaison_clean is there too.
+    warnCheck('erp_products_mapped', 'every ERP product sold online (onsale_web = 1) has a liaison row', {
+      deps: ['liaison_clean'],
+      sql: 'check_erp_clean_erp_products_mapped',
+      found: (m) => `${counted(ids(m.onsaleProductIdsWithoutLiaison).length, 'ERP product on sale online has', 'ERP products on sale online have')} no liaison row: ${listed(ids(m.onsaleProductIdsWithoutLiaison))}`,
+    }),
+  ],
+  compute: (ctx) => cleanWorkbook(ctx, 'erp'),
+});

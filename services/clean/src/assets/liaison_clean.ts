@@ -1,0 +1,31 @@
+import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
+import { counted, listed } from '@bottleneck/shared/stage/checks';
+import { cleanWorkbook } from './clean.js';
+
+const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+/** The ERP-web mapping, exact duplicates dropped, rows without id_web kept (products not sold online). */
+export const liaisonClean = defineAsset({
+  key: 'liaison_clean',
+  deps: ['raw_liaison'],
+  kind: 'table',
+  module: import.meta.url,
+  description: 'ERP-web mapping, exact duplicates dropped, rows without id_web kept',
+  checks: [
+    errorCheck('product_id_not_null', 'no null product_id', {
+      sql: 'check_liaison_clean_product_id_not_null',
+      found: (m) => `${counted(Number(m.nullCount), 'liaison row has', 'liaison rows have')} no product_id`,
+    }),
+    errorCheck('product_id_unique', 'no product_id mapped twice', {
+      sql: 'check_liaison_clean_product_id_unique',
+      found: (m) => `${counted(list(m.duplicateProductIds).length, 'product_id is', 'product_ids are')} mapped twice: ${listed(list(m.duplicateProductIds))}`,
+    }),
+    // Part of the validation gate: a cross-asset check, run once web_clean is there too.
+    warnCheck('id_web_matches_web', 'every id_web names a web product', {
+      deps: ['web_clean'],
+      sql: 'check_liaison_clean_id_web_matches_web',
+      found: (m) => `${counted(list(m.idWebWithoutWebProduct).length, 'liaison id_web names', 'liaison id_webs name')} no web product: ${listed(list(m.idWebWithoutWebProduct))}`,
+    }),
+  ],
+  compute: (ctx) => cleanWorkbook(ctx, 'liaison'),
+});

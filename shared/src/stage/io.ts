@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { AssetDefinition, AssetMetadata, LoadedInput, RunInfo } from '../assets/define.js';
+import type { Db, Duck } from '../duck/index.js';
+import { loadSql, quoteIdent } from '../duck/sql.js';
+import type { Materialization } from '../events/index.js';
+import { layout } from '../keys.js';
+import type { LocalFile, ObjectStore } from '../ports/object-store.js';
+
+/**
+ * Where a stage run keeps its tables: a DuckDB schema, and the connections opened in it. Every
+ * connection of the scope sees the same tables by their asset keys.
+ */
+export class DuckScope {
+  private readonly open: Db[] = [];
+
+  constructor(private readonly duck: Duck, readonly schema: string) {}
+
+  /** A new connection whose default schema is the scope's (closed by `close`). */
+  async connect(): Promise<Db> {
+    const db = await this.duck.connect();
+    this.open.push(db);
+    await db.run(`SET schema = ${`'${this.schema.replace(/'/g, "''")}'`}`);
+    return db;
+  }
+
+  async closeConnections(): Promise<void> {
+    for (const db of this.open.splice(0)) db.close();
+  }
+}
+
+/** What an IO manager gets to persist: the asset, what compute returned, and the scope it ran in. */
+export interface PersistRequest {
+  asset: AssetDefinition;
+  run: RunInfo;
+  /** For tables: a connection of the scope. */
+  db?: Db;
+  /** For files: the local file. */
+  path?: string;
+  metadata: AssetMetadata;
+  workDir: string;
+}
+
+/** Where a persisted asset is, its data version, its size, and where its published form is staged (a table's CSV). */
+export interface Persisted {
+  location: string;
+  dataVersion: string;
+  bytes?: number;
+  published?: string;
+}
+
+/**
+ * The seam between the stage runner and storage (Dagster's IO manager): how an upstream asset is
+ * loaded into a stage run, and how a computed one is persisted and described.
+ */
+export interface AssetIO {
+  /** Opens the DuckDB scope of one stage run. */
+  openScope(run: RunInfo): Promise<DuckScope>;
+  /** Ends the stage run's scope: its tables, views and local copies go. */
+  closeScope(scope: DuckScope): Promise<void>;
+  /** Makes an upstream asset available: a view named by its key (tables), or a local file. */
+  load(key: string, m: Materialization, scope: DuckScope): Promise<LoadedInput>;
+  /** Persists a computed table or file and returns where it is and its data version. */
+  persist(r: PersistRequest): Promise<Persisted>;
+}
+
+/**
+ * The IO manager of the services (and of embedded runs that keep every asset): each table is
+ * written as Parquet under staging/<partition>/<run-id>/, each file stored there as is, and the
+ * stage that needs one gets a local copy (the folder store hands out the file itself). The data
+ * version is the sha256 of the object. A table published as CSV is exported beside it.
+ */
+export class StoreIO implements AssetIO {
+  private readonly locals = new Map<DuckScope, LocalFile[]>();
+
+  constructor(private readonly store: ObjectStore, private readonly duck: Duck, private readonly exportCsv: (db: Db, sql: string, path: string) => Promise<unknown>) {}
+
+  async openScope(): Promise<DuckScope> {
+    const schema = `stage_${randomBytes(6).toString('hex')}`;
+    await this.duck.with((db) => db.run(`CREATE SCHEMA ${quoteIdent(schema)}`));
+    const scope = new DuckScope(this.duck, schema);
+    this.locals.set(scope, []);
+    return scope;
+  }
+
+  async closeScope(scope: DuckScope): Promise<void> {
+    await scope.closeConnections();
+    await this.duck.with((db) => db.run(`DROP SCHEMA IF EXISTS ${quoteIdent(scope.schema)} CASCADE`)).catch(() => undefined);
+    for (const f of this.locals.get(scope) ?? []) await f.release().catch(() => undefined);
+    this.locals.delete(scope);
+  }
+
+  async load(key: string, m: Materialization, scope: DuckScope): Promise<LoadedInput> {
+    const local = await this.store.getToFile(m.location);
+    this.locals.get(scope)?.push(local);
+    // A table was persisted as Parquet (persist below): it becomes a view named by its key.
+    if (m.location.endsWith('.parquet')) {
+      const db = await scope.connect();
+      await db.attachParquet(key, local.path);
+      return { materialization: m };
+    }
+    return { materialization: m, path: local.path };
+  }
+
+  async persist(r: PersistRequest): Promise<Persisted> {
+    const { asset, run } = r;
+    let path = r.path;
+    let published: string | undefined;
+    if (asset.kind === 'table') {
+      if (!r.db) throw new TypeError(`persist ${asset.key}: a table needs its connection`);
+      path = join(r.workDir, asset.file);
+      await r.db.toParquet(asset.key, path);
+      if (asset.publishAs && asset.publishSql) {
+        const csv = join(r.workDir, asset.publishAs);
+        await this.exportCsv(r.db, loadSqlOf(asset, asset.publishSql), csv);
+        published = (await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv)).key;
+      }
+    }
+    if (!path) throw new TypeError(`persist ${asset.key}: nothing to store`);
+    const put = await this.store.putFile(layout.staging(run.partition, run.runId, asset.file), path);
+    return { location: put.key, dataVersion: put.sha256, bytes: put.bytes, ...(published ? { published } : {}) };
+  }
+}
+
+
+/** The text of one of an asset's `.sql` files. */
+export function loadSqlOf(asset: Pick<AssetDefinition, 'sqlDir' | 'key'>, name: string): string {
+  return loadSql(new URL(`${name}.sql`, asset.sqlDir));
+}

@@ -1,0 +1,122 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FolderStore } from './adapters/folder-store.js';
+import { MemoryBus } from './adapters/memory-bus.js';
+import { OutboxMailer } from './adapters/outbox-mailer.js';
+import { Duck } from './duck/index.js';
+import { exportCsv } from './duck/export.js';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from './excel/read.js';
+import type { Bus, Subscription } from './ports/bus.js';
+import type { Mailer } from './ports/mailer.js';
+import type { ObjectStore } from './ports/object-store.js';
+import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler } from './stage/context.js';
+import { silentLogger } from './stage/context.js';
+import { StoreIO } from './stage/io.js';
+import { bindStage } from './stage/runner.js';
+import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
+
+/**
+ * The one place adapters are chosen and a stage context is built: for the services (Kafka, S3,
+ * SendGrid), for `bottleneck run` (in-memory bus, folder store, outbox) and for tests (any mix).
+ * Kafka, S3 and SendGrid are imported only by `serviceAdapters`, so the embedded path never loads them.
+ */
+export interface Adapters {
+  bus: Bus;
+  store: ObjectStore;
+  mailer?: Mailer;
+  /** Closes what the adapters hold open (sockets, clients). */
+  close?(): Promise<void> | void;
+}
+
+/** The embedded adapters: the in-memory bus, the folder `out` as the store, its outbox/ as the mailer. */
+export function embeddedAdapters(out: string, now: () => Date = () => new Date()): Adapters {
+  return { bus: new MemoryBus(), store: new FolderStore(out), mailer: new OutboxMailer(join(out, 'outbox'), now) };
+}
+
+/** What the services' adapters are built from (their validated configuration). */
+export interface ServiceAdapterSettings {
+  kafka: {
+    brokers: string[]; clientId: string; topicPrefix: string; numPartitions: number; replicationFactor: number;
+    ssl: boolean; sessionTimeoutMs: number; sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+  };
+  s3: {
+    bucket: string; prefix?: string; endpoint?: string; region: string; forcePathStyle: boolean;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+  };
+  /** Only the alerter sends mail. */
+  sendgrid?: { apiKey: string; baseUrl: string };
+  log: Logger;
+}
+
+/** The production adapters: KafkaBus, S3Store and (for the alerter) SendGridMailer, loaded on demand. */
+export async function serviceAdapters(s: ServiceAdapterSettings): Promise<Adapters> {
+  const [{ KafkaBus }, { S3Store }] = await Promise.all([import('./adapters/kafka-bus.js'), import('./adapters/s3-store.js')]);
+  const bus = new KafkaBus({ ...s.kafka, ...(s.kafka.sasl ? { sasl: s.kafka.sasl } : {}), logger: s.log });
+  const store = new S3Store(s.s3);
+  let mailer: Mailer | undefined;
+  if (s.sendgrid) {
+    const { SendGridMailer } = await import('./adapters/sendgrid-mailer.js');
+    // The alerter retries sending itself (with the dead-letter record already written): no second loop here.
+    mailer = new SendGridMailer({ apiKey: s.sendgrid.apiKey, baseUrl: s.sendgrid.baseUrl, retries: 0 });
+  }
+  return { bus, store, ...(mailer ? { mailer } : {}), close: () => store.close() };
+}
+
+export interface ContextOptions {
+  limits?: Partial<ReadLimits>;
+  /** Worker threads for Excel work; 0: on this thread. */
+  workers?: number;
+  /** Modules the workers import as they start. */
+  preload?: string[];
+  log?: Logger;
+  progress?: ProgressListener;
+  alert?: AlertConfig;
+  now?: () => Date;
+  /** Folder under which the context's scratch folder is made (default: the system's temp folder). */
+  workRoot?: string;
+}
+
+export interface Wired {
+  ctx: StageContext;
+  /** Stops the workers, closes DuckDB, removes the scratch folder. */
+  close(): Promise<void>;
+}
+
+/** The stage context over a set of adapters: DuckDB, the task runner, the IO manager, a scratch folder. */
+export async function createContext(a: Adapters, o: ContextOptions = {}): Promise<Wired> {
+  const workers = o.workers ?? 0;
+  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, ...(o.preload ? { preload: o.preload } : {}) }) : new InlineRunner();
+  const duck = new Duck();
+  duck.warm();
+  const root = o.workRoot ?? tmpdir();
+  await mkdir(root, { recursive: true });
+  const workDir = await mkdtemp(join(root, 'bottleneck-'));
+  const ctx: StageContext = {
+    store: a.store, duck, io: new StoreIO(a.store, duck, exportCsv), tasks, workDir,
+    log: o.log ?? silentLogger,
+    limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
+    now: o.now ?? (() => new Date()),
+    ...(a.mailer ? { mailer: a.mailer } : {}),
+    ...(o.alert ? { alert: o.alert } : {}),
+    ...(o.progress ? { progress: o.progress } : {}),
+  };
+  return {
+    ctx,
+    close: async () => {
+      await tasks.close();
+      await duck.close();
+      await rm(workDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Subscribes stages to their events on the bus, each bound with bindStage (idempotent, retried,
+ * failures turned into `failed` events), in the consumer group `group(stage)`.
+ */
+export async function subscribeStages(bus: Bus, handlers: readonly StageHandler[], ctx: StageContext, group: (stage: string) => string = (s) => s, wrap: (h: StageHandler, bound: ReturnType<typeof bindStage>) => ReturnType<typeof bindStage> = (_h, b) => b): Promise<Subscription[]> {
+  const subs: Subscription[] = [];
+  for (const h of handlers) subs.push(await bus.subscribe({ group: group(h.stage), types: h.consumes, handler: wrap(h, bindStage(h, ctx, bus)) }));
+  return subs;
+}
