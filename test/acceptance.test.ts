@@ -110,7 +110,7 @@ describe('the command line', () => {
     const out = await tmp();
     const list = join(out, 'modules.json');
     const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json'], {
-      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`, BN_TEST_LOADED_MODULES: list,
+      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`, BOTTLENECK_TEST_LOADED_MODULES: list,
     });
     expect(r.code, r.stderr).toBe(0);
     const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];

@@ -2,6 +2,7 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
+import { errorMessage } from '@bottleneck/shared/errors/index';
 
 /**
  * Exit codes: 0 success, 1 the run failed (input or check), 2 usage or configuration error,
@@ -114,15 +115,10 @@ async function checkInputAndOut(input: string, out: string): Promise<void> {
 }
 
 async function execute(o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations }, json: boolean, verbose: boolean): Promise<number> {
-  const [{ runEmbedded }, out, { stderrLogger }, { limitsFromEnv }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js'), import('@bottleneck/shared/config')]);
-  const { workersFromEnv } = await import('@bottleneck/shared/config');
-  let limits, workers;
-  try {
-    limits = limitsFromEnv(process.env);
-    workers = workersFromEnv(process.env);
-  } catch (e) {
-    usage((e as Error).message);
-  }
+  const [{ runEmbedded }, out, { stderrLogger }, { limitsOf }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js'), import('@bottleneck/shared/wiring')]);
+  const config = await cliConfig();
+  const limits = limitsOf(config);
+  const workers = config.BN_EXCEL_WORKERS;
   const write = (s: string) => process.stdout.write(s);
   if (!json) write(`bottleneck run: partition ${o.partition}, input ${o.input}\n`);
   const summary = await runEmbedded({
@@ -135,6 +131,16 @@ async function execute(o: { input: string; out: string; partition: string; expec
   });
   write(json ? out.jsonSummary(summary) : out.humanSummary(summary));
   return summary.status === 'succeeded' ? EXIT.OK : EXIT.RUN_FAILED;
+}
+
+/** The command line's settings from the environment (the same table and rules as the services'); a bad one is a usage error. */
+async function cliConfig() {
+  const { loadConfig } = await import('@bottleneck/shared/service/config');
+  try {
+    return loadConfig('cli', process.env);
+  } catch (e) {
+    usage(errorMessage(e).replace(/^configuration: /, ''));
+  }
 }
 
 async function generateCommand(argv: string[]): Promise<number> {
@@ -172,15 +178,16 @@ async function triggerCommand(argv: string[]): Promise<number> {
   if (v.help) return (process.stdout.write(HELP), EXIT.OK);
   if (typeof v.partition !== 'string') usage('trigger needs --partition YYYY-MM');
   const partition = partitionOf(v.partition, () => '');
-  const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  if (!brokers.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
-  const [{ KafkaBus }, { makeEvent, newRunId }] = await Promise.all([import('@bottleneck/shared/adapters/kafka-bus'), import('@bottleneck/shared/events/index')]);
+  const config = await cliConfig();
+  const brokers = config.KAFKA_BROKERS;
+  if (!brokers?.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
+  const [{ kafkaBus, kafkaSettings }, { makeEvent, newRunId }] = await Promise.all([import('@bottleneck/shared/wiring'), import('@bottleneck/shared/events/index')]);
   let bus;
   try {
-    // A person is waiting: a few quick tries, not the services' half-minute of retries.
-    bus = new KafkaBus({ brokers, clientId: 'bottleneck-cli', topicPrefix: process.env.KAFKA_TOPIC_PREFIX || 'bottleneck', connectionTimeoutMs: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 } });
+    // TLS and SASL as the services have them; a person is waiting: a few quick tries, not the services' half-minute.
+    bus = await kafkaBus({ ...kafkaSettings({ ...config, KAFKA_BROKERS: brokers }), quick: true });
   } catch (e) {
-    usage(`KAFKA_BROKERS: ${(e as Error).message}`);
+    usage(`KAFKA_BROKERS: ${errorMessage(e)}`);
   }
   try {
     const runId = newRunId(partition);

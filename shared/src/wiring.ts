@@ -10,6 +10,8 @@ import { DEFAULT_READ_LIMITS, type ReadLimits } from './excel/read.js';
 import type { Bus, Subscription } from './ports/bus.js';
 import type { Mailer } from './ports/mailer.js';
 import type { ObjectStore } from './ports/object-store.js';
+import type { Stage } from './assets/keys.js';
+import type { ConfigFor } from './service/variables.js';
 import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler } from './stage/context.js';
 import { silentLogger } from './stage/context.js';
 import { StoreIO } from './stage/io.js';
@@ -39,6 +41,8 @@ export interface ServiceAdapterSettings {
   kafka: {
     brokers: string[]; clientId: string; topicPrefix: string; numPartitions: number; replicationFactor: number;
     ssl: boolean; sessionTimeoutMs: number; sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+    /** A person is waiting (the CLI): fewer, quicker connection tries. */
+    quick?: boolean;
   };
   s3: {
     bucket: string; prefix?: string; endpoint?: string; region: string; forcePathStyle: boolean;
@@ -49,10 +53,53 @@ export interface ServiceAdapterSettings {
   log: Logger;
 }
 
+type KafkaConfig = Pick<ConfigFor<'cli'>, 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC_PREFIX' | 'KAFKA_SSL' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'> & { KAFKA_BROKERS: string[] };
+
+/** The Kafka client settings of a validated configuration (TLS and SASL included), for the services and the CLI. */
+export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<Stage>, 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'>): ServiceAdapterSettings['kafka'] {
+  const sasl = c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
+    ? { mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD } : undefined;
+  return {
+    brokers: c.KAFKA_BROKERS, clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck', topicPrefix: c.KAFKA_TOPIC_PREFIX, ssl: c.KAFKA_SSL,
+    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3, replicationFactor: topics?.KAFKA_REPLICATION_FACTOR ?? -1,
+    sessionTimeoutMs: topics?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
+    ...(sasl ? { sasl } : {}),
+  };
+}
+
+/** The adapters' settings from a service's validated configuration. */
+export function serviceSettings(c: ConfigFor<Stage>, log: Logger, sendgrid?: ServiceAdapterSettings['sendgrid']): ServiceAdapterSettings {
+  return {
+    kafka: kafkaSettings(c, c),
+    s3: {
+      bucket: c.S3_BUCKET, region: c.S3_REGION, forcePathStyle: c.S3_FORCE_PATH_STYLE,
+      ...(c.S3_PREFIX ? { prefix: c.S3_PREFIX } : {}),
+      ...(c.S3_ENDPOINT ? { endpoint: c.S3_ENDPOINT } : {}),
+      ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } } : {}),
+    },
+    ...(sendgrid ? { sendgrid } : {}),
+    log,
+  };
+}
+
+/** The read limits a configuration sets (BN_MAX_*), over the defaults. */
+export function limitsOf(c: Pick<ConfigFor<'cli'>, 'BN_MAX_FILE_BYTES' | 'BN_MAX_UNCOMPRESSED_BYTES' | 'BN_MAX_ROWS' | 'BN_MAX_READ_MS'>): ReadLimits {
+  return { ...DEFAULT_READ_LIMITS, maxBytes: c.BN_MAX_FILE_BYTES, maxUncompressedBytes: c.BN_MAX_UNCOMPRESSED_BYTES, maxRows: c.BN_MAX_ROWS, maxMillis: c.BN_MAX_READ_MS };
+}
+
+/** The Kafka bus from its settings (loaded on demand: the embedded path never imports kafkajs). */
+export async function kafkaBus(k: ServiceAdapterSettings['kafka'], log: Logger = silentLogger): Promise<Bus> {
+  const { KafkaBus } = await import('./adapters/kafka-bus.js');
+  const { quick, sasl, ...kafka } = k;
+  return new KafkaBus({
+    ...kafka, ...(sasl ? { sasl } : {}), logger: log,
+    ...(quick ? { connectionTimeoutMs: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 } } : {}),
+  });
+}
+
 /** The production adapters: KafkaBus, S3Store and (for the alerter) SendGridMailer, loaded on demand. */
 export async function serviceAdapters(s: ServiceAdapterSettings): Promise<Adapters> {
-  const [{ KafkaBus }, { S3Store }] = await Promise.all([import('./adapters/kafka-bus.js'), import('./adapters/s3-store.js')]);
-  const bus = new KafkaBus({ ...s.kafka, ...(s.kafka.sasl ? { sasl: s.kafka.sasl } : {}), logger: s.log });
+  const [bus, { S3Store }] = await Promise.all([kafkaBus(s.kafka, s.log), import('./adapters/s3-store.js')]);
   const store = new S3Store(s.s3);
   let mailer: Mailer | undefined;
   if (s.sendgrid) {

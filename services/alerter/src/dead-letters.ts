@@ -1,7 +1,6 @@
 import { escapeHtml, isBottleneckError, redactSecrets, withRetry, type ObjectStore } from '@bottleneck/shared';
-import { DEAD_LETTER_HEADERS, headerText } from '@bottleneck/shared/adapters/kafka/dead-letter';
+import type { DeadLetterMessage } from '@bottleneck/shared/ports/bus';
 import type { Mailer } from '@bottleneck/shared/ports/mailer';
-import { startTopicConsumer } from '@bottleneck/shared/adapters/kafka/topic-consumer';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import type { Logger } from '@bottleneck/shared/stage/context';
 
@@ -28,8 +27,8 @@ export interface BusDeadLetterRecord {
 const MAX_VALUE = 64 * 1024;
 
 /** The record of one dead-letter message and its key in the store (keyed by where it came from, so a redelivery lands on the same key). */
-export function busDeadLetter(headers: Record<string, unknown> | undefined, value: string, now: Date): { key: string; record: BusDeadLetterRecord } {
-  const h = (name: string) => headerText(headers as never, name) ?? null;
+export function busDeadLetter(dl: DeadLetterMessage, now: Date): { key: string; record: BusDeadLetterRecord } {
+  const value = dl.value;
   let runId: string | null = null;
   let partition: string | null = null;
   try {
@@ -37,24 +36,22 @@ export function busDeadLetter(headers: Record<string, unknown> | undefined, valu
     if (typeof doc.runId === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(doc.runId)) runId = doc.runId;
     if (typeof doc.partition === 'string' && /^\d{4}-(0[1-9]|1[0-2])$/.test(doc.partition)) partition = doc.partition;
   } catch { /* not JSON: kept as text */ }
-  const topic = (h(DEAD_LETTER_HEADERS.topic) ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_');
-  const srcPartition = Number(h(DEAD_LETTER_HEADERS.partition) ?? -1);
-  const offset = Number(h(DEAD_LETTER_HEADERS.offset) ?? -1);
+  const topic = dl.sourceTopic.replace(/[^A-Za-z0-9._-]/g, '_');
+  const offset = Number(dl.sourceOffset);
   const record: BusDeadLetterRecord = {
     kind: 'bus-dead-letter',
-    sourceTopic: topic, sourcePartition: srcPartition, sourceOffset: offset,
-    group: h(DEAD_LETTER_HEADERS.group), errorClass: h(DEAD_LETTER_HEADERS.errorClass), errorCode: h(DEAD_LETTER_HEADERS.errorCode),
-    message: redactSecrets(h(DEAD_LETTER_HEADERS.errorMessage) ?? ''),
-    attempts: h(DEAD_LETTER_HEADERS.attempts) === null ? null : Number(h(DEAD_LETTER_HEADERS.attempts)),
-    failedAt: h(DEAD_LETTER_HEADERS.failedAt), runId, partition,
+    sourceTopic: topic, sourcePartition: dl.sourcePartition, sourceOffset: offset,
+    group: dl.group, errorClass: dl.errorClass, errorCode: dl.errorCode,
+    message: redactSecrets(dl.errorMessage),
+    attempts: dl.attempts, failedAt: dl.failedAt, runId, partition,
     value: redactSecrets(value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE)}...` : value),
     recordedAt: now.toISOString(), alert: { status: 'pending' },
   };
-  return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${srcPartition}-${offset}.json`, record };
+  return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${dl.sourcePartition}-${offset}.json`, record };
 }
 
-async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, headers: Record<string, unknown> | undefined, value: string): Promise<void> {
-  const { key, record } = busDeadLetter(headers, value, new Date());
+async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, dl: DeadLetterMessage): Promise<void> {
+  const { key, record } = busDeadLetter(dl, new Date());
   // The claim: the first delivery writes the record and alerts; a redelivery finds it and stops.
   try {
     await store.put(key, JSON.stringify(record, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
@@ -88,21 +85,20 @@ async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[];
  * poison messages). Each is recorded under dead-letter/ (before any mail) and alerted once.
  */
 export async function startDeadLetterConsumer(rt: ServiceRuntime): Promise<ServiceExtra> {
-  const { config, store, ctx, log } = rt;
+  const { bus, store, ctx, log } = rt;
   if (!ctx.mailer || !ctx.alert) throw new Error('the alerter needs a mailer');
-  const topic = `${config.KAFKA_TOPIC_PREFIX as string}.dead-letter`;
+  const { mailer, alert } = ctx;
   let handled = 0;
-  const consumer = await startTopicConsumer({
-    brokers: config.KAFKA_BROKERS as string[], clientId: `${config.KAFKA_CLIENT_ID as string}-dead-letters`, ssl: config.KAFKA_SSL as boolean,
-    groupId: 'bottleneck-alerter-dead-letters', topic, log,
-    // kafkajs commits after eachMessage resolves: a crash mid-way redelivers, the claim dedupes.
-    eachMessage: async ({ message }) => {
-      await handle(store, ctx.mailer!, ctx.alert!, log, message.headers as Record<string, unknown>, message.value?.toString('utf8') ?? '');
+  // At least once: a crash mid-way redelivers the message, and the record's claim dedupes it.
+  const sub = await bus.subscribeDeadLetters({
+    group: 'bottleneck-alerter-dead-letters',
+    handler: async (dl) => {
+      await handle(store, mailer, alert, log, dl);
       handled++;
     },
   });
   return {
-    stop: () => consumer.stop(),
-    status: () => ({ deadLetterTopic: { topic, handled } }),
+    stop: () => sub.close(),
+    status: () => ({ deadLetterTopic: { handled } }),
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncomingKey, type ObjectInfo } from '@bottleneck/shared';
-import { startTopicConsumer } from '@bottleneck/shared/adapters/kafka/topic-consumer';
+import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
 /** The S3 event notification format (AWS and MinIO): the object keys it names, URL-decoded. */
@@ -33,7 +33,8 @@ export interface WatcherStatus {
  * is the persisted cursor, so a restart or a second replica does not ingest twice.
  */
 export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
-  const { store, bus, log, config } = rt;
+  const { store, bus, log } = rt;
+  const config = loadConfig('ingest', rt.env);
   const status: WatcherStatus = { lastPollAt: null, notifications: 0, triggered: [] };
   const inFlight = new Map<string, Promise<void>>();
 
@@ -70,14 +71,12 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     status.lastPollAt = new Date().toISOString();
   }
 
-  // S3 event notifications on Kafka (MinIO publishes them directly): read with a plain consumer.
-  const topic = config.S3_EVENTS_TOPIC as string;
-  const consumer = await startTopicConsumer({
-    brokers: config.KAFKA_BROKERS as string[], clientId: `${config.KAFKA_CLIENT_ID as string}-s3events`, ssl: config.KAFKA_SSL as boolean,
-    groupId: 'bottleneck-ingest-s3events', topic, log,
-    create: { numPartitions: 1, replicationFactor: config.KAFKA_REPLICATION_FACTOR as number },
-    eachMessage: async ({ message }) => {
-      const keys = keysOfNotification(message.value?.toString('utf8') ?? '');
+  // S3 event notifications, which the store publishes on a topic of the bus (Records[] JSON).
+  const notifications = await bus.subscribeRaw({
+    topic: config.S3_EVENTS_TOPIC,
+    group: 'bottleneck-ingest-s3events',
+    handler: async ({ value }) => {
+      const keys = keysOfNotification(value);
       status.notifications++;
       const months = new Set(keys.map((k) => parseIncomingKey(k.replace(/^[^/]*\/(?=incoming\/)/, ''))?.partition).filter((p): p is string => Boolean(p)));
       for (const p of months) await checkMonth(p, 'notification');
@@ -85,7 +84,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   });
 
   // A trigger (schedule or manual) makes ingest re-check that month too: handled by the stage itself.
-  const interval = config.BN_POLL_INTERVAL_MS as number;
+  const interval = config.BN_POLL_INTERVAL_MS;
   let timer: NodeJS.Timeout | undefined;
   if (interval > 0) {
     const loop = async () => {
@@ -97,7 +96,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   return {
     stop: async () => {
       clearTimeout(timer);
-      await consumer.stop();
+      await notifications.close();
       await Promise.all(inFlight.values());
     },
     status: () => ({ watcher: status }),

@@ -36,7 +36,7 @@ describe('the monthly schedule', () => {
 describe('the schedule at start', () => {
   async function runtime(dir: string, bus: MemoryBus) {
     const { silentLogger } = await import('@bottleneck/shared/stage/context');
-    return { store: new FolderStore(dir), bus, log: silentLogger as never, config: { BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'Europe/Paris' } } as never;
+    return { store: new FolderStore(dir), bus, log: silentLogger as never, env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'Europe/Paris' } } as never;
   }
 
   it('does not fire the past on a first deployment, fires a missed slot once after downtime', async () => {

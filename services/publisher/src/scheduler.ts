@@ -1,5 +1,6 @@
 import { Cron } from 'croner';
 import { isBottleneckError, layout, makeEvent, newRunId, partitionOf, type Bus, type ObjectStore } from '@bottleneck/shared';
+import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
 /**
@@ -26,8 +27,9 @@ export async function fireSlot(store: ObjectStore, bus: Bus, slot: Date, timeZon
  * now fires if it never did (once, whatever the number of replicas).
  */
 export async function startScheduler(rt: ServiceRuntime, now: () => Date = () => new Date()): Promise<ServiceExtra> {
-  const { store, bus, log, config } = rt;
-  const timeZone = config.BN_SCHEDULE_TZ as string;
+  const { store, bus, log } = rt;
+  const config = loadConfig('publisher', rt.env);
+  const timeZone = config.BN_SCHEDULE_TZ;
   const fired: { slot: string; runId: string | null }[] = [];
   const fire = async (slot: Date, why: string) => {
     try {
@@ -39,7 +41,7 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
       log.error({ slot: slot.toISOString(), err: (e as Error).message }, 'scheduled trigger failed');
     }
   };
-  const job = new Cron(config.BN_SCHEDULE_CRON as string, { timezone: timeZone, protect: true }, async (self: Cron) => {
+  const job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {
     const slot = self.currentRun() ?? now();
     await fire(new Date(Math.floor(slot.getTime() / 60_000) * 60_000), 'schedule');
   });

@@ -2,9 +2,10 @@ import type { ConnectionOptions } from 'node:tls';
 import { Kafka, Partitioners, type Admin, type Message, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { BottleneckError } from '../errors/index.js';
 import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
-import type { Bus, SubscribeOptions, Subscription } from '../ports/bus.js';
+import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 import { silentLogger, type Logger } from '../stage/context.js';
-import { EVENT_HEADERS, type KafkaDeadLetter } from './kafka/dead-letter.js';
+import { EVENT_HEADERS, deadLetterMessageOf, type KafkaDeadLetter } from './kafka/dead-letter.js';
+import { RawSubscription, type RawSubscriptionOptions } from './kafka/raw-subscription.js';
 import { KAFKA_LOG_LEVELS, kafkaLogCreator, type KafkaLogLevel } from './kafka/log.js';
 import { KafkaSubscription, type ConsumerSettings } from './kafka/subscription.js';
 import { allTopics, describeKafkaError, ensureTopics, topicName, DEAD_LETTER_SUFFIX } from './kafka/topics.js';
@@ -124,6 +125,7 @@ export class KafkaBus implements Bus {
   private readonly onDeadLetter: ((dl: KafkaDeadLetter) => void) | undefined;
   private readonly now: () => Date;
   private readonly subs = new Set<KafkaSubscription>();
+  private readonly rawSubs = new Set<RawSubscription>();
   private starting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   /** Set once the subscriptions are closed: until then, handlers finishing their message may still publish. */
@@ -243,6 +245,47 @@ export class KafkaBus implements Bus {
     }], `${valid.type} event ${valid.id} (run ${valid.runId}, partition ${valid.partition})`);
   }
 
+  /** Produces a raw message to a topic that carries no events, creating the topic (with the bus's settings) when missing. */
+  async publishRaw(topic: string, value: string, key?: string): Promise<void> {
+    if (this.closed) throw this.closedError('publishRaw');
+    await this.start();
+    await this.ensureTopic(topic);
+    await this.produce(topic, [{ key: key ?? null, value }], `raw message to ${topic}`);
+  }
+
+  /** Reads a topic that carries no events (created when missing), in a consumer group, at least once per message. */
+  async subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription> {
+    return this.rawSubscription(opts.topic, opts.group, async ({ topic, message }) => opts.handler({
+      topic, key: message.key?.toString('utf8') ?? null, value: message.value?.toString('utf8') ?? '',
+    }));
+  }
+
+  /** Reads the dead-letter topic: each message with where it came from and why (from its headers). */
+  async subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription> {
+    return this.rawSubscription(this.deadLetterTopic, opts.group, async ({ message }) => opts.handler(deadLetterMessageOf(message)));
+  }
+
+  private async rawSubscription(topic: string, group: string, handler: RawSubscriptionOptions['handler']): Promise<Subscription> {
+    if (this.closing) throw this.closedError('subscribe');
+    await this.start();
+    await this.ensureTopic(topic);
+    const sub = new RawSubscription(this.kafka, {
+      topic, group, handler, heartbeatIntervalMs: this.consumerSettings.heartbeatIntervalMs,
+      sessionTimeoutMs: this.consumerSettings.sessionTimeoutMs, maxRetryDelayMs: this.consumerSettings.maxRetryDelayMs,
+    }, this.log);
+    await sub.start();
+    this.rawSubs.add(sub);
+    return { close: async () => { try { await sub.close(); } finally { this.rawSubs.delete(sub); } } };
+  }
+
+  private readonly knownTopics = new Set<string>();
+
+  private async ensureTopic(topic: string): Promise<void> {
+    if (this.knownTopics.has(topic) || this.topics().includes(topic)) return;
+    await ensureTopics(this.admin, [topic], this.topicSettings, this.log);
+    this.knownTopics.add(topic);
+  }
+
   /** Starts a consumer in `opts.group` for `opts.types`; resolves once the group has assigned it partitions. */
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (this.closing) throw this.closedError('subscribe');
@@ -283,8 +326,9 @@ export class KafkaBus implements Bus {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.allSettled([...this.subs].map((s) => s.close()));
+      await Promise.allSettled([...this.subs, ...this.rawSubs].map((s) => s.close()));
       this.subs.clear();
+      this.rawSubs.clear();
       this.closed = true;
       // Let a start in progress settle before disconnecting what it connects.
       await this.starting?.catch(() => {});

@@ -1,6 +1,6 @@
 import { decodeEvent, parseEvent, type PipelineEvent } from '../events/index.js';
 import { BottleneckError, errorClassOf } from '../errors/index.js';
-import type { Bus, DeadLetter, SubscribeOptions, Subscription } from '../ports/bus.js';
+import type { Bus, DeadLetter, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 
 export interface MemoryBusOptions {
   /** Deliveries of one message before it goes to the dead-letter list (default 5). */
@@ -11,8 +11,12 @@ export interface MemoryBusOptions {
   topicPrefix?: string;
 }
 
+interface Entry { topic: string; value: string; key: string | null; raw: boolean }
+
 interface Member {
-  opts: SubscribeOptions;
+  group: string;
+  /** Hands one message to the subscriber: an event decoded and re-validated, or raw text. */
+  handle: (e: Entry) => Promise<void>;
   topics: Set<string>;
   pumping: boolean;
   closed: boolean;
@@ -29,7 +33,7 @@ interface Member {
  * a position moves only after the handler is done (at-least-once).
  */
 export class MemoryBus implements Bus {
-  private readonly log: { topic: string; value: string }[] = [];
+  private readonly log: Entry[] = [];
   /** group -> topic -> index in the log of the next message the group has not handled. */
   private readonly committed = new Map<string, Map<string, number>>();
   private readonly members: Member[] = [];
@@ -47,13 +51,39 @@ export class MemoryBus implements Bus {
   async publish(event: PipelineEvent): Promise<void> {
     if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
     const valid = parseEvent(event);
-    this.log.push({ topic: this.topicOf(valid.type), value: JSON.stringify(valid) });
+    this.append({ topic: this.topicOf(valid.type), value: JSON.stringify(valid), key: valid.partition, raw: false });
+  }
+
+  async publishRaw(topic: string, value: string, key?: string): Promise<void> {
+    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publishRaw called after close() on the in-memory bus');
+    this.append({ topic, value, key: key ?? null, raw: true });
+  }
+
+  private append(e: Entry): void {
+    this.log.push(e);
     for (const m of this.members) this.pump(m);
   }
 
+  /** The dead-letter topic: `<prefix>.dead-letter`. */
+  get deadLetterTopic(): string {
+    return this.topicOf('dead-letter');
+  }
+
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
+    return this.join(opts.group, opts.types.map((t) => this.topicOf(t)), (e) => opts.handler(decodeEvent(e.value)));
+  }
+
+  async subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription> {
+    return this.join(opts.group, [opts.topic], (e) => opts.handler({ topic: e.topic, key: e.key, value: e.value }));
+  }
+
+  async subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription> {
+    return this.join(opts.group, [this.deadLetterTopic], (e) => opts.handler(JSON.parse(e.value) as DeadLetterMessage));
+  }
+
+  private async join(group: string, topics: string[], handle: (e: Entry) => Promise<void>): Promise<Subscription> {
     if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
-    const m: Member = { opts, topics: new Set(opts.types.map((t) => this.topicOf(t))), pumping: false, closed: false, current: Promise.resolve() };
+    const m: Member = { group, handle, topics: new Set(topics), pumping: false, closed: false, current: Promise.resolve() };
     this.members.push(m);
     this.pump(m);
     return {
@@ -69,9 +99,9 @@ export class MemoryBus implements Bus {
     };
   }
 
-  /** Messages published so far, for tests: topic and parsed event. */
+  /** Events published so far, for tests: topic and parsed event. */
   messages(): { topic: string; event: PipelineEvent }[] {
-    return this.log.map((m) => ({ topic: m.topic, event: JSON.parse(m.value) as PipelineEvent }));
+    return this.log.filter((m) => !m.raw).map((m) => ({ topic: m.topic, event: JSON.parse(m.value) as PipelineEvent }));
   }
 
   /** Resolves when every group has handled every message it can get. */
@@ -90,7 +120,7 @@ export class MemoryBus implements Bus {
 
   /** Whether `m` reads `topic` for its group: the group's oldest open subscription that asks for it. */
   private owns(m: Member, topic: string): boolean {
-    return this.members.find((x) => !x.closed && x.opts.group === m.opts.group && x.topics.has(topic)) === m;
+    return this.members.find((x) => !x.closed && x.group === m.group && x.topics.has(topic)) === m;
   }
 
   private position(group: string, topic: string): number {
@@ -107,7 +137,7 @@ export class MemoryBus implements Bus {
     let best = -1;
     for (const topic of m.topics) {
       if (!this.owns(m, topic)) continue;
-      for (let i = this.position(m.opts.group, topic); i < this.log.length; i++) {
+      for (let i = this.position(m.group, topic); i < this.log.length; i++) {
         if (this.log[i]!.topic === topic) {
           if (best === -1 || i < best) best = i;
           break;
@@ -144,31 +174,39 @@ export class MemoryBus implements Bus {
       try {
         await this.deliver(m, msg, i);
         // Commit only after the handler's effects are done: at-least-once.
-        this.commit(m.opts.group, msg.topic, i + 1);
+        this.commit(m.group, msg.topic, i + 1);
       } finally {
         done();
       }
     }
   }
 
-  private async deliver(m: Member, msg: { topic: string; value: string }, offset: number): Promise<void> {
+  private async deliver(m: Member, msg: Entry, offset: number): Promise<void> {
     const max = this.options.maxAttempts ?? 5;
     const delay = this.options.retryDelayMs ?? 10;
     for (let attempt = 1; ; attempt++) {
       try {
-        await m.opts.handler(decodeEvent(msg.value));
+        await m.handle(msg);
         return;
       } catch (e) {
-        if (attempt >= max || (e as { code?: string }).code === 'BN_ERR_EVENT_INVALID') {
+        const poison = (e as { code?: string }).code === 'BN_ERR_EVENT_INVALID';
+        // Messages of the dead-letter topic are not dead-lettered again: their reader retries.
+        if ((attempt >= max || poison) && msg.topic !== this.deadLetterTopic) {
           const dl: DeadLetter = {
-            topic: msg.topic, group: m.opts.group, offset, errorClass: errorClassOf(e),
+            topic: msg.topic, group: m.group, offset, errorClass: errorClassOf(e),
             message: e instanceof Error ? e.message : String(e), value: msg.value,
           };
           this.deadLetters.push(dl);
           this.options.onDeadLetter?.(dl);
+          const record: DeadLetterMessage = {
+            sourceTopic: msg.topic, sourcePartition: 0, sourceOffset: String(offset), group: m.group, errorClass: dl.errorClass,
+            errorCode: typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : null,
+            errorMessage: dl.message, attempts: poison ? 0 : attempt, failedAt: new Date().toISOString(), value: msg.value,
+          };
+          this.append({ topic: this.deadLetterTopic, value: JSON.stringify(record), key: msg.key, raw: true });
           return;
         }
-        await new Promise((r) => setTimeout(r, delay * 2 ** (attempt - 1)));
+        await new Promise((r) => setTimeout(r, Math.min(1_000, delay * 2 ** (attempt - 1))));
       }
     }
   }

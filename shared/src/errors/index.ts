@@ -92,6 +92,11 @@ export function assetErrorBoundary(stage: string, asset: string, e: unknown): Bo
   });
 }
 
+/** The message of whatever was thrown: an Error's message, or the value as text. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 /** A name for the class of an error, for dead-letter records. */
 export function errorClassOf(e: unknown): string {
   if (e instanceof BottleneckError) return e.name;

@@ -14,6 +14,37 @@ export interface Subscription {
   close(): Promise<void>;
 }
 
+/** A message of a topic that carries no pipeline events: the store's event notifications, say. */
+export interface RawMessage {
+  topic: string;
+  key: string | null;
+  value: string;
+}
+
+/** A message the bus gave up on, as its dead-letter topic keeps it: where it came from, and why. */
+export interface DeadLetterMessage {
+  sourceTopic: string;
+  sourcePartition: number;
+  sourceOffset: string;
+  /** The consumer group that gave up on it. */
+  group: string | null;
+  errorClass: string | null;
+  errorCode: string | null;
+  errorMessage: string;
+  /** Handler calls made (0: it could not even be decoded). */
+  attempts: number | null;
+  failedAt: string | null;
+  /** The message as it was (text). */
+  value: string;
+}
+
+export interface RawSubscribeOptions {
+  topic: string;
+  group: string;
+  /** Called for each message, at least once; a throw is retried with backoff (the partition waits). */
+  handler: (m: RawMessage) => Promise<void>;
+}
+
 /**
  * The event bus. One topic per event type; events of one partition (month) are delivered in the
  * order they were published; delivery is at-least-once, so handlers must be idempotent. A handler
@@ -28,6 +59,12 @@ export interface Bus {
   readiness?(): Promise<string | null>;
   /** Messages not yet consumed by this bus's subscriptions, per topic. */
   lag?(): Promise<Record<string, number>>;
+  /** Writes a raw message to a topic that carries no events (created when missing). */
+  publishRaw(topic: string, value: string, key?: string): Promise<void>;
+  /** Reads a topic that carries no events, in a consumer group, at least once per message. */
+  subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription>;
+  /** Reads the messages the bus gave up on (its dead-letter topic), in a consumer group. */
+  subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription>;
 }
 
 /** What the bus records when it gives up on a message. */

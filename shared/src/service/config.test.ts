@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, redactedConfig } from './config.js';
-import { VARIABLES } from './variables.js';
+import { VARIABLES, type VariableSpec } from './variables.js';
 
 const BASE = { KAFKA_BROKERS: 'k1:9092, k2:9092', S3_BUCKET: 'bottleneck' };
 
@@ -32,6 +32,19 @@ describe('service configuration', () => {
     expect(() => loadConfig('merge', { ...BASE, BN_POLL_INTERVALL_MS: '5', PATH: '/bin' })).toThrow('configuration: BN_POLL_INTERVALL_MS is not a known setting (see the README\'s configuration table)');
   });
 
+  it('gives the command line the same table and rules: its own defaults, no service setting required, TLS and SASL for trigger', async () => {
+    const c = loadConfig('cli', {});
+    expect(c.BN_EXCEL_WORKERS).toBe(0);
+    expect(c.BN_MAX_READ_MS).toBe(120_000);
+    expect(c.KAFKA_BROKERS).toBeUndefined();
+    expect(c).not.toHaveProperty('S3_BUCKET');
+    expect(() => loadConfig('cli', { BN_MAX_ROWS: 'many' })).toThrow('configuration: BN_MAX_ROWS must be a whole number (got "many")');
+    expect(() => loadConfig('cli', { BN_MAX_ROWZ: '5' })).toThrow('configuration: BN_MAX_ROWZ is not a known setting (see the README\'s configuration table)');
+    const { kafkaSettings } = await import('../wiring.js');
+    const cli = loadConfig('cli', { KAFKA_BROKERS: 'k:9093', KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
+    expect(kafkaSettings({ ...cli, KAFKA_BROKERS: cli.KAFKA_BROKERS! })).toMatchObject({ brokers: ['k:9093'], ssl: true, clientId: 'bottleneck-cli', sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+  });
+
   it('reads a secret from the file named by <NAME>_FILE and masks it in the redacted view', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bn-secret-'));
     await writeFile(join(dir, 'key'), 'SG.test-key-value.not-a-real-one\n');
@@ -44,9 +57,10 @@ describe('service configuration', () => {
   it('has one row per variable in the README table, with its services, meaning and default', async () => {
     const { readFile } = await import('node:fs/promises');
     const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
-    for (const v of VARIABLES) {
+    for (const v of VARIABLES as readonly VariableSpec[]) {
       const dflt = v.required ? '**required**' : v.default === undefined ? 'unset' : v.default === '' ? 'empty' : `\`${v.default}\``;
-      const row = `| \`${v.name}\` | ${v.services === 'all' ? 'all' : v.services.join(', ')} | ${v.meaning}${v.secret ? ' (secret)' : ''} | ${dflt} |`;
+      const users = [v.services === 'all' ? 'all' : v.services.join(', '), ...(v.cli ? ['cli'] : [])].join(', ');
+      const row = `| \`${v.name}\` | ${users} | ${v.meaning}${v.secret ? ' (secret)' : ''} | ${dflt} |`;
       expect(readme, v.name).toContain(row);
     }
   });

@@ -2,11 +2,11 @@ import { tmpdir } from 'node:os';
 import type { Stage } from '../assets/keys.js';
 import { BottleneckError } from '../errors/index.js';
 import { readOptionalSecret } from '../secrets.js';
-import { VARIABLES, variablesOf, type VariableSpec } from './variables.js';
+import { VARIABLES, variablesOf, type ConfigFor, type ConfigUser, type VariableSpec } from './variables.js';
 
 export type ConfigValue = string | number | boolean | string[] | undefined;
-/** A service's configuration: variable name -> parsed value. */
-export type ServiceConfig = Readonly<Record<string, ConfigValue>>;
+/** A service's configuration, typed from the variables table. */
+export type ServiceConfig<S extends ConfigUser = Stage> = ConfigFor<S>;
 
 function invalid(name: string, why: string): BottleneckError {
   return new BottleneckError('BN_ERR_CONFIG_INVALID', `configuration: ${name} ${why}`);
@@ -57,19 +57,21 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
 }
 
 /**
- * Reads and validates a service's configuration from the environment, once, at start: a missing
- * or invalid setting, or an unknown BN_* variable (a typo), throws BN_ERR_CONFIG_INVALID naming it.
- * Secrets may come from `<NAME>_FILE`; their values never appear in messages.
+ * Reads and validates the configuration of a service (or of the CLI) from the environment, once,
+ * at start: a missing or invalid setting, or an unknown BN_* variable (a typo), throws
+ * BN_ERR_CONFIG_INVALID naming it. Secrets may come from `<NAME>_FILE`; their values never appear
+ * in messages. The result is typed from the variables table (`ConfigFor<'merge'>`).
  */
-export function loadConfig(stage: Stage, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+export function loadConfig<U extends ConfigUser>(user: U, env: NodeJS.ProcessEnv = process.env): ConfigFor<U> {
   const known = new Set(VARIABLES.flatMap((v) => [v.name, `${v.name}_FILE`]));
   const unknown = Object.keys(env).filter((k) => k.startsWith('BN_') && !known.has(k));
   if (unknown.length) throw invalid(unknown.sort().join(', '), `${unknown.length > 1 ? 'are' : 'is'} not a known setting (see the README's configuration table)`);
   const out: Record<string, ConfigValue> = {};
-  for (const v of variablesOf(stage)) {
-    const raw = rawValue(v, env) ?? v.default;
+  const who = user === 'cli' ? 'bottleneck command' : `${user} service`;
+  for (const v of variablesOf(user)) {
+    const raw = rawValue(v, env) ?? (user === 'cli' && v.cliDefault !== undefined ? v.cliDefault : v.default);
     if (raw === undefined) {
-      if (v.required) throw invalid(v.name, `is required by the ${stage} service${v.secret ? ` (or ${v.name}_FILE)` : ''}`);
+      if (v.required && user !== 'cli') throw invalid(v.name, `is required by the ${who}${v.secret ? ` (or ${v.name}_FILE)` : ''}`);
       out[v.name] = undefined;
       continue;
     }
@@ -77,12 +79,18 @@ export function loadConfig(stage: Stage, env: NodeJS.ProcessEnv = process.env): 
   }
   if (out.KAFKA_SASL_MECHANISM && (!out.KAFKA_SASL_USERNAME || !out.KAFKA_SASL_PASSWORD)) throw invalid('KAFKA_SASL_MECHANISM', 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
   if (Boolean(out.S3_ACCESS_KEY_ID) !== Boolean(out.S3_SECRET_ACCESS_KEY)) throw invalid('S3_ACCESS_KEY_ID', 'and S3_SECRET_ACCESS_KEY go together');
-  out.KAFKA_CLIENT_ID ??= `bottleneck-${stage}`;
-  out.BN_WORK_DIR ??= tmpdir();
-  return out;
+  if (user !== 'cli') {
+    out.KAFKA_CLIENT_ID ??= `bottleneck-${user}`;
+    out.BN_WORK_DIR ??= tmpdir();
+  } else {
+    out.KAFKA_CLIENT_ID ??= 'bottleneck-cli';
+  }
+  // The one place the table's types meet the parsed values: each value was parsed by its kind above.
+  return out as ConfigFor<U>;
 }
 
 /** The configuration with secrets masked: what /status may show and logs may print. */
-export function redactedConfig(stage: Stage, config: ServiceConfig): Record<string, ConfigValue> {
-  return Object.fromEntries(variablesOf(stage).map((v) => [v.name, v.secret && config[v.name] !== undefined ? '[secret]' : config[v.name]]));
+export function redactedConfig(user: ConfigUser, config: object): Record<string, unknown> {
+  const values = config as Record<string, unknown>;
+  return Object.fromEntries(variablesOf(user).map((v) => [v.name, v.secret && values[v.name] !== undefined ? '[secret]' : values[v.name]]));
 }

@@ -1,13 +1,14 @@
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
 import type { Stage } from '../assets/keys.js';
-import type { ReadLimits } from '../excel/read.js';
+import { DEFAULT_READ_LIMITS, type ReadLimits } from '../excel/read.js';
 import type { PipelineEvent } from '../events/index.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { StageContext, StageHandler } from '../stage/context.js';
-import { createContext, serviceAdapters, subscribeStages, type ServiceAdapterSettings } from '../wiring.js';
+import { createContext, limitsOf, serviceAdapters, serviceSettings, subscribeStages } from '../wiring.js';
 import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
 import { buildHttp } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
@@ -16,7 +17,9 @@ import { RunTracker } from './status.js';
 /** What a service's extra machinery (a watcher, a scheduler) gets, and gives back. */
 export interface ServiceRuntime {
   stage: Stage;
+  /** The settings every service reads; a service's own are `loadConfig(<its stage>, env)`, validated at start too. */
   config: ServiceConfig;
+  env: NodeJS.ProcessEnv;
   log: PinoLogger;
   bus: Bus;
   store: ObjectStore;
@@ -47,31 +50,19 @@ export interface RunningService extends ServiceRuntime {
 
 const SECRET_PATHS = ['settings.SENDGRID_API_KEY', 'config.SENDGRID_API_KEY', 'config.S3_SECRET_ACCESS_KEY', 'config.S3_ACCESS_KEY_ID', 'config.KAFKA_SASL_PASSWORD', 'config.BN_STATUS_TOKEN', 'req.headers.authorization'];
 
-/** The adapters' settings from a service's validated configuration. */
-function adapterSettings(stage: Stage, c: ServiceConfig, log: PinoLogger): ServiceAdapterSettings {
-  const str = (k: string) => c[k] as string | undefined;
-  return {
-    kafka: {
-      brokers: c.KAFKA_BROKERS as string[],
-      clientId: str('KAFKA_CLIENT_ID')!,
-      topicPrefix: str('KAFKA_TOPIC_PREFIX')!,
-      numPartitions: c.KAFKA_TOPIC_PARTITIONS as number,
-      replicationFactor: c.KAFKA_REPLICATION_FACTOR as number,
-      ssl: c.KAFKA_SSL as boolean,
-      sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS as number,
-      ...(c.KAFKA_SASL_MECHANISM ? { sasl: { mechanism: c.KAFKA_SASL_MECHANISM as 'plain', username: str('KAFKA_SASL_USERNAME')!, password: str('KAFKA_SASL_PASSWORD')! } } : {}),
-    },
-    s3: {
-      bucket: str('S3_BUCKET')!,
-      ...(str('S3_PREFIX') ? { prefix: str('S3_PREFIX')! } : {}),
-      ...(str('S3_ENDPOINT') ? { endpoint: str('S3_ENDPOINT')! } : {}),
-      region: str('S3_REGION')!,
-      forcePathStyle: c.S3_FORCE_PATH_STYLE as boolean,
-      ...(str('S3_ACCESS_KEY_ID') ? { credentials: { accessKeyId: str('S3_ACCESS_KEY_ID')!, secretAccessKey: str('S3_SECRET_ACCESS_KEY')! } } : {}),
-    },
-    ...(stage === 'alerter' ? { sendgrid: { apiKey: str('SENDGRID_API_KEY')!, baseUrl: str('SENDGRID_API_URL')! } } : {}),
-    log: log.child({ component: 'kafka' }),
-  };
+/** What reading workbooks may cost, and on how many worker threads, for the services that read them. */
+function workbookSettings(stage: Stage, env: NodeJS.ProcessEnv): { limits: ReadLimits; workers: number } {
+  switch (stage) {
+    case 'clean':
+    case 'analytics': {
+      const c = loadConfig(stage, env);
+      return { limits: limitsOf(c), workers: c.BN_EXCEL_WORKERS };
+    }
+    case 'ingest':
+      return { limits: limitsOf(loadConfig(stage, env)), workers: 0 };
+    default:
+      return { limits: DEFAULT_READ_LIMITS, workers: 0 };
+  }
 }
 
 /** Counts, times and records every event a service handles (the outcome of a handled one comes from onStage). */
@@ -100,10 +91,13 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
  * graceful stop on SIGTERM (the event in flight finishes and is committed).
  */
 export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean } = {}): Promise<RunningService> {
-  const config = loadConfig(def.stage, env);
-  const log = pino({ level: config.LOG_LEVEL as string, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
+  const config: ServiceConfig = loadConfig<Stage>(def.stage, env);
+  const { limits, workers } = workbookSettings(def.stage, env);
+  const alerting = def.stage === 'alerter' ? loadConfig('alerter', env) : undefined;
+  const log = pino({ level: config.LOG_LEVEL, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
   const startedAt = Date.now();
-  const adapters = await serviceAdapters(adapterSettings(def.stage, config, log));
+  const sendgrid = alerting ? { apiKey: alerting.SENDGRID_API_KEY, baseUrl: alerting.SENDGRID_API_URL } : undefined;
+  const adapters = await serviceAdapters(serviceSettings(config, log.child({ component: 'kafka' }), sendgrid));
   const { bus: rawBus, store, mailer } = adapters;
   const metrics = createMetrics(def.stage);
   const tracker = new RunTracker();
@@ -115,23 +109,19 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
       if (e.type === 'failed') metrics.failures.inc({ code: e.payload.code });
     },
     subscribe: (o) => rawBus.subscribe(o),
+    publishRaw: (t, v, k) => rawBus.publishRaw(t, v, k),
+    subscribeRaw: (o) => rawBus.subscribeRaw(o),
+    subscribeDeadLetters: (o) => rawBus.subscribeDeadLetters(o),
     close: () => rawBus.close(),
   };
-  const workers = (config.BN_EXCEL_WORKERS as number | undefined) ?? 0;
-  const limits: Partial<ReadLimits> = {
-    ...(config.BN_MAX_FILE_BYTES !== undefined ? { maxBytes: config.BN_MAX_FILE_BYTES as number } : {}),
-    ...(config.BN_MAX_UNCOMPRESSED_BYTES !== undefined ? { maxUncompressedBytes: config.BN_MAX_UNCOMPRESSED_BYTES as number } : {}),
-    ...(config.BN_MAX_ROWS !== undefined ? { maxRows: config.BN_MAX_ROWS as number } : {}),
-    ...(config.BN_MAX_READ_MS !== undefined ? { maxMillis: config.BN_MAX_READ_MS as number } : {}),
-  };
   const { ctx, close: closeContext } = await createContext(adapters, {
-    workers, limits, log, workRoot: join(config.BN_WORK_DIR as string, 'bottleneck', def.stage),
+    workers, limits, log, workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage),
     progress: {
       onStage: (p) => tracker.finish({ runId: p.runId, partition: p.partition, eventId: p.eventId, consumed: p.consumed, emitted: p.emitted, outcome: p.emitted.includes('failed') ? 'failed' : 'ok', durationMs: p.durationMs }),
     },
-    ...(mailer ? { alert: { to: config.ALERT_TO as string[], from: config.ALERT_FROM as string, pipelineName: config.BN_PIPELINE_NAME as string } } : {}),
+    ...(alerting ? { alert: { to: alerting.ALERT_TO, from: alerting.ALERT_FROM, pipelineName: alerting.BN_PIPELINE_NAME } } : {}),
   });
-  const rt: ServiceRuntime = { stage: def.stage, config, log, bus, store, ctx, metrics };
+  const rt: ServiceRuntime = { stage: def.stage, config, env, log, bus, store, ctx, metrics };
   const [sub] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
   const extra = def.extra ? await def.extra(rt) : undefined;
 
@@ -152,10 +142,10 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
   lagTimer.unref();
   const http = buildHttp({
     service: def.stage, version: def.version, startedAt, readiness, metrics, tracker,
-    ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN as string } : {}),
+    ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
     ...(extra?.status ? { extraStatus: () => extra.status!() } : {}),
   });
-  const address = await http.listen({ host: config.HTTP_HOST as string, port: config.HTTP_PORT as number });
+  const address = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info({ address, group: `bottleneck-${def.stage}`, consumes: def.handler.consumes, settings: redactedConfig(def.stage, config) }, 'service started');
 
   let stopping: Promise<void> | undefined;

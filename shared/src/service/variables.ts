@@ -1,6 +1,9 @@
 import type { Stage } from '../assets/keys.js';
 
-/** One configuration variable of the services: the README's table and docker-compose's test derive from this list. */
+/** Who reads a variable: a service, or the command line (`bottleneck run`, `bottleneck trigger`). */
+export type ConfigUser = Stage | 'cli';
+
+/** One configuration variable: the README's table, the compose test and the typed configuration derive from this list. */
 export interface VariableSpec {
   name: string;
   meaning: string;
@@ -11,24 +14,27 @@ export interface VariableSpec {
   secret?: boolean;
   /** Services that read it; 'all' for every one. */
   services: 'all' | readonly Stage[];
+  /** The command line reads it too. */
+  cli?: boolean;
+  /** The command line's default, when it differs. */
+  cliDefault?: string;
   kind: 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
   values?: readonly string[];
 }
 
 const ALL = 'all' as const;
 
-/** Every variable the six services read. Unknown `BN_*` variables are refused at start (typos). */
-export const VARIABLES: readonly VariableSpec[] = [
-  { name: 'KAFKA_BROKERS', meaning: 'Kafka bootstrap brokers, comma-separated host:port', required: true, services: ALL, kind: 'list' },
-  { name: 'KAFKA_CLIENT_ID', meaning: 'Kafka client id (default: bottleneck-<service>)', services: ALL, kind: 'string' },
-  { name: 'KAFKA_TOPIC_PREFIX', meaning: 'prefix of the topic names (<prefix>.file-arrived, ...)', default: 'bottleneck', services: ALL, kind: 'string' },
+const TABLE = [
+  { name: 'KAFKA_BROKERS', meaning: 'Kafka bootstrap brokers, comma-separated host:port (the CLI needs it for trigger only)', required: true, services: ALL, cli: true, kind: 'list' },
+  { name: 'KAFKA_CLIENT_ID', meaning: 'Kafka client id (default: bottleneck-<service>)', services: ALL, cli: true, kind: 'string' },
+  { name: 'KAFKA_TOPIC_PREFIX', meaning: 'prefix of the topic names (<prefix>.file-arrived, ...)', default: 'bottleneck', services: ALL, cli: true, kind: 'string' },
   { name: 'KAFKA_TOPIC_PARTITIONS', meaning: 'partitions of each topic created at start', default: '3', services: ALL, kind: 'int' },
   { name: 'KAFKA_REPLICATION_FACTOR', meaning: 'replication factor of each topic created at start', default: '1', services: ALL, kind: 'int' },
   { name: 'KAFKA_SESSION_TIMEOUT_MS', meaning: 'consumer session timeout: how soon a dead consumer\'s partitions move to another', default: '30000', services: ALL, kind: 'int' },
-  { name: 'KAFKA_SSL', meaning: 'connect to Kafka over TLS', default: 'false', services: ALL, kind: 'bool' },
-  { name: 'KAFKA_SASL_MECHANISM', meaning: 'SASL mechanism (plain, scram-sha-256, scram-sha-512); unset: no SASL', services: ALL, kind: 'enum', values: ['plain', 'scram-sha-256', 'scram-sha-512'] },
-  { name: 'KAFKA_SASL_USERNAME', meaning: 'SASL user name', services: ALL, kind: 'string' },
-  { name: 'KAFKA_SASL_PASSWORD', meaning: 'SASL password (or KAFKA_SASL_PASSWORD_FILE)', secret: true, services: ALL, kind: 'string' },
+  { name: 'KAFKA_SSL', meaning: 'connect to Kafka over TLS', default: 'false', services: ALL, cli: true, kind: 'bool' },
+  { name: 'KAFKA_SASL_MECHANISM', meaning: 'SASL mechanism (plain, scram-sha-256, scram-sha-512); unset: no SASL', services: ALL, cli: true, kind: 'enum', values: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+  { name: 'KAFKA_SASL_USERNAME', meaning: 'SASL user name', services: ALL, cli: true, kind: 'string' },
+  { name: 'KAFKA_SASL_PASSWORD', meaning: 'SASL password (or KAFKA_SASL_PASSWORD_FILE)', secret: true, services: ALL, cli: true, kind: 'string' },
   { name: 'S3_BUCKET', meaning: 'bucket holding incoming/, staging/, extracts/, dead-letter/', required: true, services: ALL, kind: 'string' },
   { name: 'S3_PREFIX', meaning: 'key prefix inside the bucket (empty: the bucket root)', default: '', services: ALL, kind: 'string' },
   { name: 'S3_ENDPOINT', meaning: 'S3 endpoint URL for S3-compatible servers (MinIO); unset: AWS', services: ALL, kind: 'url' },
@@ -41,11 +47,11 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'BN_STATUS_TOKEN', meaning: 'bearer token required by /status and /metrics (unset: open)', secret: true, services: ALL, kind: 'string' },
   { name: 'LOG_LEVEL', meaning: 'log level (debug, info, warn, error)', default: 'info', services: ALL, kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
   { name: 'BN_WORK_DIR', meaning: 'scratch folder for local copies of objects', services: ALL, kind: 'string' },
-  { name: 'BN_MAX_FILE_BYTES', meaning: 'largest input file accepted, bytes', default: '209715200', services: ['ingest', 'clean'], kind: 'int' },
-  { name: 'BN_MAX_UNCOMPRESSED_BYTES', meaning: 'largest total expanded size of an xlsx, bytes', default: '2147483648', services: ['ingest', 'clean'], kind: 'int' },
-  { name: 'BN_MAX_ROWS', meaning: 'most data rows in one sheet', default: '2000000', services: ['clean'], kind: 'int' },
-  { name: 'BN_MAX_READ_MS', meaning: 'longest time reading one workbook may take, ms', default: '120000', services: ['ingest', 'clean'], kind: 'int' },
-  { name: 'BN_EXCEL_WORKERS', meaning: 'worker threads for Excel work (each workbook capped in memory and time)', default: '1', services: ['clean', 'analytics'], kind: 'int' },
+  { name: 'BN_MAX_FILE_BYTES', meaning: 'largest input file accepted, bytes', default: '209715200', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
+  { name: 'BN_MAX_UNCOMPRESSED_BYTES', meaning: 'largest total expanded size of an xlsx, bytes', default: '2147483648', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
+  { name: 'BN_MAX_ROWS', meaning: 'most data rows in one sheet', default: '2000000', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
+  { name: 'BN_MAX_READ_MS', meaning: 'longest time reading one workbook may take, ms', default: '120000', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
+  { name: 'BN_EXCEL_WORKERS', meaning: 'worker threads for Excel work (each workbook capped in memory and time)', default: '1', services: ['clean', 'analytics'], cli: true, cliDefault: '0', kind: 'int' },
   { name: 'BN_POLL_INTERVAL_MS', meaning: 'ListObjectsV2 polling of incoming/ (fallback for stores without notifications); 0: off', default: '30000', services: ['ingest'], kind: 'int' },
   { name: 'S3_EVENTS_TOPIC', meaning: 'Kafka topic where the store publishes S3 event notifications (Records[])', default: 'bottleneck.s3-events', services: ['ingest'], kind: 'string' },
   { name: 'BN_SCHEDULE_CRON', meaning: 'monthly trigger (cron)', default: '0 9 15 * *', services: ['publisher'], kind: 'string' },
@@ -55,8 +61,33 @@ export const VARIABLES: readonly VariableSpec[] = [
   { name: 'ALERT_TO', meaning: 'alert recipients, comma-separated', required: true, services: ['alerter'], kind: 'list' },
   { name: 'ALERT_FROM', meaning: 'alert sender address', required: true, services: ['alerter'], kind: 'string' },
   { name: 'BN_PIPELINE_NAME', meaning: 'name in alert subjects', default: 'BottleNeck pipeline', services: ['alerter'], kind: 'string' },
-];
+] as const satisfies readonly VariableSpec[];
 
-export function variablesOf(stage: Stage): VariableSpec[] {
-  return VARIABLES.filter((v) => v.services === 'all' || v.services.includes(stage));
+/** Every variable the six services and the command line read. Unknown `BN_*` variables are refused at start (typos). */
+export const VARIABLES: readonly VariableSpec[] = TABLE;
+
+/** Whether `user` reads variable `v`. */
+export function readBy(v: VariableSpec, user: ConfigUser): boolean {
+  return user === 'cli' ? v.cli === true : v.services === 'all' || v.services.includes(user);
 }
+
+/** The variables a service (or the CLI) reads. */
+export function variablesOf(user: ConfigUser): VariableSpec[] {
+  return VARIABLES.filter((v) => readBy(v, user));
+}
+
+type Var = (typeof TABLE)[number];
+type UsersOf<V extends Var> = (V['services'] extends 'all' ? Stage : V['services'] extends readonly (infer S)[] ? S : never) | (V extends { cli: true } ? 'cli' : never);
+type Parsed<V extends Var> = V['kind'] extends 'int' ? number : V['kind'] extends 'bool' ? boolean : V['kind'] extends 'list' ? string[]
+  : V extends { values: readonly (infer E)[] } ? E : string;
+/** Required settings are required of the services; the CLI asks for them only where a command needs them. */
+type Value<V extends Var, U extends ConfigUser> = V extends { default: string } ? Parsed<V>
+  : V extends { required: true } ? ([U] extends ['cli'] ? Parsed<V> | undefined : Parsed<V>) : Parsed<V> | undefined;
+
+/**
+ * The configuration of one user, typed from the table: `loadConfig('merge', env).HTTP_PORT` is a
+ * number, `.KAFKA_BROKERS` a string array, and a variable the service does not read is not there.
+ */
+export type ConfigFor<U extends ConfigUser> = {
+  readonly [V in Var as [U] extends [UsersOf<V>] ? V['name'] : never]: Value<V, U>;
+};

@@ -1,5 +1,5 @@
 import { errorClassOf, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
-import { makeEvent, type CheckResult, type EventOf, type PipelineEvent } from '../events/index.js';
+import { makeEvent, type CheckResult, type EventOf, type Materialization, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
@@ -17,7 +17,8 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
   return makeEvent('failed', {
     runId: event.runId,
     partition: event.partition,
-    materializations: { ...event.materializations },
+    // What the stage materialized and checked before it stopped goes with the failure (run record, dead-letter record).
+    materializations: { ...event.materializations, ...((err.details?.materializations as Record<string, Materialization> | undefined) ?? {}) },
     checks: mergeChecks(event.checks, (err.details?.checks as CheckResult[] | undefined) ?? []),
     ...(event.expectations ? { expectations: event.expectations } : {}),
     ...(event.runStartedAt ? { runStartedAt: event.runStartedAt } : {}),

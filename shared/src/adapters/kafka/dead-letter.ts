@@ -1,7 +1,7 @@
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { BottleneckError, errorClassOf } from '../../errors/index.js';
 import { EnvelopeBase, makeEvent, type EventOf } from '../../events/index.js';
-import type { DeadLetter } from '../../ports/bus.js';
+import type { DeadLetter, DeadLetterMessage } from '../../ports/bus.js';
 import { redactSecrets } from '../../text/redact.js';
 
 /** Headers every event message carries. */
@@ -37,6 +37,24 @@ export function headerText(headers: IHeaders | undefined, name: string): string 
   const v = headers?.[name];
   const one = Array.isArray(v) ? v[0] : v;
   return one === undefined ? undefined : one.toString();
+}
+
+/** A message of the dead-letter topic as the port describes it: where it came from and why, from its headers. */
+export function deadLetterMessageOf(m: KafkaMessage): DeadLetterMessage {
+  const h = (name: string) => headerText(m.headers, name) ?? null;
+  const attempts = h(DEAD_LETTER_HEADERS.attempts);
+  return {
+    sourceTopic: h(DEAD_LETTER_HEADERS.topic) ?? 'unknown',
+    sourcePartition: Number(h(DEAD_LETTER_HEADERS.partition) ?? -1),
+    sourceOffset: h(DEAD_LETTER_HEADERS.offset) ?? '-1',
+    group: h(DEAD_LETTER_HEADERS.group),
+    errorClass: h(DEAD_LETTER_HEADERS.errorClass),
+    errorCode: h(DEAD_LETTER_HEADERS.errorCode),
+    errorMessage: h(DEAD_LETTER_HEADERS.errorMessage) ?? '',
+    attempts: attempts === null ? null : Number(attempts),
+    failedAt: h(DEAD_LETTER_HEADERS.failedAt),
+    value: m.value?.toString('utf8') ?? '',
+  };
 }
 
 /** The record of a message given up on, and the message to produce to the dead-letter topic. */

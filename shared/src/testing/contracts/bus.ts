@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect } from 'vitest';
 import { makeEvent, parseEvent, type EventType, type PipelineEvent } from '../../events/index.js';
-import type { Bus, EventHandler, Subscription } from '../../ports/bus.js';
+import type { Bus, DeadLetterMessage, EventHandler, Subscription } from '../../ports/bus.js';
 import { contractIt, uniqueTag, waitUntil, type ContractOptions } from './helpers.js';
 
 export type { ContractOptions } from './helpers.js';
@@ -209,6 +209,33 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       // The open group getting the later event shows the bus had every chance to deliver it.
       await waitUntil(() => open.includes(after.id), timeoutMs, 'the later event in the open group');
       expect(closed).toEqual([before.id]);
+    });
+
+    test('carries raw text on a topic without events: each group reads every message, at least once', async () => {
+      const topic = `${uniqueTag('raw')}.notifications`;
+      const a: string[] = [];
+      const b: string[] = [];
+      subs.push(await fx.bus.subscribeRaw({ topic, group: uniqueTag('group'), handler: async (m) => { if (m.topic === topic) a.push(m.value); } }));
+      subs.push(await fx.bus.subscribeRaw({ topic, group: uniqueTag('group'), handler: async (m) => { b.push(`${m.key}:${m.value}`); } }));
+      const values = ['{"Records":[]}', 'not json at all', 'Ünïcödé ✓'];
+      for (const v of values) await fx.bus.publishRaw(topic, v, '2031-07');
+      await waitUntil(() => new Set(a).size >= 3 && new Set(b).size >= 3, timeoutMs, 'both groups to read the three raw messages');
+      expect([...new Set(a)]).toEqual(values);
+      expect([...new Set(b)]).toEqual(values.map((v) => `2031-07:${v}`));
+    });
+
+    test('hands a message it gave up on to dead-letter readers: where it came from, why, and the message itself', async () => {
+      const group = uniqueTag('group');
+      await subscribe(['trigger'], async () => { throw new Error('this handler always fails'); }, group);
+      const seen: DeadLetterMessage[] = [];
+      subs.push(await fx.bus.subscribeDeadLetters({ group: uniqueTag('dlq'), handler: async (dl) => { if (dl.group === group) seen.push(dl); } }));
+      const sent = trigger();
+      await fx.bus.publish(sent);
+      await waitUntil(() => seen.length >= 1, timeoutMs * 2, 'the dead-letter record');
+      expect(seen[0]).toMatchObject({ group, errorClass: 'Error', errorMessage: 'this handler always fails' });
+      expect(seen[0]!.sourceTopic).toMatch(/\.trigger$/);
+      expect(seen[0]!.attempts).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(seen[0]!.value)).toEqual(sent);
     });
 
     done();
