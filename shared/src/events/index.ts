@@ -60,11 +60,20 @@ type Fields<T extends EventType> = Omit<EventOf<T>, 'id' | 'ts' | 'v' | 'type'>;
  * @example
  * const e = makeEvent('merged', { runId, partition, materializations, checks, payload: {} });
  */
-export function makeEvent<T extends EventType>(type: T, fields: Fields<T>, now: Date = new Date()): EventOf<T> {
+export function makeEvent<T extends EventType>(type: T, fields: Fields<T>, now: Date = new Date(), id: string = randomUUID()): EventOf<T> {
   const ts = now.toISOString();
   // A trigger starts a run: its time is the run's start, which every later event carries.
   const start = fields.runStartedAt ?? (type === 'trigger' ? ts : undefined);
-  return parseEvent({ ...fields, ...(start ? { runStartedAt: start } : {}), type, v: 1, id: randomUUID(), ts }) as EventOf<T>;
+  return parseEvent({ ...fields, ...(start ? { runStartedAt: start } : {}), type, v: 1, id, ts }) as EventOf<T>;
+}
+
+/**
+ * The id of the event a stage emits for a run: the same whenever the stage emits it again (a
+ * crash after publishing, before its marker), so a redelivered duplicate is recognisably the same
+ * event, and consumers that key their effects by it do them once.
+ */
+export function stageEventId(runId: string, type: EventType, stage?: string): string {
+  return stage ? `${runId}.${type}.${stage}` : `${runId}.${type}`;
 }
 
 /** The fields a stage carries from the event it handled into the one it emits. */

@@ -134,6 +134,27 @@ describe('runStage: the one stage runner', () => {
     expect(ran).toBe(false);
   });
 
+  it('refuses upstream assets that are not this run\'s: another month\'s or run\'s location, or an object changed since', async () => {
+    const { ctx, store, dir } = await setup();
+    let ran = false;
+    const a = defineAsset({ key: 'revenue_per_product', deps: ['merged_with_revenue'], kind: 'table', module, description: 'r', async compute() { ran = true; return { kind: 'table' }; } });
+    const stage = defineStage({ stage: 'analytics', assets: [a] });
+    const good = await mergedEvent(store, dir);
+    const m = good.materializations.merged_with_revenue!;
+    // A hand-made event for 2025-12 whose asset points at 2025-11's staging.
+    const other = { ...good, partition: '2025-12', materializations: { merged_with_revenue: m } } as PipelineEvent;
+    await expect(runStage(stage, other, ctx)).rejects.toMatchObject({
+      code: 'BN_ERR_EVENT_INVALID', retriable: false,
+      message: 'the merged event of run run-1 (2025-12) names merged_with_revenue at staging/2026-11/run-1/merged_with_revenue.parquet, outside staging/2025-12/run-1/: refused (an event may only carry its own run\'s assets)',
+    });
+    const escape = { ...good, materializations: { merged_with_revenue: { ...m, location: 'staging/2026-11/run-1/../run-2/merged_with_revenue.parquet' } } } as PipelineEvent;
+    await expect(runStage(stage, escape, ctx)).rejects.toMatchObject({ code: 'BN_ERR_EVENT_INVALID' });
+    // The object is written over after the event was made: its bytes are not the version named.
+    await store.put(m.location, 'something else');
+    await expect(runStage(stage, good, ctx)).rejects.toMatchObject({ code: 'BN_ERR_EVENT_INVALID', message: expect.stringMatching(/^merged_with_revenue at staging\/2026-11\/run-1\/merged_with_revenue\.parquet is not the version the event names/) });
+    expect(ran).toBe(false);
+  });
+
   it('checks expectations from the row count and the figures an asset gives', async () => {
     const { ctx, store, dir } = await setup();
     const a = defineAsset({
@@ -166,12 +187,6 @@ describe('runStage: the one stage runner', () => {
       key: 'merged_with_revenue', deps: ['erp_clean'], kind: 'table', module: new URL(`file://${sqlDir}/x.ts`).href, description: 'm', publishAs: 'merged_with_revenue.csv', publishSql: 'export_it',
       async compute(c) { await (await c.db()).run('CREATE TABLE merged_with_revenue AS SELECT 2 AS product_id UNION ALL SELECT 1'); return { kind: 'table' }; },
     });
-    const erp: Materialization = { location: 'staging/2026-11/run-1/erp_clean.parquet', dataVersion: 'x', metadata: { durationMs: 1 } };
-    await store.put(erp.location, 'unused');
-    const e = makeEvent('validated', { runId: 'run-1', partition: '2026-11', materializations: { erp_clean: erp }, checks: [], payload: {} });
-    const bad = runStage(defineStage({ stage: 'merge', assets: [m] }), e, ctx);
-    // erp_clean is not Parquet here: reading it fails, and the failure names the asset.
-    await expect(bad).rejects.toMatchObject({ asset: 'merged_with_revenue' });
     const okEvent = makeEvent('validated', { runId: 'run-1', partition: '2026-11', materializations: {}, checks: [], payload: {} });
     const noDeps = defineAsset({ ...m, key: 'merged_with_revenue', deps: [], kind: 'table', module: new URL(`file://${sqlDir}/x.ts`).href, description: 'm', publishAs: 'merged_with_revenue.csv', publishSql: 'export_it', compute: m.compute });
     const [out] = await runStage(defineStage({ stage: 'merge', assets: [noDeps] }), okEvent, ctx);

@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import type {
   AssetContext, AssetDefinition, AssetMetadata, CheckDefinition, CheckOutcome, ComputeResult, LoadedInput, RunInfo, StageDefinition,
 } from '../assets/define.js';
-import { STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
+import { ASSET_STAGE, STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
+import { capMetadata } from '../events/cap.js';
+import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
 import { assetErrorBoundary, BottleneckError, type ErrorCode } from '../errors/index.js';
-import { makeEvent, carry, type CheckResult, type EventType, type Materialization, type PipelineEvent } from '../events/index.js';
+import { makeEvent, carry, stageEventId, type CheckResult, type EventType, type Materialization, type PipelineEvent } from '../events/index.js';
 import { expectationResult } from './checks.js';
 import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
@@ -46,8 +48,11 @@ export function gateError(stage: string, failed: readonly CheckResult[], progres
 
 /** A check's result from its definition and what evaluating it gave. */
 export function checkResultOf(asset: AssetKey, c: CheckDefinition, o: CheckOutcome): CheckResult {
-  const metadata = { ...(o.metadata ?? {}), ...(o.error ? { error: o.error } : {}) };
-  const message = o.passed ? undefined : (o.message ?? c.found?.(metadata));
+  const full = { ...(o.metadata ?? {}), ...(o.error ? { error: o.error } : {}) };
+  const found = o.passed ? undefined : (o.message ?? c.found?.(full));
+  // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
+  const metadata = capMetadata(full) as Record<string, unknown>;
+  const message = found === undefined ? undefined : (capMetadata(found) as string);
   return { asset, check: c.name, passed: o.passed, severity: c.severity, blocking: c.blocking, description: c.description, ...(message ? { message } : {}), metadata };
 }
 
@@ -82,8 +87,8 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
     if (!m) throw new BottleneckError('BN_ERR_EVENT_INVALID', `the ${event.type} event of run ${event.runId} has no materialization of ${key}, which stage ${def.stage} needs`, { stage: def.stage });
     return m;
   };
-  // Every upstream asset the stage reads must come with the event, before anything runs.
-  for (const a of def.assets) for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)]) if (!own.has(d)) upstream(d);
+  // Every upstream asset the stage reads must come with the event, and be this run's, before anything runs.
+  for (const a of def.assets) for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)]) if (!own.has(d)) checkProvenance(event, d, upstream(d));
 
   const workDir = await mkdtemp(join(ctx.workDir, `${def.stage}-`));
   const scope = await ctx.io.openScope(run);
@@ -196,7 +201,8 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
     const { bytes, published, ...where } = await ctx.io.persist({ asset, run, metadata, workDir, ...(db ? { db } : {}), ...(result.kind === 'file' ? { path: result.path } : {}) });
     // What the publisher copies to extracts/: the file itself, or a table's CSV export.
     if (asset.publishAs) metadata.publish = { as: asset.publishAs, location: published ?? where.location };
-    return { ...where, metadata: { ...metadata, ...(bytes !== undefined ? { bytes } : {}), durationMs: Math.round(performance.now() - t0) } };
+    const capped = capMetadata(metadata) as AssetMetadata;
+    return { ...where, metadata: { ...capped, ...(bytes !== undefined ? { bytes } : {}), durationMs: Math.round(performance.now() - t0) } };
   };
 
   try {
@@ -225,8 +231,8 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
   Object.assign(base.materializations, progress.materializations);
   base.checks.push(...progress.checks);
   const events: { done: EventType; gate?: EventType } = STAGE_EVENTS[def.stage];
-  const out: PipelineEvent[] = [makeEvent(events.done, { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never }, ctx.now())];
-  if (events.gate) out.push(makeEvent(events.gate, { ...base, payload: {} as never }, ctx.now()));
+  const out: PipelineEvent[] = [makeEvent(events.done, { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never }, ctx.now(), stageEventId(run.runId, events.done))];
+  if (events.gate) out.push(makeEvent(events.gate, { ...base, payload: {} as never }, ctx.now(), stageEventId(run.runId, events.gate)));
   return out;
 }
 
@@ -234,6 +240,19 @@ function order(def: StageDefinition, r: CheckResult): number {
   const i = def.assets.findIndex((a) => a.key === r.asset);
   const j = def.assets[i]?.checks.findIndex((c) => c.name === r.check) ?? -1;
   return i * 1000 + (j < 0 ? 999 : j);
+}
+
+/**
+ * Refuses an upstream materialization that is not this run's: a hand-made or replayed event whose
+ * locations point at another month or run (it would publish another month's figures). A dropped
+ * file is under incoming/<partition>/, anything a stage made under staging/<partition>/<run-id>/.
+ */
+export function checkProvenance(event: PipelineEvent, key: AssetKey, m: Materialization): void {
+  const source = ASSET_STAGE[key] === 'ingest';
+  const prefix = source ? layout.incomingPrefix(event.partition) : layout.staging(event.partition, event.runId, '');
+  if (!m.location.startsWith(prefix) || m.location.split('/').some((s) => s === '..' || s === '.')) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`, { asset: key });
+  }
 }
 
 /** The stage's assets with every asset after its upstream assets of the same stage. */

@@ -1,8 +1,10 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { AssetDefinition, AssetMetadata, LoadedInput, RunInfo } from '../assets/define.js';
 import type { Db, Duck } from '../duck/index.js';
 import { loadSql, quoteIdent } from '../duck/sql.js';
+import { BottleneckError } from '../errors/index.js';
 import type { Materialization } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { LocalFile, ObjectStore } from '../ports/object-store.js';
@@ -93,6 +95,11 @@ export class StoreIO implements AssetIO {
   async load(key: string, m: Materialization, scope: DuckScope): Promise<LoadedInput> {
     const local = await this.store.getToFile(m.location);
     this.locals.get(scope)?.push(local);
+    // The object must be the version the event names: not one written over it since, nor a stranger's.
+    const sha = await sha256File(local.path);
+    if (sha !== m.dataVersion) {
+      throw new BottleneckError('BN_ERR_EVENT_INVALID', `${key} at ${m.location} is not the version the event names (sha256 ${sha.slice(0, 12)}..., expected ${m.dataVersion.slice(0, 12)}...): refused`, { asset: key });
+    }
     // A table was persisted as Parquet (persist below): it becomes a view named by its key.
     if (m.location.endsWith('.parquet')) {
       const db = await scope.connect();
@@ -122,6 +129,12 @@ export class StoreIO implements AssetIO {
   }
 }
 
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
 
 /** The text of one of an asset's `.sql` files. */
 export function loadSqlOf(asset: Pick<AssetDefinition, 'sqlDir' | 'key'>, name: string): string {

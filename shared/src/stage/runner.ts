@@ -1,5 +1,5 @@
 import { errorClassOf, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
-import { makeEvent, type CheckResult, type EventOf, type Materialization, type PipelineEvent } from '../events/index.js';
+import { makeEvent, stageEventId, type CheckResult, type EventOf, type Materialization, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
@@ -33,7 +33,7 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
       failedAt: now.toISOString(),
       trigger: { id: event.id, type: event.type, v: event.v, ts: event.ts },
     },
-  }, now);
+  }, now, stageEventId(event.runId, 'failed', stage));
 }
 
 /** The object that records that `stage` handled `type` for a run: the idempotency marker. */
