@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTmp, cli, FIXTURES, NO_REFERENCE, REFERENCE, tmp } from './helpers.js';
+import { cleanupTmp, cli, FIXTURES, NO_REFERENCE, publishedPath, REFERENCE, tmp } from './helpers.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -26,8 +26,13 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     const warns = s.checks.filter((c: { passed: boolean }) => !c.passed).map((c: { asset: string; check: string }) => `${c.asset}.${c.check}`);
     expect(warns).toEqual(expect.arrayContaining(['erp_clean.price_not_negative', 'erp_clean.stock_not_negative']));
     expect(s.checks.filter((c: { passed: boolean; severity: string }) => !c.passed && c.severity === 'ERROR')).toEqual([]);
-    const files = (await readdir(join(out, 'extracts', '2026-11'))).sort();
+    // The run's set under its own prefix, and the pointer readers follow, switched last.
+    expect((await readdir(join(out, 'extracts', '2026-11'))).sort()).toEqual([s.runId, '_current.json']);
+    const files = (await readdir(join(out, 'extracts', '2026-11', s.runId))).sort();
     expect(files).toEqual(['_manifest.json', 'merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+    const pointer = JSON.parse(await readFile(join(out, 'extracts', '2026-11', '_current.json'), 'utf8'));
+    expect(pointer).toMatchObject({ partition: '2026-11', runId: s.runId, prefix: `extracts/2026-11/${s.runId}/`, manifestKey: `extracts/2026-11/${s.runId}/_manifest.json` });
+    expect(pointer.files.map((f: { name: string }) => f.name).sort()).toEqual(files.filter((f) => f !== '_manifest.json'));
   });
 
   it('writes the workbook: Revenue by Product sorted by revenue, Summary with the total', async () => {
@@ -35,7 +40,7 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11']);
     expect(r.code, r.stderr).toBe(0);
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.readFile(join(out, 'extracts', '2026-11', 'revenue_per_product.xlsx'));
+    await wb.xlsx.readFile(await publishedPath(out, '2026-11', 'revenue_per_product.xlsx'));
     const sheet = wb.getWorksheet('Revenue by Product')!;
     // Titles an analyst reads (the CSVs keep the machine names), bold, frozen, with an autofilter.
     expect(sheet.getRow(1).values).toEqual([undefined, 'Product ID', 'SKU', 'Product', 'Units sold', 'Revenue (€)']);
@@ -69,7 +74,7 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     // A warning says what was found, not the condition that would have passed.
     expect(r.stdout).toContain('! warning      erp_clean.price_not_negative: 2 products have a negative price: 5017, 6594\n');
     expect(r.stdout).toContain('total revenue');
-    expect(r.stdout).toContain(join(out, 'extracts', '2026-11'));
+    expect(r.stdout).toContain(dirname(await publishedPath(out, '2026-11', 'revenue_per_product.xlsx')));
   });
 
   it('is deterministic: two runs (inline and on worker threads) give byte-identical CSVs', async () => {
@@ -78,7 +83,7 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     expect((await cli(['run', '--input', REFERENCE!, '--out', a, '--partition', '2026-11'])).code).toBe(0);
     expect((await cli(['run', '--input', REFERENCE!, '--out', b, '--partition', '2026-11'], { BN_EXCEL_WORKERS: '2' })).code).toBe(0);
     for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
-      const [x, y] = await Promise.all([a, b].map((o) => readFile(join(o, 'extracts', '2026-11', f))));
+      const [x, y] = await Promise.all([a, b].map(async (o) => readFile(await publishedPath(o, '2026-11', f))));
       expect(sha(x!), f).toBe(sha(y!));
     }
   });

@@ -42,3 +42,12 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
     p.on('close', (code) => res({ code, stdout, stderr }));
   });
 }
+
+/** The path of a published file of a month in a local OUT folder, found as a reader would: through extracts/<partition>/_current.json. */
+export async function publishedPath(out: string, partition: string, name: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pointer = JSON.parse(await readFile(join(out, 'extracts', partition, '_current.json'), 'utf8')) as { files: { name: string; key: string }[] };
+  const f = pointer.files.find((x) => x.name === name);
+  if (!f) throw new Error(`${name} is not published for ${partition} in ${out}`);
+  return join(out, ...f.key.split('/'));
+}

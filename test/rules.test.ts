@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runEmbedded, type RunSummary } from '../cli/src/embedded.js';
 import { writeWorkbook } from '../shared/src/testing/workbook.js';
 import { SOURCES } from '../shared/src/sources.js';
-import { cleanupTmp, tmp } from './helpers.js';
+import { cleanupTmp, publishedPath, tmp } from './helpers.js';
 
 // A tiny month that exercises every cleaning, merge and analytics rule, small enough to check by hand.
 const WEB_COLS = SOURCES.web.columns.map((c) => c.name);
@@ -63,7 +63,7 @@ const LIAISON = [
 
 let out: string;
 let s: RunSummary;
-const csv = async (name: string) => (await readFile(join(out, 'extracts', '2026-10', name), 'utf8')).trim().split('\n');
+const csv = async (name: string) => (await readFile(await publishedPath(out, '2026-10', name), 'utf8')).replace(/^\ufeff/, '').trim().split('\n');
 
 beforeAll(async () => {
   const input = await tmp('bn-rules-in-');
@@ -139,7 +139,7 @@ describe('analytics', () => {
     expect(evil).toContain(`"'=HYPERLINK(""http://evil.example"",""click"")"`);
     expect(ordinary.find((l) => l.startsWith('6,106,'))).toContain(",'@Six,");
     const wb = new ExcelJS.Workbook();
-    await wb.xlsx.readFile(join(out, 'extracts', '2026-10', 'revenue_per_product.xlsx'));
+    await wb.xlsx.readFile(await publishedPath(out, '2026-10', 'revenue_per_product.xlsx'));
     const sheet = wb.getWorksheet('Revenue by Product')!;
     const titles: unknown[] = [];
     sheet.eachRow((row) => titles.push(row.getCell(3).value));

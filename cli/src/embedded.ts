@@ -119,7 +119,7 @@ async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: st
   };
   if (published && !failed) {
     const outputs = await Promise.all(published.payload.files.map(async (f) => ({ name: f.key.split('/').pop()!, path: store.describe(f.key), bytes: f.bytes })));
-    return { ...base, status: 'succeeded', outputs, extractsDir: store.describe(layout.extractsPrefix(opts.partition).slice(0, -1)), deadLetter: null, alert: null, error: null };
+    return { ...base, status: 'succeeded', outputs, extractsDir: store.describe(layout.extracts(opts.partition, runId, '').slice(0, -1)), deadLetter: null, alert: null, error: null };
   }
   const dl = layout.deadLetter(opts.partition, runId);
   const hasDl = (await store.head(dl)) !== null;

@@ -58,9 +58,10 @@ describe('layout', () => {
     expect(layout.incoming('2026-01', 'erp')).toBe('incoming/2026-01/erp.xlsx');
     expect(layout.incomingPrefix('2026-01')).toBe('incoming/2026-01/');
     expect(layout.staging('2026-01', 'r1', 'erp_clean.parquet')).toBe('staging/2026-01/r1/erp_clean.parquet');
-    expect(layout.extracts('2026-01', 'premium_wines.csv')).toBe('extracts/2026-01/premium_wines.csv');
+    expect(layout.extracts('2026-01', 'r1', 'premium_wines.csv')).toBe('extracts/2026-01/r1/premium_wines.csv');
     expect(layout.extractsPrefix('2026-01')).toBe('extracts/2026-01/');
-    expect(layout.manifest('2026-01')).toBe('extracts/2026-01/_manifest.json');
+    expect(layout.manifest('2026-01', 'r1')).toBe('extracts/2026-01/r1/_manifest.json');
+    expect(layout.current('2026-01')).toBe('extracts/2026-01/_current.json');
     expect(layout.deadLetter('2026-01', 'r1')).toBe('dead-letter/2026-01/r1.json');
   });
 
@@ -70,8 +71,9 @@ describe('layout', () => {
       expect(validateKey(k)).toBe(k);
       expect(k.startsWith(layout.incomingPrefix('2026-01'))).toBe(true);
     }
-    expect(layout.manifest('2026-01').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
-    for (const k of [layout.staging('2026-01', 'r1', 'x.parquet'), layout.deadLetter('2026-01', 'r1'), layout.extracts('2026-01', 'a.csv')]) {
+    expect(layout.manifest('2026-01', 'r1').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
+    expect(layout.current('2026-01').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
+    for (const k of [layout.staging('2026-01', 'r1', 'x.parquet'), layout.deadLetter('2026-01', 'r1'), layout.extracts('2026-01', 'r1', 'a.csv'), layout.current('2026-01')]) {
       expect(validateKey(k)).toBe(k);
     }
   });

@@ -30,9 +30,13 @@ export const layout = {
   incoming: (partition: string, name: InputName) => `incoming/${partition}/${name}.xlsx`,
   incomingPrefix: (partition: string) => `incoming/${partition}/`,
   staging: (partition: string, runId: string, file: string) => `staging/${partition}/${runId}/${file}`,
-  extracts: (partition: string, file: string) => `extracts/${partition}/${file}`,
+  /** A run's published set, immutable once written: extracts/<partition>/<run-id>/<file>. */
+  extracts: (partition: string, runId: string, file: string) => `extracts/${partition}/${runId}/${file}`,
   extractsPrefix: (partition: string) => `extracts/${partition}/`,
-  manifest: (partition: string) => `extracts/${partition}/_manifest.json`,
+  /** The manifest of a run's published set, written after its files. */
+  manifest: (partition: string, runId: string) => `extracts/${partition}/${runId}/_manifest.json`,
+  /** The one object readers follow: which run's set is the month's published set (switched last, atomically). */
+  current: (partition: string) => `extracts/${partition}/_current.json`,
   deadLetter: (partition: string, runId: string) => `dead-letter/${partition}/${runId}.json`,
   /** ingest's claim on one version of a month's three files: its persisted cursor. */
   ingestClaim: (partition: string, versionHash: string) => `state/ingest/${partition}/${versionHash}.json`,

@@ -19,6 +19,7 @@ import { SendGridMailer } from '@bottleneck/shared/adapters/sendgrid-mailer';
 import { createContext, subscribeStages } from '@bottleneck/shared/wiring';
 import { STAGE_HANDLERS } from '@bottleneck/cli/embedded';
 import type { Manifest } from '@bottleneck/publisher';
+import { readCurrent, readPublished } from '@bottleneck/shared/published';
 import { NO_REFERENCE, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start, type StandIn } from '../sendgrid-standin.js';
 
@@ -112,16 +113,20 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
     expect((await store.list(layout.incomingPrefix('2026-11'))).map((o) => o.key)).toEqual(['incoming/2026-11/erp.xlsx', 'incoming/2026-11/liaison.xlsx', 'incoming/2026-11/web.xlsx']);
   });
 
-  it('runs the month with the bucket as the store; the publisher writes the outputs, then the manifest, last', async () => {
+  it('runs the month with the bucket as the store; the publisher writes the run\'s files, its manifest, then the pointer, last', async () => {
     const writes: string[] = [];
     const events = await runMonth(recording(store, writes), mailer, '2026-11');
     expect(events.map((e) => e.type)).toEqual(['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published']);
+    const runId = events[0]!.runId;
 
     const published = writes.filter((k) => k.startsWith(layout.extractsPrefix('2026-11')));
-    expect(published.at(-1)).toBe(layout.manifest('2026-11'));
-    expect(published.filter((k) => k === layout.manifest('2026-11'))).toHaveLength(1);
+    expect(published.at(-1)).toBe(layout.current('2026-11'));
+    expect(published.at(-2)).toBe(layout.manifest('2026-11', runId));
+    expect(published.slice(0, -2).every((k) => k.startsWith(layout.extracts('2026-11', runId, '')))).toBe(true);
 
-    const manifest = JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as Manifest;
+    const pointer = await readCurrent(store, '2026-11');
+    expect(pointer).toMatchObject({ runId, manifestKey: layout.manifest('2026-11', runId) });
+    const manifest = JSON.parse((await store.get(pointer!.manifestKey)).toString('utf8')) as Manifest;
     expect(manifest.partition).toBe('2026-11');
     expect(manifest.files.map((f) => f.name).sort()).toEqual(['merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
     // Every file the manifest names is in the bucket with the size and hash it records, and nothing else is published.
@@ -129,25 +134,24 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
       const body = await store.get(f.key);
       expect({ key: f.key, bytes: body.length, sha256: sha256(body) }).toEqual({ key: f.key, bytes: f.bytes, sha256: f.sha256 });
     }
-    expect((await store.list(layout.extractsPrefix('2026-11'))).map((o) => o.key)).toEqual([...manifest.files.map((f) => f.key), layout.manifest('2026-11')].sort());
-    // The analysts' figures, as in the acceptance test.
-    const premium = (await store.get(layout.extracts('2026-11', 'premium_wines.csv'))).toString('utf8').trim().split('\n');
+    expect((await store.list(layout.extractsPrefix('2026-11'))).map((o) => o.key)).toEqual([layout.current('2026-11'), ...manifest.files.map((f) => f.key), layout.manifest('2026-11', runId)].sort());
+    // The analysts' figures, as in the acceptance test, read as a reader would: through the pointer.
+    const premium = (await readPublished(store, '2026-11', 'premium_wines.csv')).toString('utf8').trim().split('\n');
     expect(premium.length - 1).toBe(30);
     expect(sg.received()).toEqual([]);
   });
 
-  it('documents If-None-Match: the publisher replaces a manifest; a first-writer-wins writer is refused', async () => {
-    // The publisher writes the manifest unconditionally: re-running a month replaces the published set,
-    // and a reader sees the old manifest or the new one, never a mix. A writer that must not replace an
-    // existing object (a second publisher racing the first) writes with ifNoneMatch and gets a conflict.
-    const before = await store.get(layout.manifest('2026-11'));
-    await expect(store.put(layout.manifest('2026-11'), '{"runId":"intruder"}\n', { ifNoneMatch: true })).rejects.toMatchObject({
+  it('documents If-None-Match: a first-writer-wins writer is refused over an existing object', async () => {
+    // The pointer is written unconditionally by the publisher, under the month's publish lock. A
+    // writer that must not replace an existing object (a claim) writes with ifNoneMatch and gets a conflict.
+    const before = await store.get(layout.current('2026-11'));
+    await expect(store.put(layout.current('2026-11'), '{"runId":"intruder"}\n', { ifNoneMatch: true })).rejects.toMatchObject({
       code: 'BN_ERR_STORE_IO',
-      message: 'object extracts/2026-11/_manifest.json already exists (conditional write refused)',
+      message: 'object extracts/2026-11/_current.json already exists (conditional write refused)',
       retriable: false,
       details: { conflict: true },
     });
-    expect((await store.get(layout.manifest('2026-11'))).equals(before)).toBe(true);
+    expect((await store.get(layout.current('2026-11'))).equals(before)).toBe(true);
   });
 
   it('a month with a missing file: the dead-letter record lands in the bucket and one alert reaches SendGrid', async () => {

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layout, type PipelineEvent } from '@bottleneck/shared';
+import { readCurrent, readPublished } from '@bottleneck/shared/published';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
-import { cli, NO_REFERENCE, REFERENCE } from '../helpers.js';
+import { cli, NO_REFERENCE, publishedPath, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
 import { SERVICES, startStack, type Stack } from './stack.js';
 
@@ -87,10 +88,7 @@ afterAll(async () => {
 describe('six services over Kafka and S3', () => {
   it.skipIf(!REFERENCE)('publishes the reference month within 10 s of the upload, byte-identical to bottleneck run, once', async () => {
     const uploadedAt = await upload('2026-11', REFERENCE!);
-    const manifest = await waitFor('extracts/2026-11/_manifest.json', async () => {
-      const h = await store.head(layout.manifest('2026-11'));
-      return h ? JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string; files: { name: string; sha256: string }[] } : null;
-    }, 20_000);
+    const manifest = await waitFor('extracts/2026-11/_current.json', () => readCurrent(store, '2026-11'), 20_000);
     const elapsed = Date.now() - uploadedAt;
     console.log(`e2e: reference month published ${elapsed} ms after the last upload`);
     expect(elapsed).toBeLessThan(10_000);
@@ -100,7 +98,7 @@ describe('six services over Kafka and S3', () => {
     const s = await runEmbedded({ input: REFERENCE!, out: local, partition: '2026-11' });
     expect(s.status).toBe('succeeded');
     for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
-      const [a, b] = await Promise.all([store.get(layout.extracts('2026-11', f)), readFile(join(local, 'extracts', '2026-11', f))]);
+      const [a, b] = await Promise.all([readPublished(store, '2026-11', f), readFile(await publishedPath(local, '2026-11', f))]);
       expect(a.equals(b), f).toBe(true);
     }
     await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === manifest.runId), 20_000);
@@ -120,14 +118,14 @@ describe('six services over Kafka and S3', () => {
   }, 120_000);
 
   it.skipIf(!REFERENCE)('re-runs a month on `bottleneck trigger`, replacing the published set', async () => {
-    const before = JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string };
+    const before = (await readCurrent(store, '2026-11'))!;
     const r = await cli(['trigger', '--partition', '2026-11'], { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, KAFKA_TOPIC_PREFIX: stack.prefix });
     expect(r.code, r.stderr).toBe(0);
     const runId = /run (\S+)/.exec(r.stdout)![1]!;
     expect(r.stdout).toBe(`trigger sent: partition 2026-11, run ${runId}\n`);
-    const after = await waitFor('the new manifest', async () => {
-      const m = JSON.parse((await store.get(layout.manifest('2026-11'))).toString('utf8')) as { runId: string };
-      return m.runId === runId ? m : null;
+    const after = await waitFor('the pointer to the new run', async () => {
+      const m = await readCurrent(store, '2026-11');
+      return m?.runId === runId ? m : null;
     }, 20_000);
     expect(after.runId).not.toBe(before.runId);
     // The manifest is written before the published event is produced: wait for the event too.
@@ -188,9 +186,9 @@ describe('six services over Kafka and S3', () => {
     await upload('2026-10', month);
     // The run reaches merge's topic while merge is down: it is in flight, waiting on its offset.
     const validated = await waitFor('validated for 2026-10', async () => (await eventsOf('validated')).find((e) => e.partition === '2026-10'), 30_000);
-    expect(await store.head(layout.manifest('2026-10'))).toBeNull();
+    expect(await store.head(layout.current('2026-10'))).toBeNull();
     await stack.start('merge');
-    await waitFor('the manifest of 2026-10', () => store.head(layout.manifest('2026-10')), 30_000);
+    await waitFor('the pointer of 2026-10', () => store.head(layout.current('2026-10')), 30_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await eventsOf('merged')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
     expect((await eventsOf('published')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
@@ -209,7 +207,7 @@ describe('six services over Kafka and S3', () => {
     await stack.kill('clean', 'SIGKILL');
     expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(0);
     await stack.start('clean');
-    await waitFor('the manifest of 2026-08', () => store.head(layout.manifest('2026-08')), 60_000);
+    await waitFor('the pointer of 2026-08', () => store.head(layout.current('2026-08')), 60_000);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
     expect((await eventsOf('published')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);

@@ -62,6 +62,11 @@ export const alerterStage: StageHandler = {
   consumes: ['failed'],
   async handle(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
     if (event.type !== 'failed') return [];
+    // A superseded run is not a failure: a newer run of the month has its files. No record, no mail.
+    if (event.payload.code === 'BN_ERR_RUN_SUPERSEDED') {
+      ctx.log.info({ runId: event.runId, partition: event.partition, stage: 'alerter' }, `superseded: ${event.payload.message}`);
+      return [];
+    }
     const key = layout.deadLetter(event.partition, event.runId);
     const record = buildRecord(event, ctx.now());
     const write = () => ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' });

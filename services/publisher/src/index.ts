@@ -4,10 +4,11 @@ import { extracts } from './assets/extracts.js';
 
 export { acquirePublishLock, STALE_LOCK_MS } from './lock.js';
 export type { Manifest } from './assets/extracts.js';
+export { KEEP_PUBLISHED_RUNS } from './assets/extracts.js';
 
 /** publisher: publishes the run's outputs (and owns the monthly schedule, see scheduler.ts). */
 export const publisherStage = defineStage({
   stage: 'publisher',
   assets: [extracts],
-  payload: (m: Record<string, Materialization>) => ({ manifestKey: m.extracts!.location, files: m.extracts!.metadata.files }),
+  payload: (m: Record<string, Materialization>) => ({ manifestKey: m.extracts!.location, pointerKey: m.extracts!.metadata.pointer, files: m.extracts!.metadata.files }),
 });

@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   BN_ERR_STORE_NOT_FOUND: { retriable: false, summary: 'An object is not in the store.' },
   BN_ERR_MAIL_SEND: { retriable: true, summary: 'Sending an alert email failed.' },
   BN_ERR_PUBLISH_LOCKED: { retriable: true, summary: 'Another run of the same month is publishing; this one waits and tries again.' },
+  BN_ERR_RUN_SUPERSEDED: { retriable: false, summary: 'A newer run of the month has (or will have) its files: this run is not published.' },
   BN_ERR_CONFIG_INVALID: { retriable: false, summary: 'A configuration setting is missing or invalid.' },
   BN_ERR_USAGE: { retriable: false, summary: 'The command line is not valid.' },
   BN_ERR_BUS_CONNECT: { retriable: true, summary: 'The Kafka brokers could not be reached, or refused the client (TLS, SASL).' },

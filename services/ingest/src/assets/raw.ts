@@ -42,14 +42,16 @@ function rawAsset(name: InputName): AssetDefinition {
     ],
     async compute(ctx) {
       const objectKey = layout.incoming(ctx.run.partition, name);
-      if (!(await ctx.store.head(objectKey))) {
+      const head = await ctx.store.head(objectKey);
+      if (!head) {
         throw new BottleneckError('BN_ERR_INPUT_MISSING', `${display} is missing: expected at ${ctx.store.describe(objectKey)} (the month needs erp.xlsx, web.xlsx and liaison.xlsx)`, {
           location: { file: display },
         });
       }
       const path = await ctx.fetch(objectKey);
       const [{ size }, dataVersion] = await Promise.all([stat(path), sha256(path)]);
-      return { kind: 'object', path, materialization: { location: objectKey, dataVersion, metadata: { bytes: size, durationMs: 0 } } };
+      // The version read (its ETag): the publisher checks it is still the one in incoming/ before publishing.
+      return { kind: 'object', path, materialization: { location: objectKey, dataVersion, metadata: { bytes: size, etag: head.etag, durationMs: 0 } } };
     },
   });
 }

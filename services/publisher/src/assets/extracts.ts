@@ -1,56 +1,89 @@
-import { layout, type Materialization } from '@bottleneck/shared';
+import { BottleneckError, layout, type Materialization } from '@bottleneck/shared';
 import { defineAsset, type AssetContext } from '@bottleneck/shared/assets/define';
+import { readCurrent, type CurrentPointer, type Manifest } from '@bottleneck/shared/published';
 import { acquirePublishLock } from '../lock.js';
 
-/** What the manifest, written last, says of a published set. */
-export interface Manifest {
-  runId: string;
-  partition: string;
-  publishedAt: string;
-  files: { name: string; key: string; bytes: number; sha256: string; asset: string }[];
-  /** Data version of every asset of the run. */
-  assets: Record<string, string>;
-  checks: { passed: number; warnings: string[] };
+export type { Manifest } from '@bottleneck/shared/published';
+
+/** Published sets kept per month besides the current one: a reader that has just followed the pointer still finds its files. */
+export const KEEP_PUBLISHED_RUNS = 3;
+
+function superseded(ctx: AssetContext, why: string): BottleneckError {
+  return new BottleneckError('BN_ERR_RUN_SUPERSEDED', `run ${ctx.run.runId} of ${ctx.run.partition} is not published: ${why}`, { stage: 'publisher', asset: 'extracts' });
 }
 
-/** Copies the run's published files to extracts/<partition>/, removes older ones, writes the manifest last. */
+/** Whether the published set of `current` comes from a run that started after `run` (so `run` must not replace it). */
+function newer(current: CurrentPointer, run: { runId: string; startedAt: string }): boolean {
+  if (current.runId === run.runId) return false;
+  return current.runStartedAt > run.startedAt || (current.runStartedAt === run.startedAt && current.runId > run.runId);
+}
+
+/**
+ * Publishes the run's files under their own immutable prefix extracts/<partition>/<run-id>/, then
+ * its manifest, then switches the month's pointer (extracts/<partition>/_current.json) in one put:
+ * a reader that follows the pointer sees the previous set or this one, never a mix. A run whose
+ * input files changed since it read them, or that started before the run already published, is
+ * superseded instead: a newer run has (or will have) the month.
+ */
 async function publish(ctx: AssetContext): Promise<Materialization> {
   const t0 = performance.now();
-  const { partition, runId } = ctx.run;
+  const { partition, runId, startedAt } = ctx.run;
   const { materializations, checks } = ctx.lineage();
+  const current = await readCurrent(ctx.store, partition);
+  if (current && newer(current, ctx.run)) throw superseded(ctx, `run ${current.runId}, which started later (${current.runStartedAt}), published the month already`);
+  for (const [key, m] of Object.entries(materializations)) {
+    const etag = m.metadata.etag;
+    if (typeof etag !== 'string') continue;
+    const now = await ctx.store.head(m.location);
+    if (now?.etag !== etag) throw superseded(ctx, `${m.location} changed since this run read it; the run of the new version publishes the month`);
+    void key;
+  }
   const files: Manifest['files'] = [];
   for (const key of ctx.asset.deps) {
     const pub = ctx.materialization(key).metadata.publish as { as: string; location: string } | undefined;
     if (!pub) throw new TypeError(`asset ${key} has no published form (publishAs)`);
-    const body = await ctx.store.getStream(pub.location);
-    const put = await ctx.store.putStream(layout.extracts(partition, pub.as), body);
+    const put = await ctx.store.putStream(layout.extracts(partition, runId, pub.as), await ctx.store.getStream(pub.location));
     files.push({ name: pub.as, key: put.key, bytes: put.bytes, sha256: put.sha256, asset: key });
   }
-  const keep = new Set([...files.map((f) => f.key), layout.manifest(partition)]);
-  for (const o of await ctx.store.list(layout.extractsPrefix(partition))) if (!keep.has(o.key)) await ctx.store.delete(o.key);
+  const publishedAt = ctx.now().toISOString();
   const manifest: Manifest = {
-    runId, partition, publishedAt: ctx.now().toISOString(), files,
+    runId, partition, publishedAt, files,
     assets: Object.fromEntries(Object.entries(materializations).map(([k, m]) => [k, m.dataVersion])),
     checks: {
       passed: checks.filter((c) => c.passed).length,
       warnings: checks.filter((c) => !c.passed && c.severity === 'WARN').map((c) => `${c.asset}.${c.check}`),
     },
   };
-  const put = await ctx.store.put(layout.manifest(partition), JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
+  const manifestKey = layout.manifest(partition, runId);
+  const put = await ctx.store.put(manifestKey, JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
+  const pointer: CurrentPointer = { partition, runId, runStartedAt: startedAt, prefix: layout.extracts(partition, runId, ''), manifestKey, publishedAt, files };
+  // The switch: one object, written last.
+  await ctx.store.put(layout.current(partition), JSON.stringify(pointer, null, 2) + '\n', { contentType: 'application/json' });
+  await prune(ctx, partition, runId);
   return {
-    location: put.key, dataVersion: put.sha256,
-    metadata: { bytes: put.bytes, files: files.map(({ key, bytes, sha256 }) => ({ key, bytes, sha256 })), durationMs: Math.round(performance.now() - t0) },
+    location: manifestKey, dataVersion: put.sha256,
+    metadata: { bytes: put.bytes, pointer: layout.current(partition), files: files.map(({ key, bytes, sha256 }) => ({ key, bytes, sha256 })), durationMs: Math.round(performance.now() - t0) },
   };
 }
 
-/** The published set under extracts/<partition>/, manifest written last, one run of a month at a time. */
+/** Removes the published sets of older runs, keeping the current one and the KEEP_PUBLISHED_RUNS before it. */
+async function prune(ctx: AssetContext, partition: string, currentRunId: string): Promise<void> {
+  const prefix = layout.extractsPrefix(partition);
+  const objects = await ctx.store.list(prefix);
+  const runs = [...new Set(objects.map((o) => o.key.slice(prefix.length).split('/')).filter((p) => p.length > 1).map((p) => p[0]!))]
+    .filter((r) => r !== currentRunId).sort().reverse();
+  const gone = new Set(runs.slice(KEEP_PUBLISHED_RUNS));
+  for (const o of objects) if (gone.has(o.key.slice(prefix.length).split('/')[0]!)) await ctx.store.delete(o.key);
+}
+
+/** The month's published set: the run's files under its own prefix, its manifest, and the pointer readers follow. */
 export const extracts = defineAsset({
   key: 'extracts',
   deps: ['merged_with_revenue', 'premium_wines', 'ordinary_wines', 'revenue_report'],
   kind: 'sink',
   file: '_manifest.json',
   module: import.meta.url,
-  description: 'the published set under extracts/<partition>/, manifest written last',
+  description: 'the published set under extracts/<partition>/<run-id>/, then the pointer extracts/<partition>/_current.json',
   async compute(ctx) {
     const release = await acquirePublishLock(ctx.store, ctx.run.partition, ctx.run.runId, ctx.now());
     try {
