@@ -7,10 +7,13 @@ export default defineConfig({
     root: new URL('../..', import.meta.url).pathname,
     include: ['test/integration/**/*.test.ts'],
     globalSetup: ['test/integration/global-setup.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    // Safety nets only: each test waits for the conditions it needs (a group settled, an event
+    // arrived, an object written), with generous limits, so that a cold broker on a loaded 2-core
+    // machine passes. Latency is measured by `npm run bench:e2e` and `npm run bench:kafka`.
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     pool: 'forks',
-    // Files share one broker: run them one at a time to keep timings honest on 2 cores.
+    // Files share one broker and 2 cores: one file at a time.
     fileParallelism: false,
   },
 });
