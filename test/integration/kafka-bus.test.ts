@@ -88,12 +88,18 @@ describe('KafkaBus (Kafka-specific)', () => {
   const trigger = (partition = '2031-07'): EventOf<'trigger'> =>
     makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'cli' } });
 
-  it('creates every topic with the configured partitions; start is idempotent', async () => {
+  it('creates every topic with the configured partitions; start is idempotent and quiet about existing topics', async () => {
     const bus = newBus({ numPartitions: 4 });
     await bus.start();
     await bus.start();
-    // A second bus on existing topics starts too (createTopics is idempotent).
-    await newBus({ numPartitions: 4 }, bus.prefix).start();
+    // A second bus on existing topics starts too, and says so at debug level only (every start of
+    // a service after the first finds its topics there: that is no warning).
+    const lines: { level: string; msg: string; obj: object }[] = [];
+    const at = (level: string) => (obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '', obj }); };
+    await newBus({ numPartitions: 4, kafkaLogLevel: 'debug', logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }, bus.prefix).start();
+    expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+    expect(lines.filter((l) => /topic/i.test(l.msg) && l.level !== 'debug').map((l) => l.msg)).toEqual([]);
+    expect(lines.find((l) => l.msg === 'bus topics already exist: left as they are')?.obj).toEqual({ topics: bus.topics() });
     const admin = raw.admin();
     await admin.connect();
     try {
