@@ -218,5 +218,26 @@ describe('six services over Kafka and S3', () => {
     expect((await eventsOf('published')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
   });
 
+  it('logged JSON lines only, each process warning once per process', async () => {
+    expect(stack.outputs.length).toBeGreaterThanOrEqual(SERVICES.length);
+    for (const o of stack.outputs) {
+      const lines = o.chunks.join('').split('\n');
+      // The last piece is empty after a final newline; a process killed with SIGKILL may have been cut mid-line.
+      const last = lines.pop();
+      if (!o.killed) expect(last, `${o.service} (pid ${o.pid}) ended without a newline`).toBe('');
+      const records = lines.map((line) => {
+        let rec: unknown;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          throw new Error(`${o.service} (pid ${o.pid}) wrote a line that is not JSON: ${line.slice(0, 300)}`);
+        }
+        expect(typeof (rec as { level?: unknown }).level, `${o.service}: ${line.slice(0, 200)}`).toBe('number');
+        return rec as { msg?: string; warning?: { code?: string; name: string; message: string } };
+      });
+      const warnings = records.filter((r) => r.msg === 'process warning').map((r) => r.warning!.code ?? `${r.warning!.name}: ${r.warning!.message.slice(0, 60)}`);
+      expect(warnings, `${o.service} (pid ${o.pid})`).toEqual([...new Set(warnings)]);
+    }
+  });
 });
 

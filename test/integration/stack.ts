@@ -39,6 +39,8 @@ export interface Stack {
   ports: Record<ServiceName, number>;
   procs: Map<ServiceName, ChildProcess>;
   logs: Map<ServiceName, string[]>;
+  /** What each service process wrote (stdout and stderr, in order), one entry per process started. */
+  outputs: { service: ServiceName; pid: number; chunks: string[]; killed: boolean }[];
   start(name: ServiceName): Promise<void>;
   kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   waitReady(timeoutMs?: number): Promise<void>;
@@ -123,17 +125,23 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
   const procs = new Map<ServiceName, ChildProcess>();
   const logs = new Map<ServiceName, string[]>();
+  const outputs: Stack['outputs'] = [];
 
   const startOne = async (name: ServiceName) => {
-    // Only what the service needs: the test runner's BN_* variables would be refused as unknown.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BN_') && !k.startsWith('KAFKA_') && !k.startsWith('S3_') && !k.startsWith('VITEST')));
+    // Only what the service needs: not the runner's BN_* variables (refused as unknown), nor its
+    // switch for the AWS SDK's Node-version warning (a service must show it, as a JSON record).
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k)));
     const p = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], {
       env: { ...base, ...env, HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = logs.get(name) ?? [];
     logs.set(name, lines);
-    p.stdout!.on('data', (d) => lines.push(String(d)));
-    p.stderr!.on('data', (d) => lines.push(String(d)));
+    const output = { service: name, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
+    outputs.push(output);
+    const record = (d: Buffer) => { lines.push(String(d)); output.chunks.push(String(d)); };
+    p.stdout!.on('data', record);
+    p.stderr!.on('data', record);
+    p.once('exit', (_code, signal) => { output.killed = signal === 'SIGKILL'; });
     procs.set(name, p);
   };
 
@@ -147,7 +155,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 
   const stack: Stack = {
-    bucket, prefix, env, ports, procs, logs,
+    bucket, prefix, env, ports, procs, logs, outputs,
     start: startOne,
     async kill(name, signal = 'SIGKILL') {
       const p = procs.get(name);

@@ -16,6 +16,7 @@ import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
 import { buildHttp } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
+import { routeProcessWarnings } from './warnings.js';
 
 /** What a service's extra machinery (a watcher, a scheduler) gets, and gives back. */
 export interface ServiceRuntime {
@@ -105,9 +106,11 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
  * adapters, the stage subscribed with its own consumer group, HTTP health/status/metrics, and a
  * graceful stop on SIGTERM (the event in flight finishes and is committed).
  */
-export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean } = {}): Promise<RunningService> {
+export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean; processWarnings?: boolean } = {}): Promise<RunningService> {
   const config = loadConfig(def.stage, env);
   const log = pino({ level: config.LOG_LEVEL as string, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
+  // The log is JSON lines: Node's plain-text warnings (deprecations, the AWS SDK's) go through it, once each.
+  const unrouteWarnings = opts.processWarnings === false ? () => {} : routeProcessWarnings(log);
   const startedAt = Date.now();
   const { bus: rawBus, store, mailer } = await adapters(def.stage, config, log);
   const metrics = createMetrics(def.stage);
@@ -182,6 +185,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
       await tasks.close();
       await duck.close();
       log.info({}, 'stopped');
+      unrouteWarnings();
     })();
     return stopping;
   };
