@@ -87,3 +87,12 @@ describe('docker-compose.yml', () => {
     expect(Object.keys(env)).not.toContain('SENDGRID_API_KEY');
   });
 });
+
+describe('deploy/Dockerfile', () => {
+  it('builds and runs the services on one pinned Node 22 LTS release', async () => {
+    const froms = (await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')).split('\n').filter((l) => l.startsWith('FROM ')).map((l) => l.split(/\s+/)[1]);
+    expect(froms).toHaveLength(2);
+    for (const f of froms) expect(f).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
+    expect(new Set(froms).size).toBe(1);
+  });
+});
