@@ -3,7 +3,7 @@ import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncom
 import { startTopicConsumer } from '@bottleneck/shared/adapters/kafka/topic-consumer';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
-/** The S3 event notification format (AWS and MinIO): the object keys it names, URL-decoded. */
+/** The S3 event notification format (AWS, versitygw): the object keys it names, URL-decoded. */
 export function keysOfNotification(value: string): string[] {
   let doc: unknown;
   try {
@@ -70,7 +70,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     status.lastPollAt = new Date().toISOString();
   }
 
-  // S3 event notifications on Kafka (MinIO publishes them directly): read with a plain consumer.
+  // S3 event notifications on Kafka (versitygw publishes them there; AWS through a bridge): read with a plain consumer.
   const topic = config.S3_EVENTS_TOPIC as string;
   const consumer = await startTopicConsumer({
     brokers: config.KAFKA_BROKERS as string[], clientId: `${config.KAFKA_CLIENT_ID as string}-s3events`, ssl: config.KAFKA_SSL as boolean,
