@@ -108,7 +108,10 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
  */
 export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean; processWarnings?: boolean } = {}): Promise<RunningService> {
   const config = loadConfig(def.stage, env);
-  const log = pino({ level: config.LOG_LEVEL as string, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
+  // Synchronous writes, as Node's own stdout on a pipe: with pino's default asynchronous ones, the
+  // last lines before exit were written out of order (a write still in flight landed after the
+  // exit-time flush). Log volume here is a few lines per event.
+  const log = pino({ level: config.LOG_LEVEL as string, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } }, pino.destination({ dest: 1, sync: true }));
   // The log is JSON lines: Node's plain-text warnings (deprecations, the AWS SDK's) go through it, once each.
   const unrouteWarnings = opts.processWarnings === false ? () => {} : routeProcessWarnings(log);
   const startedAt = Date.now();
