@@ -1,8 +1,9 @@
 /**
  * Where a Docker engine is present (a developer's laptop), the integration tests can start the
- * same servers with testcontainers instead of the Maven-fetched ones: Kafka in KRaft mode and
- * MinIO. Chosen by the global setup when BN_TEST_SERVERS=testcontainers, or when it is unset and
- * a Docker engine answers. Not run on the CI machine, which has no Docker engine.
+ * servers with testcontainers instead of the Maven-fetched ones: Kafka in KRaft mode and versitygw
+ * (the S3 gateway of docker-compose.yml). Chosen by the global setup when
+ * BN_TEST_SERVERS=testcontainers, or when it is unset and a Docker engine answers. Not run on the
+ * CI machine, which has no Docker engine. Images pinned to releases, as in docker-compose.yml.
  */
 import { execFileSync } from 'node:child_process';
 import type { KafkaServer, S3Server } from './servers.js';
@@ -17,24 +18,33 @@ export function dockerAvailable(): boolean {
   }
 }
 
+export const KAFKA_IMAGE = 'confluentinc/cp-kafka:7.9.0';
+/** v1.8.0 or later: conditional writes (If-None-Match) atomic per key. Keep in step with docker-compose.yml. */
+export const VERSITYGW_IMAGE = 'versity/versitygw:v1.8.0';
+
 export async function startKafkaContainer(): Promise<KafkaServer> {
   const { KafkaContainer } = await import('@testcontainers/kafka');
-  const c = await new KafkaContainer('confluentinc/cp-kafka:7.9.0').withKraft().start();
+  const c = await new KafkaContainer(KAFKA_IMAGE).withKraft().start();
   return { brokers: [`${c.getHost()}:${c.getMappedPort(9093)}`], stop: async () => { await c.stop(); } };
 }
 
-export async function startMinioContainer(): Promise<S3Server> {
+/**
+ * versitygw (the S3 gateway docker-compose.yml uses; MinIO's images were deleted from Docker Hub)
+ * on a tmpfs folder, so that each run starts empty. The tests create their own buckets.
+ */
+export async function startS3Container(): Promise<S3Server> {
   const { GenericContainer, Wait } = await import('testcontainers');
-  const user = 'bottleneck-test';
-  const password = 'bottleneck-test-password';
-  const c = await new GenericContainer('minio/minio:latest')
-    .withCommand(['server', '/data'])
-    .withEnvironment({ MINIO_ROOT_USER: user, MINIO_ROOT_PASSWORD: password })
-    .withExposedPorts(9000)
-    .withWaitStrategy(Wait.forHttp('/minio/health/ready', 9000))
+  const accessKeyId = 'bottleneck-test';
+  const secretAccessKey = 'bottleneck-test-secret';
+  const c = await new GenericContainer(VERSITYGW_IMAGE)
+    .withEnvironment({ ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey })
+    .withCommand(['--port', ':7070', '--health', '/health', 'posix', '/data'])
+    .withTmpFs({ '/data': 'rw' })
+    .withExposedPorts(7070)
+    .withWaitStrategy(Wait.forHttp('/health', 7070))
     .start();
   return {
-    endpoint: `http://${c.getHost()}:${c.getMappedPort(9000)}`, accessKeyId: user, secretAccessKey: password, region: 'us-east-1',
+    endpoint: `http://${c.getHost()}:${c.getMappedPort(7070)}`, accessKeyId, secretAccessKey, region: 'us-east-1',
     stop: async () => { await c.stop(); },
   };
 }

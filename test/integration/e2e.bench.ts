@@ -1,6 +1,6 @@
 /**
  * npm run bench:e2e: the six services on real Kafka and S3, 20 uploads of the reference month.
- * For each: the time from the last file's upload (and the S3 notification MinIO would send, which
+ * For each: the time from the last file's upload (and the S3 notification versitygw would send, which
  * S3Proxy does not) to the `published` event, and each stage's share, from the events' own
  * timestamps. Prints p50 and p95. A benchmark, not a test: it asserts only that runs complete.
  */

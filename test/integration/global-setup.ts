@@ -1,5 +1,5 @@
 import { startKafka, startS3, type KafkaServer, type S3Server } from '../servers.js';
-import { dockerAvailable, startKafkaContainer, startMinioContainer } from '../containers.js';
+import { dockerAvailable, startKafkaContainer, startS3Container } from '../containers.js';
 
 /**
  * Starts the real servers the integration tests need (Kafka in KRaft mode and an S3-compatible
@@ -16,7 +16,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     const containers = mode === 'testcontainers';
     [kafka, s3] = await Promise.all([
       containers && !process.env.KAFKA_BROKERS ? startKafkaContainer() : startKafka(),
-      containers && !process.env.S3_ENDPOINT ? startMinioContainer() : startS3(),
+      containers && !process.env.S3_ENDPOINT ? startS3Container() : startS3(),
     ]);
   } catch (e) {
     await Promise.all([kafka?.stop(), s3?.stop()]);

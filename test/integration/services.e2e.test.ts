@@ -16,7 +16,7 @@ import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 import { cli, NO_REFERENCE, publishedPath, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
-import { SERVICES, startStack, type Stack } from './stack.js';
+import { PATIENCE_MS, SERVICES, startStack, type Stack } from './stack.js';
 
 if (!REFERENCE) console.warn(`${NO_REFERENCE} (test/integration/services.e2e.test.ts)`);
 
@@ -25,7 +25,8 @@ let standin: StandIn;
 let store: S3Store;
 let scratch: string;
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
+/** Polls fn until it returns something; timeoutMs is a safety net against a hang, not a speed target. */
+async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = PATIENCE_MS): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -77,21 +78,20 @@ beforeAll(async () => {
     bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
-}, 180_000);
+});
 
 afterAll(async () => {
   await stack?.stop();
   await standin?.close();
   await rm(scratch, { recursive: true, force: true });
-}, 60_000);
+});
 
 describe('six services over Kafka and S3', () => {
-  it.skipIf(!REFERENCE)('publishes the reference month within 10 s of the upload, byte-identical to bottleneck run, once', async () => {
-    const uploadedAt = await upload('2026-11', REFERENCE!);
-    const manifest = await waitFor('extracts/2026-11/_current.json', () => readCurrent(store, '2026-11'), 20_000);
-    const elapsed = Date.now() - uploadedAt;
-    console.log(`e2e: reference month published ${elapsed} ms after the last upload`);
-    expect(elapsed).toBeLessThan(10_000);
+  // How fast is measured by `npm run bench:e2e` (p50, p95), not here: this test waits for the
+  // outcome, however long a cold, loaded machine takes to get there.
+  it.skipIf(!REFERENCE)('publishes the reference month dropped in incoming/, byte-identical to bottleneck run, once', async () => {
+    await upload('2026-11', REFERENCE!);
+    const manifest = await waitFor('extracts/2026-11/_current.json', () => readCurrent(store, '2026-11'));
     expect(manifest.files.map((f) => f.name).sort()).toEqual(['merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
 
     const local = join(scratch, 'embedded');
@@ -101,7 +101,8 @@ describe('six services over Kafka and S3', () => {
       const [a, b] = await Promise.all([readPublished(store, '2026-11', f), readFile(await publishedPath(local, '2026-11', f))]);
       expect(a.equals(b), f).toBe(true);
     }
-    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === manifest.runId), 20_000);
+    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === manifest.runId));
+    await stack.waitIdle();
     const published = (await eventsOf('published')).filter((e) => e.runId === manifest.runId);
     expect(published).toHaveLength(1);
 
@@ -115,7 +116,7 @@ describe('six services over Kafka and S3', () => {
     expect(status.recentRuns.some((r) => r.runId === manifest.runId && r.outcome === 'ok')).toBe(true);
     const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/metrics`)).text();
     expect(metrics).toMatch(/bn_events_consumed_total\{type="validated",outcome="ok",service="merge"\} [1-9]/);
-  }, 120_000);
+  });
 
   it.skipIf(!REFERENCE)('re-runs a month on `bottleneck trigger`, replacing the published set', async () => {
     const before = (await readCurrent(store, '2026-11'))!;
@@ -126,13 +127,13 @@ describe('six services over Kafka and S3', () => {
     const after = await waitFor('the pointer to the new run', async () => {
       const m = await readCurrent(store, '2026-11');
       return m?.runId === runId ? m : null;
-    }, 20_000);
+    });
     expect(after.runId).not.toBe(before.runId);
     // The manifest is written before the published event is produced: wait for the event too.
-    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === runId), 20_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === runId));
+    await stack.waitIdle();
     expect((await eventsOf('published')).filter((e) => e.runId === runId)).toHaveLength(1);
-  }, 60_000);
+  });
 
   it('dead-letters a truncated erp.xlsx, alerts once, publishes nothing', async () => {
     const month = join(scratch, 'bad');
@@ -146,9 +147,10 @@ describe('six services over Kafka and S3', () => {
       // S3Proxy's file backend lists an object being written under a temporary name: keep .json keys.
       const l = (await store.list('dead-letter/2026-12/')).filter((o) => o.key.endsWith('.json'));
       return l.length ? l : null;
-    }, 20_000);
-    await waitFor('the alert', async () => standin.received().length > before, 20_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    });
+    await waitFor('the alert', async () => standin.received().length > before);
+    await stack.waitIdle();
+    expect((await store.list('dead-letter/2026-12/')).filter((o) => o.key.endsWith('.json')).map((o) => o.key)).toEqual(records.map((o) => o.key));
     expect(records).toHaveLength(1);
     const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
     expect(record).toMatchObject({ partition: '2026-12', stage: 'ingest', code: 'BN_ERR_INPUT_CORRUPT', alert: { status: 'sent' } });
@@ -157,7 +159,7 @@ describe('six services over Kafka and S3', () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]!.subject).toBe('[BottleNeck pipeline] run failed at stage ingest for 2026-12');
     expect(await store.list('extracts/2026-12/')).toEqual([]);
-  }, 60_000);
+  });
 
   it('sets a poison message aside: a dead-letter record and one alert, and the consumer goes on', async () => {
     const kafka = new Kafka({ clientId: 'e2e-poison', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
@@ -169,15 +171,15 @@ describe('six services over Kafka and S3', () => {
     const records = await waitFor('the bus dead-letter record', async () => {
       const l = (await store.list('dead-letter/unknown/')).filter((o) => o.key.endsWith('.json') && o.key.includes(`bus-${stack.prefix}.merged-`));
       return l.length ? l : null;
-    }, 20_000);
+    });
     const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
     expect(record).toMatchObject({ kind: 'bus-dead-letter', sourceTopic: `${stack.prefix}.merged`, group: 'bottleneck-analytics', errorCode: 'BN_ERR_EVENT_INVALID', value: 'this is not an event {' });
-    await waitFor('the dead-letter alert', async () => standin.received().length > before, 20_000);
-    await new Promise((r) => setTimeout(r, 1000));
+    await waitFor('the dead-letter alert', async () => standin.received().length > before);
+    await stack.waitIdle();
     const mails = standin.received().slice(before);
     expect(mails).toHaveLength(1);
     expect(mails[0]!.subject).toBe(`[BottleNeck pipeline] message dead-lettered on ${stack.prefix}.merged`);
-  }, 60_000);
+  });
 
   it('finishes a run, once, when merge is killed with SIGKILL mid-run and restarted', async () => {
     const month = join(scratch, 'kill');
@@ -185,15 +187,15 @@ describe('six services over Kafka and S3', () => {
     await stack.kill('merge', 'SIGKILL');
     await upload('2026-10', month);
     // The run reaches merge's topic while merge is down: it is in flight, waiting on its offset.
-    const validated = await waitFor('validated for 2026-10', async () => (await eventsOf('validated')).find((e) => e.partition === '2026-10'), 30_000);
+    const validated = await waitFor('validated for 2026-10', async () => (await eventsOf('validated')).find((e) => e.partition === '2026-10'));
     expect(await store.head(layout.current('2026-10'))).toBeNull();
     await stack.start('merge');
-    await waitFor('the pointer of 2026-10', () => store.head(layout.current('2026-10')), 30_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await stack.waitReady();
+    await waitFor('the pointer of 2026-10', () => store.head(layout.current('2026-10')));
+    await stack.waitIdle();
     expect((await eventsOf('merged')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
     expect((await eventsOf('published')).filter((e) => e.runId === validated.runId)).toHaveLength(1);
-    await stack.waitReady(60_000);
-  }, 120_000);
+  });
 
   it('finishes a run, once, when clean is killed with SIGKILL in the middle of handling it', async () => {
     const month = join(scratch, 'kill-clean');
@@ -203,15 +205,37 @@ describe('six services over Kafka and S3', () => {
     const inFlight = await waitFor('clean handling 2026-08', async () => {
       const st = await (await fetch(`http://127.0.0.1:${stack.ports.clean}/status`)).json() as { inFlight: { partition: string; consumed: string; runId: string }[] };
       return st.inFlight.find((f) => f.partition === '2026-08' && f.consumed === 'file-arrived');
-    }, 30_000);
+    });
     await stack.kill('clean', 'SIGKILL');
     expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(0);
     await stack.start('clean');
-    await waitFor('the pointer of 2026-08', () => store.head(layout.current('2026-08')), 60_000);
-    await new Promise((r) => setTimeout(r, 1500));
+    await stack.waitReady();
+    await waitFor('the pointer of 2026-08', () => store.head(layout.current('2026-08')));
+    await stack.waitIdle();
     expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
     expect((await eventsOf('published')).filter((e) => e.runId === inFlight.runId)).toHaveLength(1);
-    await stack.waitReady(60_000);
-  }, 150_000);
+  });
+
+  it('logged JSON lines only, each process warning once per process', async () => {
+    expect(stack.outputs.length).toBeGreaterThanOrEqual(SERVICES.length);
+    for (const o of stack.outputs) {
+      const lines = o.chunks.join('').split('\n');
+      // The last piece is empty after a final newline; a process killed with SIGKILL may have been cut mid-line.
+      const last = lines.pop();
+      if (!o.killed) expect(last, `${o.service} (pid ${o.pid}) ended without a newline`).toBe('');
+      const records = lines.map((line) => {
+        let rec: unknown;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          throw new Error(`${o.service} (pid ${o.pid}) wrote a line that is not JSON: ${line.slice(0, 300)}`);
+        }
+        expect(typeof (rec as { level?: unknown }).level, `${o.service}: ${line.slice(0, 200)}`).toBe('number');
+        return rec as { msg?: string; warning?: { code?: string; name: string; message: string } };
+      });
+      const warnings = records.filter((r) => r.msg === 'process warning').map((r) => r.warning!.code ?? `${r.warning!.name}: ${r.warning!.message.slice(0, 60)}`);
+      expect(warnings, `${o.service} (pid ${o.pid})`).toEqual([...new Set(warnings)]);
+    }
+  });
 });
 

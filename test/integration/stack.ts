@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { Kafka, logLevel } from 'kafkajs';
+import { STAGES } from '@bottleneck/shared/assets/graph';
 import { ROOT } from '../helpers.js';
 
 export const SERVICES = ['ingest', 'clean', 'merge', 'analytics', 'publisher', 'alerter'] as const;
@@ -37,10 +39,53 @@ export interface Stack {
   ports: Record<ServiceName, number>;
   procs: Map<ServiceName, ChildProcess>;
   logs: Map<ServiceName, string[]>;
+  /** What each service process wrote (stdout and stderr, in order), one entry per process started. */
+  outputs: { service: ServiceName; pid: number; chunks: string[]; killed: boolean }[];
   start(name: ServiceName): Promise<void>;
   kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
   waitReady(timeoutMs?: number): Promise<void>;
+  /**
+   * Waits until the pipeline is idle: every consumer group of the six services has committed every
+   * message of the topics it reads. A service commits only after its handler's effects (objects,
+   * mails, published events) are done, so once idle, what a run produced is all there: no event,
+   * record or mail is still to come. Call it with every service running.
+   */
+  waitIdle(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** Safety net on each wait of the end-to-end tests: generous, as a cold, loaded 2-core machine needs; not a speed target. */
+export const PATIENCE_MS = 180_000;
+
+/** Each service's consumer groups and the topics they read (the stage subscriptions, the dead-letter and S3-notification consumers). */
+export function consumerGroups(prefix: string, s3EventsTopic: string): { group: string; topics: string[] }[] {
+  return [
+    ...STAGES.map((s) => ({ group: `bottleneck-${s.stage}`, topics: s.consumes.map((t) => `${prefix}.${t}`) })),
+    { group: 'bottleneck-alerter-dead-letters', topics: [`${prefix}.dead-letter`] },
+    { group: 'bottleneck-ingest-s3events', topics: [s3EventsTopic] },
+  ];
+}
+
+/** Messages not yet committed by each group, per topic (empty: idle). Committed offsets are read before the log ends, so a message produced in between counts as pending. */
+async function pendingMessages(brokers: string[], groups: { group: string; topics: string[] }[]): Promise<string[]> {
+  const kafka = new Kafka({ clientId: 'e2e-idle', brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = await Promise.all(groups.map(async (g) => ({ ...g, offsets: await admin.fetchOffsets({ groupId: g.group, topics: g.topics }) })));
+    const pending: string[] = [];
+    for (const g of committed) {
+      for (const t of g.offsets) {
+        const ends = await admin.fetchTopicOffsets(t.topic);
+        const done = new Map(t.partitions.map((p) => [p.partition, Number(p.offset)]));
+        const behind = ends.reduce((n, p) => n + Math.max(0, Number(p.high) - Math.max(0, done.get(p.partition) ?? 0)), 0);
+        if (behind > 0) pending.push(`${g.group} ${t.topic}: ${behind}`);
+      }
+    }
+    return pending;
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /** Creates a fresh bucket and topic prefix, then starts the six services and waits until all answer /readyz. */
@@ -80,17 +125,23 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
   const procs = new Map<ServiceName, ChildProcess>();
   const logs = new Map<ServiceName, string[]>();
+  const outputs: Stack['outputs'] = [];
 
   const startOne = async (name: ServiceName) => {
-    // Only what the service needs: the test runner's BN_* variables would be refused as unknown.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BN_') && !k.startsWith('KAFKA_') && !k.startsWith('S3_') && !k.startsWith('VITEST')));
+    // Only what the service needs: not the runner's BN_* variables (refused as unknown), nor its
+    // switch for the AWS SDK's Node-version warning (a service must show it, as a JSON record).
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k)));
     const p = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], {
       env: { ...base, ...env, HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = logs.get(name) ?? [];
     logs.set(name, lines);
-    p.stdout!.on('data', (d) => lines.push(String(d)));
-    p.stderr!.on('data', (d) => lines.push(String(d)));
+    const output = { service: name, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
+    outputs.push(output);
+    const record = (d: Buffer) => { lines.push(String(d)); output.chunks.push(String(d)); };
+    p.stdout!.on('data', record);
+    p.stderr!.on('data', record);
+    p.once('exit', (_code, signal) => { output.killed = signal === 'SIGKILL'; });
     procs.set(name, p);
   };
 
@@ -104,7 +155,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 
   const stack: Stack = {
-    bucket, prefix, env, ports, procs, logs,
+    bucket, prefix, env, ports, procs, logs, outputs,
     start: startOne,
     async kill(name, signal = 'SIGKILL') {
       const p = procs.get(name);
@@ -113,7 +164,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       p.kill(signal);
       await exited;
     },
-    async waitReady(timeoutMs = 90_000) {
+    async waitReady(timeoutMs = PATIENCE_MS) {
       const end = Date.now() + timeoutMs;
       for (;;) {
         const states = await Promise.all(SERVICES.map(ready));
@@ -122,6 +173,16 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         if (dead.length) throw new Error(`services exited: ${dead.map((s) => `${s} (${procs.get(s)!.exitCode}): ${logs.get(s)!.join('').slice(-800)}`).join('; ')}`);
         if (Date.now() > end) throw new Error(`not ready after ${timeoutMs} ms: ${SERVICES.filter((_, i) => !states[i]).join(', ')}`);
         await new Promise((r) => setTimeout(r, 250));
+      }
+    },
+    async waitIdle(timeoutMs = PATIENCE_MS) {
+      const end = Date.now() + timeoutMs;
+      const groups = consumerGroups(prefix, env.S3_EVENTS_TOPIC!);
+      for (;;) {
+        const pending = await pendingMessages(env.KAFKA_BROKERS!.split(','), groups);
+        if (!pending.length) return;
+        if (Date.now() > end) throw new Error(`not idle after ${timeoutMs} ms: ${pending.join('; ')}`);
+        await new Promise((r) => setTimeout(r, 200));
       }
     },
     async stop() {

@@ -3,7 +3,7 @@ import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncom
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
-/** The S3 event notification format (AWS and MinIO): the object keys it names, URL-decoded. */
+/** The S3 event notification format (AWS, versitygw): the object keys it names, URL-decoded. */
 export function keysOfNotification(value: string): string[] {
   let doc: unknown;
   try {
@@ -71,7 +71,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     status.lastPollAt = new Date().toISOString();
   }
 
-  // S3 event notifications, which the store publishes on a topic of the bus (Records[] JSON).
+  // S3 event notifications, which the store publishes on a topic of the bus (versitygw does; AWS through a bridge).
   const notifications = await bus.subscribeRaw({
     topic: config.S3_EVENTS_TOPIC,
     group: 'bottleneck-ingest-s3events',

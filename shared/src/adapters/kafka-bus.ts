@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, Partitioners, type Admin, type Message, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
+import { Kafka, Partitioners, type Admin, type KafkaConfig, type Message, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
 import { BottleneckError } from '../errors/index.js';
 import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
 import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
@@ -116,6 +116,8 @@ export class KafkaBus implements Bus {
   /** Topic prefix: topics are `<prefix>.<type>` and `<prefix>.dead-letter`. */
   readonly prefix: string;
   private readonly kafka: Kafka;
+  /** A new client with the bus's settings, for each subscription (see subscribe). A closure: the credentials are no property of the bus. */
+  private readonly newClient: () => Kafka;
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly log: Logger;
@@ -167,8 +169,8 @@ export class KafkaBus implements Bus {
     this.brokers = options.brokers.join(',');
     this.onDeadLetter = options.onDeadLetter;
     this.now = options.now ?? (() => new Date());
-    // The credentials go to the client and nowhere else: this object keeps no reference to them.
-    this.kafka = new Kafka({
+    // The credentials go to the clients and nowhere else: this object keeps no reference to them.
+    const clientConfig: KafkaConfig = {
       clientId: options.clientId ?? 'bottleneck',
       brokers: [...options.brokers],
       ...(options.ssl !== undefined ? { ssl: options.ssl } : {}),
@@ -178,7 +180,9 @@ export class KafkaBus implements Bus {
       retry,
       logLevel: KAFKA_LOG_LEVELS[options.kafkaLogLevel ?? 'warn'],
       logCreator: kafkaLogCreator(this.log),
-    });
+    };
+    this.newClient = () => new Kafka(clientConfig);
+    this.kafka = this.newClient();
     this.producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
@@ -293,7 +297,10 @@ export class KafkaBus implements Bus {
     if (opts.types.length === 0) return { close: async () => {} };
     await this.start();
     const sub = new KafkaSubscription(opts, {
-      kafka: this.kafka,
+      // A client of its own: the consumers of one kafkajs client share a group's committed-offset
+      // cache, and a second subscription of the same group (its own topics) clears the first one's
+      // entries when it joins, which crashes the first consumer (TypeError in resolveOffsets).
+      kafka: this.newClient(),
       prefix: this.prefix,
       settings: this.consumerSettings,
       log: this.log,

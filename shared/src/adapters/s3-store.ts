@@ -23,7 +23,7 @@ export interface S3StoreOptions {
   bucket: string;
   /** Key prefix inside the bucket (e.g. `bottleneck/`); a missing trailing `/` is added. */
   prefix?: string;
-  /** An S3-compatible server (S3Proxy, MinIO...). Unset: AWS. */
+  /** An S3-compatible server (versitygw, S3Proxy...). Unset: AWS. */
   endpoint?: string;
   region: string;
   /** Path-style addressing (`http://host/bucket/key`); S3-compatible test servers need it. */

@@ -54,6 +54,23 @@ describe('service HTTP', () => {
     expect((await http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
+  it('logs no line per request, and starts without a fastify deprecation warning', async () => {
+    const warnings: (Error & { code?: string })[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    const lines: string[] = [];
+    try {
+      const { http } = app({ logger: { level: 'info', stream: { write: (l: string) => { lines.push(l); } } } });
+      expect((await http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+      // process.emitWarning delivers on a later tick.
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => String(w.code).startsWith('FSTDEP')).map((w) => `${w.code} ${w.message}`)).toEqual([]);
+    expect(lines.filter((l) => /incoming request|request completed/.test(l))).toEqual([]);
+  });
+
   it('is read-only', async () => {
     const { http } = app();
     expect((await http.inject({ method: 'POST', url: '/status' })).statusCode).toBe(404);

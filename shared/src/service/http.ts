@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Metrics } from './metrics.js';
 import type { RunTracker } from './status.js';
 
@@ -32,7 +32,9 @@ function authorized(req: FastifyRequest, token: string | undefined): boolean {
  * output shows no configuration.
  */
 export function buildHttp(d: HttpDeps): FastifyInstance {
-  const app = Fastify({ logger: d.logger ?? false, disableRequestLogging: true });
+  // Probes every few seconds must not log a line each. Through a LogController: the top-level
+  // disableRequestLogging option is deprecated (FSTDEP023, a warning at every start).
+  const app = Fastify({ logger: d.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     let reason: string | null;

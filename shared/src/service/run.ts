@@ -13,6 +13,7 @@ import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
 import { buildHttp } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
+import { routeProcessWarnings } from './warnings.js';
 
 /** What a service's extra machinery (a watcher, a scheduler) gets, and gives back. */
 export interface ServiceRuntime {
@@ -90,11 +91,16 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
  * adapters, the stage subscribed with its own consumer group, HTTP health/status/metrics, and a
  * graceful stop on SIGTERM (the event in flight finishes and is committed).
  */
-export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean } = {}): Promise<RunningService> {
+export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean; processWarnings?: boolean } = {}): Promise<RunningService> {
   const config: ServiceConfig = loadConfig<Stage>(def.stage, env);
   const { limits, workers } = workbookSettings(def.stage, env);
   const alerting = def.stage === 'alerter' ? loadConfig('alerter', env) : undefined;
-  const log = pino({ level: config.LOG_LEVEL, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } });
+  // Synchronous writes, as Node's own stdout on a pipe: with pino's default asynchronous ones, the
+  // last lines before exit were written out of order (a write still in flight landed after the
+  // exit-time flush). Log volume here is a few lines per event.
+  const log = pino({ level: config.LOG_LEVEL, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } }, pino.destination({ dest: 1, sync: true }));
+  // The log is JSON lines: Node's plain-text warnings (deprecations, the AWS SDK's) go through it, once each.
+  const unrouteWarnings = opts.processWarnings === false ? () => {} : routeProcessWarnings(log);
   const startedAt = Date.now();
   const sendgrid = alerting ? { apiKey: alerting.SENDGRID_API_KEY, baseUrl: alerting.SENDGRID_API_URL } : undefined;
   const adapters = await serviceAdapters(serviceSettings(config, log.child({ component: 'kafka' }), sendgrid));
@@ -160,6 +166,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
       await closeContext();
       await adapters.close?.();
       log.info({}, 'stopped');
+      unrouteWarnings();
     })();
     return stopping;
   };

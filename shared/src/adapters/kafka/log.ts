@@ -57,7 +57,12 @@ export function kafkaLogCreator(logger: Logger): logCreator {
     // loading, group rebalancing); one it cannot get past surfaces as an exception or a consumer
     // crash, which the bus logs at ERROR itself.
     const handledResponse = namespace === 'Connection' && msg.startsWith('Response ');
-    if (level === logLevel.ERROR && !handledResponse) logger.error(fields, msg);
+    // CreateTopics answers TOPIC_ALREADY_EXISTS when another client created a topic first: kafkajs
+    // logs that as an error before treating it as success. A real creation failure reaches
+    // ensureTopics as an exception (BN_ERR_BUS_TOPICS, with the broker's reasons).
+    const createTopicsAnswer = handledResponse && msg.startsWith('Response CreateTopics(');
+    if (createTopicsAnswer) logger.debug(fields, msg);
+    else if (level === logLevel.ERROR && !handledResponse) logger.error(fields, msg);
     else if (level === logLevel.ERROR) logger.warn(fields, msg);
     else if (level === logLevel.WARN && !EXPECTED_WARNINGS.some((w) => w.test(msg))) logger.warn(fields, msg);
     else if (level === logLevel.INFO) logger.info(fields, msg);

@@ -24,6 +24,7 @@ export interface ConsumerSettings {
 
 /** What a subscription needs from its bus. */
 export interface SubscriptionDeps {
+  /** A client for this subscription alone (kafkajs shares a group's offset cache between the consumers of one client). */
   kafka: Kafka;
   prefix: string;
   settings: ConsumerSettings;

@@ -30,24 +30,34 @@ export interface TopicSettings {
 }
 
 /**
- * Creates the topics that do not exist yet (an existing topic is left as it is: createTopics is
- * idempotent), then checks that each one has at least `numPartitions` partitions. Fewer is only
- * a warning: ordering per month still holds, there is just less parallelism.
+ * Creates the topics that do not exist yet and leaves existing ones as they are (logged at debug:
+ * every start after the first finds them), then checks that each one has at least
+ * `numPartitions` partitions. Fewer is only a warning: ordering per month still holds, there is
+ * just less parallelism. Another client creating the same topics at the same moment is not an
+ * error either (kafkajs answers false; its TOPIC_ALREADY_EXISTS response is logged at debug by
+ * kafkaLogCreator).
  */
 export async function ensureTopics(admin: Admin, topics: string[], s: TopicSettings, log: Logger): Promise<void> {
   const configEntries = Object.entries(s.configEntries ?? {}).map(([name, value]) => ({ name, value }));
-  const specs: ITopicConfig[] = topics.map((topic) => ({
-    topic,
-    numPartitions: s.numPartitions,
-    replicationFactor: s.replicationFactor,
-    ...(configEntries.length ? { configEntries } : {}),
-  }));
   try {
     // Just after CreateTopics a KRaft broker's metadata cache may not know the topics yet
     // (UNKNOWN_TOPIC_OR_PARTITION, retriable), which kafkajs's leader wait does not retry: we do.
     const retry = { retries: 6, initialDelayMs: 100, maxDelayMs: 1_000 };
-    const created = await withRetry(() => admin.createTopics({ topics: specs, waitForLeaders: true }), retry);
-    log.debug({ topics, created }, created ? 'bus topics created' : 'bus topics already existed');
+    const existing = new Set(await withRetry(() => admin.listTopics(), retry));
+    const there = topics.filter((t) => existing.has(t));
+    const missing = topics.filter((t) => !existing.has(t));
+    if (there.length) log.debug({ topics: there }, 'bus topics already exist: left as they are');
+    if (missing.length) {
+      const specs: ITopicConfig[] = missing.map((topic) => ({
+        topic,
+        numPartitions: s.numPartitions,
+        replicationFactor: s.replicationFactor,
+        ...(configEntries.length ? { configEntries } : {}),
+      }));
+      const created = await withRetry(() => admin.createTopics({ topics: specs, waitForLeaders: true }), retry);
+      if (created) log.info({ topics: missing, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor }, 'bus topics created');
+      else log.debug({ topics: missing }, 'bus topics created meanwhile by another client: left as they are');
+    }
     const meta = await withRetry(() => admin.fetchTopicMetadata({ topics }), retry);
     for (const t of meta.topics) {
       if (t.partitions.length < s.numPartitions) {

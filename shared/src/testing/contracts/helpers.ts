@@ -2,13 +2,14 @@ import { it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 
 /**
- * Polls `done` until it returns true, or fails after `timeoutMs` with `what` in the message. The
- * contract suites wait this way rather than with an adapter's own "idle" hook, so that they run
- * unchanged against a real broker.
+ * Polls `done` (which may be async) until it returns true, or fails after `timeoutMs` with `what`
+ * in the message. The contract suites wait this way rather than with an adapter's own "idle" hook,
+ * so that they run unchanged against a real broker. `timeoutMs` is a safety net for a test that
+ * would otherwise hang, not a statement about speed: make it generous.
  */
-export async function waitUntil(done: () => boolean, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
+export async function waitUntil(done: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
@@ -20,7 +21,10 @@ export function uniqueTag(prefix = 'ct'): string {
 }
 
 export interface ContractOptions {
-  /** How long to wait for a delivery or an I/O (default 30 s: a real broker rebalances slowly). */
+  /**
+   * Safety net on each wait for a delivery or an I/O (default 30 s). Not a speed requirement: a
+   * cold broker on a loaded machine rebalances slowly, so give real adapters a generous one.
+   */
   timeoutMs?: number;
   /**
    * Titles of contract tests this adapter is known to fail: they run as `it.fails`, so the suite
