@@ -122,6 +122,8 @@ export interface ContextOptions {
   now?: () => Date;
   /** Folder under which the context's scratch folder is made (default: the system's temp folder). */
   workRoot?: string;
+  /** How long transient errors are retried before a run fails, ms (default 30 s; the services' BN_RETRY_BUDGET_MS: 10 minutes). */
+  retryBudgetMs?: number;
 }
 
 export interface Wired {
@@ -144,6 +146,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     log: o.log ?? silentLogger,
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
+    retryBudgetMs: o.retryBudgetMs ?? 30_000,
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

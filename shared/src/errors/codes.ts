@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   BN_ERR_BUS_PUBLISH: { retriable: true, summary: 'Producing a message to Kafka failed after the client\'s retries.' },
   BN_ERR_BUS_CLOSED: { retriable: false, summary: 'The bus was used after close().' },
   BN_ERR_RETRIES_EXHAUSTED: { retriable: false, summary: 'A retriable operation still failed after all its retries.' },
+  BN_ERR_INFRA_UNAVAILABLE: { retriable: true, summary: 'The store or the bus stayed unreachable for longer than the retry budget; the run can be resumed.' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

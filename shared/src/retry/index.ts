@@ -2,6 +2,14 @@ import { BottleneckError, isRetriable, isTransientIoError } from '../errors/inde
 
 export interface RetryOptions {
   retries?: number;
+  /**
+   * A time budget instead of a count: retriable errors are retried until this many milliseconds
+   * have gone since the first attempt (`retries` is then ignored). For outages: a store down for a
+   * minute must not fail a run.
+   */
+  budgetMs?: number;
+  /** Test hook: a fake clock (ms). */
+  now?: () => number;
   initialDelayMs?: number;
   maxDelayMs?: number;
   factor?: number;
@@ -29,21 +37,26 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
   const shouldRetry = opts.shouldRetry ?? ((e: unknown) => isRetriable(e) || isTransientIoError(e));
   const sleep = opts.sleep ?? defaultSleep;
   const random = opts.random ?? Math.random;
+  const now = opts.now ?? Date.now;
+  const started = now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (e) {
       if (!shouldRetry(e)) throw e;
-      if (attempt >= retries) {
-        const msg = e instanceof Error ? e.message : String(e);
-        throw new BottleneckError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${attempt + 1} attempts: ${msg}`, {
-          cause: e,
-          details: { attempts: attempt + 1 },
-        });
-      }
-      const base = Math.min(max, initial * factor ** attempt);
+      const base = Math.min(max, initial * factor ** Math.min(attempt, 30));
       // Full jitter between half and all of the backoff, so retrying clients do not move in step.
       const delay = Math.round(base / 2 + random() * (base / 2));
+      const spent = now() - started;
+      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries;
+      if (over) {
+        const msg = e instanceof Error ? e.message : String(e);
+        const tried = opts.budgetMs !== undefined ? `${attempt + 1} attempts over ${Math.round(spent / 1000)} s` : `${attempt + 1} attempts`;
+        throw new BottleneckError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${tried}: ${msg}`, {
+          cause: e,
+          details: { attempts: attempt + 1, spentMs: spent },
+        });
+      }
       opts.onRetry?.(e, attempt + 1, delay);
       await sleep(delay);
     }

@@ -22,6 +22,23 @@ function failing(...errors: unknown[]) {
 const flaky = () => new BottleneckError('BN_ERR_STORE_IO', 'reading incoming/2026-01/erp.xlsx failed: SlowDown');
 
 describe('withRetry', () => {
+  it('with a time budget, keeps retrying a transient error past any count until the budget is spent, then says how long it tried', async () => {
+    let t = 0;
+    const delays: number[] = [];
+    const sleep = async (ms: number) => { delays.push(ms); t += ms; };
+    const always = async () => { throw flaky(); };
+    const err = await withRetry(always, { budgetMs: 60_000, initialDelayMs: 200, maxDelayMs: 5_000, sleep, now: () => t, random: () => 1 }).catch((e: BottleneckError) => e);
+    const spent = delays.reduce((a, b) => a + b, 0);
+    expect(err).toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED', message: `gave up after ${delays.length + 1} attempts over ${Math.round(spent / 1000)} s: reading incoming/2026-01/erp.xlsx failed: SlowDown` });
+    expect(delays.length).toBeGreaterThan(10);
+    expect(delays.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000);
+    expect(Math.max(...delays)).toBe(5_000);
+    // Recovering within the budget returns the result.
+    let n = 0;
+    await expect(withRetry(async () => { if (n++ < 20) throw flaky(); return 'back'; }, { budgetMs: 600_000, sleep: async () => {}, random: () => 0 })).resolves.toBe('back');
+  });
+
+
   it('returns at once when the first attempt succeeds', async () => {
     const { sleep, delays } = fakeSleep();
     const { fn, attempts } = failing();

@@ -121,7 +121,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     close: () => rawBus.close(),
   };
   const { ctx, close: closeContext } = await createContext(adapters, {
-    workers, limits, log, workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage),
+    workers, limits, log, workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage), retryBudgetMs: config.BN_RETRY_BUDGET_MS,
     progress: {
       onStage: (p) => tracker.finish({ runId: p.runId, partition: p.partition, eventId: p.eventId, consumed: p.consumed, emitted: p.emitted, outcome: p.emitted.includes('failed') ? 'failed' : 'ok', durationMs: p.durationMs }),
     },

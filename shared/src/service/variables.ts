@@ -46,6 +46,7 @@ const TABLE = [
   { name: 'HTTP_PORT', meaning: 'port of /healthz, /readyz, /metrics, /status', default: '8080', services: ALL, kind: 'int' },
   { name: 'BN_STATUS_TOKEN', meaning: 'bearer token required by /status and /metrics (unset: open)', secret: true, services: ALL, kind: 'string' },
   { name: 'LOG_LEVEL', meaning: 'log level (debug, info, warn, error)', default: 'info', services: ALL, kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
+  { name: 'BN_RETRY_BUDGET_MS', meaning: 'how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms', default: '600000', services: ALL, kind: 'int' },
   { name: 'BN_WORK_DIR', meaning: 'scratch folder for local copies of objects', services: ALL, kind: 'string' },
   { name: 'BN_MAX_FILE_BYTES', meaning: 'largest input file accepted, bytes', default: '209715200', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
   { name: 'BN_MAX_UNCOMPRESSED_BYTES', meaning: 'largest total expanded size of an xlsx, bytes', default: '2147483648', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
@@ -65,6 +66,16 @@ const TABLE = [
 
 /** Every variable the six services and the command line read. Unknown `BN_*` variables are refused at start (typos). */
 export const VARIABLES: readonly VariableSpec[] = TABLE;
+
+/** The README's configuration table, one row per variable (written by `npm run docs`, kept equal by a test). */
+export function variablesTable(): string {
+  const rows = VARIABLES.map((v) => {
+    const dflt = v.required ? '**required**' : v.default === undefined ? 'unset' : v.default === '' ? 'empty' : `\`${v.default}\``;
+    const users = [v.services === 'all' ? 'all' : v.services.join(', '), ...(v.cli ? ['cli'] : [])].join(', ');
+    return `| \`${v.name}\` | ${users} | ${v.meaning}${v.secret ? ' (secret)' : ''} | ${dflt} |`;
+  });
+  return ['| variable | used by | meaning | default |', '| --- | --- | --- | --- |', ...rows].join('\n') + '\n';
+}
 
 /** Whether `user` reads variable `v`. */
 export function readBy(v: VariableSpec, user: ConfigUser): boolean {

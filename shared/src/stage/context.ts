@@ -47,6 +47,8 @@ export interface StageContext {
   alert?: AlertConfig;
   progress?: ProgressListener;
   now: () => Date;
+  /** How long transient errors (store, bus) are retried before a run fails, ms. */
+  retryBudgetMs: number;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */

@@ -1,4 +1,4 @@
-import { errorClassOf, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
+import { BottleneckError, errorClassOf, errorMessage, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
 import { makeEvent, stageEventId, type CheckResult, type EventOf, type Materialization, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
@@ -36,6 +36,18 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
   }, now, stageEventId(event.runId, 'failed', stage));
 }
 
+/**
+ * When transient errors outlasted the retry budget, the run fails with BN_ERR_INFRA_UNAVAILABLE:
+ * an outage, not bad input, said once, with how to resume the month once the outage is over.
+ */
+function outage(e: unknown, event: PipelineEvent, budgetMs: number): unknown {
+  if (!isBottleneckError(e) || e.code !== 'BN_ERR_RETRIES_EXHAUSTED') return e;
+  const minutes = Math.max(1, Math.round(budgetMs / 60_000));
+  return new BottleneckError('BN_ERR_INFRA_UNAVAILABLE', `the store or the bus stayed unreachable for ${minutes} minute${minutes > 1 ? 's' : ''} (BN_RETRY_BUDGET_MS): ${errorMessage(e.cause ?? e)}. Once it is back, resume the month with: bottleneck trigger --partition ${event.partition}`, {
+    cause: e, retriable: true, ...(e.details ? { details: e.details } : {}),
+  });
+}
+
 /** The object that records that `stage` handled `type` for a run: the idempotency marker. */
 export function doneMarkerKey(stage: string, event: PipelineEvent): string {
   return layout.staging(event.partition, event.runId, `_done/${stage}.${event.type}.json`);
@@ -58,15 +70,18 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     const t0 = performance.now();
     let out: PipelineEvent[];
     try {
+      // Transient errors (the store or the bus down, throttling) are retried for a time budget, not a
+      // count: an outage of a few minutes delays the run, it does not fail it.
       out = await withRetry(() => handler.handle(event, ctx), {
-        retries: 3,
-        onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: (e as Error).message }, 'transient error: retrying'),
+        budgetMs: ctx.retryBudgetMs, initialDelayMs: 200, maxDelayMs: 30_000,
+        onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
       });
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
       if (event.type === 'failed') throw e;
-      ctx.log.error({ ...log, code: (e as { code?: string }).code, err: (e as Error).message }, 'stage failed');
-      out = [failedEvent(handler.stage, event, e, ctx.now())];
+      const err = outage(e, event, ctx.retryBudgetMs);
+      ctx.log.error({ ...log, code: (err as { code?: string }).code, err: errorMessage(err) }, 'stage failed');
+      out = [failedEvent(handler.stage, event, err, ctx.now())];
     }
     for (const o of out) await bus.publish(o);
     await ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n');
