@@ -38,8 +38,9 @@ export const layout = {
   /** The one object readers follow: which run's set is the month's published set (switched last, atomically). */
   current: (partition: string) => `extracts/${partition}/_current.json`,
   deadLetter: (partition: string, runId: string) => `dead-letter/${partition}/${runId}.json`,
-  /** ingest's claim on one version of a month's three files: its persisted cursor. */
-  ingestClaim: (partition: string, versionHash: string) => `state/ingest/${partition}/${versionHash}.json`,
+  /** ingest's numbered claims of a month: which version of its files each run took up (the latest is what is published). */
+  ingestClaimsPrefix: (partition: string) => `state/ingest/${partition}/`,
+  ingestClaimsRoot: 'state/ingest/',
   /** Held while a run publishes a month: two runs of one month never publish at once. */
   publishLock: (partition: string) => `state/publish/${partition}.lock`,
   /** The publisher's claim on one scheduled slot: fires once across replicas and restarts. */

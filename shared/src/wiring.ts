@@ -43,6 +43,8 @@ export interface ServiceAdapterSettings {
     ssl: boolean; sessionTimeoutMs: number; sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
     /** A person is waiting (the CLI): fewer, quicker connection tries. */
     quick?: boolean;
+    /** Months (topic partitions) handled at once by each subscription: one slow or stuck month does not hold the others. */
+    partitionsConsumedConcurrently?: number;
   };
   s3: {
     bucket: string; prefix?: string; endpoint?: string; region: string; forcePathStyle: boolean;
@@ -63,6 +65,7 @@ export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<Stage>, 'K
     brokers: c.KAFKA_BROKERS, clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck', topicPrefix: c.KAFKA_TOPIC_PREFIX, ssl: c.KAFKA_SSL,
     numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3, replicationFactor: topics?.KAFKA_REPLICATION_FACTOR ?? -1,
     sessionTimeoutMs: topics?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
+    ...(topics ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS } : {}),
     ...(sasl ? { sasl } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { inspect } from 'node:util';
 import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KafkaBus, type KafkaBusOptions, type KafkaDeadLetter } from '../../shared/src/adapters/kafka-bus.js';
+import type { DeadLetterMessage } from '../../shared/src/ports/bus.js';
 import { makeEvent, type EventOf, type PipelineEvent } from '../../shared/src/events/index.js';
 import type { Logger } from '../../shared/src/stage/context.js';
 import { busContract } from '../../shared/src/testing/contracts/bus.js';
@@ -129,6 +130,27 @@ describe('KafkaBus (Kafka-specific)', () => {
     // Within a month, the log holds the events in publish order.
     const july = got.filter((m) => m.key?.toString() === '2031-07').sort((a, b) => Number(a.offset) - Number(b.offset));
     expect(july.map((m) => (JSON.parse(m.value!.toString()) as PipelineEvent).id)).toEqual(sent.filter((e) => e.partition === '2031-07').map((e) => e.id));
+  });
+
+  it('dead-letters a message too large to copy as a reference to it (where, size, first bytes), and the partition moves on', async () => {
+    const bus = newBus();
+    await bus.start();
+    const topic = bus.topicOf('merged');
+    const handled: PipelineEvent[] = [];
+    await bus.subscribe({ group: 'analytics', types: ['merged'], handler: async (e) => { handled.push(e); } });
+    const seen: DeadLetterMessage[] = [];
+    await bus.subscribeDeadLetters({ group: 'alerter-dl', handler: async (dl) => { if (dl.sourceTopic === topic) seen.push(dl); } });
+    // Just under the broker's 1 MB: producible once, not copyable with dead-letter headers added.
+    const huge = `{"runId":"${runId}","partition":"2031-07","pad":"${'x'.repeat(1_000_000)}"}`;
+    await bus.publishRaw(topic, huge, '2031-07');
+    const next = makeEvent('merged', { runId, partition: '2031-07', materializations: {}, checks: [], payload: {} });
+    await bus.publish(next);
+    await waitUntil(() => handled.length >= 1 && seen.length >= 1, WAIT, 'the next event and the dead-letter reference');
+    expect(handled.map((e) => e.id)).toEqual([next.id]);
+    const ref = JSON.parse(seen[0]!.value) as { reference: boolean; topic: string; offset: string; bytes: number; head: string };
+    expect(ref).toMatchObject({ reference: true, topic, offset: seen[0]!.sourceOffset, bytes: Buffer.byteLength(huge) });
+    expect(ref.head).toBe(huge.slice(0, 2_048));
+    expect(seen[0]).toMatchObject({ group: 'analytics', errorCode: 'BN_ERR_EVENT_INVALID', attempts: 0 });
   });
 
   it('sends a poison message to the dead-letter topic with its origin, publishes failed when it can, and delivers the next event', async () => {

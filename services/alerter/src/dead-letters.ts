@@ -1,6 +1,7 @@
-import { escapeHtml, isBottleneckError, redactSecrets, withRetry, type ObjectStore } from '@bottleneck/shared';
+import { errorMessage, escapeHtml, isBottleneckError, redactSecrets, type ObjectStore } from '@bottleneck/shared';
 import type { DeadLetterMessage } from '@bottleneck/shared/ports/bus';
-import type { Mailer } from '@bottleneck/shared/ports/mailer';
+import { AlertDelivery, type AlertState } from './delivery.js';
+import { headerSafe } from './stage.js';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import type { Logger } from '@bottleneck/shared/stage/context';
 
@@ -21,7 +22,7 @@ export interface BusDeadLetterRecord {
   /** The message as it was, cut at 64 KiB, secrets redacted. */
   value: string;
   recordedAt: string;
-  alert: { status: 'pending' | 'sent' | 'failed'; id?: string; error?: string };
+  alert: AlertState;
 }
 
 const MAX_VALUE = 64 * 1024;
@@ -45,19 +46,18 @@ export function busDeadLetter(dl: DeadLetterMessage, now: Date): { key: string; 
     message: redactSecrets(dl.errorMessage),
     attempts: dl.attempts, failedAt: dl.failedAt, runId, partition,
     value: redactSecrets(value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE)}...` : value),
-    recordedAt: now.toISOString(), alert: { status: 'pending' },
+    recordedAt: now.toISOString(), alert: { status: 'pending', attempts: 0 },
   };
   return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${dl.sourcePartition}-${offset}.json`, record };
 }
 
-async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, dl: DeadLetterMessage): Promise<void> {
+async function handle(store: ObjectStore, delivery: AlertDelivery, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, dl: DeadLetterMessage): Promise<void> {
   const { key, record } = busDeadLetter(dl, new Date());
-  // The claim: the first delivery writes the record and alerts; a redelivery finds it and stops.
+  // The claim: the first delivery writes the record; a redelivery finds it and queues nothing new.
   try {
     await store.put(key, JSON.stringify(record, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
   } catch (e) {
-    if (isBottleneckError(e) && e.details?.conflict) return;
-    throw e;
+    if (!(isBottleneckError(e) && e.details?.conflict)) throw e;
   }
   const lines = [
     `A message on ${record.sourceTopic} (partition ${record.sourcePartition}, offset ${record.sourceOffset}) could not be handled by ${record.group ?? 'a consumer'} and was set aside.`,
@@ -66,34 +66,29 @@ async function handle(store: ObjectStore, mailer: Mailer, alert: { to: string[];
     ...(record.runId ? [`Run: ${record.runId} (${record.partition})`] : []),
     `Dead-letter record: ${store.describe(key)}`,
   ];
-  try {
-    const sent = await withRetry(() => mailer.send({
-      to: alert.to, from: alert.from, subject: `[${alert.pipelineName}] message dead-lettered on ${record.sourceTopic}`,
-      text: lines.join('\n'), html: `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`,
-      tags: { kind: 'bus-dead-letter', topic: record.sourceTopic },
-    }), { retries: 4, initialDelayMs: 200 });
-    record.alert = { status: 'sent', id: sent.id };
-  } catch (e) {
-    record.alert = { status: 'failed', error: redactSecrets((e as Error).message) };
-    log.error({ key, err: record.alert.error }, 'dead-letter alert could not be sent; the record keeps it');
-  }
-  await withRetry(() => store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }));
+  const id = `bus-${record.sourceTopic}-${record.sourcePartition}-${record.sourceOffset}`;
+  const queued = await delivery.enqueue(id, key, {
+    to: alert.to, from: alert.from, subject: headerSafe(`[${alert.pipelineName}] message dead-lettered on ${record.sourceTopic}`),
+    text: lines.join('\n'), html: `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`,
+    tags: { kind: 'bus-dead-letter', topic: record.sourceTopic },
+  });
+  if (queued) await delivery.attempt(id, true).catch((e: unknown) => log.warn({ key, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again'));
 }
 
 /**
  * The alerter's second input: the bus's dead-letter topic (messages no stage could handle,
  * poison messages). Each is recorded under dead-letter/ (before any mail) and alerted once.
  */
-export async function startDeadLetterConsumer(rt: ServiceRuntime): Promise<ServiceExtra> {
+export async function startDeadLetterConsumer(rt: ServiceRuntime, delivery: AlertDelivery): Promise<ServiceExtra> {
   const { bus, store, ctx, log } = rt;
-  if (!ctx.mailer || !ctx.alert) throw new Error('the alerter needs a mailer');
-  const { mailer, alert } = ctx;
+  if (!ctx.alert) throw new Error('the alerter needs its alert settings');
+  const alert = ctx.alert;
   let handled = 0;
   // At least once: a crash mid-way redelivers the message, and the record's claim dedupes it.
   const sub = await bus.subscribeDeadLetters({
     group: 'bottleneck-alerter-dead-letters',
     handler: async (dl) => {
-      await handle(store, mailer, alert, log, dl);
+      await handle(store, delivery, alert, log, dl);
       handled++;
     },
   });

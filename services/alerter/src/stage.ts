@@ -1,5 +1,6 @@
-import { BottleneckError, escapeHtml, layout, redactSecrets, withRetry, type EventOf, type PipelineEvent } from '@bottleneck/shared';
+import { errorMessage, escapeHtml, isBottleneckError, layout, redactSecrets, withRetry, type EventOf, type PipelineEvent } from '@bottleneck/shared';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
+import { AlertDelivery, type AlertState } from './delivery.js';
 
 /** The dead-letter record of a failed run, at dead-letter/<partition>/<run-id>.json. */
 export interface DeadLetterRecord {
@@ -19,7 +20,17 @@ export interface DeadLetterRecord {
   failedEvent: { id: string; ts: string };
   failedChecks: { asset: string; check: string; metadata: Record<string, unknown> }[];
   materializations: Record<string, { location: string; dataVersion: string }>;
-  alert: { status: 'pending' | 'sent' | 'failed'; attempts: number; id?: string; error?: string; at?: string };
+  alert: AlertState;
+}
+
+/**
+ * Text safe in a mail header (the subject): an event's fields are data, so control characters
+ * (CR and LF could add headers) become spaces, angle brackets go, and the length is bounded.
+ */
+export function headerSafe(s: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = s.replace(/[\u0000-\u001f\u007f<>]/g, ' ').replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }
 
 function buildRecord(e: EventOf<'failed'>, now: Date): DeadLetterRecord {
@@ -36,7 +47,7 @@ function buildRecord(e: EventOf<'failed'>, now: Date): DeadLetterRecord {
 
 /** The alert mail of a failed run: subject names the pipeline, stage and partition; the body is escaped. */
 export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterAt: string) {
-  const subject = `[${pipelineName}] run failed at stage ${r.stage} for ${r.partition}`;
+  const subject = headerSafe(`[${pipelineName}] run failed at stage ${r.stage} for ${r.partition}`);
   const lines = [
     `The ${pipelineName} run ${r.runId} for ${r.partition} failed at stage ${r.stage}${r.asset ? ` (asset ${r.asset})` : ''}.`,
     '',
@@ -53,41 +64,59 @@ export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterA
 }
 
 /**
- * alerter: on failed, writes the dead-letter record first, then sends one alert per failed run
- * (retrying 429/5xx-like failures with backoff). When sending finally fails, the record says so
- * and the failure is logged; the alerter itself does not fail.
+ * alerter: on failed, writes the dead-letter record first, then queues one alert per failed run in
+ * the store and makes a first attempt at it (AlertDelivery: a failed attempt is retried for hours,
+ * across restarts, by the alerter's sweep). Store writes are retried for as long as alerts are
+ * (BN_ALERT_RETRY_MS): a failure is never dropped because the store was down for a while. A
+ * redelivered failure finds its record and its alert and does neither twice.
  */
 export const alerterStage: StageHandler = {
   stage: 'alerter',
   consumes: ['failed'],
   async handle(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
     if (event.type !== 'failed') return [];
+    const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: 'alerter' };
     // A superseded run is not a failure: a newer run of the month has its files. No record, no mail.
     if (event.payload.code === 'BN_ERR_RUN_SUPERSEDED') {
-      ctx.log.info({ runId: event.runId, partition: event.partition, stage: 'alerter' }, `superseded: ${event.payload.message}`);
+      ctx.log.info(log, `superseded: ${event.payload.message}`);
       return [];
     }
     const key = layout.deadLetter(event.partition, event.runId);
-    const record = buildRecord(event, ctx.now());
-    const write = () => ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' });
-    await withRetry(write);
-    const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: 'alerter' };
+    const retryForMs = ctx.alert?.retryForMs ?? DEFAULT_ALERT_RETRY_MS;
+    const patient = <T>(fn: () => Promise<T>) => withRetry(fn, {
+      budgetMs: retryForMs, initialDelayMs: 500, maxDelayMs: 60_000,
+      onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'dead-letter record: the store is not answering, retrying'),
+    });
+    const existing = await patient(() => readRecord(ctx, key));
+    const record = existing ?? buildRecord(event, ctx.now());
+    if (!existing) await patient(() => ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }));
     if (!ctx.mailer || !ctx.alert) {
       ctx.log.warn(log, 'no mailer configured: dead-letter record written, no alert sent');
       return [];
     }
+    if (record.alert.status !== 'pending') return [];
+    const delivery = new AlertDelivery({ store: ctx.store, mailer: ctx.mailer, log: ctx.log, retryForMs, now: ctx.now });
+    const id = `run-${event.runId}`;
     const mail = alertMail(record, ctx.alert.pipelineName, ctx.store.describe(key));
-    try {
-      const sent = await withRetry((attempt) => {
-        record.alert.attempts = attempt + 1;
-        return ctx.mailer!.send({ to: ctx.alert!.to, from: ctx.alert!.from, ...mail, tags: { runId: event.runId, partition: event.partition, stage: record.stage } });
-      }, { retries: 4, initialDelayMs: 200 });
-      record.alert = { ...record.alert, status: 'sent', id: sent.id, at: ctx.now().toISOString() };
-    } catch (e) {
-      record.alert = { ...record.alert, status: 'failed', error: redactSecrets(e instanceof Error ? e.message : String(e)), at: ctx.now().toISOString() };
-      ctx.log.error({ ...log, code: e instanceof BottleneckError ? e.code : undefined, err: record.alert.error }, 'alert could not be sent; the dead-letter record keeps it');
-    }
-    await withRetry(write);
+    await patient(() => delivery.enqueue(id, key, { to: ctx.alert!.to, from: ctx.alert!.from, ...mail, tags: { runId: event.runId, partition: event.partition, stage: headerSafe(record.stage) } }));
+    // A first attempt now; if the mail service is down, the sweep keeps trying.
+    const outcome = await delivery.attempt(id, true).catch((e: unknown) => {
+      ctx.log.warn({ ...log, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again');
+      return 'retry';
+    });
+    ctx.log.info({ ...log, alert: outcome }, outcome === 'sent' ? 'alert sent' : 'alert queued');
     return [];
   },
 };
+
+/** How long an alert is retried by default: a day. */
+export const DEFAULT_ALERT_RETRY_MS = 24 * 3600_000;
+
+async function readRecord(ctx: StageContext, key: string): Promise<DeadLetterRecord | null> {
+  try {
+    return JSON.parse((await ctx.store.get(key)).toString('utf8')) as DeadLetterRecord;
+  } catch (e) {
+    if (isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') return null;
+    throw e;
+  }
+}

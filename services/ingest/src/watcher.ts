@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, parseIncomingKey, type ObjectInfo } from '@bottleneck/shared';
+import { errorMessage, parseIncomingKey } from '@bottleneck/shared';
+import { checkMonth as checkClaim, sendClaim, sendPending } from './claims.js';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
@@ -24,50 +24,71 @@ export interface WatcherStatus {
   lastPollAt: string | null;
   notifications: number;
   triggered: { partition: string; runId: string; at: string; via: string }[];
+  /** Months with some of their files, and the ones they wait for. */
+  waiting: Record<string, string[]>;
 }
 
+/** How long a claim may stay pending (its trigger not taken by the bus) before the sweep sends it again. */
+export const CLAIM_GRACE_MS = 10_000;
+
 /**
- * Starts runs when a month's three files are in incoming/<YYYY-MM>/: from S3 event notifications
- * (a Kafka topic the store publishes to) and, as a fallback, by polling with ListObjectsV2. A month
- * is triggered once per version of its files (ETags): the claim object written with If-None-Match
- * is the persisted cursor, so a restart or a second replica does not ingest twice.
+ * Starts runs when a month's three files are in incoming/<YYYY-MM>/ and have settled
+ * (BN_SETTLE_MS without a change: files dropped together give one run): from S3 event
+ * notifications (a topic of the bus the store publishes to) and, as a fallback, by polling with
+ * ListObjectsV2. Each new version of a month's files (ETags) is claimed under state/ingest/ and its
+ * trigger, pinned to those versions, sent from the claim (an outbox: re-sent by the sweep until
+ * the bus takes it, so an upload is never lost to a Kafka outage or a crash). Months are checked
+ * concurrently: a slow one does not hold the others.
  */
 export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   const { store, bus, log } = rt;
   const config = loadConfig('ingest', rt.env);
-  const status: WatcherStatus = { lastPollAt: null, notifications: 0, triggered: [] };
+  const status: WatcherStatus = { lastPollAt: null, notifications: 0, triggered: [], waiting: {} };
   const inFlight = new Map<string, Promise<void>>();
+  const rechecks = new Map<string, NodeJS.Timeout>();
+  let stopped = false;
 
   const checkMonth = (partition: string, via: string): Promise<void> => {
     // One check per month at a time; a check asked for meanwhile runs after it.
     const prev = inFlight.get(partition) ?? Promise.resolve();
-    const next = prev.then(() => check(partition, via)).catch((e: unknown) => log.error({ partition, err: (e as Error).message }, 'incoming check failed'));
+    const next = prev.then(() => check(partition, via)).catch((e: unknown) => log.error({ partition, err: errorMessage(e) }, 'incoming check failed (the next poll, notification or sweep tries again)'));
     inFlight.set(partition, next);
     return next;
   };
 
   async function check(partition: string, via: string): Promise<void> {
-    const objects = await store.list(layout.incomingPrefix(partition));
-    const present = INPUT_NAMES.map((n) => objects.find((o: ObjectInfo) => o.key === layout.incoming(partition, n)));
-    if (present.some((o) => !o)) return;
-    const version = createHash('sha256').update(present.map((o) => `${o!.key}:${o!.etag}:${o!.bytes}`).join('\n')).digest('hex').slice(0, 32);
-    const runId = newRunId(partition);
-    try {
-      await store.put(layout.ingestClaim(partition, version), JSON.stringify({ runId, files: present, claimedAt: new Date().toISOString(), via }) + '\n', { ifNoneMatch: true });
-    } catch (e) {
-      if (isBottleneckError(e) && e.details?.conflict) return; // this version was already ingested
-      throw e;
+    const outcome = await checkClaim(store, partition, { now: new Date(), settleMs: config.BN_SETTLE_MS, via });
+    if (outcome.state === 'waiting') {
+      status.waiting[partition] = outcome.missing;
+      return;
     }
-    await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'upload' } }));
-    status.triggered.unshift({ partition, runId, at: new Date().toISOString(), via });
+    delete status.waiting[partition];
+    if (outcome.state === 'settling') {
+      // Look again once the files have been quiet long enough.
+      if (!rechecks.has(partition) && !stopped) {
+        const t = setTimeout(() => { rechecks.delete(partition); void checkMonth(partition, via); }, outcome.recheckInMs + 50);
+        t.unref();
+        rechecks.set(partition, t);
+      }
+      return;
+    }
+    if (outcome.state !== 'claimed') return;
+    const { claim } = outcome;
+    try {
+      await sendClaim(store, bus, claim, new Date());
+    } catch (e) {
+      log.warn({ runId: claim.runId, partition, err: errorMessage(e) }, 'trigger not sent (the bus?): the claim stays pending and is sent again');
+      return;
+    }
+    status.triggered.unshift({ partition, runId: claim.runId, at: new Date().toISOString(), via });
     status.triggered.length = Math.min(status.triggered.length, 20);
-    log.info({ runId, partition, via }, 'new files: run triggered');
+    log.info({ runId: claim.runId, partition, via, seq: claim.seq }, 'new files: run triggered');
   }
 
   async function poll(): Promise<void> {
     const objects = await store.list('incoming/');
     const months = new Set(objects.map((o) => parseIncomingKey(o.key)?.partition).filter((p): p is string => Boolean(p)));
-    for (const p of [...months].sort()) await checkMonth(p, 'poll');
+    await Promise.all([...months].sort().map((p) => checkMonth(p, 'poll')));
     status.lastPollAt = new Date().toISOString();
   }
 
@@ -79,23 +100,38 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
       const keys = keysOfNotification(value);
       status.notifications++;
       const months = new Set(keys.map((k) => parseIncomingKey(k.replace(/^[^/]*\/(?=incoming\/)/, ''))?.partition).filter((p): p is string => Boolean(p)));
-      for (const p of months) await checkMonth(p, 'notification');
+      await Promise.all([...months].map((p) => checkMonth(p, 'notification')));
     },
   });
+
+  // The outbox: claims whose trigger the bus did not take (down, or this process died in between).
+  const sweep = async () => {
+    try {
+      for (const c of await sendPending(store, bus, new Date(), CLAIM_GRACE_MS)) log.info({ runId: c.runId, partition: c.trigger.partition, seq: c.seq }, 'pending claim: trigger sent again');
+    } catch (e) {
+      log.warn({ err: errorMessage(e) }, 'pending claims: not sent yet (the bus or the store?), trying again later');
+    }
+  };
+  const sweeper = setInterval(() => void sweep(), CLAIM_GRACE_MS);
+  sweeper.unref();
+  void sweep();
 
   // A trigger (schedule or manual) makes ingest re-check that month too: handled by the stage itself.
   const interval = config.BN_POLL_INTERVAL_MS;
   let timer: NodeJS.Timeout | undefined;
   if (interval > 0) {
     const loop = async () => {
-      await poll().catch((e: unknown) => log.error({ err: (e as Error).message }, 'poll failed'));
-      timer = setTimeout(loop, interval);
+      await poll().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'poll failed'));
+      if (!stopped) timer = setTimeout(loop, interval);
     };
     void loop();
   }
   return {
     stop: async () => {
+      stopped = true;
       clearTimeout(timer);
+      clearInterval(sweeper);
+      for (const t of rechecks.values()) clearTimeout(t);
       await notifications.close();
       await Promise.all(inFlight.values());
     },

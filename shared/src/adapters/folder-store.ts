@@ -6,12 +6,16 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BottleneckError, isTransientIoError } from '../errors/index.js';
 import { validateKey } from '../keys.js';
-import type { LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
+import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 
 const TMP_MARK = '.bn-tmp-';
 
 function notFound(key: string, cause?: unknown): BottleneckError {
   return new BottleneckError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
+}
+
+function changed(key: string): BottleneckError {
+  return new BottleneckError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, { retriable: false, details: { precondition: true } });
 }
 
 function ioError(op: string, key: string, e: unknown): BottleneckError {
@@ -81,8 +85,17 @@ export class FolderStore implements ObjectStore {
     return { key, bytes, sha256: hash.digest('hex') };
   }
 
-  async get(key: string): Promise<Buffer> {
+  /** Refuses a read when the object is no longer the version `ifMatch` names. */
+  private async checkVersion(key: string, opts?: GetOptions): Promise<void> {
+    if (opts?.ifMatch === undefined) return;
+    const info = await this.head(key);
+    if (!info) throw notFound(key);
+    if (info.etag !== opts.ifMatch) throw changed(key);
+  }
+
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
     try {
+      await this.checkVersion(key, opts);
       return await readFile(this.pathOf(key));
     } catch (e) {
       // A folder, or a path below a file, is no object either: as S3 says NoSuchKey.
@@ -92,15 +105,17 @@ export class FolderStore implements ObjectStore {
     }
   }
 
-  async getStream(key: string): Promise<Readable> {
+  async getStream(key: string, opts?: GetOptions): Promise<Readable> {
     const p = this.pathOf(key);
     if (!(await this.head(key))) throw notFound(key);
+    await this.checkVersion(key, opts);
     return createReadStream(p);
   }
 
-  async getToFile(key: string): Promise<LocalFile> {
+  async getToFile(key: string, opts?: GetOptions): Promise<LocalFile> {
     const p = this.pathOf(key);
     if (!(await this.head(key))) throw notFound(key);
+    await this.checkVersion(key, opts);
     // The object is a local file already: hand out its path, nothing to copy or remove.
     return { path: p, release: async () => undefined };
   }

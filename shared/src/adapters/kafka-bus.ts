@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, Partitioners, type Admin, type KafkaConfig, type Message, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, errorMessage } from '../errors/index.js';
 import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
 import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 import { silentLogger, type Logger } from '../stage/context.js';
@@ -354,12 +354,42 @@ export class KafkaBus implements Bus {
     try {
       await this.start();
     } catch (e) {
-      return (e as Error).message;
+      return errorMessage(e);
     }
     for (const s of this.subs) {
       if (s.dead) return `consumer of group ${s.group} stopped: ${s.dead}`;
       if (s.assigned === 0) return `consumer of group ${s.group} has no partition assigned yet`;
     }
+    // Connected once is not connected now: ask the cluster (briefly, and not more than once a second).
+    return this.probe();
+  }
+
+  private probing: { at: number; result: Promise<string | null> } | undefined;
+
+  private probe(): Promise<string | null> {
+    const now = Date.now();
+    if (this.probing && now - this.probing.at < 1_000) return this.probing.result;
+    const result = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          this.admin.describeCluster().then((c) => (c.brokers.length ? null : 'the cluster lists no broker')),
+          new Promise<string>((r) => { timer = setTimeout(() => r(`the brokers ${this.brokers} did not answer within 1500 ms`), 1_500); }),
+        ]);
+      } catch (e) {
+        return `the brokers ${this.brokers} are unreachable: ${describeKafkaError(e)}`;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    this.probing = { at: now, result };
+    return result;
+  }
+
+  /** A consumer of this bus that stopped for good (it will not restart itself), or null. */
+  liveness(): string | null {
+    for (const s of this.subs) if (s.dead) return `consumer of group ${s.group} stopped: ${s.dead}`;
+    for (const s of this.rawSubs) if (s.dead) return `consumer of ${s.topic} stopped: ${s.dead}`;
     return null;
   }
 

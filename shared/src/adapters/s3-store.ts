@@ -16,7 +16,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { BottleneckError } from '../errors/index.js';
 import { validateKey } from '../keys.js';
-import type { LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
+import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 import { redactSecrets } from '../text/redact.js';
 
 export interface S3StoreOptions {
@@ -254,20 +254,24 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private async getBody(key: string): Promise<Readable> {
+  private async getBody(key: string, opts?: GetOptions): Promise<Readable> {
     const s3Key = this.s3Key(key);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: s3Key }));
+      const ifMatch = opts?.ifMatch === undefined ? {} : { IfMatch: `"${opts.ifMatch}"` };
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: s3Key, ...ifMatch }));
       if (!(out.Body instanceof Readable)) throw new Error('GetObject returned no Node.js stream body');
       return out.Body;
     } catch (e) {
       if (isNotFound(e)) throw this.notFound(key, e);
+      if (opts?.ifMatch !== undefined && (statusOf(e) === 412 || sdkFields(e).name === 'PreconditionFailed')) {
+        throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, { cause: e, retriable: false, details: { precondition: true } });
+      }
       throw this.ioError('reading', key, e);
     }
   }
 
-  async get(key: string): Promise<Buffer> {
-    const body = await this.getBody(key);
+  async get(key: string, opts?: GetOptions): Promise<Buffer> {
+    const body = await this.getBody(key, opts);
     const chunks: Buffer[] = [];
     try {
       for await (const c of body) chunks.push(c as Buffer);
@@ -277,8 +281,8 @@ export class S3Store implements ObjectStore {
     return Buffer.concat(chunks);
   }
 
-  async getStream(key: string): Promise<Readable> {
-    const body = await this.getBody(key);
+  async getStream(key: string, opts?: GetOptions): Promise<Readable> {
+    const body = await this.getBody(key, opts);
     const out = new PassThrough();
     // A failure in the middle of the body reaches the reader as a classified store error.
     body.on('error', (e) => out.destroy(this.ioError('reading', key, e)));
@@ -289,9 +293,9 @@ export class S3Store implements ObjectStore {
     return out;
   }
 
-  async getToFile(key: string): Promise<LocalFile> {
+  async getToFile(key: string, opts?: GetOptions): Promise<LocalFile> {
     const name = validateKey(key).split('/').pop()!;
-    const body = await this.getBody(key);
+    const body = await this.getBody(key, opts);
     const dir = await mkdtemp(join(tmpdir(), 'bn-s3-'));
     const release = () => rm(dir, { recursive: true, force: true });
     // Keep the object's file name: DuckDB and exceljs look at the extension.

@@ -2,7 +2,7 @@ import type { Db } from '../duck/index.js';
 import type { CellLocation, ErrorCode } from '../errors/index.js';
 import type { CheckResult, Expectations, Materialization } from '../events/index.js';
 import type { ReadLimits } from '../excel/read.js';
-import type { ObjectStore } from '../ports/object-store.js';
+import type { GetOptions, ObjectStore } from '../ports/object-store.js';
 import type { Logger } from '../stage/context.js';
 import type { TaskRunner } from '../workers/pool.js';
 import { ASSET_STAGE, type AssetKey, type AssetStage, type Stage } from './keys.js';
@@ -69,6 +69,8 @@ export interface RunInfo {
   /** When the run started (its trigger's time, ISO 8601). */
   startedAt: string;
   expectations?: Expectations;
+  /** The versions (ETags) of the input objects the run's trigger pinned, by object key. */
+  pins?: Readonly<Record<string, string>>;
 }
 
 /** An upstream asset as the computation gets it: its materialization, and a local copy when it is a file. */
@@ -91,7 +93,7 @@ export interface AssetContext {
   /** Everything the run recorded so far: the event's materializations and checks, and this stage's. */
   lineage(): { materializations: Readonly<Record<string, Materialization>>; checks: readonly CheckResult[] };
   /** A local copy of an object of the store, removed when the stage run ends (the folder store gives the file itself). */
-  fetch(key: string): Promise<string>;
+  fetch(key: string, opts?: GetOptions): Promise<string>;
   /** The text of a `.sql` file of this asset's folder (name without extension). */
   sql(name: string): string;
   /** A private scratch folder for this stage run. */

@@ -57,6 +57,8 @@ export interface Bus {
   close(): Promise<void>;
   /** Why the bus cannot deliver now (not connected, no partition assigned...), or null when ready. */
   readiness?(): Promise<string | null>;
+  /** Why the bus can never deliver again without a restart (a consumer stopped for good), or null. */
+  liveness?(): string | null;
   /** Messages not yet consumed by this bus's subscriptions, per topic. */
   lag?(): Promise<Record<string, number>>;
   /** Writes a raw message to a topic that carries no events (created when missing). */

@@ -20,6 +20,14 @@ export interface PutOptions {
   ifNoneMatch?: boolean;
 }
 
+export interface GetOptions {
+  /**
+   * Read only this version (S3 `If-Match` with the ETag `head` or `list` gave): an object replaced
+   * since is refused with a BottleneckError whose details.precondition is true, never read half-new.
+   */
+  ifMatch?: string;
+}
+
 /** A local copy of an object, for DuckDB and exceljs which read local files. */
 export interface LocalFile {
   path: string;
@@ -36,9 +44,9 @@ export interface ObjectStore {
   put(key: string, body: Buffer | string, opts?: PutOptions): Promise<PutResult>;
   putFile(key: string, path: string, opts?: PutOptions): Promise<PutResult>;
   putStream(key: string, body: Readable, opts?: PutOptions): Promise<PutResult>;
-  get(key: string): Promise<Buffer>;
-  getStream(key: string): Promise<Readable>;
-  getToFile(key: string): Promise<LocalFile>;
+  get(key: string, opts?: GetOptions): Promise<Buffer>;
+  getStream(key: string, opts?: GetOptions): Promise<Readable>;
+  getToFile(key: string, opts?: GetOptions): Promise<LocalFile>;
   head(key: string): Promise<ObjectInfo | null>;
   /** Objects under a prefix, sorted by key. */
   list(prefix: string): Promise<ObjectInfo[]>;

@@ -17,12 +17,31 @@ describe('service HTTP', () => {
     expect(r.json()).toEqual({ status: 'ok' });
   });
 
-  it('answers /readyz 503 with the reason when not ready', async () => {
-    const { http } = app({ readiness: async () => 'kafka: consumer of group bottleneck-merge has no partition assigned yet' });
+  it('answers /readyz 503 with the reason in words; the details (endpoints, names) only with the token', async () => {
+    const notReady = async () => ({ reason: 'object store unreachable', details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000' });
+    const open = app({ readiness: notReady });
+    const r = await open.http.inject({ method: 'GET', url: '/readyz' });
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toEqual({ status: 'not ready', reason: 'object store unreachable' });
+    const guarded = app({ readiness: notReady, statusToken: 'open-sesame' });
+    expect((await guarded.http.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'not ready', reason: 'object store unreachable' });
+    expect((await guarded.http.inject({ method: 'GET', url: '/readyz', headers: { authorization: 'Bearer open-sesame' } })).json())
+      .toEqual({ status: 'not ready', reason: 'object store unreachable', details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000' });
+    expect((await app().http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+  });
+
+  it('answers /readyz in bounded time when a check hangs (a frozen store)', async () => {
+    const { http } = app({ readiness: () => new Promise(() => {}), readinessTimeoutMs: 50 });
     const r = await http.inject({ method: 'GET', url: '/readyz' });
     expect(r.statusCode).toBe(503);
-    expect(r.json()).toEqual({ status: 'not ready', reason: 'kafka: consumer of group bottleneck-merge has no partition assigned yet' });
-    expect((await app().http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
+    expect(r.json()).toEqual({ status: 'not ready', reason: 'checks did not answer within 50 ms' });
+  });
+
+  it('fails /healthz when the service cannot work any more (a consumer stopped for good)', async () => {
+    const { http } = app({ liveness: () => 'consumer of group bottleneck-merge stopped: The group is rebalancing' });
+    const r = await http.inject({ method: 'GET', url: '/healthz' });
+    expect(r.statusCode).toBe(503);
+    expect(r.json()).toEqual({ status: 'dead', reason: 'consumer of group bottleneck-merge stopped: The group is rebalancing' });
   });
 
   it('shows recent runs and what is in flight on /status', async () => {
@@ -51,6 +70,11 @@ describe('service HTTP', () => {
     expect((await http.inject({ method: 'GET', url: '/status' })).statusCode).toBe(401);
     expect((await http.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
     expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer open-sesame' } })).statusCode).toBe(200);
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'bearer open-sesame' } })).statusCode).toBe(200);
+    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'BEARER open-sesame' } })).statusCode).toBe(200);
+    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer OPEN-SESAME' } })).statusCode).toBe(401);
+    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Basic open-sesame' } })).statusCode).toBe(401);
     expect((await http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 

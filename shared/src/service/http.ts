@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { errorMessage } from '../errors/index.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Metrics } from './metrics.js';
 import type { RunTracker } from './status.js';
@@ -7,8 +8,12 @@ export interface HttpDeps {
   service: string;
   version: string;
   startedAt: number;
-  /** null when ready, else the reason. */
-  readiness: () => Promise<string | null>;
+  /** null when ready, else why not. */
+  readiness: () => Promise<NotReady | null>;
+  /** How long /readyz waits for its checks (default READINESS_TIMEOUT_MS). */
+  readinessTimeoutMs?: number;
+  /** null while the service can work, else why it cannot (then /healthz fails). */
+  liveness?: () => string | null;
   metrics: Metrics;
   tracker: RunTracker;
   /** Extra status fields (schedule, cursor...). */
@@ -18,11 +23,26 @@ export interface HttpDeps {
   logger?: object | boolean;
 }
 
-function authorized(req: FastifyRequest, token: string | undefined): boolean {
-  if (!token) return true;
-  const got = Buffer.from(String(req.headers.authorization ?? ''));
-  const want = Buffer.from(`Bearer ${token}`);
+/** Whether the request carries the token (`Authorization: Bearer <token>`, the scheme in any case, RFC 9110). */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
+  if (!m) return false;
+  const got = Buffer.from(m[1]!);
+  const want = Buffer.from(token);
   return got.length === want.length && timingSafeEqual(got, want);
+}
+
+function authorized(req: FastifyRequest, token: string | undefined): boolean {
+  return !token || bearerMatches(req.headers.authorization, token);
+}
+
+/** /readyz answers within this, whatever the checks behind it do (a frozen store, a broker gone). */
+export const READINESS_TIMEOUT_MS = 2_000;
+
+/** A readiness problem: a short reason anyone may see, and the details (endpoints, names) only a token holder sees. */
+export interface NotReady {
+  reason: string;
+  details?: string;
 }
 
 /**
@@ -35,16 +55,31 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
   // Probes every few seconds must not log a line each. Through a LogController: the top-level
   // disableRequestLogging option is deprecated (FSTDEP023, a warning at every start).
   const app = Fastify({ logger: d.logger ?? false, logController: new LogController({ disableRequestLogging: true }) });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    let reason: string | null;
+  // Liveness: fails when the service cannot do its work any more and only a restart helps (a
+  // consumer that stopped for good), so that an orchestrator restarts it.
+  app.get('/healthz', async (_req, reply) => {
+    const dead = d.liveness?.() ?? null;
+    if (dead) return reply.code(503).send({ status: 'dead', reason: dead });
+    return { status: 'ok' };
+  });
+  // Readiness: bounded in time; the reason in words for anyone, the details with the token only.
+  const limit = d.readinessTimeoutMs ?? READINESS_TIMEOUT_MS;
+  app.get('/readyz', async (req, reply) => {
+    let problem: NotReady | null;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      reason = await d.readiness();
+      problem = await Promise.race([
+        d.readiness(),
+        new Promise<NotReady>((resolve) => { timer = setTimeout(() => resolve({ reason: `checks did not answer within ${limit} ms` }), limit); }),
+      ]);
     } catch (e) {
-      reason = (e as Error).message;
+      problem = { reason: 'readiness check failed', details: errorMessage(e) };
+    } finally {
+      clearTimeout(timer);
     }
-    if (reason) return reply.code(503).send({ status: 'not ready', reason });
-    return { status: 'ready' };
+    if (!problem) return { status: 'ready' };
+    const showDetails = Boolean(d.statusToken) && authorized(req, d.statusToken);
+    return reply.code(503).send({ status: 'not ready', reason: problem.reason, ...(showDetails && problem.details ? { details: problem.details } : {}) });
   });
   app.get('/metrics', async (req, reply) => {
     if (!authorized(req, d.statusToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });

@@ -10,7 +10,8 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { StageContext, StageHandler } from '../stage/context.js';
 import { createContext, limitsOf, serviceAdapters, serviceSettings, subscribeStages } from '../wiring.js';
 import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
-import { buildHttp } from './http.js';
+import { errorMessage } from '../errors/index.js';
+import { buildHttp, type NotReady } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
 import { routeProcessWarnings } from './warnings.js';
@@ -125,21 +126,22 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     progress: {
       onStage: (p) => tracker.finish({ runId: p.runId, partition: p.partition, eventId: p.eventId, consumed: p.consumed, emitted: p.emitted, outcome: p.emitted.includes('failed') ? 'failed' : 'ok', durationMs: p.durationMs }),
     },
-    ...(alerting ? { alert: { to: alerting.ALERT_TO, from: alerting.ALERT_FROM, pipelineName: alerting.BN_PIPELINE_NAME } } : {}),
+    ...(alerting ? { alert: { to: alerting.ALERT_TO, from: alerting.ALERT_FROM, pipelineName: alerting.BN_PIPELINE_NAME, retryForMs: alerting.BN_ALERT_RETRY_MS } } : {}),
   });
   const rt: ServiceRuntime = { stage: def.stage, config, env, log, bus, store, ctx, metrics };
   const [sub] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
   const extra = def.extra ? await def.extra(rt) : undefined;
 
-  const readiness = async (): Promise<string | null> => {
+  const readiness = async (): Promise<NotReady | null> => {
     const b = (await rawBus.readiness?.()) ?? null;
-    if (b) return `kafka: ${b}`;
+    if (b) return { reason: 'Kafka unreachable or consumer not assigned', details: b };
     try {
       await store.list(`_readyz/`);
     } catch (e) {
-      return `object store: ${(e as Error).message}`;
+      return { reason: 'object store unreachable', details: errorMessage(e) };
     }
-    return (await extra?.readiness?.()) ?? null;
+    const x = (await extra?.readiness?.()) ?? null;
+    return x ? { reason: x } : null;
   };
   const lagTimer = setInterval(async () => {
     const lag = await rawBus.lag?.().catch(() => undefined);
@@ -147,7 +149,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
   }, 10_000);
   lagTimer.unref();
   const http = buildHttp({
-    service: def.stage, version: def.version, startedAt, readiness, metrics, tracker,
+    service: def.stage, version: def.version, startedAt, readiness, metrics, tracker, liveness: () => rawBus.liveness?.() ?? null,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
     ...(extra?.status ? { extraStatus: () => extra.status!() } : {}),
   });

@@ -54,6 +54,7 @@ const TABLE = [
   { name: 'BN_MAX_READ_MS', meaning: 'longest time reading one workbook may take, ms', default: '120000', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
   { name: 'BN_EXCEL_WORKERS', meaning: 'worker threads for Excel work (each workbook capped in memory and time)', default: '1', services: ['clean', 'analytics'], cli: true, cliDefault: '0', kind: 'int' },
   { name: 'BN_POLL_INTERVAL_MS', meaning: 'ListObjectsV2 polling of incoming/ (fallback for stores without notifications); 0: off', default: '30000', services: ['ingest'], kind: 'int' },
+  { name: 'BN_SETTLE_MS', meaning: 'a month\'s files must be unchanged this long before a run takes them (files dropped together give one run), ms', default: '5000', services: ['ingest'], kind: 'int' },
   { name: 'S3_EVENTS_TOPIC', meaning: 'Kafka topic where the store publishes S3 event notifications (Records[])', default: 'bottleneck.s3-events', services: ['ingest'], kind: 'string' },
   { name: 'BN_SCHEDULE_CRON', meaning: 'monthly trigger (cron)', default: '0 9 15 * *', services: ['publisher'], kind: 'string' },
   { name: 'BN_SCHEDULE_TZ', meaning: 'time zone of the schedule', default: 'Europe/Paris', services: ['publisher'], kind: 'string' },
@@ -61,6 +62,7 @@ const TABLE = [
   { name: 'SENDGRID_API_URL', meaning: 'SendGrid API base URL', default: 'https://api.sendgrid.com', services: ['alerter'], kind: 'url' },
   { name: 'ALERT_TO', meaning: 'alert recipients, comma-separated', required: true, services: ['alerter'], kind: 'list' },
   { name: 'ALERT_FROM', meaning: 'alert sender address', required: true, services: ['alerter'], kind: 'string' },
+  { name: 'BN_ALERT_RETRY_MS', meaning: 'how long an alert that cannot be sent is retried (it waits in state/alerts/), ms', default: '86400000', services: ['alerter'], kind: 'int' },
   { name: 'BN_PIPELINE_NAME', meaning: 'name in alert subjects', default: 'BottleNeck pipeline', services: ['alerter'], kind: 'string' },
 ] as const satisfies readonly VariableSpec[];
 

@@ -79,6 +79,7 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
   const run: RunInfo = {
     runId: event.runId, partition: event.partition, startedAt: event.runStartedAt ?? event.ts,
     ...(event.expectations ? { expectations: event.expectations } : {}),
+    ...(event.type === 'trigger' && event.payload.files ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) } : {}),
   };
   const own = new Map<AssetKey, AssetDefinition>(def.assets.map((a) => [a.key, a]));
   const progress: StageProgress = { materializations: {}, checks: [] };
@@ -123,8 +124,8 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
     materialization: upstream,
     lineage: () => ({ materializations: { ...event.materializations, ...progress.materializations }, checks: [...event.checks, ...progress.checks] }),
     sql: (name) => loadSqlOf(asset, name),
-    fetch: async (key) => {
-      const local = await ctx.store.getToFile(key);
+    fetch: async (key, opts) => {
+      const local = await ctx.store.getToFile(key, opts);
       copies.push(local);
       return local.path;
     },

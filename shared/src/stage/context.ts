@@ -29,6 +29,8 @@ export interface AlertConfig {
   to: string[];
   from: string;
   pipelineName: string;
+  /** How long an alert that cannot be sent is retried, ms (BN_ALERT_RETRY_MS; default a day). */
+  retryForMs?: number;
 }
 
 /** Everything a stage may use. Adapters are chosen in one place, `wiring.ts` (services, CLI and tests). */

@@ -27,7 +27,8 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
       ...(err.asset ? { asset: err.asset } : {}),
       code: err.code,
       errorClass: errorClassOf(err.cause ?? err),
-      message: err.message,
+      // Bounded: an error may quote a cell, and a cell may be megabytes long.
+      message: err.message.length > 2_000 ? `${err.message.slice(0, 2_000)}... (${err.message.length - 2_000} more characters)` : err.message,
       retriable: err.retriable,
       ...(loc && Object.keys(loc).length ? { location: loc } : {}),
       failedAt: now.toISOString(),

@@ -18,6 +18,8 @@ export const DEAD_LETTER_HEADERS = {
   errorMessage: 'dlq-error-message',
   attempts: 'dlq-attempts',
   failedAt: 'dlq-failed-at',
+  /** Set when the value is a reference to the message, not the message (it was too large to copy). */
+  reference: 'dlq-reference',
 } as const;
 
 /** Header values are bytes in a record of at most ~1 MB: keep error messages short. */
@@ -37,6 +39,32 @@ export function headerText(headers: IHeaders | undefined, name: string): string 
   const v = headers?.[name];
   const one = Array.isArray(v) ? v[0] : v;
   return one === undefined ? undefined : one.toString();
+}
+
+/** Larger messages are dead-lettered as a reference (where they are, their size, their first bytes), not copied. */
+export const MAX_DEAD_LETTER_COPY_BYTES = 256 * 1024;
+/** How much of a message a reference keeps. */
+const REFERENCE_HEAD_BYTES = 2_048;
+
+/** Whether producing failed because the message is larger than the broker accepts. */
+export function tooLarge(e: unknown): boolean {
+  const text = `${(e as { type?: string })?.type ?? ''} ${e instanceof Error ? e.message : String(e)} ${(e as { cause?: unknown })?.cause instanceof Error ? ((e as { cause: Error }).cause.message) : ''}`;
+  return /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|too large/i.test(text);
+}
+
+/**
+ * The dead-letter message of a message that cannot be copied whole: its value is a reference to
+ * where it still is (topic, partition, offset, until retention), its size and its first bytes, so
+ * that the partition can move on and someone can still look at it.
+ */
+export function referenceOf(src: { topic: string; partition: number; message: KafkaMessage }, copy: Message): Message {
+  const value = src.message.value ?? Buffer.alloc(0);
+  const ref = {
+    reference: true, topic: src.topic, partition: src.partition, offset: src.message.offset, bytes: value.length,
+    head: value.subarray(0, REFERENCE_HEAD_BYTES).toString('utf8'),
+    note: `the message was too large to copy to the dead-letter topic; it stays at ${src.topic} partition ${src.partition} offset ${src.message.offset} until the topic's retention removes it`,
+  };
+  return { key: copy.key ?? null, value: JSON.stringify(ref), headers: { ...(copy.headers ?? {}), [DEAD_LETTER_HEADERS.reference]: 'true' } };
 }
 
 /** A message of the dead-letter topic as the port describes it: where it came from and why, from its headers. */

@@ -24,6 +24,12 @@ export interface RawSubscriptionOptions {
  */
 export class RawSubscription implements Subscription {
   private consumer: Consumer | undefined;
+  /** Why the consumer stopped for good (it will not restart itself), or null. */
+  dead: string | null = null;
+
+  get topic(): string {
+    return this.o.topic;
+  }
   private closing = false;
   private inFlight: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -39,6 +45,10 @@ export class RawSubscription implements Subscription {
     try {
       this.consumer = await withRetry(async () => {
         const c = this.kafka.consumer({ groupId: this.o.group, maxWaitTimeInMs: 100, sessionTimeout: this.o.sessionTimeoutMs, heartbeatInterval: this.o.heartbeatIntervalMs, allowAutoTopicCreation: false });
+        c.on(c.events.CRASH, ({ payload }) => {
+          if (!payload.restart) this.dead = describeKafkaError(payload.error);
+          this.log.error({ topic: this.o.topic, group: this.o.group, restart: payload.restart, err: describeKafkaError(payload.error) }, payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting');
+        });
         try {
           await c.connect();
           await c.subscribe({ topic: this.o.topic, fromBeginning: true });

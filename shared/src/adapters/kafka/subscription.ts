@@ -4,7 +4,7 @@ import { decodeEvent, type EventType, type PipelineEvent } from '../../events/in
 import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
 import type { Logger } from '../../stage/context.js';
 import { subscriptionAwareRoundRobin } from './assigner.js';
-import { deadLetterOf, poisonFailedEvent, type KafkaDeadLetter } from './dead-letter.js';
+import { deadLetterOf, MAX_DEAD_LETTER_COPY_BYTES, poisonFailedEvent, referenceOf, tooLarge, type KafkaDeadLetter } from './dead-letter.js';
 import { DEAD_LETTER_SUFFIX, describeKafkaError, topicName, typeOfTopic } from './topics.js';
 
 /** How a subscription's consumer behaves; KafkaBus fills in the defaults. */
@@ -271,7 +271,14 @@ export class KafkaSubscription implements Subscription {
   private async giveUp(src: { topic: string; partition: number; message: KafkaMessage; group: string }, error: unknown, attempts: number): Promise<void> {
     const now = this.deps.now();
     const { record, message } = deadLetterOf(src, error, attempts, now);
-    await this.deps.produce(topicName(this.deps.prefix, DEAD_LETTER_SUFFIX), [message]);
+    const dlq = topicName(this.deps.prefix, DEAD_LETTER_SUFFIX);
+    try {
+      // A message too large to copy whole (it may be the very reason it failed) goes as a reference.
+      await this.deps.produce(dlq, [(src.message.value?.length ?? 0) > MAX_DEAD_LETTER_COPY_BYTES ? referenceOf(src, message) : message]);
+    } catch (e) {
+      if (!tooLarge(e)) throw e;
+      await this.deps.produce(dlq, [referenceOf(src, message)]);
+    }
     this.log.warn(
       { group: src.group, topic: src.topic, partition: src.partition, offset: src.message.offset, attempts, errorClass: errorClassOf(error), code: record.code },
       attempts === 0 ? 'message is not a valid event: sent to the dead-letter topic' : 'handler kept failing: event sent to the dead-letter topic',

@@ -1,11 +1,15 @@
 import { z } from 'zod';
 import { EnvelopeBase } from '../envelope.js';
 
+export const PinnedFile = z.object({ key: z.string(), etag: z.string() });
+
 /** A request to (re)run a month: from the schedule, a person, the CLI or a file drop. v1. */
 export const TriggerEvent = EnvelopeBase.extend({
   type: z.literal('trigger'),
   v: z.literal(1),
   payload: z.object({
     source: z.enum(['schedule', 'manual', 'cli', 'upload']),
+    /** An upload's trigger pins the files it saw (their ETags): the run reads those versions or is superseded. */
+    files: z.object({ erp: PinnedFile, web: PinnedFile, liaison: PinnedFile }).optional(),
   }),
 });

@@ -182,6 +182,21 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       await expect(store.get(`${p}dir`)).rejects.toMatchObject({ code: 'BN_ERR_STORE_NOT_FOUND', message: `object ${p}dir is not in the store` });
     });
 
+    test('ifMatch reads the version named, and refuses an object replaced since with details.precondition', async () => {
+      const key = `${p}pinned.txt`;
+      await store.put(key, 'version one');
+      const v1 = (await store.head(key))!.etag;
+      expect((await store.get(key, { ifMatch: v1 })).toString()).toBe('version one');
+      const local = await store.getToFile(key, { ifMatch: v1 });
+      await local.release();
+      await store.put(key, 'version two, longer');
+      const refused = { code: 'BN_ERR_STORE_IO', retriable: false, details: { precondition: true }, message: `object ${key} changed since the version asked for (If-Match refused)` };
+      await expect(store.get(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
+      await expect(store.getToFile(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
+      await expect(store.getStream(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
+      expect((await store.get(key, { ifMatch: (await store.head(key))!.etag })).toString()).toBe('version two, longer');
+    });
+
     test('delete removes the object and is idempotent', async () => {
       await store.put(`${p}d.txt`, 'x');
       await store.put(`${p}keep.txt`, 'y');

@@ -1,0 +1,157 @@
+import { errorMessage, isBottleneckError, redactSecrets, type ObjectStore } from '@bottleneck/shared';
+import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
+import type { Logger } from '@bottleneck/shared/stage/context';
+
+/** Where pending alerts live: one object per alert, removed once it is sent (or given up). */
+export const PENDING_PREFIX = 'state/alerts/';
+const pendingKey = (id: string) => `${PENDING_PREFIX}${id}.json`;
+
+/** An alert not sent yet, kept in the store so that it survives restarts and outages. */
+export interface PendingAlert {
+  /** One per failed run (`run-<run-id>`) or per dead-lettered message (`bus-<topic>-<partition>-<offset>`). */
+  id: string;
+  /** The record the alert belongs to: its `alert` field is updated with the outcome. */
+  recordKey: string;
+  mail: MailMessage;
+  createdAt: string;
+  attempts: number;
+  /** `sending` is written just before a send: found again, it means the process died during one. */
+  state: 'pending' | 'sending';
+  nextAttemptAt: string;
+  lastError?: string;
+}
+
+/** What a record says of its alert. `uncertain`: the alerter died while sending; not sent again, to never mail twice. */
+export interface AlertState {
+  status: 'pending' | 'sent' | 'failed' | 'uncertain';
+  attempts: number;
+  id?: string;
+  error?: string;
+  at?: string;
+}
+
+export interface DeliveryOptions {
+  store: ObjectStore;
+  mailer: Mailer;
+  log: Logger;
+  /** How long an alert is retried before it is given up, ms (BN_ALERT_RETRY_MS). */
+  retryForMs: number;
+  now?: () => Date;
+}
+
+/** The wait before the next attempt: 15 s, doubling, at most 15 minutes. */
+export function backoffMs(attempts: number): number {
+  return Math.min(15 * 60_000, 15_000 * 2 ** Math.max(0, attempts - 1));
+}
+
+const conflict = (e: unknown) => isBottleneckError(e) && Boolean(e.details?.conflict);
+
+/**
+ * Alert delivery, at most once and never lost silently. An alert is first written to the store
+ * (state/alerts/<id>.json, If-None-Match: a redelivered failure finds it and does not queue it
+ * twice); each attempt marks it `sending` before it calls the mailer (a crash during a send leaves
+ * that mark, and the alert is then reported `uncertain` rather than sent twice); a failed attempt
+ * is retried with backoff for `retryForMs` (hours), across restarts; the outcome is written to the
+ * alert's record.
+ */
+export class AlertDelivery {
+  private readonly now: () => Date;
+
+  constructor(private readonly o: DeliveryOptions) {
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** Queues an alert; false when it was queued (or sent) before. */
+  async enqueue(id: string, recordKey: string, mail: MailMessage): Promise<boolean> {
+    const at = this.now().toISOString();
+    const p: PendingAlert = { id, recordKey, mail, createdAt: at, attempts: 0, state: 'pending', nextAttemptAt: at };
+    try {
+      await this.o.store.put(pendingKey(id), JSON.stringify(p, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+      return true;
+    } catch (e) {
+      if (conflict(e)) return false;
+      throw e;
+    }
+  }
+
+  private async read(id: string): Promise<PendingAlert | null> {
+    try {
+      return JSON.parse((await this.o.store.get(pendingKey(id))).toString('utf8')) as PendingAlert;
+    } catch (e) {
+      if (isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
+  private async write(p: PendingAlert): Promise<void> {
+    await this.o.store.put(pendingKey(p.id), JSON.stringify(p, null, 2) + '\n', { contentType: 'application/json' });
+  }
+
+  /** Writes the outcome into the record of the alert (which must exist). */
+  private async settle(p: PendingAlert, alert: AlertState): Promise<void> {
+    const record = JSON.parse((await this.o.store.get(p.recordKey)).toString('utf8')) as { alert?: AlertState };
+    record.alert = alert;
+    await this.o.store.put(p.recordKey, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' });
+    await this.o.store.delete(pendingKey(p.id));
+  }
+
+  /**
+   * Makes one attempt at an alert if it is due (or `force`): 'sent', 'retry' (kept, with its next
+   * attempt), 'failed' (given up after retryForMs), 'uncertain', or 'none' (nothing pending).
+   */
+  async attempt(id: string, force = false): Promise<'sent' | 'retry' | 'failed' | 'uncertain' | 'none' | 'later'> {
+    const p = await this.read(id);
+    if (!p) return 'none';
+    const now = this.now();
+    if (p.state === 'sending') {
+      // A previous process died between its mark and the end of its send: the mail may have gone.
+      this.o.log.warn({ alert: id, attempts: p.attempts }, 'the alerter stopped during a send: the alert is not sent again (it may have been delivered)');
+      await this.settle(p, { status: 'uncertain', attempts: p.attempts, at: now.toISOString(), error: 'the alerter stopped during the send' });
+      return 'uncertain';
+    }
+    if (!force && Date.parse(p.nextAttemptAt) > now.getTime()) return 'later';
+    const marked: PendingAlert = { ...p, state: 'sending', attempts: p.attempts + 1 };
+    await this.write(marked);
+    try {
+      const sent = await this.o.mailer.send(p.mail);
+      await this.settle(marked, { status: 'sent', attempts: marked.attempts, id: sent.id, at: this.now().toISOString() });
+      return 'sent';
+    } catch (e) {
+      const error = redactSecrets(errorMessage(e));
+      if (now.getTime() - Date.parse(p.createdAt) >= this.o.retryForMs) {
+        this.o.log.error({ alert: id, attempts: marked.attempts, err: error }, 'alert given up: the mail could not be sent in time; the record keeps it');
+        await this.settle(marked, { status: 'failed', attempts: marked.attempts, error, at: now.toISOString() });
+        return 'failed';
+      }
+      const next = new Date(now.getTime() + backoffMs(marked.attempts)).toISOString();
+      this.o.log.warn({ alert: id, attempts: marked.attempts, nextAttemptAt: next, err: error }, 'alert not sent: retrying later');
+      await this.write({ ...marked, state: 'pending', nextAttemptAt: next, lastError: error });
+      return 'retry';
+    }
+  }
+
+  /** The alerts waiting to be sent, oldest first. */
+  async pending(): Promise<PendingAlert[]> {
+    const objects = await this.o.store.list(PENDING_PREFIX);
+    const out: PendingAlert[] = [];
+    for (const o of objects) {
+      const id = o.key.slice(PENDING_PREFIX.length).replace(/\.json$/, '');
+      const p = await this.read(id);
+      if (p) out.push(p);
+    }
+    return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** One pass over the pending alerts: each due one gets an attempt. Returns how many are still pending. */
+  async sweep(): Promise<number> {
+    let left = 0;
+    for (const p of await this.pending()) {
+      const r = await this.attempt(p.id).catch((e: unknown) => {
+        this.o.log.warn({ alert: p.id, err: errorMessage(e) }, 'pending alert: attempt failed (the store?), trying again later');
+        return 'retry' as const;
+      });
+      if (r === 'retry' || r === 'later') left++;
+    }
+    return left;
+  }
+}

@@ -1,0 +1,48 @@
+import { errorMessage } from '@bottleneck/shared';
+import { loadConfig } from '@bottleneck/shared/service/config';
+import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
+import { AlertDelivery } from './delivery.js';
+import { startDeadLetterConsumer } from './dead-letters.js';
+
+/** How often the pending alerts are looked at. */
+const SWEEP_MS = 10_000;
+
+/**
+ * The alerter's own machinery: the reader of the bus's dead letters, and the sweep that retries
+ * pending alerts (state/alerts/) until they are sent or BN_ALERT_RETRY_MS runs out. Pending alerts
+ * are counted in /metrics (bn_alerts_pending) and listed in /status.
+ */
+export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
+  const { ctx, store, log, metrics } = rt;
+  if (!ctx.mailer) throw new Error('the alerter needs a mailer');
+  const config = loadConfig('alerter', rt.env);
+  const delivery = new AlertDelivery({ store, mailer: ctx.mailer, log, retryForMs: config.BN_ALERT_RETRY_MS });
+  const deadLetters = await startDeadLetterConsumer(rt, delivery);
+  let pending: { id: string; attempts: number; createdAt: string; nextAttemptAt: string; lastError?: string }[] = [];
+  let sweeping: Promise<void> | undefined;
+  const sweep = () => {
+    sweeping ??= (async () => {
+      try {
+        await delivery.sweep();
+        pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({ id, attempts, createdAt, nextAttemptAt, ...(lastError ? { lastError } : {}) }));
+        metrics.alertsPending.set(pending.length);
+      } catch (e) {
+        log.warn({ err: errorMessage(e) }, 'alert sweep failed (the store?): trying again later');
+      } finally {
+        sweeping = undefined;
+      }
+    })();
+    return sweeping;
+  };
+  void sweep();
+  const timer = setInterval(() => void sweep(), SWEEP_MS);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await sweeping;
+      await deadLetters.stop();
+    },
+    status: async () => ({ ...(await deadLetters.status?.()), alerts: { pending } }),
+  };
+}
