@@ -52,4 +52,6 @@ export const EnvelopeBase = z.object({
   expectations: ExpectationsSchema.optional(),
   /** When the run started (its trigger's time), carried by every event of the run. */
   runStartedAt: z.string().datetime({ offset: true }).optional(),
+  /** The run this one re-executes (from the stage that failed), carried by every event of the run. */
+  parentRunId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
 });

@@ -23,7 +23,7 @@ describe('makeEvent', () => {
   });
 
   it('refuses what does not match the schema, naming the field', () => {
-    expect(() => makeEvent('trigger', { ...base, payload: { source: 'email' as 'cli' } })).toThrow(expect.objectContaining({ message: 'event of type "trigger" does not match its schema: payload.source: Invalid option: expected one of "schedule"|"manual"|"cli"|"upload"' }));
+    expect(() => makeEvent('trigger', { ...base, payload: { source: 'email' as 'cli' } })).toThrow(expect.objectContaining({ message: 'event of type "trigger" does not match its schema: payload.source: Invalid option: expected one of "schedule"|"manual"|"cli"|"upload"|"backfill"|"reexecution"|"console"' }));
     expect(() => makeEvent('merged', { ...base, payload: { extra: 1 } as unknown as Record<string, never> })).toThrow(expect.objectContaining({ message: 'event of type "merged" does not match its schema: payload: Unrecognized key: "extra"' }));
   });
 

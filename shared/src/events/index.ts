@@ -85,6 +85,7 @@ export function carry(e: PipelineEvent) {
     checks: [...e.checks],
     ...(e.expectations ? { expectations: e.expectations } : {}),
     ...(e.runStartedAt ? { runStartedAt: e.runStartedAt } : {}),
+    ...(e.parentRunId ? { parentRunId: e.parentRunId } : {}),
   };
 }
 

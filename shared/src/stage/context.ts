@@ -57,5 +57,7 @@ export interface StageContext {
 export interface StageHandler {
   stage: Stage;
   consumes: readonly EventType[];
+  /** A hash of what the stage runs (its definitions and SQL): run records carry it, so a set made by older code shows as stale. */
+  codeVersion?: string;
   handle(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]>;
 }

@@ -7,6 +7,7 @@ import { MemoryBus } from '../adapters/memory-bus.js';
 import { BottleneckError } from '../errors/index.js';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
 import { createContext } from '../wiring.js';
+import { readStageRecord } from '../runs/record.js';
 import type { StageHandler } from './context.js';
 import { bindStage } from './runner.js';
 
@@ -26,10 +27,10 @@ async function setup(handle: StageHandler['handle']) {
   let calls = 0;
   const handler: StageHandler = { stage: 'merge', consumes: ['validated'], handle: async (e, c) => { calls++; return handle(e, c); } };
   const run = bindStage(handler, ctx, bus);
-  return { run, bus, calls: () => calls };
+  return { run, bus, calls: () => calls, store: ctx.store };
 }
 
-const validated = (runId = 'run-1') => makeEvent('validated', { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} });
+const validated = (runId = 'run-1') => makeEvent('validated', { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} }, new Date(), `${runId}.v`);
 const merged = (e: PipelineEvent) => makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
 
 describe('bindStage', () => {
@@ -54,6 +55,21 @@ describe('bindStage', () => {
       type: 'failed', runId: 'run-1', partition: '2026-11',
       payload: { stage: 'merge', asset: 'erp_clean', code: 'BN_ERR_INPUT_BAD_VALUE', retriable: false, location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, trigger: { id: e.id, type: 'validated' } },
     });
+  });
+
+  it('leaves a run record of the stage in the store: running, then its outcome with what it made or the error', async () => {
+    const withMat = (e: PipelineEvent) => makeEvent('merged', {
+      runId: e.runId, partition: e.partition, checks: [],
+      materializations: { ...e.materializations, merged_with_revenue: { location: `staging/2026-11/${e.runId}/m.parquet`, dataVersion: 'v', metadata: { rowCount: 3, durationMs: 1 } } }, payload: {},
+    });
+    const { run, store } = await setup(async (e) => [withMat(e)]);
+    await run(validated('run-ok'));
+    const ok = await readStageRecord(store, '2026-11', 'run-ok', 'merge');
+    expect(ok).toMatchObject({ runId: 'run-ok', stage: 'merge', status: 'succeeded', consumed: { id: 'run-ok.v', type: 'validated' }, emitted: [{ type: 'merged' }], durationMs: expect.any(Number) });
+    expect(Object.keys(ok!.materializations)).toEqual(['merged_with_revenue']);
+    const { run: runBad, store: store2 } = await setup(async () => { throw new BottleneckError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x'); });
+    await runBad(validated('run-bad'));
+    expect(await readStageRecord(store2, '2026-11', 'run-bad', 'merge')).toMatchObject({ status: 'failed', error: { code: 'BN_ERR_CHECK_FAILED', message: 'blocking check failed in stage merge: x', retriable: false } });
   });
 
   it('retries a transient error and emits once', async () => {

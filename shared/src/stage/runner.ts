@@ -3,6 +3,7 @@ import { makeEvent, stageEventId, type CheckResult, type EventOf, type Materiali
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
+import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import type { StageContext, StageHandler } from './context.js';
 
 function mergeChecks(a: readonly CheckResult[], b: readonly CheckResult[]): CheckResult[] {
@@ -22,6 +23,7 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
     checks: mergeChecks(event.checks, (err.details?.checks as CheckResult[] | undefined) ?? []),
     ...(event.expectations ? { expectations: event.expectations } : {}),
     ...(event.runStartedAt ? { runStartedAt: event.runStartedAt } : {}),
+    ...(event.parentRunId ? { parentRunId: event.parentRunId } : {}),
     payload: {
       stage: err.stage ?? stage,
       ...(err.asset ? { asset: err.asset } : {}),
@@ -49,6 +51,31 @@ function outage(e: unknown, event: PipelineEvent, budgetMs: number): unknown {
   });
 }
 
+/** The part of a stage's run record known when it starts. */
+function recordBase(handler: StageHandler, event: PipelineEvent, startedAt: string): Omit<StageRecord, 'status' | 'emitted' | 'materializations' | 'checks'> {
+  const parentRunId = event.parentRunId ?? (event.type === 'trigger' ? event.payload.parentRunId : undefined);
+  const source = event.type === 'trigger' ? event.payload.source : event.parentRunId ? 'reexecution' : undefined;
+  const trigger = { ...(source ? { source } : {}), ...(parentRunId ? { parentRunId } : {}) };
+  return {
+    runId: event.runId, partition: event.partition, stage: handler.stage, runStartedAt: event.runStartedAt ?? event.ts,
+    consumed: { id: event.id, type: event.type, ts: event.ts, ...trigger }, event, startedAt, codeVersion: handler.codeVersion ?? 'unknown',
+  };
+}
+
+/** What a handling ended with, for the run record: its status, events, own materializations and checks, error. */
+function outcomeOf(consumed: PipelineEvent, out: PipelineEvent[]): Pick<StageRecord, 'status' | 'emitted' | 'materializations' | 'checks' | 'error'> {
+  const emitted = out.map((o) => ({ id: o.id, type: o.type }));
+  const failed = out.find((o): o is EventOf<'failed'> => o.type === 'failed');
+  const last = out.at(-1);
+  const own = last ? ownPart(consumed, last) : { materializations: {}, checks: [] };
+  if (!failed) return { status: 'succeeded', emitted, ...own };
+  const p = failed.payload;
+  return {
+    status: p.code === 'BN_ERR_RUN_SUPERSEDED' ? 'superseded' : 'failed', emitted, ...own,
+    error: { code: p.code, message: p.message, retriable: p.retriable, ...(p.asset ? { asset: p.asset } : {}), ...(p.location ? { location: p.location } : {}) },
+  };
+}
+
 /** The object that records that `stage` handled `type` for a run: the idempotency marker. */
 export function doneMarkerKey(stage: string, event: PipelineEvent): string {
   return layout.staging(event.partition, event.runId, `_done/${stage}.${event.type}.json`);
@@ -69,6 +96,11 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       return;
     }
     const t0 = performance.now();
+    const startedAt = ctx.now().toISOString();
+    const record = recordBase(handler, event, startedAt);
+    // The run record: this stage started (best effort: the outcome below is what must not be lost).
+    await writeStageRecord(ctx.store, { ...record, status: 'running', emitted: [], materializations: {}, checks: [] })
+      .catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
     let out: PipelineEvent[];
     try {
       // Transient errors (the store or the bus down, throttling) are retried for a time budget, not a
@@ -85,8 +117,10 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       out = [failedEvent(handler.stage, event, err, ctx.now())];
     }
     for (const o of out) await bus.publish(o);
-    await ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n');
     const durationMs = Math.round(performance.now() - t0);
+    // The outcome in the run record, before the marker: a crash in between writes it again.
+    await withRetry(() => writeStageRecord(ctx.store, { ...record, ...outcomeOf(event, out), endedAt: ctx.now().toISOString(), durationMs }), { budgetMs: ctx.retryBudgetMs, maxDelayMs: 30_000 });
+    await ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n');
     ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
     ctx.progress?.onStage?.({ stage: handler.stage, consumed: event.type, emitted: out.map((o) => o.type), durationMs, runId: event.runId, partition: event.partition, eventId: event.id });
   };

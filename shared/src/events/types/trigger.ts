@@ -8,7 +8,9 @@ export const TriggerEvent = EnvelopeBase.extend({
   type: z.literal('trigger'),
   v: z.literal(1),
   payload: z.object({
-    source: z.enum(['schedule', 'manual', 'cli', 'upload']),
+    source: z.enum(['schedule', 'manual', 'cli', 'upload', 'backfill', 'reexecution', 'console']),
+    /** A re-run or re-execution: the run it repeats. */
+    parentRunId: z.string().optional(),
     /** An upload's trigger pins the files it saw (their ETags): the run reads those versions or is superseded. */
     files: z.object({ erp: PinnedFile, web: PinnedFile, liaison: PinnedFile }).optional(),
   }),
