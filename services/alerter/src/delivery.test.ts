@@ -3,21 +3,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { BottleneckError } from '@bottleneck/shared/errors/index';
 import { makeEvent, type EventOf } from '@bottleneck/shared/events/index';
 import { layout } from '@bottleneck/shared/keys';
 import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
 import type { ObjectStore } from '@bottleneck/shared/ports/object-store';
 import { silentLogger } from '@bottleneck/shared/stage/context';
-import { createContext } from '@bottleneck/shared/wiring';
+import { cleanupTestContexts, testContext } from '@bottleneck/shared/testing/context';
 import { AlertDelivery, backoffMs, PENDING_PREFIX } from './delivery.js';
 import { alerterStage, headerSafe } from './stage.js';
 
 const dirs: string[] = [];
-const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const c of closers) await c();
+  await cleanupTestContexts();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
@@ -109,10 +107,8 @@ describe('the alerter stage', () => {
   });
 
   async function setup(store?: ObjectStore) {
-    const s = store ?? (await folder());
     const { m, impl } = mailer();
-    const { ctx, close } = await createContext({ bus: new MemoryBus(), store: s, mailer: impl }, { alert: { to: ['d@x.example'], from: 'p@x.example', pipelineName: 'BottleNeck pipeline' } });
-    closers.push(close);
+    const { ctx, store: s } = await testContext({ ...(store ? { store } : {}), mailer: impl, alert: { to: ['d@x.example'], from: 'p@x.example', pipelineName: 'BottleNeck pipeline' } });
     return { ctx, m, store: s };
   }
 

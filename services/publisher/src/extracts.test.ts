@@ -1,31 +1,18 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
+import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { makeEvent, type Materialization, type PipelineEvent } from '@bottleneck/shared/events/index';
 import { layout } from '@bottleneck/shared/keys';
 import { readCurrent, readPublished } from '@bottleneck/shared/published';
 import { runStage } from '@bottleneck/shared/stage/assets-runner';
-import { createContext } from '@bottleneck/shared/wiring';
+import { cleanupTestContexts, testContext } from '@bottleneck/shared/testing/context';
 import { KEEP_PUBLISHED_RUNS, publisherStage } from './index.js';
 
-const dirs: string[] = [];
-const closers: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const c of closers) await c();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+afterAll(cleanupTestContexts);
 
 async function setup() {
-  const dir = await mkdtemp(join(tmpdir(), 'bn-pub-'));
-  dirs.push(dir);
-  const store = new FolderStore(dir);
-  const { ctx, close } = await createContext({ bus: new MemoryBus(), store }, { workRoot: dir });
-  closers.push(close);
+  const { ctx, store } = await testContext();
   await store.put(layout.incoming('2026-11', 'erp'), 'erp bytes');
-  return { ctx, store };
+  return { ctx, store: store as FolderStore };
 }
 
 /** An analysed event of a run whose four outputs are staged, its start at `startedAt`. */

@@ -3,31 +3,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../adapters/folder-store.js';
-import { MemoryBus } from '../adapters/memory-bus.js';
 import { defineAsset, defineStage, errorCheck, warnCheck, type AssetDefinition, type ComputeResult } from '../assets/define.js';
 import type { BottleneckError } from '../errors/index.js';
 import { makeEvent, type CheckResult, type Materialization, type PipelineEvent } from '../events/index.js';
-import { createContext } from '../wiring.js';
+import { cleanupTestContexts, testContext } from '../testing/context.js';
 import { runStage } from './assets-runner.js';
 
 const dirs: string[] = [];
-const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  for (const c of closers) await c();
+  await cleanupTestContexts();
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 async function setup() {
-  const dir = await mkdtemp(join(tmpdir(), 'bn-stage-'));
-  dirs.push(dir);
-  const store = new FolderStore(dir);
   const seen: { assets: string[]; checks: CheckResult[] } = { assets: [], checks: [] };
-  const { ctx, close } = await createContext({ bus: new MemoryBus(), store }, {
-    workRoot: dir, now: () => new Date('2026-11-26T10:00:00Z'),
+  const { ctx, store, dir } = await testContext({
+    now: () => new Date('2026-11-26T10:00:00Z'),
     progress: { onAsset: (p) => seen.assets.push(p.asset), onCheck: (c) => seen.checks.push(c) },
   });
-  closers.push(close);
-  return { ctx, store, seen, dir };
+  return { ctx, store: store as FolderStore, seen, dir };
 }
 
 const module = new URL('./fixtures/', import.meta.url).href;

@@ -14,6 +14,21 @@ export function listed(items: readonly unknown[], max = 10): string {
   return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
 }
 
+/** A metadata value as a list (an absent or scalar value: none). */
+export function itemsOf(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+/**
+ * What a check found, in words, from a list in its metadata:
+ * `foundItems(['5017', '6594'], 'product has', 'products have', 'a negative price')` is
+ * "2 products have a negative price: 5017, 6594".
+ */
+export function foundItems(v: unknown, one: string, many: string, what: string): string {
+  const items = itemsOf(v);
+  return `${counted(items.length, one, many)} ${what}: ${listed(items)}`;
+}
+
 /** "1 product", "2 products": a count with its noun. */
 export function counted(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;

@@ -1,8 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
-import { counted, listed } from '@bottleneck/shared/stage/checks';
+import { counted, foundItems } from '@bottleneck/shared/stage/checks';
 import { cleanWorkbook } from './clean.js';
-
-const ids = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** ERP rows with a product_id, exact duplicates dropped. */
 export const erpClean = defineAsset({
@@ -18,21 +16,21 @@ export const erpClean = defineAsset({
     }),
     errorCheck('product_id_unique', 'no product_id twice (same id, different data)', {
       sql: 'check_erp_clean_product_id_unique',
-      found: (m) => `${counted(ids(m.duplicateProductIds).length, 'product_id appears', 'product_ids appear')} twice with different data: ${listed(ids(m.duplicateProductIds))}`,
+      found: (m) => foundItems(m.duplicateProductIds, 'product_id appears', 'product_ids appear', 'twice with different data'),
     }),
     warnCheck('price_not_negative', 'no negative price', {
       sql: 'check_erp_clean_price_not_negative',
-      found: (m) => `${counted(ids(m.productIds).length, 'product has', 'products have')} a negative price: ${listed(ids(m.productIds))}`,
+      found: (m) => foundItems(m.productIds, 'product has', 'products have', 'a negative price'),
     }),
     warnCheck('stock_not_negative', 'no negative stock_quantity', {
       sql: 'check_erp_clean_stock_not_negative',
-      found: (m) => `${counted(ids(m.productIds).length, 'product has', 'products have')} a negative stock_quantity: ${listed(ids(m.productIds))}`,
+      found: (m) => foundItems(m.productIds, 'product has', 'products have', 'a negative stock_quantity'),
     }),
     // Part of the validation gate: a cross-asset check, run once liaison_clean is there too.
     warnCheck('erp_products_mapped', 'every ERP product sold online (onsale_web = 1) has a liaison row', {
       deps: ['liaison_clean'],
       sql: 'check_erp_clean_erp_products_mapped',
-      found: (m) => `${counted(ids(m.onsaleProductIdsWithoutLiaison).length, 'ERP product on sale online has', 'ERP products on sale online have')} no liaison row: ${listed(ids(m.onsaleProductIdsWithoutLiaison))}`,
+      found: (m) => foundItems(m.onsaleProductIdsWithoutLiaison, 'ERP product on sale online has', 'ERP products on sale online have', 'no liaison row'),
     }),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'erp'),

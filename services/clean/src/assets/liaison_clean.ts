@@ -1,8 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
-import { counted, listed } from '@bottleneck/shared/stage/checks';
+import { counted, foundItems } from '@bottleneck/shared/stage/checks';
 import { cleanWorkbook } from './clean.js';
-
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** The ERP-web mapping, exact duplicates dropped, rows without id_web kept (products not sold online). */
 export const liaisonClean = defineAsset({
@@ -18,13 +16,13 @@ export const liaisonClean = defineAsset({
     }),
     errorCheck('product_id_unique', 'no product_id mapped twice', {
       sql: 'check_liaison_clean_product_id_unique',
-      found: (m) => `${counted(list(m.duplicateProductIds).length, 'product_id is', 'product_ids are')} mapped twice: ${listed(list(m.duplicateProductIds))}`,
+      found: (m) => foundItems(m.duplicateProductIds, 'product_id is', 'product_ids are', 'mapped twice'),
     }),
     // Part of the validation gate: a cross-asset check, run once web_clean is there too.
     warnCheck('id_web_matches_web', 'every id_web names a web product', {
       deps: ['web_clean'],
       sql: 'check_liaison_clean_id_web_matches_web',
-      found: (m) => `${counted(list(m.idWebWithoutWebProduct).length, 'liaison id_web names', 'liaison id_webs name')} no web product: ${listed(list(m.idWebWithoutWebProduct))}`,
+      found: (m) => foundItems(m.idWebWithoutWebProduct, 'liaison id_web names', 'liaison id_webs name', 'no web product'),
     }),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'liaison'),

@@ -1,8 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
-import { counted, listed } from '@bottleneck/shared/stage/checks';
+import { counted, foundItems, itemsOf, listed } from '@bottleneck/shared/stage/checks';
 import { cleanWorkbook } from './clean.js';
-
-const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
 /** Web products (post_type = product, sku present), exact duplicates dropped, latest post_modified kept per sku. */
 export const webClean = defineAsset({
@@ -18,12 +16,12 @@ export const webClean = defineAsset({
     }),
     errorCheck('sku_unique', 'no sku twice after keeping the latest post_modified', {
       sql: 'check_web_clean_sku_unique',
-      found: (m) => `${counted(list(m.duplicateSkus).length, 'sku appears', 'skus appear')} more than once: ${listed(list(m.duplicateSkus))}`,
+      found: (m) => foundItems(m.duplicateSkus, 'sku appears', 'skus appear', 'more than once'),
     }),
     warnCheck('sku_single_version', 'no sku had two product rows (the dropped older versions are listed)', {
       sql: 'check_web_clean_sku_single_version',
       found: (m) => {
-        const older = list(m.olderVersionsDropped) as { sku?: unknown; row?: unknown; post_modified?: unknown }[];
+        const older = itemsOf(m.olderVersionsDropped) as { sku?: unknown; row?: unknown; post_modified?: unknown }[];
         const versions = older.map((o) => `${String(o.sku)} (row ${String(o.row)}, ${String(o.post_modified)})`);
         return `${counted(older.length, 'older product row was', 'older product rows were')} dropped, keeping each sku's most recent post_modified: ${listed(versions)}`;
       },
