@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import { isBottleneckError, layout, makeEvent, newRunId, partitionOf, type Bus, type ObjectStore } from '@bottleneck/shared';
+import { isBottleneckError, layout, makeEvent, newRunId, partitionOf, type Bus, type ObjectStore, errorMessage } from '@bottleneck/shared';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
@@ -38,7 +38,7 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
       fired.length = Math.min(fired.length, 12);
       log.info({ slot: slot.toISOString(), runId, why }, runId ? 'scheduled trigger sent' : 'slot already fired elsewhere');
     } catch (e) {
-      log.error({ slot: slot.toISOString(), err: (e as Error).message }, 'scheduled trigger failed');
+      log.error({ slot: slot.toISOString(), err: errorMessage(e) }, 'scheduled trigger failed');
     }
   };
   const job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {

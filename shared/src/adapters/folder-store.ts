@@ -4,7 +4,7 @@ import { link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/pr
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BottleneckError, isTransientIoError } from '../errors/index.js';
+import { BottleneckError, isTransientIoError, errorMessage } from '../errors/index.js';
 import { validateKey } from '../keys.js';
 import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 
@@ -19,7 +19,7 @@ function changed(key: string): BottleneckError {
 }
 
 function ioError(op: string, key: string, e: unknown): BottleneckError {
-  return new BottleneckError('BN_ERR_STORE_IO', `${op} ${key} failed: ${(e as Error).message}`, {
+  return new BottleneckError('BN_ERR_STORE_IO', `${op} ${key} failed: ${errorMessage(e)}`, {
     cause: e,
     retriable: isTransientIoError(e),
   });

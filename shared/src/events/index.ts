@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, errorMessage } from '../errors/index.js';
 import { TriggerEvent } from './types/trigger.js';
 import { FileArrivedEvent } from './types/file-arrived.js';
 import { CleanedEvent } from './types/cleaned.js';
@@ -47,7 +47,7 @@ export function decodeEvent(text: string): PipelineEvent {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${(e as Error).message}`);
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
   }
   return parseEvent(raw);
 }

@@ -79,7 +79,7 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
       if (tracker.isInFlight(event.id)) tracker.finish({ runId: event.runId, partition: event.partition, eventId: event.id, consumed: event.type, emitted: [], outcome: 'skipped', durationMs: 0 });
     } catch (e) {
       metrics.consumed.inc({ type: event.type, outcome: 'error' });
-      tracker.finish({ runId: event.runId, partition: event.partition, eventId: event.id, consumed: event.type, emitted: [], outcome: 'error', durationMs: 0, error: (e as Error).message });
+      tracker.finish({ runId: event.runId, partition: event.partition, eventId: event.id, consumed: event.type, emitted: [], outcome: 'error', durationMs: 0, error: errorMessage(e) });
       throw e;
     } finally {
       end();
@@ -176,7 +176,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {
         void stop().then(() => process.exit(0), (e: unknown) => {
-          log.error({ err: (e as Error).message }, 'stop failed');
+          log.error({ err: errorMessage(e) }, 'stop failed');
           process.exit(1);
         });
       });
@@ -192,7 +192,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
 export function main(def: ServiceDefinition): void {
   runService(def).catch((e: unknown) => {
     const code = (e as { code?: string }).code;
-    process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), service: def.stage, code, msg: `cannot start: ${(e as Error).message}` })}\n`);
+    process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), service: def.stage, code, msg: `cannot start: ${errorMessage(e)}` })}\n`);
     process.exit(code === 'BN_ERR_CONFIG_INVALID' ? 78 : 1);
   });
 }

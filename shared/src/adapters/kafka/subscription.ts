@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Message, RetryOptions } from 'kafkajs';
-import { BottleneckError, errorClassOf } from '../../errors/index.js';
+import { BottleneckError, errorClassOf, errorMessage } from '../../errors/index.js';
 import { decodeEvent, type EventType, type PipelineEvent } from '../../events/index.js';
 import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
 import type { Logger } from '../../stage/context.js';
@@ -53,7 +53,7 @@ export function decodeMessage(topic: string, partition: number, message: KafkaMe
   try {
     event = decodeEvent(message.value.toString('utf8'));
   } catch (e) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${(e as Error).message}`, { cause: e });
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, { cause: e });
   }
   if (expected !== undefined && event.type !== expected) {
     throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is a "${event.type}" event, but the topic carries "${expected}" events`);
@@ -261,7 +261,7 @@ export class KafkaSubscription implements Subscription {
           return 'handled';
         }
         const delayMs = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
-        this.log.warn({ group: this.opts.group, topic, partition, offset: message.offset, eventId: event.id, runId: event.runId, attempt, delayMs, err: (e as Error)?.message }, 'handler failed: retrying');
+        this.log.warn({ group: this.opts.group, topic, partition, offset: message.offset, eventId: event.id, runId: event.runId, attempt, delayMs, err: errorMessage(e) }, 'handler failed: retrying');
         if (!(await this.sleep(delayMs))) return 'abandoned';
       }
     }
@@ -290,7 +290,7 @@ export class KafkaSubscription implements Subscription {
     try {
       this.deps.onDeadLetter?.(record);
     } catch (e) {
-      this.log.error({ group: src.group, err: (e as Error)?.message }, 'onDeadLetter threw: ignored');
+      this.log.error({ group: src.group, err: errorMessage(e) }, 'onDeadLetter threw: ignored');
     }
   }
 
