@@ -18,6 +18,11 @@ export interface PutOptions {
   contentType?: string;
   /** Write only if no object exists at the key (S3 `If-None-Match: *`). Fails with BN_ERR_STORE_CONFLICT semantics (a BottleneckError whose details.conflict is true). */
   ifNoneMatch?: boolean;
+  /**
+   * putFile only: the caller no longer needs the local file, so the store may take it instead of
+   * copying it (the folder store renames it into place when it can). The file is gone afterwards.
+   */
+  consume?: boolean;
 }
 
 export interface GetOptions {

@@ -74,6 +74,8 @@ export interface AssetIO {
  */
 export class StoreIO implements AssetIO {
   private readonly locals = new Map<DuckScope, LocalFile[]>();
+  /** What this process persisted: location -> data version and ETag. A stage of the same process that loads it need not hash it again. */
+  private readonly written = new Map<string, { sha256: string; etag: string }>();
 
   constructor(private readonly store: ObjectStore, private readonly duck: Duck, private readonly exportCsv: (db: Db, sql: string, path: string) => Promise<unknown>) {}
 
@@ -96,7 +98,10 @@ export class StoreIO implements AssetIO {
     const local = await this.store.getToFile(m.location);
     this.locals.get(scope)?.push(local);
     // The object must be the version the event names: not one written over it since, nor a stranger's.
-    const sha = await sha256File(local.path);
+    // What this process wrote, still with the ETag it had then, is known without reading it again.
+    const mine = this.written.get(m.location);
+    const unchanged = mine !== undefined && mine.sha256 === m.dataVersion && (await this.store.head(m.location))?.etag === mine.etag;
+    const sha = unchanged ? m.dataVersion : await sha256File(local.path);
     if (sha !== m.dataVersion) {
       throw new BottleneckError('BN_ERR_EVENT_INVALID', `${key} at ${m.location} is not the version the event names (sha256 ${sha.slice(0, 12)}..., expected ${m.dataVersion.slice(0, 12)}...): refused`, { asset: key });
     }
@@ -120,11 +125,14 @@ export class StoreIO implements AssetIO {
       if (asset.publishAs && asset.publishSql) {
         const csv = join(r.workDir, asset.publishAs);
         await this.exportCsv(r.db, loadSqlOf(asset, asset.publishSql), csv);
-        published = (await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv)).key;
+        published = (await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv, { consume: true })).key;
       }
     }
     if (!path) throw new TypeError(`persist ${asset.key}: nothing to store`);
-    const put = await this.store.putFile(layout.staging(run.partition, run.runId, asset.file), path);
+    // A table's Parquet is ours to give away; a file asset's file may still be read by the stage's checks.
+    const put = await this.store.putFile(layout.staging(run.partition, run.runId, asset.file), path, { consume: asset.kind === 'table' });
+    const head = await this.store.head(put.key);
+    if (head) this.written.set(put.key, { sha256: put.sha256, etag: head.etag });
     return { location: put.key, dataVersion: put.sha256, bytes: put.bytes, ...(published ? { published } : {}) };
   }
 }

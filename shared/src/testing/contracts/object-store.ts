@@ -97,6 +97,20 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect((await store.get(`${p}file.bin`)).equals(bin)).toBe(true);
     });
 
+    test('putFile with consume stores the file\'s bytes (the store may take the file instead of copying it)', async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'bn-consume-'));
+      try {
+        const local = join(dir, 'out.parquet');
+        const bin = randomBytes(40_000);
+        await writeFile(local, bin);
+        const put = await store.putFile(`${p}consumed.bin`, local, { consume: true });
+        expect(put).toEqual({ key: `${p}consumed.bin`, bytes: bin.length, sha256: createHash('sha256').update(bin).digest('hex') });
+        expect((await store.get(`${p}consumed.bin`)).equals(bin)).toBe(true);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+
     test('head is null for an absent object and describes a present one', async () => {
       expect(await store.head(`${p}nothing`)).toBeNull();
       const t0 = Date.now();
