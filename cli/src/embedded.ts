@@ -77,7 +77,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   // exceljs's import again and the parse does not split across files well; workers add a hard
   // memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
-  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, preload: [import.meta.resolve('exceljs')] }) : new InlineRunner();
+  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, preload: [import.meta.resolve('@bottleneck/shared/excel/read')] }) : new InlineRunner();
   const duck = new Duck();
   duck.warm();
   const bus = new MemoryBus();

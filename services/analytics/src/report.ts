@@ -64,15 +64,13 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
 }
 
 /**
- * Reads the Summary sheet back (Metric -> Value) straight from the file's XML, without parsing the
- * large product sheet again: what a spreadsheet would show, for the summary_total_matches check.
+ * Reads the Summary sheet back (Metric -> Value) with the pipeline's own reader, without
+ * converting the large product sheet: what a spreadsheet would show, for the summary_total_matches check.
  */
 export async function readSummary(path: string): Promise<Map<string, unknown>> {
-  const { peekSheet } = await import('@bottleneck/shared/excel/peek');
-  const { DEFAULT_READ_LIMITS } = await import('@bottleneck/shared/excel/read');
-  const got = await peekSheet(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
-  if (!got.rows) throw new Error(`revenue_per_product.xlsx has no sheet "${SUMMARY_SHEET}"`);
-  return new Map(got.rows.map((r) => [String(r[1]), r[2]]));
+  const { DEFAULT_READ_LIMITS, readSheetValues } = await import('@bottleneck/shared/excel/read');
+  const got = await readSheetValues(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
+  return new Map(got.rows.map((r) => [String(r[0]), r[1]]));
 }
 
 /** readSummary as entries, which cross a worker boundary. */

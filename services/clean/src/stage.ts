@@ -4,12 +4,12 @@ import {
   SOURCES, carry, makeEvent, assetErrorBoundary, type CheckResult, type InputName, type Materialization, type PipelineEvent,
 } from '@bottleneck/shared';
 import { loadSql, type Db, type Json } from '@bottleneck/shared/duck/index';
-import type { SheetSummary } from '@bottleneck/shared/excel/read';
-
-const READER = import.meta.resolve('@bottleneck/shared/excel/read');
+import { readSheetInto, replayColumns, type SheetColumns, type SheetSummary } from '@bottleneck/shared/excel/read';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
+
+const READER = import.meta.resolve('@bottleneck/shared/excel/read');
 
 const sql = (name: string) => loadSql(new URL(`./assets/${name}.sql`, import.meta.url));
 const list = (v: Json | undefined): Json[] => (Array.isArray(v) ? v : []);
@@ -46,6 +46,25 @@ async function assetChecks(db: Db, name: InputName): Promise<CheckResult[]> {
   }
 }
 
+/**
+ * Reads a raw workbook into the temp table raw_<name> through DuckDB's appender: streamed on this
+ * thread, or parsed on a worker thread (BN_EXCEL_WORKERS) and appended here.
+ */
+async function readRaw(ctx: StageContext, db: Db, name: InputName, path: string): Promise<SheetSummary> {
+  const spec = SOURCES[name];
+  const sink = await db.appendTo(`raw_${name}`, spec.columns);
+  try {
+    if (!ctx.tasks.offThread) return await readSheetInto(path, spec, ctx.limits, sink);
+    const got = await ctx.tasks.run<SheetColumns>({
+      module: READER, fn: 'readSheetColumns', args: [path, spec, ctx.limits], timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file,
+    });
+    replayColumns(got, sink);
+    return got.summary;
+  } finally {
+    sink.close();
+  }
+}
+
 /** Reads one raw workbook, cleans it with its SQL, stores the Parquet, and computes its checks. */
 async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: InputName, workDir: string) {
   const asset = `${name}_clean`;
@@ -54,21 +73,18 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     const raw = event.materializations[`raw_${name}`];
     if (!raw) throw new Error(`event has no materialization of raw_${name}`);
     const local = await ctx.store.getToFile(raw.location);
-    const ndjson = join(workDir, `raw_${name}.ndjson`);
     let sheet: SheetSummary;
     try {
-      // Bounded in memory and time (off the main thread with workers); only a summary comes back.
-      // ingest verified these bytes (its data version is their sha256): the CRC pass is not repeated.
-      sheet = await ctx.tasks.run<SheetSummary>({
-        module: READER, fn: 'readSheetToNdjson', args: [local.path, SOURCES[name], ctx.limits, ndjson, raw.dataVersion],
-        timeoutMs: ctx.limits.maxMillis + 5_000, label: SOURCES[name].file,
-      });
+      // Bounded in memory and time; every part's CRC is checked as it is parsed.
+      sheet = await readRaw(ctx, db, name, local.path);
     } finally {
       await local.release();
     }
-    await db.loadNdjson(`raw_${name}`, SOURCES[name].columns, ndjson);
     await db.run(sql(`create_${asset}`));
     const checks = await assetChecks(db, name);
+    // The export's sheet was not there by name: its only worksheet was read, which a person should know.
+    const fallback = sheet.sheetFallback;
+    checks.push(checkResult(asset, 'expected_sheet_present', !fallback, fallback ? { expected: fallback.expected, sheetRead: fallback.read } : { sheetRead: sheet.sheetRead }));
     const rowCount = await db.count(asset);
     const exp = expectationResult(asset, { rowCount }, event.expectations);
     if (exp) checks.push(exp);
@@ -76,7 +92,7 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     await db.toParquet(asset, path);
     const m = await materialize(ctx, event, asset, path, {
       rowCount, columns: await db.columns(asset), startedAt: t0,
-      rawRows: sheet.rowCount + sheet.blankRows, blankRows: sheet.blankRows,
+      rawRows: sheet.rowCount + sheet.blankRows, blankRows: sheet.blankRows, sheet: sheet.sheetRead,
       ...(sheet.extraColumns.length ? { ignoredColumns: sheet.extraColumns } : {}),
     });
     return { asset, m, checks };

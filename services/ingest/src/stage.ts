@@ -4,7 +4,7 @@ import {
   BottleneckError, INPUT_NAMES, SOURCES, carry, layout, makeEvent, type CheckResult, type InputName,
   type Materialization, type PipelineEvent,
 } from '@bottleneck/shared';
-import { checkHeader } from '@bottleneck/shared/excel/peek';
+import { checkHeader } from '@bottleneck/shared/excel/read';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, gate } from '@bottleneck/shared/stage/checks';
 
@@ -27,14 +27,14 @@ async function arrive(ctx: StageContext, partition: string, name: InputName) {
   const local = await ctx.store.getToFile(key);
   try {
     // Vital check: size, zip directory and CRCs, the required sheet and header columns.
-    const zip = await checkHeader(local.path, SOURCES[name], ctx.limits).catch((e: unknown) => {
+    const header = await checkHeader(local.path, SOURCES[name], ctx.limits).catch((e: unknown) => {
       if (e instanceof BottleneckError) throw new BottleneckError(e.code, e.message, { ...(e.location ? { location: e.location } : {}), asset: `raw_${name}`, stage: 'ingest', cause: e });
       throw e;
     });
     const m: Materialization = {
       location: key,
       dataVersion: await sha256(local.path),
-      metadata: { bytes: zip.bytes, zipEntries: zip.entries.length, durationMs: Math.round(performance.now() - t0) },
+      metadata: { bytes: header.zip.bytes, zipEntries: header.zip.entries.length, sheet: header.sheetRead, durationMs: Math.round(performance.now() - t0) },
     };
     return { name, m };
   } finally {

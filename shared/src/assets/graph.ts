@@ -26,6 +26,9 @@ export interface AssetSpec {
 const err = (name: string, description: string): AssetCheckSpec => ({ name, description, severity: 'ERROR', blocking: true });
 const warn = (name: string, description: string): AssetCheckSpec => ({ name, description, severity: 'WARN', blocking: false });
 
+/** On each cleaned asset: its export's sheet was found by name (else its only worksheet was read). */
+const SHEET_PRESENT = warn('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here');
+
 /** Added to every asset when the run has expectations (`--expect FILE`). */
 export const EXPECTATION_CHECK = err('matches_expectations', 'row count (and total revenue, premium and ordinary counts where given) equal the expectations file');
 
@@ -45,6 +48,7 @@ export const ASSETS: readonly AssetSpec[] = [
       err('product_id_unique', 'no product_id twice (same id, different data)'),
       warn('price_not_negative', 'no negative price'),
       warn('stock_not_negative', 'no negative stock_quantity'),
+      SHEET_PRESENT,
     ],
   },
   {
@@ -54,6 +58,7 @@ export const ASSETS: readonly AssetSpec[] = [
       err('sku_not_null', 'no null sku'),
       err('sku_unique', 'no sku twice after keeping the latest post_modified'),
       warn('sku_single_version', 'no sku had two product rows (the dropped older versions are listed)'),
+      SHEET_PRESENT,
     ],
   },
   {
@@ -63,6 +68,7 @@ export const ASSETS: readonly AssetSpec[] = [
       err('product_id_not_null', 'no null product_id'),
       err('product_id_unique', 'no product_id mapped twice'),
       warn('id_web_matches_web', 'every id_web names a web product'),
+      SHEET_PRESENT,
     ],
   },
   {

@@ -15,6 +15,8 @@ export interface Task {
 
 /** Runs tasks, on worker threads or in this thread. */
 export interface TaskRunner {
+  /** Whether tasks run on other threads (their arguments and results are then copied). */
+  readonly offThread: boolean;
   run<T>(task: Task): Promise<T>;
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export function deserializeError(s: SerializedError): Error {
 
 /** Runs tasks in this thread: the fallback, and what tests use. */
 export class InlineRunner implements TaskRunner {
+  readonly offThread = false;
   async run<T>(task: Task): Promise<T> {
     const mod = (await import(task.module)) as Record<string, (...a: unknown[]) => Promise<T>>;
     const f = mod[task.fn];
@@ -94,6 +97,7 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * that exhausts memory or time kills its worker (which is replaced), never the process.
  */
 export class WorkerPool implements TaskRunner {
+  readonly offThread = true;
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private seq = 0;
