@@ -2,6 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { mark } from '@bottleneck/shared/profile';
+
+// Node's own start and this module's static imports, until here.
+mark('node start and the CLI\'s static imports', 0);
 
 /** Exit codes: 0 success, 1 the run failed (input or check), 2 usage error. */
 export const EXIT = { OK: 0, RUN_FAILED: 1, USAGE: 2, INTERRUPTED: 130 } as const;

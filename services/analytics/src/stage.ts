@@ -6,6 +6,7 @@ import { exportCsv } from '@bottleneck/shared/duck/export';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
+import { timed } from '@bottleneck/shared/profile';
 import type { ReportRow } from './report.js';
 
 const REPORT = new URL('./report.js', import.meta.url).href;
@@ -69,8 +70,8 @@ async function compute(ctx: StageContext, db: Db, event: PipelineEvent, dir: str
     const xlsx = join(dir, 'revenue_per_product.xlsx');
     const rows = (await db.rows(sql('select_revenue_report'))) as unknown as ReportRow[];
     const summaryValues = { partition: event.partition, totalRevenue: String(r.per_product_total), products: mergedRows, premium, ordinary, unitsSold: String(r.units_sold) };
-    await step('revenue_report', () => ctx.tasks.run({ module: REPORT, fn: 'writeRevenueReport', args: [xlsx, rows, summaryValues], label: 'revenue_per_product.xlsx' }));
-    const summary = new Map(await step('revenue_report', () => ctx.tasks.run<[string, unknown][]>({ module: REPORT, fn: 'readSummaryEntries', args: [xlsx], label: 'revenue_per_product.xlsx' })));
+    await step('revenue_report', () => timed('analytics: write the xlsx report', () => ctx.tasks.run({ module: REPORT, fn: 'writeRevenueReport', args: [xlsx, rows, summaryValues], label: 'revenue_per_product.xlsx' })));
+    const summary = new Map(await step('revenue_report', () => timed('analytics: read the Summary back', () => ctx.tasks.run<[string, unknown][]>({ module: REPORT, fn: 'readSummaryEntries', args: [xlsx], label: 'revenue_per_product.xlsx' }))));
     const written = summary.get('Total Revenue');
     const writtenCents = typeof written === 'number' ? written.toFixed(2) : String(written);
     checks.push(checkResult('revenue_report', 'summary_total_matches', writtenCents === r.per_product_total, { summaryTotal: writtenCents, perProductTotal: r.per_product_total }));

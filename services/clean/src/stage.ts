@@ -8,6 +8,7 @@ import { readSheetInto, replayColumns, type SheetColumns, type SheetSummary } fr
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
+import { timed } from '@bottleneck/shared/profile';
 
 const READER = import.meta.resolve('@bottleneck/shared/excel/read');
 
@@ -80,8 +81,8 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     } finally {
       await local.release();
     }
-    await db.run(sql(`create_${asset}`));
-    const checks = await assetChecks(db, name);
+    await timed(`clean: create ${asset}`, () => db.run(sql(`create_${asset}`)));
+    const checks = await timed(`clean: checks of ${asset}`, () => assetChecks(db, name));
     // The export's sheet was not there by name: its only worksheet was read, which a person should know.
     const fallback = sheet.sheetFallback;
     checks.push(checkResult(asset, 'expected_sheet_present', !fallback, fallback ? { expected: fallback.expected, sheetRead: fallback.read } : { sheetRead: sheet.sheetRead }));
@@ -89,7 +90,7 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     const exp = expectationResult(asset, { rowCount }, event.expectations);
     if (exp) checks.push(exp);
     const path = join(workDir, `${asset}.parquet`);
-    await db.toParquet(asset, path);
+    await timed(`clean: ${asset} to Parquet`, () => db.toParquet(asset, path));
     const m = await materialize(ctx, event, asset, path, {
       rowCount, columns: await db.columns(asset), startedAt: t0,
       rawRows: sheet.rowCount + sheet.blankRows, blankRows: sheet.blankRows, sheet: sheet.sheetRead,

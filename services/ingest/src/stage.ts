@@ -7,6 +7,7 @@ import {
 import { checkHeader } from '@bottleneck/shared/excel/read';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, gate } from '@bottleneck/shared/stage/checks';
+import { timed } from '@bottleneck/shared/profile';
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -33,7 +34,7 @@ async function arrive(ctx: StageContext, partition: string, name: InputName) {
     });
     const m: Materialization = {
       location: key,
-      dataVersion: await sha256(local.path),
+      dataVersion: await timed(`ingest: sha256 of ${display}`, () => sha256(local.path)),
       metadata: { bytes: header.zip.bytes, zipEntries: header.zip.entries.length, sheet: header.sheetRead, durationMs: Math.round(performance.now() - t0) },
     };
     return { name, m };

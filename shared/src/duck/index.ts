@@ -1,6 +1,7 @@
 import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
 import type { Converted, RowSink } from '../excel/read.js';
 import type { ColumnSpec } from '../sources.js';
+import { timed } from '../profile.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
 export { loadSql, quoteIdent, quoteLiteral } from './sql.js';
@@ -23,7 +24,8 @@ export class Duck {
   }
 
   private instance(): Promise<DuckDBInstance> {
-    this.inst ??= import('@duckdb/node-api').then((m) => m.DuckDBInstance.create(':memory:', this.options));
+    this.inst ??= timed('duckdb: import @duckdb/node-api', () => import('@duckdb/node-api'))
+      .then((m) => timed('duckdb: create the instance', () => m.DuckDBInstance.create(':memory:', this.options)));
     return this.inst;
   }
 

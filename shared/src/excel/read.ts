@@ -3,6 +3,7 @@ import type { SourceSpec } from '../sources.js';
 import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
 import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
+import { mark, timed } from '../profile.js';
 import { parsePart, type XmlBounds } from './xml.js';
 import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
@@ -101,10 +102,10 @@ interface Opened {
 
 async function openSheet(path: string, file: string, expected: string, limits: ReadLimits): Promise<Opened> {
   const deadline = Date.now() + limits.maxMillis;
-  const zip = await XlsxZip.open(path, file, limits);
+  const zip = await timed(`read ${file}: zip directory`, () => XlsxZip.open(path, file, limits));
   try {
     const bounds: XmlBounds = { deadline, maxCellChars: limits.maxCellChars, file, timeLimitMs: limits.maxMillis };
-    const info = await readWorkbookInfo(zip, bounds);
+    const info = await timed(`read ${file}: workbook and relationships`, () => readWorkbookInfo(zip, bounds));
     const { ref, fallback } = pickSheet(info, expected, file);
     const ctx: CellContext = { shared: [], dateStyles: [], epoch: info.date1904 ? EPOCH_1904 : EPOCH_1900, file, sheet: ref.name };
     return { zip, info, ref, ...(fallback ? { fallback } : {}), bounds: { ...bounds, sheet: ref.name }, ctx };
@@ -197,13 +198,13 @@ export async function readSheetInto(path: string, spec: SourceSpec, limits: Read
   const o = await openSheet(path, file, spec.sheet, limits);
   try {
     const { zip, info, bounds, ctx } = o;
-    const [shared, dateStyles] = await Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]);
+    const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () => Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]));
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const rows = new SpecRows(spec, ctx, limits, sink);
     const sheetEntry = zip.entry(o.ref.part)!;
-    await parsePart(zip, sheetEntry, new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet), bounds, { drain: true });
-    await zip.verifyRest();
+    await timed(`read ${file}: sheet rows to the sink`, () => parsePart(zip, sheetEntry, new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet), bounds, { drain: true }));
+    await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
     if (!rows.index) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, { location: { file, sheet } });
     if (rows.rowCount === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: rows.headerRow + 1 } });
@@ -260,6 +261,7 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     const { zip, info, bounds, ctx } = o;
     ctx.dateStyles = await readDateStyles(zip, info.styles, bounds);
     const first = new FirstRow();
+    const t0 = performance.now();
     await parsePart(zip, zip.entry(o.ref.part)!, new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet), bounds);
     const cells = first.cells;
     if (!cells) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, { location: { file, sheet: ctx.sheet } });
@@ -267,8 +269,9 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     for (let c = 1; c <= cells.last; c++) if (cells.has(c) && cells.type[c] === T_SHARED) needed = Math.max(needed, Number(cells.raw[c]));
     if (needed >= 0) ctx.shared = await readSharedStrings(zip, info.sharedStrings, bounds, needed + 1);
     locateColumns(headerNames(cells, ctx, first.number), spec, file, ctx.sheet, first.number);
+    mark(`check ${file}: header row`, t0);
     // Every part's CRC, the rest of the sheet included: a damaged file fails here, at ingest.
-    await zip.verifyRest();
+    await timed(`check ${file}: CRC of every part`, () => zip.verifyRest());
     return { zip: zip.summary, headerRow: first.number, sheetRead: ctx.sheet, ...(o.fallback ? { sheetFallback: o.fallback } : {}) };
   } finally {
     await o.zip.close();

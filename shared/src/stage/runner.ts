@@ -3,6 +3,7 @@ import { makeEvent, type CheckResult, type EventOf, type PipelineEvent } from '.
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
+import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
 
 function mergeChecks(a: readonly CheckResult[], b: readonly CheckResult[]): CheckResult[] {
@@ -56,7 +57,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     const t0 = performance.now();
     let out: PipelineEvent[];
     try {
-      out = await withRetry(() => handler.handle(event, ctx), {
+      out = await withRetry(() => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)), {
         retries: 3,
         onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: (e as Error).message }, 'transient error: retrying'),
       });
