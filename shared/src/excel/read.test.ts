@@ -450,3 +450,31 @@ describe('readSheetValues: a sheet as the workbook holds it', () => {
     expect(e?.message).toBe('report.xlsx: sheet "Nope" is missing (sheets found: "Revenue by Product", "Summary"); name the sheet to read "Nope"');
   });
 });
+
+describe('readSheet: text is the export\'s, byte for byte, or refused', () => {
+  const sheetBytes = (inner: Buffer) => Buffer.concat([Buffer.from(`<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>`), inner, Buffer.from('</t></is></c></row></sheetData></worksheet>')]);
+  const withSheet = (xml: Buffer) =>
+    buildZip([
+      { name: 'xl/workbook.xml', data: Buffer.from(`<workbook xmlns="${MAIN_NS}" xmlns:r="${REL_NS}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`) },
+      { name: 'xl/_rels/workbook.xml.rels', data: Buffer.from(`<Relationships xmlns="${PKG_NS}"><Relationship Id="rId1" Type="${REL_NS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`) },
+      { name: 'xl/worksheets/sheet1.xml', data: xml },
+    ]);
+
+  it('refuses bytes that are not UTF-8 instead of replacing them with U+FFFD', async () => {
+    const e = await failure(await file('erp.xlsx', withSheet(sheetBytes(Buffer.from([0x41, 0xe9, 0x42])))));
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/worksheets/sheet1.xml: bytes that are not UTF-8 text): export it again from Excel and drop it again');
+  });
+
+  it('refuses a part that ends inside a character', async () => {
+    const e = await failure(await file('erp.xlsx', withSheet(Buffer.concat([Buffer.from(`<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>`), Buffer.from([0xe2, 0x82])]))));
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/worksheets/sheet1.xml: bytes that are not UTF-8 text): export it again from Excel and drop it again');
+  });
+
+  it('reads a part in UTF-16 (with its byte-order mark) and a UTF-8 one with a byte-order mark', async () => {
+    const xml = `<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>t\u00eate</t></is></c></row><row><c t="inlineStr"><is><t>\u20ac</t></is></c></row></sheetData></worksheet>`;
+    const spec: SourceSpec = { ...ERP, file: 'x.xlsx', columns: [{ name: 't\u00eate', type: 'text', sql: 'VARCHAR' }] };
+    for (const bytes of [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(xml, 'utf16le')]), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(xml)])]) {
+      expect((await readSheet(await file('x.xlsx', withSheet(bytes)), spec)).rows).toEqual([{ 't\u00eate': '\u20ac', _row: 2 }]);
+    }
+  });
+});

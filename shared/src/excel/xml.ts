@@ -1,3 +1,4 @@
+import { isAscii, isUtf8 } from 'node:buffer';
 import { SaxesParser, type SaxesTagPlain } from 'saxes';
 import { BottleneckError, type CellLocation } from '../errors/index.js';
 import type { XlsxZip, ZipEntry } from './zip.js';
@@ -160,7 +161,7 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
     if (draining) continue;
     try {
       if (Date.now() >= bounds.deadline) throw timeout(bounds, handler);
-      const text = decoder.decode(chunk, { stream: true });
+      const text = decoder.decode(chunk);
       parser.write(text);
       if (events === seen) {
         quiet += text.length;
@@ -183,7 +184,7 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
   if (parseError) throw parseError instanceof BottleneckError ? parseError : notXml(zip.display, entry.name, parseError.message.replace(`${entry.name}:`, '').trim());
   if (draining) return;
   try {
-    const rest = decoder.decode();
+    const rest = decoder.end();
     if (rest) parser.write(rest);
     parser.close();
   } catch (e) {
@@ -192,22 +193,79 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
   }
 }
 
+interface ChunkDecoder {
+  /** The text of the next chunk; a character cut at its end waits for the next one. */
+  decode(b: Buffer): string;
+  /** The end of the part: throws when it ends inside a character. */
+  end(): string;
+}
+
 /** UTF-8 unless the part starts with a UTF-16 byte-order mark (OPC allows both). */
-function decoderFor(entry: ZipEntry): { decode(b?: Buffer, o?: { stream: boolean }): string } {
-  let inner: TextDecoder | undefined;
+function decoderFor(entry: ZipEntry): ChunkDecoder {
+  let inner: ChunkDecoder | undefined;
+  const invalid = (enc: string) => new Error(`${entry.name}: bytes that are not ${enc} text`);
   return {
-    decode(b, o) {
+    decode(b) {
       if (!inner) {
-        const bom = b && b.length >= 2 ? (b[0]! << 8) | b[1]! : 0;
-        inner = new TextDecoder(bom === 0xfffe ? 'utf-16le' : bom === 0xfeff ? 'utf-16be' : 'utf-8', { fatal: true });
+        const bom = b.length >= 2 ? (b[0]! << 8) | b[1]! : 0;
+        inner = bom === 0xfffe || bom === 0xfeff ? utf16(bom === 0xfffe ? 'utf-16le' : 'utf-16be', invalid) : new Utf8Chunks(invalid);
       }
-      try {
-        return b ? inner.decode(b, o) : inner.decode();
-      } catch {
-        throw new Error(`${entry.name}: bytes that are not ${inner.encoding.toUpperCase()} text`);
-      }
+      return inner.decode(b);
     },
+    end: () => inner?.end() ?? '',
   };
+}
+
+function utf16(encoding: string, invalid: (enc: string) => Error): ChunkDecoder {
+  const d = new TextDecoder(encoding, { fatal: true });
+  const wrap = (f: () => string) => {
+    try {
+      return f();
+    } catch {
+      throw invalid(encoding.toUpperCase());
+    }
+  };
+  return { decode: (b) => wrap(() => d.decode(b, { stream: true })), end: () => wrap(() => d.decode()) };
+}
+
+/**
+ * Streaming UTF-8 that refuses what is not UTF-8 (never a U+FFFD in its place) and joins a
+ * character cut by a chunk boundary. Sheet XML is mostly ASCII: such a chunk is copied as Latin-1,
+ * the cheapest string V8 makes; the rest is validated (isUtf8) and decoded by Node.
+ */
+class Utf8Chunks implements ChunkDecoder {
+  private carry: Buffer | null = null;
+  private first = true;
+
+  constructor(private readonly invalid: (enc: string) => Error) {}
+
+  decode(chunk: Buffer): string {
+    let b = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    if (this.first) {
+      this.first = false;
+      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3);
+    }
+    if (isAscii(b)) return b.toString('latin1');
+    // A sequence cut at the end: its lead byte is within the last 3 bytes and wants more than remain.
+    for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
+      const c = b[i]!;
+      if ((c & 0xc0) === 0x80) continue;
+      const want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+      if (b.length - i < want) {
+        this.carry = Buffer.from(b.subarray(i));
+        b = b.subarray(0, i);
+      }
+      break;
+    }
+    if (!isUtf8(b)) throw this.invalid('UTF-8');
+    return b.toString('utf8');
+  }
+
+  end(): string {
+    if (this.carry) throw this.invalid('UTF-8');
+    return '';
+  }
 }
 
 function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocation } {
