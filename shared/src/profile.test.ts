@@ -9,10 +9,11 @@ const run = (env: Record<string, string>) => spawnSync(process.execPath, ['-e', 
 describe('BN_PROFILE', () => {
   it('=1 prints each phase, by start, with its duration, on stderr at exit', () => {
     const lines = run({ BN_PROFILE: '1' }).stderr.trim().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^bn-profile +0 ms \+ +\d+ ms {2}start$/);
-    const m = /^bn-profile +\d+ ms \+ +(\d+) ms {2}a phase$/.exec(lines[1]!);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^bn-profile +0 ms \+ +\d+ ms +\d+ MiB {2}start$/);
+    const m = /^bn-profile +\d+ ms \+ +(\d+) ms +\d+ MiB {2}a phase$/.exec(lines[1]!);
     expect(Number(m?.[1])).toBeGreaterThanOrEqual(19);
+    expect(lines[2]).toMatch(/^bn-profile peak RSS \d+ MiB$/);
   });
 
   it('unset prints nothing', () => {

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import {
-  SOURCES, carry, makeEvent, assetErrorBoundary, type CheckResult, type InputName, type Materialization, type PipelineEvent,
+  INPUT_NAMES, SOURCES, carry, makeEvent, assetErrorBoundary, type CheckResult, type InputName, type Materialization, type PipelineEvent,
 } from '@bottleneck/shared';
 import { loadSql, type Db, type Json } from '@bottleneck/shared/duck/index';
-import { readSheetInto, replayColumns, type SheetColumns, type SheetSummary } from '@bottleneck/shared/excel/read';
+import { readSheetInto, replayBatch, type RowBatch, type SheetSummary } from '@bottleneck/shared/excel/read';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { checkResult, expectationResult, gate } from '@bottleneck/shared/stage/checks';
 import { materialize } from '@bottleneck/shared/stage/materialize';
@@ -49,25 +49,33 @@ async function assetChecks(db: Db, name: InputName): Promise<CheckResult[]> {
 
 /**
  * Reads a raw workbook into the temp table raw_<name> through DuckDB's appender: streamed on this
- * thread, or parsed on a worker thread (BN_EXCEL_WORKERS) and appended here.
+ * thread, or parsed on a worker thread that sends its rows in batches, appended here as they come.
  */
-async function readRaw(ctx: StageContext, db: Db, name: InputName, path: string): Promise<SheetSummary> {
+async function readRaw(ctx: StageContext, db: Db, name: InputName, path: string, offThread: boolean): Promise<SheetSummary> {
   const spec = SOURCES[name];
   const sink = await db.appendTo(`raw_${name}`, spec.columns);
   try {
-    if (!ctx.tasks.offThread) return await readSheetInto(path, spec, ctx.limits, sink);
-    const got = await ctx.tasks.run<SheetColumns>({
-      module: READER, fn: 'readSheetColumns', args: [path, spec, ctx.limits], timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file,
-    });
-    replayColumns(got, sink);
-    return got.summary;
+    if (!offThread) return await timed(`clean: read ${spec.file} here`, () => readSheetInto(path, spec, ctx.limits, sink));
+    return await timed(`clean: read ${spec.file} on a worker`, () => ctx.tasks.run<SheetSummary>({
+      module: READER, fn: 'readSheetBatches', args: [path, spec, ctx.limits], timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file,
+      onMessage: (batch) => replayBatch(batch as RowBatch, sink),
+    }));
   } finally {
     sink.close();
   }
 }
 
+/**
+ * Which workbooks go to the worker threads: the largest ones, one per thread; the main thread reads
+ * the others meanwhile (with one worker: web.xlsx there, erp and liaison here).
+ */
+function offThreadNames(ctx: StageContext, event: PipelineEvent): Set<InputName> {
+  const bytes = (n: InputName) => Number(event.materializations[`raw_${n}`]?.metadata.bytes ?? 0);
+  return new Set([...INPUT_NAMES].sort((a, b) => bytes(b) - bytes(a)).slice(0, ctx.tasks.threads));
+}
+
 /** Reads one raw workbook, cleans it with its SQL, stores the Parquet, and computes its checks. */
-async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: InputName, workDir: string) {
+async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: InputName, workDir: string, offThread: boolean) {
   const asset = `${name}_clean`;
   const t0 = performance.now();
   try {
@@ -77,7 +85,7 @@ async function cleanOne(ctx: StageContext, db: Db, event: PipelineEvent, name: I
     let sheet: SheetSummary;
     try {
       // Bounded in memory and time; every part's CRC is checked as it is parsed.
-      sheet = await readRaw(ctx, db, name, local.path);
+      sheet = await readRaw(ctx, db, name, local.path, offThread);
     } finally {
       await local.release();
     }
@@ -115,7 +123,8 @@ async function withWorkDir<T>(ctx: StageContext, fn: (dir: string) => Promise<T>
 async function onFileArrived(event: PipelineEvent, ctx: StageContext): Promise<PipelineEvent[]> {
   return withWorkDir(ctx, async (dir) => {
     // The three workbooks are read concurrently; each gets its own connection (temp tables are per connection).
-    const settled = await Promise.allSettled((['erp', 'web', 'liaison'] as const).map((n) => ctx.duck.with((db) => cleanOne(ctx, db, event, n, dir))));
+    const off = offThreadNames(ctx, event);
+    const settled = await Promise.allSettled(INPUT_NAMES.map((n) => ctx.duck.with((db) => cleanOne(ctx, db, event, n, dir, off.has(n)))));
     // Reported in a fixed order, whichever failed first in time: the same bad month, the same error.
     const firstFailure = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (firstFailure) throw firstFailure.reason;

@@ -316,36 +316,45 @@ export async function readSheetValues(path: string, display: string, sheet: stri
   }
 }
 
-/** A sheet's converted rows, column by column: what a worker thread sends back to be appended. */
-export interface SheetColumns {
-  summary: SheetSummary;
-  /** columns[i][k]: the spec's i-th column in the k-th data row. */
+/** Converted rows, column by column: what a worker thread sends back, batch by batch, to be appended. */
+export interface RowBatch {
+  /** columns[i][k]: the spec's i-th column in the k-th row of the batch. */
   columns: Converted[][];
-  /** Excel row number of each data row. */
+  /** Excel row number of each row. */
   rows: number[];
 }
 
+/** Rows per batch a worker sends: large enough that messages cost nothing, small enough to stream. */
+const BATCH_ROWS = 4096;
+
 /**
- * Reads a sheet (as readSheetInto) into columns: the task a worker thread runs (BN_EXCEL_WORKERS),
- * since a DuckDB connection cannot cross threads. `replayColumns` hands them to a sink.
+ * Reads a sheet (as readSheetInto) on a worker thread and sends its rows in batches, as they are
+ * read, to the thread that appends them (a DuckDB connection cannot cross threads): the two threads
+ * work at once. `send` is the worker pool's (Task.onMessage receives the batches); replay each with
+ * `replayBatch`.
  */
-export async function readSheetColumns(path: string, spec: SourceSpec, limits: ReadLimits): Promise<SheetColumns> {
-  const columns: Converted[][] = spec.columns.map(() => []);
-  const rows: number[] = [];
+export async function readSheetBatches(path: string, spec: SourceSpec, limits: ReadLimits, send: (batch: RowBatch) => void): Promise<SheetSummary> {
+  const fresh = (): RowBatch => ({ columns: spec.columns.map(() => []), rows: [] });
+  let batch = fresh();
   const summary = await readSheetInto(path, spec, limits, {
     row(values, row) {
-      for (let i = 0; i < columns.length; i++) columns[i]!.push(values[i]!);
-      rows.push(row);
+      for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
+      batch.rows.push(row);
+      if (batch.rows.length >= BATCH_ROWS) {
+        send(batch);
+        batch = fresh();
+      }
     },
   });
-  return { summary, columns, rows };
+  if (batch.rows.length) send(batch);
+  return summary;
 }
 
-/** Hands the rows of readSheetColumns to a sink, in order. */
-export function replayColumns(got: SheetColumns, sink: RowSink): void {
-  const values = new Array<Converted>(got.columns.length);
-  for (let k = 0; k < got.rows.length; k++) {
-    for (let i = 0; i < values.length; i++) values[i] = got.columns[i]![k]!;
-    sink.row(values, got.rows[k]!);
+/** Hands the rows of a batch to a sink, in order. */
+export function replayBatch(batch: RowBatch, sink: RowSink): void {
+  const values = new Array<Converted>(batch.columns.length);
+  for (let k = 0; k < batch.rows.length; k++) {
+    for (let i = 0; i < values.length; i++) values[i] = batch.columns[i]![k]!;
+    sink.row(values, batch.rows[k]!);
   }
 }
