@@ -73,9 +73,10 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const now = opts.now ?? (() => new Date());
   const runId = opts.runId ?? newRunId(opts.partition, now());
   const store = new FolderStore(opts.out);
-  // Inline by default: measured faster at every size here (K = 1 to 20), since each worker pays
-  // exceljs's import again and the parse does not split across files well; workers add a hard
-  // memory cap per workbook for those who want it.
+  // Inline by default: one worker for web.xlsx (the other two read here meanwhile) measured slower
+  // at K = 1 and K = 20 on this 2-core machine, busy with other work (issue 8): the worker pays its
+  // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
+  // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
   const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, preload: [import.meta.resolve('@bottleneck/shared/excel/read')] }) : new InlineRunner();
   const duck = new Duck();

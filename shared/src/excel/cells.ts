@@ -59,8 +59,9 @@ export function timestampText(d: Date): string {
   return `${year}-${pad2[month]}-${pad2[day]} ${pad2[h]}:${pad2[mi]}:${pad2[s]}.${pad3[rest - s * 1000]}`;
 }
 
-/** Days from an Excel date system's day 0 to 1970-01-01. */
+/** Days from the 1900 date system's day 0 (1899-12-30, after Excel's invented 1900-02-29) to 1970-01-01. */
 export const EPOCH_1900 = 25569;
+/** Days from the 1904 date system's day 0 (1904-01-01) to 1970-01-01. */
 export const EPOCH_1904 = 24107;
 
 /**

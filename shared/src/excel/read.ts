@@ -12,12 +12,17 @@ export type { ZipLimits, ZipSummary } from './zip.js';
 
 /** What reading one workbook may cost at most. */
 export interface ReadLimits extends ZipLimits {
+  /** Data rows of the sheet (BN_MAX_ROWS). */
   maxRows: number;
+  /** Highest column number a cell may have. */
   maxColumns: number;
+  /** Longest text of one cell, characters (Excel's own limit is 32,767). */
   maxCellChars: number;
+  /** Longest time one workbook's read may take, every pass together (BN_MAX_READ_MS). */
   maxMillis: number;
 }
 
+/** The defaults: generous for a monthly export, tight for a hostile file. The environment overrides them (shared/src/config.ts). */
 export const DEFAULT_READ_LIMITS: ReadLimits = {
   maxBytes: 200 * 1024 * 1024,
   maxUncompressedBytes: 2 * 1024 * 1024 * 1024,

@@ -3,13 +3,19 @@ import { excelDate, type CellValue } from './cells.js';
 import { decodeExcelEscapes } from './workbook.js';
 import { isMain, type Attributes, type XmlHandler } from './xml.js';
 
-// Cell types (the t attribute).
+/** A cell's type, from its t attribute: n or none (a number, or a date by its style). */
 export const T_NUMBER = 0;
+/** t="s": an index into the shared strings. */
 export const T_SHARED = 1;
+/** t="str": a formula's text result. */
 export const T_STR = 2;
+/** t="inlineStr": the text in the cell's `<is>`. */
 export const T_INLINE = 3;
+/** t="b": 0 or 1. */
 export const T_BOOL = 4;
+/** t="e": an error (#N/A...). */
 export const T_ERROR = 5;
+/** t="d": an ISO 8601 date, as text. */
 export const T_DATE = 6;
 
 const typeCode = (t: string | undefined): number => {
@@ -68,8 +74,9 @@ export interface CellContext {
  * wants are kept (all of them until it says otherwise).
  */
 export class RowCells {
-  /** Highest column number seen in this row. */
+  /** Highest column number kept in this row. */
   last = 0;
+  /** By column: the cell's type (T_*), its style index (s), its raw text (`<v>` or the inline text). */
   readonly type: Int8Array;
   readonly style: Int32Array;
   readonly raw: string[];

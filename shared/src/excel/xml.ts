@@ -16,6 +16,7 @@ export const NS = {
 /** SpreadsheetML's main namespace, whichever spelling the writer used. */
 export const isMain = (uri: string): boolean => uri === NS.main || uri === NS.mainStrict;
 
+/** An element's attributes by name as written (prefixed ones with their prefix: resolve them with NamespaceScope). */
 export type Attributes = Readonly<Record<string, string>>;
 
 /**

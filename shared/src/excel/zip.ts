@@ -124,7 +124,7 @@ export class XlsxZip {
     }
   }
 
-  /** The entry of that name, or undefined. */
+  /** The entry of that name (exactly as the zip spells it), or undefined. */
   entry(name: string): ZipEntry | undefined {
     return this.byName.get(name);
   }
