@@ -1,4 +1,12 @@
+import type ExcelJS from 'exceljs';
 import { neutralizeText } from '@bottleneck/shared';
+
+/**
+ * exceljs's streaming writer alone: importing the whole package (its reader, CSV support and their
+ * dependencies) costs about twice as much, on every run's path. exceljs is pinned (4.4.0) and has no
+ * exports map, so the module path is stable.
+ */
+const WORKBOOK_WRITER = 'exceljs/lib/stream/xlsx/workbook-writer.js';
 
 export interface ReportRow {
   product_id: string | number;
@@ -32,8 +40,8 @@ const text = (s: string | null) => (s === null ? null : neutralizeText(s));
  * and written as strings, never formulas.
  */
 export async function writeRevenueReport(path: string, rows: readonly ReportRow[], s: ReportSummary): Promise<void> {
-  const { default: ExcelJS } = await import('exceljs');
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
+  const { default: WorkbookWriter } = (await import(WORKBOOK_WRITER)) as { default: typeof ExcelJS.stream.xlsx.WorkbookWriter };
+  const wb = new WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
   wb.creator = 'BottleNeck pipeline';
   wb.created = FIXED_DATE;
   wb.modified = FIXED_DATE;
