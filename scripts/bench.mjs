@@ -15,7 +15,7 @@
 // apt-get when they are missing, and says so.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -163,12 +163,13 @@ async function measured(args, rssFile, timeoutMs) {
   rmSync(rssFile, { force: true });
   const r = await runNode(['--import', RSS_HOOK, ...args], { env: { BN_BENCH_RSS_FILE: rssFile }, timeoutMs });
   let rssKB = null;
+  let cpuMs = null;
   try {
-    rssKB = Number(readFileSync(rssFile, 'utf8').trim());
+    [rssKB, cpuMs] = readFileSync(rssFile, 'utf8').trim().split(' ').map(Number);
   } catch {
     // reported below if the run otherwise succeeded
   }
-  return { ...r, rssKB };
+  return { ...r, rssKB, cpuMs };
 }
 
 async function pipelineRun(input, out, rssFile, o) {
@@ -183,7 +184,7 @@ async function pipelineRun(input, out, rssFile, o) {
   }
   if (summary.status !== 'succeeded') throw failure(`bottleneck run --input ${input} (status ${JSON.stringify(summary.status)})`, r);
   if (!Number.isFinite(r.rssKB)) throw new BenchError(`bottleneck run did not report its peak RSS (is ${RSS_HOOK} loadable?)`);
-  return { wallMs: r.wallMs, rssKB: r.rssKB, summary };
+  return { wallMs: r.wallMs, rssKB: r.rssKB, cpuMs: r.cpuMs, summary };
 }
 
 async function pandasRun(input, out, o) {
@@ -195,7 +196,7 @@ async function pandasRun(input, out, o) {
   } catch {
     throw failure(`pandas baseline ${input} (unexpected stdout)`, r);
   }
-  return { wallMs: r.wallMs, rssKB: summary.peakRssKB, summary };
+  return { wallMs: r.wallMs, rssKB: summary.peakRssKB, cpuMs: summary.cpuMs, summary };
 }
 
 /** The baseline's Python packages: Debian's, installed with apt-get when missing (said on stderr). */
@@ -220,12 +221,14 @@ function median(xs) {
 function stats(samples) {
   const wall = samples.map((x) => x.wallMs / 1000);
   const rss = samples.map((x) => x.rssKB / 1024);
+  const cpu = samples.map((x) => x.cpuMs / 1000);
   return {
     medianS: median(wall),
     minS: Math.min(...wall),
     maxS: Math.max(...wall),
     wallS: wall,
     medianRssMB: median(rss),
+    medianCpuS: median(cpu),
     rssMB: rss,
   };
 }
@@ -329,7 +332,7 @@ function table(rows, align) {
 }
 
 function report(results, targets, o) {
-  const head = ['case', 'K', 'web rows', 'pipeline s', 'min–max s', 'RSS MiB', 'pandas s', 'pandas RSS MiB', 'ratio'];
+  const head = ['case', 'K', 'web rows', 'pipeline s', 'min–max s', 'RSS MiB', 'CPU s', 'pandas s', 'pandas RSS MiB', 'pandas CPU s', 'ratio'];
   const body = results.map((r) => [
     r.case,
     r.k === null ? '-' : String(r.k),
@@ -337,14 +340,19 @@ function report(results, targets, o) {
     r.pipeline.medianS.toFixed(3),
     `${r.pipeline.minS.toFixed(3)}–${r.pipeline.maxS.toFixed(3)}`,
     r.pipeline.medianRssMB.toFixed(0),
+    r.pipeline.medianCpuS.toFixed(2),
     r.pandas.medianS.toFixed(3),
     r.pandas.medianRssMB.toFixed(0),
+    r.pandas.medianCpuS.toFixed(2),
     `${r.ratio.toFixed(2)}x`,
   ]);
   const out = [];
   out.push(`bottleneck run vs the pandas baseline: median of ${o.runs} runs after 1 warm-up (node ${process.version}, ${cpus().length} CPUs)`);
   out.push('');
-  out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push('');
+  out.push('CPU s: user + system time of the process, all its threads (on a busy machine, steadier than wall time).');
+  out.push(`load average while measuring: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (1, 5, 15 min)`);
   out.push('');
   out.push('targets:');
   const mark = (met) => (met === null ? 'n/a ' : met ? 'MET ' : 'MISS');

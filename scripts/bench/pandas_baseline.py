@@ -71,6 +71,7 @@ def main(inp, out):
         'rows': {'erp_clean': len(erp), 'web_clean': len(web), 'liaison_clean': len(liaison), 'merged': len(merged)},
         'totalRevenue': f'{total:.2f}', 'premium': len(premium), 'ordinary': len(ordinary),
         'peakRssKB': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        'cpuMs': round((resource.getrusage(resource.RUSAGE_SELF).ru_utime + resource.getrusage(resource.RUSAGE_SELF).ru_stime) * 1000),
     }))
 
 
