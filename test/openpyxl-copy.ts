@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readSheetValues, type CellValue } from '../shared/src/excel/read.js';
+import { columnName } from '../shared/src/excel/sheet.js';
 import { buildZip } from '../shared/src/testing/workbook.js';
 
 const MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
@@ -16,12 +17,6 @@ function xmlText(s: string): string {
     .replace(/\r/g, '&#13;')
     // eslint-disable-next-line no-control-regex
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `_x${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}_`);
-}
-
-function columnName(n: number): string {
-  let s = '';
-  for (let x = n; x > 0; x = Math.floor((x - 1) / 26)) s = String.fromCharCode(65 + ((x - 1) % 26)) + s;
-  return s;
 }
 
 /** A worksheet as openpyxl's write-only mode writes it: every string inline, dates as numbers with style 1. */
