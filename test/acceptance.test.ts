@@ -4,6 +4,8 @@ import { dirname, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanupTmp, cli, FIXTURES, NO_REFERENCE, publishedPath, REFERENCE, tmp } from './helpers.js';
+import { writeOpenpyxlMonth } from './openpyxl-copy.js';
+import { readSheetValues } from '../shared/src/excel/read.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -77,6 +79,22 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     expect(r.stdout).toContain(dirname(await publishedPath(out, '2026-11', 'revenue_per_product.xlsx')));
   });
 
+  it('publishes every text cell as the export holds it: no U+FFFD anywhere in the outputs', async () => {
+    const out = await tmp();
+    const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11']);
+    expect(r.code, r.stderr).toBe(0);
+    const dir = dirname(await publishedPath(out, '2026-11', 'merged_with_revenue.csv'));
+    const merged = await readFile(join(dir, 'merged_with_revenue.csv'), 'utf8');
+    // A web.xlsx text cell whose "é" straddled a chunk boundary of the old reader.
+    expect(merged).toContain('doivent être remplacées par du savagnin');
+    for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
+      expect((await readFile(join(dir, f), 'utf8')).includes('\ufffd'), f).toBe(false);
+    }
+    const report = await readSheetValues(join(dir, 'revenue_per_product.xlsx'), 'revenue_per_product.xlsx', 'Revenue by Product');
+    expect(report.rows.flat().some((v) => typeof v === 'string' && v.includes('\ufffd'))).toBe(false);
+    expect(report.rows).toHaveLength(715);
+  });
+
   it('is deterministic: two runs (inline and on worker threads) give byte-identical CSVs', async () => {
     const [a, b] = [await tmp(), await tmp()];
     // The second run parses on worker threads: where the work runs must not change a byte.
@@ -105,6 +123,23 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     expect(s.error.code).toBe('BN_ERR_EXPECTATION_FAILED');
     expect(s.error.message).toBe('blocking check failed in stage merge: merged_with_revenue.matches_expectations: totalRevenue is 70568.60, expected 70568.61');
     await expect(readdir(join(out2, 'extracts'))).rejects.toThrow(/ENOENT/);
+  });
+});
+
+describe.skipIf(!REFERENCE)('the reference month written by openpyxl (pandas\' writer)', () => {
+  it('gives the analyst figures: sheets found by name, not by position, whatever the part order', async () => {
+    // Made here in Node, as openpyxl writes (worksheets before xl/workbook.xml, inline strings),
+    // erp.xlsx with a decoy "Old prices" sheet (prices doubled) before Sheet1.
+    const input = await tmp();
+    await writeOpenpyxlMonth(REFERENCE!, input);
+    const out = await tmp();
+    const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-11', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.rowCounts).toMatchObject({ erp_clean: 825, web_clean: 714, liaison_clean: 825, merged_with_revenue: 714, premium_wines: 30, ordinary_wines: 684 });
+    expect(s.totalRevenue).toBe('70568.60');
+    expect([s.premium, s.ordinary]).toEqual([30, 684]);
+    expect(s.checks.filter((c: { check: string; passed: boolean }) => c.check === 'expected_sheet_present' && !c.passed)).toEqual([]);
   });
 });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateMonth } from '../cli/src/generate/index.js';
-import { cleanupTmp, cli, tmp } from './helpers.js';
+import { cleanupTmp, cli, FIXTURES, tmp } from './helpers.js';
 
 let base: string;
 
@@ -156,11 +156,56 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     expect(f.record.failedChecks).toEqual([{ asset: 'erp_clean', check: 'product_id_unique', metadata: { duplicateProductIds: [String(dupId)] } }]);
   });
 
+  it('a 0-byte file says it is empty', async () => {
+    const f = await runBad(await month((d) => writeFile(join(d, 'liaison.xlsx'), Buffer.alloc(0))));
+    expect(f.summary.error).toMatchObject({ code: 'BN_ERR_INPUT_EMPTY', stage: 'ingest', message: 'liaison.xlsx is empty (0 bytes): the export or the copy did not finish; export it again from Excel and drop it again' });
+  });
+
+  it('two sheets and none named Sheet1: the error lists them', async () => {
+    const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => {
+      ws.name = 'Prices';
+      ws.workbook.addWorksheet('Notes').addRow(['checked']);
+    })));
+    expect(f.summary.error).toMatchObject({ code: 'BN_ERR_INPUT_SHEET_MISSING', stage: 'ingest', message: 'erp.xlsx: sheet "Sheet1" is missing (sheets found: "Prices", "Notes"); name the sheet to read "Sheet1"' });
+    expect(f.record.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1' });
+  });
+
+  it('stops in clean without ever importing exceljs: the read path does not use it', async () => {
+    const input = await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => { ws.getCell('C12').value = 'vingt euros'; }));
+    const out = await tmp('bn-out-');
+    const list = join(out, 'modules.json');
+    const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12', '--json'], {
+      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`, BOTTLENECK_TEST_LOADED_MODULES: list,
+    });
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.stdout).error.stage).toBe('clean');
+    const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
+    expect(loaded.some((m) => m.includes('/node_modules/saxes/'))).toBe(true);
+    expect(loaded.filter((m) => m.includes('/node_modules/exceljs/'))).toEqual([]);
+  });
+
   it('escapes the message in the HTML alert', async () => {
     const f = await runBad(await month((d) => editSheet(join(d, 'erp.xlsx'), (ws) => { ws.getCell('C7').value = '<b>vingt</b> & "euros"'; })));
     const html = f.mail.content.find((c) => c.type === 'text/html')!.value;
     expect(html).toContain('&quot;&lt;b&gt;vingt&lt;/b&gt; &amp; \\&quot;euros\\&quot;&quot;');
     expect(html).not.toContain('<b>vingt</b>');
+  });
+});
+
+describe('inputs read with a warning', () => {
+  it('an export whose only sheet is not named Sheet1 is read, and a WARN check names the sheet read', async () => {
+    const input = await month((d) => editSheet(join(d, 'web.xlsx'), (ws) => { ws.name = 'wc-product-export'; }));
+    const out = await tmp('bn-out-');
+    const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout);
+    expect(s.status).toBe('succeeded');
+    const sheetChecks = s.checks.filter((c: { check: string }) => c.check === 'expected_sheet_present');
+    expect(sheetChecks.map((c: { asset: string; passed: boolean; severity: string; metadata: unknown }) => [c.asset, c.passed, c.severity, c.metadata])).toEqual([
+      ['erp_clean', true, 'WARN', { sheetRead: 'Sheet1' }],
+      ['web_clean', false, 'WARN', { expected: 'Sheet1', sheetRead: 'wc-product-export' }],
+      ['liaison_clean', true, 'WARN', { sheetRead: 'Sheet1' }],
+    ]);
   });
 });
 

@@ -3,6 +3,10 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@bottleneck/shared/errors/index';
+import { mark } from '@bottleneck/shared/profile';
+
+// Node's own start and this module's static imports, until here.
+mark('node start and the CLI\'s static imports', 0);
 
 /**
  * Exit codes: 0 success, 1 the run failed (input or check), 2 usage or configuration error,

@@ -65,12 +65,13 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const adapters = embeddedAdapters(opts.out, now);
   const bus = adapters.bus as MemoryBus;
   const store = adapters.store as FolderStore;
-  // Inline by default: measured faster at every size here (K = 1 to 20), since each worker pays
-  // exceljs's import again and the parse does not split across files well; workers add a hard
-  // memory cap per workbook for those who want it.
+  // Inline by default: one worker for web.xlsx (the other two read here meanwhile) measured slower
+  // at K = 1 and K = 20 on this 2-core machine, busy with other work (issue 8): the worker pays its
+  // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
+  // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
   const { ctx, close } = await createContext(adapters, {
-    workers, ...(workers > 0 ? { preload: [import.meta.resolve('exceljs')] } : {}),
+    workers, ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent, ...(opts.limits ? { limits: opts.limits } : {}), now,
     alert: { to: opts.alertTo ?? ['data-team@bottleneck.example'], from: opts.alertFrom ?? 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
     ...(opts.progress ? { progress: opts.progress } : {}),

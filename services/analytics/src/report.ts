@@ -1,5 +1,13 @@
 import { open } from 'node:fs/promises';
+import type ExcelJS from 'exceljs';
 import { neutralizeText } from '@bottleneck/shared';
+
+/**
+ * exceljs's streaming writer alone: importing the whole package (its reader, CSV support and their
+ * dependencies) costs about twice as much, on every run's path. exceljs is pinned (4.4.0) and has no
+ * exports map, so the module path is stable.
+ */
+const WORKBOOK_WRITER = 'exceljs/lib/stream/xlsx/workbook-writer.js';
 
 export interface ReportRow {
   product_id: string | number;
@@ -81,10 +89,10 @@ export async function pinZipTimestamps(path: string, when: Date): Promise<void> 
  * run writes the same bytes.
  */
 export async function writeRevenueReport(path: string, rows: readonly ReportRow[], s: ReportSummary): Promise<void> {
-  const { default: ExcelJS } = await import('exceljs');
+  const { default: WorkbookWriter } = (await import(WORKBOOK_WRITER)) as { default: typeof ExcelJS.stream.xlsx.WorkbookWriter };
   const made = new Date(s.madeAt);
   if (Number.isNaN(made.getTime())) throw new TypeError(`writeRevenueReport: madeAt is not a date: ${s.madeAt}`);
-  const wb = new ExcelJS.stream.xlsx.WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
+  const wb = new WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
   wb.creator = 'BottleNeck pipeline';
   wb.created = made;
   wb.modified = made;
@@ -125,15 +133,13 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
 }
 
 /**
- * Reads the Summary sheet back (Metric -> Value) straight from the file's XML, without parsing the
- * large product sheet again: what a spreadsheet would show, for the summary_total_matches check.
+ * Reads the Summary sheet back (Metric -> Value) with the pipeline's own reader, without
+ * converting the large product sheet: what a spreadsheet would show, for the summary_total_matches check.
  */
 export async function readSummary(path: string): Promise<Map<string, unknown>> {
-  const { peekSheet } = await import('@bottleneck/shared/excel/peek');
-  const { DEFAULT_READ_LIMITS } = await import('@bottleneck/shared/excel/read');
-  const got = await peekSheet(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
-  if (!got.rows) throw new Error(`revenue_per_product.xlsx has no sheet "${SUMMARY_SHEET}"`);
-  return new Map(got.rows.map((r) => [String(r[1]), r[2]]));
+  const { DEFAULT_READ_LIMITS, readSheetValues } = await import('@bottleneck/shared/excel/read');
+  const got = await readSheetValues(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
+  return new Map(got.rows.map((r) => [String(r[0]), r[1]]));
 }
 
 /** readSummary as entries, which cross a worker boundary. */

@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+import type { Converted, RowSink } from '../excel/read.js';
 import type { ColumnSpec } from '../sources.js';
+import { timed } from '../profile.js';
 import { quoteIdent, quoteLiteral } from './sql.js';
 
 export { loadSql, quoteIdent, quoteLiteral } from './sql.js';
@@ -24,7 +24,8 @@ export class Duck {
   }
 
   private instance(): Promise<DuckDBInstance> {
-    this.inst ??= import('@duckdb/node-api').then((m) => m.DuckDBInstance.create(':memory:', this.options));
+    this.inst ??= timed('duckdb: import @duckdb/node-api', () => import('@duckdb/node-api'))
+      .then((m) => timed('duckdb: create the instance', () => m.DuckDBInstance.create(':memory:', this.options)));
     return this.inst;
   }
 
@@ -86,17 +87,20 @@ export class Db {
     return r.map((x) => ({ name: String(x.name), type: String(x.type) }));
   }
 
-  /** Loads newline-delimited JSON rows (from readSheetToNdjson) into a temp table with the given column types. */
-  async loadNdjson(table: string, columns: readonly ColumnSpec[], path: string): Promise<void> {
-    const cols = [...columns.map((c) => `${quoteIdent(c.name)}: ${quoteLiteral(c.sql)}`), `"_row": 'INTEGER'`].join(', ');
-    await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} AS SELECT * FROM read_json($path, format = 'newline_delimited', columns = {${cols}})`, { path });
-  }
-
-  /** Loads rows (objects keyed by column name, plus `_row`) into a temp table, through a file in `workDir`. */
-  async loadRows(table: string, columns: readonly ColumnSpec[], rows: readonly Record<string, unknown>[], workDir: string): Promise<void> {
-    const path = join(workDir, `${table}.ndjson`);
-    await writeFile(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    await this.loadNdjson(table, columns, path);
+  /**
+   * Creates the temp table `table` with the given columns plus `_row INTEGER`, and returns a sink
+   * that appends rows to it with DuckDB's appender (no intermediate file). Values come as the
+   * reader converts them: whole numbers, doubles, and text; exact decimals and timestamps as text,
+   * which DuckDB casts to the column's DECIMAL or TIMESTAMP exactly. Close it to flush.
+   *
+   * @example
+   * const sink = await db.appendTo('raw_erp', SOURCES.erp.columns);
+   * try { await readSheetInto(path, SOURCES.erp, limits, sink); } finally { sink.close(); }
+   */
+  async appendTo(table: string, columns: readonly ColumnSpec[]): Promise<TableAppender> {
+    const cols = [...columns.map((c) => `${quoteIdent(c.name)} ${c.sql}`), '"_row" INTEGER'].join(', ');
+    await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} (${cols})`);
+    return new TableAppender(await this.conn.createAppender(table), columns);
   }
 
   /** Registers a Parquet file as a view (in the connection's default schema). */
@@ -106,5 +110,38 @@ export class Db {
 
   async toParquet(table: string, path: string): Promise<void> {
     await this.run(`COPY ${quoteIdent(table)} TO ${quoteLiteral(path)} (FORMAT parquet, COMPRESSION zstd)`);
+  }
+}
+
+const INT32_MAX = 2 ** 31 - 1;
+
+/** Rows of a sheet into a table, value by value through DuckDB's appender. */
+export class TableAppender implements RowSink {
+  private readonly kinds: Uint8Array;
+
+  constructor(private readonly appender: DuckDBAppender, columns: readonly ColumnSpec[]) {
+    // 0 whole number, 1 double, 2 text (text, exact decimals and timestamps).
+    this.kinds = Uint8Array.from(columns, (c) => (c.type === 'int' ? 0 : c.type === 'double' ? 1 : 2));
+  }
+
+  row(values: readonly Converted[], row: number): void {
+    const a = this.appender;
+    const kinds = this.kinds;
+    for (let i = 0; i < kinds.length; i++) {
+      const v = values[i];
+      if (v === null || v === undefined) a.appendNull();
+      else if (kinds[i] === 2) a.appendVarchar(v as string);
+      else if (kinds[i] === 1) a.appendDouble(v as number);
+      // appendInteger is the cheap call; the BIGINT column takes it, larger values go as BigInt.
+      else if ((v as number) <= INT32_MAX && (v as number) >= -INT32_MAX) a.appendInteger(v as number);
+      else a.appendBigInt(BigInt(v));
+    }
+    a.appendInteger(row);
+    a.endRow();
+  }
+
+  /** Flushes the rows into the table and releases the appender. */
+  close(): void {
+    this.appender.closeSync();
   }
 }

@@ -8,7 +8,7 @@ export const ERROR_CODES = {
   BN_ERR_INPUT_NOT_XLSX: { retriable: false, summary: 'An input file is not an xlsx workbook (wrong signature).' },
   BN_ERR_INPUT_CORRUPT: { retriable: false, summary: 'An xlsx workbook is truncated or corrupt and cannot be read.' },
   BN_ERR_INPUT_SHEET_MISSING: { retriable: false, summary: 'The required sheet is not in the workbook.' },
-  BN_ERR_INPUT_EMPTY: { retriable: false, summary: 'The sheet has no header row or no data rows.' },
+  BN_ERR_INPUT_EMPTY: { retriable: false, summary: 'The file is 0 bytes, or the sheet has no header row or no data rows.' },
   BN_ERR_INPUT_COLUMN_MISSING: { retriable: false, summary: 'A required column is missing from the header row.' },
   BN_ERR_INPUT_BAD_VALUE: { retriable: false, summary: 'A cell holds a value of the wrong type (text in a numeric column...).' },
   BN_ERR_CHECK_FAILED: { retriable: false, summary: 'A blocking asset check failed; downstream assets were not materialized.' },

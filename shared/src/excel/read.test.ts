@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BottleneckError } from '../errors/index.js';
 import { SOURCES, type SourceSpec } from '../sources.js';
-import { buildZip, referenceDir, writeWorkbook, writeZip } from '../testing/workbook.js';
-import { DEFAULT_READ_LIMITS, readSheet, type ReadLimits } from './read.js';
+import { buildZip, referenceDir, writeWorkbook, writeZip, type ZipEntrySpec } from '../testing/workbook.js';
+import { checkHeader, DEFAULT_READ_LIMITS, readSheet, readSheetValues, type ReadLimits } from './read.js';
 
 const ERP = SOURCES.erp;
 const HEADER = ['product_id', 'onsale_web', 'price', 'stock_quantity', 'stock_status'];
@@ -85,7 +85,7 @@ describe('readSheet: good workbooks', () => {
         { product_id: 4954, onsale_web: 1, price: '24.2', stock_quantity: 12, stock_status: 'instock', _row: 2 },
         { product_id: 15, onsale_web: 0, price: '8.50', stock_quantity: 0, stock_status: 'outofstock', _row: 3 },
       ],
-      headerRow: 1, blankRows: 0, extraColumns: [],
+      rowCount: 2, headerRow: 1, blankRows: 0, extraColumns: [], sheetRead: 'Sheet1',
     });
   });
 
@@ -105,7 +105,7 @@ describe('readSheet: good workbooks', () => {
         { i: -3, d: '12', f: 0, t: 'Ch\u00e2teau', ts: '2023-03-15 00:00:00.000', _row: 5 },
         { i: 2, d: '-0.5', f: 1000, t: 'site', ts: '2024-01-31 00:00:00.000', _row: 6 },
       ],
-      headerRow: 1, blankRows: 1, extraColumns: ['note'],
+      rowCount: 4, headerRow: 1, blankRows: 1, extraColumns: ['note'], sheetRead: 'Sheet1',
     });
   });
 
@@ -189,7 +189,8 @@ describe('readSheet: bad structure', () => {
     await writeWorkbook(p, [{ name: 'Data', rows: [HEADER, [1, 1, 1, 1, 'a']] }, { name: 'Notes', rows: [['x']] }]);
     const e = await failure(p);
     expect(e.code).toBe('BN_ERR_INPUT_SHEET_MISSING');
-    expect(e.message).toBe('erp.xlsx: sheet "Sheet1" is missing (sheets found: "Data", "Notes")');
+    expect(e.message).toBe('erp.xlsx: sheet "Sheet1" is missing (sheets found: "Data", "Notes"); name the sheet to read "Sheet1"');
+    expect(e.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1' });
   });
 
   it('a missing file', async () => {
@@ -233,7 +234,7 @@ describe('readSheet: files that are not good xlsx', () => {
   it('a workbook part that is not XML', async () => {
     const e = await failure(await file('erp.xlsx', buildZip([{ name: 'xl/workbook.xml', data: Buffer.from('not xml at all') }])));
     expect(e.code).toBe('BN_ERR_INPUT_CORRUPT');
-    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (1:14: text data outside of root node.): export it again from Excel and drop it again');
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/workbook.xml: 1:14: text data outside of root node.): export it again from Excel and drop it again');
   });
 
   it('refuses a workbook with zip entries its central directory does not list', async () => {
@@ -293,7 +294,7 @@ describe('readSheet: limits', () => {
 
   it('more columns than maxColumns, a text cell longer than maxCellChars', async () => {
     const wide = await failure(await workbook([[...HEADER, 'note'], [1, 1, 1, 1, 'a', 'n']]), ERP, { ...DEFAULT_READ_LIMITS, maxColumns: 5 });
-    expect(wide).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', message: 'erp.xlsx, sheet "Sheet1", row 1: 6 columns, more than 5' });
+    expect(wide).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', message: 'erp.xlsx, sheet "Sheet1", row 1: a cell in column F, more than the 5 columns allowed', location: { file: 'erp.xlsx', sheet: 'Sheet1', row: 1 } });
     const long = await failure(await workbook([HEADER, [1, 1, 1, 1, 'x'.repeat(50)]]), ERP, { ...DEFAULT_READ_LIMITS, maxCellChars: 10 });
     expect(long).toMatchObject({
       code: 'BN_ERR_INPUT_TOO_LARGE',
@@ -325,23 +326,155 @@ describe('readSheet: the process survives hostile input', () => {
   });
 });
 
-describe('readSheetToNdjson: bytes verified upstream', () => {
-  it('skips the CRC pass only for the exact bytes whose sha256 it is given', async () => {
-    const { createHash } = await import('node:crypto');
-    const { buildZip } = await import('../testing/workbook.js');
-    const { mkdtemp, writeFile, readFile } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { readSheetToNdjson } = await import('./read.js');
-    const { SOURCES } = await import('../sources.js');
-    const dir = await mkdtemp(join(tmpdir(), 'bn-verified-'));
-    const bad = join(dir, 'erp.xlsx');
-    await writeFile(bad, buildZip([{ name: 'xl/workbook.xml', data: Buffer.from('<workbook/>'), method: 'store', crc: 1 }]));
-    const sha = createHash('sha256').update(await readFile(bad)).digest('hex');
-    const out = join(dir, 'x.ndjson');
-    // A wrong sha256 (other bytes were verified): the CRC is checked and fails.
-    await expect(readSheetToNdjson(bad, SOURCES.erp, DEFAULT_READ_LIMITS, out, 'f'.repeat(64))).rejects.toThrow('erp.xlsx is corrupt: zip entry xl/workbook.xml fails its CRC-32 check; export it again from Excel and drop it again');
-    // Its own sha256: trusted as verified, the CRC pass is skipped and the parse goes on to its own error.
-    await expect(readSheetToNdjson(bad, SOURCES.erp, DEFAULT_READ_LIMITS, out, sha)).rejects.not.toThrow(/CRC-32/);
+
+const MAIN_NS = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
+const REL_NS = 'http://schemas.openxmlformats.org/officeDocument/2006/relationships';
+const PKG_NS = 'http://schemas.openxmlformats.org/package/2006/relationships';
+
+/** The rows of an ERP sheet as inline-string XML, for hand-made workbooks. */
+function erpSheetXml(rows: unknown[][]): string {
+  const cell = (v: unknown) => (typeof v === 'number' ? `<c><v>${v}</v></c>` : `<c t="inlineStr"><is><t>${String(v)}</t></is></c>`);
+  return `<worksheet xmlns="${MAIN_NS}"><sheetData>${rows.map((r) => `<row>${r.map(cell).join('')}</row>`).join('')}</sheetData></worksheet>`;
+}
+
+/** A workbook built part by part; `sheets` name each sheet and give its XML, `extra` adds parts (with CRC overrides). */
+function handMade(sheets: { name: string; xml: string; state?: string; crc?: number }[], extra: ZipEntrySpec[] = []): Buffer {
+  const wb = `<workbook xmlns="${MAIN_NS}" xmlns:r="${REL_NS}"><sheets>${sheets.map((s, i) => `<sheet name="${s.name}" sheetId="${i + 1}"${s.state ? ` state="${s.state}"` : ''} r:id="rId${i + 1}"/>`).join('')}</sheets></workbook>`;
+  const rels = `<Relationships xmlns="${PKG_NS}">${sheets.map((_, i) => `<Relationship Id="rId${i + 1}" Type="${REL_NS}/worksheet" Target="worksheets/sheet${i + 1}.xml"/>`).join('')}</Relationships>`;
+  return buildZip([
+    { name: 'xl/workbook.xml', data: Buffer.from(wb) },
+    { name: 'xl/_rels/workbook.xml.rels', data: Buffer.from(rels) },
+    ...sheets.map((s, i) => ({ name: `xl/worksheets/sheet${i + 1}.xml`, data: Buffer.from(s.xml), ...(s.crc !== undefined ? { crc: s.crc } : {}) })),
+    ...extra,
+  ]);
+}
+
+describe('readSheet: every part is verified', () => {
+  it('a part nobody parses that fails its CRC fails the read', async () => {
+    const p = await file('erp.xlsx', handMade([{ name: 'Sheet1', xml: erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]) }], [{ name: 'docProps/app.xml', data: Buffer.from('<Properties/>'), crc: 7 }]));
+    const e = await failure(p);
+    expect(e.message).toBe('erp.xlsx is corrupt: zip entry docProps/app.xml fails its CRC-32 check; export it again from Excel and drop it again');
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_CORRUPT', location: { file: 'erp.xlsx' } });
+  });
+
+  it('a damaged sheet is reported by its CRC, not by where the parse tripped', async () => {
+    const damaged = await file('erp.xlsx', handMade([{ name: 'Sheet1', xml: `<worksheet xmlns="${MAIN_NS}"><sheetData><row><<<`, crc: 12345 }]));
+    expect((await failure(damaged)).message).toBe('erp.xlsx is corrupt: zip entry xl/worksheets/sheet1.xml fails its CRC-32 check; export it again from Excel and drop it again');
+    // Well-formed but not what was written: the rows were parsed, the CRC still refuses them.
+    const swapped = await file('erp.xlsx', handMade([{ name: 'Sheet1', xml: erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]), crc: 1 }]));
+    expect((await failure(swapped)).message).toBe('erp.xlsx is corrupt: zip entry xl/worksheets/sheet1.xml fails its CRC-32 check; export it again from Excel and drop it again');
+  });
+});
+
+describe('readSheet: the sheet is found by name', () => {
+  it('reads the only worksheet when the expected one is absent, and says which', async () => {
+    const p = await file('erp.xlsx', handMade([{ name: 'Export 2024-01', xml: erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]) }]));
+    const data = await readSheet(p, ERP);
+    expect(data.rows).toEqual([{ product_id: 1, onsale_web: 1, price: '2', stock_quantity: 3, stock_status: 'a', _row: 2 }]);
+    expect(data.sheetRead).toBe('Export 2024-01');
+    expect(data.sheetFallback).toEqual({ expected: 'Sheet1', read: 'Export 2024-01' });
+  });
+
+  it('with two sheets and neither named Sheet1, lists them, hidden ones marked', async () => {
+    const rows = erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]);
+    const p = await file('erp.xlsx', handMade([{ name: 'Old prices', xml: rows, state: 'hidden' }, { name: 'Prices', xml: rows }]));
+    const e = await failure(p);
+    expect(e.code).toBe('BN_ERR_INPUT_SHEET_MISSING');
+    expect(e.message).toBe('erp.xlsx: sheet "Sheet1" is missing (sheets found: "Old prices" (hidden), "Prices"); name the sheet to read "Sheet1"');
+  });
+
+  it('a 0-byte file says it is empty', async () => {
+    const e = await failure(await file('erp.xlsx', Buffer.alloc(0)));
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_EMPTY', location: { file: 'erp.xlsx' } });
+    expect(e.message).toBe('erp.xlsx is empty (0 bytes): the export or the copy did not finish; export it again from Excel and drop it again');
+  });
+
+  it('refuses a DOCTYPE (no entity tricks), naming the part', async () => {
+    const xml = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">]><worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>&lol2;</t></is></c></row></sheetData></worksheet>`;
+    const e = await failure(await file('erp.xlsx', handMade([{ name: 'Sheet1', xml }])));
+    expect(e.code).toBe('BN_ERR_INPUT_CORRUPT');
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/worksheets/sheet1.xml: 1:95: a DOCTYPE is not allowed in an xlsx part): export it again from Excel and drop it again');
+  });
+
+  it('refuses a cell or tag that runs on without markup, bounded, before the parser buffers it', async () => {
+    // Letters that do not compress into a zip bomb: the ratio check lets it through, the parse bound stops it.
+    let seed = 7;
+    const noise = Array.from({ length: 600_000 }, () => String.fromCharCode(97 + ((seed = (seed * 1103515245 + 12345) % 2 ** 31) % 26))).join('');
+    const p = await file('erp.xlsx', handMade([{ name: 'Sheet1', xml: `<worksheet xmlns="${MAIN_NS}"><sheetData><row r="1"><c t="inlineStr"><is><t>${noise}` }]));
+    const e = await failure(p, ERP, { ...DEFAULT_READ_LIMITS, maxCellChars: 1000 });
+    expect(e.message).toBe('erp.xlsx, sheet "Sheet1", row 1: more than 75536 characters without markup (a cell holds at most 1000 characters); the workbook is damaged or hostile');
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', location: { file: 'erp.xlsx', sheet: 'Sheet1', row: 1 } });
+  });
+});
+
+describe('checkHeader: the vital check, with the same parser', () => {
+  it('passes a good header whatever the data rows hold: it stops after the header row', async () => {
+    const p = await workbook([HEADER, [1, 1, 'vingt euros', 1, 'a']]);
+    const got = await checkHeader(p, ERP, DEFAULT_READ_LIMITS);
+    expect(got).toMatchObject({ headerRow: 1, sheetRead: 'Sheet1', zip: { bytes: (await stat(p)).size } });
+    expect(got.sheetFallback).toBeUndefined();
+    // The full read does see the bad cell.
+    expect((await failure(p)).code).toBe('BN_ERR_INPUT_BAD_VALUE');
+  });
+
+  it('refuses a missing column with the full reader\'s words', async () => {
+    const p = await workbook([['product_id', 'onsale_web', 'stock_quantity', 'stock_status'], [1, 1, 1, 'a']]);
+    const e = await checkHeader(p, ERP, DEFAULT_READ_LIMITS).then(() => null, (x: unknown) => x as BottleneckError);
+    expect(e?.message).toBe('erp.xlsx, sheet "Sheet1", header row 1: required column "price" missing (found: "product_id", "onsale_web", "stock_quantity", "stock_status")');
+  });
+
+  it('still checks the CRC of every part, the rest of the sheet included', async () => {
+    const p = await file('erp.xlsx', handMade([{ name: 'Sheet1', xml: erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]), crc: 99 }]));
+    const e = await checkHeader(p, ERP, DEFAULT_READ_LIMITS).then(() => null, (x: unknown) => x as BottleneckError);
+    expect(e?.message).toBe('erp.xlsx is corrupt: zip entry xl/worksheets/sheet1.xml fails its CRC-32 check; export it again from Excel and drop it again');
+  });
+
+  it('names the only worksheet it checked when Sheet1 is absent', async () => {
+    const p = await file('erp.xlsx', handMade([{ name: 'Data', xml: erpSheetXml([HEADER, [1, 1, 2, 3, 'a']]) }]));
+    expect(await checkHeader(p, ERP, DEFAULT_READ_LIMITS)).toMatchObject({ sheetRead: 'Data', sheetFallback: { expected: 'Sheet1', read: 'Data' } });
+  });
+
+  it('is bounded in time like every pass (BN_MAX_READ_MS)', async () => {
+    const p = await workbook([HEADER, [1, 1, 1, 1, 'a']]);
+    const e = await checkHeader(p, ERP, { ...DEFAULT_READ_LIMITS, maxMillis: 0 }).then(() => null, (x: unknown) => x as BottleneckError);
+    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', message: 'erp.xlsx: reading took more than 0 ms (BN_MAX_READ_MS); the workbook is too large or hostile' });
+  });
+});
+
+describe('readSheetValues: a sheet as the workbook holds it', () => {
+  it('reads the cells of a named sheet, not the sheet before it', async () => {
+    const p = await at('report.xlsx');
+    await writeWorkbook(p, [{ name: 'Revenue by Product', rows: [['product_id', 'revenue'], [1, 12.5]] }, { name: 'Summary', rows: [['Metric', 'Value'], ['Total Revenue', 70568.6], ['Products', 714]] }]);
+    expect(await readSheetValues(p, 'report.xlsx', 'Summary')).toEqual({ rows: [['Metric', 'Value'], ['Total Revenue', 70568.6], ['Products', 714]], rowNumbers: [1, 2, 3] });
+    const e = await readSheetValues(p, 'report.xlsx', 'Nope').then(() => null, (x: unknown) => x as BottleneckError);
+    expect(e?.message).toBe('report.xlsx: sheet "Nope" is missing (sheets found: "Revenue by Product", "Summary"); name the sheet to read "Nope"');
+  });
+});
+
+describe('readSheet: text is the export\'s, byte for byte, or refused', () => {
+  const sheetBytes = (inner: Buffer) => Buffer.concat([Buffer.from(`<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>`), inner, Buffer.from('</t></is></c></row></sheetData></worksheet>')]);
+  const withSheet = (xml: Buffer) =>
+    buildZip([
+      { name: 'xl/workbook.xml', data: Buffer.from(`<workbook xmlns="${MAIN_NS}" xmlns:r="${REL_NS}"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>`) },
+      { name: 'xl/_rels/workbook.xml.rels', data: Buffer.from(`<Relationships xmlns="${PKG_NS}"><Relationship Id="rId1" Type="${REL_NS}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>`) },
+      { name: 'xl/worksheets/sheet1.xml', data: xml },
+    ]);
+
+  it('refuses bytes that are not UTF-8 instead of replacing them with U+FFFD', async () => {
+    const e = await failure(await file('erp.xlsx', withSheet(sheetBytes(Buffer.from([0x41, 0xe9, 0x42])))));
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/worksheets/sheet1.xml: bytes that are not UTF-8 text): export it again from Excel and drop it again');
+  });
+
+  it('refuses a part that ends inside a character', async () => {
+    const e = await failure(await file('erp.xlsx', withSheet(Buffer.concat([Buffer.from(`<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>`), Buffer.from([0xe2, 0x82])]))));
+    expect(e.message).toBe('erp.xlsx cannot be read as an xlsx workbook (xl/worksheets/sheet1.xml: bytes that are not UTF-8 text): export it again from Excel and drop it again');
+  });
+
+  it('reads a part in UTF-16 (with its byte-order mark) and a UTF-8 one with a byte-order mark', async () => {
+    const xml = `<worksheet xmlns="${MAIN_NS}"><sheetData><row><c t="inlineStr"><is><t>t\u00eate</t></is></c></row><row><c t="inlineStr"><is><t>\u20ac</t></is></c></row></sheetData></worksheet>`;
+    const spec: SourceSpec = { ...ERP, file: 'x.xlsx', columns: [{ name: 't\u00eate', type: 'text', sql: 'VARCHAR' }] };
+    for (const bytes of [Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(xml, 'utf16le')]), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(xml)])]) {
+      expect((await readSheet(await file('x.xlsx', withSheet(bytes)), spec)).rows).toEqual([{ 't\u00eate': '\u20ac', _row: 2 }]);
+    }
   });
 });

@@ -1,18 +1,28 @@
-import { createReadStream } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import { BottleneckError, type CellLocation } from '../errors/index.js';
-import type { ColumnSpec, SourceSpec } from '../sources.js';
-import { inspectZip, type ZipLimits } from './zip-guard.js';
+import { BottleneckError } from '../errors/index.js';
+import type { SourceSpec } from '../sources.js';
+import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
+import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
+import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
+import { mark, timed } from '../profile.js';
+import { parsePart, type XmlBounds } from './xml.js';
+import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
+
+export type { CellValue, Converted } from './cells.js';
+export type { ZipLimits, ZipSummary } from './zip.js';
 
 /** What reading one workbook may cost at most. */
 export interface ReadLimits extends ZipLimits {
+  /** Data rows of the sheet (BN_MAX_ROWS). */
   maxRows: number;
+  /** Highest column number a cell may have. */
   maxColumns: number;
+  /** Longest text of one cell, characters (Excel's own limit is 32,767). */
   maxCellChars: number;
+  /** Longest time one workbook's read may take, every pass together (BN_MAX_READ_MS). */
   maxMillis: number;
 }
 
+/** The defaults: generous for a monthly export, tight for a hostile file. The environment overrides them (shared/src/config.ts). */
 export const DEFAULT_READ_LIMITS: ReadLimits = {
   maxBytes: 200 * 1024 * 1024,
   maxUncompressedBytes: 2 * 1024 * 1024 * 1024,
@@ -24,271 +34,332 @@ export const DEFAULT_READ_LIMITS: ReadLimits = {
   maxMillis: 120_000,
 };
 
-export interface SheetData {
-  /** One object per non-blank data row: the spec's columns (typed for JSON) plus `_row`, the Excel row number. */
-  rows: Record<string, string | number | null>[];
-  headerRow: number;
-  blankRows: number;
-  /** Header cells not in the spec: ignored, reported in metadata. */
-  extraColumns: string[];
+/** The expected sheet was absent and the workbook's only worksheet was read instead: worth a WARN. */
+export interface SheetFallback {
+  expected: string;
+  read: string;
 }
 
-type ExcelCell = unknown;
-
-function describeValue(v: unknown): string {
-  const s = typeof v === 'string' ? JSON.stringify(v) : String(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-}
-
-/** The plain value of an exceljs cell: rich text, hyperlinks and formulas reduced to what they show. */
-function plain(v: ExcelCell): unknown {
-  if (v === null || v === undefined) return null;
-  if (typeof v !== 'object' || v instanceof Date) return v;
-  const o = v as Record<string, unknown>;
-  if (Array.isArray(o.richText)) return (o.richText as { text?: string }[]).map((r) => r.text ?? '').join('');
-  if ('result' in o) return plain(o.result);
-  if ('formula' in o || 'sharedFormula' in o) return null;
-  if ('error' in o) return { error: o.error };
-  if ('text' in o) return plain(o.text);
-  return v;
-}
-
-function toDecimalString(n: number): string | null {
-  if (!Number.isFinite(n)) return null;
-  const fixed = n.toFixed(4);
-  // A double that is a 4-decimal number but for binary noise (24.200000000000003) is that number.
-  if (Math.abs(Number(fixed) - n) > 1e-9 * Math.max(1, Math.abs(n))) return null;
-  return fixed.replace(/\.?0+$/, '') || '0';
-}
-
-/**
- * Converts one cell to the JSON value DuckDB will read for the column's type, or throws
- * BN_ERR_INPUT_BAD_VALUE naming the file, sheet, column and row.
- */
-function convert(raw: ExcelCell, col: ColumnSpec, file: string, sheet: string, rowNumber: number, limits: ReadLimits): string | number | null {
-  const v = plain(raw);
-  if (v === null || v === '') return null;
-  if (col.type === 'text' && typeof v === 'string' && v.length <= limits.maxCellChars) return v;
-  if (col.type === 'int' && typeof v === 'number' && Number.isSafeInteger(v)) return v;
-  const loc: CellLocation = { file, sheet, column: col.name, row: rowNumber };
-  const where = `${file}, sheet "${sheet}", column "${col.name}", row ${rowNumber}`;
-  const bad = (what: string) =>
-    new BottleneckError('BN_ERR_INPUT_BAD_VALUE', `${where}: ${describeValue(v && typeof v === 'object' && 'error' in (v as object) ? (v as { error: unknown }).error : v)} ${what}. Fix the cell in the export and drop the file again.`, { location: loc });
-  if (typeof v === 'object' && !(v instanceof Date)) throw bad('is an Excel error or an unsupported value');
-  switch (col.type) {
-    case 'text': {
-      const s = v instanceof Date ? v.toISOString() : typeof v === 'number' ? String(v) : String(v);
-      if (s.length > limits.maxCellChars) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${where}: the cell holds ${s.length} characters, more than ${limits.maxCellChars}`, { location: loc });
-      return s;
-    }
-    case 'int': {
-      if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
-      if (typeof v === 'string' && /^\s*-?\d{1,15}\s*$/.test(v)) return Number(v.trim());
-      if (typeof v === 'string' && v.trim() === '') return null;
-      throw bad('is not a whole number');
-    }
-    case 'decimal': {
-      let s: string | null = null;
-      // The same bound as text: DECIMAL(18,4) holds 14 integer digits.
-      if (typeof v === 'number') s = Math.abs(v) < 1e14 ? toDecimalString(v) : null;
-      else if (typeof v === 'string' && /^\s*-?\d{1,14}(\.\d{1,4})?\s*$/.test(v)) s = v.trim();
-      else if (typeof v === 'string' && v.trim() === '') return null;
-      if (s === null) throw bad(typeof v === 'number' ? (Math.abs(v) >= 1e14 ? 'is too large for a price' : 'has more than 4 decimal places') : 'is not a number');
-      return s;
-    }
-    case 'double': {
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-      if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
-      throw bad('is not a number');
-    }
-    case 'timestamp': {
-      let d: Date | null = null;
-      if (v instanceof Date) d = v;
-      else if (typeof v === 'number') d = new Date(Math.round((v - 25569) * 86_400_000));
-      else if (typeof v === 'string') {
-        const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?Z?$/.exec(v.trim());
-        if (m) {
-          const [y = '0', mo = '1', da = '1', h = '0', mi = '0', se = '0'] = m.slice(1, 7) as (string | undefined)[];
-          const t = Date.UTC(+y, +mo - 1, +da, +h, +mi, +se, Math.round(Number(m[7] ?? 0) * 1000));
-          d = new Date(t);
-          // Date.UTC rolls 2024-02-30 over to March: a date that does not exist is refused.
-          if (d.getUTCFullYear() !== +y || d.getUTCMonth() !== +mo - 1 || d.getUTCDate() !== +da || d.getUTCHours() !== +h || d.getUTCMinutes() !== +mi || d.getUTCSeconds() !== +se) d = null;
-        }
-      }
-      if (!d || Number.isNaN(d.getTime())) throw bad('is not a date');
-      // Excel dates carry no zone: keep the wall-clock time as a naive TIMESTAMP.
-      return d.toISOString().slice(0, 23).replace('T', ' ');
-    }
-  }
-}
-
-/**
- * Reads one sheet of an xlsx with exceljs's streaming reader, bounded by `limits` (size, zip
- * bomb, rows, columns, cell size, time), converting each cell to the column's type. Every error is
- * a BottleneckError naming the file, sheet, column and row; a hostile workbook is reported, never
- * fatal to the process.
- */
-export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<SheetData> {
-  const rows: SheetData['rows'] = [];
-  const summary = await scanSheet(path, spec, limits, (r) => { rows.push(r); });
-  return { rows, headerRow: summary.headerRow, blankRows: summary.blankRows, extraColumns: summary.extraColumns };
-}
-
-async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-type RowSink = (row: Record<string, string | number | null>) => void | Promise<void>;
-
-/** The reader itself: validates and converts each data row and hands it to `onRow`. */
-async function scanSheet(path: string, spec: SourceSpec, limits: ReadLimits, onRow: RowSink, verifiedSha256?: string): Promise<SheetSummary> {
-  const file = spec.file;
-  // Every part is checked (directory, sizes, bomb ratio, CRC) before exceljs sees a byte: a damaged
-  // or hostile file is refused deterministically, and never half-parsed.
-  // The directory (sizes, bomb ratio, entries filling the file) is always checked; the CRC of
-  // every part too, unless these exact bytes (same sha256) already passed it upstream.
-  const verify = verifiedSha256 === undefined || (await sha256File(path)) !== verifiedSha256;
-  await inspectZip(path, file, limits, { verify });
-  const { default: ExcelJS } = await import('exceljs');
-  const input = createReadStream(path);
-  const started = Date.now();
-  const corrupt = (e: unknown) =>
-    new BottleneckError('BN_ERR_INPUT_CORRUPT', `${file} cannot be read as an xlsx workbook (${(e as Error)?.message ?? String(e)}): export it again from Excel and drop it again`, { location: { file }, cause: e });
-  // exceljs reports some zip errors on the input stream only: turn them into a rejection.
-  let streamError: unknown;
-  input.on('error', (e) => (streamError = e));
-  const reader = new ExcelJS.stream.xlsx.WorkbookReader(input, {
-    sharedStrings: 'cache', hyperlinks: 'ignore', styles: 'cache', worksheets: 'emit', entries: 'ignore',
-  } as never);
-  const seen: string[] = [];
-  let result: SheetSummary | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  // A parser that stalls on a damaged part would otherwise wait forever: the deadline rejects.
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(timeout()), limits.maxMillis);
-  });
-  try {
-    await Promise.race([deadline, iterate()]);
-  } catch (e) {
-    input.destroy();
-    if (e instanceof BottleneckError) throw e;
-    throw corrupt(e);
-  } finally {
-    clearTimeout(timer);
-  }
-  if (streamError) throw corrupt(streamError);
-  if (!result) {
-    throw new BottleneckError('BN_ERR_INPUT_SHEET_MISSING', `${file}: sheet "${spec.sheet}" is missing (sheets found: ${seen.map((s) => `"${s}"`).join(', ') || 'none'})`, { location: { file, sheet: spec.sheet } });
-  }
-  return result;
-
-  async function iterate(): Promise<void> {
-    for await (const ws of reader as AsyncIterable<AsyncIterable<{ number: number; values: unknown[] }> & { name: string }>) {
-      const name = (ws as { name?: string }).name ?? '';
-      seen.push(name);
-      if (name !== spec.sheet || result) {
-        for await (const _ of ws) if (Date.now() - started > limits.maxMillis) throw timeout();
-        continue;
-      }
-      result = await readRows(ws, spec, limits, started);
-    }
-  }
-
-  function timeout() {
-    return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}: reading took more than ${limits.maxMillis} ms (BN_MAX_READ_MS); the workbook is too large or hostile`, { location: { file } });
-  }
-
-  async function readRows(ws: AsyncIterable<{ number: number; values: unknown[] }>, s: SourceSpec, l: ReadLimits, t0: number): Promise<SheetSummary> {
-    const sheet = s.sheet;
-    let index: number[] | null = null;
-    let headerRow = 0;
-    let extra: string[] = [];
-    let blank = 0;
-    let count = 0;
-    let rowCount = 0;
-    for await (const row of ws) {
-      if ((++count & 255) === 0 && Date.now() - t0 > l.maxMillis) throw timeout();
-      const values = row.values;
-      if (values.length - 1 > l.maxColumns) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}", row ${row.number}: ${values.length - 1} columns, more than ${l.maxColumns}`, { location: { file, sheet, row: row.number } });
-      if (!index) {
-        const header = values.map((v) => { const p = plain(v); return typeof p === 'string' ? p.trim() : p === null ? '' : String(p); });
-        const pos = new Map<string, number>();
-        header.forEach((h, i) => { if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i); });
-        const missing = s.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
-        if (missing.length) {
-          throw new BottleneckError('BN_ERR_INPUT_COLUMN_MISSING', `${file}, sheet "${sheet}", header row ${row.number}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${header.filter(Boolean).map((h) => `"${h}"`).join(', ')})`, { location: { file, sheet, column: missing[0]!, row: row.number } });
-        }
-        index = s.columns.map((c) => pos.get(c.name.toLowerCase())!);
-        const known = new Set(s.columns.map((c) => c.name.toLowerCase()));
-        extra = header.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase()));
-        headerRow = row.number;
-        continue;
-      }
-      const out: Record<string, string | number | null> = {};
-      let empty = true;
-      for (let i = 0; i < s.columns.length; i++) {
-        const col = s.columns[i]!;
-        const v = convert(values[index[i]!], col, file, sheet, row.number, l);
-        if (v !== null) empty = false;
-        out[col.name] = v;
-      }
-      if (empty) { blank++; continue; }
-      if (rowCount >= l.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${file}, sheet "${sheet}": more than ${l.maxRows} rows (BN_MAX_ROWS)`, { location: { file, sheet, row: row.number } });
-      out._row = row.number;
-      rowCount++;
-      const pending = onRow(out);
-      if (pending) await pending;
-    }
-    if (!index) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, { location: { file, sheet } });
-    if (rowCount === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: headerRow + 1 } });
-    return { rowCount, headerRow, blankRows: blank, extraColumns: extra };
-  }
-}
-
-/** What reading a sheet to a file reports back (the rows themselves stay in the file). */
+/** What reading a sheet reports back beside its rows. */
 export interface SheetSummary {
   /** Data rows read (blank rows not counted). */
   rowCount: number;
   headerRow: number;
   blankRows: number;
+  /** Header cells not in the spec: ignored, reported in metadata. */
   extraColumns: string[];
+  /** The sheet read: the spec's, or the only worksheet of a workbook that lacks it. */
+  sheetRead: string;
+  sheetFallback?: SheetFallback;
+}
+
+export interface SheetData extends SheetSummary {
+  /** One object per non-blank data row: the spec's columns (typed for JSON) plus `_row`, the Excel row number. */
+  rows: Record<string, Converted>[];
 }
 
 /**
- * Reads a sheet (as readSheet) and writes its rows as newline-delimited JSON to `outPath`, for
- * DuckDB's read_json. Runs on a worker thread: only the summary crosses back.
+ * Receives the converted rows of a sheet, in order: `values` in the spec's column order (reused
+ * between calls: copy what you keep), `row` the Excel row number.
  */
-export async function readSheetToNdjson(path: string, spec: SourceSpec, limits: ReadLimits, outPath: string, verifiedSha256?: string): Promise<SheetSummary> {
-  const fh = await open(outPath, 'w');
-  let buf: string[] = [];
-  let size = 0;
-  const flush = async () => {
-    const chunk = buf.join('');
-    buf = [];
-    size = 0;
-    await fh.write(chunk);
-  };
+export interface RowSink {
+  row(values: readonly Converted[], row: number): void;
+}
+
+/** The vital check's result: the zip's directory, and the sheet whose header holds the required columns. */
+export interface HeaderCheck {
+  zip: ZipSummary;
+  headerRow: number;
+  sheetRead: string;
+  sheetFallback?: SheetFallback;
+}
+
+const quoteList = (sheets: readonly SheetRef[]) =>
+  sheets.map((s) => `"${s.name}"${s.state === 'visible' ? '' : ` (${s.state === 'hidden' ? 'hidden' : 'very hidden'})`}`).join(', ') || 'none';
+
+/**
+ * The sheet to read: the one named `expected`; or, when the workbook has no sheet of that name and
+ * exactly one worksheet, that one (with a fallback note). Otherwise BN_ERR_INPUT_SHEET_MISSING
+ * listing the sheets found.
+ */
+function pickSheet(info: WorkbookInfo, expected: string, file: string): { ref: SheetRef & { part: string }; fallback?: SheetFallback } {
+  const named = info.sheets.find((s) => s.name === expected);
+  const usable = (s: SheetRef): s is SheetRef & { part: string } => s.worksheet && s.part !== null;
+  if (named) {
+    if (usable(named)) return { ref: named };
+    throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${file}: sheet "${expected}" ${named.worksheet ? 'has no worksheet part in the zip' : 'is not a worksheet (a chart or dialog sheet)'}; export it again from Excel and drop it again`, { location: { file, sheet: expected } });
+  }
+  const worksheets = info.sheets.filter(usable);
+  const only = worksheets[0];
+  if (only && worksheets.length === 1) return { ref: only, fallback: { expected, read: only.name } };
+  throw new BottleneckError('BN_ERR_INPUT_SHEET_MISSING', `${file}: sheet "${expected}" is missing (sheets found: ${quoteList(info.sheets)}); name the sheet to read "${expected}"`, { location: { file, sheet: expected } });
+}
+
+/** An open workbook with its sheet chosen: what every read starts from. */
+interface Opened {
+  zip: XlsxZip;
+  info: WorkbookInfo;
+  ref: SheetRef & { part: string };
+  fallback?: SheetFallback;
+  bounds: XmlBounds;
+  ctx: CellContext;
+}
+
+async function openSheet(path: string, file: string, expected: string, limits: ReadLimits): Promise<Opened> {
+  const deadline = Date.now() + limits.maxMillis;
+  const zip = await timed(`read ${file}: zip directory`, () => XlsxZip.open(path, file, limits));
   try {
-    // Rows stream to the file in ~1 MB writes: memory stays flat whatever the month's size.
-    const keys = [...spec.columns.map((c) => c.name), '_row'].map((k) => `${JSON.stringify(k)}:`);
-    const summary = await scanSheet(path, spec, limits, (r) => {
-      let line = '{';
-      let i = 0;
-      for (const k in r) {
-        const v = r[k];
-        line += (i ? ',' : '') + keys[i] + (typeof v === 'number' ? String(v) : v === null ? 'null' : JSON.stringify(v));
-        i++;
-      }
-      line += '}\n';
-      buf.push(line);
-      size += line.length;
-      if (size > 1 << 20) return flush();
-    }, verifiedSha256);
-    await flush();
-    return summary;
+    const bounds: XmlBounds = { deadline, maxCellChars: limits.maxCellChars, file, timeLimitMs: limits.maxMillis };
+    const info = await timed(`read ${file}: workbook and relationships`, () => readWorkbookInfo(zip, bounds));
+    const { ref, fallback } = pickSheet(info, expected, file);
+    const ctx: CellContext = { shared: [], dateStyles: [], epoch: info.date1904 ? EPOCH_1904 : EPOCH_1900, file, sheet: ref.name };
+    return { zip, info, ref, ...(fallback ? { fallback } : {}), bounds: { ...bounds, sheet: ref.name }, ctx };
+  } catch (e) {
+    await zip.close();
+    throw e;
+  }
+}
+
+/** The header row's names (trimmed text), by column number. */
+function headerNames(cells: RowCells, ctx: CellContext, row: number): string[] {
+  const names: string[] = [''];
+  for (let c = 1; c <= cells.last; c++) {
+    const v = cells.value(c, ctx, row);
+    names.push(v === null ? '' : typeof v === 'string' ? v.trim() : typeof v === 'object' && !(v instanceof Date) ? v.error : String(v));
+  }
+  return names;
+}
+
+/** Where each spec column is in the header, or BN_ERR_INPUT_COLUMN_MISSING naming what was found. */
+function locateColumns(names: readonly string[], spec: SourceSpec, file: string, sheet: string, row: number): { index: number[]; extra: string[] } {
+  const pos = new Map<string, number>();
+  names.forEach((h, i) => { if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i); });
+  const missing = spec.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
+  if (missing.length) {
+    throw new BottleneckError('BN_ERR_INPUT_COLUMN_MISSING', `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names.filter(Boolean).map((h) => `"${h}"`).join(', ')})`, { location: { file, sheet, column: missing[0]!, row } });
+  }
+  const known = new Set(spec.columns.map((c) => c.name.toLowerCase()));
+  return { index: spec.columns.map((c) => pos.get(c.name.toLowerCase())!), extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())) };
+}
+
+/** Turns the rows after the header into the spec's typed values, for a sink. */
+class SpecRows implements RowConsumer {
+  wanted: Uint8Array | null = null;
+  index: number[] | null = null;
+  extra: string[] = [];
+  headerRow = 0;
+  rowCount = 0;
+  blank = 0;
+  private readonly values: Converted[];
+  private readonly place: CellPlace;
+
+  constructor(private readonly spec: SourceSpec, private readonly ctx: CellContext, private readonly limits: ReadLimits, private readonly sink: RowSink) {
+    this.values = new Array<Converted>(spec.columns.length).fill(null);
+    this.place = { file: ctx.file, sheet: ctx.sheet, row: 0, maxCellChars: limits.maxCellChars, epoch: ctx.epoch };
+  }
+
+  row(row: number, cells: RowCells): void {
+    const { ctx, spec } = this;
+    if (!this.index) {
+      const { index, extra } = locateColumns(headerNames(cells, ctx, row), spec, ctx.file, ctx.sheet, row);
+      this.index = index;
+      this.extra = extra;
+      this.headerRow = row;
+      this.wanted = new Uint8Array(this.limits.maxColumns + 1);
+      for (const i of index) this.wanted[i] = 1;
+      return;
+    }
+    const index = this.index;
+    const cols = spec.columns;
+    this.place.row = row;
+    let empty = true;
+    for (let i = 0; i < cols.length; i++) {
+      const v = convert(cells.value(index[i]!, ctx, row), cols[i]!, this.place);
+      if (v !== null) empty = false;
+      this.values[i] = v;
+    }
+    if (empty) { this.blank++; return; }
+    if (this.rowCount >= this.limits.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`, { location: { file: ctx.file, sheet: ctx.sheet, row } });
+    this.rowCount++;
+    this.sink.row(this.values, row);
+  }
+}
+
+/**
+ * Reads one sheet of an xlsx, streaming, and hands each data row, converted to the spec's column
+ * types, to `sink`. The sheet is found by name through the workbook's relationships (any part
+ * order, any namespace prefix); a workbook without it but with exactly one worksheet has that one
+ * read, and the summary says so (`sheetFallback`). Bounded by `limits` (size, zip bomb, rows,
+ * columns, cell size, time) in every pass; every part's CRC is checked. Every error is a
+ * BottleneckError naming the file, sheet, column and row; a hostile workbook is reported, never
+ * fatal to the process.
+ *
+ * @example
+ * const rows: unknown[][] = [];
+ * const summary = await readSheetInto('/in/erp.xlsx', SOURCES.erp, DEFAULT_READ_LIMITS, { row: (v) => rows.push([...v]) });
+ */
+export async function readSheetInto(path: string, spec: SourceSpec, limits: ReadLimits, sink: RowSink): Promise<SheetSummary> {
+  const file = spec.file;
+  const o = await openSheet(path, file, spec.sheet, limits);
+  try {
+    const { zip, info, bounds, ctx } = o;
+    const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () => Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]));
+    ctx.shared = shared;
+    ctx.dateStyles = dateStyles;
+    const rows = new SpecRows(spec, ctx, limits, sink);
+    const sheetEntry = zip.entry(o.ref.part)!;
+    await timed(`read ${file}: sheet rows to the sink`, () => parsePart(zip, sheetEntry, new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet), bounds, { drain: true }));
+    await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
+    const sheet = ctx.sheet;
+    if (!rows.index) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, { location: { file, sheet } });
+    if (rows.rowCount === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: rows.headerRow + 1 } });
+    return {
+      rowCount: rows.rowCount, headerRow: rows.headerRow, blankRows: rows.blank, extraColumns: rows.extra, sheetRead: sheet,
+      ...(o.fallback ? { sheetFallback: o.fallback } : {}),
+    };
   } finally {
-    await fh.close();
+    await o.zip.close();
+  }
+}
+
+/**
+ * Reads one sheet (as readSheetInto) into memory: one object per data row, keyed by column name,
+ * plus `_row`. For tests and small sheets; the pipeline streams with readSheetInto.
+ */
+export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<SheetData> {
+  const rows: SheetData['rows'] = [];
+  const names = spec.columns.map((c) => c.name);
+  const summary = await readSheetInto(path, spec, limits, {
+    row(values, row) {
+      const o: Record<string, Converted> = {};
+      for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
+      o._row = row;
+      rows.push(o);
+    },
+  });
+  return { rows, ...summary };
+}
+
+/** Keeps the raw cells of the first row and stops: the shared strings are read afterwards, only as far as needed. */
+class FirstRow implements RowConsumer {
+  wanted: Uint8Array | null = null;
+  row = (row: number, cells: RowCells): boolean => {
+    this.number = row;
+    this.cells = cells;
+    return true;
+  };
+  number = 0;
+  cells: RowCells | null = null;
+}
+
+/**
+ * The vital check's structural part, with the same parser as the full read: an intact xlsx (zip
+ * directory, sizes, CRC of every part), the required sheet (or the only worksheet) and a header row
+ * holding the required columns. Stops parsing after the header row, and reads the shared strings
+ * only as far as the header uses them; bounded in time (BN_MAX_READ_MS) like every pass. Same
+ * messages as the full reader.
+ */
+export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLimits): Promise<HeaderCheck> {
+  const file = spec.file;
+  const o = await openSheet(path, file, spec.sheet, limits);
+  try {
+    const { zip, info, bounds, ctx } = o;
+    ctx.dateStyles = await readDateStyles(zip, info.styles, bounds);
+    const first = new FirstRow();
+    const t0 = performance.now();
+    await parsePart(zip, zip.entry(o.ref.part)!, new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet), bounds);
+    const cells = first.cells;
+    if (!cells) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, { location: { file, sheet: ctx.sheet } });
+    let needed = -1;
+    for (let c = 1; c <= cells.last; c++) if (cells.has(c) && cells.type[c] === T_SHARED) needed = Math.max(needed, Number(cells.raw[c]));
+    if (needed >= 0) ctx.shared = await readSharedStrings(zip, info.sharedStrings, bounds, needed + 1);
+    locateColumns(headerNames(cells, ctx, first.number), spec, file, ctx.sheet, first.number);
+    mark(`check ${file}: header row`, t0);
+    // Every part's CRC, the rest of the sheet included: a damaged file fails here, at ingest.
+    await timed(`check ${file}: CRC of every part`, () => zip.verifyRest());
+    return { zip: zip.summary, headerRow: first.number, sheetRead: ctx.sheet, ...(o.fallback ? { sheetFallback: o.fallback } : {}) };
+  } finally {
+    await o.zip.close();
+  }
+}
+
+/** Rows of a sheet as the workbook holds them: `rows[i][c]` is column c (0-based) of the i-th row. */
+export interface SheetValues {
+  rows: CellValue[][];
+  /** Excel row number of each row. */
+  rowNumbers: number[];
+}
+
+/**
+ * Reads the cells of one sheet as they are (no spec, no conversion), at most `maxRows` rows: for a
+ * small sheet read back, such as the report's Summary. The sheet must be there by name
+ * (BN_ERR_INPUT_SHEET_MISSING otherwise).
+ */
+export async function readSheetValues(path: string, display: string, sheet: string, limits: ReadLimits = DEFAULT_READ_LIMITS, maxRows = limits.maxRows): Promise<SheetValues> {
+  const o = await openSheet(path, display, sheet, limits);
+  try {
+    if (o.fallback) throw new BottleneckError('BN_ERR_INPUT_SHEET_MISSING', `${display}: sheet "${sheet}" is missing (sheets found: ${quoteList(o.info.sheets)})`, { location: { file: display, sheet } });
+    const { zip, info, bounds, ctx } = o;
+    const [shared, dateStyles] = await Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]);
+    ctx.shared = shared;
+    ctx.dateStyles = dateStyles;
+    const out: SheetValues = { rows: [], rowNumbers: [] };
+    const consumer: RowConsumer = {
+      wanted: null,
+      row(row, cells) {
+        const values: CellValue[] = [];
+        for (let c = 1; c <= cells.last; c++) values.push(cells.value(c, ctx, row));
+        out.rows.push(values);
+        out.rowNumbers.push(row);
+        return out.rows.length >= maxRows;
+      },
+    };
+    await parsePart(zip, zip.entry(o.ref.part)!, new SheetHandler(new RowCells(limits.maxColumns), consumer, limits.maxColumns, display, sheet), bounds);
+    return out;
+  } finally {
+    await o.zip.close();
+  }
+}
+
+/** Converted rows, column by column: what a worker thread sends back, batch by batch, to be appended. */
+export interface RowBatch {
+  /** columns[i][k]: the spec's i-th column in the k-th row of the batch. */
+  columns: Converted[][];
+  /** Excel row number of each row. */
+  rows: number[];
+}
+
+/** Rows per batch a worker sends: large enough that messages cost nothing, small enough to stream. */
+const BATCH_ROWS = 4096;
+
+/**
+ * Reads a sheet (as readSheetInto) on a worker thread and sends its rows in batches, as they are
+ * read, to the thread that appends them (a DuckDB connection cannot cross threads): the two threads
+ * work at once. `send` is the worker pool's (Task.onMessage receives the batches); replay each with
+ * `replayBatch`.
+ */
+export async function readSheetBatches(path: string, spec: SourceSpec, limits: ReadLimits, send: (batch: RowBatch) => void): Promise<SheetSummary> {
+  const fresh = (): RowBatch => ({ columns: spec.columns.map(() => []), rows: [] });
+  let batch = fresh();
+  const summary = await readSheetInto(path, spec, limits, {
+    row(values, row) {
+      for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
+      batch.rows.push(row);
+      if (batch.rows.length >= BATCH_ROWS) {
+        send(batch);
+        batch = fresh();
+      }
+    },
+  });
+  if (batch.rows.length) send(batch);
+  return summary;
+}
+
+/** Hands the rows of a batch to a sink, in order. */
+export function replayBatch(batch: RowBatch, sink: RowSink): void {
+  const values = new Array<Converted>(batch.columns.length);
+  for (let k = 0; k < batch.rows.length; k++) {
+    for (let i = 0; i < values.length; i++) values[i] = batch.columns[i]![k]!;
+    sink.row(values, batch.rows[k]!);
   }
 }

@@ -33,7 +33,7 @@ export interface GetOptions {
   ifMatch?: string;
 }
 
-/** A local copy of an object, for DuckDB and exceljs which read local files. */
+/** A local copy of an object, for DuckDB and the workbook reader, which read local files. */
 export interface LocalFile {
   path: string;
   /** Removes the copy if one was made. */

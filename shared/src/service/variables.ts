@@ -47,6 +47,7 @@ const TABLE = [
   { name: 'BN_STATUS_TOKEN', meaning: 'bearer token required by /status and /metrics (unset: open)', secret: true, services: ALL, kind: 'string' },
   { name: 'LOG_LEVEL', meaning: 'log level (debug, info, warn, error)', default: 'info', services: ALL, kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
   { name: 'BN_RETRY_BUDGET_MS', meaning: 'how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms', default: '600000', services: ALL, kind: 'int' },
+  { name: 'BN_PROFILE', meaning: 'print each phase\'s start and duration to stderr at exit (diagnostics)', default: 'false', services: ALL, cli: true, kind: 'bool' },
   { name: 'BN_WORK_DIR', meaning: 'scratch folder for local copies of objects', services: ALL, kind: 'string' },
   { name: 'BN_MAX_FILE_BYTES', meaning: 'largest input file accepted, bytes', default: '209715200', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
   { name: 'BN_MAX_UNCOMPRESSED_BYTES', meaning: 'largest total expanded size of an xlsx, bytes', default: '2147483648', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },

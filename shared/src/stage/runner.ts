@@ -4,6 +4,7 @@ import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
+import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
 
 function mergeChecks(a: readonly CheckResult[], b: readonly CheckResult[]): CheckResult[] {
@@ -105,7 +106,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     try {
       // Transient errors (the store or the bus down, throttling) are retried for a time budget, not a
       // count: an outage of a few minutes delays the run, it does not fail it.
-      out = await withRetry(() => handler.handle(event, ctx), {
+      out = await withRetry(() => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)), {
         budgetMs: ctx.retryBudgetMs, initialDelayMs: 200, maxDelayMs: 30_000,
         onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
       });

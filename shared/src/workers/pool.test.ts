@@ -26,6 +26,19 @@ describe('WorkerPool', () => {
     expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [1, 1] })).toBe(2);
   });
 
+  it('hands what a task sends to onMessage, in order, before its result', async () => {
+    const got: unknown[] = [];
+    const result = await pool.run<number>({ module: TASKS, fn: 'count', args: [1000], onMessage: (i) => got.push(i) });
+    expect(result).toBe(1000);
+    expect(got).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+  });
+
+  it('abandons a task whose receiver throws, and goes on', async () => {
+    const e = await pool.run({ module: TASKS, fn: 'count', args: [1000], onMessage: (i) => { if (i === 10) throw new Error('sink full'); } }).catch((x: unknown) => x);
+    expect((e as Error).message).toBe('sink full');
+    expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [3, 3] })).toBe(6);
+  });
+
   it('survives a task that exhausts its heap cap', async () => {
     const e = await pool.run({ module: TASKS, fn: 'hog', args: [], label: 'erp.xlsx' }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE' });
@@ -37,5 +50,11 @@ describe('WorkerPool', () => {
 describe('InlineRunner', () => {
   it('runs the same task in this thread', async () => {
     expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'add', args: [2, 2] })).toBe(4);
+  });
+
+  it('hands what a task sends to onMessage too', async () => {
+    const got: unknown[] = [];
+    expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'count', args: [3], onMessage: (i) => got.push(i) })).toBe(3);
+    expect(got).toEqual([1, 2, 3]);
   });
 });

@@ -11,10 +11,17 @@ export interface Task {
   timeoutMs?: number;
   /** Names the file in the error when the worker dies (out of memory, timeout). */
   label?: string;
+  /**
+   * Receives what the function sends as it goes: it is called with a `send(data)` function as its
+   * last argument, whose data arrive here in order, all before the task's result.
+   */
+  onMessage?: (data: unknown) => void;
 }
 
 /** Runs tasks, on worker threads or in this thread. */
 export interface TaskRunner {
+  /** Worker threads that run tasks (0: they run in this thread; their arguments and results are copied otherwise). */
+  readonly threads: number;
   run<T>(task: Task): Promise<T>;
   close(): Promise<void>;
 }
@@ -58,11 +65,12 @@ export function deserializeError(s: SerializedError): Error {
 
 /** Runs tasks in this thread: the fallback, and what tests use. */
 export class InlineRunner implements TaskRunner {
+  readonly threads = 0;
   async run<T>(task: Task): Promise<T> {
     const mod = (await import(task.module)) as Record<string, (...a: unknown[]) => Promise<T>>;
     const f = mod[task.fn];
     if (typeof f !== 'function') throw new TypeError(`${task.module} has no function ${task.fn}`);
-    return f(...task.args);
+    return task.onMessage ? f(...task.args, task.onMessage) : f(...task.args);
   }
   async close(): Promise<void> {}
 }
@@ -94,6 +102,9 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * that exhausts memory or time kills its worker (which is replaced), never the process.
  */
 export class WorkerPool implements TaskRunner {
+  get threads(): number {
+    return this.opts.size;
+  }
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
   private seq = 0;
@@ -153,8 +164,18 @@ export class WorkerPool implements TaskRunner {
       this.dispatch();
     };
     const died = (why: string) => new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${p.task.label ?? p.task.fn}: ${why}; the file is too large or hostile`, p.task.label ? { location: { file: p.task.label } } : {});
-    const onMessage = (m: { id: number; ok: boolean; value?: unknown; error?: SerializedError }) => {
+    const onMessage = (m: { id: number; ok: boolean; value?: unknown; error?: SerializedError; sent?: unknown }) => {
       if (m.id !== id) return;
+      if ('sent' in m) {
+        try {
+          p.task.onMessage?.(m.sent);
+        } catch (e) {
+          // The receiver failed: the task is abandoned (its worker replaced), the error reported.
+          finish(true);
+          p.reject(e);
+        }
+        return;
+      }
       finish(false);
       if (m.ok) p.resolve(m.value);
       else p.reject(deserializeError(m.error!));
@@ -177,7 +198,7 @@ export class WorkerPool implements TaskRunner {
         p.reject(died(`reading it took more than ${p.task.timeoutMs} ms (BN_MAX_READ_MS)`));
       }, p.task.timeoutMs);
     }
-    w.postMessage({ id, module: p.task.module, fn: p.task.fn, args: p.task.args });
+    w.postMessage({ id, module: p.task.module, fn: p.task.fn, args: p.task.args, streams: Boolean(p.task.onMessage) });
   }
 
   async close(): Promise<void> {

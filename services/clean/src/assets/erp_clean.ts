@@ -1,6 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
 import { counted, foundItems } from '@bottleneck/shared/stage/checks';
-import { cleanWorkbook } from './clean.js';
+import { cleanWorkbook, expectedSheetPresent } from './clean.js';
 
 /** ERP rows with a product_id, exact duplicates dropped. */
 export const erpClean = defineAsset({
@@ -32,6 +32,7 @@ export const erpClean = defineAsset({
       sql: 'check_erp_clean_erp_products_mapped',
       found: (m) => foundItems(m.onsaleProductIdsWithoutLiaison, 'ERP product on sale online has', 'ERP products on sale online have', 'no liaison row'),
     }),
+    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'erp'),
 });

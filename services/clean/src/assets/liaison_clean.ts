@@ -1,6 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
 import { counted, foundItems } from '@bottleneck/shared/stage/checks';
-import { cleanWorkbook } from './clean.js';
+import { cleanWorkbook, expectedSheetPresent } from './clean.js';
 
 /** The ERP-web mapping, exact duplicates dropped, rows without id_web kept (products not sold online). */
 export const liaisonClean = defineAsset({
@@ -24,6 +24,7 @@ export const liaisonClean = defineAsset({
       sql: 'check_liaison_clean_id_web_matches_web',
       found: (m) => foundItems(m.idWebWithoutWebProduct, 'liaison id_web names', 'liaison id_webs name', 'no web product'),
     }),
+    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'liaison'),
 });

@@ -1,6 +1,6 @@
 import { defineAsset, errorCheck, warnCheck } from '@bottleneck/shared/assets/define';
 import { counted, foundItems, itemsOf, listed } from '@bottleneck/shared/stage/checks';
-import { cleanWorkbook } from './clean.js';
+import { cleanWorkbook, expectedSheetPresent } from './clean.js';
 
 /** Web products (post_type = product, sku present), exact duplicates dropped, latest post_modified kept per sku. */
 export const webClean = defineAsset({
@@ -26,6 +26,7 @@ export const webClean = defineAsset({
         return `${counted(older.length, 'older product row was', 'older product rows were')} dropped, keeping each sku's most recent post_modified: ${listed(versions)}`;
       },
     }),
+    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'web'),
 });

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { BottleneckError, isBottleneckError, layout, SOURCES, type InputName } from '@bottleneck/shared';
 import { defineAsset, errorCheck, type AssetDefinition } from '@bottleneck/shared/assets/define';
-import { checkHeader } from '@bottleneck/shared/excel/peek';
+import { checkHeader } from '@bottleneck/shared/excel/read';
 
 async function sha256(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -31,8 +31,8 @@ function rawAsset(name: InputName): AssetDefinition {
         async run(ctx) {
           const { path } = await ctx.input(key);
           try {
-            const zip = await checkHeader(path!, SOURCES[name], ctx.limits);
-            return { passed: true, metadata: { zipEntries: zip.entries.length } };
+            const header = await checkHeader(path!, SOURCES[name], ctx.limits);
+            return { passed: true, metadata: { zipEntries: header.zip.entries.length, sheet: header.sheetRead } };
           } catch (e) {
             if (!isBottleneckError(e)) throw e;
             return { passed: false, message: e.message, error: { code: e.code, ...(e.location ? { location: e.location } : {}) } };

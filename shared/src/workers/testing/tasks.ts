@@ -18,3 +18,12 @@ export async function hog(): Promise<number> {
   const keep: number[][] = [];
   for (;;) keep.push(new Array(1_000_000).fill(Math.random()));
 }
+
+/** Sends 1..n as it counts, then returns n: what a streaming task does. */
+export async function count(n: number, send: (i: number) => void): Promise<number> {
+  for (let i = 1; i <= n; i++) {
+    send(i);
+    if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+  }
+  return n;
+}

@@ -1,0 +1,288 @@
+import { isAscii, isUtf8 } from 'node:buffer';
+import { SaxesParser, type SaxesTagPlain } from 'saxes';
+import { BottleneckError, type CellLocation } from '../errors/index.js';
+import type { XlsxZip, ZipEntry } from './zip.js';
+
+/** Namespace URIs of the parts the reader reads, transitional and strict (ISO 29500) spellings. */
+export const NS = {
+  main: 'http://schemas.openxmlformats.org/spreadsheetml/2006/main',
+  mainStrict: 'http://purl.oclc.org/ooxml/spreadsheetml/main',
+  rel: 'http://schemas.openxmlformats.org/officeDocument/2006/relationships',
+  relStrict: 'http://purl.oclc.org/ooxml/officeDocument/relationships',
+  pkgRel: 'http://schemas.openxmlformats.org/package/2006/relationships',
+  xml: 'http://www.w3.org/XML/1998/namespace',
+} as const;
+
+/** SpreadsheetML's main namespace, whichever spelling the writer used. */
+export const isMain = (uri: string): boolean => uri === NS.main || uri === NS.mainStrict;
+
+/** An element's attributes by name as written (prefixed ones with their prefix: resolve them with NamespaceScope). */
+export type Attributes = Readonly<Record<string, string>>;
+
+/**
+ * What a part's parse calls back. `classify` turns an element's namespace URI and local name into
+ * a small number the handler switches on; it is called once per distinct tag name and scope, and
+ * cached, so matching on URI + local name costs one map lookup per element.
+ */
+export interface XmlHandler {
+  classify(uri: string, local: string): number;
+  open(kind: number, attrs: Attributes, scope: NamespaceScope): void;
+  close(kind: number): void;
+  text(text: string): void;
+  /** Set to stop the parse (a header read, the sheet data closed). */
+  done: boolean;
+  /** For errors: the Excel row the parse is in, or 0. */
+  row(): number;
+}
+
+/** The bounds of one part's parse. */
+export interface XmlBounds {
+  /** Date.now() after which the parse stops with BN_ERR_INPUT_TOO_LARGE. */
+  deadline: number;
+  /** Longest text a cell may hold, characters: a text run with no markup much longer than this is refused. */
+  maxCellChars: number;
+  /** What the errors name: the file (erp.xlsx), and the sheet when a sheet is read. */
+  file: string;
+  sheet?: string;
+  /** What the time limit is called in its message. */
+  timeLimitMs: number;
+}
+
+/** Deeper nesting than any SpreadsheetML part has: refused as hostile. */
+const MAX_DEPTH = 64;
+
+type Tagged = SaxesTagPlain & { kind?: number };
+
+interface Frame {
+  depth: number;
+  prefixes: Map<string, string>;
+  kinds: Map<string, number>;
+}
+
+/** The namespace declarations in scope at an element: resolves prefixes of names and attributes. */
+export class NamespaceScope {
+  /** @internal */ frames: Frame[] = [{ depth: 0, prefixes: new Map([['xml', NS.xml]]), kinds: new Map() }];
+
+  /** The URI of a prefix ('' for the default namespace), or undefined when undeclared. */
+  resolve(prefix: string): string | undefined {
+    for (let i = this.frames.length - 1; i >= 0; i--) {
+      const u = this.frames[i]!.prefixes.get(prefix);
+      if (u !== undefined) return u;
+    }
+    return undefined;
+  }
+
+  /** The value of the attribute with this namespace URI and local name (a prefixed attribute, r:id). */
+  attribute(attrs: Attributes, uri: string, local: string): string | undefined {
+    for (const k in attrs) {
+      const i = k.indexOf(':');
+      if (i < 0 || k.slice(i + 1) !== local) continue;
+      if (this.resolve(k.slice(0, i)) === uri) return attrs[k];
+    }
+    return undefined;
+  }
+}
+
+/** The error a part that is not well-formed XML gets. */
+export function notXml(display: string, part: string, why: string): BottleneckError {
+  return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} cannot be read as an xlsx workbook (${part}: ${why}): export it again from Excel and drop it again`, { location: { file: display } });
+}
+
+/**
+ * Parses one part of the zip with saxes, streaming: inflated chunk by chunk, decoded as UTF-8 (a
+ * character cut by a chunk boundary is joined, never replaced; bytes that are not UTF-8 are refused),
+ * namespaces resolved by URI whatever the prefixes, a DOCTYPE refused (no entity tricks), and bounded
+ * in time, depth and in text without markup. When the handler says it is done the parse stops; with
+ * `drain` the rest of the part is still inflated so that its CRC is checked.
+ *
+ * A part that fails to parse is drained too: if its CRC fails, the CRC error is the one reported.
+ */
+export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandler, bounds: XmlBounds, opts: { drain?: boolean } = {}): Promise<void> {
+  const scope = new NamespaceScope();
+  let depth = 0;
+  let events = 0;
+  const parser = new SaxesParser({ xmlns: false, position: true, fileName: entry.name });
+  const kindOf = (name: string): number => {
+    const frame = scope.frames[scope.frames.length - 1]!;
+    let k = frame.kinds.get(name);
+    if (k === undefined) {
+      const i = name.indexOf(':');
+      const prefix = i < 0 ? '' : name.slice(0, i);
+      const uri = scope.resolve(prefix);
+      if (uri === undefined && prefix !== '') parser.fail(`unbound namespace prefix: "${prefix}"`);
+      k = handler.classify(uri ?? '', i < 0 ? name : name.slice(i + 1));
+      frame.kinds.set(name, k);
+    }
+    return k;
+  };
+  // Namespace declarations are attributes named xmlns or xmlns:p. They are caught as saxes reads
+  // attributes (before the element's opentag): far cheaper than looking through every element's
+  // attributes, whose object is a dictionary.
+  let declared: Map<string, string> | undefined;
+  parser.on('attribute', (a: { name: string; value: string }) => {
+    const k = a.name;
+    // x = 120, : = 58.
+    if (k.charCodeAt(0) !== 120 || !k.startsWith('xmlns') || (k.length > 5 && k.charCodeAt(5) !== 58)) return;
+    (declared ??= new Map()).set(k.length > 5 ? k.slice(6) : '', a.value);
+  });
+  parser.on('opentag', (tag: SaxesTagPlain) => {
+    events++;
+    depth++;
+    if (depth > MAX_DEPTH) parser.fail(`elements nest deeper than ${MAX_DEPTH}`);
+    if (declared) {
+      scope.frames.push({ depth, prefixes: declared, kinds: new Map() });
+      declared = undefined;
+    }
+    const kind = kindOf(tag.name);
+    // saxes hands the same tag object to closetag: the kind goes with it, no second lookup.
+    (tag as Tagged).kind = kind;
+    handler.open(kind, tag.attributes as Record<string, string>, scope);
+  });
+  parser.on('closetag', (tag: SaxesTagPlain) => {
+    events++;
+    handler.close((tag as Tagged).kind ?? kindOf(tag.name));
+    const top = scope.frames[scope.frames.length - 1]!;
+    if (top.depth === depth) scope.frames.pop();
+    depth--;
+  });
+  parser.on('text', (t: string) => { events++; handler.text(t); });
+  parser.on('cdata', (t: string) => { events++; handler.text(t); });
+  parser.on('doctype', () => parser.fail('a DOCTYPE is not allowed in an xlsx part'));
+
+  const decoder = decoderFor(entry);
+  // Text with no markup for this long cannot be a cell Excel wrote (a cell holds at most
+  // maxCellChars characters; escaped, at most ten bytes each): an endless cell or tag is refused
+  // here, bounded (by this and one chunk), instead of being buffered by the parser without end.
+  const maxQuiet = bounds.maxCellChars * 10 + 65_536;
+  let quiet = 0;
+  let seen = 0;
+  let parseError: Error | undefined;
+  let draining = false;
+  for await (const chunk of zip.chunks(entry)) {
+    if (draining) continue;
+    try {
+      if (Date.now() >= bounds.deadline) throw timeout(bounds, handler);
+      const text = decoder.decode(chunk);
+      parser.write(text);
+      if (events === seen) {
+        quiet += text.length;
+        if (quiet > maxQuiet) throw tooLong(bounds, handler, maxQuiet);
+      } else {
+        quiet = 0;
+        seen = events;
+      }
+      if (handler.done) {
+        if (!opts.drain) return;
+        draining = true;
+      }
+    } catch (e) {
+      if (e instanceof BottleneckError && e.code !== 'BN_ERR_INPUT_CORRUPT') throw e;
+      // Keep inflating: a damaged part is reported by its CRC, deterministically, not by where the parse tripped.
+      parseError = e as Error;
+      draining = true;
+    }
+  }
+  if (parseError) throw parseError instanceof BottleneckError ? parseError : notXml(zip.display, entry.name, parseError.message.replace(`${entry.name}:`, '').trim());
+  if (draining) return;
+  try {
+    const rest = decoder.end();
+    if (rest) parser.write(rest);
+    parser.close();
+  } catch (e) {
+    if (e instanceof BottleneckError) throw e;
+    throw notXml(zip.display, entry.name, (e as Error).message.replace(`${entry.name}:`, '').trim());
+  }
+}
+
+interface ChunkDecoder {
+  /** The text of the next chunk; a character cut at its end waits for the next one. */
+  decode(b: Buffer): string;
+  /** The end of the part: throws when it ends inside a character. */
+  end(): string;
+}
+
+/** UTF-8 unless the part starts with a UTF-16 byte-order mark (OPC allows both). */
+function decoderFor(entry: ZipEntry): ChunkDecoder {
+  let inner: ChunkDecoder | undefined;
+  const invalid = (enc: string) => new Error(`${entry.name}: bytes that are not ${enc} text`);
+  return {
+    decode(b) {
+      if (!inner) {
+        const bom = b.length >= 2 ? (b[0]! << 8) | b[1]! : 0;
+        inner = bom === 0xfffe || bom === 0xfeff ? utf16(bom === 0xfffe ? 'utf-16le' : 'utf-16be', invalid) : new Utf8Chunks(invalid);
+      }
+      return inner.decode(b);
+    },
+    end: () => inner?.end() ?? '',
+  };
+}
+
+function utf16(encoding: string, invalid: (enc: string) => Error): ChunkDecoder {
+  const d = new TextDecoder(encoding, { fatal: true });
+  const wrap = (f: () => string) => {
+    try {
+      return f();
+    } catch {
+      throw invalid(encoding.toUpperCase());
+    }
+  };
+  return { decode: (b) => wrap(() => d.decode(b, { stream: true })), end: () => wrap(() => d.decode()) };
+}
+
+/**
+ * Streaming UTF-8 that refuses what is not UTF-8 (never a U+FFFD in its place) and joins a
+ * character cut by a chunk boundary. Sheet XML is mostly ASCII: such a chunk is copied as Latin-1,
+ * the cheapest string V8 makes; the rest is validated (isUtf8) and decoded by Node.
+ */
+class Utf8Chunks implements ChunkDecoder {
+  private carry: Buffer | null = null;
+  private first = true;
+
+  constructor(private readonly invalid: (enc: string) => Error) {}
+
+  decode(chunk: Buffer): string {
+    let b = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    this.carry = null;
+    if (this.first) {
+      this.first = false;
+      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3);
+    }
+    if (isAscii(b)) return b.toString('latin1');
+    // A sequence cut at the end: its lead byte is within the last 3 bytes and wants more than remain.
+    for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
+      const c = b[i]!;
+      if ((c & 0xc0) === 0x80) continue;
+      const want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+      if (b.length - i < want) {
+        this.carry = Buffer.from(b.subarray(i));
+        b = b.subarray(0, i);
+      }
+      break;
+    }
+    if (!isUtf8(b)) throw this.invalid('UTF-8');
+    return b.toString('utf8');
+  }
+
+  end(): string {
+    if (this.carry) throw this.invalid('UTF-8');
+    return '';
+  }
+}
+
+function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocation } {
+  const row = h.row();
+  return {
+    text: `${b.file}${b.sheet !== undefined ? `, sheet "${b.sheet}"` : ''}${row ? `, row ${row}` : ''}`,
+    location: { file: b.file, ...(b.sheet !== undefined ? { sheet: b.sheet } : {}), ...(row ? { row } : {}) },
+  };
+}
+
+function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
+  const at = place(b, h);
+  return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${at.text}: reading took more than ${b.timeLimitMs} ms (BN_MAX_READ_MS); the workbook is too large or hostile`, { location: at.location });
+}
+
+function tooLong(b: XmlBounds, h: XmlHandler, n: number): BottleneckError {
+  const at = place(b, h);
+  return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${at.text}: more than ${n} characters without markup (a cell holds at most ${b.maxCellChars} characters); the workbook is damaged or hostile`, { location: at.location });
+}
