@@ -235,7 +235,7 @@ process.on('SIGINT', () => process.exit(EXIT.INTERRUPTED));
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (e: unknown) => {
-    process.stderr.write(`bottleneck: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.stderr.write(`bottleneck: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = EXIT.INTERNAL;
   },
 );

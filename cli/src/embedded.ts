@@ -1,9 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import {
   INPUT_NAMES, SOURCES, layout, makeEvent, newRunId, partitionOf, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
 } from '@bottleneck/shared';
-import type { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
 import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
@@ -63,8 +62,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const now = opts.now ?? (() => new Date());
   const runId = opts.runId ?? newRunId(opts.partition, now());
   const adapters = embeddedAdapters(opts.out, now);
-  const bus = adapters.bus as MemoryBus;
-  const store = adapters.store as FolderStore;
+  const { bus, store } = adapters;
   // Inline by default: one worker for web.xlsx (the other two read here meanwhile) measured slower
   // at K = 1 and K = 20 on this 2-core machine, busy with other work (issue 8): the worker pays its
   // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
@@ -119,7 +117,7 @@ async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: st
     checks: final?.checks ?? [], durationMs, events: events.map((e) => ({ type: e.type, id: e.id })),
   };
   if (published && !failed) {
-    const outputs = await Promise.all(published.payload.files.map(async (f) => ({ name: f.key.split('/').pop()!, path: store.describe(f.key), bytes: f.bytes })));
+    const outputs = published.payload.files.map((f) => ({ name: basename(f.key), path: store.describe(f.key), bytes: f.bytes }));
     return { ...base, status: 'succeeded', outputs, extractsDir: store.describe(layout.extracts(opts.partition, runId, '').slice(0, -1)), deadLetter: null, alert: null, error: null };
   }
   const dl = layout.deadLetter(opts.partition, runId);

@@ -50,7 +50,7 @@ export function humanSummary(s: RunSummary): string {
     const e = s.error;
     lines.push(`Run ${s.runId} for ${s.partition} FAILED at stage ${e?.stage ?? '?'}${e?.asset ? ` (asset ${e.asset})` : ''}: ${e?.code ?? ''}`);
     lines.push(`  ${e?.message ?? ''}`, '');
-    if (e?.code === 'BN_ERR_INPUT_MISSING' && e.location?.file) lines.push(`Put ${String(e.location.file)} in the --input folder and run again.`, '');
+    if (e?.code === 'BN_ERR_INPUT_MISSING' && typeof e.location?.file === 'string') lines.push(`Put ${e.location.file} in the --input folder and run again.`, '');
     lines.push('Nothing was published for this run.');
     if (s.deadLetter) lines.push(`Dead-letter record: ${s.deadLetter}`);
     if (s.alert) lines.push(`Alert (SendGrid payload): ${s.alert}`);

@@ -11,8 +11,10 @@ const MAX_KEY_BYTES = 1024;
  * backslashes, NUL or control characters, more than 1,024 bytes. Runs before any S3 call or file use.
  */
 export function validateKey(key: string): string {
-  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(String(key).slice(0, 200))} is refused: ${why}`);
-  if (typeof key !== 'string') throw bad('it is not a string');
+  // Keys come from events and notifications: the type is checked at run time too.
+  const given: unknown = key;
+  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(String(given).slice(0, 200))} is refused: ${why}`);
+  if (typeof given !== 'string') throw bad('it is not a string');
   if (key.length === 0) throw bad('it is empty');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
   // eslint-disable-next-line no-control-regex
@@ -50,5 +52,6 @@ export const layout = {
 /** The partition of an incoming object key, and which input it is; null for any other key. */
 export function parseIncomingKey(key: string): { partition: string; name: InputName } | null {
   const m = /^incoming\/(\d{4}-(?:0[1-9]|1[0-2]))\/(erp|web|liaison)\.xlsx$/.exec(key);
-  return m ? { partition: m[1]!, name: m[2] as InputName } : null;
+  const [, partition, name] = m ?? [];
+  return partition && name ? { partition, name: name as InputName } : null;
 }

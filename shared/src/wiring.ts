@@ -32,7 +32,10 @@ export interface Adapters {
 }
 
 /** The embedded adapters: the in-memory bus, the folder `out` as the store, its outbox/ as the mailer. */
-export function embeddedAdapters(out: string, now: () => Date = () => new Date()): Adapters {
+/** The embedded adapters, typed as what they are: the CLI reads the bus's log and the folder's paths. */
+export interface EmbeddedAdapters extends Adapters { bus: MemoryBus; store: FolderStore; mailer: OutboxMailer }
+
+export function embeddedAdapters(out: string, now: () => Date = () => new Date()): EmbeddedAdapters {
   return { bus: new MemoryBus(), store: new FolderStore(out), mailer: new OutboxMailer(join(out, 'outbox'), now) };
 }
 
@@ -132,7 +135,7 @@ export interface ContextOptions {
 export interface Wired {
   ctx: StageContext;
   /** Stops the workers, closes DuckDB, removes the scratch folder. */
-  close(): Promise<void>;
+  close: () => Promise<void>;
 }
 
 /** The stage context over a set of adapters: DuckDB, the task runner, the IO manager, a scratch folder. */

@@ -7,8 +7,7 @@
  * this file needs `npm run build` first (`npm test` builds before it runs the integration tests).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,7 +41,7 @@ function recording(store: ObjectStore, writes: string[]): ObjectStore {
       if (typeof v !== 'function') return v;
       if (prop === 'put' || prop === 'putFile' || prop === 'putStream') {
         return async (key: string, ...rest: unknown[]) => {
-          const r = (await (v as (...a: unknown[]) => Promise<unknown>).call(target, key, ...rest)) as unknown;
+          const r: unknown = await (v as (...a: unknown[]) => Promise<unknown>).call(target, key, ...rest);
           writes.push(key);
           return r;
         };

@@ -163,7 +163,7 @@ describe('S3Store on S3Proxy', () => {
   });
 
   it('refuses wrong credentials without retrying and without the credentials in the error', async () => {
-    const accessKeyId = `${'AKIA'}IOSFODNN7EXAMPLE`;
+    const accessKeyId = `AKIAIOSFODNN7EXAMPLE`;
     const secretAccessKey = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
     const wrong = new S3Store({ bucket, ...env, credentials: { accessKeyId, secretAccessKey } });
     const err = await wrong.get('anything').catch((e: unknown) => e);
@@ -271,7 +271,7 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
   it('treats a refused connection as retriable, after maxAttempts, with no credentials in the error', async () => {
     const fake = await fakeS3(200, 'unused');
     await fake.close();
-    const store = new S3Store({ ...opts(fake.url, 2), credentials: { accessKeyId: `${'AKIA'}IOSFODNN7EXAMPLE`, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } });
+    const store = new S3Store({ ...opts(fake.url, 2), credentials: { accessKeyId: `AKIAIOSFODNN7EXAMPLE`, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } });
     const err = await store.head('k').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BN_ERR_STORE_IO', retriable: true, details: { attempts: 2 } });
     expect((err as Error).message).toBe(`stat s3://b/k failed after 2 attempts: ECONNREFUSED: connect ECONNREFUSED ${new URL(fake.url).host}`);

@@ -34,8 +34,8 @@ async function runMergeOnce(): Promise<{ lines: string[]; code: number | null }>
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  p.stdout!.on('data', (d) => { out += String(d); });
-  p.stderr!.on('data', (d) => { out += String(d); });
+  p.stdout.on('data', (d) => { out += String(d); });
+  p.stderr.on('data', (d) => { out += String(d); });
   const exited = new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
   const end = Date.now() + PATIENCE_MS;
   for (;;) {

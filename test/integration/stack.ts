@@ -141,8 +141,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const output = { service: name, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
     outputs.push(output);
     const record = (d: Buffer) => { lines.push(String(d)); output.chunks.push(String(d)); };
-    p.stdout!.on('data', record);
-    p.stderr!.on('data', record);
+    p.stdout.on('data', record);
+    p.stderr.on('data', record);
     p.once('exit', (_code, signal) => { output.killed = signal === 'SIGKILL'; });
     procs.set(name, p);
   };

@@ -90,15 +90,16 @@ export const alerterStage: StageHandler = {
     const existing = await patient(() => readRecord(ctx, key));
     const record = existing ?? buildRecord(event, ctx.now());
     if (!existing) await patient(() => ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }));
-    if (!ctx.mailer || !ctx.alert) {
+    const { mailer, alert } = ctx;
+    if (!mailer || !alert) {
       ctx.log.warn(log, 'no mailer configured: dead-letter record written, no alert sent');
       return [];
     }
     if (record.alert.status !== 'pending') return [];
-    const delivery = new AlertDelivery({ store: ctx.store, mailer: ctx.mailer, log: ctx.log, retryForMs, now: ctx.now });
+    const delivery = new AlertDelivery({ store: ctx.store, mailer, log: ctx.log, retryForMs, now: ctx.now });
     const id = `run-${event.runId}`;
-    const mail = alertMail(record, ctx.alert.pipelineName, ctx.store.describe(key));
-    await patient(() => delivery.enqueue(id, key, { to: ctx.alert!.to, from: ctx.alert!.from, ...mail, tags: { runId: event.runId, partition: event.partition, stage: headerSafe(record.stage) } }));
+    const mail = alertMail(record, alert.pipelineName, ctx.store.describe(key));
+    await patient(() => delivery.enqueue(id, key, { to: alert.to, from: alert.from, ...mail, tags: { runId: event.runId, partition: event.partition, stage: headerSafe(record.stage) } }));
     // A first attempt now; if the mail service is down, the sweep keeps trying.
     const outcome = await delivery.attempt(id, true).catch((e: unknown) => {
       ctx.log.warn({ ...log, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again');

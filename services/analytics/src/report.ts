@@ -110,7 +110,7 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
     ws.addRow([Number(r.product_id), text(r.sku), text(r.post_title), Number(r.total_sales), Number(r.revenue)]).commit();
   }
   ws.commit();
-  const sum = wb.addWorksheet(SUMMARY_SHEET, frozen as never);
+  const sum = wb.addWorksheet(SUMMARY_SHEET, frozen);
   sum.columns = [{ header: 'Metric', key: 'm', width: 22 }, { header: 'Value', key: 'v', width: 40 }];
   sum.getRow(1).font = { bold: true };
   const L = SUMMARY_LABELS;
@@ -139,7 +139,8 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
 export async function readSummary(path: string): Promise<Map<string, unknown>> {
   const { DEFAULT_READ_LIMITS, readSheetValues } = await import('@bottleneck/shared/excel/read');
   const got = await readSheetValues(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
-  return new Map(got.rows.map((r) => [String(r[0]), r[1]]));
+  const label = (v: unknown) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+  return new Map(got.rows.map((r) => [label(r[0]), r[1]]));
 }
 
 /** readSummary as entries, which cross a worker boundary. */

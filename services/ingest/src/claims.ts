@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  defined,
   INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, stageEventId, type Bus, type EventOf, type InputName, type ObjectInfo, type ObjectStore,
 } from '@bottleneck/shared';
 
@@ -67,7 +68,8 @@ export async function checkMonth(store: ObjectStore, partition: string, o: Check
   }
   const missing = INPUT_NAMES.filter((n) => !byName.has(n));
   if (missing.length) return { state: 'waiting', missing };
-  const present = INPUT_NAMES.map((n) => byName.get(n)!);
+  const file = (n: InputName) => defined(byName.get(n), `${n} in incoming/${partition}/`);
+  const present = INPUT_NAMES.map(file);
   const youngest = Math.max(...present.map((p) => p.modified.getTime()));
   const quietFor = o.now.getTime() - youngest;
   if (quietFor < o.settleMs) return { state: 'settling', recheckInMs: o.settleMs - quietFor };
@@ -77,7 +79,7 @@ export async function checkMonth(store: ObjectStore, partition: string, o: Check
   const seq = (latest?.seq ?? 0) + 1;
   const runId = newRunId(partition, o.now);
   const files = Object.fromEntries(INPUT_NAMES.map((n) => {
-    const p = byName.get(n)!;
+    const p = file(n);
     return [n, { key: p.key, etag: p.etag, bytes: p.bytes, modified: p.modified.toISOString() }];
   })) as Claim['files'];
   const trigger = makeEvent('trigger', {

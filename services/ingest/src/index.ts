@@ -1,4 +1,4 @@
-import { INPUT_NAMES, type Materialization } from '@bottleneck/shared';
+import { defined, INPUT_NAMES, type Materialization } from '@bottleneck/shared';
 import { defineStage } from '@bottleneck/shared/assets/define';
 import { rawErp, rawLiaison, rawWeb } from './assets/raw.js';
 
@@ -8,7 +8,7 @@ export const ingestStage = defineStage({
   assets: [rawErp, rawWeb, rawLiaison],
   payload: (m: Record<string, Materialization>) => ({
     files: Object.fromEntries(INPUT_NAMES.map((n) => {
-      const r = m[`raw_${n}`]!;
+      const r = defined(m[`raw_${n}`], `raw_${n}`);
       return [n, { key: r.location, sha256: r.dataVersion, bytes: r.metadata.bytes ?? 0 }];
     })),
   }),

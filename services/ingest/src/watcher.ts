@@ -11,10 +11,10 @@ export function keysOfNotification(value: string): string[] {
   } catch {
     return [];
   }
-  const records = (doc as { Records?: unknown[] })?.Records;
+  const records = typeof doc === 'object' && doc !== null ? (doc as { Records?: unknown }).Records : undefined;
   if (!Array.isArray(records)) return [];
   return records
-    .filter((r) => String((r as { eventName?: string }).eventName ?? 's3:ObjectCreated').includes('ObjectCreated'))
+    .filter((r) => ((r as { eventName?: string }).eventName ?? 's3:ObjectCreated').includes('ObjectCreated'))
     .map((r) => (r as { s3?: { object?: { key?: string } } }).s3?.object?.key)
     .filter((k): k is string => typeof k === 'string')
     .map((k) => decodeURIComponent(k.replace(/\+/g, ' ')));
@@ -62,7 +62,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
       status.waiting[partition] = outcome.missing;
       return;
     }
-    delete status.waiting[partition];
+    status.waiting = Object.fromEntries(Object.entries(status.waiting).filter(([p]) => p !== partition));
     if (outcome.state === 'settling') {
       // Look again once the files have been quiet long enough.
       if (!rechecks.has(partition) && !stopped) {
@@ -122,7 +122,7 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   if (interval > 0) {
     const loop = async () => {
       await poll().catch((e: unknown) => log.error({ err: errorMessage(e) }, 'poll failed'));
-      if (!stopped) timer = setTimeout(loop, interval);
+      if (!stopped) timer = setTimeout(() => void loop(), interval);
     };
     void loop();
   }

@@ -1,4 +1,4 @@
-import type { Materialization } from '@bottleneck/shared';
+import { defined, type Materialization } from '@bottleneck/shared';
 import { defineStage } from '@bottleneck/shared/assets/define';
 import { extracts } from './assets/extracts.js';
 
@@ -10,5 +10,8 @@ export { KEEP_PUBLISHED_RUNS } from './assets/extracts.js';
 export const publisherStage = defineStage({
   stage: 'publisher',
   assets: [extracts],
-  payload: (m: Record<string, Materialization>) => ({ manifestKey: m.extracts!.location, pointerKey: m.extracts!.metadata.pointer, files: m.extracts!.metadata.files }),
+  payload: (m: Record<string, Materialization>) => {
+    const { location, metadata } = defined(m.extracts, 'the extracts materialization');
+    return { manifestKey: location, pointerKey: metadata.pointer, files: metadata.files };
+  },
 });

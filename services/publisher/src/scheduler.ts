@@ -50,7 +50,7 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   const missed = job.previousRuns(1, now())[0];
   if (missed && (await store.list('state/schedule/')).length > 0) await fire(missed, 'catch-up at start');
   return {
-    stop: async () => job.stop(),
+    stop: () => { job.stop(); return Promise.resolve(); },
     status: () => ({ schedule: { cron: config.BN_SCHEDULE_CRON, timeZone, nextRun: job.nextRun()?.toISOString() ?? null, recent: fired } }),
   };
 }

@@ -157,7 +157,7 @@ export class FolderStore implements ObjectStore {
     const start = dirKey ? this.pathOf(dirKey) : this.root;
     let entries: string[];
     try {
-      entries = (await readdir(start, { recursive: true })) as string[];
+      entries = (await readdir(start, { recursive: true }));
     } catch (e) {
       if (['ENOENT', 'ENOTDIR'].includes((e as { code?: string }).code ?? '')) return [];
       throw ioError('listing', prefix, e);

@@ -83,7 +83,7 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
 function kafkaTransient(e: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   if ((e as Error).name === 'KafkaJSNumberOfRetriesExceeded') return kafkaTransient((e as Error).cause);
-  return 'retriable' in e ? Boolean((e as { retriable: unknown }).retriable) : false;
+  return 'retriable' in e ? Boolean((e).retriable) : false;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { decodeEvent, parseEvent, type PipelineEvent } from '../events/index.js';
-import { BottleneckError, errorClassOf } from '../errors/index.js';
+import { BottleneckError, defined, errorClassOf } from '../errors/index.js';
 import type { Bus, DeadLetter, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 
 export interface MemoryBusOptions {
@@ -129,7 +129,7 @@ export class MemoryBus implements Bus {
 
   private commit(group: string, topic: string, next: number): void {
     let g = this.committed.get(group);
-    if (!g) this.committed.set(group, (g = new Map()));
+    if (!g) this.committed.set(group, (g = new Map<string, number>()));
     g.set(topic, next);
   }
 
@@ -138,7 +138,7 @@ export class MemoryBus implements Bus {
     for (const topic of m.topics) {
       if (!this.owns(m, topic)) continue;
       for (let i = this.position(m.group, topic); i < this.log.length; i++) {
-        if (this.log[i]!.topic === topic) {
+        if (this.log[i]?.topic === topic) {
           if (best === -1 || i < best) best = i;
           break;
         }
@@ -168,7 +168,7 @@ export class MemoryBus implements Bus {
 
   private async drain(m: Member): Promise<void> {
     for (let i = this.nextFor(m); i !== -1 && !m.closed; i = this.nextFor(m)) {
-      const msg = this.log[i]!;
+      const msg = defined(this.log[i], `message ${i} of the log`);
       let done!: () => void;
       m.current = new Promise((r) => (done = r));
       try {

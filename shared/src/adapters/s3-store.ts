@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -61,7 +61,7 @@ const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EH
 const TIMEOUTS = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 function sdkFields(e: unknown): SdkError {
-  return e && typeof e === 'object' ? (e as SdkError) : {};
+  return e && typeof e === 'object' ? (e) : {};
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -294,7 +294,7 @@ export class S3Store implements ObjectStore {
   }
 
   async getToFile(key: string, opts?: GetOptions): Promise<LocalFile> {
-    const name = validateKey(key).split('/').pop()!;
+    const name = basename(validateKey(key));
     const body = await this.getBody(key, opts);
     const dir = await mkdtemp(join(tmpdir(), 'bn-s3-'));
     const release = () => rm(dir, { recursive: true, force: true });

@@ -84,7 +84,7 @@ export class SendGridMailer implements Mailer {
   private readonly scrub: (text: string) => string;
 
   constructor(private readonly opts: SendGridMailerOptions) {
-    const apiKey = opts.apiKey?.trim();
+    const apiKey = opts.apiKey.trim();
     if (!apiKey) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE');
     const baseUrl = opts.baseUrl ?? DEFAULT_BASE_URL;
     let url: URL;
@@ -122,7 +122,7 @@ export class SendGridMailer implements Mailer {
               from: body.from, subject: body.subject, personalizations: body.personalizations, content: body.content,
               ...(body.custom_args ? { customArgs: body.custom_args } : {}),
             } as never);
-            const id = res.headers?.['x-message-id'];
+            const id: unknown = (res.headers as Record<string, unknown> | undefined)?.['x-message-id'];
             return { id: typeof id === 'string' && id ? id : `sendgrid-${randomBytes(8).toString('hex')}` };
           } catch (e) {
             throw this.classify(e);
@@ -133,7 +133,7 @@ export class SendGridMailer implements Mailer {
           initialDelayMs: this.opts.initialDelayMs ?? 500,
           maxDelayMs: this.opts.maxDelayMs ?? 8_000,
           shouldRetry: (e) => e instanceof BottleneckError && e.retriable,
-          ...(this.opts.onRetry ? { onRetry: (e: unknown, attempt: number, delayMs: number) => this.opts.onRetry!(e as BottleneckError, attempt, delayMs) } : {}),
+          ...(this.opts.onRetry ? { onRetry: (e: unknown, attempt: number, delayMs: number) => this.opts.onRetry?.(e as BottleneckError, attempt, delayMs) } : {}),
         },
       );
     } catch (e) {

@@ -88,6 +88,8 @@ export interface AssetContext {
   db(): Promise<Db>;
   /** An upstream asset (a dependency of this asset or check). */
   input(key: AssetKey): Promise<LoadedInput>;
+  /** The local file of an upstream file asset or source (an error for a table). */
+  inputFile(key: AssetKey): Promise<string>;
   /** The materialization of an upstream asset or of an asset computed earlier in this stage. */
   materialization(key: AssetKey): Materialization;
   /** Everything the run recorded so far: the event's materializations and checks, and this stage's. */
@@ -123,9 +125,9 @@ export interface AssetDefinition {
   checks: readonly CheckDefinition[];
   /** Folder of its `.sql` files. */
   sqlDir: URL;
-  compute(ctx: AssetContext): Promise<ComputeResult>;
+  compute: (ctx: AssetContext) => Promise<ComputeResult>;
   /** Figures of this asset that an expectations file may give (its row count is always compared). */
-  figures?(metadata: AssetMetadata): ExpectedFigures;
+  figures?: (metadata: AssetMetadata) => ExpectedFigures;
 }
 
 export interface DefineAssetOptions {
@@ -139,8 +141,8 @@ export interface DefineAssetOptions {
   checks?: readonly CheckDefinition[];
   /** `import.meta.url` of the defining module: its `.sql` files sit beside it. */
   module: string;
-  compute(ctx: AssetContext): Promise<ComputeResult>;
-  figures?(metadata: AssetMetadata): ExpectedFigures;
+  compute: (ctx: AssetContext) => Promise<ComputeResult>;
+  figures?: (metadata: AssetMetadata) => ExpectedFigures;
 }
 
 /**
@@ -156,8 +158,9 @@ export interface DefineAssetOptions {
  * });
  */
 export function defineAsset(o: DefineAssetOptions): AssetDefinition {
-  const stage = ASSET_STAGE[o.key];
-  if (stage === undefined) throw new TypeError(`defineAsset: unknown asset key ${String(o.key)}`);
+  // Checked at run time too: a definition can come from JavaScript.
+  const stage = (ASSET_STAGE as Partial<Record<string, AssetStage>>)[o.key];
+  if (stage === undefined) throw new TypeError(`defineAsset: unknown asset key ${o.key}`);
   const file = o.file ?? (o.kind === 'table' ? `${o.key}.parquet` : undefined);
   if (!file) throw new TypeError(`defineAsset: asset ${o.key} of kind ${o.kind} needs a file name`);
   const names = (o.checks ?? []).map((c) => c.name);

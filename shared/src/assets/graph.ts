@@ -30,7 +30,8 @@ export const STAGE_HANDLERS: readonly StageHandler[] = [...STAGE_DEFINITIONS.map
 
 /** What each stage consumes and emits, derived from the definitions: the services' subscriptions. */
 export const STAGES: readonly { stage: Stage; consumes: readonly EventType[]; emits: readonly EventType[] }[] = STAGE_NAMES.map((stage) => {
-  const handler = STAGE_HANDLERS.find((h) => h.stage === stage)!;
+  const handler = STAGE_HANDLERS.find((h) => h.stage === stage);
+  if (!handler) throw new TypeError(`the graph has no handler for stage ${stage}`);
   const emits: EventType[] = stage === 'alerter' ? [] : [...new Set([STAGE_EVENTS[stage].done, handOverEvent(stage)])];
   return { stage, consumes: handler.consumes, emits };
 });

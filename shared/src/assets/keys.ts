@@ -61,7 +61,7 @@ export function handOverEvent(stage: AssetStage): EventType {
  */
 export function consumedEvents(stage: Stage, deps: readonly AssetKey[]): EventType[] {
   if (stage === 'alerter') return ['failed'];
-  const upstream = deps.map((d) => ASSET_STAGE[d]).filter((s) => s !== stage) as AssetStage[];
+  const upstream = deps.map((d) => ASSET_STAGE[d]).filter((s): s is AssetStage => s !== stage);
   if (upstream.length === 0) return ['trigger'];
   const last = upstream.reduce((a, b) => (STAGE_NAMES.indexOf(b) > STAGE_NAMES.indexOf(a) ? b : a));
   if (STAGE_NAMES.indexOf(last) >= STAGE_NAMES.indexOf(stage)) throw new TypeError(`stage ${stage} reads assets of stage ${last}, which runs after it`);

@@ -1,5 +1,5 @@
 import type { Db } from './index.js';
-import { quoteIdent, quoteLiteral } from './sql.js';
+import { quoteIdent, quoteLiteral, text } from './sql.js';
 
 /**
  * Neutralises a text cell against formula injection (OWASP): a value starting with `=`, `+`, `-`,
@@ -22,7 +22,7 @@ export const UTF8_BOM = '\ufeff';
 export async function exportCsv(db: Db, sql: string, path: string): Promise<{ rowCount: number; columns: { name: string; type: string }[] }> {
   const query = sql.trim().replace(/;\s*$/, '');
   const described = await db.rows(`DESCRIBE (${query})`);
-  const columns = described.map((r) => ({ name: String(r.column_name), type: String(r.column_type) }));
+  const columns = described.map((r) => ({ name: text(r.column_name), type: text(r.column_type) }));
   // The mark goes in front of the first header name: DuckDB writes it as the file's first bytes.
   const header = (name: string, i: number) => quoteIdent(i === 0 ? UTF8_BOM + name : name);
   const select = columns.map((c, i) => (c.type === 'VARCHAR' ? `${neutralize(quoteIdent(c.name))} AS ${header(c.name, i)}` : `${quoteIdent(c.name)} AS ${header(c.name, i)}`)).join(', ');

@@ -2,11 +2,12 @@ import type { DuckDBAppender, DuckDBConnection, DuckDBInstance, DuckDBValue } fr
 import type { Converted, RowSink } from '../excel/read.js';
 import type { ColumnSpec } from '../sources.js';
 import { timed } from '../profile.js';
-import { quoteIdent, quoteLiteral } from './sql.js';
+import { quoteIdent, quoteLiteral, text } from './sql.js';
 
-export { loadSql, quoteIdent, quoteLiteral } from './sql.js';
+export { loadSql, quoteIdent, quoteLiteral, text } from './sql.js';
 
-export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+export type { Json } from './sql.js';
+import type { Json } from './sql.js';
 export type Params = Record<string, DuckDBValue> | DuckDBValue[];
 
 /**
@@ -61,13 +62,13 @@ export class Db {
   }
 
   async run(sql: string, params?: Params): Promise<void> {
-    await this.conn.run(sql, params as never);
+    await this.conn.run(sql, params);
   }
 
   /** Rows as JSON-safe objects: DECIMAL and BIGINT come back as exact strings, never floats. */
   async rows(sql: string, params?: Params): Promise<Record<string, Json>[]> {
-    const r = await this.conn.runAndReadAll(sql, params as never);
-    return r.getRowObjectsJson() as Record<string, Json>[];
+    const r = await this.conn.runAndReadAll(sql, params);
+    return r.getRowObjectsJson();
   }
 
   async one(sql: string, params?: Params): Promise<Record<string, Json>> {
@@ -84,7 +85,7 @@ export class Db {
   /** The columns of a table or view of the connection's default schema (or a temp one), in order. */
   async columns(table: string): Promise<{ name: string; type: string }[]> {
     const r = await this.rows(`SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = $t AND (schema_name = current_schema() OR database_name = 'temp') ORDER BY column_index`, { t: table });
-    return r.map((x) => ({ name: String(x.name), type: String(x.type) }));
+    return r.map((x) => ({ name: text(x.name), type: text(x.type) }));
   }
 
   /**

@@ -1,5 +1,15 @@
 import { readFileSync } from 'node:fs';
 
+/** A value of a result row, as the Db helpers give it. */
+export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
+
+
+/** A scalar of a result row as text (a DECIMAL comes as its exact digits); a list or struct is a mistake in the SQL. */
+export function text(v: Json | undefined): string {
+  if (v === undefined || (typeof v === 'object' && v !== null)) throw new TypeError(`expected a scalar from DuckDB, got ${JSON.stringify(v)}`);
+  return String(v);
+}
+
 /** Quotes an identifier for DuckDB SQL: the only way a name is ever interpolated. */
 export function quoteIdent(name: string): string {
   if (name.includes('\0')) throw new Error('identifier contains NUL');

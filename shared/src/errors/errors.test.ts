@@ -168,3 +168,17 @@ describe('assetErrorBoundary', () => {
     expect(errorClassOf('m')).toBe('string');
   });
 });
+
+describe('defined and errorField', () => {
+  it('defined passes a value through and names what is missing', async () => {
+    const { defined } = await import('./index.js');
+    expect(defined(0, 'zero')).toBe(0);
+    expect(() => defined(new Map<string, number>().get('a'), 'the count of a')).toThrow('internal: the count of a is missing');
+  });
+  it('errorField reads a field of anything thrown', async () => {
+    const { errorField } = await import('./index.js');
+    expect(errorField(Object.assign(new Error('x'), { code: 'E1' }), 'code')).toBe('E1');
+    expect(errorField('text', 'code')).toBeUndefined();
+    expect(errorField(null, 'code')).toBeUndefined();
+  });
+});

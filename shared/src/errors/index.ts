@@ -56,7 +56,7 @@ const PROGRAMMER_ERRORS = [TypeError, ReferenceError, SyntaxError, RangeError];
 /** Whether an arbitrary thrown value should be retried. Unknown errors are not. */
 export function isRetriable(e: unknown): boolean {
   if (PROGRAMMER_ERRORS.some((k) => e instanceof k)) return false;
-  if (e && typeof e === 'object' && 'retriable' in e) return Boolean((e as { retriable: unknown }).retriable);
+  if (e && typeof e === 'object' && 'retriable' in e) return Boolean((e).retriable);
   return false;
 }
 
@@ -64,7 +64,7 @@ export function isRetriable(e: unknown): boolean {
 const TRANSIENT_IO = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EIO']);
 
 export function isTransientIoError(e: unknown): boolean {
-  return Boolean(e && typeof e === 'object' && 'code' in e && TRANSIENT_IO.has(String((e as { code: unknown }).code)));
+  return Boolean(e && typeof e === 'object' && 'code' in e && TRANSIENT_IO.has(String((e).code)));
 }
 
 /**
@@ -102,4 +102,18 @@ export function errorClassOf(e: unknown): string {
   if (e instanceof BottleneckError) return e.name;
   if (e instanceof Error) return e.constructor.name;
   return typeof e;
+}
+
+/**
+ * A value the code knows is there (a key just put in a map, an index inside its array's bounds),
+ * checked: an invariant that breaks says which, instead of `undefined` travelling on.
+ */
+export function defined<T>(value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) throw new TypeError(`internal: ${what} is missing`);
+  return value;
+}
+
+/** A property of whatever was thrown (a code, a type, a cause), without trusting its shape. */
+export function errorField(e: unknown, field: string): unknown {
+  return typeof e === 'object' && e !== null ? (e as Record<string, unknown>)[field] : undefined;
 }

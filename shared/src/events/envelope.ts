@@ -43,7 +43,7 @@ export type Expectations = z.infer<typeof ExpectationsSchema>;
 export const EnvelopeBase = z.object({
   id: z.string().min(1),
   v: z.number().int().positive(),
-  ts: z.string().datetime({ offset: true }),
+  ts: z.iso.datetime({ offset: true }),
   runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'runId must be 1-128 characters of [A-Za-z0-9._-]'),
   partition: PartitionSchema,
   /** asset key -> what was materialized so far in this run. */
@@ -51,7 +51,7 @@ export const EnvelopeBase = z.object({
   checks: z.array(CheckResultSchema),
   expectations: ExpectationsSchema.optional(),
   /** When the run started (its trigger's time), carried by every event of the run. */
-  runStartedAt: z.string().datetime({ offset: true }).optional(),
+  runStartedAt: z.iso.datetime({ offset: true }).optional(),
   /** The run this one re-executes (from the stage that failed), carried by every event of the run. */
   parentRunId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
 });

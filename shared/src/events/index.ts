@@ -35,7 +35,7 @@ function describe(issues: z.core.$ZodIssue[]): string {
 export function parseEvent(raw: unknown): PipelineEvent {
   const r = PipelineEventSchema.safeParse(raw);
   if (!r.success) {
-    const type = raw && typeof raw === 'object' && 'type' in raw ? String((raw as { type: unknown }).type) : '?';
+    const type = raw && typeof raw === 'object' && 'type' in raw ? String((raw).type) : '?';
     throw new BottleneckError('BN_ERR_EVENT_INVALID', `event of type "${type}" does not match its schema: ${describe(r.error.issues)}`);
   }
   return r.data;
@@ -97,5 +97,6 @@ export function newRunId(partition: string, now = new Date()): string {
 /** The month (`YYYY-MM`) an instant falls in, in a time zone (BottleNeck's: Europe/Paris). */
 export function partitionOf(instant: Date, timeZone = 'Europe/Paris'): string {
   const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(instant);
-  return `${parts.find((p) => p.type === 'year')!.value}-${parts.find((p) => p.type === 'month')!.value}`;
+  const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
+  return `${part('year')}-${part('month')}`;
 }

@@ -1,4 +1,4 @@
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, defined } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
 import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
@@ -136,10 +136,10 @@ function locateColumns(names: readonly string[], spec: SourceSpec, file: string,
   names.forEach((h, i) => { if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i); });
   const missing = spec.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
   if (missing.length) {
-    throw new BottleneckError('BN_ERR_INPUT_COLUMN_MISSING', `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names.filter(Boolean).map((h) => `"${h}"`).join(', ')})`, { location: { file, sheet, column: missing[0]!, row } });
+    throw new BottleneckError('BN_ERR_INPUT_COLUMN_MISSING', `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names.filter(Boolean).map((h) => `"${h}"`).join(', ')})`, { location: { file, sheet, column: missing.join(', '), row } });
   }
   const known = new Set(spec.columns.map((c) => c.name.toLowerCase()));
-  return { index: spec.columns.map((c) => pos.get(c.name.toLowerCase())!), extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())) };
+  return { index: spec.columns.map((c) => defined(pos.get(c.name.toLowerCase()), `column ${c.name}`)), extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())) };
 }
 
 /** Turns the rows after the header into the spec's typed values, for a sink. */
@@ -158,7 +158,7 @@ class SpecRows implements RowConsumer {
     this.place = { file: ctx.file, sheet: ctx.sheet, row: 0, maxCellChars: limits.maxCellChars, epoch: ctx.epoch };
   }
 
-  row(row: number, cells: RowCells): void {
+  row(row: number, cells: RowCells): undefined {
     const { ctx, spec } = this;
     if (!this.index) {
       const { index, extra } = locateColumns(headerNames(cells, ctx, row), spec, ctx.file, ctx.sheet, row);
@@ -174,6 +174,8 @@ class SpecRows implements RowConsumer {
     this.place.row = row;
     let empty = true;
     for (let i = 0; i < cols.length; i++) {
+      // Inside the bounds of both arrays, once per cell: no check in the hot loop.
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion
       const v = convert(cells.value(index[i]!, ctx, row), cols[i]!, this.place);
       if (v !== null) empty = false;
       this.values[i] = v;
@@ -207,7 +209,7 @@ export async function readSheetInto(path: string, spec: SourceSpec, limits: Read
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const rows = new SpecRows(spec, ctx, limits, sink);
-    const sheetEntry = zip.entry(o.ref.part)!;
+    const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
     await timed(`read ${file}: sheet rows to the sink`, () => parsePart(zip, sheetEntry, new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet), bounds, { drain: true }));
     await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
@@ -232,6 +234,7 @@ export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimi
   const summary = await readSheetInto(path, spec, limits, {
     row(values, row) {
       const o: Record<string, Converted> = {};
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- within the row's bounds
       for (let i = 0; i < names.length; i++) o[names[i]!] = values[i]!;
       o._row = row;
       rows.push(o);
@@ -267,7 +270,7 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     ctx.dateStyles = await readDateStyles(zip, info.styles, bounds);
     const first = new FirstRow();
     const t0 = performance.now();
-    await parsePart(zip, zip.entry(o.ref.part)!, new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet), bounds);
+    await parsePart(zip, defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`), new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet), bounds);
     const cells = first.cells;
     if (!cells) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, { location: { file, sheet: ctx.sheet } });
     let needed = -1;
@@ -314,7 +317,7 @@ export async function readSheetValues(path: string, display: string, sheet: stri
         return out.rows.length >= maxRows;
       },
     };
-    await parsePart(zip, zip.entry(o.ref.part)!, new SheetHandler(new RowCells(limits.maxColumns), consumer, limits.maxColumns, display, sheet), bounds);
+    await parsePart(zip, defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`), new SheetHandler(new RowCells(limits.maxColumns), consumer, limits.maxColumns, display, sheet), bounds);
     return out;
   } finally {
     await o.zip.close();
@@ -343,7 +346,8 @@ export async function readSheetBatches(path: string, spec: SourceSpec, limits: R
   let batch = fresh();
   const summary = await readSheetInto(path, spec, limits, {
     row(values, row) {
-      for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
+      // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- within the row's bounds, per cell
+    for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
       batch.rows.push(row);
       if (batch.rows.length >= BATCH_ROWS) {
         send(batch);
@@ -359,7 +363,8 @@ export async function readSheetBatches(path: string, spec: SourceSpec, limits: R
 export function replayBatch(batch: RowBatch, sink: RowSink): void {
   const values = new Array<Converted>(batch.columns.length);
   for (let k = 0; k < batch.rows.length; k++) {
+    // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- within the batch's bounds, per cell
     for (let i = 0; i < values.length; i++) values[i] = batch.columns[i]![k]!;
-    sink.row(values, batch.rows[k]!);
+    sink.row(values, defined(batch.rows[k], `row ${k} of the batch`));
   }
 }

@@ -136,7 +136,7 @@ export class RowCells {
 /** Receives the rows of a sheet as the parse reaches them. */
 export interface RowConsumer {
   /** A row is complete; `row` is its Excel number. Return true to stop reading. */
-  row(row: number, cells: RowCells): boolean | void;
+  row(row: number, cells: RowCells): boolean | undefined;
   /** Columns to keep, by column number; null: all. Read again after each row. */
   wanted: Uint8Array | null;
 }

@@ -136,7 +136,7 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
     const kind = kindOf(tag.name);
     // saxes hands the same tag object to closetag: the kind goes with it, no second lookup.
     (tag as Tagged).kind = kind;
-    handler.open(kind, tag.attributes as Record<string, string>, scope);
+    handler.open(kind, tag.attributes, scope);
   });
   parser.on('closetag', (tag: SaxesTagPlain) => {
     events++;

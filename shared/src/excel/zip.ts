@@ -1,8 +1,9 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- yauzl ships no types: ours, beside this file, declare the part we use
 /// <reference path="./yauzl.d.ts" />
 import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { crc32, createInflateRaw } from 'node:zlib';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, defined, errorMessage } from '../errors/index.js';
 
 /** What an xlsx's zip may hold at most. */
 export interface ZipLimits {
@@ -143,7 +144,7 @@ export class XlsxZip {
     // The compressed bytes are read in one go (the file is bounded by maxBytes) and inflated off
     // the main thread by zlib, chunk by chunk as the parse takes them.
     const data = Buffer.allocUnsafe(entry.compressed);
-    const { bytesRead } = await this.fh.read(data, 0, entry.compressed, this.dataStart.get(entry)!);
+    const { bytesRead } = await this.fh.read(data, 0, entry.compressed, this.dataStart.get(entry));
     if (bytesRead !== entry.compressed) throw damaged('runs past the end of the file');
     const inflater = entry.method === 8 ? createInflateRaw({ chunkSize: CHUNK }) : null;
     inflater?.end(data);
@@ -201,7 +202,7 @@ function zip64(display: string): BottleneckError {
 
 /** yauzl's refusals of the directory, in the words a user can act on. */
 function directoryError(display: string, e: unknown): BottleneckError {
-  const msg = (e as Error)?.message ?? String(e);
+  const msg = errorMessage(e);
   const loc = { location: { file: display }, cause: e };
   if (/end of central directory record signature not found/.test(msg)) {
     return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again`, loc);
@@ -242,7 +243,7 @@ async function checkLayout(fh: FileHandle, zipfile: ZipFile, zip: ZipSummary, ra
   const ends = new Map<ZipEntry, number>();
   const starts = new Map<ZipEntry, number>();
   for (const e of zip.entries) {
-    const header = await promised<{ fileDataStart: number }>((cb) => zipfile.readLocalFileHeader(raw.get(e)!, { minimal: false }, cb))
+    const header = await promised<{ fileDataStart: number }>((cb) => zipfile.readLocalFileHeader(defined(raw.get(e), `zip entry ${e.name}`), { minimal: false }, cb))
       .catch(() => { throw corrupt(display, e.name, 'has no local header'); });
     starts.set(e, header.fileDataStart);
     let end = header.fileDataStart + e.compressed;
@@ -261,7 +262,7 @@ async function checkLayout(fh: FileHandle, zipfile: ZipFile, zip: ZipSummary, ra
     if (e.offset !== at) {
       throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${e.offset > at ? `${e.offset - at} bytes before zip entry ${e.name} are not listed in its directory` : `zip entry ${e.name} overlaps the one before`}; export it again from Excel and drop it again`, { location: { file: display } });
     }
-    at = ends.get(e)!;
+    at = defined(ends.get(e), `end of zip entry ${e.name}`);
   }
   if (at !== zip.directoryOffset) {
     throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${zip.directoryOffset - at} bytes between the last zip entry and the directory are not listed; export it again from Excel and drop it again`, { location: { file: display } });

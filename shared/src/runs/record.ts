@@ -52,7 +52,7 @@ export async function readStageRecord(store: ObjectStore, partition: string, run
 
 /** The materializations and checks an emitted event adds to the event a stage consumed: what the stage did. */
 export function ownPart(consumed: PipelineEvent, emitted: PipelineEvent): { materializations: Record<string, Materialization>; checks: CheckResult[] } {
-  const materializations = Object.fromEntries(Object.entries(emitted.materializations).filter(([k, m]) => consumed.materializations[k]?.location !== m.location || consumed.materializations[k]?.dataVersion !== m.dataVersion));
+  const materializations = Object.fromEntries(Object.entries(emitted.materializations).filter(([k, m]) => { const before = consumed.materializations[k]; return before?.location !== m.location || before.dataVersion !== m.dataVersion; }));
   const seen = new Set(consumed.checks.map((c) => `${c.asset}.${c.check}`));
   return { materializations, checks: emitted.checks.filter((c) => !seen.has(`${c.asset}.${c.check}`)) };
 }

@@ -48,7 +48,8 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
       return raw.replace(/\/+$/, '');
     }
     case 'enum': {
-      if (!v.values!.includes(raw)) throw invalid(v.name, `must be one of ${v.values!.join(', ')} (got ${shown})`);
+      const values = v.values ?? [];
+      if (!values.includes(raw)) throw invalid(v.name, `must be one of ${values.join(', ')} (got ${shown})`);
       return raw;
     }
     default:

@@ -25,9 +25,9 @@ export interface HttpDeps {
 
 /** Whether the request carries the token (`Authorization: Bearer <token>`, the scheme in any case, RFC 9110). */
 export function bearerMatches(header: string | undefined, token: string): boolean {
-  const m = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '');
-  if (!m) return false;
-  const got = Buffer.from(m[1]!);
+  const given = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? '')?.[1];
+  if (!given) return false;
+  const got = Buffer.from(given);
   const want = Buffer.from(token);
   return got.length === want.length && timingSafeEqual(got, want);
 }

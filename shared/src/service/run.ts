@@ -10,7 +10,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { StageContext, StageHandler } from '../stage/context.js';
 import { createContext, limitsOf, serviceAdapters, serviceSettings, subscribeStages } from '../wiring.js';
 import { loadConfig, redactedConfig, type ServiceConfig } from './config.js';
-import { errorMessage } from '../errors/index.js';
+import { defined, errorMessage } from '../errors/index.js';
 import { buildHttp, type NotReady } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
@@ -31,7 +31,7 @@ export interface ServiceRuntime {
 
 export interface ServiceExtra {
   stop(): Promise<void>;
-  status?(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  status?: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** null when ready, else why not. */
   readiness?(): Promise<string | null>;
 }
@@ -105,7 +105,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
   const startedAt = Date.now();
   const sendgrid = alerting ? { apiKey: alerting.SENDGRID_API_KEY, baseUrl: alerting.SENDGRID_API_URL } : undefined;
   const adapters = await serviceAdapters(serviceSettings(config, log.child({ component: 'kafka' }), sendgrid));
-  const { bus: rawBus, store, mailer } = adapters;
+  const { bus: rawBus, store } = adapters;
   const metrics = createMetrics(def.stage);
   const tracker = new RunTracker();
   // Every event this service publishes is counted, whichever code path publishes it.
@@ -129,7 +129,8 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     ...(alerting ? { alert: { to: alerting.ALERT_TO, from: alerting.ALERT_FROM, pipelineName: alerting.BN_PIPELINE_NAME, retryForMs: alerting.BN_ALERT_RETRY_MS } } : {}),
   });
   const rt: ServiceRuntime = { stage: def.stage, config, env, log, bus, store, ctx, metrics };
-  const [sub] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
+  const [subscription] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
+  const sub = defined(subscription, 'the stage subscription');
   const extra = def.extra ? await def.extra(rt) : undefined;
 
   const readiness = async (): Promise<NotReady | null> => {
@@ -143,15 +144,14 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     const x = (await extra?.readiness?.()) ?? null;
     return x ? { reason: x } : null;
   };
-  const lagTimer = setInterval(async () => {
-    const lag = await rawBus.lag?.().catch(() => undefined);
-    for (const [topic, n] of Object.entries(lag ?? {})) metrics.lag.set({ topic }, n);
+  const lagTimer = setInterval(() => {
+    void rawBus.lag?.().then((lag) => { for (const [topic, n] of Object.entries(lag)) metrics.lag.set({ topic }, n); }, () => undefined);
   }, 10_000);
   lagTimer.unref();
   const http = buildHttp({
     service: def.stage, version: def.version, startedAt, readiness, metrics, tracker, liveness: () => rawBus.liveness?.() ?? null,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
-    ...(extra?.status ? { extraStatus: () => extra.status!() } : {}),
+    ...(extra?.status ? { extraStatus: extra.status } : {}),
   });
   const address = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info({ address, group: `bottleneck-${def.stage}`, consumes: def.handler.consumes, settings: redactedConfig(def.stage, config) }, 'service started');
@@ -162,7 +162,7 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
       log.info({}, 'stopping: finishing the event in flight');
       clearInterval(lagTimer);
       await extra?.stop();
-      await sub!.close();
+      await sub.close();
       await bus.close();
       await http.close();
       await closeContext();

@@ -3,7 +3,7 @@ import type { Logger } from '../stage/context.js';
 /** What identifies one warning: its code (FSTDEP023, DEP0040), or its name and first line when it has none. */
 export function warningKey(w: Error & { code?: unknown }): string {
   if (typeof w.code === 'string' && w.code) return w.code;
-  return `${w.name}: ${String(w.message).split('\n', 1)[0]!.trim()}`;
+  return `${w.name}: ${(w.message.split('\n', 1)[0] ?? '').trim()}`;
 }
 
 /**
@@ -29,7 +29,7 @@ export function routeProcessWarnings(log: Pick<Logger, 'warn'>, proc: NodeJS.Pro
       warning: {
         name: w.name,
         ...(typeof w.code === 'string' ? { code: w.code } : {}),
-        message: String(w.message).replace(/\s+/g, ' ').trim(),
+        message: w.message.replace(/\s+/g, ' ').trim(),
         ...(typeof w.detail === 'string' ? { detail: w.detail } : {}),
       },
     }, 'process warning');
@@ -38,6 +38,6 @@ export function routeProcessWarnings(log: Pick<Logger, 'warn'>, proc: NodeJS.Pro
   proc.on('warning', onWarning);
   return () => {
     proc.removeListener('warning', onWarning);
-    for (const l of previous) proc.on('warning', l as (w: Error) => void);
+    for (const l of previous) proc.on('warning', l);
   };
 }

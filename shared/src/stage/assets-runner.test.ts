@@ -173,7 +173,7 @@ describe('runStage: the one stage runner', () => {
   });
 
   it('stages a published table as its CSV export beside it, and says where for the publisher', async () => {
-    const { ctx, store, dir } = await setup();
+    const { ctx, dir } = await setup();
     const sqlDir = await mkdtemp(join(tmpdir(), 'bn-sql-'));
     dirs.push(sqlDir);
     await writeFile(join(sqlDir, 'export_it.sql'), 'SELECT * FROM merged_with_revenue ORDER BY product_id');

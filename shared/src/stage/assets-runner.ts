@@ -7,12 +7,12 @@ import { ASSET_STAGE, STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
 import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
-import { assetErrorBoundary, BottleneckError, type ErrorCode } from '../errors/index.js';
+import { assetErrorBoundary, BottleneckError, defined, type ErrorCode } from '../errors/index.js';
 import { makeEvent, carry, stageEventId, type CheckResult, type EventType, type Materialization, type PipelineEvent } from '../events/index.js';
 import { expectationResult } from './checks.js';
 import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
-import { loadSqlOf, type AssetIO, type DuckScope } from './io.js';
+import { loadSqlOf, type AssetIO } from './io.js';
 
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -33,7 +33,7 @@ export function blockingFailures(results: readonly CheckResult[]): CheckResult[]
  * (ingest's vital check: BN_ERR_INPUT_CORRUPT, with its file, sheet, column and row).
  */
 export function gateError(stage: string, failed: readonly CheckResult[], progress: StageProgress): BottleneckError {
-  const first = failed[0]!;
+  const first = defined(failed[0], 'a failed check');
   const inputError = (r: CheckResult) => r.metadata.error as { code?: ErrorCode; location?: Record<string, unknown> } | undefined;
   const details = { failedChecks: failed.map((r) => `${r.asset}.${r.check}`), checks: progress.checks, materializations: progress.materializations };
   // Checks that stand for input errors (a damaged file): the run fails with the first one's code and cell.
@@ -121,6 +121,12 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
       if (own.has(key) && !(await computed.get(key))) throw new TypeError(`asset ${key} was not materialized`);
       return load(key);
     },
+    inputFile: async (key) => {
+      if (own.has(key) && !(await computed.get(key))) throw new TypeError(`asset ${key} was not materialized`);
+      const { path } = await load(key);
+      if (!path) throw new TypeError(`asset ${key} is not a file: it has no local path`);
+      return path;
+    },
     materialization: upstream,
     lineage: () => ({ materializations: { ...event.materializations, ...progress.materializations }, checks: [...event.checks, ...progress.checks] }),
     sql: (name) => loadSqlOf(asset, name),
@@ -137,7 +143,9 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
     let outcome: CheckOutcome;
     try {
       for (const d of c.deps) await load(d);
-      outcome = c.sql ? await sqlCheck(await actx.db(), actx.sql(c.sql)) : await c.run!(actx);
+      if (c.sql) outcome = await sqlCheck(await actx.db(), actx.sql(c.sql));
+      else if (c.run) outcome = await c.run(actx);
+      else throw new TypeError(`check ${c.name} has neither sql nor run`);
     } catch (e) {
       throw assetErrorBoundary(def.stage, asset.key, e);
     }
@@ -148,14 +156,14 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
 
   const compute = async (asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> => {
     // Upstream assets of this stage first: a failed one, or one whose blocking check failed, stops this one.
-    const ups = await Promise.all(asset.deps.filter((d) => own.has(d)).map((d) => settled.get(d)!));
+    const ups = await Promise.all(asset.deps.filter((d) => own.has(d)).map((d) => defined(settled.get(d), `the state of asset ${d}`)));
     if (ups.some((u) => !u.ok || u.blocked)) return false;
     const t0 = performance.now();
     try {
       for (const d of asset.deps) await actx.input(d);
       const result = await asset.compute(actx);
       const m = await persist(asset, result, conn, t0);
-      if (result.kind === 'file' || (result.kind === 'object' && result.path)) ownFiles.set(asset.key, result.path!);
+      if (result.kind !== 'table' && result.path) ownFiles.set(asset.key, result.path);
       progress.materializations[asset.key] = m;
       ctx.progress?.onAsset?.({ stage: def.stage, asset: asset.key, materialization: m, runId: run.runId });
       return true;
@@ -167,7 +175,7 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
 
   const check = async (asset: AssetDefinition, actx: AssetContext): Promise<Settled> => {
     if (!(await computed.get(asset.key))) return { ok: false, blocked: true };
-    const m = progress.materializations[asset.key]!;
+    const m = defined(progress.materializations[asset.key], `the materialization of ${asset.key}`);
     const results: CheckResult[] = [];
     try {
       for (const c of asset.checks) {
@@ -233,7 +241,7 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
   base.checks.push(...progress.checks);
   const events: { done: EventType; gate?: EventType } = STAGE_EVENTS[def.stage];
   const out: PipelineEvent[] = [makeEvent(events.done, { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never }, ctx.now(), stageEventId(run.runId, events.done))];
-  if (events.gate) out.push(makeEvent(events.gate, { ...base, payload: {} as never }, ctx.now(), stageEventId(run.runId, events.gate)));
+  if (events.gate) out.push(makeEvent(events.gate, { ...base, payload: {} }, ctx.now(), stageEventId(run.runId, events.gate)));
   return out;
 }
 

@@ -22,7 +22,7 @@ export class DuckScope {
   async connect(): Promise<Db> {
     const db = await this.duck.connect();
     this.open.push(db);
-    await db.run(`SET schema = ${`'${this.schema.replace(/'/g, "''")}'`}`);
+    await db.run(`SET schema = '${this.schema.replace(/'/g, "''")}'`);
     return db;
   }
 

@@ -4,7 +4,7 @@ import { escapeHtml, redactSecrets } from './redact.js';
 describe('redactSecrets', () => {
   it('redacts a SendGrid API key and an AWS access key id', () => {
     expect(redactSecrets('key SG.abcdefgh12.ijklmnop34 refused')).toBe('key [redacted] refused');
-    expect(redactSecrets(`InvalidAccessKeyId: ${'AKIA'}IOSFODNN7EXAMPLE does not exist`)).toBe('InvalidAccessKeyId: [redacted] does not exist');
+    expect(redactSecrets(`InvalidAccessKeyId: AKIAIOSFODNN7EXAMPLE does not exist`)).toBe('InvalidAccessKeyId: [redacted] does not exist');
     expect(redactSecrets('session ASIAY34FZKBOKMUTVV7A')).toBe('session [redacted]');
   });
 

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // Worker threads run compiled JavaScript: the pool, its worker and the tasks come from dist/
 // (npm test builds first), and so does the error class they bring back.
 import { BottleneckError } from '../../dist/errors/index.js';
-import { InlineRunner, WorkerPool } from '../../dist/workers/pool.js';
+import { callTask, InlineRunner, streamTask, taskFn, WorkerPool } from '../../dist/workers/pool.js';
 
 const TASKS = new URL('../../dist/workers/testing/tasks.js', import.meta.url).href;
 
@@ -56,5 +56,24 @@ describe('InlineRunner', () => {
     const got: unknown[] = [];
     expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'count', args: [3], onMessage: (i) => got.push(i) })).toBe(3);
     expect(got).toEqual([1, 2, 3]);
+  });
+});
+
+describe('typed tasks', () => {
+  const tasks = taskFn<typeof import('./testing/tasks.js')>();
+  const TYPED = TASKS;
+
+  it('call a module function by a typed reference: arguments checked, result typed', async () => {
+    const add = tasks(TYPED, 'add');
+    const sum: number = await callTask(new InlineRunner(), add, [20, 22]);
+    expect(sum).toBe(42);
+    // @ts-expect-error -- the arguments are checked against the function
+    await expect(callTask(new InlineRunner(), add, ['x'])).resolves.toBe('xundefined');
+  });
+
+  it('stream a task: what it sends arrives typed, in order, before its result', async () => {
+    const got: number[] = [];
+    const n = await streamTask(new InlineRunner(), tasks(TYPED, 'count'), [4], (i) => { got.push(i); });
+    expect({ n, got }).toEqual({ n: 4, got: [1, 2, 3, 4] });
   });
 });

@@ -8,9 +8,9 @@ export interface Task {
   fn: string;
   args: unknown[];
   /** The worker is terminated (and replaced) when the task takes longer. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Names the file in the error when the worker dies (out of memory, timeout). */
-  label?: string;
+  label?: string | undefined;
   /**
    * Receives what the function sends as it goes: it is called with a `send(data)` function as its
    * last argument, whose data arrive here in order, all before the task's result.
@@ -18,7 +18,44 @@ export interface Task {
   onMessage?: (data: unknown) => void;
 }
 
-/** Runs tasks, on worker threads or in this thread. */
+/** How a task runs: the limits and the name it reports under. */
+export type TaskOptions = Pick<Task, 'timeoutMs' | 'label'>;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function's parameters, checked at the call
+type AnyAsyncFn = (...args: any[]) => Promise<unknown>;
+
+/**
+ * A typed reference to an exported async function of a module that runs on a worker thread: made by
+ * `taskFn<typeof import('./m.js')>()(url, 'name')`, which checks at compile time that the module
+ * exports that function (the `typeof import` costs nothing at run time), so that `callTask` and
+ * `streamTask` check the arguments and type the result.
+ */
+export interface TaskFn<F extends AnyAsyncFn> {
+  readonly module: string;
+  readonly fn: string;
+  /** Carries F for the type checker only; never set. */
+  readonly signature?: F;
+}
+
+/** `taskFn<typeof import('./report.js')>()(REPORT_URL, 'writeRevenueReport')`. */
+export function taskFn<M>() {
+  return <K extends keyof M & string>(module: string, fn: K): TaskFn<M[K] extends AnyAsyncFn ? M[K] : never> => ({ module, fn });
+}
+
+/** Runs a typed task: its arguments are checked against the function, its result typed. */
+export function callTask<F extends AnyAsyncFn>(runner: TaskRunner, ref: TaskFn<F>, args: Parameters<F>, opts: TaskOptions = {}): Promise<Awaited<ReturnType<F>>> {
+  return runner.run<Awaited<ReturnType<F>>>({ module: ref.module, fn: ref.fn, args, ...opts });
+}
+
+/**
+ * Runs a typed task whose function takes `send` as its last parameter: what it sends reaches
+ * `onMessage`, typed, in order, before the result.
+ */
+export function streamTask<A extends unknown[], S, R>(runner: TaskRunner, ref: TaskFn<(...a: [...A, (sent: S) => void]) => Promise<R>>, args: A, onMessage: (sent: S) => void, opts: TaskOptions = {}): Promise<R> {
+  return runner.run<R>({ module: ref.module, fn: ref.fn, args, onMessage: (m) => { onMessage(m as S); }, ...opts });
+}
+
+/** Runs tasks, on worker threads or in this thread. Call it through `callTask` / `streamTask`. */
 export interface TaskRunner {
   /** Worker threads that run tasks (0: they run in this thread; their arguments and results are copied otherwise). */
   readonly threads: number;
@@ -178,7 +215,7 @@ export class WorkerPool implements TaskRunner {
       }
       finish(false);
       if (m.ok) p.resolve(m.value);
-      else p.reject(deserializeError(m.error!));
+      else p.reject(m.error ? deserializeError(m.error) : new Error(`${p.task.fn} failed without an error`));
     };
     const onError = (e: Error) => {
       finish(true);

@@ -1,18 +1,27 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError } from './pool.js';
 
-// Import what the tasks need right away: this overlaps the main thread's own start.
-const preload = Promise.all(((workerData as { preload?: string[] })?.preload ?? []).map((m) => import(m).catch(() => undefined)));
+if (!parentPort) throw new Error('worker.js runs as a worker thread of the pool');
+const port = parentPort;
 
-parentPort!.on('message', async (m: { id: number; module: string; fn: string; args: unknown[]; streams?: boolean }) => {
+// Import what the tasks need right away: this overlaps the main thread's own start.
+const wanted = (workerData as { preload?: string[] } | null)?.preload ?? [];
+const preload = Promise.all(wanted.map((m) => import(m).catch(() => undefined)));
+
+type TaskMessage = { id: number; module: string; fn: string; args: unknown[]; streams?: boolean };
+
+async function runTask(m: TaskMessage): Promise<void> {
   try {
     await preload;
-    const mod = (await import(m.module)) as Record<string, (...a: unknown[]) => Promise<unknown>>;
+    const mod = (await import(m.module)) as Record<string, unknown>;
     const f = mod[m.fn];
     if (typeof f !== 'function') throw new TypeError(`${m.module} has no function ${m.fn}`);
-    const send = (sent: unknown) => parentPort!.postMessage({ id: m.id, sent });
-    parentPort!.postMessage({ id: m.id, ok: true, value: await (m.streams ? f(...m.args, send) : f(...m.args)) });
+    const send = (sent: unknown) => { port.postMessage({ id: m.id, sent }); };
+    const call = f as (...a: unknown[]) => Promise<unknown>;
+    port.postMessage({ id: m.id, ok: true, value: await (m.streams ? call(...m.args, send) : call(...m.args)) });
   } catch (e) {
-    parentPort!.postMessage({ id: m.id, ok: false, error: serializeError(e) });
+    port.postMessage({ id: m.id, ok: false, error: serializeError(e) });
   }
-});
+}
+
+port.on('message', (m: TaskMessage) => void runTask(m));

@@ -1,4 +1,5 @@
 import { defineAsset, errorCheck } from '@bottleneck/shared/assets/define';
+import { text } from '@bottleneck/shared/duck/sql';
 
 /** Revenue per product, by revenue descending then product_id. */
 export const revenuePerProduct = defineAsset({
@@ -17,6 +18,6 @@ export const revenuePerProduct = defineAsset({
     const db = await ctx.db();
     await db.run(ctx.sql('create_revenue_per_product'));
     const f = await db.one(ctx.sql('select_revenue_per_product_figures'));
-    return { kind: 'table', metadata: { totalRevenue: String(f.total_revenue), unitsSold: String(f.units_sold) } };
+    return { kind: 'table', metadata: { totalRevenue: text(f.total_revenue), unitsSold: text(f.units_sold) } };
   },
 });

@@ -1,8 +1,12 @@
 import { join } from 'node:path';
 import { defineAsset, errorCheck } from '@bottleneck/shared/assets/define';
+import { callTask, taskFn } from '@bottleneck/shared/workers/pool';
 import { SUMMARY_LABELS, type ReportRow, type ReportSummary } from '../report.js';
 
+const reportTask = taskFn<typeof import('../report.js')>();
 const REPORT = new URL('../report.js', import.meta.url).href;
+const readSummaryEntries = reportTask(REPORT, 'readSummaryEntries');
+const writeRevenueReport = reportTask(REPORT, 'writeRevenueReport');
 
 /** The workbook an analyst opens: sheet "Revenue by Product" and sheet "Summary". */
 export const revenueReport = defineAsset({
@@ -16,9 +20,9 @@ export const revenueReport = defineAsset({
   checks: [
     errorCheck('summary_total_matches', 'Summary total revenue equals the sum of revenue_per_product', {
       async run(ctx) {
-        const { path } = await ctx.input('revenue_report');
+        const path = await ctx.inputFile('revenue_report');
         // The Summary sheet as a spreadsheet shows it, read back from the written file.
-        const summary = new Map(await ctx.tasks.run<[string, unknown][]>({ module: REPORT, fn: 'readSummaryEntries', args: [path], label: ctx.asset.file }));
+        const summary = new Map(await callTask(ctx.tasks, readSummaryEntries, [path], { label: ctx.asset.file }));
         const written = summary.get(SUMMARY_LABELS.totalRevenue);
         const summaryTotal = typeof written === 'number' ? written.toFixed(2) : String(written);
         const perProductTotal = String(ctx.materialization('revenue_per_product').metadata.totalRevenue);
@@ -39,7 +43,7 @@ export const revenueReport = defineAsset({
     };
     const path = join(ctx.workDir, ctx.asset.file);
     // exceljs's writer (and its import) can run on a worker thread: ctx.tasks decides.
-    await ctx.tasks.run({ module: REPORT, fn: 'writeRevenueReport', args: [path, rows, summary], label: ctx.asset.file });
+    await callTask(ctx.tasks, writeRevenueReport, [path, rows, summary], { label: ctx.asset.file });
     return { kind: 'file', path, metadata: { rowCount: rows.length, sheets: ['Revenue by Product', 'Summary'], totalRevenue: summary.totalRevenue, premium, ordinary } };
   },
 });

@@ -18,9 +18,9 @@ async function writeWines(ctx: AssetContext, premium: boolean) {
 
 /** Rows of a CSV as written, counted by reading it back: a check sees what ships. */
 async function csvRows(ctx: AssetContext, key: 'premium_wines' | 'ordinary_wines'): Promise<number> {
-  const { path } = await ctx.input(key);
+  const path = await ctx.inputFile(key);
   const db = await ctx.db();
-  const r = await db.one(`SELECT count(*)::INTEGER AS n FROM read_csv(${quoteLiteral(path!)}, header = true, all_varchar = true)`);
+  const r = await db.one(`SELECT count(*)::INTEGER AS n FROM read_csv(${quoteLiteral(path)}, header = true, all_varchar = true)`);
   return Number(r.n);
 }
 

@@ -1,17 +1,18 @@
 import { INPUT_NAMES, SOURCES, type InputName } from '@bottleneck/shared';
 import type { AssetContext, ComputeResult } from '@bottleneck/shared/assets/define';
 import type { Db } from '@bottleneck/shared/duck/index';
-import { readSheetInto, replayBatch, type RowBatch, type SheetSummary } from '@bottleneck/shared/excel/read';
+import { readSheetInto, replayBatch, type SheetSummary } from '@bottleneck/shared/excel/read';
 import { timed } from '@bottleneck/shared/profile';
+import { streamTask, taskFn } from '@bottleneck/shared/workers/pool';
 
-const READER = import.meta.resolve('@bottleneck/shared/excel/read');
+const readSheetBatches = taskFn<typeof import('@bottleneck/shared/excel/read')>()(import.meta.resolve('@bottleneck/shared/excel/read'), 'readSheetBatches');
 
 /**
  * Which workbooks go to the worker threads: the largest ones, one per thread; the main thread reads
  * the others meanwhile (with one worker: web.xlsx there, erp and liaison here).
  */
 function offThread(ctx: AssetContext, name: InputName): boolean {
-  const bytes = (n: InputName) => Number(ctx.materialization(`raw_${n}`).metadata.bytes ?? 0);
+  const bytes = (n: InputName) => ctx.materialization(`raw_${n}`).metadata.bytes ?? 0;
   return [...INPUT_NAMES].sort((a, b) => bytes(b) - bytes(a)).slice(0, ctx.tasks.threads).includes(name);
 }
 
@@ -25,10 +26,8 @@ async function readRaw(ctx: AssetContext, db: Db, name: InputName, path: string)
   const sink = await db.appendTo(`raw_${name}`, spec.columns);
   try {
     if (!offThread(ctx, name)) return await timed(`clean: read ${spec.file} here`, () => readSheetInto(path, spec, ctx.limits, sink));
-    return await timed(`clean: read ${spec.file} on a worker`, () => ctx.tasks.run<SheetSummary>({
-      module: READER, fn: 'readSheetBatches', args: [path, spec, ctx.limits], timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file,
-      onMessage: (batch) => replayBatch(batch as RowBatch, sink),
-    }));
+    return await timed(`clean: read ${spec.file} on a worker`, () => streamTask(ctx.tasks, readSheetBatches, [path, spec, ctx.limits],
+      (batch) => { replayBatch(batch, sink); }, { timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file }));
   } finally {
     sink.close();
   }
@@ -40,9 +39,9 @@ async function readRaw(ctx: AssetContext, db: Db, name: InputName, path: string)
  * only worksheet read instead: the expected_sheet_present check reports it).
  */
 export async function cleanWorkbook(ctx: AssetContext, name: InputName): Promise<ComputeResult> {
-  const raw = await ctx.input(`raw_${name}`);
+  const raw = await ctx.inputFile(`raw_${name}`);
   const db = await ctx.db();
-  const sheet = await readRaw(ctx, db, name, raw.path!);
+  const sheet = await readRaw(ctx, db, name, raw);
   await timed(`clean: create ${name}_clean`, () => db.run(ctx.sql(`create_${name}_clean`)));
   return {
     kind: 'table',

@@ -29,9 +29,9 @@ function rawAsset(name: InputName): AssetDefinition {
     checks: [
       errorCheck('vital', 'file present, within size bounds, an intact xlsx with the required sheet and columns', {
         async run(ctx) {
-          const { path } = await ctx.input(key);
+          const path = await ctx.inputFile(key);
           try {
-            const header = await checkHeader(path!, SOURCES[name], ctx.limits);
+            const header = await checkHeader(path, SOURCES[name], ctx.limits);
             return { passed: true, metadata: { zipEntries: header.zip.entries.length, sheet: header.sheetRead } };
           } catch (e) {
             if (!isBottleneckError(e)) throw e;

@@ -1,5 +1,6 @@
 import { defineAsset, errorCheck } from '@bottleneck/shared/assets/define';
 import { counted } from '@bottleneck/shared/stage/checks';
+import { text } from '@bottleneck/shared/duck/sql';
 
 const n = (v: unknown) => Number(v);
 
@@ -30,7 +31,7 @@ export const mergedWithRevenue = defineAsset({
     const db = await ctx.db();
     await db.run(ctx.sql('create_merged_with_revenue'));
     const { total_revenue } = await db.one(ctx.sql('select_merged_with_revenue_total'));
-    return { kind: 'table', metadata: { totalRevenue: String(total_revenue) } };
+    return { kind: 'table', metadata: { totalRevenue: text(total_revenue) } };
   },
   figures: (m) => ({ totalRevenue: String(m.totalRevenue) }),
 });

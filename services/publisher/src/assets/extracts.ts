@@ -31,12 +31,11 @@ async function publish(ctx: AssetContext): Promise<Materialization> {
   const { materializations, checks } = ctx.lineage();
   const current = await readCurrent(ctx.store, partition);
   if (current && newer(current, ctx.run)) throw superseded(ctx, `run ${current.runId}, which started later (${current.runStartedAt}), published the month already`);
-  for (const [key, m] of Object.entries(materializations)) {
+  for (const m of Object.values(materializations)) {
     const etag = m.metadata.etag;
     if (typeof etag !== 'string') continue;
     const now = await ctx.store.head(m.location);
     if (now?.etag !== etag) throw superseded(ctx, `${m.location} changed since this run read it; the run of the new version publishes the month`);
-    void key;
   }
   const files: Manifest['files'] = [];
   for (const key of ctx.asset.deps) {
@@ -70,10 +69,11 @@ async function publish(ctx: AssetContext): Promise<Materialization> {
 async function prune(ctx: AssetContext, partition: string, currentRunId: string): Promise<void> {
   const prefix = layout.extractsPrefix(partition);
   const objects = await ctx.store.list(prefix);
-  const runs = [...new Set(objects.map((o) => o.key.slice(prefix.length).split('/')).filter((p) => p.length > 1).map((p) => p[0]!))]
+  const runOf = (key: string) => key.slice(prefix.length).split('/');
+  const runs = [...new Set(objects.map((o) => runOf(o.key)).filter((p) => p.length > 1).map((p) => p[0] ?? ''))]
     .filter((r) => r !== currentRunId).sort().reverse();
   const gone = new Set(runs.slice(KEEP_PUBLISHED_RUNS));
-  for (const o of objects) if (gone.has(o.key.slice(prefix.length).split('/')[0]!)) await ctx.store.delete(o.key);
+  for (const o of objects) if (gone.has(runOf(o.key)[0] ?? '')) await ctx.store.delete(o.key);
 }
 
 /** The month's published set: the run's files under its own prefix, its manifest, and the pointer readers follow. */

@@ -1,4 +1,5 @@
 import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import { defined } from '../../errors/index.js';
 
 const NAME = 'BottleneckRoundRobin';
 const VERSION = 0;
@@ -21,23 +22,23 @@ export const subscriptionAwareRoundRobin: PartitionAssigner = ({ cluster }) => (
     const subscribed = new Map<string, Set<string>>();
     for (const m of members) subscribed.set(m.memberId, new Set(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []));
     const memberIds = [...subscribed.keys()].sort();
-    const union = [...new Set(memberIds.flatMap((id) => [...subscribed.get(id)!]))].sort();
+    const union = [...new Set([...subscribed.values()].flatMap((topics) => [...topics]))].sort();
     await cluster.addMultipleTargetTopics(union);
 
     const assignment = new Map<string, Record<string, number[]>>(memberIds.map((id) => [id, {}]));
     let next = 0;
     for (const topic of union) {
-      const takers = memberIds.filter((id) => subscribed.get(id)!.has(topic));
+      const takers = memberIds.filter((id) => subscribed.get(id)?.has(topic));
       const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId).sort((a, b) => a - b);
       for (const partition of partitions) {
         // One counter across topics, so that one-partition topics do not all land on the first member.
-        const own = assignment.get(takers[next++ % takers.length]!)!;
+        const own = defined(assignment.get(defined(takers[next++ % takers.length], 'a member taking the topic')), 'the assignment of a member');
         (own[topic] ??= []).push(partition);
       }
     }
     return memberIds.map((memberId) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: VERSION, assignment: assignment.get(memberId)!, userData: Buffer.alloc(0) }),
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: VERSION, assignment: defined(assignment.get(memberId), 'the assignment of a member'), userData: Buffer.alloc(0) }),
     }));
   },
 

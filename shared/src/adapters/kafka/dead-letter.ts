@@ -1,5 +1,5 @@
 import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
-import { BottleneckError, errorClassOf } from '../../errors/index.js';
+import { BottleneckError, errorClassOf, errorField, errorMessage } from '../../errors/index.js';
 import { EnvelopeBase, makeEvent, type EventOf } from '../../events/index.js';
 import type { DeadLetter, DeadLetterMessage } from '../../ports/bus.js';
 import { redactSecrets } from '../../text/redact.js';
@@ -48,7 +48,8 @@ const REFERENCE_HEAD_BYTES = 2_048;
 
 /** Whether producing failed because the message is larger than the broker accepts. */
 export function tooLarge(e: unknown): boolean {
-  const text = `${(e as { type?: string })?.type ?? ''} ${e instanceof Error ? e.message : String(e)} ${(e as { cause?: unknown })?.cause instanceof Error ? ((e as { cause: Error }).cause.message) : ''}`;
+  const cause = errorField(e, 'cause');
+  const text = `${typeof errorField(e, 'type') === 'string' ? String(errorField(e, 'type')) : ''} ${errorMessage(e)} ${cause instanceof Error ? cause.message : ''}`;
   return /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE|too large/i.test(text);
 }
 

@@ -34,7 +34,9 @@ export function safeFields(fields: Record<string, unknown>): Record<string, unkn
     // Objects may nest a broker's or client's configuration: keep only their JSON, redacted.
     else if (v !== undefined) {
       try {
-        out[k] = redactSecrets(JSON.stringify(v, (key, val: unknown) => (SECRET_KEY.test(key) ? undefined : val)) ?? '');
+        // JSON.stringify gives undefined for a function, whatever its declared type says.
+        const json = JSON.stringify(v, (key, val: unknown) => (SECRET_KEY.test(key) ? undefined : val)) as string | undefined;
+        out[k] = redactSecrets(json ?? '');
       } catch {
         out[k] = '[unserializable]';
       }
@@ -52,7 +54,7 @@ export function kafkaLogCreator(logger: Logger): logCreator {
   return () => ({ namespace, level, log }) => {
     const { message, timestamp: _timestamp, ...extra } = log;
     const fields = { component: 'kafkajs', namespace, ...safeFields(extra) };
-    const msg = redactSecrets(String(message));
+    const msg = redactSecrets(message);
     // kafkajs logs every error response at ERROR before deciding to retry it or rejoin (coordinator
     // loading, group rebalancing); one it cannot get past surfaces as an exception or a consumer
     // crash, which the bus logs at ERROR itself.

@@ -64,11 +64,12 @@ export class RawSubscription implements Subscription {
     }
   }
 
-  private async each({ topic, partition, message, heartbeat }: EachMessagePayload, c: Consumer): Promise<void> {
+  private async each(payload: EachMessagePayload, c: Consumer): Promise<void> {
+    const { topic, partition, message } = payload;
     if (this.closing) return;
     let resolve!: () => void;
     this.inFlight = new Promise((r) => (resolve = r));
-    const beat = setInterval(() => void heartbeat().catch(() => undefined), this.o.heartbeatIntervalMs);
+    const beat = setInterval(() => void payload.heartbeat().catch(() => undefined), this.o.heartbeatIntervalMs);
     try {
       for (let attempt = 1; ; attempt++) {
         try {

@@ -125,7 +125,7 @@ export class KafkaSubscription implements Subscription {
     });
     const offJoin = c.on(c.events.GROUP_JOIN, () => joined());
     c.on(c.events.GROUP_JOIN, ({ payload }) => {
-      this.assigned = Object.values(payload.memberAssignment ?? {}).reduce((n, parts) => n + (parts as number[]).length, 0);
+      this.assigned = Object.values((payload.memberAssignment as Record<string, number[]> | undefined) ?? {}).reduce((n, parts) => n + (parts).length, 0);
     });
     c.on(c.events.REBALANCING, () => {
       this.assigned = 0;
@@ -229,8 +229,9 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
-  private async handleMessage({ topic, partition, message, heartbeat }: EachMessagePayload): Promise<void> {
-    const stopBeating = this.keepAlive(heartbeat);
+  private async handleMessage(payload: EachMessagePayload): Promise<void> {
+    const { topic, partition, message } = payload;
+    const stopBeating = this.keepAlive(() => payload.heartbeat());
     try {
       const outcome = await this.deliver(topic, partition, message);
       // At-least-once: the offset moves only once the handler's effects are done.

@@ -18,7 +18,7 @@ export const FailedEvent = EnvelopeBase.extend({
       column: z.string().optional(),
       row: z.number().int().optional(),
     }).optional(),
-    failedAt: z.string().datetime({ offset: true }),
+    failedAt: z.iso.datetime({ offset: true }),
     /** The event whose handling failed (without its materializations, to keep records small). */
     trigger: z.object({ id: z.string(), type: z.string(), v: z.number(), ts: z.string() }).optional(),
   }),

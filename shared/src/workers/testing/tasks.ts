@@ -16,7 +16,7 @@ export async function spin(ms: number): Promise<void> {
 
 export async function hog(): Promise<number> {
   const keep: number[][] = [];
-  for (;;) keep.push(new Array(1_000_000).fill(Math.random()));
+  for (;;) keep.push(new Array<number>(1_000_000).fill(Math.random()));
 }
 
 /** Sends 1..n as it counts, then returns n: what a streaming task does. */
