@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+// The unit tests that exercise the TypeScript sources in this process: Stryker's mutants live there.
+// The acceptance tests under test/ run the compiled CLI as a process, which no mutant reaches.
+export default defineConfig({
+  test: {
+    include: ['shared/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'cli/src/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    pool: 'forks',
+  },
+});
