@@ -125,6 +125,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       .header('referrer-policy', 'no-referrer')
       .send(await readFile(PUBLIC + file)));
   }
+  app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
