@@ -69,6 +69,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     await page.locator('#run-error').waitFor();
     expect(await page.locator('#run-error').textContent()).toBe('ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
     expect(await page.locator(`.run-row[data-run="${store.failedRunId}"] .gantt`).count()).toBe(1);
+    // What the README shows (docs/console.png is this file, copied).
+    await mkdir(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'console-failed-month.png') });
   });
 
   it('re-executes the failed run after its input is fixed, with a confirmation, and shows the month published', async () => {
