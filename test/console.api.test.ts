@@ -190,6 +190,31 @@ describe('console API: actions', () => {
   });
 });
 
+describe('console API: staleness', () => {
+  it('shows a published month as stale when a file in incoming/ changed, or the code of a stage did, since its published run', async () => {
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { Catalog } = await import('@bottleneck/shared/catalog/index');
+    const { graphSpec } = await import('@bottleneck/cli/console');
+    const { FolderStore } = await import('@bottleneck/shared/adapters/folder-store');
+    const graph = graphSpec();
+    const fresh = await new Catalog(new FolderStore(store.out), graph).snapshot();
+    const before = fresh.partitions.find((p) => p.partition === PUBLISHED)!;
+    expect(before.status).toBe('published');
+    const older = await new Catalog(new FolderStore(store.out), { ...graph, codeVersions: { ...graph.codeVersions, merge: 'another-version' } }).snapshot();
+    const coded = older.partitions.find((p) => p.partition === PUBLISHED)!;
+    expect(coded.status).toBe('stale');
+    expect(coded.words).toBe(`the code of merge changed since the published run ${before.published!.runId}`);
+    const web = join(store.out, 'incoming', PUBLISHED, 'web.xlsx');
+    const bytes = await readFile(web);
+    // The same bytes written again: a new version of the object (S3 would give it a new ETag too).
+    await new Promise((r) => setTimeout(r, 20));
+    await writeFile(web, bytes);
+    const after = (await get('/api/partitions')).json<{ partitions: { partition: string; status: string; words: string }[] }>().partitions.find((p) => p.partition === PUBLISHED)!;
+    expect(after).toMatchObject({ status: 'stale', words: `web.xlsx changed in incoming/ since the published run ${before.published!.runId}` });
+  });
+});
+
 describe('console service: configuration', () => {
   it('will not start without BN_CONSOLE_TOKEN: exit 78, naming it', async () => {
     const { spawn } = await import('node:child_process');

@@ -32,8 +32,11 @@ export interface ConsoleOptions {
 }
 
 const PUBLIC = fileURLToPath(new URL('../public/', import.meta.url));
-const STATIC: Record<string, string> = { '/': 'index.html', '/app.js': 'app.js', '/app.css': 'app.css' };
-const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8' };
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
+};
 const RUN_STATUSES = ['running', 'published', 'succeeded', 'failed', 'superseded'] as const;
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -117,9 +120,9 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   });
 
   // The page: three static files, no build step, nothing from elsewhere (CSP says so), no secret in them.
-  for (const [route, file] of Object.entries(STATIC)) {
+  for (const [route, { file, type }] of Object.entries(STATIC)) {
     app.get(route, async (_req, reply) => reply
-      .type(TYPES[file.split('.').pop()!]!)
+      .type(type)
       .header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
       .header('x-content-type-options', 'nosniff')
       .header('referrer-policy', 'no-referrer')

@@ -102,7 +102,7 @@ export class Actions {
 
 /** A backfill's progress from a snapshot: each month's run and its status. */
 export function backfillProgress(rec: BackfillRecord, s: Snapshot): BackfillProgress {
-  const runs = rec.runs.map((r) => ({ ...r, status: (s.runs.find((x) => x.runId === r.runId)?.status ?? 'queued') as RunStatus | 'queued' }));
+  const runs = rec.runs.map((r): BackfillProgress['runs'][number] => ({ ...r, status: s.runs.find((x) => x.runId === r.runId)?.status ?? 'queued' }));
   const finished = (st: string) => st === 'published' || st === 'succeeded' || st === 'failed' || st === 'superseded';
   const done = runs.filter((r) => finished(r.status)).length;
   return { ...rec, runs, done, total: runs.length, status: done < runs.length ? 'running' : runs.some((r) => r.status === 'failed') ? 'failed' : 'done' };

@@ -143,7 +143,7 @@ function byMonth(objects: readonly ObjectInfo[], prefix: string): Map<string, Ob
 /** "a, b and c" */
 export function listInWords(items: readonly string[]): string {
   if (items.length <= 1) return items.join('');
-  return `${items.slice(0, -1).join(', ')} and ${items.at(-1)!}`;
+  return `${items.slice(0, -1).join(', ')} and ${items[items.length - 1] ?? ''}`;
 }
 
 /** An error and where it happened, in one sentence (the location added when the message does not name the file). */
@@ -179,16 +179,17 @@ export class Catalog {
 
   /** The store as it is now; the previous snapshot when nothing changed. */
   async snapshot(): Promise<Snapshot> {
-    const [runObjs, incomingObjs, extractObjs, deadObjs, claimObjs, alertObjs] = await Promise.all(
-      [RUNS_PREFIX, 'incoming/', 'extracts/', 'dead-letter/', layout.ingestClaimsRoot, 'state/alerts/'].map((p) => this.store.list(p)),
-    );
-    const pointers = extractObjs!.filter((o) => /^extracts\/[^/]+\/_current\.json$/.test(o.key));
-    const records = runObjs!.filter((o) => o.key.endsWith('.json'));
-    const deadLetters = deadObjs!.filter((o) => o.key.endsWith('.json'));
-    const claims = claimObjs!.filter((o) => /\/\d{8}\.json$/.test(o.key));
-    const alerts = alertObjs!.filter((o) => o.key.endsWith('.json'));
+    const list = (p: string) => this.store.list(p);
+    const [runObjs, incomingObjs, extractObjs, deadObjs, claimObjs, alertObjs] = await Promise.all([
+      list(RUNS_PREFIX), list('incoming/'), list('extracts/'), list('dead-letter/'), list(layout.ingestClaimsRoot), list('state/alerts/'),
+    ]);
+    const pointers = extractObjs.filter((o) => /^extracts\/[^/]+\/_current\.json$/.test(o.key));
+    const records = runObjs.filter((o) => o.key.endsWith('.json'));
+    const deadLetters = deadObjs.filter((o) => o.key.endsWith('.json'));
+    const claims = claimObjs.filter((o) => /\/\d{8}\.json$/.test(o.key));
+    const alerts = alertObjs.filter((o) => o.key.endsWith('.json'));
     const version = createHash('sha256')
-      .update([records, incomingObjs!, pointers, deadLetters, claims, alerts].flat().map((o) => `${o.key}\u0000${o.etag}`).join('\n'))
+      .update([records, incomingObjs, pointers, deadLetters, claims, alerts].flat().map((o) => `${o.key}\u0000${o.etag}`).join('\n'))
       .digest('hex').slice(0, 24);
     if (this.last?.version === version) return this.last;
 
@@ -209,14 +210,14 @@ export class Catalog {
       if (a?.id.startsWith('run-')) pendingAlerts.set(a.id.slice(4), { status: a.state === 'sending' ? 'sending' : 'pending', attempts: a.attempts, ...(a.nextAttemptAt ? { at: a.nextAttemptAt } : {}), ...(a.lastError ? { error: a.lastError } : {}) });
     }
     const latestClaims = new Map<string, { runId: string; status: string; claimedAt: string }>();
-    for (const [p, list] of byMonth(claims, layout.ingestClaimsRoot)) {
-      const last = list.sort((a, b) => a.key.localeCompare(b.key)).at(-1)!;
-      const c = await this.json<{ runId: string; status: string; claimedAt: string }>(last);
+    for (const [p, objs] of byMonth(claims, layout.ingestClaimsRoot)) {
+      const last = objs.sort((a, b) => a.key.localeCompare(b.key)).at(-1);
+      const c = last ? await this.json<{ runId: string; status: string; claimedAt: string }>(last) : null;
       if (c) latestClaims.set(p, c);
     }
 
     const runs = this.assembleRuns(stageRecords, current, dead, pendingAlerts);
-    const incoming = byMonth(incomingObjs!, 'incoming/');
+    const incoming = byMonth(incomingObjs, 'incoming/');
     const months = new Set<string>([...runs.map((r) => r.partition), ...incoming.keys(), ...current.keys(), ...latestClaims.keys()]);
     const partitions = [...months].sort().map((p) => this.partition(p, runs.filter((r) => r.partition === p), incoming.get(p) ?? [], current.get(p) ?? null, latestClaims.get(p) ?? null));
     this.last = { version, builtAt: this.now().toISOString(), partitions, runs };
@@ -230,7 +231,8 @@ export class Catalog {
     const runs: RunDetail[] = [];
     for (const [runId, recs] of byRun) {
       recs.sort((a, b) => order(a.stage) - order(b.stage) || a.startedAt.localeCompare(b.startedAt));
-      const first = recs[0]!;
+      const first = recs[0];
+      if (!first) continue;
       const own = recs.filter((r) => r.stage !== 'alerter');
       const stages: StageSpan[] = recs.map((r) => ({
         stage: r.stage, status: r.status, consumed: r.consumed.type, startedAt: r.startedAt, endedAt: r.endedAt ?? null,
@@ -257,6 +259,7 @@ export class Catalog {
       const endedAt = status === 'running' ? null : ends.at(-1) ?? null;
       const startedAt = first.runStartedAt;
       const trig = first.consumed;
+      const parentRunId = trig.parentRunId ?? first.event.parentRunId;
       const pins = first.event.type === 'trigger' ? first.event.payload.files : undefined;
       const inputs = INPUT_NAMES.map((n) => {
         const m = materializations[`raw_${n}`];
@@ -272,7 +275,7 @@ export class Catalog {
       const alert = alerts.get(runId) ?? dl?.alert ?? null;
       runs.push({
         runId, partition: first.partition, status,
-        trigger: { source: trig.source ?? (first.event.parentRunId ? 'reexecution' : 'unknown'), ...(trig.parentRunId ?? first.event.parentRunId ? { parentRunId: (trig.parentRunId ?? first.event.parentRunId)! } : {}), eventId: trig.id },
+        trigger: { source: trig.source ?? (parentRunId ? 'reexecution' : 'unknown'), ...(parentRunId ? { parentRunId } : {}), eventId: trig.id },
         startedAt, endedAt, durationMs: endedAt ? Date.parse(endedAt) - Date.parse(startedAt) : null,
         inputs, stages, materializations, checks,
         error: failedRec?.error ? { stage: failedRec.stage, ...failedRec.error, words: errorWords(failedRec.error, failedRec.stage) } : null,
@@ -301,7 +304,7 @@ export class Catalog {
       status = 'running';
       const r = latest?.status === 'running' ? latest : null;
       const at = r ? r.stages.filter((s) => s.status === 'running').map((s) => s.stage).at(-1) ?? r.stages.at(-1)?.stage : undefined;
-      words = r ? `run ${r.runId} in flight${at ? ` (${at})` : ''}` : `run ${claim!.runId} triggered, not started yet`;
+      words = r ? `run ${r.runId} in flight${at ? ` (${at})` : ''}` : `run ${claim?.runId ?? ''} triggered, not started yet`;
     } else if (missing.length && !pointer && (!latest || latest.status !== 'failed')) {
       status = 'waiting-for-files';
       words = arrived.length ? `${listInWords(arrived)} arrived, waiting for ${listInWords(missing)}` : `no file yet, waiting for ${listInWords(missing)}`;
@@ -351,7 +354,8 @@ export class Catalog {
     }
     const figRun = publishedRun ?? runs.find((r) => r.materializations.merged_with_revenue) ?? null;
     const fm = figRun?.materializations ?? {};
-    const rowCounts = Object.fromEntries(Object.entries(fm).filter(([, m]) => m.metadata.rowCount !== undefined).map(([k, m]) => [k, m.metadata.rowCount!]));
+    const rowCounts: Record<string, number> = {};
+    for (const [k, m] of Object.entries(fm)) if (m.metadata.rowCount !== undefined) rowCounts[k] = m.metadata.rowCount;
     return {
       partition: p, status, words, latestRun: latest ? summarize(latest) : null,
       published: pointer ? { runId: pointer.runId, publishedAt: pointer.publishedAt, runStartedAt: pointer.runStartedAt } : null,
