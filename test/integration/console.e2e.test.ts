@@ -13,7 +13,7 @@ import { layout, type PipelineEvent } from '@bottleneck/shared';
 import { readCurrent } from '@bottleneck/shared/published';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { generateMonth } from '@bottleneck/cli/generate/index';
-import { ROOT, cleanupTmp, tmp } from '../helpers.js';
+import { ROOT, cleanupTmp, cli, tmp } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
 import { PATIENCE_MS, freePort, startStack, type Stack } from './stack.js';
 
@@ -25,6 +25,7 @@ let standin: StandIn;
 let store: S3Store;
 let consoleProc: ChildProcess | undefined;
 let consoleUrl: string;
+let monthDir: string;
 const consoleLog: string[] = [];
 
 async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = PATIENCE_MS): Promise<T> {
@@ -70,6 +71,7 @@ beforeAll(async () => {
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
   const dir = await tmp('bn-e2e-console-');
+  monthDir = dir;
   await generateMonth({ outDir: dir, scale: 1, seed: 3 });
   for (const p of MONTHS) for (const n of ['erp', 'web', 'liaison'] as const) await store.putFile(layout.incoming(p, n), join(dir, `${n}.xlsx`));
   const port = await freePort();
@@ -125,5 +127,39 @@ describe('console on the services stack', () => {
     expect(triggers.map((e) => (e.type === 'trigger' ? e.payload.source : '')).sort()).toEqual(['backfill', 'backfill', 'backfill']);
     const { partitions } = (await (await api('/api/partitions')).json()) as { partitions: { partition: string; status: string }[] };
     expect(partitions.map((p) => p.status)).toEqual(['published', 'published', 'published']);
+  });
+
+  it('re-executes a failed run from the command line through the services, once its input is fixed', async () => {
+    const month = '2026-10';
+    const { readFile } = await import('node:fs/promises');
+    const erp = await readFile(join(monthDir, 'erp.xlsx'));
+    await store.put(layout.incoming(month, 'erp'), erp.subarray(0, 3000));
+    for (const n of ['web', 'liaison'] as const) await store.putFile(layout.incoming(month, n), join(monthDir, `${n}.xlsx`));
+    const r = await api('/api/runs', { method: 'POST', body: JSON.stringify({ partition: month }) });
+    expect(r.status).toBe(202);
+    const { runId } = (await r.json()) as { runId: string };
+    const failed = await waitFor('the run to fail', async () => {
+      const x = await api(`/api/runs/${runId}`);
+      const run = x.ok ? ((await x.json()) as { status: string; error: { words: string } | null }) : null;
+      return run?.status === 'failed' && run;
+    });
+    expect(failed.error?.words).toBe('ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
+    await store.put(layout.incoming(month, 'erp'), erp);
+    const env = {
+      KAFKA_BROKERS: stack.env.KAFKA_BROKERS!, KAFKA_TOPIC_PREFIX: stack.prefix, S3_BUCKET: stack.bucket, S3_ENDPOINT: stack.env.S3_ENDPOINT!,
+      S3_REGION: stack.env.S3_REGION!, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: stack.env.S3_ACCESS_KEY_ID!, S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
+    };
+    const out = await cli(['reexecute', runId, '--json'], env);
+    expect(out.code, out.stderr).toBe(0);
+    const child = (JSON.parse(out.stdout) as { runId: string; fromStage: string; parentRunId: string });
+    expect(child).toMatchObject({ fromStage: 'ingest', parentRunId: runId });
+    const done = await waitFor('the re-execution to publish', async () => {
+      const x = await api(`/api/runs/${child.runId}`);
+      const run = x.ok ? ((await x.json()) as { status: string; trigger: { source: string; parentRunId?: string } }) : null;
+      return run && run.status !== 'running' && run;
+    });
+    expect(done).toMatchObject({ status: 'published', trigger: { source: 'reexecution', parentRunId: runId } });
+    await stack.waitIdle();
+    expect((await eventsOf('published')).filter((e) => e.partition === month).map((e) => e.runId)).toEqual([child.runId]);
   });
 });

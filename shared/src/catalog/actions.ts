@@ -87,9 +87,14 @@ export class Actions {
     if (run.status !== 'failed' || !run.error) throw new ActionRefused(`run ${runId} did not fail (it is ${run.status}): only a failed run is re-executed from its failed stage; re-run the month instead`, 409);
     const rec = await readStageRecord(this.store, run.partition, run.runId, run.error.stage);
     if (!rec) throw new ActionRefused(`the record of stage ${run.error.stage} of run ${runId} is missing: it cannot be re-executed from that stage`, 409);
+    const old = rec.event;
+    // Stages accept the assets of their own run and of the run they re-execute (checkProvenance):
+    // what this run itself reused from an earlier run cannot be handed on a second time.
+    const own = `staging/${run.partition}/${run.runId}/`;
+    const foreign = Object.entries(old.materializations).filter(([, m]) => m.location.startsWith('staging/') && !m.location.startsWith(own)).map(([k]) => k);
+    if (foreign.length) throw new ActionRefused(`run ${runId} reused ${foreign.join(', ')} from run ${run.trigger.parentRunId ?? 'another run'}: re-execute that run instead, or re-run the month`, 409);
     const now = this.now();
     const child = newRunId(run.partition, now);
-    const old = rec.event;
     const { id: _id, ts: _ts, type, v: _v, runId: _r, runStartedAt: _s, parentRunId: _p, ...rest } = old as PipelineEvent & Record<string, unknown>;
     const fields = { ...rest, runId: child, runStartedAt: now.toISOString(), parentRunId: run.runId } as never;
     const event = type === 'trigger'
