@@ -215,6 +215,30 @@ describe('console API: staleness', () => {
   });
 });
 
+describe('console API: re-execution from a later stage', () => {
+  it('reuses the upstream assets of the failed run: only the failed stage and what follows run again', async () => {
+    const { runEmbedded } = await import('@bottleneck/cli/embedded');
+    const month = '2026-09';
+    // A blocking check that fails in analytics: the expectations travel with the run, and with its re-execution.
+    const ko = await runEmbedded({ input: store.good, out: store.out, partition: month, expectations: { premium: 99_999 } });
+    expect(ko.error?.stage).toBe('analytics');
+    const r = await post(`/api/runs/${ko.runId}/reexecute`);
+    expect(r.statusCode).toBe(202);
+    const { runId, fromStage } = r.json<{ runId: string; fromStage: string }>();
+    expect(fromStage).toBe('analytics');
+    await engine.idle();
+    const child = (await get(`/api/runs/${runId}`)).json<{ status: string; stages: { stage: string }[]; materializations: Record<string, { stage: string; location: string }>; error: { words: string } }>();
+    expect(child.stages.map((x) => x.stage).filter((x) => x !== 'alerter')).toEqual(['analytics']);
+    expect(child.materializations.merged_with_revenue).toMatchObject({ stage: 'reused', location: `staging/${month}/${ko.runId}/merged_with_revenue.parquet` });
+    expect(child.materializations.premium_wines!.location.startsWith(`staging/${month}/${runId}/`)).toBe(true);
+    expect(child.status).toBe('failed');
+    expect(child.error.words).toMatch(/premium_wines\.matches_expectations: premium is \d+, expected 99999$/);
+    const again = await post(`/api/runs/${runId}/reexecute`);
+    expect(again.statusCode).toBe(409);
+    expect(again.json<{ message: string }>().message).toBe(`run ${runId} reused erp_clean, liaison_clean, merged_with_revenue, web_clean from run ${ko.runId}: re-execute that run instead, or re-run the month`);
+  });
+});
+
 describe('console service: configuration', () => {
   it('will not start without BN_CONSOLE_TOKEN: exit 78, naming it', async () => {
     const { spawn } = await import('node:child_process');

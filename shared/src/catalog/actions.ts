@@ -91,7 +91,7 @@ export class Actions {
     // Stages accept the assets of their own run and of the run they re-execute (checkProvenance):
     // what this run itself reused from an earlier run cannot be handed on a second time.
     const own = `staging/${run.partition}/${run.runId}/`;
-    const foreign = Object.entries(old.materializations).filter(([, m]) => m.location.startsWith('staging/') && !m.location.startsWith(own)).map(([k]) => k);
+    const foreign = Object.entries(old.materializations).filter(([, m]) => m.location.startsWith('staging/') && !m.location.startsWith(own)).map(([k]) => k).sort();
     if (foreign.length) throw new ActionRefused(`run ${runId} reused ${foreign.join(', ')} from run ${run.trigger.parentRunId ?? 'another run'}: re-execute that run instead, or re-run the month`, 409);
     const now = this.now();
     const child = newRunId(run.partition, now);
