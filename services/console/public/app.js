@@ -300,8 +300,7 @@ async function renderAll() {
   renderPlots();
   await loadRuns();
   renderRuns();
-  await renderRun();
-  await renderAsset();
+  await Promise.all([renderRun(), renderAsset()]);
 }
 
 async function selectMonth(p) {
@@ -320,9 +319,9 @@ async function selectAsset(key) {
   $('asset').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
 }
 
-async function poll() {
+async function poll(first) {
   try {
-    const r = await api('/api/partitions', { headers: state.etag ? { 'if-none-match': state.etag } : {} });
+    const r = first || await api('/api/partitions', { headers: state.etag ? { 'if-none-match': state.etag } : {} });
     setLive(true);
     if (r.notModified) return;
     state.etag = r.etag;
@@ -397,17 +396,21 @@ async function followBackfill(id) {
 
 // ---- start ----
 async function start() {
+  let first;
   try {
-    state.graph = (await api('/api/graph')).body;
+    // The graph and the months at once: one round trip before the first drawing.
+    const [graph, partitions] = await Promise.all([api('/api/graph'), api('/api/partitions')]);
+    state.graph = graph.body;
+    first = partitions;
   } catch (e) {
     if (e instanceof Unauthorized) return askToken(state.token ? 'The token was refused: enter it again.' : '');
     return toast(e.message);
   }
   $('login').hidden = true;
   $('app').hidden = false;
-  await poll();
+  await poll(first);
   clearInterval(start.timer);
-  start.timer = setInterval(poll, POLL_MS);
+  start.timer = setInterval(() => void poll(), POLL_MS);
 }
 
 document.addEventListener('DOMContentLoaded', () => {
