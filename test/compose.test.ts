@@ -17,7 +17,7 @@ import { VARIABLES, variablesOf } from '../shared/src/service/variables.js';
 import { loadConfig } from '../shared/src/service/config.js';
 import { ROOT } from './helpers.js';
 
-const SERVICES = ['ingest', 'clean', 'merge', 'analytics', 'publisher', 'alerter'] as const;
+const SERVICES = ['ingest', 'clean', 'merge', 'analytics', 'publisher', 'alerter', 'console'] as const;
 
 interface ComposeService {
   image?: string;
@@ -184,7 +184,9 @@ describe('docker-compose.yml', () => {
       s3_access_key_id: { file: './secrets/s3_access_key_id' },
       s3_secret_access_key: { file: './secrets/s3_secret_access_key' },
       sendgrid_api_key: { file: './secrets/sendgrid_api_key' },
+      console_token: { file: './secrets/console_token' },
     });
+    expect(doc.services.console!.environment!.BN_CONSOLE_TOKEN_FILE).toBe('/run/secrets/console_token');
     const env = await envExample();
     const referenced = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));
     for (const name of referenced) expect(Object.keys(env), name).toContain(name);

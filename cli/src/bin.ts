@@ -29,6 +29,17 @@ Usage:
       Prints the asset graph as Mermaid.
   bottleneck trigger --partition YYYY-MM
       Asks the running services (Kafka, from KAFKA_BROKERS and KAFKA_TOPIC_PREFIX) to run a month.
+  bottleneck ui --out DIR [--port N] [--host H]
+      Serves the operator console (page and JSON API) over the folder store OUT; re-runs and
+      re-executions run in this process. Binds 127.0.0.1:8090 unless told otherwise; when
+      BN_CONSOLE_TOKEN is set, the page and every API call need it.
+  bottleneck runs --out DIR [--partition YYYY-MM] [--status S] [--json]
+      Lists the runs recorded in OUT (newest first), with their trigger, stages and error.
+  bottleneck backfill --from YYYY-MM --to YYYY-MM [--out DIR] [--json]
+      One run per month: with --out, here over the folder store; without, through the services (Kafka).
+  bottleneck reexecute RUN_ID [--out DIR] [--json]
+      Re-executes a failed run from its failed stage, reusing the run's upstream assets: with
+      --out, here; without, through the services (Kafka and the bucket, S3_* settings).
 
 Exit codes: 0 success, 1 the run failed (see the dead-letter record), 2 usage or configuration
 error, 69 Kafka could not be reached (trigger), 70 internal error, 130 interrupted.
@@ -41,8 +52,13 @@ function usage(msg: string): never {
 }
 
 function parse(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>) {
+  return parseWith(argv, options, false).values;
+}
+
+function parseWith(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, allowPositionals: boolean) {
   try {
-    return parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals, strict: true });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
     usage((e as Error).message);
   }
@@ -208,6 +224,19 @@ async function triggerCommand(argv: string[]): Promise<number> {
   }
 }
 
+/** What the console's commands (console-commands.ts) share with the others. */
+export interface CliTools {
+  parse: typeof parseWith;
+  usage: (msg: string) => never;
+  partitionOf: (v: unknown) => string;
+  intOf: typeof intOf;
+  config: typeof cliConfig;
+  help: string;
+  EXIT: typeof EXIT;
+}
+
+const tools: CliTools = { parse: parseWith, usage, partitionOf: (v) => partitionOf(v, () => usage('a month is needed (YYYY-MM)')), intOf, config: cliConfig, help: HELP, EXIT };
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
@@ -217,6 +246,10 @@ export async function main(argv: string[]): Promise<number> {
       case 'generate': return await generateCommand(rest);
       case 'graph': return await graphCommand(rest);
       case 'trigger': return await triggerCommand(rest);
+      case 'ui': return await (await import('./console-commands.js')).uiCommand(rest, tools);
+      case 'runs': return await (await import('./console-commands.js')).runsCommand(rest, tools);
+      case 'backfill': return await (await import('./console-commands.js')).backfillCommand(rest, tools);
+      case 'reexecute': return await (await import('./console-commands.js')).reexecuteCommand(rest, tools);
       case undefined: case 'help': case '--help': case '-h':
         process.stdout.write(HELP);
         return cmd === undefined ? EXIT.USAGE : EXIT.OK;

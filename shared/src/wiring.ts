@@ -10,8 +10,7 @@ import { DEFAULT_READ_LIMITS, type ReadLimits } from './excel/read.js';
 import type { Bus, Subscription } from './ports/bus.js';
 import type { Mailer } from './ports/mailer.js';
 import type { ObjectStore } from './ports/object-store.js';
-import type { Stage } from './assets/keys.js';
-import type { ConfigFor } from './service/variables.js';
+import type { ConfigFor, ServiceName } from './service/variables.js';
 import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler } from './stage/context.js';
 import { silentLogger } from './stage/context.js';
 import { StoreIO } from './stage/io.js';
@@ -61,7 +60,7 @@ export interface ServiceAdapterSettings {
 type KafkaConfig = Pick<ConfigFor<'cli'>, 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC_PREFIX' | 'KAFKA_SSL' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'> & { KAFKA_BROKERS: string[] };
 
 /** The Kafka client settings of a validated configuration (TLS and SASL included), for the services and the CLI. */
-export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<Stage>, 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'>): ServiceAdapterSettings['kafka'] {
+export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<ServiceName>, 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'>): ServiceAdapterSettings['kafka'] {
   const sasl = c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
     ? { mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD } : undefined;
   return {
@@ -74,7 +73,7 @@ export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<Stage>, 'K
 }
 
 /** The adapters' settings from a service's validated configuration. */
-export function serviceSettings(c: ConfigFor<Stage>, log: Logger, sendgrid?: ServiceAdapterSettings['sendgrid']): ServiceAdapterSettings {
+export function serviceSettings(c: Pick<ConfigFor<ServiceName>, keyof ConfigFor<ServiceName>>, log: Logger, sendgrid?: ServiceAdapterSettings['sendgrid']): ServiceAdapterSettings {
   return {
     kafka: kafkaSettings(c, c),
     s3: {

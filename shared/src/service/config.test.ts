@@ -37,7 +37,9 @@ describe('service configuration', () => {
     expect(c.BN_EXCEL_WORKERS).toBe(0);
     expect(c.BN_MAX_READ_MS).toBe(120_000);
     expect(c.KAFKA_BROKERS).toBeUndefined();
-    expect(c).not.toHaveProperty('S3_BUCKET');
+    // The bucket only for `reexecute` against the services, never required; a service-only setting is not there.
+    expect(c.S3_BUCKET).toBeUndefined();
+    expect(c).not.toHaveProperty('S3_EVENTS_TOPIC');
     expect(() => loadConfig('cli', { BN_MAX_ROWS: 'many' })).toThrow('configuration: BN_MAX_ROWS must be a whole number (got "many")');
     expect(() => loadConfig('cli', { BN_MAX_ROWZ: '5' })).toThrow('configuration: BN_MAX_ROWZ is not a known setting (see the README\'s configuration table)');
     const { kafkaSettings } = await import('../wiring.js');

@@ -1,7 +1,10 @@
 import type { Stage } from '../assets/keys.js';
 
+/** The services: the six stages and the console (which runs no stage). */
+export type ServiceName = Stage | 'console';
+
 /** Who reads a variable: a service, or the command line (`bottleneck run`, `bottleneck trigger`). */
-export type ConfigUser = Stage | 'cli';
+export type ConfigUser = ServiceName | 'cli';
 
 /** One configuration variable: the README's table, the compose test and the typed configuration derive from this list. */
 export interface VariableSpec {
@@ -13,7 +16,7 @@ export interface VariableSpec {
   /** Never logged; may also come from a file named by `<name>_FILE` (Docker secrets). */
   secret?: boolean;
   /** Services that read it; 'all' for every one. */
-  services: 'all' | readonly Stage[];
+  services: 'all' | readonly ServiceName[];
   /** The command line reads it too. */
   cli?: boolean;
   /** The command line's default, when it differs. */
@@ -35,13 +38,13 @@ const TABLE = [
   { name: 'KAFKA_SASL_MECHANISM', meaning: 'SASL mechanism (plain, scram-sha-256, scram-sha-512); unset: no SASL', services: ALL, cli: true, kind: 'enum', values: ['plain', 'scram-sha-256', 'scram-sha-512'] },
   { name: 'KAFKA_SASL_USERNAME', meaning: 'SASL user name', services: ALL, cli: true, kind: 'string' },
   { name: 'KAFKA_SASL_PASSWORD', meaning: 'SASL password (or KAFKA_SASL_PASSWORD_FILE)', secret: true, services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_BUCKET', meaning: 'bucket holding incoming/, staging/, extracts/, dead-letter/', required: true, services: ALL, kind: 'string' },
-  { name: 'S3_PREFIX', meaning: 'key prefix inside the bucket (empty: the bucket root)', default: '', services: ALL, kind: 'string' },
-  { name: 'S3_ENDPOINT', meaning: 'S3 endpoint URL for S3-compatible servers (versitygw, S3Proxy); unset: AWS', services: ALL, kind: 'url' },
-  { name: 'S3_REGION', meaning: 'S3 region', default: 'eu-west-3', services: ALL, kind: 'string' },
-  { name: 'S3_FORCE_PATH_STYLE', meaning: 'path-style addressing (versitygw, S3Proxy)', default: 'false', services: ALL, kind: 'bool' },
-  { name: 'S3_ACCESS_KEY_ID', meaning: 'explicit access key for S3-compatible servers; unset: the standard AWS credential chain', secret: true, services: ALL, kind: 'string' },
-  { name: 'S3_SECRET_ACCESS_KEY', meaning: 'explicit secret key (or S3_SECRET_ACCESS_KEY_FILE)', secret: true, services: ALL, kind: 'string' },
+  { name: 'S3_BUCKET', meaning: 'bucket holding incoming/, staging/, extracts/, dead-letter/ (the CLI needs it for reexecute against the services only)', required: true, services: ALL, cli: true, kind: 'string' },
+  { name: 'S3_PREFIX', meaning: 'key prefix inside the bucket (empty: the bucket root)', default: '', services: ALL, cli: true, kind: 'string' },
+  { name: 'S3_ENDPOINT', meaning: 'S3 endpoint URL for S3-compatible servers (versitygw, S3Proxy); unset: AWS', services: ALL, cli: true, kind: 'url' },
+  { name: 'S3_REGION', meaning: 'S3 region', default: 'eu-west-3', services: ALL, cli: true, kind: 'string' },
+  { name: 'S3_FORCE_PATH_STYLE', meaning: 'path-style addressing (versitygw, S3Proxy)', default: 'false', services: ALL, cli: true, kind: 'bool' },
+  { name: 'S3_ACCESS_KEY_ID', meaning: 'explicit access key for S3-compatible servers; unset: the standard AWS credential chain', secret: true, services: ALL, cli: true, kind: 'string' },
+  { name: 'S3_SECRET_ACCESS_KEY', meaning: 'explicit secret key (or S3_SECRET_ACCESS_KEY_FILE)', secret: true, services: ALL, cli: true, kind: 'string' },
   { name: 'HTTP_HOST', meaning: 'address the HTTP server listens on', default: '0.0.0.0', services: ALL, kind: 'string' },
   { name: 'HTTP_PORT', meaning: 'port of /healthz, /readyz, /metrics, /status', default: '8080', services: ALL, kind: 'int' },
   { name: 'BN_STATUS_TOKEN', meaning: 'bearer token required by /status and /metrics (unset: open)', secret: true, services: ALL, kind: 'string' },
@@ -65,6 +68,8 @@ const TABLE = [
   { name: 'ALERT_FROM', meaning: 'alert sender address', required: true, services: ['alerter'], kind: 'string' },
   { name: 'BN_ALERT_RETRY_MS', meaning: 'how long an alert that cannot be sent is retried (it waits in state/alerts/), ms', default: '86400000', services: ['alerter'], kind: 'int' },
   { name: 'BN_PIPELINE_NAME', meaning: 'name in alert subjects', default: 'BottleNeck pipeline', services: ['alerter'], kind: 'string' },
+  { name: 'BN_CONSOLE_TOKEN', meaning: 'bearer token every console API call needs (or BN_CONSOLE_TOKEN_FILE); the CLI\'s `ui` asks for it only when set', required: true, secret: true, services: ['console'], cli: true, kind: 'string' },
+  { name: 'BN_CONSOLE_REFRESH_MS', meaning: 'how often the console rebuilds its catalog from the store at most (the page polls with ETags), ms', default: '2000', services: ['console'], cli: true, kind: 'int' },
 ] as const satisfies readonly VariableSpec[];
 
 /** Every variable the six services and the command line read. Unknown `BN_*` variables are refused at start (typos). */
@@ -91,7 +96,7 @@ export function variablesOf(user: ConfigUser): VariableSpec[] {
 }
 
 type Var = (typeof TABLE)[number];
-type UsersOf<V extends Var> = (V['services'] extends 'all' ? Stage : V['services'] extends readonly (infer S)[] ? S : never) | (V extends { cli: true } ? 'cli' : never);
+type UsersOf<V extends Var> = (V['services'] extends 'all' ? ServiceName : V['services'] extends readonly (infer S)[] ? S : never) | (V extends { cli: true } ? 'cli' : never);
 type Parsed<V extends Var> = V['kind'] extends 'int' ? number : V['kind'] extends 'bool' ? boolean : V['kind'] extends 'list' ? string[]
   : V extends { values: readonly (infer E)[] } ? E : string;
 /** Required settings are required of the services; the CLI asks for them only where a command needs them. */

@@ -259,7 +259,10 @@ function order(def: StageDefinition, r: CheckResult): number {
 export function checkProvenance(event: PipelineEvent, key: AssetKey, m: Materialization): void {
   const source = ASSET_STAGE[key] === 'ingest';
   const prefix = source ? layout.incomingPrefix(event.partition) : layout.staging(event.partition, event.runId, '');
-  if (!m.location.startsWith(prefix) || m.location.split('/').some((s) => s === '..' || s === '.')) {
+  // A re-execution from a failed stage reuses its parent run's upstream assets (same month only).
+  const parent = !source && event.parentRunId ? layout.staging(event.partition, event.parentRunId, '') : null;
+  const inside = m.location.startsWith(prefix) || (parent !== null && m.location.startsWith(parent));
+  if (!inside || m.location.split('/').some((s) => s === '..' || s === '.')) {
     throw new BottleneckError('BN_ERR_EVENT_INVALID', `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`, { asset: key });
   }
 }
