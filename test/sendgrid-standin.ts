@@ -24,8 +24,12 @@ export interface StandIn {
   failNext(status: number, n: number): void;
   /** An outage: answer `status` to every request until `recover()`. */
   failUntilRecovered(status: number): void;
-  /** An outage where requests hang (no answer) until `recover()`, which then answers them 503. */
-  hangUntilRecovered(): void;
+  /**
+   * An outage where requests hang (no answer) until `recover()`, which then answers them 503. With
+   * `accept`, each mail is first taken (counted in received(), as SendGrid would deliver it) and
+   * only the answer hangs: the sender cannot know it was sent.
+   */
+  hangUntilRecovered(o?: { accept?: boolean }): void;
   /** Ends an outage (failNext's count too); hung requests are answered 503. */
   recover(): void;
   close(): Promise<void>;
@@ -92,12 +96,15 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
   let attempts = 0;
   let failStatus = 0;
   let failLeft = 0;
-  let hanging = false;
+  let hanging: false | 'before' | 'after-accept' = false;
   const hung: (() => void)[] = [];
 
   const app = Fastify({ logger: false });
   app.post('/v3/mail/send', async (req, reply) => {
     attempts++;
+    if (hanging === 'after-accept' && req.headers.authorization === `Bearer ${apiKey}` && payloadErrors(req.body).length === 0) {
+      received.push(structuredClone(req.body) as SendGridPayload);
+    }
     if (hanging) {
       await new Promise<void>((resolve) => hung.push(resolve));
       return reply.code(503).send({ errors: [{ field: null, message: 'service unavailable', help: null }] });
@@ -132,8 +139,8 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
       failStatus = status;
       failLeft = Number.POSITIVE_INFINITY;
     },
-    hangUntilRecovered() {
-      hanging = true;
+    hangUntilRecovered(o: { accept?: boolean } = {}) {
+      hanging = o.accept ? 'after-accept' : 'before';
     },
     recover() {
       failLeft = 0;

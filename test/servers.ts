@@ -115,6 +115,15 @@ function envValue(name: string): string | undefined {
   return value ? value : undefined;
 }
 
+/** Kill and restart the kafka-local.sh instance whose first broker listens on `port`. */
+export function kafkaControl(port: string): KafkaControl {
+  return {
+    kill: async () => { await runScript(KAFKA_SCRIPT, ['kill', '--port', port], {}, STOP_TIMEOUT_MS); },
+    stopKeepingData: async () => { await runScript(KAFKA_SCRIPT, ['stop', '--port', port, '--keep-data'], {}, STOP_TIMEOUT_MS); },
+    restart: async () => { await runScript(KAFKA_SCRIPT, ['restart', '--port', port], {}, START_TIMEOUT_MS); },
+  };
+}
+
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaServer> {
   const given = envValue('KAFKA_BROKERS');
   if (given) {
@@ -126,12 +135,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaSer
   const brokers = required(parseVars(stdout), 'KAFKA_BROKERS', KAFKA_SCRIPT).split(',');
   const port = brokers[0]?.split(':').pop();
   if (!port) throw new Error(`kafka-local.sh printed an unusable broker list: ${brokers.join(',')}`);
-  const control: KafkaControl = {
-    kill: async () => { await runScript(KAFKA_SCRIPT, ['kill', '--port', port], {}, STOP_TIMEOUT_MS); },
-    stopKeepingData: async () => { await runScript(KAFKA_SCRIPT, ['stop', '--port', port, '--keep-data'], {}, STOP_TIMEOUT_MS); },
-    restart: async () => { await runScript(KAFKA_SCRIPT, ['restart', '--port', port], {}, START_TIMEOUT_MS); },
-  };
-  return { brokers, stop: stopper(KAFKA_SCRIPT, port), control };
+  return { brokers, stop: stopper(KAFKA_SCRIPT, port), control: kafkaControl(port) };
 }
 
 export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {

@@ -12,7 +12,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 export interface RelayRule {
   /** HTTP method to match (GET, PUT, HEAD, POST, DELETE); any when unset. */
   method?: string;
-  /** Matches the object key (the path after /<bucket>/, decoded, with the query string); any when unset. */
+  /** Matches the object key (the path after /<bucket>/, decoded, without the query string); any when unset. */
   key?: RegExp;
   /** Only requests to this bucket; any when unset. */
   bucket?: string;
@@ -27,6 +27,8 @@ export interface RuleHandle {
   hits(): number;
   /** Removes the rule and lets go of the requests it holds. */
   release(): void;
+  /** Removes the rule and drops the requests it holds (connection reset, nothing forwarded): for a client that was killed meanwhile. */
+  drop(): void;
 }
 
 export interface S3Relay {
@@ -44,13 +46,15 @@ interface Live {
   rule: RelayRule;
   hits: number;
   waiting: (() => void)[];
+  /** The responses of the held requests, to drop them. */
+  held: ServerResponse[];
   released: boolean;
 }
 
 function describeRequest(req: IncomingMessage): { bucket: string; key: string } {
   const url = new URL(req.url ?? '/', 'http://relay');
   const [, bucket = '', ...rest] = url.pathname.split('/');
-  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(rest.join('/')) + url.search };
+  return { bucket: decodeURIComponent(bucket), key: decodeURIComponent(rest.join('/')) };
 }
 
 /** Starts the relay on a free loopback port, in front of `target` (the S3 server's endpoint). */
@@ -101,8 +105,10 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
         res.writeHead(a.fail, { 'content-type': 'application/xml', 'retry-after': '1' });
         res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${a.fail === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected by the fault suite's relay</Message></Error>`);
       } else if (a.hold === 'before') {
+        live.held.push(res);
         live.waiting.push(() => forward(req, res, body));
       } else {
+        live.held.push(res);
         forward(req, res, body, live);
       }
     });
@@ -121,9 +127,17 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     add(rule) {
-      const l: Live = { rule, hits: 0, waiting: [], released: false };
+      const l: Live = { rule, hits: 0, waiting: [], held: [], released: false };
       rules.push(l);
-      return { hits: () => l.hits, release: () => releaseLive(l) };
+      return {
+        hits: () => l.hits,
+        release: () => releaseLive(l),
+        drop: () => {
+          l.waiting.length = 0;
+          for (const r of l.held.splice(0)) r.destroy();
+          releaseLive(l);
+        },
+      };
     },
     clear() {
       for (const l of [...rules]) releaseLive(l);

@@ -59,6 +59,8 @@ export interface Stack {
   kill(name: Instance, signal?: NodeJS.Signals): Promise<void>;
   /** Kill (SIGKILL by default), start again, and wait until it answers /readyz. */
   restart(name: Instance, o?: { signal?: NodeJS.Signals; env?: Record<string, string> }): Promise<void>;
+  /** Starts one more replica of a service (`<name>#<n>`) and waits until it answers /readyz. */
+  addReplica(name: ServiceName): Promise<Instance>;
   /** Whether the instance's process is running. */
   alive(name: Instance): boolean;
   /** GET a path of an instance's HTTP server: status and body (status 0 when it does not answer). */
@@ -193,6 +195,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     start: startOne,
     alive: running,
     http: get,
+    async addReplica(svc) {
+      const n = instances.filter((i) => serviceOf(i) === svc).length + 1;
+      const name: Instance = n === 1 ? svc : `${svc}#${n}`;
+      ports[name] = await freePort();
+      instances.push(name);
+      await startOne(name);
+      await stack.waitReady(PATIENCE_MS, [name]);
+      return name;
+    },
     async kill(name, signal = 'SIGKILL') {
       const p = procs.get(name);
       if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -232,6 +243,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await Promise.all(instances.map((s) => stack.kill(s, 'SIGTERM')));
     },
   };
+  // A test process that ends without stop() (interrupted, timed out) takes its services with it.
+  process.once('exit', () => { for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
   for (const s of instances) await startOne(s);
   try {
     await stack.waitReady();
