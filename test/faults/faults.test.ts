@@ -280,8 +280,8 @@ describe('faults', () => {
     const slowPartition = w.tap.all('trigger').find((x) => x.event?.partition === slow)!.partition;
     const t = Date.now();
     await Promise.all(others.map(async (m) => upload(w, m, await month(w, 12))));
-    const partitionOf = (m: string) => waitFor(`the trigger of ${m}`, async () => w.tap.all('trigger').find((x) => x.event?.partition === m)?.partition ?? null, undefined, 100)
-      .then((p) => p ?? -1);
+    const partitionOf = (m: string) => waitFor(`the trigger of ${m}`, async () => w.tap.all('trigger').find((x) => x.event?.partition === m), undefined, 100)
+      .then((x) => x.partition);
     const parts = await Promise.all(others.map(async (m) => ({ m, p: await partitionOf(m) })));
     const free = parts.filter((x) => x.p !== slowPartition).map((x) => x.m);
     const sharing = parts.filter((x) => x.p === slowPartition).map((x) => x.m);
@@ -313,7 +313,8 @@ describe('faults', () => {
     }
     await w.stack.waitReady();
     // A consumer that cannot join its group for good: a session timeout the broker refuses.
-    await w.stack.restart('merge', { env: { KAFKA_SESSION_TIMEOUT_MS: '1000' } }).catch(() => {});
+    await w.stack.kill('merge');
+    await w.stack.start('merge', { KAFKA_SESSION_TIMEOUT_MS: '1000' });
     const dead = await waitFor('merge\'s /healthz to fail', async () => {
       const r = await w.stack.http('merge', '/healthz');
       return r.status === 503 ? r : null;
