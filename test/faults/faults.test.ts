@@ -268,6 +268,23 @@ describe('faults', () => {
     for (const n of ['erp', 'web', 'liaison'] as const) expect(claim.files[n]!.etag).toBe((await w.store.head(layout.incoming(m, n)))!.etag);
     const row = await tally(w, 'F9 files replaced 1 s apart', [m], { expectPublished: [m] });
     expect(row).toMatchObject({ runs: 2, published: 2, failed: 0, lost: 0, dupEvents: 0, dupFiles: 0 });
+
+    // A file replaced while a run is in flight: that run is superseded, not published; no alert.
+    const n = '2034-10';
+    await w.stack.kill('merge');
+    await upload(w, n, await month(w, 16));
+    const first = await waitFor(`${n}'s first run validated`, async () => w.tap.events('validated', n)[0]);
+    await upload(w, n, await month(w, 17), ['erp']);
+    const second = await waitFor(`${n}'s second run validated`, async () => w.tap.events('validated', n).find((e) => e.runId !== first.runId));
+    await w.stack.restart('merge');
+    const p = await published(w, n);
+    await w.stack.waitIdle();
+    expect(p.runId).toBe(second.runId);
+    await assertWhole(w, n);
+    expect(new Set(w.tap.events('published', n).map((e) => e.runId))).toEqual(new Set([second.runId]));
+    expect(JSON.stringify(w.tap.events('failed', n))).toContain('BN_ERR_RUN_SUPERSEDED');
+    expect(mailsAbout(w, n)).toHaveLength(0);
+    await tally(w, 'F9 file replaced mid-run', [n], { expectPublished: [n], note: 'the first run superseded (a failed event, no alert)' });
   });
 
   it.skipIf(QUICK)('F10: one slow month does not hold the months on other Kafka partitions', async () => {
