@@ -5,8 +5,6 @@
  * mixed set visible. Months are distinct per scenario, so the scenarios share one stack. Each adds
  * a row to the table printed at the end. BN_FAULTS_QUICK=1 runs the quick subset.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { layout, type PipelineEvent } from '@bottleneck/shared';
@@ -18,7 +16,6 @@ import {
 
 let w: World;
 const t0 = Date.now();
-const full = !QUICK;
 
 beforeAll(async () => {
   w = await startWorld();

@@ -96,7 +96,10 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const live = match(req);
-      if (!live) return forward(req, res, body);
+      if (!live) {
+        forward(req, res, body);
+        return;
+      }
       live.hits++;
       const a = live.rule.action;
       if ('delayMs' in a) {

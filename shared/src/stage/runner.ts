@@ -96,7 +96,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     // marker check would otherwise go back to the bus, which dead-letters the event after a few
     // quick attempts (the run lost, instead of delayed).
     const budget = { budgetMs: ctx.retryBudgetMs, initialDelayMs: 200, maxDelayMs: 30_000 };
-    let exhausted: unknown;
+    let exhausted: BottleneckError | undefined;
     try {
       const done = await withRetry(() => ctx.store.head(marker), {
         ...budget, onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
