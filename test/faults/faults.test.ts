@@ -373,7 +373,7 @@ describe('faults', () => {
   it.skipIf(QUICK)('two replicas of each stage, one of each killed under load: every month published once', async () => {
     await Promise.all((['ingest', 'clean', 'merge', 'analytics', 'publisher', 'alerter'] as const).map((svc) => w.stack.addReplica(svc)));
     const months = ['2032-05', '2032-06', '2032-07', '2032-08', '2032-09', '2032-10'];
-    const dir = await month(w, 14, 0.1);
+    const dir = await month(w, 14, 0.15);
     await Promise.all(months.map((m) => upload(w, m, dir)));
     await waitFor('the load under way', async () => months.some((m) => w.tap.events('cleaned', m).length > 0), undefined, 50);
     const killed = ['ingest#2', 'clean', 'merge#2', 'analytics', 'publisher#2', 'alerter'] as const;
@@ -390,7 +390,7 @@ describe('faults', () => {
 
   it.skipIf(QUICK)('20 months uploaded at once: 20 runs, 20 sets, nothing lost or duplicated', async () => {
     const months = Array.from({ length: 20 }, (_, i) => `${2033 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`);
-    const dir = await month(w, 15, 0.1);
+    const dir = await month(w, 15, 0.15);
     const t = Date.now();
     await Promise.all(months.map((m) => upload(w, m, dir)));
     for (const m of months) await published(w, m);
