@@ -5,6 +5,9 @@
 #                                                   KAFKA_BROKERS=127.0.0.1:<port>[,...] on stdout
 #   scripts/kafka-local.sh stop [--port P]         stop one instance (by its first broker port), or all
 #   scripts/kafka-local.sh status [--port P]       say which instances are running (exit 1 if none)
+#   scripts/kafka-local.sh kill --port P           SIGKILL an instance's nodes, keeping its data (fault tests)
+#   scripts/kafka-local.sh stop --port P --keep-data   stop it cleanly (SIGTERM), keeping its data
+#   scripts/kafka-local.sh restart --port P        start a killed or stopped instance again, same ports and data
 #
 # The broker's jars come from Maven Central through deploy/test-servers/kafka/pom.xml and are
 # cached in .cache/kafka-<version>/libs; each instance lives in .cache/run/kafka-<port>/
@@ -32,7 +35,7 @@ RUN_BASE="$CACHE/run"
 TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
 # shellcheck disable=SC2034 # read by lib/local-server.sh
-SERVER_NAME=kafka-local USAGE_LINES=2,8p INSTANCE_PREFIX=kafka-
+SERVER_NAME=kafka-local USAGE_LINES=2,11p INSTANCE_PREFIX=kafka-
 # shellcheck source=lib/local-server.sh
 . "$ROOT/scripts/lib/local-server.sh"
 
@@ -247,9 +250,66 @@ cmd_status() {
   if [ "$any" -eq 0 ]; then echo "not running"; return 1; fi
 }
 
+# ---------------------------------------------------------------- faults: kill, keep, restart
+one_instance() { # [--port P] [--keep-data] -> RDIR (the instance named by its first broker port), KEEP
+  local port="" a
+  KEEP=""
+  while [ $# -gt 0 ]; do
+    a=$1
+    case "$a" in
+      --port) port="${2:-}"; shift 2 ;;
+      --port=*) port="${a#*=}"; shift ;;
+      --keep-data) KEEP=keep; shift ;;
+      *) usage ;;
+    esac
+  done
+  [ -n "$port" ] || die "--port is required (never all instances: other runs may share this machine)"
+  RDIR="$RUN_BASE/kafka-$port"
+  [ -d "$RDIR" ] || die "no instance on port $port"
+}
+
+cmd_kill() {
+  one_instance "$@"
+  local d pid
+  for d in "$RDIR"/node-*; do
+    pid="$(node_pid "$d")"
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; while alive "$pid"; do sleep 0.05; done; fi
+  done
+  log "killed ${RDIR##*/} (data kept)"
+}
+
+cmd_restart() {
+  one_instance "$@"
+  local d n=0 t0=$SECONDS
+  for d in "$RDIR"/node-*; do
+    [ -d "$d" ] || continue
+    n=$((n + 1))
+    alive "$(node_pid "$d")" && die "node $(basename "$d") of ${RDIR##*/} is still running"
+  done
+  for d in "$RDIR"/node-*; do
+    # wait_ready looks for "Kafka Server started" in server.log: keep the previous life's log aside
+    [ -f "$d/server.log" ] && mv "$d/server.log" "$d/server.log.$(date +%s%N)"
+    start_node "$d" "$n"
+  done
+  wait_ready "$RDIR" "$n" "$(cat "$RDIR/brokers")" || die "Kafka did not restart; its logs are in $RDIR"
+  log "restarted ${RDIR##*/} in $((SECONDS - t0))s"
+  echo "KAFKA_BROKERS=$(cat "$RDIR/brokers")"
+}
+
 case "${1:-}" in
   start) shift; cmd_start "$@" ;;
-  stop) shift; cmd_stop "${KAFKA_PORT:-}" "$@" ;;
+  kill) shift; cmd_kill "$@" ;;
+  restart) shift; cmd_restart "$@" ;;
+  stop)
+    shift
+    if [[ " $* " == *" --keep-data "* ]]; then
+      one_instance "$@"
+      stop_instance "$RDIR" keep
+      log "stopped ${RDIR##*/} (data kept)"
+    else
+      cmd_stop "${KAFKA_PORT:-}" "$@"
+    fi
+    ;;
   status) shift; cmd_status "$@" ;;
   *) usage ;;
 esac

@@ -25,7 +25,7 @@ export const VERSITYGW_IMAGE = 'versity/versitygw:v1.8.0';
 export async function startKafkaContainer(): Promise<KafkaServer> {
   const { KafkaContainer } = await import('@testcontainers/kafka');
   const c = await new KafkaContainer(KAFKA_IMAGE).withKraft().start();
-  return { brokers: [`${c.getHost()}:${c.getMappedPort(9093)}`], stop: async () => { await c.stop(); } };
+  return { brokers: [`${c.getHost()}:${c.getMappedPort(9093)}`], stop: async () => { await c.stop(); }, control: null };
 }
 
 /**

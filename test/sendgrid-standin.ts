@@ -3,7 +3,8 @@
  * real SendGrid SDK (axios, headers, error handling) without the network. It answers like
  * SendGrid: 401 without `Authorization: Bearer <key>`, 400 with SendGrid's `errors[]` for a body
  * SendGrid would refuse, 202 with an `X-Message-Id` otherwise; `failNext` makes it answer 429 or
- * 5xx for the next requests.
+ * 5xx for the next requests; `failUntilRecovered` and `hangUntilRecovered` make an outage that
+ * lasts until `recover()` (the fault suite).
  */
 import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
@@ -21,6 +22,16 @@ export interface StandIn {
   attempts(): number;
   /** Answer `status` (429, 500, 503...) to the next `n` requests, before looking at them. */
   failNext(status: number, n: number): void;
+  /** An outage: answer `status` to every request until `recover()`. */
+  failUntilRecovered(status: number): void;
+  /**
+   * An outage where requests hang (no answer) until `recover()`, which then answers them 503. With
+   * `accept`, each mail is first taken (counted in received(), as SendGrid would deliver it) and
+   * only the answer hangs: the sender cannot know it was sent.
+   */
+  hangUntilRecovered(o?: { accept?: boolean }): void;
+  /** Ends an outage (failNext's count too); hung requests are answered 503. */
+  recover(): void;
   close(): Promise<void>;
 }
 
@@ -85,10 +96,19 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
   let attempts = 0;
   let failStatus = 0;
   let failLeft = 0;
+  let hanging: false | 'before' | 'after-accept' = false;
+  const hung: (() => void)[] = [];
 
   const app = Fastify({ logger: false });
   app.post('/v3/mail/send', async (req, reply) => {
     attempts++;
+    if (hanging === 'after-accept' && req.headers.authorization === `Bearer ${apiKey}` && payloadErrors(req.body).length === 0) {
+      received.push(structuredClone(req.body) as SendGridPayload);
+    }
+    if (hanging) {
+      await new Promise<void>((resolve) => hung.push(resolve));
+      return reply.code(503).send({ errors: [{ field: null, message: 'service unavailable', help: null }] });
+    }
     if (failLeft > 0) {
       failLeft--;
       const message = failStatus === 429 ? 'too many requests' : 'internal server error';
@@ -114,6 +134,23 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
       failStatus = status;
       failLeft = n;
     },
-    close: () => app.close(),
+    failUntilRecovered(status: number) {
+      if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`failUntilRecovered: status must be an HTTP error status, not ${status}`);
+      failStatus = status;
+      failLeft = Number.POSITIVE_INFINITY;
+    },
+    hangUntilRecovered(o: { accept?: boolean } = {}) {
+      hanging = o.accept ? 'after-accept' : 'before';
+    },
+    recover() {
+      failLeft = 0;
+      hanging = false;
+      for (const r of hung.splice(0)) r();
+    },
+    close: async () => {
+      hanging = false;
+      for (const r of hung.splice(0)) r();
+      await app.close();
+    },
   };
 }

@@ -24,6 +24,18 @@ export interface KafkaServer {
   /** host:port of each broker, e.g. ['127.0.0.1:41234']. */
   brokers: string[];
   stop(): Promise<void>;
+  /** Faults, for a server this process started (null for one given by KAFKA_BROKERS). */
+  control: KafkaControl | null;
+}
+
+/** Kill and bring back the instance, by its port only (other runs may share this machine). */
+export interface KafkaControl {
+  /** SIGKILL every node; the data stays. */
+  kill(): Promise<void>;
+  /** SIGTERM (a clean shutdown); the data stays. */
+  stopKeepingData(): Promise<void>;
+  /** Starts the killed or stopped nodes again on the same ports with their data; resolves when ready. */
+  restart(): Promise<void>;
 }
 
 export interface S3Server {
@@ -103,10 +115,19 @@ function envValue(name: string): string | undefined {
   return value ? value : undefined;
 }
 
+/** Kill and restart the kafka-local.sh instance whose first broker listens on `port`. */
+export function kafkaControl(port: string): KafkaControl {
+  return {
+    kill: async () => { await runScript(KAFKA_SCRIPT, ['kill', '--port', port], {}, STOP_TIMEOUT_MS); },
+    stopKeepingData: async () => { await runScript(KAFKA_SCRIPT, ['stop', '--port', port, '--keep-data'], {}, STOP_TIMEOUT_MS); },
+    restart: async () => { await runScript(KAFKA_SCRIPT, ['restart', '--port', port], {}, START_TIMEOUT_MS); },
+  };
+}
+
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaServer> {
   const given = envValue('KAFKA_BROKERS');
   if (given) {
-    return { brokers: given.split(',').map((b) => b.trim()).filter(Boolean), stop: noop };
+    return { brokers: given.split(',').map((b) => b.trim()).filter(Boolean), stop: noop, control: null };
   }
   const n = opts.brokers ?? 1;
   if (n !== 1 && n !== 3) throw new Error(`startKafka: brokers must be 1 or 3, not ${String(n)}`);
@@ -114,7 +135,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaSer
   const brokers = required(parseVars(stdout), 'KAFKA_BROKERS', KAFKA_SCRIPT).split(',');
   const port = brokers[0]?.split(':').pop();
   if (!port) throw new Error(`kafka-local.sh printed an unusable broker list: ${brokers.join(',')}`);
-  return { brokers, stop: stopper(KAFKA_SCRIPT, port) };
+  return { brokers, stop: stopper(KAFKA_SCRIPT, port), control: kafkaControl(port) };
 }
 
 export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {

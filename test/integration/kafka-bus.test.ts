@@ -303,6 +303,30 @@ describe('KafkaBus (Kafka-specific)', () => {
     expect([...merged].sort()).toEqual(m.map((e) => e.id).sort());
   });
 
+  it('a slow month does not hold a month of another partition; the slow month\'s next event waits its turn', async () => {
+    const bus = newBus({ numPartitions: 3 });
+    // With 3 partitions, 2032-01 and 2032-02 are keyed to different partitions (murmur2).
+    const slow = trigger('2032-01');
+    const other = trigger('2032-02');
+    const after = trigger('2032-01');
+    const calls: string[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => { release = r; });
+    await bus.subscribe({ group: 'ingest', types: ['trigger'], handler: async (ev) => {
+      calls.push(ev.id);
+      if (ev.id === slow.id) await released;
+    } });
+    await bus.publish(slow);
+    await waitUntil(() => calls.includes(slow.id), WAIT, 'the slow month to start');
+    await bus.publish(other);
+    await bus.publish(after);
+    await waitUntil(() => calls.includes(other.id), WAIT, 'the other month, while the slow one runs');
+    expect(calls).not.toContain(after.id);
+    release();
+    await waitUntil(() => calls.includes(after.id), WAIT, 'the slow month\'s next event');
+    expect(calls).toEqual([slow.id, other.id, after.id]);
+  });
+
   it('heartbeats while a handler runs longer than the session timeout, so the event is handled once', async () => {
     const bus = newBus({ sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
     const calls: string[] = [];

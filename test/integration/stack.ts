@@ -30,20 +30,43 @@ export interface StackOptions {
   sendgridKey: string;
   pollIntervalMs?: number;
   extraEnv?: Record<string, string>;
+  /** Variables for one service only (its every replica), over extraEnv. */
+  serviceEnv?: Partial<Record<ServiceName, Record<string, string>>>;
+  /** Replicas of a service (default 1 each): instances `<name>`, `<name>#2`, ... */
+  replicas?: Partial<Record<ServiceName, number>>;
+  /** The S3 endpoint the services use (e.g. a relay in front of the server); default S3_ENDPOINT. */
+  s3Endpoint?: string;
 }
+
+/** One service process slot: `merge` is the first replica of merge, `merge#2` the second. */
+export type Instance = ServiceName | `${ServiceName}#${number}`;
+export const serviceOf = (i: Instance): ServiceName => i.split('#')[0] as ServiceName;
 
 export interface Stack {
   bucket: string;
   prefix: string;
   env: Record<string, string>;
-  ports: Record<ServiceName, number>;
-  procs: Map<ServiceName, ChildProcess>;
-  logs: Map<ServiceName, string[]>;
+  /** HTTP port of each instance (the first replica under the service's name). */
+  ports: Record<ServiceName, number> & Partial<Record<Instance, number>>;
+  procs: Map<Instance, ChildProcess>;
+  logs: Map<Instance, string[]>;
   /** What each service process wrote (stdout and stderr, in order), one entry per process started. */
   outputs: { service: ServiceName; pid: number; chunks: string[]; killed: boolean }[];
-  start(name: ServiceName): Promise<void>;
-  kill(name: ServiceName, signal?: NodeJS.Signals): Promise<void>;
-  waitReady(timeoutMs?: number): Promise<void>;
+  /** Every instance of the stack. */
+  instances(): Instance[];
+  /** Starts (again) an instance; `env` replaces its overrides from now on (restarts keep them). */
+  start(name: Instance, env?: Record<string, string>): Promise<void>;
+  kill(name: Instance, signal?: NodeJS.Signals): Promise<void>;
+  /** Kill (SIGKILL by default), start again, and wait until it answers /readyz. */
+  restart(name: Instance, o?: { signal?: NodeJS.Signals; env?: Record<string, string> }): Promise<void>;
+  /** Starts one more replica of a service (`<name>#<n>`) and waits until it answers /readyz. */
+  addReplica(name: ServiceName): Promise<Instance>;
+  /** Whether the instance's process is running. */
+  alive(name: Instance): boolean;
+  /** GET a path of an instance's HTTP server: status and body (status 0 when it does not answer). */
+  http(name: Instance, path: string, timeoutMs?: number): Promise<{ status: number; body: string; ms: number }>;
+  /** Waits until every running instance (or the ones named) answers /readyz 200. */
+  waitReady(timeoutMs?: number, only?: Instance[]): Promise<void>;
   /**
    * Waits until the pipeline is idle: every consumer group of the six services has committed every
    * message of the topics it reads. A service commits only after its handler's effects (objects,
@@ -107,7 +130,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     // A killed consumer's partitions move after this: the broker's minimum, to keep the test short.
     KAFKA_SESSION_TIMEOUT_MS: '6000',
     S3_BUCKET: bucket,
-    S3_ENDPOINT: process.env.S3_ENDPOINT!,
+    S3_ENDPOINT: o.s3Endpoint ?? process.env.S3_ENDPOINT!,
     S3_REGION: process.env.S3_REGION ?? 'us-east-1',
     S3_FORCE_PATH_STYLE: 'true',
     S3_ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID!,
@@ -124,21 +147,25 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ALERT_FROM: 'pipeline@bottleneck.example',
     ...o.extraEnv,
   };
-  const ports = Object.fromEntries(await Promise.all(SERVICES.map(async (s) => [s, await freePort()]))) as Record<ServiceName, number>;
-  const procs = new Map<ServiceName, ChildProcess>();
-  const logs = new Map<ServiceName, string[]>();
+  const instances: Instance[] = SERVICES.flatMap((svc) => Array.from({ length: o.replicas?.[svc] ?? 1 }, (_, i): Instance => (i === 0 ? svc : `${svc}#${i + 1}`)));
+  const ports = Object.fromEntries(await Promise.all(instances.map(async (s) => [s, await freePort()]))) as Stack['ports'];
+  const procs = new Map<Instance, ChildProcess>();
+  const logs = new Map<Instance, string[]>();
   const outputs: Stack['outputs'] = [];
+  const overrides = new Map<Instance, Record<string, string>>();
 
-  const startOne = async (name: ServiceName) => {
+  const startOne = async (name: Instance, extra?: Record<string, string>) => {
+    if (extra) overrides.set(name, extra);
+    const svc = serviceOf(name);
     // Only what the service needs: not the runner's BN_* variables (refused as unknown), nor its
     // switch for the AWS SDK's Node-version warning (a service must show it, as a JSON record).
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k)));
-    const p = spawn(process.execPath, [join(ROOT, 'services', name, 'dist', 'main.js')], {
-      env: { ...base, ...env, HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
+    const p = spawn(process.execPath, [join(ROOT, 'services', svc, 'dist', 'main.js')], {
+      env: { ...base, ...env, ...o.serviceEnv?.[svc], ...overrides.get(name), HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = logs.get(name) ?? [];
     logs.set(name, lines);
-    const output = { service: name, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
+    const output = { service: svc, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
     outputs.push(output);
     const record = (d: Buffer) => { lines.push(String(d)); output.chunks.push(String(d)); };
     p.stdout.on('data', record);
@@ -147,18 +174,36 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     procs.set(name, p);
   };
 
-  const ready = async (name: ServiceName): Promise<boolean> => {
+  const running = (name: Instance) => {
+    const p = procs.get(name);
+    return Boolean(p && p.exitCode === null && p.signalCode === null);
+  };
+
+  const get = async (name: Instance, path: string, timeoutMs = 10_000) => {
+    const t0 = Date.now();
     try {
-      const r = await fetch(`http://127.0.0.1:${ports[name]}/readyz`);
-      return r.status === 200;
+      const r = await fetch(`http://127.0.0.1:${ports[name]}${path}`, { signal: AbortSignal.timeout(timeoutMs) });
+      return { status: r.status, body: await r.text(), ms: Date.now() - t0 };
     } catch {
-      return false;
+      return { status: 0, body: '', ms: Date.now() - t0 };
     }
   };
 
   const stack: Stack = {
     bucket, prefix, env, ports, procs, logs, outputs,
+    instances: () => [...instances],
     start: startOne,
+    alive: running,
+    http: get,
+    async addReplica(svc) {
+      const n = instances.filter((i) => serviceOf(i) === svc).length + 1;
+      const name: Instance = n === 1 ? svc : `${svc}#${n}`;
+      ports[name] = await freePort();
+      instances.push(name);
+      await startOne(name);
+      await stack.waitReady(PATIENCE_MS, [name]);
+      return name;
+    },
     async kill(name, signal = 'SIGKILL') {
       const p = procs.get(name);
       if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -166,14 +211,20 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       p.kill(signal);
       await exited;
     },
-    async waitReady(timeoutMs = PATIENCE_MS) {
+    async restart(name, r = {}) {
+      await stack.kill(name, r.signal ?? 'SIGKILL');
+      await startOne(name, r.env);
+      await stack.waitReady(PATIENCE_MS, [name]);
+    },
+    async waitReady(timeoutMs = PATIENCE_MS, only) {
       const end = Date.now() + timeoutMs;
+      const which = only ?? instances.filter((i) => procs.has(i));
       for (;;) {
-        const states = await Promise.all(SERVICES.map(ready));
+        const states = await Promise.all(which.map(async (i) => (await get(i, '/readyz', 5_000)).status === 200));
         if (states.every(Boolean)) return;
-        const dead = SERVICES.filter((s) => procs.get(s)?.exitCode !== null && procs.get(s)?.exitCode !== undefined);
-        if (dead.length) throw new Error(`services exited: ${dead.map((s) => `${s} (${procs.get(s)!.exitCode}): ${logs.get(s)!.join('').slice(-800)}`).join('; ')}`);
-        if (Date.now() > end) throw new Error(`not ready after ${timeoutMs} ms: ${SERVICES.filter((_, i) => !states[i]).join(', ')}`);
+        const dead = which.filter((s) => !running(s));
+        if (dead.length) throw new Error(`services exited: ${dead.map((s) => `${s} (${String(procs.get(s)?.exitCode)}): ${(logs.get(s) ?? []).join('').slice(-800)}`).join('; ')}`);
+        if (Date.now() > end) throw new Error(`not ready after ${timeoutMs} ms: ${which.filter((_, i) => !states[i]).join(', ')}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     },
@@ -181,17 +232,20 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const end = Date.now() + timeoutMs;
       const groups = consumerGroups(prefix, env.S3_EVENTS_TOPIC!);
       for (;;) {
-        const pending = await pendingMessages(env.KAFKA_BROKERS!.split(','), groups);
+        // A broker restarting (the fault suite) answers nothing for a while: that is not idle.
+        const pending = await pendingMessages(env.KAFKA_BROKERS!.split(','), groups).catch((e: unknown) => [`Kafka: ${String(e)}`]);
         if (!pending.length) return;
         if (Date.now() > end) throw new Error(`not idle after ${timeoutMs} ms: ${pending.join('; ')}`);
         await new Promise((r) => setTimeout(r, 200));
       }
     },
     async stop() {
-      await Promise.all(SERVICES.map((s) => stack.kill(s, 'SIGTERM')));
+      await Promise.all(instances.map((s) => stack.kill(s, 'SIGTERM')));
     },
   };
-  for (const s of SERVICES) await startOne(s);
+  // A test process that ends without stop() (interrupted, timed out) takes its services with it.
+  process.once('exit', () => { for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
+  for (const s of instances) await startOne(s);
   try {
     await stack.waitReady();
   } catch (e) {

@@ -18,11 +18,11 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function setup(handle: StageHandler['handle']) {
+async function setup(handle: StageHandler['handle'], o: { store?: (dir: string) => FolderStore; retryBudgetMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'bn-runner-'));
   dirs.push(dir);
   const bus = new MemoryBus();
-  const { ctx, close } = await createContext({ bus, store: new FolderStore(dir) }, { workRoot: dir, now: () => new Date('2026-11-26T10:00:00Z') });
+  const { ctx, close } = await createContext({ bus, store: o.store?.(dir) ?? new FolderStore(dir) }, { workRoot: dir, now: () => new Date('2026-11-26T10:00:00Z'), ...(o.retryBudgetMs !== undefined ? { retryBudgetMs: o.retryBudgetMs } : {}) });
   closers.push(close);
   let calls = 0;
   const handler: StageHandler = { stage: 'merge', consumes: ['validated'], handle: async (e, c) => { calls++; return handle(e, c); } };
@@ -81,6 +81,44 @@ describe('bindStage', () => {
     await run(validated());
     expect(calls()).toBe(2);
     expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+
+  it('waits out a store outage met at the marker check, within the budget, instead of handing the event back to the bus', async () => {
+    let heads = 0;
+    const { run, bus, calls } = await setup(async (e) => [merged(e)], {
+      store: (dir) => {
+        const s = new FolderStore(dir);
+        const head = s.head.bind(s);
+        s.head = async (key: string) => {
+          if (key.includes('/_done/') && heads++ < 2) throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+          return head(key);
+        };
+        return s;
+      },
+    });
+    await run(validated());
+    expect(calls()).toBe(1);
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+
+  it('fails the run once, with the resume command, when the marker check outlasts the budget', async () => {
+    const { run, bus, calls } = await setup(async (e) => [merged(e)], {
+      retryBudgetMs: 300,
+      store: (dir) => {
+        const s = new FolderStore(dir);
+        const head = s.head.bind(s);
+        s.head = async (key: string) => {
+          if (key.includes('/_done/')) throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+          return head(key);
+        };
+        return s;
+      },
+    });
+    await run(validated());
+    expect(calls()).toBe(0);
+    const [failed] = bus.messages().map((m) => m.event);
+    expect(failed).toMatchObject({ type: 'failed', payload: { stage: 'merge', code: 'BN_ERR_INFRA_UNAVAILABLE' } });
+    expect((failed as { payload: { message: string } }).payload.message).toMatch(/resume the month with: bottleneck trigger --partition 2026-11$/);
   });
 
   it('wraps an unexpected crash in BN_ERR_ASSET_FAILED and keeps the message', async () => {

@@ -92,9 +92,22 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
   return async (event) => {
     const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: handler.stage };
     const marker = doneMarkerKey(handler.stage, event);
-    if (await ctx.store.head(marker)) {
-      ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
-      return;
+    // The store's transient errors are waited out for the budget here too: an outage met at the
+    // marker check would otherwise go back to the bus, which dead-letters the event after a few
+    // quick attempts (the run lost, instead of delayed).
+    const budget = { budgetMs: ctx.retryBudgetMs, initialDelayMs: 200, maxDelayMs: 30_000 };
+    let exhausted: BottleneckError | undefined;
+    try {
+      const done = await withRetry(() => ctx.store.head(marker), {
+        ...budget, onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
+      });
+      if (done) {
+        ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
+        return;
+      }
+    } catch (e) {
+      if (event.type === 'failed' || !isBottleneckError(e) || e.code !== 'BN_ERR_RETRIES_EXHAUSTED') throw e;
+      exhausted = e;
     }
     const t0 = performance.now();
     const startedAt = ctx.now().toISOString();
@@ -104,6 +117,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       .catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
     let out: PipelineEvent[];
     try {
+      if (exhausted) throw exhausted;
       // Transient errors (the store or the bus down, throttling) are retried for a time budget, not a
       // count: an outage of a few minutes delays the run, it does not fail it.
       out = await withRetry(() => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)), {
@@ -117,11 +131,11 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       ctx.log.error({ ...log, code: (err as { code?: string }).code, err: errorMessage(err) }, 'stage failed');
       out = [failedEvent(handler.stage, event, err, ctx.now())];
     }
-    for (const o of out) await bus.publish(o);
+    for (const o of out) await withRetry(() => bus.publish(o), budget);
     const durationMs = Math.round(performance.now() - t0);
     // The outcome in the run record, before the marker: a crash in between writes it again.
-    await withRetry(() => writeStageRecord(ctx.store, { ...record, ...outcomeOf(event, out), endedAt: ctx.now().toISOString(), durationMs }), { budgetMs: ctx.retryBudgetMs, maxDelayMs: 30_000 });
-    await ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n');
+    await withRetry(() => writeStageRecord(ctx.store, { ...record, ...outcomeOf(event, out), endedAt: ctx.now().toISOString(), durationMs }), budget);
+    await withRetry(() => ctx.store.put(marker, JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n'), budget);
     ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
     ctx.progress?.onStage?.({ stage: handler.stage, consumed: event.type, emitted: out.map((o) => o.type), durationMs, runId: event.runId, partition: event.partition, eventId: event.id });
   };

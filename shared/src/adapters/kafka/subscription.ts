@@ -61,6 +61,9 @@ export function decodeMessage(topic: string, partition: number, message: KafkaMe
   return event;
 }
 
+/** A message still being handled after this long goes on in the background, its partition paused. */
+const DETACH_AFTER_MS = 1_000;
+
 /**
  * One subscription: a kafkajs consumer in the subscription's group, reading the topics of its
  * event types. Each message: decode (a poison message goes to the dead-letter topic at once), call
@@ -222,11 +225,37 @@ export class KafkaSubscription implements Subscription {
     // Closing: a message fetched before the pause is left uncommitted, for the group's next consumer.
     if (this.stopping) return;
     this.inFlight++;
-    try {
-      await this.handleMessage(payload);
-    } finally {
-      if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+    const { topic, partition, message } = payload;
+    const done = this.handleMessage(payload)
+      .then(() => null, (e: unknown) => ({ error: e }))
+      .finally(() => {
+        if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    let timer: NodeJS.Timeout | undefined;
+    const first = await Promise.race([done, new Promise<'slow'>((r) => { timer = setTimeout(() => r('slow'), DETACH_AFTER_MS); })]);
+    clearTimeout(timer);
+    if (first !== 'slow') {
+      if (first) throw first.error;
+      return;
     }
+    // A slow message (a month slow to read, a store slow to answer) must not hold the other
+    // partitions: kafkajs fetches again only once every partition's batch of a fetch is done. Its
+    // partition is paused (the messages after it wait, in order) and it goes on in the background;
+    // its offset is still committed only when it is handled, and the partition then resumes.
+    const tp = [{ topic, partitions: [partition] }];
+    this.consumer.pause(tp);
+    void done.then((r) => {
+      if (r) {
+        // Not handled: read it again from its offset (the consumer had moved past it).
+        this.log.error({ group: this.opts.group, topic, partition, offset: message.offset, err: describeKafkaError(r.error) }, 'handler failed: the message will be read again');
+        try {
+          this.consumer.seek({ topic, partition, offset: message.offset });
+        } catch (e) {
+          this.log.warn({ group: this.opts.group, topic, partition, err: describeKafkaError(e) }, 'seek failed: the message comes again after a restart or a rebalance');
+        }
+      }
+      if (!this.stopping) this.consumer.resume(tp);
+    });
   }
 
   private async handleMessage(payload: EachMessagePayload): Promise<void> {
