@@ -26,7 +26,10 @@ function settings(env) {
   const bucket = env.S3_BUCKET?.trim();
   if (!bucket) throw new ConfigError('S3_BUCKET is required: the bucket to create');
   // The S3 bucket naming rules (3 to 63 lower-case letters, digits, dots and hyphens).
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new ConfigError(`S3_BUCKET must be a valid bucket name (3-63 of a-z, 0-9, . and -), got ${JSON.stringify(bucket)}`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket))
+    throw new ConfigError(
+      `S3_BUCKET must be a valid bucket name (3-63 of a-z, 0-9, . and -), got ${JSON.stringify(bucket)}`,
+    );
   const endpoint = env.S3_ENDPOINT?.trim();
   if (!endpoint) throw new ConfigError('S3_ENDPOINT is required: the URL of the S3-compatible server');
   let url;
@@ -35,9 +38,11 @@ function settings(env) {
   } catch {
     url = undefined;
   }
-  if (!url || !/^https?:$/.test(url.protocol)) throw new ConfigError(`S3_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
+  if (!url || !/^https?:$/.test(url.protocol))
+    throw new ConfigError(`S3_ENDPOINT must be an http(s) URL, got ${JSON.stringify(endpoint)}`);
   const pathStyle = (env.S3_FORCE_PATH_STYLE ?? 'true').trim().toLowerCase();
-  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(pathStyle)) throw new ConfigError(`S3_FORCE_PATH_STYLE must be true or false, got ${JSON.stringify(env.S3_FORCE_PATH_STYLE)}`);
+  if (!['true', 'false', '1', '0', 'yes', 'no'].includes(pathStyle))
+    throw new ConfigError(`S3_FORCE_PATH_STYLE must be true or false, got ${JSON.stringify(env.S3_FORCE_PATH_STYLE)}`);
   let accessKeyId;
   let secretAccessKey;
   try {
@@ -46,7 +51,8 @@ function settings(env) {
   } catch (e) {
     throw new ConfigError(e.message);
   }
-  if (Boolean(accessKeyId) !== Boolean(secretAccessKey)) throw new ConfigError('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or their _FILE variants)');
+  if (Boolean(accessKeyId) !== Boolean(secretAccessKey))
+    throw new ConfigError('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together (or their _FILE variants)');
   return {
     bucket,
     region: env.S3_REGION?.trim() || 'us-east-1',
@@ -85,15 +91,20 @@ async function main() {
       return 0;
     } catch (e) {
       if (e?.$metadata?.httpStatusCode !== 404) {
-        log.error({ bucket: s.bucket, endpoint: s.client.endpoint }, `cannot check ${where}: ${describe(e)}; check S3_ENDPOINT and the credentials`);
+        log.error(
+          { bucket: s.bucket, endpoint: s.client.endpoint },
+          `cannot check ${where}: ${describe(e)}; check S3_ENDPOINT and the credentials`,
+        );
         return 1;
       }
     }
     try {
-      await s3.send(new CreateBucketCommand({
-        Bucket: s.bucket,
-        ...(s.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: s.region } } : {}),
-      }));
+      await s3.send(
+        new CreateBucketCommand({
+          Bucket: s.bucket,
+          ...(s.region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: s.region } } : {}),
+        }),
+      );
     } catch (e) {
       // Created meanwhile by someone with the same credentials: what was asked for is there.
       if (e?.name !== 'BucketAlreadyOwnedByYou') {

@@ -15,7 +15,14 @@ import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values: v } = parseArgs({ options: { store: { type: 'string' }, months: { type: 'string' }, requests: { type: 'string' }, loads: { type: 'string' } } });
+const { values: v } = parseArgs({
+  options: {
+    store: { type: 'string' },
+    months: { type: 'string' },
+    requests: { type: 'string' },
+    loads: { type: 'string' },
+  },
+});
 const MONTHS = Number(v.months ?? 24);
 const REQUESTS = Number(v.requests ?? 40);
 const LOADS = Number(v.loads ?? 10);
@@ -25,9 +32,12 @@ const { runEmbedded } = await import('../cli/dist/embedded.js');
 const { generateMonth } = await import('../cli/dist/generate/index.js');
 const { embeddedConsole } = await import('../cli/dist/console.js');
 
-const root = v.store ?? await mkdtemp(join(tmpdir(), 'bn-bench-console-'));
+const root = v.store ?? (await mkdtemp(join(tmpdir(), 'bn-bench-console-')));
 const out = join(root, 'out');
-const months = Array.from({ length: MONTHS }, (_, i) => `${2024 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`);
+const months = Array.from(
+  { length: MONTHS },
+  (_, i) => `${2024 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`,
+);
 
 if (!existsSync(join(out, 'runs', months.at(-1)))) {
   const good = join(root, 'good');
@@ -45,7 +55,9 @@ if (!existsSync(join(out, 'runs', months.at(-1)))) {
   const waiting = `${2024 + Math.floor(MONTHS / 12)}-${String((MONTHS % 12) + 1).padStart(2, '0')}`;
   await mkdir(join(out, 'incoming', waiting), { recursive: true });
   await copyFile(join(good, 'erp.xlsx'), join(out, 'incoming', waiting, 'erp.xlsx'));
-  process.stderr.write(`store: ${MONTHS} months of runs written in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(
+    `store: ${MONTHS} months of runs written in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+  );
 }
 
 const stats = (xs) => {
@@ -57,7 +69,9 @@ const ms = (x) => `${x.toFixed(1)} ms`;
 
 const CHROMIUM = '/usr/bin/chromium';
 const { chromium } = existsSync(CHROMIUM) ? await import('playwright-core') : { chromium: null };
-const browser = chromium ? await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] }) : null;
+const browser = chromium
+  ? await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] })
+  : null;
 
 /** The API's latency per endpoint and the page's load time, with the catalog rebuilt at most every refreshMs. */
 async function measure(refreshMs, label) {
@@ -73,7 +87,14 @@ async function measure(refreshMs, label) {
   };
   const runs = (await (await fetch(`${url}/api/runs`, { headers })).json()).runs;
   const failed = runs.find((r) => r.status === 'failed');
-  const endpoints = ['/api/graph', '/api/partitions', `/api/runs`, `/api/runs?partition=${months[3]}`, `/api/runs/${failed.runId}`, '/api/assets/merged_with_revenue'];
+  const endpoints = [
+    '/api/graph',
+    '/api/partitions',
+    `/api/runs`,
+    `/api/runs?partition=${months[3]}`,
+    `/api/runs/${failed.runId}`,
+    '/api/assets/merged_with_revenue',
+  ];
   for (const e of endpoints) await get(e); // warm-up: JIT, the parsed-object cache
   const all = [];
   const rows = [];
@@ -83,10 +104,17 @@ async function measure(refreshMs, label) {
     all.push(...xs);
     rows.push([e.replace(failed.runId, ':runId'), stats(xs)]);
   }
-  console.log(`\n${label}: API over ${MONTHS} months (${runs.length} runs), load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}:`);
-  for (const [e, st] of rows) console.log(`  ${e.padEnd(40)} median ${ms(st.median).padStart(9)}  p95 ${ms(st.p95).padStart(9)}  (n=${st.n})`);
+  console.log(
+    `\n${label}: API over ${MONTHS} months (${runs.length} runs), load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}:`,
+  );
+  for (const [e, st] of rows)
+    console.log(`  ${e.padEnd(40)} median ${ms(st.median).padStart(9)}  p95 ${ms(st.p95).padStart(9)}  (n=${st.n})`);
   const total = stats(all);
-  console.log(`  ${'all endpoints'.padEnd(40)} median ${ms(total.median).padStart(9)}  p95 ${ms(total.p95).padStart(9)}  (n=${total.n})`);
+  console.log(
+    `  ${'all endpoints'.padEnd(40)} median ${ms(total.median).padStart(9)}  p95 ${ms(total.p95).padStart(9)}  (n=${total.n})`,
+  );
   if (!browser) {
     console.log(`  page load: skipped, ${CHROMIUM} is absent (.ci/run installs it)`);
   } else {
@@ -102,12 +130,17 @@ async function measure(refreshMs, label) {
       await page.locator('#runs > *').first().waitFor();
       const took = performance.now() - t;
       const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
-      if (i > 0) { loads.push(took); dcl.push(nav); } // the first load warms the browser's own caches
+      if (i > 0) {
+        loads.push(took);
+        dcl.push(nav);
+      } // the first load warms the browser's own caches
       await ctx.close();
     }
     const l = stats(loads);
     const d = stats(dcl);
-    console.log(`  page load (fresh browser context, navigation to grid, graph, plots and runs drawn): median ${ms(l.median)}, p95 ${ms(l.p95)} (n=${l.n}); DOMContentLoaded median ${ms(d.median)}`);
+    console.log(
+      `  page load (fresh browser context, navigation to grid, graph, plots and runs drawn): median ${ms(l.median)}, p95 ${ms(l.p95)} (n=${l.n}); DOMContentLoaded median ${ms(d.median)}`,
+    );
   }
   await app.close();
 }

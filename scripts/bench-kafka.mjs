@@ -27,7 +27,11 @@ let brokers = process.env.KAFKA_BROKERS?.trim();
 let startedPort;
 if (!brokers) {
   process.stderr.write('bench-kafka: starting a broker with scripts/kafka-local.sh\n');
-  const out = execFileSync('bash', [path.join(ROOT, 'scripts/kafka-local.sh'), 'start'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts/kafka-local.sh'), 'start'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   brokers = /^KAFKA_BROKERS=(.+)$/m.exec(out)?.[1]?.trim();
   if (!brokers) throw new Error('kafka-local.sh printed no KAFKA_BROKERS line');
   startedPort = brokers.split(',')[0].split(':').pop();
@@ -39,13 +43,16 @@ const ms = (x) => x.toFixed(2);
 function report(name, lat, wallMs) {
   const s = [...lat].sort((a, b) => a - b);
   const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  console.log(`${name.padEnd(11)} n=${s.length}  p50 ${ms(pct(s, 50))} ms  p99 ${ms(pct(s, 99))} ms  max ${ms(s.at(-1))} ms  mean ${ms(mean)} ms  throughput ${(s.length / (wallMs / 1000)).toFixed(0)} events/s`);
+  console.log(
+    `${name.padEnd(11)} n=${s.length}  p50 ${ms(pct(s, 50))} ms  p99 ${ms(pct(s, 99))} ms  max ${ms(s.at(-1))} ms  mean ${ms(mean)} ms  throughput ${(s.length / (wallMs / 1000)).toFixed(0)} events/s`,
+  );
 }
 
 const prefix = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const bus = new KafkaBus({ brokers: brokers.split(','), topicPrefix: prefix, numPartitions: 3 });
 const runId = `bench-${randomBytes(4).toString('hex')}`;
-const trigger = () => makeEvent('trigger', { runId, partition: '2031-07', materializations: {}, checks: [], payload: { source: 'cli' } });
+const trigger = () =>
+  makeEvent('trigger', { runId, partition: '2031-07', materializations: {}, checks: [], payload: { source: 'cli' } });
 
 /** event id -> performance.now() when the handler was called */
 const deliveredAt = new Map();
@@ -61,9 +68,16 @@ try {
       if (waiter && waiter.id === e.id) waiter.resolve();
     },
   });
-  console.log(`kafka-bus bench: brokers ${brokers}, prefix ${prefix}, ready (topics created, group joined) in ${(performance.now() - t0).toFixed(0)} ms`);
+  console.log(
+    `kafka-bus bench: brokers ${brokers}, prefix ${prefix}, ready (topics created, group joined) in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
 
-  const deliveryOf = (id) => (deliveredAt.has(id) ? Promise.resolve() : new Promise((resolve) => { waiter = { id, resolve }; }));
+  const deliveryOf = (id) =>
+    deliveredAt.has(id)
+      ? Promise.resolve()
+      : new Promise((resolve) => {
+          waiter = { id, resolve };
+        });
 
   for (let i = 0; i < WARMUP; i++) {
     const e = trigger();
@@ -87,7 +101,9 @@ try {
     const wall = performance.now() - w0;
     report('sequential', lat, wall);
     const a = [...ack].sort((x, y) => x - y);
-    console.log(`${''.padEnd(11)} publish ack alone: p50 ${ms(pct(a, 50))} ms  p99 ${ms(pct(a, 99))} ms  max ${ms(a.at(-1))} ms`);
+    console.log(
+      `${''.padEnd(11)} publish ack alone: p50 ${ms(pct(a, 50))} ms  p99 ${ms(pct(a, 99))} ms  max ${ms(a.at(-1))} ms`,
+    );
   }
 
   // pipelined
@@ -103,12 +119,22 @@ try {
     const publishMs = performance.now() - w0;
     await deliveryOf(sent.at(-1)[0]);
     const wall = performance.now() - w0;
-    report('pipelined', sent.map(([id, t]) => deliveredAt.get(id) - t), wall);
-    console.log(`${''.padEnd(11)} publishing alone: ${(N / (publishMs / 1000)).toFixed(0)} events/s (one awaited send per event)`);
+    report(
+      'pipelined',
+      sent.map(([id, t]) => deliveredAt.get(id) - t),
+      wall,
+    );
+    console.log(
+      `${''.padEnd(11)} publishing alone: ${(N / (publishMs / 1000)).toFixed(0)} events/s (one awaited send per event)`,
+    );
   }
 } finally {
   await bus.close();
-  const admin = new Kafka({ clientId: 'bench-cleanup', brokers: brokers.split(','), logLevel: logLevel.NOTHING }).admin();
+  const admin = new Kafka({
+    clientId: 'bench-cleanup',
+    brokers: brokers.split(','),
+    logLevel: logLevel.NOTHING,
+  }).admin();
   try {
     await admin.connect();
     await admin.deleteTopics({ topics: bus.topics(), timeout: 10_000 });
@@ -117,5 +143,9 @@ try {
   } finally {
     await admin.disconnect();
   }
-  if (startedPort) execFileSync('bash', [path.join(ROOT, 'scripts/kafka-local.sh'), 'stop', '--port', startedPort], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (startedPort)
+    execFileSync('bash', [path.join(ROOT, 'scripts/kafka-local.sh'), 'stop', '--port', startedPort], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
 }

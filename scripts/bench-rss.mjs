@@ -1,10 +1,10 @@
 // Preloaded into a benchmarked child with `node --import <this file> ...` (see scripts/bench.mjs).
 // On exit it writes the process's peak resident set size (process.resourceUsage().maxRSS, in KB)
-// and its CPU time (user + system, all threads, ms) to the file named by BN_BENCH_RSS_FILE, leaving
+// and its CPU time (user + system, all threads, ms) to the file named by BOTTLENECK_BENCH_RSS_FILE, leaving
 // the child's stdout and stderr untouched.
 import { writeFileSync } from 'node:fs';
 
-const file = process.env.BN_BENCH_RSS_FILE;
+const file = process.env.BOTTLENECK_BENCH_RSS_FILE;
 if (file) {
   process.on('exit', () => {
     try {

@@ -10,7 +10,7 @@
 // warm), then --runs timed runs of each, interleaved. Wall time is measured around the whole child
 // process (spawn to exit). Peak RSS: the pipeline's comes from the child itself via
 // scripts/bench-rss.mjs, preloaded with `node --import`, which writes process.resourceUsage().maxRSS
-// to $BN_BENCH_RSS_FILE on exit; the baseline prints its own (getrusage) in its JSON line.
+// to $BOTTLENECK_BENCH_RSS_FILE on exit; the baseline prints its own (getrusage) in its JSON line.
 // The baseline needs Debian's python3-pandas and python3-openpyxl: the bench installs them with
 // apt-get when they are missing, and says so.
 import { spawn } from 'node:child_process';
@@ -79,9 +79,14 @@ function parseOptions(argv) {
     if (!Number.isInteger(n) || n < 1) usageExit(`--${name} must be a whole number >= 1 (got ${JSON.stringify(s)})`);
     return n;
   };
-  const scales = v.scales.split(',').map((s) => s.trim()).filter(Boolean).map((s) => wholeNumber('scales', s));
+  const scales = v.scales
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => wholeNumber('scales', s));
   if (scales.length === 0) usageExit('--scales needs at least one K');
-  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(v.partition)) usageExit(`--partition must be YYYY-MM (got ${JSON.stringify(v.partition)})`);
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(v.partition))
+    usageExit(`--partition must be YYYY-MM (got ${JSON.stringify(v.partition)})`);
   return {
     scales: [...new Set(scales)].sort((a, b) => a - b),
     runs: wholeNumber('runs', v.runs),
@@ -141,8 +146,17 @@ function runCommand(command, args, { env = {}, timeoutMs }) {
       const wallMs = performance.now() - t0;
       clearTimeout(timer);
       current = null;
-      const result = { code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), wallMs };
-      if (timedOut) reject(new BenchError(`timed out after ${timeoutMs / 1000} s: ${command} ${args.join(' ')}\n${tail(result.stderr)}`));
+      const result = {
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        wallMs,
+      };
+      if (timedOut)
+        reject(
+          new BenchError(`timed out after ${timeoutMs / 1000} s: ${command} ${args.join(' ')}\n${tail(result.stderr)}`),
+        );
       else resolveRun(result);
     });
   });
@@ -161,7 +175,7 @@ function failure(what, r) {
 /** One measured child process: wall time (ms) and peak RSS (KB) from the preloaded hook. */
 async function measured(args, rssFile, timeoutMs) {
   rmSync(rssFile, { force: true });
-  const r = await runNode(['--import', RSS_HOOK, ...args], { env: { BN_BENCH_RSS_FILE: rssFile }, timeoutMs });
+  const r = await runNode(['--import', RSS_HOOK, ...args], { env: { BOTTLENECK_BENCH_RSS_FILE: rssFile }, timeoutMs });
   let rssKB = null;
   let cpuMs = null;
   try {
@@ -182,8 +196,10 @@ async function pipelineRun(input, out, rssFile, o) {
   } catch {
     throw failure(`bottleneck run --input ${input} (stdout is not one JSON object)`, r);
   }
-  if (summary.status !== 'succeeded') throw failure(`bottleneck run --input ${input} (status ${JSON.stringify(summary.status)})`, r);
-  if (!Number.isFinite(r.rssKB)) throw new BenchError(`bottleneck run did not report its peak RSS (is ${RSS_HOOK} loadable?)`);
+  if (summary.status !== 'succeeded')
+    throw failure(`bottleneck run --input ${input} (status ${JSON.stringify(summary.status)})`, r);
+  if (!Number.isFinite(r.rssKB))
+    throw new BenchError(`bottleneck run did not report its peak RSS (is ${RSS_HOOK} loadable?)`);
   return { wallMs: r.wallMs, rssKB: r.rssKB, cpuMs: r.cpuMs, summary };
 }
 
@@ -201,12 +217,19 @@ async function pandasRun(input, out, o) {
 
 /** The baseline's Python packages: Debian's, installed with apt-get when missing (said on stderr). */
 async function ensurePandas(o) {
-  const probe = () => runCommand(PYTHON, ['-c', 'import pandas, openpyxl'], { timeoutMs: o.timeoutMs }).catch(() => ({ code: -1 }));
+  const probe = () =>
+    runCommand(PYTHON, ['-c', 'import pandas, openpyxl'], { timeoutMs: o.timeoutMs }).catch(() => ({ code: -1 }));
   if ((await probe()).code === 0) return;
-  progress('the pandas baseline needs python3-pandas and python3-openpyxl: installing them with apt-get install -y python3-pandas python3-openpyxl');
-  const r = await runCommand('apt-get', ['install', '-y', 'python3-pandas', 'python3-openpyxl'], { timeoutMs: 600_000 }).catch((e) => ({ code: -1, stderr: String(e), stdout: '' }));
+  progress(
+    'the pandas baseline needs python3-pandas and python3-openpyxl: installing them with apt-get install -y python3-pandas python3-openpyxl',
+  );
+  const r = await runCommand('apt-get', ['install', '-y', 'python3-pandas', 'python3-openpyxl'], {
+    timeoutMs: 600_000,
+  }).catch((e) => ({ code: -1, stderr: String(e), stdout: '' }));
   if (r.code !== 0 || (await probe()).code !== 0) {
-    throw new BenchError(`the pandas baseline cannot run: ${PYTHON} lacks pandas or openpyxl and apt-get install -y python3-pandas python3-openpyxl failed (run it as root, or install them)\n${tail(r.stderr ?? '')}`);
+    throw new BenchError(
+      `the pandas baseline cannot run: ${PYTHON} lacks pandas or openpyxl and apt-get install -y python3-pandas python3-openpyxl failed (run it as root, or install them)\n${tail(r.stderr ?? '')}`,
+    );
   }
 }
 
@@ -240,16 +263,23 @@ async function benchCase(c, o) {
   const rssFile = join(caseDir, 'rss.txt');
   const outDir = (i) => join(caseDir, `out-${i}`);
   const pandasDir = (i) => join(caseDir, `pandas-${i}`);
-  const done = (i) => { if (!o.keep) for (const d of [outDir(i), pandasDir(i)]) rmSync(d, { recursive: true, force: true }); };
+  const done = (i) => {
+    if (!o.keep) for (const d of [outDir(i), pandasDir(i)]) rmSync(d, { recursive: true, force: true });
+  };
 
   progress(`${c.label}: warm-up (pipeline + pandas)`);
   const warm = await pipelineRun(c.input, outDir('warmup'), rssFile, o);
   const warmPandas = await pandasRun(c.input, pandasDir('warmup'), o);
   done('warmup');
   // Both must have done the same work: the same figures, or the comparison means nothing.
-  const same = warm.summary.totalRevenue === warmPandas.summary.totalRevenue && warm.summary.premium === warmPandas.summary.premium
-    && warm.summary.rowCounts.merged_with_revenue === warmPandas.summary.rows.merged;
-  if (!same) throw new BenchError(`${c.label}: the pipeline and the pandas baseline disagree: ${JSON.stringify({ pipeline: [warm.summary.totalRevenue, warm.summary.premium, warm.summary.rowCounts.merged_with_revenue], pandas: [warmPandas.summary.totalRevenue, warmPandas.summary.premium, warmPandas.summary.rows.merged] })}`);
+  const same =
+    warm.summary.totalRevenue === warmPandas.summary.totalRevenue &&
+    warm.summary.premium === warmPandas.summary.premium &&
+    warm.summary.rowCounts.merged_with_revenue === warmPandas.summary.rows.merged;
+  if (!same)
+    throw new BenchError(
+      `${c.label}: the pipeline and the pandas baseline disagree: ${JSON.stringify({ pipeline: [warm.summary.totalRevenue, warm.summary.premium, warm.summary.rowCounts.merged_with_revenue], pandas: [warmPandas.summary.totalRevenue, warmPandas.summary.premium, warmPandas.summary.rows.merged] })}`,
+    );
 
   const pipe = [];
   const pandas = [];
@@ -259,7 +289,9 @@ async function benchCase(c, o) {
     const b = await pandasRun(c.input, pandasDir(i), o);
     pandas.push(b);
     done(i);
-    progress(`${c.label}: run ${i}/${o.runs}: pipeline ${(p.wallMs / 1000).toFixed(3)} s ${(p.rssKB / 1024).toFixed(0)} MiB, pandas ${(b.wallMs / 1000).toFixed(3)} s ${(b.rssKB / 1024).toFixed(0)} MiB`);
+    progress(
+      `${c.label}: run ${i}/${o.runs}: pipeline ${(p.wallMs / 1000).toFixed(3)} s ${(p.rssKB / 1024).toFixed(0)} MiB, pandas ${(b.wallMs / 1000).toFixed(3)} s ${(b.rssKB / 1024).toFixed(0)} MiB`,
+    );
   }
 
   const ps = stats(pipe);
@@ -284,7 +316,9 @@ async function benchCase(c, o) {
 async function generate(k, o) {
   const dir = join(tempRoot, `k${k}`, 'input');
   progress(`K=${k}: generating (seed ${o.seed})`);
-  const r = await runNode([BIN, 'generate', '--out', dir, '--scale', String(k), '--seed', String(o.seed)], { timeoutMs: o.timeoutMs });
+  const r = await runNode([BIN, 'generate', '--out', dir, '--scale', String(k), '--seed', String(o.seed)], {
+    timeoutMs: o.timeoutMs,
+  });
   if (r.code !== 0) throw failure(`bottleneck generate --scale ${k}`, r);
   const m = /(\d+) web rows/.exec(r.stdout);
   progress(`K=${k}: ${r.stdout.split('\n')[0].replace(/:$/, '')}`);
@@ -299,15 +333,33 @@ function evaluateTargets(results) {
   const ref = results.find((r) => r.case === 'reference') ?? byK(1);
   const notMeasured = (target, why) => ({ target, measured: `not measured (${why})`, met: null });
   const refTarget = `reference-size month <= ${TARGETS.referenceRatio}x the pandas baseline`;
-  targets.push(ref
-    ? { target: refTarget, measured: `${ref.ratio.toFixed(2)}x (${ref.pipeline.medianS.toFixed(3)} s vs ${ref.pandas.medianS.toFixed(3)} s, ${ref.case})`, met: ref.ratio <= TARGETS.referenceRatio }
-    : notMeasured(refTarget, 'no reference dir, K=1 not in --scales'));
+  targets.push(
+    ref
+      ? {
+          target: refTarget,
+          measured: `${ref.ratio.toFixed(2)}x (${ref.pipeline.medianS.toFixed(3)} s vs ${ref.pandas.medianS.toFixed(3)} s, ${ref.case})`,
+          met: ref.ratio <= TARGETS.referenceRatio,
+        }
+      : notMeasured(refTarget, 'no reference dir, K=1 not in --scales'),
+  );
   const k20 = byK(20);
   const k20Target = `K=20 <= ${TARGETS.k20Ratio}x the pandas baseline`;
   const rssTarget = `K=20 <= ${TARGETS.k20RssMiB} MiB peak RSS`;
   targets.push(
-    k20 ? { target: k20Target, measured: `${k20.ratio.toFixed(2)}x (${k20.pipeline.medianS.toFixed(3)} s vs ${k20.pandas.medianS.toFixed(3)} s)`, met: k20.ratio <= TARGETS.k20Ratio } : notMeasured(k20Target, 'K=20 not in --scales'),
-    k20 ? { target: rssTarget, measured: `${k20.pipeline.medianRssMB.toFixed(0)} MiB`, met: k20.pipeline.medianRssMB <= TARGETS.k20RssMiB } : notMeasured(rssTarget, 'K=20 not in --scales'),
+    k20
+      ? {
+          target: k20Target,
+          measured: `${k20.ratio.toFixed(2)}x (${k20.pipeline.medianS.toFixed(3)} s vs ${k20.pandas.medianS.toFixed(3)} s)`,
+          met: k20.ratio <= TARGETS.k20Ratio,
+        }
+      : notMeasured(k20Target, 'K=20 not in --scales'),
+    k20
+      ? {
+          target: rssTarget,
+          measured: `${k20.pipeline.medianRssMB.toFixed(0)} MiB`,
+          met: k20.pipeline.medianRssMB <= TARGETS.k20RssMiB,
+        }
+      : notMeasured(rssTarget, 'K=20 not in --scales'),
   );
   // Linear: the cost of one more web row from K=10 to K=20 is within linearRatio of its cost from
   // K=1 to K=10 (fixed start-up costs cancel out of both).
@@ -316,7 +368,11 @@ function evaluateTargets(results) {
   if (k1 && k10 && k20 && k1.webRows && k10.webRows && k20.webRows) {
     const marginal = (a, b) => ((b.pipeline.medianS - a.pipeline.medianS) * 1000) / ((b.webRows - a.webRows) / 1000);
     const [lo, hi] = [marginal(k1, k10), marginal(k10, k20)];
-    targets.push({ target: linTarget, measured: `${(hi / lo).toFixed(2)}x (${hi.toFixed(1)} vs ${lo.toFixed(1)} ms/1000 rows)`, met: hi / lo <= TARGETS.linearRatio });
+    targets.push({
+      target: linTarget,
+      measured: `${(hi / lo).toFixed(2)}x (${hi.toFixed(1)} vs ${lo.toFixed(1)} ms/1000 rows)`,
+      met: hi / lo <= TARGETS.linearRatio,
+    });
   } else {
     targets.push(notMeasured(linTarget, 'needs K=1, K=10 and K=20'));
   }
@@ -327,12 +383,28 @@ function evaluateTargets(results) {
 
 function table(rows, align) {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r) => r.map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (r) =>
+    r
+      .map((cell, i) => (align[i] === 'l' ? cell.padEnd(widths[i]) : cell.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)].join('\n');
 }
 
 function report(results, targets, o) {
-  const head = ['case', 'K', 'web rows', 'pipeline s', 'min–max s', 'RSS MiB', 'CPU s', 'pandas s', 'pandas RSS MiB', 'pandas CPU s', 'ratio'];
+  const head = [
+    'case',
+    'K',
+    'web rows',
+    'pipeline s',
+    'min–max s',
+    'RSS MiB',
+    'CPU s',
+    'pandas s',
+    'pandas RSS MiB',
+    'pandas CPU s',
+    'ratio',
+  ];
   const body = results.map((r) => [
     r.case,
     r.k === null ? '-' : String(r.k),
@@ -347,12 +419,18 @@ function report(results, targets, o) {
     `${r.ratio.toFixed(2)}x`,
   ]);
   const out = [];
-  out.push(`bottleneck run vs the pandas baseline: median of ${o.runs} runs after 1 warm-up (node ${process.version}, ${cpus().length} CPUs)`);
+  out.push(
+    `bottleneck run vs the pandas baseline: median of ${o.runs} runs after 1 warm-up (node ${process.version}, ${cpus().length} CPUs)`,
+  );
   out.push('');
   out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
   out.push('');
   out.push('CPU s: user + system time of the process, all its threads (on a busy machine, steadier than wall time).');
-  out.push(`load average while measuring: ${loadavg().map((x) => x.toFixed(1)).join(', ')} (1, 5, 15 min)`);
+  out.push(
+    `load average while measuring: ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(', ')} (1, 5, 15 min)`,
+  );
   out.push('');
   out.push('targets:');
   const mark = (met) => (met === null ? 'n/a ' : met ? 'MET ' : 'MISS');
@@ -390,7 +468,8 @@ async function main() {
   progress(`temp dir ${tempRoot}; scales ${o.scales.join(',')}; ${o.runs} timed runs per case`);
 
   const cases = [];
-  if (existsSync(join(REFERENCE, 'web.xlsx'))) cases.push({ label: 'reference', k: null, input: REFERENCE, webRows: null });
+  if (existsSync(join(REFERENCE, 'web.xlsx')))
+    cases.push({ label: 'reference', k: null, input: REFERENCE, webRows: null });
   else progress(`no reference month at ${REFERENCE}: skipping the "reference" case`);
   for (const k of o.scales) {
     const g = await generate(k, o);
@@ -415,7 +494,7 @@ main()
     cleanup();
   })
   .catch((e) => {
-    process.stderr.write(`bench: ${e instanceof BenchError ? e.message : e?.stack ?? String(e)}\n`);
+    process.stderr.write(`bench: ${e instanceof BenchError ? e.message : (e?.stack ?? String(e))}\n`);
     cleanup();
     process.exitCode = 1;
   });

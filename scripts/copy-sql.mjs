@@ -11,7 +11,10 @@ function walk(src, dst) {
     const s = join(src, name);
     const d = join(dst, name);
     if (statSync(s).isDirectory()) walk(s, d);
-    else if (name.endsWith('.sql')) { cpSync(s, d); copied++; }
+    else if (name.endsWith('.sql')) {
+      cpSync(s, d);
+      copied++;
+    }
   }
 }
 function prune(src, dst) {
@@ -20,7 +23,10 @@ function prune(src, dst) {
     const s = join(src, name);
     const d = join(dst, name);
     if (statSync(d).isDirectory()) prune(s, d);
-    else if (name.endsWith('.sql') && !existsSync(s)) { rmSync(d); removed++; }
+    else if (name.endsWith('.sql') && !existsSync(s)) {
+      rmSync(d);
+      removed++;
+    }
   }
 }
 for (const r of roots) {

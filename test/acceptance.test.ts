@@ -19,22 +19,46 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     const s = JSON.parse(r.stdout);
     expect(s.status).toBe('succeeded');
     expect(s.partition).toBe('2026-11');
-    expect(s.rowCounts).toMatchObject({ erp_clean: 825, web_clean: 714, liaison_clean: 825, merged_with_revenue: 714, premium_wines: 30, ordinary_wines: 684 });
+    expect(s.rowCounts).toMatchObject({
+      erp_clean: 825,
+      web_clean: 714,
+      liaison_clean: 825,
+      merged_with_revenue: 714,
+      premium_wines: 30,
+      ordinary_wines: 684,
+    });
     expect(s.totalRevenue).toBe('70568.60');
     expect(s.premium).toBe(30);
     expect(s.ordinary).toBe(684);
     expect(s.error).toBeNull();
     // The two negative prices and two negative stocks of the ERP are warnings, not failures.
-    const warns = s.checks.filter((c: { passed: boolean }) => !c.passed).map((c: { asset: string; check: string }) => `${c.asset}.${c.check}`);
+    const warns = s.checks
+      .filter((c: { passed: boolean }) => !c.passed)
+      .map((c: { asset: string; check: string }) => `${c.asset}.${c.check}`);
     expect(warns).toEqual(expect.arrayContaining(['erp_clean.price_not_negative', 'erp_clean.stock_not_negative']));
-    expect(s.checks.filter((c: { passed: boolean; severity: string }) => !c.passed && c.severity === 'ERROR')).toEqual([]);
+    expect(s.checks.filter((c: { passed: boolean; severity: string }) => !c.passed && c.severity === 'ERROR')).toEqual(
+      [],
+    );
     // The run's set under its own prefix, and the pointer readers follow, switched last.
     expect((await readdir(join(out, 'extracts', '2026-11'))).sort()).toEqual([s.runId, '_current.json']);
     const files = (await readdir(join(out, 'extracts', '2026-11', s.runId))).sort();
-    expect(files).toEqual(['_manifest.json', 'merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+    expect(files).toEqual([
+      '_manifest.json',
+      'merged_with_revenue.csv',
+      'ordinary_wines.csv',
+      'premium_wines.csv',
+      'revenue_per_product.xlsx',
+    ]);
     const pointer = JSON.parse(await readFile(join(out, 'extracts', '2026-11', '_current.json'), 'utf8'));
-    expect(pointer).toMatchObject({ partition: '2026-11', runId: s.runId, prefix: `extracts/2026-11/${s.runId}/`, manifestKey: `extracts/2026-11/${s.runId}/_manifest.json` });
-    expect(pointer.files.map((f: { name: string }) => f.name).sort()).toEqual(files.filter((f) => f !== '_manifest.json'));
+    expect(pointer).toMatchObject({
+      partition: '2026-11',
+      runId: s.runId,
+      prefix: `extracts/2026-11/${s.runId}/`,
+      manifestKey: `extracts/2026-11/${s.runId}/_manifest.json`,
+    });
+    expect(pointer.files.map((f: { name: string }) => f.name).sort()).toEqual(
+      files.filter((f) => f !== '_manifest.json'),
+    );
   });
 
   it('writes the workbook: Revenue by Product sorted by revenue, Summary with the total', async () => {
@@ -51,7 +75,9 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     expect(sheet.autoFilter).toBe('A1:E1');
     expect(sheet.rowCount).toBe(715);
     const revenues: number[] = [];
-    sheet.eachRow((row, n) => { if (n > 1) revenues.push(row.getCell(5).value as number); });
+    sheet.eachRow((row, n) => {
+      if (n > 1) revenues.push(row.getCell(5).value as number);
+    });
     expect(revenues).toEqual([...revenues].sort((a, b) => b - a));
     expect(typeof sheet.getRow(2).getCell(5).value).toBe('number');
     expect(sheet.getRow(2).getCell(5).numFmt).toContain('€');
@@ -70,11 +96,15 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     expect((summary.get('Total revenue') as number).toFixed(2)).toBe('70568.60');
     expect(summary.get('Products')).toBe(714);
     expect(summary.get('Premium wines')).toBe(30);
-    summarySheet.eachRow((row, n) => { if (n > 4) expect(row.getCell(2).numFmt, String(row.getCell(1).value)).toMatch(/#,##0/); });
+    summarySheet.eachRow((row, n) => {
+      if (n > 4) expect(row.getCell(2).numFmt, String(row.getCell(1).value)).toMatch(/#,##0/);
+    });
     // Human output: progress per asset, then the summary and where the files are.
     expect(r.stdout).toMatch(/✓ clean +web_clean +714 rows/);
     // A warning says what was found, not the condition that would have passed.
-    expect(r.stdout).toContain('! warning      erp_clean.price_not_negative: 2 products have a negative price: 5017, 6594\n');
+    expect(r.stdout).toContain(
+      '! warning      erp_clean.price_not_negative: 2 products have a negative price: 5017, 6594\n',
+    );
     expect(r.stdout).toContain('total revenue');
     expect(r.stdout).toContain(dirname(await publishedPath(out, '2026-11', 'revenue_per_product.xlsx')));
   });
@@ -90,7 +120,11 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
       expect((await readFile(join(dir, f), 'utf8')).includes('\ufffd'), f).toBe(false);
     }
-    const report = await readSheetValues(join(dir, 'revenue_per_product.xlsx'), 'revenue_per_product.xlsx', 'Revenue by Product');
+    const report = await readSheetValues(
+      join(dir, 'revenue_per_product.xlsx'),
+      'revenue_per_product.xlsx',
+      'Revenue by Product',
+    );
     expect(report.rows.flat().some((v) => typeof v === 'string' && v.includes('\ufffd'))).toBe(false);
     expect(report.rows).toHaveLength(715);
   });
@@ -99,7 +133,9 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
     const [a, b] = [await tmp(), await tmp()];
     // The second run parses on worker threads: where the work runs must not change a byte.
     expect((await cli(['run', '--input', REFERENCE!, '--out', a, '--partition', '2026-11'])).code).toBe(0);
-    expect((await cli(['run', '--input', REFERENCE!, '--out', b, '--partition', '2026-11'], { BN_EXCEL_WORKERS: '2' })).code).toBe(0);
+    expect(
+      (await cli(['run', '--input', REFERENCE!, '--out', b, '--partition', '2026-11'], { BN_EXCEL_WORKERS: '2' })).code,
+    ).toBe(0);
     for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
       const [x, y] = await Promise.all([a, b].map(async (o) => readFile(await publishedPath(o, '2026-11', f))));
       expect(sha(x!), f).toBe(sha(y!));
@@ -108,25 +144,51 @@ describe.skipIf(!REFERENCE)('the reference month (analyst figures)', () => {
 
   it('passes with the expectations fixture and fails (exit 1) when a figure differs', async () => {
     const out = await tmp();
-    const ok = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--expect', join(FIXTURES, 'reference-month.expect.json'), '--json']);
+    const ok = await cli([
+      'run',
+      '--input',
+      REFERENCE!,
+      '--out',
+      out,
+      '--partition',
+      '2026-11',
+      '--expect',
+      join(FIXTURES, 'reference-month.expect.json'),
+      '--json',
+    ]);
     expect(ok.code, ok.stderr).toBe(0);
-    const passed = JSON.parse(ok.stdout).checks.filter((c: { check: string; passed: boolean }) => c.check === 'matches_expectations');
+    const passed = JSON.parse(ok.stdout).checks.filter(
+      (c: { check: string; passed: boolean }) => c.check === 'matches_expectations',
+    );
     expect(passed.length).toBeGreaterThanOrEqual(5);
     expect(passed.every((c: { passed: boolean }) => c.passed)).toBe(true);
 
     const wrong = join(await tmp(), 'wrong.json');
     await import('node:fs/promises').then((fs) => fs.writeFile(wrong, JSON.stringify({ totalRevenue: '70568.61' })));
     const out2 = await tmp();
-    const bad = await cli(['run', '--input', REFERENCE!, '--out', out2, '--partition', '2026-11', '--expect', wrong, '--json']);
+    const bad = await cli([
+      'run',
+      '--input',
+      REFERENCE!,
+      '--out',
+      out2,
+      '--partition',
+      '2026-11',
+      '--expect',
+      wrong,
+      '--json',
+    ]);
     expect(bad.code).toBe(1);
     const s = JSON.parse(bad.stdout);
     expect(s.error.code).toBe('BN_ERR_EXPECTATION_FAILED');
-    expect(s.error.message).toBe('blocking check failed in stage merge: merged_with_revenue.matches_expectations: totalRevenue is 70568.60, expected 70568.61');
+    expect(s.error.message).toBe(
+      'blocking check failed in stage merge: merged_with_revenue.matches_expectations: totalRevenue is 70568.60, expected 70568.61',
+    );
     await expect(readdir(join(out2, 'extracts'))).rejects.toThrow(/ENOENT/);
   });
 });
 
-describe.skipIf(!REFERENCE)('the reference month written by openpyxl (pandas\' writer)', () => {
+describe.skipIf(!REFERENCE)("the reference month written by openpyxl (pandas' writer)", () => {
   it('gives the analyst figures: sheets found by name, not by position, whatever the part order', async () => {
     // Made here in Node, as openpyxl writes (worksheets before xl/workbook.xml, inline strings),
     // erp.xlsx with a decoy "Old prices" sheet (prices doubled) before Sheet1.
@@ -136,27 +198,40 @@ describe.skipIf(!REFERENCE)('the reference month written by openpyxl (pandas\' w
     const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-11', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s.rowCounts).toMatchObject({ erp_clean: 825, web_clean: 714, liaison_clean: 825, merged_with_revenue: 714, premium_wines: 30, ordinary_wines: 684 });
+    expect(s.rowCounts).toMatchObject({
+      erp_clean: 825,
+      web_clean: 714,
+      liaison_clean: 825,
+      merged_with_revenue: 714,
+      premium_wines: 30,
+      ordinary_wines: 684,
+    });
     expect(s.totalRevenue).toBe('70568.60');
     expect([s.premium, s.ordinary]).toEqual([30, 684]);
-    expect(s.checks.filter((c: { check: string; passed: boolean }) => c.check === 'expected_sheet_present' && !c.passed)).toEqual([]);
+    expect(
+      s.checks.filter((c: { check: string; passed: boolean }) => c.check === 'expected_sheet_present' && !c.passed),
+    ).toEqual([]);
   });
 });
 
 afterAll(cleanupTmp);
 
 describe('the command line', () => {
-  it.skipIf(!REFERENCE)('keeps Kafka, S3, SendGrid and the services\' HTTP stack off the embedded path', async () => {
+  it.skipIf(!REFERENCE)("keeps Kafka, S3, SendGrid and the services' HTTP stack off the embedded path", async () => {
     const out = await tmp();
     const list = join(out, 'modules.json');
     const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json'], {
-      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`, BOTTLENECK_TEST_LOADED_MODULES: list,
+      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`,
+      BOTTLENECK_TEST_LOADED_MODULES: list,
     });
     expect(r.code, r.stderr).toBe(0);
     const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
     expect(loaded.some((m) => m.includes('/node_modules/exceljs/'))).toBe(true);
     for (const pkg of ['kafkajs', '@aws-sdk', '@sendgrid', 'fastify', 'pino', 'prom-client', 'croner']) {
-      expect(loaded.filter((m) => m.includes(`/node_modules/${pkg}/`)), pkg).toEqual([]);
+      expect(
+        loaded.filter((m) => m.includes(`/node_modules/${pkg}/`)),
+        pkg,
+      ).toEqual([]);
     }
   });
 
@@ -177,7 +252,9 @@ describe('the command line', () => {
     const r = await cli(['trigger', '--partition', '2026-11'], { KAFKA_BROKERS: '127.0.0.1:1' });
     expect(r.code).toBe(69);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('bottleneck: could not reach Kafka at 127.0.0.1:1 (KAFKA_BROKERS): start the services (docker compose up) or set KAFKA_BROKERS to a broker this machine can reach, e.g. localhost:9094 for the compose stack.\n');
+    expect(r.stderr).toBe(
+      'bottleneck: could not reach Kafka at 127.0.0.1:1 (KAFKA_BROKERS): start the services (docker compose up) or set KAFKA_BROKERS to a broker this machine can reach, e.g. localhost:9094 for the compose stack.\n',
+    );
   });
 
   it('prints the asset graph as Mermaid', async () => {

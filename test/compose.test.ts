@@ -34,13 +34,28 @@ interface ComposeService {
 
 const load = async () => {
   const text = await readFile(join(ROOT, 'docker-compose.yml'), 'utf8');
-  return { text, doc: parse(text, { merge: true }) as { services: Record<string, ComposeService>; secrets: Record<string, { file: string }> } };
+  return {
+    text,
+    doc: parse(text, { merge: true }) as {
+      services: Record<string, ComposeService>;
+      secrets: Record<string, { file: string }>;
+    },
+  };
 };
-const envExample = async () => Object.fromEntries((await readFile(join(ROOT, '.env.example'), 'utf8')).split('\n').filter((l) => /^[A-Z0-9_]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const envExample = async () =>
+  Object.fromEntries(
+    (await readFile(join(ROOT, '.env.example'), 'utf8'))
+      .split('\n')
+      .filter((l) => /^[A-Z0-9_]+=/.test(l))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 
 /** Compose's ${VAR:-default} interpolation with .env.example's values, as `docker compose config` would do. */
 function interpolate(v: string | number, env: Record<string, string>): string {
-  return String(v).replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_, name: string, dflt?: string) => env[name] || dflt || '');
+  return String(v).replace(
+    /\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g,
+    (_, name: string, dflt?: string) => env[name] || dflt || '',
+  );
 }
 
 /** The value following a flag in a command line (`--topic X`). */
@@ -54,7 +69,11 @@ function flag(command: string[], name: string): string | undefined {
  * deleted from Docker Hub on 2026-09-12 (the project is archived), and Bitnami removed its free
  * images from docker.io/bitnami in 2025 (what remains moved to bitnamilegacy, unmaintained).
  */
-const DELETED_REPOSITORIES = [/^(docker\.io\/)?minio\/(minio|mc)(:|@|$)/, /^(docker\.io\/)?bitnami\//, /^(docker\.io\/)?bitnamilegacy\//];
+const DELETED_REPOSITORIES = [
+  /^(docker\.io\/)?minio\/(minio|mc)(:|@|$)/,
+  /^(docker\.io\/)?bitnami\//,
+  /^(docker\.io\/)?bitnamilegacy\//,
+];
 
 /** name:tag where the tag is a release (1.2.3, v1.8.0, 4.1.2-...), or an image pinned by digest. */
 const PINNED = /^[a-z0-9]+(?:[._/-][a-z0-9]+)*(?::v?\d+(?:\.\d+)+(?:[-_.][A-Za-z0-9.]+)*|@sha256:[0-9a-f]{64})$/;
@@ -67,7 +86,10 @@ describe('docker-compose.yml', () => {
       expect(svc.command, s).toEqual(['node', `services/${s}/dist/main.js`]);
       expect(svc.build?.dockerfile, s).toBe('deploy/Dockerfile');
       expect(svc.healthcheck?.test.join(' '), s).toContain('/readyz');
-      expect(svc.depends_on, s).toMatchObject({ kafka: { condition: 'service_healthy' }, 's3-bucket': { condition: 'service_completed_successfully' } });
+      expect(svc.depends_on, s).toMatchObject({
+        kafka: { condition: 'service_healthy' },
+        's3-bucket': { condition: 'service_completed_successfully' },
+      });
     }
   });
 
@@ -89,18 +111,30 @@ describe('docker-compose.yml', () => {
   });
 
   it('refuses the patterns it is checked against', () => {
-    for (const bad of ['minio/minio:RELEASE.2025-09-07T16-13-09Z', 'minio/mc', 'docker.io/bitnami/kafka:3.9.0', 'bitnamilegacy/minio:2025.7.23']) {
-      expect(DELETED_REPOSITORIES.some((r) => r.test(bad)), bad).toBe(true);
+    for (const bad of [
+      'minio/minio:RELEASE.2025-09-07T16-13-09Z',
+      'minio/mc',
+      'docker.io/bitnami/kafka:3.9.0',
+      'bitnamilegacy/minio:2025.7.23',
+    ]) {
+      expect(
+        DELETED_REPOSITORIES.some((r) => r.test(bad)),
+        bad,
+      ).toBe(true);
     }
-    for (const bad of ['versity/versitygw', 'versity/versitygw:latest', 'apache/kafka:4', 'apache/kafka:edge']) expect(bad, bad).not.toMatch(PINNED);
-    for (const good of ['versity/versitygw:v1.8.0', 'apache/kafka:4.1.2', 'node:22.23.2-bookworm-slim']) expect(good).toMatch(PINNED);
+    for (const bad of ['versity/versitygw', 'versity/versitygw:latest', 'apache/kafka:4', 'apache/kafka:edge'])
+      expect(bad, bad).not.toMatch(PINNED);
+    for (const good of ['versity/versitygw:v1.8.0', 'apache/kafka:4.1.2', 'node:22.23.2-bookworm-slim'])
+      expect(good).toMatch(PINNED);
   });
 
-  it('gives each service every variable it requires, and each one passes the service\'s own validation', async () => {
+  it("gives each service every variable it requires, and each one passes the service's own validation", async () => {
     const { doc } = await load();
     const env = await envExample();
     for (const s of SERVICES) {
-      const given = Object.fromEntries(Object.entries(doc.services[s]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, env)]));
+      const given = Object.fromEntries(
+        Object.entries(doc.services[s]!.environment ?? {}).map(([k, v]) => [k, interpolate(v, env)]),
+      );
       for (const v of variablesOf(s).filter((x) => x.required)) {
         const fromFile = v.secret && given[`${v.name}_FILE`];
         expect(Boolean(given[v.name]) || Boolean(fromFile), `${s}: ${v.name}`).toBe(true);
@@ -108,7 +142,9 @@ describe('docker-compose.yml', () => {
       const known = new Set(VARIABLES.flatMap((v) => [v.name, `${v.name}_FILE`]));
       for (const k of Object.keys(given)) expect(known.has(k), `${s}: unknown variable ${k}`).toBe(true);
       // The secret files do not exist here: stand in a value for each, and validate the rest as the service would.
-      const forCheck = Object.fromEntries(Object.entries(given).map(([k, v]) => (k.endsWith('_FILE') ? [k.slice(0, -5), 'placeholder'] : [k, v])));
+      const forCheck = Object.fromEntries(
+        Object.entries(given).map(([k, v]) => (k.endsWith('_FILE') ? [k.slice(0, -5), 'placeholder'] : [k, v])),
+      );
       expect(() => loadConfig(s, forCheck), s).not.toThrow();
     }
   });
@@ -126,7 +162,9 @@ describe('docker-compose.yml', () => {
     // Only object-created events, the ones ingest acts on.
     expect(flag(args, '--event-filter')).toBe('/etc/versitygw/event-filter.json');
     expect(gateway.volumes).toContain('./deploy/versitygw/event-filter.json:/etc/versitygw/event-filter.json:ro');
-    expect(JSON.parse(await readFile(join(ROOT, 'deploy', 'versitygw', 'event-filter.json'), 'utf8'))).toEqual({ 's3:ObjectCreated:*': true });
+    expect(JSON.parse(await readFile(join(ROOT, 'deploy', 'versitygw', 'event-filter.json'), 'utf8'))).toEqual({
+      's3:ObjectCreated:*': true,
+    });
     // versitygw sends a test event at start and exits if it cannot: the topic is created first, explicitly.
     const creator = doc.services['s3-events-topic']!;
     const create = creator.command!.map((a) => interpolate(a, env));
@@ -137,8 +175,12 @@ describe('docker-compose.yml', () => {
     expect(gateway.depends_on).toEqual({ 's3-events-topic': { condition: 'service_completed_successfully' } });
     // The gateway signs with the services' region.
     expect(flag(args, '--region')).toBe(interpolate(doc.services.merge!.environment!.S3_REGION!, env));
-    expect(interpolate(doc.services.merge!.environment!.S3_ENDPOINT!, env)).toBe(`http://s3:${flag(args, '--port')!.replace(/^:/, '')}`);
-    expect(gateway.healthcheck?.test.join(' ')).toContain(`:${flag(args, '--port')!.replace(/^:/, '')}${flag(args, '--health')}`);
+    expect(interpolate(doc.services.merge!.environment!.S3_ENDPOINT!, env)).toBe(
+      `http://s3:${flag(args, '--port')!.replace(/^:/, '')}`,
+    );
+    expect(gateway.healthcheck?.test.join(' ')).toContain(
+      `:${flag(args, '--port')!.replace(/^:/, '')}${flag(args, '--health')}`,
+    );
   });
 
   it('creates the bucket the services use before they start, and hides no failed setup step', async () => {
@@ -152,7 +194,9 @@ describe('docker-compose.yml', () => {
     }
     // A setup step that fails must stop `docker compose up`, not be skipped.
     expect(text).not.toMatch(/\|\|\s*true|\|\|\s*:|;\s*exit 0/);
-    expect(await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')).toContain('COPY --from=build /app/deploy/create-bucket.mjs deploy/');
+    expect(await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')).toContain(
+      'COPY --from=build /app/deploy/create-bucket.mjs deploy/',
+    );
   });
 
   it('gives Kafka a listener the host reaches, advertised as localhost:9094', async () => {
@@ -164,9 +208,13 @@ describe('docker-compose.yml', () => {
     expect(k.KAFKA_INTER_BROKER_LISTENER_NAME).toBe('PLAINTEXT');
     expect(doc.services.kafka!.ports).toContain('127.0.0.1:9094:9094');
     // The containers keep their own listener.
-    expect(String(k.KAFKA_ADVERTISED_LISTENERS).split(',')).toContain(`PLAINTEXT://${doc.services.merge!.environment!.KAFKA_BROKERS}`);
+    expect(String(k.KAFKA_ADVERTISED_LISTENERS).split(',')).toContain(
+      `PLAINTEXT://${doc.services.merge!.environment!.KAFKA_BROKERS}`,
+    );
     // And the README's command from the host uses it.
-    expect(await readFile(join(ROOT, 'README.md'), 'utf8')).toContain('KAFKA_BROKERS=localhost:9094 npx bottleneck trigger --partition 2026-11');
+    expect(await readFile(join(ROOT, 'README.md'), 'utf8')).toContain(
+      'KAFKA_BROKERS=localhost:9094 npx bottleneck trigger --partition 2026-11',
+    );
   });
 
   it('takes every credential from a Docker secret, and .env.example covers every variable without a secret', async () => {
@@ -175,7 +223,10 @@ describe('docker-compose.yml', () => {
     expect(doc.services.alerter!.secrets).toEqual(['s3_access_key_id', 's3_secret_access_key', 'sendgrid_api_key']);
     for (const s of [...SERVICES, 's3-bucket']) {
       const e = doc.services[s]!.environment!;
-      expect([e.S3_ACCESS_KEY_ID_FILE, e.S3_SECRET_ACCESS_KEY_FILE], s).toEqual(['/run/secrets/s3_access_key_id', '/run/secrets/s3_secret_access_key']);
+      expect([e.S3_ACCESS_KEY_ID_FILE, e.S3_SECRET_ACCESS_KEY_FILE], s).toEqual([
+        '/run/secrets/s3_access_key_id',
+        '/run/secrets/s3_secret_access_key',
+      ]);
       expect(doc.services[s]!.secrets, s).toEqual(expect.arrayContaining(['s3_access_key_id', 's3_secret_access_key']));
     }
     expect(doc.services.s3!.secrets).toEqual(['s3_access_key_id', 's3_secret_access_key']);
@@ -191,8 +242,10 @@ describe('docker-compose.yml', () => {
     const referenced = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));
     for (const name of referenced) expect(Object.keys(env), name).toContain(name);
     for (const v of VARIABLES.filter((x) => x.secret)) expect(env[v.name] ?? '', v.name).toBe('');
-    for (const name of Object.keys(env)) expect(name, 'a credential in .env.example').not.toMatch(/PASSWORD|SECRET|ACCESS_KEY|API_KEY|ROOT_USER/);
-    for (const name of ['SENDGRID_API_KEY', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY']) expect(Object.keys(env)).not.toContain(name);
+    for (const name of Object.keys(env))
+      expect(name, 'a credential in .env.example').not.toMatch(/PASSWORD|SECRET|ACCESS_KEY|API_KEY|ROOT_USER/);
+    for (const name of ['SENDGRID_API_KEY', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'])
+      expect(Object.keys(env)).not.toContain(name);
   });
 });
 
@@ -202,16 +255,28 @@ describe('deploy/versitygw/start.sh', () => {
     const dir = await mkdtemp(join(tmpdir(), 'bn-vgw-'));
     try {
       const fake = join(dir, 'versitygw');
-      await writeFile(fake, '#!/bin/sh\necho "args=$*"\necho "id=$ROOT_ACCESS_KEY_ID"\necho "secret=$ROOT_SECRET_ACCESS_KEY"\n');
+      await writeFile(
+        fake,
+        '#!/bin/sh\necho "args=$*"\necho "id=$ROOT_ACCESS_KEY_ID"\necho "secret=$ROOT_SECRET_ACCESS_KEY"\n',
+      );
       await chmod(fake, 0o755);
       await writeFile(join(dir, 'id'), 'gateway-id\n');
       await writeFile(join(dir, 'secret'), 'gateway-secret-value\n');
       await writeFile(join(dir, 'empty'), '\n');
-      const vars = Object.fromEntries(Object.entries({ ROOT_ACCESS_KEY_ID_FILE: 'id', ROOT_SECRET_ACCESS_KEY_FILE: 'secret', ...env }).map(([k, v]) => [k, join(dir, v)]));
+      const vars = Object.fromEntries(
+        Object.entries({ ROOT_ACCESS_KEY_ID_FILE: 'id', ROOT_SECRET_ACCESS_KEY_FILE: 'secret', ...env }).map(
+          ([k, v]) => [k, join(dir, v)],
+        ),
+      );
       return await new Promise((resolve) => {
-        execFile('sh', [join(ROOT, 'deploy', 'versitygw', 'start.sh'), '--port', ':7070', 'posix', '/data'], { env: { PATH: process.env.PATH!, VERSITYGW: fake, ...vars } }, (error, stdout, stderr) => {
-          resolve({ code: error ? Number((error as { code?: unknown }).code) : 0, stdout, stderr });
-        });
+        execFile(
+          'sh',
+          [join(ROOT, 'deploy', 'versitygw', 'start.sh'), '--port', ':7070', 'posix', '/data'],
+          { env: { PATH: process.env.PATH!, VERSITYGW: fake, ...vars } },
+          (error, stdout, stderr) => {
+            resolve({ code: error ? Number((error as { code?: unknown }).code) : 0, stdout, stderr });
+          },
+        );
       });
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -219,23 +284,34 @@ describe('deploy/versitygw/start.sh', () => {
   }
 
   it('starts versitygw with its arguments and the root credentials read from the secret files', async () => {
-    expect(await start({})).toEqual({ code: 0, stdout: 'args=--port :7070 posix /data\nid=gateway-id\nsecret=gateway-secret-value\n', stderr: '' });
+    expect(await start({})).toEqual({
+      code: 0,
+      stdout: 'args=--port :7070 posix /data\nid=gateway-id\nsecret=gateway-secret-value\n',
+      stderr: '',
+    });
   });
 
   it('refuses to start, naming the file, when a secret is missing or empty', async () => {
     const missing = await start({ ROOT_ACCESS_KEY_ID_FILE: 'nowhere' });
     expect(missing.code).toBe(1);
     expect(missing.stdout).toBe('');
-    expect(missing.stderr).toMatch(/^start\.sh: ROOT_ACCESS_KEY_ID: cannot read .*\/nowhere; create it \(see docker-compose\.yml\) and mount it as a secret\n$/);
+    expect(missing.stderr).toMatch(
+      /^start\.sh: ROOT_ACCESS_KEY_ID: cannot read .*\/nowhere; create it \(see docker-compose\.yml\) and mount it as a secret\n$/,
+    );
     const empty = await start({ ROOT_SECRET_ACCESS_KEY_FILE: 'empty' });
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toMatch(/^start\.sh: ROOT_SECRET_ACCESS_KEY: .*\/empty is empty; write the credential into it\n$/);
+    expect(empty.stderr).toMatch(
+      /^start\.sh: ROOT_SECRET_ACCESS_KEY: .*\/empty is empty; write the credential into it\n$/,
+    );
   });
 });
 
 describe('deploy/Dockerfile', () => {
   it('builds and runs the services on one pinned Node 22 LTS release', async () => {
-    const froms = (await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')).split('\n').filter((l) => l.startsWith('FROM ')).map((l) => l.split(/\s+/)[1]);
+    const froms = (await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.startsWith('FROM '))
+      .map((l) => l.split(/\s+/)[1]);
     expect(froms).toHaveLength(2);
     for (const f of froms) expect(f).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
     expect(new Set(froms).size).toBe(1);

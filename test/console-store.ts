@@ -36,7 +36,10 @@ export async function makeConsoleStore(root: string): Promise<ConsoleStore> {
   await mkdir(join(out, 'incoming', WAITING), { recursive: true });
   for (const n of ['erp', 'web']) await copyFile(join(good, `${n}.xlsx`), join(out, 'incoming', WAITING, `${n}.xlsx`));
   return {
-    out, good, publishedRunId: ok.runId, failedRunId: ko.runId,
+    out,
+    good,
+    publishedRunId: ok.runId,
+    failedRunId: ko.runId,
     fixFailedInput: () => copyFile(join(good, 'erp.xlsx'), join(out, 'incoming', FAILED, 'erp.xlsx')),
   };
 }

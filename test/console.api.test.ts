@@ -27,11 +27,22 @@ afterAll(async () => {
 });
 
 const get = async (url: string, headers: Record<string, string> = auth) => app.inject({ method: 'GET', url, headers });
-const post = async (url: string, payload?: unknown) => app.inject({ method: 'POST', url, headers: auth, ...(payload === undefined ? {} : { payload: payload as object }) });
+const post = async (url: string, payload?: unknown) =>
+  app.inject({ method: 'POST', url, headers: auth, ...(payload === undefined ? {} : { payload: payload as object }) });
 
 describe('console API: authentication', () => {
   it('refuses every API call without the bearer token, actions included, and accepts the scheme in any case', async () => {
-    for (const [method, url] of [['GET', '/api/graph'], ['GET', '/api/partitions'], ['GET', '/api/runs'], ['GET', `/api/runs/${store.failedRunId}`], ['GET', '/api/assets/raw_erp'], ['POST', '/api/runs'], ['POST', '/api/backfills'], ['POST', `/api/runs/${store.failedRunId}/reexecute`], ['GET', '/api/backfills/bf-20260101T000000-abcdef']] as const) {
+    for (const [method, url] of [
+      ['GET', '/api/graph'],
+      ['GET', '/api/partitions'],
+      ['GET', '/api/runs'],
+      ['GET', `/api/runs/${store.failedRunId}`],
+      ['GET', '/api/assets/raw_erp'],
+      ['POST', '/api/runs'],
+      ['POST', '/api/backfills'],
+      ['POST', `/api/runs/${store.failedRunId}/reexecute`],
+      ['GET', '/api/backfills/bf-20260101T000000-abcdef'],
+    ] as const) {
       const none = await app.inject({ method, url });
       expect(none.statusCode, `${method} ${url}`).toBe(401);
       expect(none.headers['www-authenticate']).toBe('Bearer');
@@ -59,7 +70,9 @@ describe('console API: reading', () => {
   it('GET /api/graph: every asset with its deps, stage and checks', async () => {
     const r = await get('/api/graph');
     expect(r.statusCode).toBe(200);
-    const g = r.json<{ assets: { key: string; stage: string; deps: string[]; checks: { name: string; severity: string }[] }[] }>();
+    const g = r.json<{
+      assets: { key: string; stage: string; deps: string[]; checks: { name: string; severity: string }[] }[];
+    }>();
     const merged = g.assets.find((a) => a.key === 'merged_with_revenue')!;
     expect(merged.stage).toBe('merge');
     expect(merged.deps.sort()).toEqual(['erp_clean', 'liaison_clean', 'web_clean']);
@@ -67,17 +80,27 @@ describe('console API: reading', () => {
     expect(g.assets.find((a) => a.key === 'extracts')!.stage).toBe('publisher');
   });
 
-  it('GET /api/partitions: each month\'s status, in words, with per-asset state; ETag and 304', async () => {
+  it("GET /api/partitions: each month's status, in words, with per-asset state; ETag and 304", async () => {
     const r = await get('/api/partitions');
     expect(r.statusCode).toBe(200);
-    const { partitions } = r.json<{ partitions: { partition: string; status: string; words: string; assets: Record<string, { state: string; rowCount?: number }>; figures: { totalRevenue: string | null } }[] }>();
+    const { partitions } = r.json<{
+      partitions: {
+        partition: string;
+        status: string;
+        words: string;
+        assets: Record<string, { state: string; rowCount?: number }>;
+        figures: { totalRevenue: string | null };
+      }[];
+    }>();
     const by = Object.fromEntries(partitions.map((p) => [p.partition, p]));
     expect(by[PUBLISHED]!.status).toBe('published');
     expect(by[PUBLISHED]!.assets.merged_with_revenue!.state).toBe('materialized');
     expect(by[PUBLISHED]!.assets.merged_with_revenue!.rowCount).toBeGreaterThan(0);
     expect(by[PUBLISHED]!.figures.totalRevenue).toMatch(/^\d+\.\d{2}$/);
     expect(by[FAILED]!.status).toBe('failed');
-    expect(by[FAILED]!.words).toBe('ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
+    expect(by[FAILED]!.words).toBe(
+      'ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again',
+    );
     expect(by[FAILED]!.assets.raw_erp!.state).toBe('failed');
     expect(by[FAILED]!.assets.merged_with_revenue!.state).toBe('not-run');
     expect(by[WAITING]!.status).toBe('waiting-for-files');
@@ -95,7 +118,10 @@ describe('console API: reading', () => {
     const oct = (await get(`/api/runs?partition=${PUBLISHED}`)).json<{ runs: { partition: string }[] }>().runs;
     expect(oct.length).toBeGreaterThan(0);
     expect(new Set(oct.map((r) => r.partition))).toEqual(new Set([PUBLISHED]));
-    expect((await get('/api/runs?partition=2026-13')).json()).toEqual({ error: 'bad request', message: 'partition must be YYYY-MM (got "2026-13")' });
+    expect((await get('/api/runs?partition=2026-13')).json()).toEqual({
+      error: 'bad request',
+      message: 'partition must be YYYY-MM (got "2026-13")',
+    });
     expect((await get('/api/runs?status=exploded')).statusCode).toBe(400);
   });
 
@@ -103,7 +129,13 @@ describe('console API: reading', () => {
     const ok = (await get(`/api/runs/${store.publishedRunId}`)).json<Record<string, any>>();
     expect(ok.status).toBe('published');
     expect(ok.trigger.source).toBe('cli');
-    expect(ok.stages.map((s: { stage: string }) => s.stage)).toEqual(['ingest', 'clean', 'merge', 'analytics', 'publisher']);
+    expect(ok.stages.map((s: { stage: string }) => s.stage)).toEqual([
+      'ingest',
+      'clean',
+      'merge',
+      'analytics',
+      'publisher',
+    ]);
     for (const s of ok.stages) expect(s.durationMs).toBeGreaterThanOrEqual(0);
     expect(ok.inputs.map((i: { name: string }) => i.name)).toEqual(['erp.xlsx', 'web.xlsx', 'liaison.xlsx']);
     expect(ok.inputs[0].sha256).toMatch(/^[0-9a-f]{64}$/);
@@ -120,7 +152,10 @@ describe('console API: reading', () => {
   });
 
   it('GET /api/assets/:key: the history across months; an unknown asset is 404', async () => {
-    const r = (await get('/api/assets/merged_with_revenue')).json<{ history: { partition: string; rowCount: number; dataVersion: string; durationMs: number }[]; downstream: string[] }>();
+    const r = (await get('/api/assets/merged_with_revenue')).json<{
+      history: { partition: string; rowCount: number; dataVersion: string; durationMs: number }[];
+      downstream: string[];
+    }>();
     expect(r.history.map((h) => h.partition)).toContain(PUBLISHED);
     expect(r.history[0]!.rowCount).toBeGreaterThan(0);
     expect(r.downstream).toContain('revenue_per_product');
@@ -133,7 +168,10 @@ describe('console API: actions', () => {
     expect((await post('/api/runs', { partition: '2026-1' })).statusCode).toBe(400);
     expect((await post('/api/runs', {})).statusCode).toBe(400);
     expect((await post('/api/runs', { partition: '2026-10', extra: 1 })).statusCode).toBe(400);
-    expect((await post('/api/backfills', { from: '2026-12', to: '2026-10' })).json()).toEqual({ error: 'bad request', message: 'to (2026-10) is before from (2026-12)' });
+    expect((await post('/api/backfills', { from: '2026-12', to: '2026-10' })).json()).toEqual({
+      error: 'bad request',
+      message: 'to (2026-10) is before from (2026-12)',
+    });
     expect((await post('/api/backfills', { from: '2000-01', to: '2026-10' })).statusCode).toBe(400);
     expect((await get('/api/backfills/bf-20260101T000000-abcdef')).statusCode).toBe(404);
   });
@@ -158,11 +196,21 @@ describe('console API: actions', () => {
     const { id, runs } = b.json<{ id: string; runs: { partition: string }[] }>();
     expect(runs.map((x) => x.partition)).toEqual([PUBLISHED, FAILED, WAITING]);
     await engine.idle();
-    const progress = (await get(`/api/backfills/${id}`)).json<{ done: number; total: number; runs: { partition: string; status: string }[] }>();
+    const progress = (await get(`/api/backfills/${id}`)).json<{
+      done: number;
+      total: number;
+      runs: { partition: string; status: string }[];
+    }>();
     expect(progress.total).toBe(3);
     expect(progress.done).toBe(3);
-    expect(Object.fromEntries(progress.runs.map((x) => [x.partition, x.status]))).toEqual({ [PUBLISHED]: 'published', [FAILED]: 'failed', [WAITING]: 'failed' });
-    const sources = (await get(`/api/runs?partition=${WAITING}`)).json<{ runs: { trigger: { source: string } }[] }>().runs.map((x) => x.trigger.source);
+    expect(Object.fromEntries(progress.runs.map((x) => [x.partition, x.status]))).toEqual({
+      [PUBLISHED]: 'published',
+      [FAILED]: 'failed',
+      [WAITING]: 'failed',
+    });
+    const sources = (await get(`/api/runs?partition=${WAITING}`))
+      .json<{ runs: { trigger: { source: string } }[] }>()
+      .runs.map((x) => x.trigger.source);
     expect(sources).toEqual(['backfill']);
   });
 
@@ -173,19 +221,32 @@ describe('console API: actions', () => {
     const { runId, fromStage } = r.json<{ runId: string; fromStage: string }>();
     expect(fromStage).toBe('ingest');
     await engine.idle();
-    const child = (await get(`/api/runs/${runId}`)).json<{ status: string; trigger: { source: string; parentRunId: string }; parent: { runId: string } }>();
-    expect(child).toMatchObject({ status: 'published', trigger: { source: 'reexecution', parentRunId: store.failedRunId }, parent: { runId: store.failedRunId } });
+    const child = (await get(`/api/runs/${runId}`)).json<{
+      status: string;
+      trigger: { source: string; parentRunId: string };
+      parent: { runId: string };
+    }>();
+    expect(child).toMatchObject({
+      status: 'published',
+      trigger: { source: 'reexecution', parentRunId: store.failedRunId },
+      parent: { runId: store.failedRunId },
+    });
     const parent = (await get(`/api/runs/${store.failedRunId}`)).json<{ children: string[] }>();
     expect(parent.children).toEqual([runId]);
-    const months = (await get('/api/partitions')).json<{ partitions: { partition: string; status: string }[] }>().partitions;
+    const months = (await get('/api/partitions')).json<{ partitions: { partition: string; status: string }[] }>()
+      .partitions;
     expect(months.find((p) => p.partition === FAILED)!.status).toBe('published');
   });
 
   it('GET /metrics: time since the last publish and failed checks by severity, per month', async () => {
     const r = await app.inject({ method: 'GET', url: '/metrics' });
     expect(r.statusCode).toBe(200);
-    expect(r.body).toMatch(new RegExp(`bn_month_seconds_since_publish\\{partition="${PUBLISHED}",service="console"\\} \\d`));
-    expect(r.body).toMatch(new RegExp(`bn_month_failed_checks\\{partition="${PUBLISHED}",severity="WARN",service="console"\\} [1-9]`));
+    expect(r.body).toMatch(
+      new RegExp(`bn_month_seconds_since_publish\\{partition="${PUBLISHED}",service="console"\\} \\d`),
+    );
+    expect(r.body).toMatch(
+      new RegExp(`bn_month_failed_checks\\{partition="${PUBLISHED}",severity="WARN",service="console"\\} [1-9]`),
+    );
     expect(r.body).not.toMatch(new RegExp(`bn_month_seconds_since_publish\\{partition="${WAITING}"`));
   });
 });
@@ -201,7 +262,10 @@ describe('console API: staleness', () => {
     const fresh = await new Catalog(new FolderStore(store.out), graph).snapshot();
     const before = fresh.partitions.find((p) => p.partition === PUBLISHED)!;
     expect(before.status).toBe('published');
-    const older = await new Catalog(new FolderStore(store.out), { ...graph, codeVersions: { ...graph.codeVersions, merge: 'another-version' } }).snapshot();
+    const older = await new Catalog(new FolderStore(store.out), {
+      ...graph,
+      codeVersions: { ...graph.codeVersions, merge: 'another-version' },
+    }).snapshot();
     const coded = older.partitions.find((p) => p.partition === PUBLISHED)!;
     expect(coded.status).toBe('stale');
     expect(coded.words).toBe(`the code of merge changed since the published run ${before.published!.runId}`);
@@ -210,8 +274,13 @@ describe('console API: staleness', () => {
     // The same bytes written again: a new version of the object (S3 would give it a new ETag too).
     await new Promise((r) => setTimeout(r, 20));
     await writeFile(web, bytes);
-    const after = (await get('/api/partitions')).json<{ partitions: { partition: string; status: string; words: string }[] }>().partitions.find((p) => p.partition === PUBLISHED)!;
-    expect(after).toMatchObject({ status: 'stale', words: `web.xlsx changed in incoming/ since the published run ${before.published!.runId}` });
+    const after = (await get('/api/partitions'))
+      .json<{ partitions: { partition: string; status: string; words: string }[] }>()
+      .partitions.find((p) => p.partition === PUBLISHED)!;
+    expect(after).toMatchObject({
+      status: 'stale',
+      words: `web.xlsx changed in incoming/ since the published run ${before.published!.runId}`,
+    });
   });
 });
 
@@ -220,22 +289,37 @@ describe('console API: re-execution from a later stage', () => {
     const { runEmbedded } = await import('@bottleneck/cli/embedded');
     const month = '2026-09';
     // A blocking check that fails in analytics: the expectations travel with the run, and with its re-execution.
-    const ko = await runEmbedded({ input: store.good, out: store.out, partition: month, expectations: { premium: 99_999 } });
+    const ko = await runEmbedded({
+      input: store.good,
+      out: store.out,
+      partition: month,
+      expectations: { premium: 99_999 },
+    });
     expect(ko.error?.stage).toBe('analytics');
     const r = await post(`/api/runs/${ko.runId}/reexecute`);
     expect(r.statusCode).toBe(202);
     const { runId, fromStage } = r.json<{ runId: string; fromStage: string }>();
     expect(fromStage).toBe('analytics');
     await engine.idle();
-    const child = (await get(`/api/runs/${runId}`)).json<{ status: string; stages: { stage: string }[]; materializations: Record<string, { stage: string; location: string }>; error: { words: string } }>();
+    const child = (await get(`/api/runs/${runId}`)).json<{
+      status: string;
+      stages: { stage: string }[];
+      materializations: Record<string, { stage: string; location: string }>;
+      error: { words: string };
+    }>();
     expect(child.stages.map((x) => x.stage).filter((x) => x !== 'alerter')).toEqual(['analytics']);
-    expect(child.materializations.merged_with_revenue).toMatchObject({ stage: 'reused', location: `staging/${month}/${ko.runId}/merged_with_revenue.parquet` });
+    expect(child.materializations.merged_with_revenue).toMatchObject({
+      stage: 'reused',
+      location: `staging/${month}/${ko.runId}/merged_with_revenue.parquet`,
+    });
     expect(child.materializations.premium_wines!.location.startsWith(`staging/${month}/${runId}/`)).toBe(true);
     expect(child.status).toBe('failed');
     expect(child.error.words).toMatch(/premium_wines\.matches_expectations: premium is \d+, expected 99999$/);
     const again = await post(`/api/runs/${runId}/reexecute`);
     expect(again.statusCode).toBe(409);
-    expect(again.json<{ message: string }>().message).toBe(`run ${runId} reused erp_clean, liaison_clean, merged_with_revenue, web_clean from run ${ko.runId}: re-execute that run instead, or re-run the month`);
+    expect(again.json<{ message: string }>().message).toBe(
+      `run ${runId} reused erp_clean, liaison_clean, merged_with_revenue, web_clean from run ${ko.runId}: re-execute that run instead, or re-run the month`,
+    );
   });
 });
 
@@ -246,13 +330,16 @@ describe('console service: configuration', () => {
     const { ROOT } = await import('./helpers.js');
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST)/.test(k)));
     const p = spawn(process.execPath, [join(ROOT, 'services', 'console', 'dist', 'main.js')], {
-      env: { ...base, KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'b', HTTP_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...base, KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'b', HTTP_PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     const code = await new Promise((r) => p.on('close', r));
     expect(code).toBe(78);
-    expect(JSON.parse(err.trim()).msg).toBe('cannot start: configuration: BN_CONSOLE_TOKEN is required by the console service (or BN_CONSOLE_TOKEN_FILE)');
+    expect(JSON.parse(err.trim()).msg).toBe(
+      'cannot start: configuration: BN_CONSOLE_TOKEN is required by the console service (or BN_CONSOLE_TOKEN_FILE)',
+    );
   });
 });
 
@@ -266,6 +353,8 @@ describe('bottleneck runs', () => {
     expect(runs.every((x) => x.partition === PUBLISHED)).toBe(true);
     const bad = await cli(['runs', '--out', store.out, '--status', 'exploded']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('--status must be one of running, published, succeeded, failed, superseded (got "exploded")');
+    expect(bad.stderr).toContain(
+      '--status must be one of running, published, succeeded, failed, superseded (got "exploded")',
+    );
   });
 });

@@ -18,7 +18,8 @@ import { FAILED, makeConsoleStore, PUBLISHED, WAITING, type ConsoleStore } from 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token-abcdef0123456789';
 export const OUTPUT = join(ROOT, 'test', 'output');
-if (!existsSync(CHROMIUM)) console.warn(`${CHROMIUM} is absent: the console's browser test is skipped (.ci/run installs Debian's chromium)`);
+if (!existsSync(CHROMIUM))
+  console.warn(`${CHROMIUM} is absent: the console's browser test is skipped (.ci/run installs Debian's chromium)`);
 
 describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
   let store: ConsoleStore;
@@ -34,7 +35,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     url = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
-    page.on('request', (r) => requests.push({ url: r.url(), ...(r.headers().cookie ? { cookie: r.headers().cookie } : {}) }));
+    page.on('request', (r) =>
+      requests.push({ url: r.url(), ...(r.headers().cookie ? { cookie: r.headers().cookie } : {}) }),
+    );
   });
 
   afterAll(async () => {
@@ -51,23 +54,33 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     expect(await page.context().cookies()).toEqual([]);
   });
 
-  it('shows the graph, and the grid with each month\'s status in words', async () => {
+  it("shows the graph, and the grid with each month's status in words", async () => {
     const nodes = page.locator('#graph g.node');
-    const graph = (await (await app.inject({ url: '/api/graph', headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { assets: { key: string }[] };
+    const graph = (await (
+      await app.inject({ url: '/api/graph', headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { assets: { key: string }[] };
     expect(await nodes.count()).toBe(graph.assets.length);
     const row = (p: string) => page.locator(`#grid tr[data-partition="${p}"]`);
     await expect.poll(() => row(PUBLISHED).locator('td.words').textContent()).toMatch(/^published by run /);
     expect(await row(FAILED).locator('.st').first().textContent()).toBe('failed');
-    expect(await row(WAITING).locator('td.words').textContent()).toBe('erp.xlsx and web.xlsx arrived, waiting for liaison.xlsx');
+    expect(await row(WAITING).locator('td.words').textContent()).toBe(
+      'erp.xlsx and web.xlsx arrived, waiting for liaison.xlsx',
+    );
     expect(await row(WAITING).locator('.st').first().textContent()).toBe('waiting-for-files');
   });
 
-  it('shows the failed month\'s graph and its run\'s error in words', async () => {
+  it("shows the failed month's graph and its run's error in words", async () => {
     await page.selectOption('#month', FAILED);
-    await expect.poll(() => page.locator('#graph g.node[data-asset="raw_erp"]').getAttribute('data-state')).toBe('failed');
-    expect(await page.locator('#graph g.node[data-asset="merged_with_revenue"]').getAttribute('data-state')).toBe('not-run');
+    await expect
+      .poll(() => page.locator('#graph g.node[data-asset="raw_erp"]').getAttribute('data-state'))
+      .toBe('failed');
+    expect(await page.locator('#graph g.node[data-asset="merged_with_revenue"]').getAttribute('data-state')).toBe(
+      'not-run',
+    );
     await page.locator('#run-error').waitFor();
-    expect(await page.locator('#run-error').textContent()).toBe('ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
+    expect(await page.locator('#run-error').textContent()).toBe(
+      'ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again',
+    );
     expect(await page.locator(`.run-row[data-run="${store.failedRunId}"] .gantt`).count()).toBe(1);
     // What the README shows (docs/console.png is this file, copied).
     await mkdir(OUTPUT, { recursive: true });
@@ -78,10 +91,14 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     await store.fixFailedInput();
     await page.click('#reexecute');
     await page.locator('#confirm[open]').waitFor();
-    expect(await page.locator('#confirm-text').textContent()).toContain(`Re-execute run ${store.failedRunId} from its failed stage (ingest)`);
+    expect(await page.locator('#confirm-text').textContent()).toContain(
+      `Re-execute run ${store.failedRunId} from its failed stage (ingest)`,
+    );
     await page.click('#confirm-ok');
     await page.locator('#status-line.published').waitFor({ timeout: 120_000 });
-    expect(await page.locator('#status-line').textContent()).toMatch(new RegExp(`^${FAILED}: published \\(published by run ${FAILED}-`));
+    expect(await page.locator('#status-line').textContent()).toMatch(
+      new RegExp(`^${FAILED}: published \\(published by run ${FAILED}-`),
+    );
     await page.locator('#graph g.node[data-asset="extracts"][data-state="materialized"]').waitFor();
     const child = page.locator('.run-row[data-status="published"]');
     expect(await child.locator('.head').textContent()).toContain(`reexecution of ${store.failedRunId}`);

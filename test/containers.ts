@@ -11,7 +11,10 @@ import type { KafkaServer, S3Server } from './servers.js';
 /** Whether a Docker engine answers here (the client alone is not enough). */
 export function dockerAvailable(): boolean {
   try {
-    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 5_000 });
+    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5_000,
+    });
     return true;
   } catch {
     return false;
@@ -25,7 +28,13 @@ export const VERSITYGW_IMAGE = 'versity/versitygw:v1.8.0';
 export async function startKafkaContainer(): Promise<KafkaServer> {
   const { KafkaContainer } = await import('@testcontainers/kafka');
   const c = await new KafkaContainer(KAFKA_IMAGE).withKraft().start();
-  return { brokers: [`${c.getHost()}:${c.getMappedPort(9093)}`], stop: async () => { await c.stop(); }, control: null };
+  return {
+    brokers: [`${c.getHost()}:${c.getMappedPort(9093)}`],
+    stop: async () => {
+      await c.stop();
+    },
+    control: null,
+  };
 }
 
 /**
@@ -44,7 +53,12 @@ export async function startS3Container(): Promise<S3Server> {
     .withWaitStrategy(Wait.forHttp('/health', 7070))
     .start();
   return {
-    endpoint: `http://${c.getHost()}:${c.getMappedPort(7070)}`, accessKeyId, secretAccessKey, region: 'us-east-1',
-    stop: async () => { await c.stop(); },
+    endpoint: `http://${c.getHost()}:${c.getMappedPort(7070)}`,
+    accessKeyId,
+    secretAccessKey,
+    region: 'us-east-1',
+    stop: async () => {
+      await c.stop();
+    },
   };
 }

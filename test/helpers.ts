@@ -29,13 +29,21 @@ export async function cleanupTmp(): Promise<void> {
   await Promise.all(made.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 }
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 /** Runs the built CLI as a user would, in its own process. */
 export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    const p = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '',
+      stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
     p.on('error', rej);
@@ -46,7 +54,9 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
 /** The path of a published file of a month in a local OUT folder, found as a reader would: through extracts/<partition>/_current.json. */
 export async function publishedPath(out: string, partition: string, name: string): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pointer = JSON.parse(await readFile(join(out, 'extracts', partition, '_current.json'), 'utf8')) as { files: { name: string; key: string }[] };
+  const pointer = JSON.parse(await readFile(join(out, 'extracts', partition, '_current.json'), 'utf8')) as {
+    files: { name: string; key: string }[];
+  };
   const f = pointer.files.find((x) => x.name === name);
   if (!f) throw new Error(`${name} is not published for ${partition} in ${out}`);
   return join(out, ...f.key.split('/'));

@@ -13,22 +13,32 @@ const DECL = "<?xml version='1.0' encoding='UTF-8'?>\n";
 function xmlText(s: string): string {
   return s
     .replace(/_(x[0-9A-Fa-f]{4}_)/g, '_x005F_$1')
-    .replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
     .replace(/\r/g, '&#13;')
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, (c) => `_x${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}_`);
+    .replace(
+      // eslint-disable-next-line no-control-regex
+      /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g,
+      (c) => `_x${c.charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()}_`,
+    );
 }
 
 /** A worksheet as openpyxl's write-only mode writes it: every string inline, dates as numbers with style 1. */
 function sheetXml(rows: readonly CellValue[][]): string {
-  const out: string[] = [`<worksheet xmlns="${MAIN}"><sheetPr><outlinePr summaryBelow="1" summaryRight="1"/><pageSetUpPr/></sheetPr><sheetViews><sheetView workbookViewId="0"><selection activeCell="A1" sqref="A1"/></sheetView></sheetViews><sheetFormatPr baseColWidth="8" defaultRowHeight="15"/><sheetData>`];
+  const out: string[] = [
+    `<worksheet xmlns="${MAIN}"><sheetPr><outlinePr summaryBelow="1" summaryRight="1"/><pageSetUpPr/></sheetPr><sheetViews><sheetView workbookViewId="0"><selection activeCell="A1" sqref="A1"/></sheetView></sheetViews><sheetFormatPr baseColWidth="8" defaultRowHeight="15"/><sheetData>`,
+  ];
   rows.forEach((row, i) => {
     const r = i + 1;
     out.push(`<row r="${r}">`);
     row.forEach((v, j) => {
       const ref = `${columnName(j + 1)}${r}`;
       if (v === null || v === undefined) return;
-      if (typeof v === 'string') out.push(`<c r="${ref}" t="inlineStr"><is><t${/^\s|\s$/.test(v) ? ' xml:space="preserve"' : ''}>${xmlText(v)}</t></is></c>`);
+      if (typeof v === 'string')
+        out.push(
+          `<c r="${ref}" t="inlineStr"><is><t${/^\s|\s$/.test(v) ? ' xml:space="preserve"' : ''}>${xmlText(v)}</t></is></c>`,
+        );
       else if (typeof v === 'number') out.push(`<c r="${ref}" t="n"><v>${v}</v></c>`);
       else if (typeof v === 'boolean') out.push(`<c r="${ref}" t="b"><v>${v ? 1 : 0}</v></c>`);
       else if (v instanceof Date) out.push(`<c r="${ref}" s="1" t="n"><v>${v.getTime() / 86_400_000 + 25_569}</v></c>`);
@@ -36,7 +46,9 @@ function sheetXml(rows: readonly CellValue[][]): string {
     });
     out.push('</row>');
   });
-  out.push('</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>');
+  out.push(
+    '</sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>',
+  );
   return out.join('');
 }
 
@@ -47,21 +59,33 @@ const STYLES = `<styleSheet xmlns="${MAIN}"><numFmts count="1"><numFmt numFmtId=
  * _rels/.rels, xl/workbook.xml and its relationships, content types last) and openpyxl's
  * write-only cells (inline strings): what pandas' writer produces, made without Python.
  */
-export async function writeOpenpyxlShaped(path: string, sheets: readonly { name: string; rows: readonly CellValue[][] }[]): Promise<void> {
+export async function writeOpenpyxlShaped(
+  path: string,
+  sheets: readonly { name: string; rows: readonly CellValue[][] }[],
+): Promise<void> {
   const part = (name: string, text: string) => ({ name, data: Buffer.from(text, 'utf8') });
   const sheetParts = sheets.map((s, i) => part(`xl/worksheets/sheet${i + 1}.xml`, sheetXml(s.rows)));
   const workbook = `<workbook xmlns="${MAIN}"><workbookPr/><workbookProtection/><bookViews><workbookView visibility="visible" minimized="0" showHorizontalScroll="1" showVerticalScroll="1" showSheetTabs="1" tabRatio="600" firstSheet="0" activeTab="0" autoFilterDateGrouping="1"/></bookViews><sheets>${sheets.map((s, i) => `<sheet xmlns:r="${REL}" name="${xmlText(s.name)}" sheetId="${i + 1}" state="visible" r:id="rId${i + 1}"/>`).join('')}</sheets><definedNames/><calcPr calcId="124519" fullCalcOnLoad="1"/></workbook>`;
   const wbRels = `<Relationships xmlns="${PKG}">${sheets.map((_, i) => `<Relationship Id="rId${i + 1}" Target="/xl/worksheets/sheet${i + 1}.xml" Type="${REL}/worksheet"/>`).join('')}<Relationship Id="rId${sheets.length + 1}" Target="styles.xml" Type="${REL}/styles"/></Relationships>`;
   const types = `<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>${sheets.map((_, i) => `<Override PartName="/xl/worksheets/sheet${i + 1}.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>`).join('')}<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>`;
-  await writeFile(path, buildZip([
-    part('docProps/app.xml', `${DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"><Application>Microsoft Excel</Application><AppVersion>3.0.9</AppVersion></Properties>`),
-    ...sheetParts,
-    part('xl/styles.xml', STYLES),
-    part('_rels/.rels', `<Relationships xmlns="${PKG}"><Relationship Id="rId1" Target="xl/workbook.xml" Type="${REL}/officeDocument"/></Relationships>`),
-    part('xl/workbook.xml', workbook),
-    part('xl/_rels/workbook.xml.rels', wbRels),
-    part('[Content_Types].xml', types),
-  ]));
+  await writeFile(
+    path,
+    buildZip([
+      part(
+        'docProps/app.xml',
+        `${DECL}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties"><Application>Microsoft Excel</Application><AppVersion>3.0.9</AppVersion></Properties>`,
+      ),
+      ...sheetParts,
+      part('xl/styles.xml', STYLES),
+      part(
+        '_rels/.rels',
+        `<Relationships xmlns="${PKG}"><Relationship Id="rId1" Target="xl/workbook.xml" Type="${REL}/officeDocument"/></Relationships>`,
+      ),
+      part('xl/workbook.xml', workbook),
+      part('xl/_rels/workbook.xml.rels', wbRels),
+      part('[Content_Types].xml', types),
+    ]),
+  );
 }
 
 /**
@@ -75,7 +99,10 @@ export async function writeOpenpyxlMonth(input: string, out: string): Promise<vo
     const sheets = [{ name: 'Sheet1', rows }];
     if (name === 'erp') {
       const price = rows[0]!.indexOf('price');
-      sheets.unshift({ name: 'Old prices', rows: rows.map((r, i) => r.map((v, j) => (i > 0 && j === price && typeof v === 'number' ? v * 2 : v))) });
+      sheets.unshift({
+        name: 'Old prices',
+        rows: rows.map((r, i) => r.map((v, j) => (i > 0 && j === price && typeof v === 'number' ? v * 2 : v))),
+      });
     }
     await writeOpenpyxlShaped(join(out, `${name}.xlsx`), sheets);
   }

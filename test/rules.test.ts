@@ -11,18 +11,46 @@ import { cleanupTmp, publishedPath, tmp } from './helpers.js';
 const WEB_COLS = SOURCES.web.columns.map((c) => c.name);
 function webRow(v: Record<string, unknown>): unknown[] {
   const base: Record<string, unknown> = {
-    virtual: 0, downloadable: 0, rating_count: 0, average_rating: 0, total_sales: 0, tax_status: 'taxable', post_author: 2,
-    post_date: new Date(Date.UTC(2020, 0, 1)), post_date_gmt: new Date(Date.UTC(2020, 0, 1)), post_status: 'publish',
-    comment_status: 'closed', ping_status: 'closed', post_modified: new Date(Date.UTC(2020, 5, 1)), post_modified_gmt: new Date(Date.UTC(2020, 5, 1)),
-    post_parent: 0, menu_order: 0, comment_count: 0, post_type: 'product',
+    virtual: 0,
+    downloadable: 0,
+    rating_count: 0,
+    average_rating: 0,
+    total_sales: 0,
+    tax_status: 'taxable',
+    post_author: 2,
+    post_date: new Date(Date.UTC(2020, 0, 1)),
+    post_date_gmt: new Date(Date.UTC(2020, 0, 1)),
+    post_status: 'publish',
+    comment_status: 'closed',
+    ping_status: 'closed',
+    post_modified: new Date(Date.UTC(2020, 5, 1)),
+    post_modified_gmt: new Date(Date.UTC(2020, 5, 1)),
+    post_parent: 0,
+    menu_order: 0,
+    comment_count: 0,
+    post_type: 'product',
   };
   const r = { ...base, ...v };
   return WEB_COLS.map((c) => (r[c] === undefined ? null : r[c]));
 }
 const product = (sku: unknown, title: string, sales: number, extra: Record<string, unknown> = {}) =>
-  webRow({ sku, post_title: title, post_name: String(title).toLowerCase(), total_sales: sales, guid: `https://shop.example/?p=${String(sku).trim()}`, ...extra });
+  webRow({
+    sku,
+    post_title: title,
+    post_name: String(title).toLowerCase(),
+    total_sales: sales,
+    guid: `https://shop.example/?p=${String(sku).trim()}`,
+    ...extra,
+  });
 const attachment = (sku: unknown, title: string, sales: number) =>
-  webRow({ sku, post_title: title, total_sales: sales, post_type: 'attachment', post_mime_type: 'image/jpeg', guid: `https://shop.example/img/${String(sku)}.jpg` });
+  webRow({
+    sku,
+    post_title: title,
+    total_sales: sales,
+    post_type: 'attachment',
+    post_mime_type: 'image/jpeg',
+    guid: `https://shop.example/img/${String(sku)}.jpg`,
+  });
 
 const ERP = [
   ['product_id', 'onsale_web', 'price', 'stock_quantity', 'stock_status'],
@@ -58,12 +86,25 @@ const WEB = [
 ];
 const LIAISON = [
   ['product_id', 'id_web'],
-  [1, '101'], [1, '101'], [2, 102], [3, ' 103'], [4, '104'], [5, '105'], [6, '106'], [7, '107'], [8, '108'], [9, null],
+  [1, '101'],
+  [1, '101'],
+  [2, 102],
+  [3, ' 103'],
+  [4, '104'],
+  [5, '105'],
+  [6, '106'],
+  [7, '107'],
+  [8, '108'],
+  [9, null],
 ];
 
 let out: string;
 let s: RunSummary;
-const csv = async (name: string) => (await readFile(await publishedPath(out, '2026-10', name), 'utf8')).replace(/^\ufeff/, '').trim().split('\n');
+const csv = async (name: string) =>
+  (await readFile(await publishedPath(out, '2026-10', name), 'utf8'))
+    .replace(/^\ufeff/, '')
+    .trim()
+    .split('\n');
 
 beforeAll(async () => {
   const input = await tmp('bn-rules-in-');
@@ -85,7 +126,9 @@ describe('cleaning rules', () => {
     expect(s.rowCounts.web_clean).toBe(8);
     const single = s.checks.find((c) => c.check === 'sku_single_version')!;
     expect(single).toMatchObject({ asset: 'web_clean', passed: false, severity: 'WARN' });
-    expect(single.metadata.olderVersionsDropped).toEqual([{ sku: '103', row: 7, post_modified: '2019-02-01 00:00:00' }]);
+    expect(single.metadata.olderVersionsDropped).toEqual([
+      { sku: '103', row: 7, post_modified: '2019-02-01 00:00:00' },
+    ]);
     const merged = await csv('merged_with_revenue.csv');
     const row103 = merged.find((l) => l.startsWith('3,103,'))!;
     expect(row103).toContain(',3,'); // total_sales of the latest version
@@ -149,7 +192,10 @@ describe('analytics', () => {
   });
 
   it('records the warnings computed from the data', () => {
-    const failed = s.checks.filter((c) => !c.passed).map((c) => `${c.asset}.${c.check}`).sort();
+    const failed = s.checks
+      .filter((c) => !c.passed)
+      .map((c) => `${c.asset}.${c.check}`)
+      .sort();
     expect(failed).toEqual(['web_clean.sku_single_version']);
   });
 });

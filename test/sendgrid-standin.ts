@@ -53,31 +53,57 @@ export function payloadErrors(body: unknown): SendGridError[] {
     return errors;
   }
   const ps = body.personalizations;
-  if (!Array.isArray(ps) || ps.length === 0) bad('personalizations', 'The personalizations field is required and must have at least one personalization.');
+  if (!Array.isArray(ps) || ps.length === 0)
+    bad('personalizations', 'The personalizations field is required and must have at least one personalization.');
   else {
     ps.forEach((p, i) => {
       const to = isObject(p) ? p.to : undefined;
-      if (!Array.isArray(to) || to.length === 0) bad(`personalizations.${i}.to`, 'The to array is required for all personalization objects, and must have at least one email object with a valid email address.');
-      else to.forEach((t, j) => {
-        if (!isObject(t) || !isEmail(t.email)) bad(`personalizations.${i}.to.${j}.email`, 'Does not contain a valid address.');
-      });
+      if (!Array.isArray(to) || to.length === 0)
+        bad(
+          `personalizations.${i}.to`,
+          'The to array is required for all personalization objects, and must have at least one email object with a valid email address.',
+        );
+      else
+        to.forEach((t, j) => {
+          if (!isObject(t) || !isEmail(t.email))
+            bad(`personalizations.${i}.to.${j}.email`, 'Does not contain a valid address.');
+        });
     });
   }
-  if (!isObject(body.from) || !isEmail(body.from.email)) bad('from.email', 'The from email does not contain a valid address.');
-  if (typeof body.subject !== 'string' || body.subject.length === 0) bad('subject', 'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.');
+  if (!isObject(body.from) || !isEmail(body.from.email))
+    bad('from.email', 'The from email does not contain a valid address.');
+  if (typeof body.subject !== 'string' || body.subject.length === 0)
+    bad(
+      'subject',
+      'The subject is required. You can get around this requirement if you use a template with a subject defined or if every personalization has a subject defined.',
+    );
   const content = body.content;
-  if (!Array.isArray(content) || content.length === 0) bad('content', 'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.');
+  if (!Array.isArray(content) || content.length === 0)
+    bad(
+      'content',
+      'Unless a valid template_id is provided, the content parameter is required. There must be at least one defined content block.',
+    );
   else {
     content.forEach((c, i) => {
-      if (!isObject(c) || typeof c.type !== 'string' || c.type.length === 0) bad(`content.${i}.type`, 'The content type cannot contain ";", or CRLF characters and must be at least 1 character long.');
-      else if (typeof c.value !== 'string' || c.value.length === 0) bad(`content.${i}.value`, 'The content value must be a string at least one character in length.');
+      if (!isObject(c) || typeof c.type !== 'string' || c.type.length === 0)
+        bad(
+          `content.${i}.type`,
+          'The content type cannot contain ";", or CRLF characters and must be at least 1 character long.',
+        );
+      else if (typeof c.value !== 'string' || c.value.length === 0)
+        bad(`content.${i}.value`, 'The content value must be a string at least one character in length.');
     });
     const types = content.map((c) => (isObject(c) ? c.type : undefined));
     const leading = ['text/plain', 'text/html'].filter((t) => types.includes(t));
-    if (leading.some((t, i) => types[i] !== t)) bad('content', 'If present, text/plain and text/html may only be provided in that order and must be the first content blocks.');
+    if (leading.some((t, i) => types[i] !== t))
+      bad(
+        'content',
+        'If present, text/plain and text/html may only be provided in that order and must be the first content blocks.',
+      );
   }
   if (body.custom_args !== undefined) {
-    if (!isObject(body.custom_args) || Object.values(body.custom_args).some((v) => typeof v !== 'string')) bad('custom_args', 'Invalid type. Expected: object with string values.');
+    if (!isObject(body.custom_args) || Object.values(body.custom_args).some((v) => typeof v !== 'string'))
+      bad('custom_args', 'Invalid type. Expected: object with string values.');
   }
   return errors;
 }
@@ -102,7 +128,11 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
   const app = Fastify({ logger: false });
   app.post('/v3/mail/send', async (req, reply) => {
     attempts++;
-    if (hanging === 'after-accept' && req.headers.authorization === `Bearer ${apiKey}` && payloadErrors(req.body).length === 0) {
+    if (
+      hanging === 'after-accept' &&
+      req.headers.authorization === `Bearer ${apiKey}` &&
+      payloadErrors(req.body).length === 0
+    ) {
       received.push(structuredClone(req.body) as SendGridPayload);
     }
     if (hanging) {
@@ -116,7 +146,11 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
       return reply.code(failStatus).send({ errors: [{ field: null, message, help: null }] });
     }
     if (req.headers.authorization !== `Bearer ${apiKey}`) {
-      return reply.code(401).send({ errors: [{ field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null }] });
+      return reply.code(401).send({
+        errors: [
+          { field: null, message: 'The provided authorization grant is invalid, expired, or revoked', help: null },
+        ],
+      });
     }
     const errors = payloadErrors(req.body);
     if (errors.length) return reply.code(400).send({ errors });
@@ -130,12 +164,14 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
     received: () => received.map((p) => structuredClone(p)),
     attempts: () => attempts,
     failNext(status: number, n: number) {
-      if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`failNext: status must be an HTTP error status, not ${status}`);
+      if (!Number.isInteger(status) || status < 400 || status > 599)
+        throw new Error(`failNext: status must be an HTTP error status, not ${status}`);
       failStatus = status;
       failLeft = n;
     },
     failUntilRecovered(status: number) {
-      if (!Number.isInteger(status) || status < 400 || status > 599) throw new Error(`failUntilRecovered: status must be an HTTP error status, not ${status}`);
+      if (!Number.isInteger(status) || status < 400 || status > 599)
+        throw new Error(`failUntilRecovered: status must be an HTTP error status, not ${status}`);
       failStatus = status;
       failLeft = Number.POSITIVE_INFINITY;
     },

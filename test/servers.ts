@@ -118,16 +118,29 @@ function envValue(name: string): string | undefined {
 /** Kill and restart the kafka-local.sh instance whose first broker listens on `port`. */
 export function kafkaControl(port: string): KafkaControl {
   return {
-    kill: async () => { await runScript(KAFKA_SCRIPT, ['kill', '--port', port], {}, STOP_TIMEOUT_MS); },
-    stopKeepingData: async () => { await runScript(KAFKA_SCRIPT, ['stop', '--port', port, '--keep-data'], {}, STOP_TIMEOUT_MS); },
-    restart: async () => { await runScript(KAFKA_SCRIPT, ['restart', '--port', port], {}, START_TIMEOUT_MS); },
+    kill: async () => {
+      await runScript(KAFKA_SCRIPT, ['kill', '--port', port], {}, STOP_TIMEOUT_MS);
+    },
+    stopKeepingData: async () => {
+      await runScript(KAFKA_SCRIPT, ['stop', '--port', port, '--keep-data'], {}, STOP_TIMEOUT_MS);
+    },
+    restart: async () => {
+      await runScript(KAFKA_SCRIPT, ['restart', '--port', port], {}, START_TIMEOUT_MS);
+    },
   };
 }
 
 export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaServer> {
   const given = envValue('KAFKA_BROKERS');
   if (given) {
-    return { brokers: given.split(',').map((b) => b.trim()).filter(Boolean), stop: noop, control: null };
+    return {
+      brokers: given
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+      stop: noop,
+      control: null,
+    };
   }
   const n = opts.brokers ?? 1;
   if (n !== 1 && n !== 3) throw new Error(`startKafka: brokers must be 1 or 3, not ${String(n)}`);

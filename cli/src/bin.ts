@@ -6,7 +6,7 @@ import { errorMessage } from '@bottleneck/shared/errors/index';
 import { mark } from '@bottleneck/shared/profile';
 
 // Node's own start and this module's static imports, until here.
-mark('node start and the CLI\'s static imports', 0);
+mark("node start and the CLI's static imports", 0);
 
 /**
  * Exit codes: 0 success, 1 the run failed (input or check), 2 usage or configuration error,
@@ -57,7 +57,12 @@ function parse(argv: string[], options: Record<string, { type: 'string' | 'boole
 
 function parseWith(argv: string[], options: Record<string, { type: 'string' | 'boolean' }>, allowPositionals: boolean) {
   try {
-    const r = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, allowPositionals, strict: true });
+    const r = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean' } },
+      allowPositionals,
+      strict: true,
+    });
     return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
   } catch (e) {
     usage((e as Error).message);
@@ -66,7 +71,8 @@ function parseWith(argv: string[], options: Record<string, { type: 'string' | 'b
 
 function partitionOf(v: unknown, fallback: () => string): string {
   if (v === undefined) return fallback();
-  if (typeof v !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(v)) usage(`--partition must be YYYY-MM (got ${JSON.stringify(v)})`);
+  if (typeof v !== 'string' || !/^\d{4}-(0[1-9]|1[0-2])$/.test(v))
+    usage(`--partition must be YYYY-MM (got ${JSON.stringify(v)})`);
   return v;
 }
 
@@ -86,12 +92,20 @@ async function readExpectations(path: string) {
     usage(`--expect ${path}: ${(e as Error).message}`);
   }
   const r = ExpectationsSchema.safeParse(raw);
-  if (!r.success) usage(`--expect ${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    usage(`--expect ${path}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   return r.data;
 }
 
 async function runCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, { input: { type: 'string' }, out: { type: 'string' }, partition: { type: 'string' }, expect: { type: 'string' }, json: { type: 'boolean' }, verbose: { type: 'boolean' } });
+  const v = parse(argv, {
+    input: { type: 'string' },
+    out: { type: 'string' },
+    partition: { type: 'string' },
+    expect: { type: 'string' },
+    json: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  });
   if (v.help) return (process.stdout.write(HELP), EXIT.OK);
   if (typeof v.input !== 'string') usage('run needs --input DIR (the folder with erp.xlsx, web.xlsx, liaison.xlsx)');
   if (typeof v.out !== 'string') usage('run needs --out DIR (where extracts/, dead-letter/ and outbox/ go)');
@@ -99,7 +113,11 @@ async function runCommand(argv: string[]): Promise<number> {
   const partition = partitionOf(v.partition, currentPartition);
   const expectations = typeof v.expect === 'string' ? await readExpectations(v.expect) : undefined;
   await checkInputAndOut(v.input, v.out);
-  return execute({ input: resolve(v.input), out: resolve(v.out), partition, ...(expectations ? { expectations } : {}) }, Boolean(v.json), Boolean(v.verbose));
+  return execute(
+    { input: resolve(v.input), out: resolve(v.out), partition, ...(expectations ? { expectations } : {}) },
+    Boolean(v.json),
+    Boolean(v.verbose),
+  );
 }
 
 /** The real path of `p`, or of its nearest existing ancestor joined with the rest (OUT may not exist yet). */
@@ -113,7 +131,8 @@ async function realish(p: string): Promise<string> {
   }
 }
 
-const inside = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
+const inside = (child: string, parent: string) =>
+  child === parent || child.startsWith(parent.endsWith(sep) ? parent : parent + sep);
 
 /**
  * Usage errors found before anything runs: the input folder and its three files must exist
@@ -121,21 +140,49 @@ const inside = (child: string, parent: string) => child === parent || child.star
  * where the run writes (and would replace or delete) files.
  */
 async function checkInputAndOut(input: string, out: string): Promise<void> {
-  const [{ INPUT_NAMES }, { SOURCES }] = await Promise.all([import('@bottleneck/shared/keys'), import('@bottleneck/shared/sources')]);
-  const isDir = await stat(input).then((s) => s.isDirectory(), () => false);
-  if (!isDir) usage(`--input ${input}: no such folder (it should hold ${INPUT_NAMES.map((n) => SOURCES[n].file).join(', ')})`);
+  const [{ INPUT_NAMES }, { SOURCES }] = await Promise.all([
+    import('@bottleneck/shared/keys'),
+    import('@bottleneck/shared/sources'),
+  ]);
+  const isDir = await stat(input).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  if (!isDir)
+    usage(`--input ${input}: no such folder (it should hold ${INPUT_NAMES.map((n) => SOURCES[n].file).join(', ')})`);
   const missing: string[] = [];
   for (const n of INPUT_NAMES) {
     const f = join(input, SOURCES[n].file);
-    if (!(await stat(f).then((s) => s.isFile(), () => false))) missing.push(f);
+    if (
+      !(await stat(f).then(
+        (s) => s.isFile(),
+        () => false,
+      ))
+    )
+      missing.push(f);
   }
-  if (missing.length) usage(`--input ${input}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing; the month needs erp.xlsx, web.xlsx and liaison.xlsx`);
+  if (missing.length)
+    usage(
+      `--input ${input}: ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing; the month needs erp.xlsx, web.xlsx and liaison.xlsx`,
+    );
   const [realIn, realOut] = await Promise.all([realish(input), realish(out)]);
-  if (inside(realIn, realOut)) usage(`--input ${input} is inside --out ${out}: the run writes there and could replace or delete your files; give an input folder outside ${out}`);
+  if (inside(realIn, realOut))
+    usage(
+      `--input ${input} is inside --out ${out}: the run writes there and could replace or delete your files; give an input folder outside ${out}`,
+    );
 }
 
-async function execute(o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations }, json: boolean, verbose: boolean): Promise<number> {
-  const [{ runEmbedded }, out, { stderrLogger }, { limitsOf }] = await Promise.all([import('./embedded.js'), import('./output.js'), import('./log.js'), import('@bottleneck/shared/wiring')]);
+async function execute(
+  o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations },
+  json: boolean,
+  verbose: boolean,
+): Promise<number> {
+  const [{ runEmbedded }, out, { stderrLogger }, { limitsOf }] = await Promise.all([
+    import('./embedded.js'),
+    import('./output.js'),
+    import('./log.js'),
+    import('@bottleneck/shared/wiring'),
+  ]);
   const config = await cliConfig();
   const limits = limitsOf(config);
   const workers = config.BN_EXCEL_WORKERS;
@@ -169,13 +216,24 @@ async function generateCommand(argv: string[]): Promise<number> {
   if (typeof v.out !== 'string') usage('generate needs --out DIR');
   const { generateMonth } = await import('./generate/index.js');
   const t0 = performance.now();
-  const g = await generateMonth({ outDir: resolve(v.out), scale: intOf('scale', v.scale, 1), seed: intOf('seed', v.seed, 1) });
-  process.stdout.write(`generated ${g.erpRows} ERP rows, ${g.webRows} web rows, ${g.liaisonRows} liaison rows (${g.products} products) in ${Math.round(performance.now() - t0)} ms:\n  ${g.files.erp}\n  ${g.files.web}\n  ${g.files.liaison}\n`);
+  const g = await generateMonth({
+    outDir: resolve(v.out),
+    scale: intOf('scale', v.scale, 1),
+    seed: intOf('seed', v.seed, 1),
+  });
+  process.stdout.write(
+    `generated ${g.erpRows} ERP rows, ${g.webRows} web rows, ${g.liaisonRows} liaison rows (${g.products} products) in ${Math.round(performance.now() - t0)} ms:\n  ${g.files.erp}\n  ${g.files.web}\n  ${g.files.liaison}\n`,
+  );
   return EXIT.OK;
 }
 
 async function demoCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, { out: { type: 'string' }, scale: { type: 'string' }, seed: { type: 'string' }, json: { type: 'boolean' } });
+  const v = parse(argv, {
+    out: { type: 'string' },
+    scale: { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean' },
+  });
   if (v.help) return (process.stdout.write(HELP), EXIT.OK);
   const out = resolve(typeof v.out === 'string' ? v.out : 'demo-out');
   const input = resolve(out, 'input');
@@ -201,7 +259,10 @@ async function triggerCommand(argv: string[]): Promise<number> {
   const config = await cliConfig();
   const brokers = config.KAFKA_BROKERS;
   if (!brokers?.length) usage('trigger needs KAFKA_BROKERS (comma-separated host:port) in the environment');
-  const [{ kafkaBus, kafkaSettings }, { makeEvent, newRunId }] = await Promise.all([import('@bottleneck/shared/wiring'), import('@bottleneck/shared/events/index')]);
+  const [{ kafkaBus, kafkaSettings }, { makeEvent, newRunId }] = await Promise.all([
+    import('@bottleneck/shared/wiring'),
+    import('@bottleneck/shared/events/index'),
+  ]);
   let bus;
   try {
     // TLS and SASL as the services have them; a person is waiting: a few quick tries, not the services' half-minute.
@@ -211,13 +272,17 @@ async function triggerCommand(argv: string[]): Promise<number> {
   }
   try {
     const runId = newRunId(partition);
-    await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'manual' } }));
+    await bus.publish(
+      makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'manual' } }),
+    );
     process.stdout.write(`trigger sent: partition ${partition}, run ${runId}\n`);
     return EXIT.OK;
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code !== 'BN_ERR_BUS_CONNECT' && code !== 'BN_ERR_BUS_PUBLISH' && code !== 'BN_ERR_BUS_TOPICS') throw e;
-    process.stderr.write(`bottleneck: could not reach Kafka at ${brokers.join(',')} (KAFKA_BROKERS): start the services (docker compose up) or set KAFKA_BROKERS to a broker this machine can reach, e.g. localhost:9094 for the compose stack.\n`);
+    process.stderr.write(
+      `bottleneck: could not reach Kafka at ${brokers.join(',')} (KAFKA_BROKERS): start the services (docker compose up) or set KAFKA_BROKERS to a broker this machine can reach, e.g. localhost:9094 for the compose stack.\n`,
+    );
     return EXIT.UNAVAILABLE;
   } finally {
     await bus.close().catch(() => undefined);
@@ -235,25 +300,46 @@ export interface CliTools {
   EXIT: typeof EXIT;
 }
 
-const tools: CliTools = { parse: parseWith, usage, partitionOf: (v) => partitionOf(v, () => usage('a month is needed (YYYY-MM)')), intOf, config: cliConfig, help: HELP, EXIT };
+const tools: CliTools = {
+  parse: parseWith,
+  usage,
+  partitionOf: (v) => partitionOf(v, () => usage('a month is needed (YYYY-MM)')),
+  intOf,
+  config: cliConfig,
+  help: HELP,
+  EXIT,
+};
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     switch (cmd) {
-      case 'run': return await runCommand(rest);
-      case 'demo': return await demoCommand(rest);
-      case 'generate': return await generateCommand(rest);
-      case 'graph': return await graphCommand(rest);
-      case 'trigger': return await triggerCommand(rest);
-      case 'ui': return await (await import('./console-commands.js')).uiCommand(rest, tools);
-      case 'runs': return await (await import('./console-commands.js')).runsCommand(rest, tools);
-      case 'backfill': return await (await import('./console-commands.js')).backfillCommand(rest, tools);
-      case 'reexecute': return await (await import('./console-commands.js')).reexecuteCommand(rest, tools);
-      case undefined: case 'help': case '--help': case '-h':
+      case 'run':
+        return await runCommand(rest);
+      case 'demo':
+        return await demoCommand(rest);
+      case 'generate':
+        return await generateCommand(rest);
+      case 'graph':
+        return await graphCommand(rest);
+      case 'trigger':
+        return await triggerCommand(rest);
+      case 'ui':
+        return await (await import('./console-commands.js')).uiCommand(rest, tools);
+      case 'runs':
+        return await (await import('./console-commands.js')).runsCommand(rest, tools);
+      case 'backfill':
+        return await (await import('./console-commands.js')).backfillCommand(rest, tools);
+      case 'reexecute':
+        return await (await import('./console-commands.js')).reexecuteCommand(rest, tools);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
         process.stdout.write(HELP);
         return cmd === undefined ? EXIT.USAGE : EXIT.OK;
-      default: usage(`unknown command ${JSON.stringify(cmd)}`);
+      default:
+        usage(`unknown command ${JSON.stringify(cmd)}`);
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -266,7 +352,9 @@ export async function main(argv: string[]): Promise<number> {
 
 process.on('SIGINT', () => process.exit(EXIT.INTERRUPTED));
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+  },
   (e: unknown) => {
     process.stderr.write(`bottleneck: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = EXIT.INTERNAL;

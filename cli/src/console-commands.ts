@@ -11,33 +11,52 @@ const write = (s: string) => process.stdout.write(s);
 async function outDir(t: CliTools, v: unknown, cmd: string): Promise<string> {
   if (typeof v !== 'string') t.usage(`${cmd} needs --out DIR (the folder store \`bottleneck run\` writes)`);
   const dir = resolve(v);
-  if (!(await stat(dir).then((s) => s.isDirectory(), () => false))) t.usage(`--out ${v}: no such folder`);
+  if (
+    !(await stat(dir).then(
+      (s) => s.isDirectory(),
+      () => false,
+    ))
+  )
+    t.usage(`--out ${v}: no such folder`);
   return dir;
 }
 
 const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 
 function runLine(r: RunSummary | RunDetail): string {
-  const stages = r.stages.filter((s) => s.stage !== 'alerter').map((s) => `${s.stage}:${s.status}`).join(' ');
+  const stages = r.stages
+    .filter((s) => s.stage !== 'alerter')
+    .map((s) => `${s.stage}:${s.status}`)
+    .join(' ');
   return `${r.runId}  ${r.partition}  ${r.status.padEnd(10)}  ${r.trigger.source.padEnd(11)}  ${r.startedAt}  ${seconds(r.durationMs).padStart(7)}  ${stages}${r.error ? `\n    ${r.error.words}` : ''}\n`;
 }
 
 export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
-  const { values: v } = t.parse(argv, { out: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } }, false);
+  const { values: v } = t.parse(
+    argv,
+    { out: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    false,
+  );
   if (v.help) return (write(t.help), t.EXIT.OK);
   const out = await outDir(t, v.out, 'ui');
   const port = t.intOf('port', v.port, 8090);
   const host = typeof v.host === 'string' ? v.host : '127.0.0.1';
   const config = await t.config();
   const [{ embeddedConsole }, { stderrLogger }] = await Promise.all([import('./console.js'), import('./log.js')]);
-  const { app } = await embeddedConsole(out, { ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}), refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000), log: stderrLogger('error') });
+  const { app } = await embeddedConsole(out, {
+    ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
+    refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
+    log: stderrLogger('error'),
+  });
   let address: string;
   try {
     address = await app.listen({ host, port });
   } catch (e) {
     t.usage(`cannot listen on ${host}:${port}: ${errorMessage(e)}`);
   }
-  write(`bottleneck ui: the console over ${out} at ${address}/${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\nCtrl-C to stop.\n`);
+  write(
+    `bottleneck ui: the console over ${out} at ${address}/${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\nCtrl-C to stop.\n`,
+  );
   await new Promise<void>((r) => {
     process.once('SIGTERM', () => r());
     process.once('SIGINT', () => r());
@@ -47,15 +66,27 @@ export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
 }
 
 export async function runsCommand(argv: string[], t: CliTools): Promise<number> {
-  const { values: v } = t.parse(argv, { out: { type: 'string' }, partition: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' } }, false);
+  const { values: v } = t.parse(
+    argv,
+    { out: { type: 'string' }, partition: { type: 'string' }, status: { type: 'string' }, json: { type: 'boolean' } },
+    false,
+  );
   if (v.help) return (write(t.help), t.EXIT.OK);
   const out = await outDir(t, v.out, 'runs');
   const partition = v.partition === undefined ? undefined : t.partitionOf(v.partition);
   const statuses = ['running', 'published', 'succeeded', 'failed', 'superseded'];
-  if (v.status !== undefined && !statuses.includes(String(v.status))) t.usage(`--status must be one of ${statuses.join(', ')} (got ${JSON.stringify(v.status)})`);
-  const [{ Catalog, filterRuns }, { FolderStore }, { graphSpec }] = await Promise.all([import('@bottleneck/shared/catalog/index'), import('@bottleneck/shared/adapters/folder-store'), import('./console.js')]);
+  if (v.status !== undefined && !statuses.includes(String(v.status)))
+    t.usage(`--status must be one of ${statuses.join(', ')} (got ${JSON.stringify(v.status)})`);
+  const [{ Catalog, filterRuns }, { FolderStore }, { graphSpec }] = await Promise.all([
+    import('@bottleneck/shared/catalog/index'),
+    import('@bottleneck/shared/adapters/folder-store'),
+    import('./console.js'),
+  ]);
   const s = await new Catalog(new FolderStore(out), graphSpec()).snapshot();
-  const runs = filterRuns(s, { ...(partition ? { partition } : {}), ...(typeof v.status === 'string' ? { status: v.status } : {}) });
+  const runs = filterRuns(s, {
+    ...(partition ? { partition } : {}),
+    ...(typeof v.status === 'string' ? { status: v.status } : {}),
+  });
   if (v.json) {
     write(JSON.stringify({ runs }, null, 2) + '\n');
     return t.EXIT.OK;
@@ -70,10 +101,16 @@ export async function runsCommand(argv: string[], t: CliTools): Promise<number> 
 /** The Kafka bus of the services, for the commands that go through them. */
 async function servicesBus(t: CliTools) {
   const config = await t.config();
-  if (!config.KAFKA_BROKERS?.length) t.usage('without --out, this command goes through the services: it needs KAFKA_BROKERS (or give --out DIR to run here)');
+  if (!config.KAFKA_BROKERS?.length)
+    t.usage(
+      'without --out, this command goes through the services: it needs KAFKA_BROKERS (or give --out DIR to run here)',
+    );
   const { kafkaBus, kafkaSettings } = await import('@bottleneck/shared/wiring');
   try {
-    return { config, bus: await kafkaBus({ ...kafkaSettings({ ...config, KAFKA_BROKERS: config.KAFKA_BROKERS }), quick: true }) };
+    return {
+      config,
+      bus: await kafkaBus({ ...kafkaSettings({ ...config, KAFKA_BROKERS: config.KAFKA_BROKERS }), quick: true }),
+    };
   } catch (e) {
     return t.usage(`KAFKA_BROKERS: ${errorMessage(e)}`);
   }
@@ -87,7 +124,11 @@ function unreachable(e: unknown, t: CliTools): number {
 }
 
 export async function backfillCommand(argv: string[], t: CliTools): Promise<number> {
-  const { values: v } = t.parse(argv, { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, false);
+  const { values: v } = t.parse(
+    argv,
+    { from: { type: 'string' }, to: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } },
+    false,
+  );
   if (v.help) return (write(t.help), t.EXIT.OK);
   if (v.from === undefined || v.to === undefined) t.usage('backfill needs --from YYYY-MM and --to YYYY-MM');
   const from = t.partitionOf(v.from);
@@ -100,14 +141,16 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
   } catch (e) {
     return t.usage(`backfill: ${errorMessage(e)}`);
   }
-  if (months.length > MAX_BACKFILL_MONTHS) t.usage(`backfill: at most ${MAX_BACKFILL_MONTHS} months at once (${from} to ${to} is ${months.length})`);
+  if (months.length > MAX_BACKFILL_MONTHS)
+    t.usage(`backfill: at most ${MAX_BACKFILL_MONTHS} months at once (${from} to ${to} is ${months.length})`);
   if (v.out !== undefined) {
     const out = await outDir(t, v.out, 'backfill');
     const { EmbeddedEngine } = await import('./console.js');
     const engine = new EmbeddedEngine(out);
     try {
       const rec = await (await engine.actions()).backfill(from, to);
-      if (!v.json) write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length > 1 ? 's' : ''}, running here\n`);
+      if (!v.json)
+        write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length > 1 ? 's' : ''}, running here\n`);
       await engine.idle();
       const progress = backfillProgress(rec, await engine.catalog.snapshot());
       if (v.json) write(JSON.stringify(progress, null, 2) + '\n');
@@ -123,10 +166,21 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
     const runs: { partition: string; runId: string }[] = [];
     for (const partition of months) {
       const runId = newRunId(partition);
-      await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'backfill' } }, new Date(), stageEventId(runId, 'trigger')));
+      await bus.publish(
+        makeEvent(
+          'trigger',
+          { runId, partition, materializations: {}, checks: [], payload: { source: 'backfill' } },
+          new Date(),
+          stageEventId(runId, 'trigger'),
+        ),
+      );
       runs.push({ partition, runId });
     }
-    write(v.json ? JSON.stringify({ from, to, runs }, null, 2) + '\n' : `backfill sent to the services: ${runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ')}\n`);
+    write(
+      v.json
+        ? JSON.stringify({ from, to, runs }, null, 2) + '\n'
+        : `backfill sent to the services: ${runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ')}\n`,
+    );
     return t.EXIT.OK;
   } catch (e) {
     return unreachable(e, t);
@@ -139,8 +193,13 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
   const { values: v, positionals } = t.parse(argv, { out: { type: 'string' }, json: { type: 'boolean' } }, true);
   if (v.help) return (write(t.help), t.EXIT.OK);
   const runId = positionals[0];
-  if (!runId || positionals.length > 1 || !/^[A-Za-z0-9._-]{1,128}$/.test(runId)) t.usage('reexecute needs one RUN_ID (see `bottleneck runs`)');
-  const [{ Catalog }, { ActionRefused, Actions }, { graphSpec }] = await Promise.all([import('@bottleneck/shared/catalog/index'), import('@bottleneck/shared/catalog/actions'), import('./console.js')]);
+  if (!runId || positionals.length > 1 || !/^[A-Za-z0-9._-]{1,128}$/.test(runId))
+    t.usage('reexecute needs one RUN_ID (see `bottleneck runs`)');
+  const [{ Catalog }, { ActionRefused, Actions }, { graphSpec }] = await Promise.all([
+    import('@bottleneck/shared/catalog/index'),
+    import('@bottleneck/shared/catalog/actions'),
+    import('./console.js'),
+  ]);
   const refused = (e: unknown): number => {
     if (!(e instanceof ActionRefused)) throw e;
     process.stderr.write(`bottleneck: ${e.message}\n`);
@@ -149,7 +208,10 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
   const report = (r: { runId: string; fromStage: string }, s: Snapshot | null) => {
     const run = s?.runs.find((x) => x.runId === r.runId);
     if (v.json) write(JSON.stringify(run ?? r, null, 2) + '\n');
-    else write(`re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : ' sent to the services\n'}`);
+    else
+      write(
+        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : ' sent to the services\n'}`,
+      );
     return !run || run.status === 'published' || run.status === 'succeeded' ? t.EXIT.OK : t.EXIT.RUN_FAILED;
   };
   if (v.out !== undefined) {
@@ -167,15 +229,25 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
   }
   const { config, bus } = await servicesBus(t);
   try {
-    if (!config.S3_BUCKET) t.usage('without --out, reexecute reads the run\'s record from the bucket: it needs S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID... as the services have them)');
+    if (!config.S3_BUCKET)
+      t.usage(
+        "without --out, reexecute reads the run's record from the bucket: it needs S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID... as the services have them)",
+      );
     const { S3Store } = await import('@bottleneck/shared/adapters/s3-store');
     const store = new S3Store({
-      bucket: config.S3_BUCKET, region: config.S3_REGION, forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}), ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } } : {}),
+      bucket: config.S3_BUCKET,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}),
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+        : {}),
     });
     try {
-      const r = await new Actions(store, bus).reexecute(runId, await new Catalog(store, graphSpec()).snapshot()).catch(refused);
+      const r = await new Actions(store, bus)
+        .reexecute(runId, await new Catalog(store, graphSpec()).snapshot())
+        .catch(refused);
       return typeof r === 'number' ? r : report(r, null);
     } finally {
       store.close();

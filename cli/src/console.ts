@@ -10,7 +10,10 @@ import { createContext, embeddedAdapters, subscribeStages, type EmbeddedAdapters
  * catalog, API and page as the console service; actions run the stages in this process, on the
  * in-memory bus, started on the first action.
  */
-export const graphSpec = () => ({ assets: ASSETS, codeVersions: Object.fromEntries(STAGE_HANDLERS.map((h) => [h.stage, h.codeVersion])) });
+export const graphSpec = () => ({
+  assets: ASSETS,
+  codeVersions: Object.fromEntries(STAGE_HANDLERS.map((h) => [h.stage, h.codeVersion])),
+});
 
 /** The six stages over the folder store `out`, subscribed to an in-memory bus: what the embedded actions publish to. */
 export class EmbeddedEngine {
@@ -18,7 +21,10 @@ export class EmbeddedEngine {
   private started: Promise<Actions> | null = null;
   private closeContext: (() => Promise<void>) | null = null;
 
-  constructor(out: string, private readonly log?: Logger) {
+  constructor(
+    out: string,
+    private readonly log?: Logger,
+  ) {
     this.adapters = embeddedAdapters(out);
   }
 
@@ -31,7 +37,11 @@ export class EmbeddedEngine {
     this.started ??= (async () => {
       const { ctx, close } = await createContext(this.adapters, {
         ...(this.log ? { log: this.log } : {}),
-        alert: { to: ['data-team@bottleneck.example'], from: 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
+        alert: {
+          to: ['data-team@bottleneck.example'],
+          from: 'pipeline@bottleneck.example',
+          pipelineName: 'BottleNeck pipeline',
+        },
       });
       this.closeContext = close;
       await subscribeStages(this.adapters.bus, STAGE_HANDLERS, ctx);
@@ -52,13 +62,21 @@ export class EmbeddedEngine {
 }
 
 /** The console app over a folder store; close() stops the stages too. */
-export async function embeddedConsole(out: string, o: { token?: string; refreshMs?: number; log?: Logger } = {}): Promise<{ app: FastifyInstance; engine: EmbeddedEngine }> {
+export async function embeddedConsole(
+  out: string,
+  o: { token?: string; refreshMs?: number; log?: Logger } = {},
+): Promise<{ app: FastifyInstance; engine: EmbeddedEngine }> {
   const { buildConsole } = await import('@bottleneck/console/app');
   const engine = new EmbeddedEngine(out, o.log);
   const app = buildConsole({
-    store: engine.adapters.store, graph: graphSpec(), actions: () => engine.actions(),
-    ...(o.token ? { token: o.token } : {}), refreshMs: o.refreshMs ?? 500,
+    store: engine.adapters.store,
+    graph: graphSpec(),
+    actions: () => engine.actions(),
+    ...(o.token ? { token: o.token } : {}),
+    refreshMs: o.refreshMs ?? 500,
   });
-  app.addHook('onClose', async () => { await engine.close(); });
+  app.addHook('onClose', async () => {
+    await engine.close();
+  });
   return { app, engine };
 }

@@ -1,7 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import {
-  INPUT_NAMES, SOURCES, layout, makeEvent, newRunId, partitionOf, type CheckResult, type EventOf, type Expectations, type PipelineEvent,
+  INPUT_NAMES,
+  SOURCES,
+  layout,
+  makeEvent,
+  newRunId,
+  partitionOf,
+  type CheckResult,
+  type EventOf,
+  type Expectations,
+  type PipelineEvent,
 } from '@bottleneck/shared';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
@@ -69,29 +78,53 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
   const { ctx, close } = await createContext(adapters, {
-    workers, ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
-    log: opts.log ?? silent, ...(opts.limits ? { limits: opts.limits } : {}), now,
-    alert: { to: opts.alertTo ?? ['data-team@bottleneck.example'], from: opts.alertFrom ?? 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
+    workers,
+    ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
+    log: opts.log ?? silent,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+    now,
+    alert: {
+      to: opts.alertTo ?? ['data-team@bottleneck.example'],
+      from: opts.alertFrom ?? 'pipeline@bottleneck.example',
+      pipelineName: 'BottleNeck pipeline',
+    },
     ...(opts.progress ? { progress: opts.progress } : {}),
   });
   ctx.log.debug({ runId, workers }, 'excel workers');
   try {
     // The dropped files go where users drop them in production: incoming/<partition>/.
-    await Promise.all(INPUT_NAMES.map(async (name) => {
-      const src = join(opts.input, SOURCES[name].file);
-      const key = layout.incoming(opts.partition, name);
-      const exists = await stat(src).then((s) => s.isFile(), () => false);
-      if (exists) await store.putFile(key, src);
-      else await store.delete(key);
-    }));
+    await Promise.all(
+      INPUT_NAMES.map(async (name) => {
+        const src = join(opts.input, SOURCES[name].file);
+        const key = layout.incoming(opts.partition, name);
+        const exists = await stat(src).then(
+          (s) => s.isFile(),
+          () => false,
+        );
+        if (exists) await store.putFile(key, src);
+        else await store.delete(key);
+      }),
+    );
     await subscribeStages(bus, STAGE_HANDLERS, ctx);
-    await bus.publish(makeEvent('trigger', {
-      runId, partition: opts.partition, materializations: {}, checks: [],
-      ...(opts.expectations ? { expectations: opts.expectations } : {}),
-      payload: { source: 'cli' },
-    }, now()));
+    await bus.publish(
+      makeEvent(
+        'trigger',
+        {
+          runId,
+          partition: opts.partition,
+          materializations: {},
+          checks: [],
+          ...(opts.expectations ? { expectations: opts.expectations } : {}),
+          payload: { source: 'cli' },
+        },
+        now(),
+      ),
+    );
     await bus.idle();
-    const events = bus.messages().map((m) => m.event).filter((e) => e.runId === runId);
+    const events = bus
+      .messages()
+      .map((m) => m.event)
+      .filter((e) => e.runId === runId);
     return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
   } finally {
     await bus.close();
@@ -101,7 +134,13 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: string, events: PipelineEvent[], durationMs: number): Promise<RunSummary> {
+async function summarize(
+  opts: EmbeddedRunOptions,
+  store: FolderStore,
+  runId: string,
+  events: PipelineEvent[],
+  durationMs: number,
+): Promise<RunSummary> {
   const last = events[events.length - 1];
   const failed = events.find((e): e is EventOf<'failed'> => e.type === 'failed');
   const published = events.find((e): e is EventOf<'published'> => e.type === 'published');
@@ -109,16 +148,33 @@ async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: st
   const mats = final?.materializations ?? {};
   const rowCounts: Record<string, number> = {};
   for (const [k, m] of Object.entries(mats)) if (m.metadata.rowCount !== undefined) rowCounts[k] = m.metadata.rowCount;
-  const num = (k: string) => (mats[k]?.metadata.rowCount ?? null);
+  const num = (k: string) => mats[k]?.metadata.rowCount ?? null;
   const base = {
-    runId, partition: opts.partition, rowCounts,
+    runId,
+    partition: opts.partition,
+    rowCounts,
     totalRevenue: (mats.merged_with_revenue?.metadata.totalRevenue as string | undefined) ?? null,
-    premium: num('premium_wines'), ordinary: num('ordinary_wines'),
-    checks: final?.checks ?? [], durationMs, events: events.map((e) => ({ type: e.type, id: e.id })),
+    premium: num('premium_wines'),
+    ordinary: num('ordinary_wines'),
+    checks: final?.checks ?? [],
+    durationMs,
+    events: events.map((e) => ({ type: e.type, id: e.id })),
   };
   if (published && !failed) {
-    const outputs = published.payload.files.map((f) => ({ name: basename(f.key), path: store.describe(f.key), bytes: f.bytes }));
-    return { ...base, status: 'succeeded', outputs, extractsDir: store.describe(layout.extracts(opts.partition, runId, '').slice(0, -1)), deadLetter: null, alert: null, error: null };
+    const outputs = published.payload.files.map((f) => ({
+      name: basename(f.key),
+      path: store.describe(f.key),
+      bytes: f.bytes,
+    }));
+    return {
+      ...base,
+      status: 'succeeded',
+      outputs,
+      extractsDir: store.describe(layout.extracts(opts.partition, runId, '').slice(0, -1)),
+      deadLetter: null,
+      alert: null,
+      error: null,
+    };
   }
   const dl = layout.deadLetter(opts.partition, runId);
   const hasDl = (await store.head(dl)) !== null;
@@ -129,9 +185,24 @@ async function summarize(opts: EmbeddedRunOptions, store: FolderStore, runId: st
   }
   const p = failed?.payload;
   return {
-    ...base, status: 'failed', outputs: [], extractsDir: null, deadLetter: hasDl ? store.describe(dl) : null, alert,
+    ...base,
+    status: 'failed',
+    outputs: [],
+    extractsDir: null,
+    deadLetter: hasDl ? store.describe(dl) : null,
+    alert,
     error: p
-      ? { stage: p.stage, ...(p.asset ? { asset: p.asset } : {}), code: p.code, message: p.message, ...(p.location ? { location: p.location } : {}) }
-      : { stage: 'runner', code: 'BN_ERR_ASSET_FAILED', message: `the run stopped after ${last?.type ?? 'nothing'} without publishing or failing` },
+      ? {
+          stage: p.stage,
+          ...(p.asset ? { asset: p.asset } : {}),
+          code: p.code,
+          message: p.message,
+          ...(p.location ? { location: p.location } : {}),
+        }
+      : {
+          stage: 'runner',
+          code: 'BN_ERR_ASSET_FAILED',
+          message: `the run stopped after ${last?.type ?? 'nothing'} without publishing or failing`,
+        },
   };
 }

@@ -27,7 +27,9 @@ export function humanProgress(write: (s: string) => void): ProgressListener {
       write(`  ${tag} ${c.asset}.${c.check}: ${c.message ?? `${c.description} failed ${brief(c.metadata)}`}\n`);
     },
     onStage({ stage, consumed, emitted, durationMs }) {
-      write(`  → ${pad(stage, 10)} handled ${consumed}, emitted ${emitted.join(', ') || 'nothing'} (${durationMs} ms)\n`);
+      write(
+        `  → ${pad(stage, 10)} handled ${consumed}, emitted ${emitted.join(', ') || 'nothing'} (${durationMs} ms)\n`,
+      );
     },
   };
 }
@@ -43,14 +45,19 @@ export function humanSummary(s: RunSummary): string {
     lines.push(`  ${pad('premium wines', 24)} ${lpad(String(s.premium), 12)}`);
     lines.push(`  ${pad('ordinary wines', 24)} ${lpad(String(s.ordinary), 12)}`);
     const warns = s.checks.filter((c) => !c.passed && c.severity === 'WARN');
-    lines.push(`  ${pad('checks', 24)} ${lpad(`${s.checks.filter((c) => c.passed).length} passed, ${warns.length} warnings`, 12)}`);
+    lines.push(
+      `  ${pad('checks', 24)} ${lpad(`${s.checks.filter((c) => c.passed).length} passed, ${warns.length} warnings`, 12)}`,
+    );
     lines.push('', `Outputs in ${s.extractsDir}:`);
     for (const o of s.outputs) lines.push(`  ${pad(o.name, 30)} ${lpad(kb(o.bytes), 10)}`);
   } else {
     const e = s.error;
-    lines.push(`Run ${s.runId} for ${s.partition} FAILED at stage ${e?.stage ?? '?'}${e?.asset ? ` (asset ${e.asset})` : ''}: ${e?.code ?? ''}`);
+    lines.push(
+      `Run ${s.runId} for ${s.partition} FAILED at stage ${e?.stage ?? '?'}${e?.asset ? ` (asset ${e.asset})` : ''}: ${e?.code ?? ''}`,
+    );
     lines.push(`  ${e?.message ?? ''}`, '');
-    if (e?.code === 'BN_ERR_INPUT_MISSING' && typeof e.location?.file === 'string') lines.push(`Put ${e.location.file} in the --input folder and run again.`, '');
+    if (e?.code === 'BN_ERR_INPUT_MISSING' && typeof e.location?.file === 'string')
+      lines.push(`Put ${e.location.file} in the --input folder and run again.`, '');
     lines.push('Nothing was published for this run.');
     if (s.deadLetter) lines.push(`Dead-letter record: ${s.deadLetter}`);
     if (s.alert) lines.push(`Alert (SendGrid payload): ${s.alert}`);
@@ -60,10 +67,27 @@ export function humanSummary(s: RunSummary): string {
 
 /** The machine-readable result: one JSON object, money as a string with two decimals. */
 export function jsonSummary(s: RunSummary): string {
-  return JSON.stringify({
-    status: s.status, runId: s.runId, partition: s.partition, rowCounts: s.rowCounts,
-    totalRevenue: s.totalRevenue, premium: s.premium, ordinary: s.ordinary,
-    checks: s.checks.map((c) => ({ asset: c.asset, check: c.check, passed: c.passed, severity: c.severity, metadata: c.metadata })),
-    outputs: s.outputs, deadLetter: s.deadLetter, alert: s.alert, error: s.error, durationMs: s.durationMs,
-  }) + '\n';
+  return (
+    JSON.stringify({
+      status: s.status,
+      runId: s.runId,
+      partition: s.partition,
+      rowCounts: s.rowCounts,
+      totalRevenue: s.totalRevenue,
+      premium: s.premium,
+      ordinary: s.ordinary,
+      checks: s.checks.map((c) => ({
+        asset: c.asset,
+        check: c.check,
+        passed: c.passed,
+        severity: c.severity,
+        metadata: c.metadata,
+      })),
+      outputs: s.outputs,
+      deadLetter: s.deadLetter,
+      alert: s.alert,
+      error: s.error,
+      durationMs: s.durationMs,
+    }) + '\n'
+  );
 }

@@ -8,12 +8,23 @@ const refused = (key: string, why: string) => {
   } catch (e) {
     caught = e;
   }
-  expect(caught).toMatchObject({ code: 'BN_ERR_KEY_INVALID', retriable: false, message: `object key ${JSON.stringify(key.slice(0, 200))} is refused: ${why}` });
+  expect(caught).toMatchObject({
+    code: 'BN_ERR_KEY_INVALID',
+    retriable: false,
+    message: `object key ${JSON.stringify(key.slice(0, 200))} is refused: ${why}`,
+  });
 };
 
 describe('validateKey', () => {
   it('returns a safe key as it is', () => {
-    for (const k of ['a', 'incoming/2026-01/erp.xlsx', 'staging/2026-01/run.1_x-y/erp_clean.parquet', 'Ch\u00e2teau/caf\u00e9 \u2713.csv', 'a..b/c.', '.hidden/x']) {
+    for (const k of [
+      'a',
+      'incoming/2026-01/erp.xlsx',
+      'staging/2026-01/run.1_x-y/erp_clean.parquet',
+      'Ch\u00e2teau/caf\u00e9 \u2713.csv',
+      'a..b/c.',
+      '.hidden/x',
+    ]) {
       expect(validateKey(k)).toBe(k);
     }
   });
@@ -49,7 +60,9 @@ describe('validateKey', () => {
   });
 
   it('refuses a key that is not a string with BN_ERR_KEY_INVALID (not a TypeError)', () => {
-    expect(() => validateKey(undefined as unknown as string)).toThrow(expect.objectContaining({ code: 'BN_ERR_KEY_INVALID' }));
+    expect(() => validateKey(undefined as unknown as string)).toThrow(
+      expect.objectContaining({ code: 'BN_ERR_KEY_INVALID' }),
+    );
   });
 });
 
@@ -73,7 +86,12 @@ describe('layout', () => {
     }
     expect(layout.manifest('2026-01', 'r1').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
     expect(layout.current('2026-01').startsWith(layout.extractsPrefix('2026-01'))).toBe(true);
-    for (const k of [layout.staging('2026-01', 'r1', 'x.parquet'), layout.deadLetter('2026-01', 'r1'), layout.extracts('2026-01', 'r1', 'a.csv'), layout.current('2026-01')]) {
+    for (const k of [
+      layout.staging('2026-01', 'r1', 'x.parquet'),
+      layout.deadLetter('2026-01', 'r1'),
+      layout.extracts('2026-01', 'r1', 'a.csv'),
+      layout.current('2026-01'),
+    ]) {
       expect(validateKey(k)).toBe(k);
     }
   });

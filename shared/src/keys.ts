@@ -13,7 +13,11 @@ const MAX_KEY_BYTES = 1024;
 export function validateKey(key: string): string {
   // Keys come from events and notifications: the type is checked at run time too.
   const given: unknown = key;
-  const bad = (why: string) => new BottleneckError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(String(given).slice(0, 200))} is refused: ${why}`);
+  const bad = (why: string) =>
+    new BottleneckError(
+      'BN_ERR_KEY_INVALID',
+      `object key ${JSON.stringify(String(given).slice(0, 200))} is refused: ${why}`,
+    );
   if (typeof given !== 'string') throw bad('it is not a string');
   if (key.length === 0) throw bad('it is empty');
   if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
@@ -46,7 +50,8 @@ export const layout = {
   /** Held while a run publishes a month: two runs of one month never publish at once. */
   publishLock: (partition: string) => `state/publish/${partition}.lock`,
   /** The publisher's claim on one scheduled slot: fires once across replicas and restarts. */
-  scheduleClaim: (partition: string, slot: Date) => `state/schedule/${partition}/${slot.toISOString().replace(/[:.]/g, '-')}.json`,
+  scheduleClaim: (partition: string, slot: Date) =>
+    `state/schedule/${partition}/${slot.toISOString().replace(/[:.]/g, '-')}.json`,
 };
 
 /** The partition of an incoming object key, and which input it is; null for any other key. */

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 
 const PROFILE = fileURLToPath(new URL('../dist/profile.js', import.meta.url));
 const script = `import(${JSON.stringify(PROFILE)}).then(async ({ timed, mark }) => { mark('start', 0); await timed('a phase', () => new Promise((r) => setTimeout(r, 20))); })`;
-const run = (env: Record<string, string>) => spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+const run = (env: Record<string, string>) =>
+  spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
 
 describe('BN_PROFILE', () => {
   it('=1 prints each phase, by start, with its duration, on stderr at exit', () => {

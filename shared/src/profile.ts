@@ -15,8 +15,12 @@ const spans: { label: string; start: number; end: number; rssMiB: number }[] = [
 if (PROFILING) {
   process.on('exit', () => {
     const thread = isMainThread ? '' : ' (worker)';
-    const lines = [...spans].sort((a, b) => a.start - b.start)
-      .map((s) => `bn-profile${thread} ${s.start.toFixed(0).padStart(6)} ms +${(s.end - s.start).toFixed(0).padStart(5)} ms ${s.rssMiB.toFixed(0).padStart(4)} MiB  ${s.label}`);
+    const lines = [...spans]
+      .sort((a, b) => a.start - b.start)
+      .map(
+        (s) =>
+          `bn-profile${thread} ${s.start.toFixed(0).padStart(6)} ms +${(s.end - s.start).toFixed(0).padStart(5)} ms ${s.rssMiB.toFixed(0).padStart(4)} MiB  ${s.label}`,
+      );
     lines.push(`bn-profile${thread} peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
     process.stderr.write(`${lines.join('\n')}\n`);
   });

@@ -23,9 +23,21 @@ async function store(): Promise<FolderStore> {
 async function twoSets(s: ObjectStore, current: 'a' | 'b'): Promise<void> {
   for (const run of ['a', 'b']) await s.put(layout.extracts('2026-11', run, 'merged_with_revenue.csv'), `set ${run}\n`);
   const pointer: CurrentPointer = {
-    partition: '2026-11', runId: current, runStartedAt: '2026-11-30T10:00:00Z', prefix: `extracts/2026-11/${current}/`,
-    manifestKey: layout.extracts('2026-11', current, '_manifest.json'), publishedAt: '2026-11-30T10:01:00Z',
-    files: [{ name: 'merged_with_revenue.csv', key: layout.extracts('2026-11', current, 'merged_with_revenue.csv'), bytes: 6, sha256: 'x', asset: 'merged_with_revenue' }],
+    partition: '2026-11',
+    runId: current,
+    runStartedAt: '2026-11-30T10:00:00Z',
+    prefix: `extracts/2026-11/${current}/`,
+    manifestKey: layout.extracts('2026-11', current, '_manifest.json'),
+    publishedAt: '2026-11-30T10:01:00Z',
+    files: [
+      {
+        name: 'merged_with_revenue.csv',
+        key: layout.extracts('2026-11', current, 'merged_with_revenue.csv'),
+        bytes: 6,
+        sha256: 'x',
+        asset: 'merged_with_revenue',
+      },
+    ],
   };
   await s.put(layout.current('2026-11'), JSON.stringify(pointer));
 }
@@ -49,13 +61,20 @@ describe('readers of extracts/ follow the pointer', () => {
 
   it('readPublished names the month, the file and the run when the file is not in the set', async () => {
     const s = await store();
-    await expect(readPublished(s, '2026-11', 'premium_wines.csv')).rejects.toMatchObject({ code: 'BN_ERR_STORE_NOT_FOUND', message: 'premium_wines.csv is not published for 2026-11' });
+    await expect(readPublished(s, '2026-11', 'premium_wines.csv')).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_NOT_FOUND',
+      message: 'premium_wines.csv is not published for 2026-11',
+    });
     await twoSets(s, 'a');
-    await expect(readPublished(s, '2026-11', 'premium_wines.csv')).rejects.toMatchObject({ message: 'premium_wines.csv is not published for 2026-11 (run a)' });
+    await expect(readPublished(s, '2026-11', 'premium_wines.csv')).rejects.toMatchObject({
+      message: 'premium_wines.csv is not published for 2026-11 (run a)',
+    });
   });
 
   it('readCurrent passes on any other failure of the store', async () => {
-    const failing = { get: () => Promise.reject(new BottleneckError('BN_ERR_STORE_IO', 'S3 unreachable', { retriable: true })) } as unknown as ObjectStore;
+    const failing = {
+      get: () => Promise.reject(new BottleneckError('BN_ERR_STORE_IO', 'S3 unreachable', { retriable: true })),
+    } as unknown as ObjectStore;
     await expect(readCurrent(failing, '2026-11')).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
   });
 });

@@ -46,6 +46,10 @@ export async function readCurrent(store: ObjectStore, partition: string): Promis
 export async function readPublished(store: ObjectStore, partition: string, name: string): Promise<Buffer> {
   const current = await readCurrent(store, partition);
   const file = current?.files.find((f) => f.name === name);
-  if (!current || !file) throw new BottleneckError('BN_ERR_STORE_NOT_FOUND', `${name} is not published for ${partition}${current ? ` (run ${current.runId})` : ''}`);
+  if (!current || !file)
+    throw new BottleneckError(
+      'BN_ERR_STORE_NOT_FOUND',
+      `${name} is not published for ${partition}${current ? ` (run ${current.runId})` : ''}`,
+    );
   return store.get(file.key);
 }

@@ -52,7 +52,8 @@ describe('readSecret', () => {
     }
     expect(err).toMatchObject({
       code: 'BN_ERR_CONFIG_INVALID',
-      message: 'SENDGRID_API_KEY and SENDGRID_API_KEY_FILE are both set: set only one (SENDGRID_API_KEY_FILE names a file holding the secret)',
+      message:
+        'SENDGRID_API_KEY and SENDGRID_API_KEY_FILE are both set: set only one (SENDGRID_API_KEY_FILE names a file holding the secret)',
     });
     expect(String((err as Error).message)).not.toContain(KEY);
   });

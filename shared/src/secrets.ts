@@ -23,7 +23,8 @@ export function readOptionalSecret(name: string, env: Env = process.env): string
   const file = env[fileVar];
   const hasDirect = direct !== undefined && direct !== '';
   const hasFile = file !== undefined && file !== '';
-  if (hasDirect && hasFile) throw configError(`${name} and ${fileVar} are both set: set only one (${fileVar} names a file holding the secret)`);
+  if (hasDirect && hasFile)
+    throw configError(`${name} and ${fileVar} are both set: set only one (${fileVar} names a file holding the secret)`);
   if (hasDirect) {
     const value = direct.trim();
     if (!value) throw configError(`${name} is set but blank: give the secret, or unset it and set ${fileVar}`);
@@ -33,12 +34,17 @@ export function readOptionalSecret(name: string, env: Env = process.env): string
   let text: string;
   try {
     const size = statSync(file).size;
-    if (size > MAX_SECRET_FILE_BYTES) throw configError(`${fileVar} names ${file}, which holds ${size} bytes: a secret file holds at most ${MAX_SECRET_FILE_BYTES} bytes; check the path`);
+    if (size > MAX_SECRET_FILE_BYTES)
+      throw configError(
+        `${fileVar} names ${file}, which holds ${size} bytes: a secret file holds at most ${MAX_SECRET_FILE_BYTES} bytes; check the path`,
+      );
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (e instanceof BottleneckError) throw e;
     const code = (e as { code?: string }).code ?? 'unknown error';
-    throw configError(`${fileVar} names ${file}, which cannot be read (${code}): mount the secret there or fix the path`);
+    throw configError(
+      `${fileVar} names ${file}, which cannot be read (${code}): mount the secret there or fix the path`,
+    );
   }
   const value = text.trim();
   if (!value) throw configError(`${fileVar} names ${file}, which is empty: write the secret into it`);
@@ -53,6 +59,7 @@ export function readOptionalSecret(name: string, env: Env = process.env): string
  */
 export function readSecret(name: string, env: Env = process.env): string {
   const value = readOptionalSecret(name, env);
-  if (value === undefined) throw configError(`${name} is not set: set it, or set ${name}_FILE to the path of a file holding it`);
+  if (value === undefined)
+    throw configError(`${name} is not set: set it, or set ${name}_FILE to the path of a file holding it`);
   return value;
 }

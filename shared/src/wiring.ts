@@ -32,7 +32,11 @@ export interface Adapters {
 
 /** The embedded adapters: the in-memory bus, the folder `out` as the store, its outbox/ as the mailer. */
 /** The embedded adapters, typed as what they are: the CLI reads the bus's log and the folder's paths. */
-export interface EmbeddedAdapters extends Adapters { bus: MemoryBus; store: FolderStore; mailer: OutboxMailer }
+export interface EmbeddedAdapters extends Adapters {
+  bus: MemoryBus;
+  store: FolderStore;
+  mailer: OutboxMailer;
+}
 
 export function embeddedAdapters(out: string, now: () => Date = () => new Date()): EmbeddedAdapters {
   return { bus: new MemoryBus(), store: new FolderStore(out), mailer: new OutboxMailer(join(out, 'outbox'), now) };
@@ -41,15 +45,25 @@ export function embeddedAdapters(out: string, now: () => Date = () => new Date()
 /** What the services' adapters are built from (their validated configuration). */
 export interface ServiceAdapterSettings {
   kafka: {
-    brokers: string[]; clientId: string; topicPrefix: string; numPartitions: number; replicationFactor: number;
-    ssl: boolean; sessionTimeoutMs: number; sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
+    brokers: string[];
+    clientId: string;
+    topicPrefix: string;
+    numPartitions: number;
+    replicationFactor: number;
+    ssl: boolean;
+    sessionTimeoutMs: number;
+    sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
     /** A person is waiting (the CLI): fewer, quicker connection tries. */
     quick?: boolean;
     /** Months (topic partitions) handled at once by each subscription: one slow or stuck month does not hold the others. */
     partitionsConsumedConcurrently?: number;
   };
   s3: {
-    bucket: string; prefix?: string; endpoint?: string; region: string; forcePathStyle: boolean;
+    bucket: string;
+    prefix?: string;
+    endpoint?: string;
+    region: string;
+    forcePathStyle: boolean;
     credentials?: { accessKeyId: string; secretAccessKey: string };
   };
   /** Only the alerter sends mail. */
@@ -57,15 +71,35 @@ export interface ServiceAdapterSettings {
   log: Logger;
 }
 
-type KafkaConfig = Pick<ConfigFor<'cli'>, 'KAFKA_CLIENT_ID' | 'KAFKA_TOPIC_PREFIX' | 'KAFKA_SSL' | 'KAFKA_SASL_MECHANISM' | 'KAFKA_SASL_USERNAME' | 'KAFKA_SASL_PASSWORD'> & { KAFKA_BROKERS: string[] };
+type KafkaConfig = Pick<
+  ConfigFor<'cli'>,
+  | 'KAFKA_CLIENT_ID'
+  | 'KAFKA_TOPIC_PREFIX'
+  | 'KAFKA_SSL'
+  | 'KAFKA_SASL_MECHANISM'
+  | 'KAFKA_SASL_USERNAME'
+  | 'KAFKA_SASL_PASSWORD'
+> & { KAFKA_BROKERS: string[] };
 
 /** The Kafka client settings of a validated configuration (TLS and SASL included), for the services and the CLI. */
-export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<ServiceName>, 'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'>): ServiceAdapterSettings['kafka'] {
-  const sasl = c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
-    ? { mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD } : undefined;
+export function kafkaSettings(
+  c: KafkaConfig,
+  topics?: Pick<
+    ConfigFor<ServiceName>,
+    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'
+  >,
+): ServiceAdapterSettings['kafka'] {
+  const sasl =
+    c.KAFKA_SASL_MECHANISM && c.KAFKA_SASL_USERNAME && c.KAFKA_SASL_PASSWORD
+      ? { mechanism: c.KAFKA_SASL_MECHANISM, username: c.KAFKA_SASL_USERNAME, password: c.KAFKA_SASL_PASSWORD }
+      : undefined;
   return {
-    brokers: c.KAFKA_BROKERS, clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck', topicPrefix: c.KAFKA_TOPIC_PREFIX, ssl: c.KAFKA_SSL,
-    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3, replicationFactor: topics?.KAFKA_REPLICATION_FACTOR ?? -1,
+    brokers: c.KAFKA_BROKERS,
+    clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck',
+    topicPrefix: c.KAFKA_TOPIC_PREFIX,
+    ssl: c.KAFKA_SSL,
+    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3,
+    replicationFactor: topics?.KAFKA_REPLICATION_FACTOR ?? -1,
     sessionTimeoutMs: topics?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
     ...(topics ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS } : {}),
     ...(sasl ? { sasl } : {}),
@@ -73,14 +107,22 @@ export function kafkaSettings(c: KafkaConfig, topics?: Pick<ConfigFor<ServiceNam
 }
 
 /** The adapters' settings from a service's validated configuration. */
-export function serviceSettings(c: Pick<ConfigFor<ServiceName>, keyof ConfigFor<ServiceName>>, log: Logger, sendgrid?: ServiceAdapterSettings['sendgrid']): ServiceAdapterSettings {
+export function serviceSettings(
+  c: Pick<ConfigFor<ServiceName>, keyof ConfigFor<ServiceName>>,
+  log: Logger,
+  sendgrid?: ServiceAdapterSettings['sendgrid'],
+): ServiceAdapterSettings {
   return {
     kafka: kafkaSettings(c, c),
     s3: {
-      bucket: c.S3_BUCKET, region: c.S3_REGION, forcePathStyle: c.S3_FORCE_PATH_STYLE,
+      bucket: c.S3_BUCKET,
+      region: c.S3_REGION,
+      forcePathStyle: c.S3_FORCE_PATH_STYLE,
       ...(c.S3_PREFIX ? { prefix: c.S3_PREFIX } : {}),
       ...(c.S3_ENDPOINT ? { endpoint: c.S3_ENDPOINT } : {}),
-      ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } } : {}),
+      ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY
+        ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } }
+        : {}),
     },
     ...(sendgrid ? { sendgrid } : {}),
     log,
@@ -88,8 +130,16 @@ export function serviceSettings(c: Pick<ConfigFor<ServiceName>, keyof ConfigFor<
 }
 
 /** The read limits a configuration sets (BN_MAX_*), over the defaults. */
-export function limitsOf(c: Pick<ConfigFor<'cli'>, 'BN_MAX_FILE_BYTES' | 'BN_MAX_UNCOMPRESSED_BYTES' | 'BN_MAX_ROWS' | 'BN_MAX_READ_MS'>): ReadLimits {
-  return { ...DEFAULT_READ_LIMITS, maxBytes: c.BN_MAX_FILE_BYTES, maxUncompressedBytes: c.BN_MAX_UNCOMPRESSED_BYTES, maxRows: c.BN_MAX_ROWS, maxMillis: c.BN_MAX_READ_MS };
+export function limitsOf(
+  c: Pick<ConfigFor<'cli'>, 'BN_MAX_FILE_BYTES' | 'BN_MAX_UNCOMPRESSED_BYTES' | 'BN_MAX_ROWS' | 'BN_MAX_READ_MS'>,
+): ReadLimits {
+  return {
+    ...DEFAULT_READ_LIMITS,
+    maxBytes: c.BN_MAX_FILE_BYTES,
+    maxUncompressedBytes: c.BN_MAX_UNCOMPRESSED_BYTES,
+    maxRows: c.BN_MAX_ROWS,
+    maxMillis: c.BN_MAX_READ_MS,
+  };
 }
 
 /** The Kafka bus from its settings (loaded on demand: the embedded path never imports kafkajs). */
@@ -97,7 +147,9 @@ export async function kafkaBus(k: ServiceAdapterSettings['kafka'], log: Logger =
   const { KafkaBus } = await import('./adapters/kafka-bus.js');
   const { quick, sasl, ...kafka } = k;
   return new KafkaBus({
-    ...kafka, ...(sasl ? { sasl } : {}), logger: log,
+    ...kafka,
+    ...(sasl ? { sasl } : {}),
+    logger: log,
     ...(quick ? { connectionTimeoutMs: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 } } : {}),
   });
 }
@@ -140,14 +192,19 @@ export interface Wired {
 /** The stage context over a set of adapters: DuckDB, the task runner, the IO manager, a scratch folder. */
 export async function createContext(a: Adapters, o: ContextOptions = {}): Promise<Wired> {
   const workers = o.workers ?? 0;
-  const tasks: TaskRunner = workers > 0 ? new WorkerPool({ size: workers, ...(o.preload ? { preload: o.preload } : {}) }) : new InlineRunner();
+  const tasks: TaskRunner =
+    workers > 0 ? new WorkerPool({ size: workers, ...(o.preload ? { preload: o.preload } : {}) }) : new InlineRunner();
   const duck = new Duck();
   duck.warm();
   const root = o.workRoot ?? tmpdir();
   await mkdir(root, { recursive: true });
   const workDir = await mkdtemp(join(root, 'bottleneck-'));
   const ctx: StageContext = {
-    store: a.store, duck, io: new StoreIO(a.store, duck, exportCsv), tasks, workDir,
+    store: a.store,
+    duck,
+    io: new StoreIO(a.store, duck, exportCsv),
+    tasks,
+    workDir,
     log: o.log ?? silentLogger,
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
@@ -170,8 +227,17 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
  * Subscribes stages to their events on the bus, each bound with bindStage (idempotent, retried,
  * failures turned into `failed` events), in the consumer group `group(stage)`.
  */
-export async function subscribeStages(bus: Bus, handlers: readonly StageHandler[], ctx: StageContext, group: (stage: string) => string = (s) => s, wrap: (h: StageHandler, bound: ReturnType<typeof bindStage>) => ReturnType<typeof bindStage> = (_h, b) => b): Promise<Subscription[]> {
+export async function subscribeStages(
+  bus: Bus,
+  handlers: readonly StageHandler[],
+  ctx: StageContext,
+  group: (stage: string) => string = (s) => s,
+  wrap: (h: StageHandler, bound: ReturnType<typeof bindStage>) => ReturnType<typeof bindStage> = (_h, b) => b,
+): Promise<Subscription[]> {
   const subs: Subscription[] = [];
-  for (const h of handlers) subs.push(await bus.subscribe({ group: group(h.stage), types: h.consumes, handler: wrap(h, bindStage(h, ctx, bus)) }));
+  for (const h of handlers)
+    subs.push(
+      await bus.subscribe({ group: group(h.stage), types: h.consumes, handler: wrap(h, bindStage(h, ctx, bus)) }),
+    );
   return subs;
 }

@@ -20,7 +20,12 @@ import { startS3Relay, type S3Relay } from './s3-relay.js';
 export const QUICK = process.env.BN_FAULTS_QUICK === '1';
 
 /** Polls fn until it returns something truthy; timeoutMs is a safety net against a hang, not a speed target. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = PATIENCE_MS, everyMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = PATIENCE_MS,
+  everyMs = 200,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn().catch(() => null);
@@ -48,13 +53,30 @@ export interface Seen {
 export class Tap {
   private readonly seen = new Map<string, Seen>();
   private consumer!: Consumer;
-  constructor(private readonly brokers: string[], private readonly prefix: string) {}
+  constructor(
+    private readonly brokers: string[],
+    private readonly prefix: string,
+  ) {}
 
   async start(): Promise<void> {
     const kafka = new Kafka({ clientId: 'faults-tap', brokers: this.brokers, logLevel: logLevel.NOTHING });
-    this.consumer = kafka.consumer({ groupId: `faults-tap-${Date.now()}`, maxWaitTimeInMs: 100, sessionTimeout: 10_000 });
+    this.consumer = kafka.consumer({
+      groupId: `faults-tap-${Date.now()}`,
+      maxWaitTimeInMs: 100,
+      sessionTimeout: 10_000,
+    });
     await this.consumer.connect();
-    const types = ['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published', 'failed', 'dead-letter'];
+    const types = [
+      'trigger',
+      'file-arrived',
+      'cleaned',
+      'validated',
+      'merged',
+      'analysed',
+      'published',
+      'failed',
+      'dead-letter',
+    ];
     await this.consumer.subscribe({ topics: types.map((t) => `${this.prefix}.${t}`), fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
@@ -63,8 +85,17 @@ export class Tap {
         let event: PipelineEvent | null = null;
         try {
           event = JSON.parse(message.value?.toString('utf8') ?? '') as PipelineEvent;
-        } catch { /* a poison message: counted, not parsed */ }
-        this.seen.set(k, { topic, type: topic.slice(this.prefix.length + 1), partition, offset: message.offset, event, bytes: message.value?.length ?? 0 });
+        } catch {
+          /* a poison message: counted, not parsed */
+        }
+        this.seen.set(k, {
+          topic,
+          type: topic.slice(this.prefix.length + 1),
+          partition,
+          offset: message.offset,
+          event,
+          bytes: message.value?.length ?? 0,
+        });
       },
     });
   }
@@ -76,7 +107,9 @@ export class Tap {
 
   /** Events of one type for a month. */
   events(type: string, month: string): PipelineEvent[] {
-    return this.all(type).map((s) => s.event).filter((e): e is PipelineEvent => e?.partition === month);
+    return this.all(type)
+      .map((s) => s.event)
+      .filter((e): e is PipelineEvent => e?.partition === month);
   }
 
   async stop(): Promise<void> {
@@ -129,7 +162,10 @@ export async function startWorld(o: Partial<StackOptions> = {}): Promise<World> 
     },
   });
   const store = new S3Store({
-    bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    bucket: stack.bucket,
+    endpoint: process.env.S3_ENDPOINT!,
+    region: process.env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
   const tap = new Tap(process.env.KAFKA_BROKERS!.split(','), stack.prefix);
@@ -160,7 +196,13 @@ export async function month(w: World, seed: number, scale = 0.25): Promise<strin
   return dir;
 }
 
-export async function upload(w: World, partition: string, dir: string, names: readonly ('erp' | 'web' | 'liaison')[] = ['erp', 'web', 'liaison'], gapMs = 0): Promise<void> {
+export async function upload(
+  w: World,
+  partition: string,
+  dir: string,
+  names: readonly ('erp' | 'web' | 'liaison')[] = ['erp', 'web', 'liaison'],
+  gapMs = 0,
+): Promise<void> {
   for (const [i, n] of names.entries()) {
     if (i > 0 && gapMs) await sleep(gapMs);
     await w.store.putFile(layout.incoming(partition, n), join(dir, `${n}.xlsx`));
@@ -180,11 +222,18 @@ export async function assertWhole(w: World, m: string): Promise<CurrentPointer> 
   const { createHash } = await import('node:crypto');
   const c = await readCurrent(w.store, m);
   if (!c) throw new Error(`nothing published for ${m}`);
-  const manifest = JSON.parse((await w.store.get(c.manifestKey)).toString('utf8')) as { runId: string; files: { key: string; sha256: string }[] };
-  if (manifest.runId !== c.runId) throw new Error(`${m}: the pointer names run ${c.runId}, its manifest run ${manifest.runId}`);
+  const manifest = JSON.parse((await w.store.get(c.manifestKey)).toString('utf8')) as {
+    runId: string;
+    files: { key: string; sha256: string }[];
+  };
+  if (manifest.runId !== c.runId)
+    throw new Error(`${m}: the pointer names run ${c.runId}, its manifest run ${manifest.runId}`);
   for (const f of c.files) {
-    if (!f.key.startsWith(`extracts/${m}/${c.runId}/`)) throw new Error(`${m}: ${f.key} is outside run ${c.runId}'s set`);
-    const sha = createHash('sha256').update(await w.store.get(f.key)).digest('hex');
+    if (!f.key.startsWith(`extracts/${m}/${c.runId}/`))
+      throw new Error(`${m}: ${f.key} is outside run ${c.runId}'s set`);
+    const sha = createHash('sha256')
+      .update(await w.store.get(f.key))
+      .digest('hex');
     if (sha !== f.sha256) throw new Error(`${m}: ${f.key} does not match the manifest (a mixed or partial set)`);
   }
   return c;
@@ -193,12 +242,18 @@ export async function assertWhole(w: World, m: string): Promise<CurrentPointer> 
 /** Dead-letter records of a month (.json only: S3Proxy lists an object being written under a temporary name). */
 export async function deadLetters(w: World, m: string): Promise<{ key: string; record: Record<string, unknown> }[]> {
   const keys = (await w.store.list(`dead-letter/${m}/`)).filter((o) => o.key.endsWith('.json')).map((o) => o.key);
-  return Promise.all(keys.map(async (key) => ({ key, record: JSON.parse((await w.store.get(key)).toString('utf8')) as Record<string, unknown> })));
+  return Promise.all(
+    keys.map(async (key) => ({
+      key,
+      record: JSON.parse((await w.store.get(key)).toString('utf8')) as Record<string, unknown>,
+    })),
+  );
 }
 
 /** Mails the stand-in accepted about a month (subject or body names it). */
 export function mailsAbout(w: World, m: string): { subject: string; text: string }[] {
-  return w.standin.received()
+  return w.standin
+    .received()
     .map((p) => ({ subject: p.subject ?? '', text: (p.content ?? []).map((c) => c.value).join('\n') }))
     .filter((x) => x.subject.includes(m) || x.text.includes(m));
 }
@@ -211,10 +266,19 @@ export function mailsAbout(w: World, m: string): { subject: string; text: string
  * extracts/ beyond the runs published); lost (months given as expected to publish that have no
  * set, and failed runs with no mail).
  */
-export async function tally(w: World, scenario: string, months: string[], o: { expectPublished?: string[]; recoverMs?: number | null; note?: string } = {}): Promise<Row> {
+export async function tally(
+  w: World,
+  scenario: string,
+  months: string[],
+  o: { expectPublished?: string[]; recoverMs?: number | null; note?: string } = {},
+): Promise<Row> {
   await w.stack.waitIdle();
   await waitFor('the tap to catch up', async () => {
-    const kafka = new Kafka({ clientId: 'faults-ends', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'faults-ends',
+      brokers: process.env.KAFKA_BROKERS!.split(','),
+      logLevel: logLevel.NOTHING,
+    });
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -228,7 +292,13 @@ export async function tally(w: World, scenario: string, months: string[], o: { e
       await admin.disconnect();
     }
   });
-  let runs = 0, pub = 0, failed = 0, lost = 0, dupEvents = 0, dupMails = 0, dupFiles = 0;
+  let runs = 0,
+    pub = 0,
+    failed = 0,
+    lost = 0,
+    dupEvents = 0,
+    dupMails = 0,
+    dupFiles = 0;
   for (const m of months) {
     const runIds = new Set(w.tap.events('trigger', m).map((e) => e.runId));
     runs += runIds.size;
@@ -243,11 +313,26 @@ export async function tally(w: World, scenario: string, months: string[], o: { e
       const n = mails.filter((x) => x.text.includes(r)).length;
       if (n > 1) dupMails += n - 1;
     }
-    const sets = new Set((await w.store.list(layout.extractsPrefix(m))).map((x) => x.key.split('/')[2]).filter((s) => s && s !== '_current.json'));
+    const sets = new Set(
+      (await w.store.list(layout.extractsPrefix(m)))
+        .map((x) => x.key.split('/')[2])
+        .filter((s) => s && s !== '_current.json'),
+    );
     dupFiles += Math.max(0, sets.size - pubRuns.size);
     if (o.expectPublished?.includes(m) && !(await readCurrent(w.store, m))) lost++;
   }
-  const row: Row = { scenario, runs, published: pub, failed, lost, dupEvents, dupMails, dupFiles, recoverMs: o.recoverMs ?? null, ...(o.note ? { note: o.note } : {}) };
+  const row: Row = {
+    scenario,
+    runs,
+    published: pub,
+    failed,
+    lost,
+    dupEvents,
+    dupMails,
+    dupFiles,
+    recoverMs: o.recoverMs ?? null,
+    ...(o.note ? { note: o.note } : {}),
+  };
   w.rows.push(row);
   process.stderr.write(`faults: ${formatRow(row)}\n`);
   return row;
@@ -256,7 +341,15 @@ export async function tally(w: World, scenario: string, months: string[], o: { e
 const HEAD = ['scenario', 'runs', 'published', 'failed', 'lost', 'dup ev/mail/files', 'recover'];
 
 function formatRow(r: Row): string {
-  return [r.scenario, r.runs, r.published, r.failed, r.lost, `${r.dupEvents}/${r.dupMails}/${r.dupFiles}`, r.recoverMs === null ? '-' : `${(r.recoverMs / 1000).toFixed(1)} s`].join(' | ');
+  return [
+    r.scenario,
+    r.runs,
+    r.published,
+    r.failed,
+    r.lost,
+    `${r.dupEvents}/${r.dupMails}/${r.dupFiles}`,
+    r.recoverMs === null ? '-' : `${(r.recoverMs / 1000).toFixed(1)} s`,
+  ].join(' | ');
 }
 
 /** The whole table, as Markdown; also written to .cache/faults/table.md. */

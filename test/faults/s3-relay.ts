@@ -7,7 +7,13 @@
  * SigV4 signs the Host header: the relay forwards the request with its headers as they are (Host
  * included), so the signature the server checks is the one the client made.
  */
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 
 export interface RelayRule {
   /** HTTP method to match (GET, PUT, HEAD, POST, DELETE); any when unset. */
@@ -65,27 +71,40 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
 
   const match = (req: IncomingMessage): Live | undefined => {
     const { bucket, key } = describeRequest(req);
-    return rules.find((l) => !l.released
-      && (l.rule.times === undefined || l.hits < l.rule.times)
-      && (!l.rule.method || l.rule.method === req.method)
-      && (!l.rule.bucket || l.rule.bucket === bucket)
-      && (!l.rule.key || (key !== '' && l.rule.key.test(key))));
+    return rules.find(
+      (l) =>
+        !l.released &&
+        (l.rule.times === undefined || l.hits < l.rule.times) &&
+        (!l.rule.method || l.rule.method === req.method) &&
+        (!l.rule.bucket || l.rule.bucket === bucket) &&
+        (!l.rule.key || (key !== '' && l.rule.key.test(key))),
+    );
   };
 
   const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, beforeReply?: Live): void => {
-    const out = httpRequest({
-      host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers,
-    }, (up) => {
-      const reply = () => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      };
-      if (beforeReply && !beforeReply.released) {
-        up.pause();
-        beforeReply.waiting.push(reply);
-      } else reply();
+    const out = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: req.headers,
+      },
+      (up) => {
+        const reply = () => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        };
+        if (beforeReply && !beforeReply.released) {
+          up.pause();
+          beforeReply.waiting.push(reply);
+        } else reply();
+      },
+    );
+    out.on('error', () => {
+      if (!res.headersSent) res.writeHead(502).end();
+      else res.destroy();
     });
-    out.on('error', () => { if (!res.headersSent) res.writeHead(502).end(); else res.destroy(); });
     out.end(body);
   };
 
@@ -106,7 +125,9 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
         setTimeout(() => forward(req, res, body), a.delayMs);
       } else if ('fail' in a) {
         res.writeHead(a.fail, { 'content-type': 'application/xml', 'retry-after': '1' });
-        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${a.fail === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected by the fault suite's relay</Message></Error>`);
+        res.end(
+          `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${a.fail === 503 ? 'ServiceUnavailable' : 'InternalError'}</Code><Message>injected by the fault suite's relay</Message></Error>`,
+        );
       } else if (a.hold === 'before') {
         live.held.push(res);
         live.waiting.push(() => forward(req, res, body));
@@ -146,10 +167,11 @@ export async function startS3Relay(target: string): Promise<S3Relay> {
       for (const l of [...rules]) releaseLive(l);
     },
     seen: () => seen,
-    close: () => new Promise<void>((resolve) => {
-      for (const l of [...rules]) releaseLive(l);
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const l of [...rules]) releaseLive(l);
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

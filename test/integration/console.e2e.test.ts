@@ -28,21 +28,36 @@ let consoleUrl: string;
 let monthDir: string;
 const consoleLog: string[] = [];
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = PATIENCE_MS): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = PATIENCE_MS,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; console log: ${consoleLog.join('').slice(-1000)}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; console log: ${consoleLog.join('').slice(-1000)}`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-const api = (path: string, init: RequestInit = {}) => fetch(`${consoleUrl}${path}`, { ...init, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+const api = (path: string, init: RequestInit = {}) =>
+  fetch(`${consoleUrl}${path}`, {
+    ...init,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
 
 /** Every event of one type on the bus so far. */
 async function eventsOf(type: string): Promise<PipelineEvent[]> {
-  const kafka = new Kafka({ clientId: 'e2e-console-reader', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'e2e-console-reader',
+    brokers: process.env.KAFKA_BROKERS!.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topic = `${stack.prefix}.${type}`;
@@ -50,14 +65,19 @@ async function eventsOf(type: string): Promise<PipelineEvent[]> {
   await admin.disconnect();
   const out: PipelineEvent[] = [];
   if (total === 0) return out;
-  const consumer = kafka.consumer({ groupId: `e2e-console-reader-${Date.now()}-${Math.random()}`, maxWaitTimeInMs: 50 });
+  const consumer = kafka.consumer({
+    groupId: `e2e-console-reader-${Date.now()}-${Math.random()}`,
+    maxWaitTimeInMs: 50,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve) => {
-    void consumer.run({ eachMessage: async ({ message }) => {
-      out.push(JSON.parse(message.value!.toString('utf8')) as PipelineEvent);
-      if (out.length >= total) resolve();
-    } });
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        out.push(JSON.parse(message.value!.toString('utf8')) as PipelineEvent);
+        if (out.length >= total) resolve();
+      },
+    });
   });
   await consumer.disconnect();
   return out;
@@ -67,26 +87,44 @@ beforeAll(async () => {
   standin = await startStandIn({ apiKey: STANDIN_API_KEY });
   stack = await startStack({ sendgridUrl: standin.url, sendgridKey: STANDIN_API_KEY, pollIntervalMs: 0 });
   store = new S3Store({
-    bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    bucket: stack.bucket,
+    endpoint: process.env.S3_ENDPOINT!,
+    region: process.env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
   const dir = await tmp('bn-e2e-console-');
   monthDir = dir;
   await generateMonth({ outDir: dir, scale: 1, seed: 3 });
-  for (const p of MONTHS) for (const n of ['erp', 'web', 'liaison'] as const) await store.putFile(layout.incoming(p, n), join(dir, `${n}.xlsx`));
+  for (const p of MONTHS)
+    for (const n of ['erp', 'web', 'liaison'] as const)
+      await store.putFile(layout.incoming(p, n), join(dir, `${n}.xlsx`));
   const port = await freePort();
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k)));
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k),
+    ),
+  );
   // The console reads what every service reads; the ingest-only and alerter-only settings are not its own.
-  const env = Object.fromEntries(Object.entries(stack.env).filter(([k]) => !/^(BN_POLL_INTERVAL_MS|BN_SETTLE_MS|S3_EVENTS_TOPIC|SENDGRID_|ALERT_)/.test(k)));
+  const env = Object.fromEntries(
+    Object.entries(stack.env).filter(
+      ([k]) => !/^(BN_POLL_INTERVAL_MS|BN_SETTLE_MS|S3_EVENTS_TOPIC|SENDGRID_|ALERT_)/.test(k),
+    ),
+  );
   consoleProc = spawn(process.execPath, [join(ROOT, 'services', 'console', 'dist', 'main.js')], {
-    env: { ...base, ...env, HTTP_PORT: String(port), BN_CONSOLE_TOKEN: TOKEN, BN_CONSOLE_REFRESH_MS: '200' }, stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...base, ...env, HTTP_PORT: String(port), BN_CONSOLE_TOKEN: TOKEN, BN_CONSOLE_REFRESH_MS: '200' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   consoleProc.stdout!.on('data', (d) => consoleLog.push(String(d)));
   consoleProc.stderr!.on('data', (d) => consoleLog.push(String(d)));
   consoleUrl = `http://127.0.0.1:${port}`;
   await waitFor('the console to be ready', async () => {
-    if (consoleProc!.exitCode !== null) throw new Error(`the console exited ${consoleProc!.exitCode}: ${consoleLog.join('')}`);
-    return fetch(`${consoleUrl}/readyz`).then((r) => r.ok, () => false);
+    if (consoleProc!.exitCode !== null)
+      throw new Error(`the console exited ${consoleProc!.exitCode}: ${consoleLog.join('')}`);
+    return fetch(`${consoleUrl}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
   });
 });
 
@@ -105,17 +143,28 @@ afterAll(async () => {
 describe('console on the services stack', () => {
   it('shows the three months as not run yet, and refuses an API call without the token', async () => {
     expect((await fetch(`${consoleUrl}/api/partitions`)).status).toBe(401);
-    const { partitions } = (await (await api('/api/partitions')).json()) as { partitions: { partition: string; status: string; words: string }[] };
-    expect(partitions.map((p) => [p.partition, p.status, p.words])).toEqual(MONTHS.map((p) => [p, 'stale', 'erp.xlsx, web.xlsx and liaison.xlsx arrived; no run yet']));
+    const { partitions } = (await (await api('/api/partitions')).json()) as {
+      partitions: { partition: string; status: string; words: string }[];
+    };
+    expect(partitions.map((p) => [p.partition, p.status, p.words])).toEqual(
+      MONTHS.map((p) => [p, 'stale', 'erp.xlsx, web.xlsx and liaison.xlsx arrived; no run yet']),
+    );
   });
 
   it('a backfill of three months publishes three months, once each', async () => {
-    const r = await api('/api/backfills', { method: 'POST', body: JSON.stringify({ from: MONTHS[0], to: MONTHS.at(-1) }) });
+    const r = await api('/api/backfills', {
+      method: 'POST',
+      body: JSON.stringify({ from: MONTHS[0], to: MONTHS.at(-1) }),
+    });
     expect(r.status).toBe(202);
     const { id, runs } = (await r.json()) as { id: string; runs: { partition: string; runId: string }[] };
     expect(runs.map((x) => x.partition)).toEqual(MONTHS);
     const progress = await waitFor('the backfill to finish', async () => {
-      const b = (await (await api(`/api/backfills/${id}`)).json()) as { status: string; done: number; runs: { partition: string; status: string }[] };
+      const b = (await (await api(`/api/backfills/${id}`)).json()) as {
+        status: string;
+        done: number;
+        runs: { partition: string; status: string }[];
+      };
       return b.status !== 'running' && b;
     });
     expect(progress.runs.map((x) => [x.partition, x.status])).toEqual(MONTHS.map((p) => [p, 'published']));
@@ -124,8 +173,14 @@ describe('console on the services stack', () => {
     expect(published.map((e) => e.partition).sort()).toEqual(MONTHS);
     for (const run of runs) expect((await readCurrent(store, run.partition))?.runId).toBe(run.runId);
     const triggers = (await eventsOf('trigger')).filter((e) => e.type === 'trigger');
-    expect(triggers.map((e) => (e.type === 'trigger' ? e.payload.source : '')).sort()).toEqual(['backfill', 'backfill', 'backfill']);
-    const { partitions } = (await (await api('/api/partitions')).json()) as { partitions: { partition: string; status: string }[] };
+    expect(triggers.map((e) => (e.type === 'trigger' ? e.payload.source : '')).sort()).toEqual([
+      'backfill',
+      'backfill',
+      'backfill',
+    ]);
+    const { partitions } = (await (await api('/api/partitions')).json()) as {
+      partitions: { partition: string; status: string }[];
+    };
     expect(partitions.map((p) => p.status)).toEqual(['published', 'published', 'published']);
   });
 
@@ -134,7 +189,8 @@ describe('console on the services stack', () => {
     const { readFile } = await import('node:fs/promises');
     const erp = await readFile(join(monthDir, 'erp.xlsx'));
     await store.put(layout.incoming(month, 'erp'), erp.subarray(0, 3000));
-    for (const n of ['web', 'liaison'] as const) await store.putFile(layout.incoming(month, n), join(monthDir, `${n}.xlsx`));
+    for (const n of ['web', 'liaison'] as const)
+      await store.putFile(layout.incoming(month, n), join(monthDir, `${n}.xlsx`));
     const r = await api('/api/runs', { method: 'POST', body: JSON.stringify({ partition: month }) });
     expect(r.status).toBe(202);
     const { runId } = (await r.json()) as { runId: string };
@@ -143,23 +199,35 @@ describe('console on the services stack', () => {
       const run = x.ok ? ((await x.json()) as { status: string; error: { words: string } | null }) : null;
       return run?.status === 'failed' && run;
     });
-    expect(failed.error?.words).toBe('ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again');
+    expect(failed.error?.words).toBe(
+      'ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again',
+    );
     await store.put(layout.incoming(month, 'erp'), erp);
     const env = {
-      KAFKA_BROKERS: stack.env.KAFKA_BROKERS!, KAFKA_TOPIC_PREFIX: stack.prefix, S3_BUCKET: stack.bucket, S3_ENDPOINT: stack.env.S3_ENDPOINT!,
-      S3_REGION: stack.env.S3_REGION!, S3_FORCE_PATH_STYLE: 'true', S3_ACCESS_KEY_ID: stack.env.S3_ACCESS_KEY_ID!, S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
+      KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
+      KAFKA_TOPIC_PREFIX: stack.prefix,
+      S3_BUCKET: stack.bucket,
+      S3_ENDPOINT: stack.env.S3_ENDPOINT!,
+      S3_REGION: stack.env.S3_REGION!,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: stack.env.S3_ACCESS_KEY_ID!,
+      S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
     };
     const out = await cli(['reexecute', runId, '--json'], env);
     expect(out.code, out.stderr).toBe(0);
-    const child = (JSON.parse(out.stdout) as { runId: string; fromStage: string; parentRunId: string });
+    const child = JSON.parse(out.stdout) as { runId: string; fromStage: string; parentRunId: string };
     expect(child).toMatchObject({ fromStage: 'ingest', parentRunId: runId });
     const done = await waitFor('the re-execution to publish', async () => {
       const x = await api(`/api/runs/${child.runId}`);
-      const run = x.ok ? ((await x.json()) as { status: string; trigger: { source: string; parentRunId?: string } }) : null;
+      const run = x.ok
+        ? ((await x.json()) as { status: string; trigger: { source: string; parentRunId?: string } })
+        : null;
       return run && run.status !== 'running' && run;
     });
     expect(done).toMatchObject({ status: 'published', trigger: { source: 'reexecution', parentRunId: runId } });
     await stack.waitIdle();
-    expect((await eventsOf('published')).filter((e) => e.partition === month).map((e) => e.runId)).toEqual([child.runId]);
+    expect((await eventsOf('published')).filter((e) => e.partition === month).map((e) => e.runId)).toEqual([
+      child.runId,
+    ]);
   });
 });

@@ -40,18 +40,24 @@ const pct = (xs: number[], p: number) => {
 beforeAll(async () => {
   standin = await startStandIn({ apiKey: STANDIN_API_KEY });
   stack = await startStack({ sendgridUrl: standin.url, sendgridKey: STANDIN_API_KEY, pollIntervalMs: 0 });
-  const kafka = new Kafka({ clientId: 'bench-e2e', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'bench-e2e',
+    brokers: process.env.KAFKA_BROKERS!.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   producer = kafka.producer();
   await producer.connect();
   consumer = kafka.consumer({ groupId: `bench-e2e-${randomUUID()}`, maxWaitTimeInMs: 20 });
   await consumer.connect();
   await consumer.subscribe({ topics: ORDER.map((t) => `${stack.prefix}.${t}`), fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => {
-    const e = JSON.parse(message.value!.toString('utf8')) as PipelineEvent;
-    const m = seen.get(e.partition) ?? new Map();
-    seen.set(e.partition, m);
-    m.set(e.type, { ts: Date.parse(e.ts), at: Date.now() });
-  } });
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const e = JSON.parse(message.value!.toString('utf8')) as PipelineEvent;
+      const m = seen.get(e.partition) ?? new Map();
+      seen.set(e.partition, m);
+      m.set(e.type, { ts: Date.parse(e.ts), at: Date.now() });
+    },
+  });
 }, 180_000);
 
 afterAll(async () => {
@@ -61,47 +67,61 @@ afterAll(async () => {
   await standin?.close();
 }, 60_000);
 
-it.skipIf(!REFERENCE)(`times ${RUNS} uploads of the reference month, upload to published`, async () => {
-  const store = new S3Store({
-    bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
-    credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
-  });
-  const totals: number[] = [];
-  const steps = new Map<string, number[]>();
-  for (let i = 0; i < RUNS + 1; i++) {
-    const partition = `20${40 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`;
-    for (const n of ['erp', 'web', 'liaison'] as const) await store.putFile(layout.incoming(partition, n), join(REFERENCE!, `${n}.xlsx`));
-    const uploaded = Date.now();
-    const records = (['erp', 'web', 'liaison'] as const).map((n) => ({ eventName: 's3:ObjectCreated:Put', s3: { bucket: { name: stack.bucket }, object: { key: layout.incoming(partition, n) } } }));
-    await producer.send({ topic: `${stack.prefix}.s3-events`, messages: [{ value: JSON.stringify({ Records: records }) }] });
-    const end = Date.now() + 30_000;
-    while (!seen.get(partition)?.has('published')) {
-      if (Date.now() > end) throw new Error(`run for ${partition} not published in 30 s`);
-      await new Promise((r) => setTimeout(r, 5));
+it.skipIf(!REFERENCE)(
+  `times ${RUNS} uploads of the reference month, upload to published`,
+  async () => {
+    const store = new S3Store({
+      bucket: stack.bucket,
+      endpoint: process.env.S3_ENDPOINT!,
+      region: process.env.S3_REGION ?? 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
+    });
+    const totals: number[] = [];
+    const steps = new Map<string, number[]>();
+    for (let i = 0; i < RUNS + 1; i++) {
+      const partition = `20${40 + Math.floor(i / 12)}-${String((i % 12) + 1).padStart(2, '0')}`;
+      for (const n of ['erp', 'web', 'liaison'] as const)
+        await store.putFile(layout.incoming(partition, n), join(REFERENCE!, `${n}.xlsx`));
+      const uploaded = Date.now();
+      const records = (['erp', 'web', 'liaison'] as const).map((n) => ({
+        eventName: 's3:ObjectCreated:Put',
+        s3: { bucket: { name: stack.bucket }, object: { key: layout.incoming(partition, n) } },
+      }));
+      await producer.send({
+        topic: `${stack.prefix}.s3-events`,
+        messages: [{ value: JSON.stringify({ Records: records }) }],
+      });
+      const end = Date.now() + 30_000;
+      while (!seen.get(partition)?.has('published')) {
+        if (Date.now() > end) throw new Error(`run for ${partition} not published in 30 s`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      if (i === 0) continue; // warm-up: connections, JIT, DuckDB's first load
+      const m = seen.get(partition)!;
+      totals.push(m.get('published')!.at - uploaded);
+      let prev = uploaded;
+      for (const t of ORDER) {
+        const ts = m.get(t)!.ts;
+        steps.set(t, [...(steps.get(t) ?? []), ts - prev]);
+        prev = ts;
+      }
     }
-    if (i === 0) continue; // warm-up: connections, JIT, DuckDB's first load
-    const m = seen.get(partition)!;
-    totals.push(m.get('published')!.at - uploaded);
-    let prev = uploaded;
-    for (const t of ORDER) {
-      const ts = m.get(t)!.ts;
-      steps.set(t, [...(steps.get(t) ?? []), ts - prev]);
-      prev = ts;
-    }
-  }
-  const p50 = pct(totals, 50);
-  const lines = [
-    '',
-    `bench:e2e: ${RUNS} uploads of the reference month, last upload -> published event (6 services, Kafka, S3Proxy, loopback)`,
-    `  p50 ${p50} ms   p95 ${pct(totals, 95)} ms   min ${Math.min(...totals)} ms   max ${Math.max(...totals)} ms`,
-    '  stage shares (p50 of each step; event timestamps are taken when a stage emits):',
-    ...ORDER.map((t) => {
-      const xs = steps.get(t)!;
-      return `    ${STEP_NAMES[t]!.padEnd(52)} p50 ${String(pct(xs, 50)).padStart(5)} ms  (${Math.round((100 * pct(xs, 50)) / p50)}%)`;
-    }),
-    `  target p50 < 2000 ms: ${p50 < 2000 ? 'met' : 'MISSED'}`,
-    '',
-  ];
-  console.log(lines.join('\n'));
-  expect(totals).toHaveLength(RUNS);
-}, 900_000);
+    const p50 = pct(totals, 50);
+    const lines = [
+      '',
+      `bench:e2e: ${RUNS} uploads of the reference month, last upload -> published event (6 services, Kafka, S3Proxy, loopback)`,
+      `  p50 ${p50} ms   p95 ${pct(totals, 95)} ms   min ${Math.min(...totals)} ms   max ${Math.max(...totals)} ms`,
+      '  stage shares (p50 of each step; event timestamps are taken when a stage emits):',
+      ...ORDER.map((t) => {
+        const xs = steps.get(t)!;
+        return `    ${STEP_NAMES[t]!.padEnd(52)} p50 ${String(pct(xs, 50)).padStart(5)} ms  (${Math.round((100 * pct(xs, 50)) / p50)}%)`;
+      }),
+      `  target p50 < 2000 ms: ${p50 < 2000 ? 'met' : 'MISSED'}`,
+      '',
+    ];
+    console.log(lines.join('\n'));
+    expect(totals).toHaveLength(RUNS);
+  },
+  900_000,
+);

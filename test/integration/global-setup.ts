@@ -27,7 +27,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   process.env.S3_ACCESS_KEY_ID = s3.accessKeyId;
   process.env.S3_SECRET_ACCESS_KEY = s3.secretAccessKey;
   process.env.S3_REGION = s3.region;
-  process.stderr.write(`integration servers ready in ${Date.now() - t0} ms: Kafka ${process.env.KAFKA_BROKERS}, S3 ${s3.endpoint}\n`);
+  process.stderr.write(
+    `integration servers ready in ${Date.now() - t0} ms: Kafka ${process.env.KAFKA_BROKERS}, S3 ${s3.endpoint}\n`,
+  );
   return async () => {
     await Promise.all([kafka.stop(), s3.stop()]);
   };

@@ -8,8 +8,14 @@ import type { Logger } from '../../shared/src/stage/context.js';
 import { busContract } from '../../shared/src/testing/contracts/bus.js';
 import { uniqueTag, waitUntil } from '../../shared/src/testing/contracts/helpers.js';
 
-const brokers = (process.env.KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-if (!brokers.length) throw new Error('KAFKA_BROKERS is not set: run with test/integration/vitest.config.ts (its global setup starts Kafka)');
+const brokers = (process.env.KAFKA_BROKERS ?? '')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
+if (!brokers.length)
+  throw new Error(
+    'KAFKA_BROKERS is not set: run with test/integration/vitest.config.ts (its global setup starts Kafka)',
+  );
 
 /** A plain kafkajs client, for what the bus must not do itself: raw produce, raw reads, topic deletion. */
 const raw = new Kafka({ clientId: 'kafka-bus-test', brokers, logLevel: logLevel.NOTHING });
@@ -37,17 +43,21 @@ const FAST: Partial<KafkaBusOptions> = { retryDelayMs: 10, maxRetryDelayMs: 50 }
  */
 const WAIT = 90_000;
 
-busContract('KafkaBus', async () => {
-  const bus = new KafkaBus({ brokers, topicPrefix: uniqueTag('bn'), ...FAST });
-  await bus.start();
-  return {
-    bus,
-    cleanup: async () => {
-      await bus.close();
-      await deleteTopics(bus.topics());
-    },
-  };
-}, { timeoutMs: WAIT });
+busContract(
+  'KafkaBus',
+  async () => {
+    const bus = new KafkaBus({ brokers, topicPrefix: uniqueTag('bn'), ...FAST });
+    await bus.start();
+    return {
+      bus,
+      cleanup: async () => {
+        await bus.close();
+        await deleteTopics(bus.topics());
+      },
+    };
+  },
+  { timeoutMs: WAIT },
+);
 
 type RawMessage = KafkaMessage & { partition: number };
 
@@ -58,7 +68,11 @@ async function readRaw(topic: string, count: number): Promise<RawMessage[]> {
   await consumer.connect();
   try {
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    await consumer.run({ eachMessage: async ({ partition, message }) => { got.push({ ...message, partition }); } });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        got.push({ ...message, partition });
+      },
+    });
     await waitUntil(() => got.length >= count, WAIT, `${count} message(s) on ${topic}`);
   } finally {
     await consumer.disconnect();
@@ -96,17 +110,30 @@ describe('KafkaBus (Kafka-specific)', () => {
     // A second bus on existing topics starts too, and says so at debug level only (every start of
     // a service after the first finds its topics there: that is no warning).
     const lines: { level: string; msg: string; obj: object }[] = [];
-    const at = (level: string) => (obj: object, msg?: string) => { lines.push({ level, msg: msg ?? '', obj }); };
-    await newBus({ numPartitions: 4, kafkaLogLevel: 'debug', logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } }, bus.prefix).start();
+    const at = (level: string) => (obj: object, msg?: string) => {
+      lines.push({ level, msg: msg ?? '', obj });
+    };
+    await newBus(
+      {
+        numPartitions: 4,
+        kafkaLogLevel: 'debug',
+        logger: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') },
+      },
+      bus.prefix,
+    ).start();
     expect(lines.filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
     expect(lines.filter((l) => /topic/i.test(l.msg) && l.level !== 'debug').map((l) => l.msg)).toEqual([]);
-    expect(lines.find((l) => l.msg === 'bus topics already exist: left as they are')?.obj).toEqual({ topics: bus.topics() });
+    expect(lines.find((l) => l.msg === 'bus topics already exist: left as they are')?.obj).toEqual({
+      topics: bus.topics(),
+    });
     const admin = raw.admin();
     await admin.connect();
     try {
       const meta = await admin.fetchTopicMetadata({ topics: bus.topics() });
       expect(meta.topics.map((t) => [t.name, t.partitions.length]).sort()).toEqual(
-        ['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published', 'failed', 'dead-letter'].map((t) => [`${bus.prefix}.${t}`, 4]).sort(),
+        ['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published', 'failed', 'dead-letter']
+          .map((t) => [`${bus.prefix}.${t}`, 4])
+          .sort(),
       );
     } finally {
       await admin.disconnect();
@@ -124,12 +151,15 @@ describe('KafkaBus (Kafka-specific)', () => {
       expect(headers(m)).toEqual({ 'event-type': 'trigger', 'schema-version': '1' });
       expect(event).toEqual(sent.find((e) => e.id === event.id));
     }
-    const partitionsOf = (month: string) => new Set(got.filter((m) => m.key?.toString() === month).map((m) => m.partition));
+    const partitionsOf = (month: string) =>
+      new Set(got.filter((m) => m.key?.toString() === month).map((m) => m.partition));
     expect(partitionsOf('2031-07').size).toBe(1);
     expect(partitionsOf('2031-08').size).toBe(1);
     // Within a month, the log holds the events in publish order.
     const july = got.filter((m) => m.key?.toString() === '2031-07').sort((a, b) => Number(a.offset) - Number(b.offset));
-    expect(july.map((m) => (JSON.parse(m.value!.toString()) as PipelineEvent).id)).toEqual(sent.filter((e) => e.partition === '2031-07').map((e) => e.id));
+    expect(july.map((m) => (JSON.parse(m.value!.toString()) as PipelineEvent).id)).toEqual(
+      sent.filter((e) => e.partition === '2031-07').map((e) => e.id),
+    );
   });
 
   it('dead-letters a message too large to copy as a reference to it (where, size, first bytes), and the partition moves on', async () => {
@@ -137,18 +167,44 @@ describe('KafkaBus (Kafka-specific)', () => {
     await bus.start();
     const topic = bus.topicOf('merged');
     const handled: PipelineEvent[] = [];
-    await bus.subscribe({ group: 'analytics', types: ['merged'], handler: async (e) => { handled.push(e); } });
+    await bus.subscribe({
+      group: 'analytics',
+      types: ['merged'],
+      handler: async (e) => {
+        handled.push(e);
+      },
+    });
     const seen: DeadLetterMessage[] = [];
-    await bus.subscribeDeadLetters({ group: 'alerter-dl', handler: async (dl) => { if (dl.sourceTopic === topic) seen.push(dl); } });
+    await bus.subscribeDeadLetters({
+      group: 'alerter-dl',
+      handler: async (dl) => {
+        if (dl.sourceTopic === topic) seen.push(dl);
+      },
+    });
     // Just under the broker's 1 MB: producible once, not copyable with dead-letter headers added.
     const huge = `{"runId":"${runId}","partition":"2031-07","pad":"${'x'.repeat(1_000_000)}"}`;
     await bus.publishRaw(topic, huge, '2031-07');
     const next = makeEvent('merged', { runId, partition: '2031-07', materializations: {}, checks: [], payload: {} });
     await bus.publish(next);
-    await waitUntil(() => handled.length >= 1 && seen.length >= 1, WAIT, 'the next event and the dead-letter reference');
+    await waitUntil(
+      () => handled.length >= 1 && seen.length >= 1,
+      WAIT,
+      'the next event and the dead-letter reference',
+    );
     expect(handled.map((e) => e.id)).toEqual([next.id]);
-    const ref = JSON.parse(seen[0]!.value) as { reference: boolean; topic: string; offset: string; bytes: number; head: string };
-    expect(ref).toMatchObject({ reference: true, topic, offset: seen[0]!.sourceOffset, bytes: Buffer.byteLength(huge) });
+    const ref = JSON.parse(seen[0]!.value) as {
+      reference: boolean;
+      topic: string;
+      offset: string;
+      bytes: number;
+      head: string;
+    };
+    expect(ref).toMatchObject({
+      reference: true,
+      topic,
+      offset: seen[0]!.sourceOffset,
+      bytes: Buffer.byteLength(huge),
+    });
     expect(ref.head).toBe(huge.slice(0, 2_048));
     expect(seen[0]).toMatchObject({ group: 'analytics', errorCode: 'BN_ERR_EVENT_INVALID', attempts: 0 });
   });
@@ -160,19 +216,43 @@ describe('KafkaBus (Kafka-specific)', () => {
     const topic = bus.topicOf('cleaned');
     const handled: PipelineEvent[] = [];
     const failed: EventOf<'failed'>[] = [];
-    await bus.subscribe({ group: 'merge', types: ['cleaned'], handler: async (e) => { handled.push(e); } });
-    await bus.subscribe({ group: 'alerter', types: ['failed'], handler: async (e) => { if (e.type === 'failed') failed.push(e); } });
+    await bus.subscribe({
+      group: 'merge',
+      types: ['cleaned'],
+      handler: async (e) => {
+        handled.push(e);
+      },
+    });
+    await bus.subscribe({
+      group: 'alerter',
+      types: ['failed'],
+      handler: async (e) => {
+        if (e.type === 'failed') failed.push(e);
+      },
+    });
 
     const notJson = Buffer.from('not json {');
     // Parseable, with a valid run and month, but no payload: the schema refuses it.
-    const noPayload = JSON.stringify({ id: 'poison-1', type: 'cleaned', v: 1, ts: '2031-07-01T00:00:00.000Z', runId, partition: '2031-07', materializations: {}, checks: [] });
+    const noPayload = JSON.stringify({
+      id: 'poison-1',
+      type: 'cleaned',
+      v: 1,
+      ts: '2031-07-01T00:00:00.000Z',
+      runId,
+      partition: '2031-07',
+      materializations: {},
+      checks: [],
+    });
     const good = makeEvent('cleaned', { runId, partition: '2031-07', materializations: {}, checks: [], payload: {} });
     const producer = raw.producer();
     await producer.connect();
-    await producer.send({ topic, messages: [
-      { key: '2031-07', value: notJson, headers: { 'event-type': 'cleaned' } },
-      { key: '2031-07', value: noPayload },
-    ] });
+    await producer.send({
+      topic,
+      messages: [
+        { key: '2031-07', value: notJson, headers: { 'event-type': 'cleaned' } },
+        { key: '2031-07', value: noPayload },
+      ],
+    });
     await producer.disconnect();
     await bus.publish(good);
 
@@ -182,10 +262,31 @@ describe('KafkaBus (Kafka-specific)', () => {
     expect(dead).toHaveLength(2);
     const p = dl1!.partition;
     const where = (offset: number) => `message at offset ${offset} of ${topic} partition ${p} is not a valid event: `;
-    expect(dl1).toMatchObject({ topic, partition: p, offset: 0, group: 'merge', errorClass: 'BottleneckError', code: 'BN_ERR_EVENT_INVALID', attempts: 0, value: 'not json {' });
-    expect(dl1!.message).toMatch(new RegExp(`^${where(0).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}message is not JSON: .+`));
+    expect(dl1).toMatchObject({
+      topic,
+      partition: p,
+      offset: 0,
+      group: 'merge',
+      errorClass: 'BottleneckError',
+      code: 'BN_ERR_EVENT_INVALID',
+      attempts: 0,
+      value: 'not json {',
+    });
+    expect(dl1!.message).toMatch(
+      new RegExp(`^${where(0).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}message is not JSON: .+`),
+    );
     const schemaMessage = `${where(1)}event of type "cleaned" does not match its schema: payload: Invalid input: expected object, received undefined`;
-    expect(dl2).toEqual({ topic, partition: p, offset: 1, group: 'merge', errorClass: 'BottleneckError', code: 'BN_ERR_EVENT_INVALID', attempts: 0, message: schemaMessage, value: noPayload });
+    expect(dl2).toEqual({
+      topic,
+      partition: p,
+      offset: 1,
+      group: 'merge',
+      errorClass: 'BottleneckError',
+      code: 'BN_ERR_EVENT_INVALID',
+      attempts: 0,
+      message: schemaMessage,
+      value: noPayload,
+    });
 
     const dlq = (await readRaw(bus.deadLetterTopic, 2)).sort((a, b) => Number(a.offset) - Number(b.offset));
     expect(dlq.map((m) => m.value?.toString())).toEqual(['not json {', noPayload]);
@@ -193,18 +294,36 @@ describe('KafkaBus (Kafka-specific)', () => {
     const { 'dlq-failed-at': failedAt, ...h2 } = headers(dlq[1]!);
     expect(Date.parse(failedAt!)).not.toBeNaN();
     expect(h2).toEqual({
-      'dlq-source-topic': topic, 'dlq-source-partition': String(p), 'dlq-source-offset': '1', 'dlq-group': 'merge',
-      'dlq-error-class': 'BottleneckError', 'dlq-error-code': 'BN_ERR_EVENT_INVALID', 'dlq-error-message': schemaMessage, 'dlq-attempts': '0',
+      'dlq-source-topic': topic,
+      'dlq-source-partition': String(p),
+      'dlq-source-offset': '1',
+      'dlq-group': 'merge',
+      'dlq-error-class': 'BottleneckError',
+      'dlq-error-code': 'BN_ERR_EVENT_INVALID',
+      'dlq-error-message': schemaMessage,
+      'dlq-attempts': '0',
     });
     // The source's own headers are kept.
-    expect(headers(dlq[0]!)).toMatchObject({ 'event-type': 'cleaned', 'dlq-source-offset': '0', 'dlq-error-message': dl1!.message });
+    expect(headers(dlq[0]!)).toMatchObject({
+      'event-type': 'cleaned',
+      'dlq-source-offset': '0',
+      'dlq-error-message': dl1!.message,
+    });
 
     // Only the parseable one names a run: one failed event, about it. (The failed topic is keyed by
     // month too, so a failed event for the first poison would have arrived before this one.)
     expect(failed).toHaveLength(1);
     expect(failed[0]).toMatchObject({
-      runId, partition: '2031-07',
-      payload: { stage: 'merge', code: 'BN_ERR_EVENT_INVALID', errorClass: 'BottleneckError', message: schemaMessage, retriable: false, trigger: { id: 'poison-1', type: 'cleaned', v: 1, ts: '2031-07-01T00:00:00.000Z' } },
+      runId,
+      partition: '2031-07',
+      payload: {
+        stage: 'merge',
+        code: 'BN_ERR_EVENT_INVALID',
+        errorClass: 'BottleneckError',
+        message: schemaMessage,
+        retriable: false,
+        trigger: { id: 'poison-1', type: 'cleaned', v: 1, ts: '2031-07-01T00:00:00.000Z' },
+      },
     });
   });
 
@@ -213,22 +332,41 @@ describe('KafkaBus (Kafka-specific)', () => {
     const bus = newBus({ maxAttempts: 3, onDeadLetter: (d) => dead.push(d) });
     const [bad, next] = [trigger(), trigger()];
     const calls: string[] = [];
-    await bus.subscribe({ group: 'ingest', types: ['trigger'], handler: async (e) => {
-      calls.push(e.id);
-      if (e.id === bad.id) throw new Error('cannot handle this one');
-    } });
+    await bus.subscribe({
+      group: 'ingest',
+      types: ['trigger'],
+      handler: async (e) => {
+        calls.push(e.id);
+        if (e.id === bad.id) throw new Error('cannot handle this one');
+      },
+    });
     await bus.publish(bad);
     await bus.publish(next);
     await waitUntil(() => calls.includes(next.id), WAIT, 'the event after the failing one');
     expect(calls).toEqual([bad.id, bad.id, bad.id, next.id]);
-    expect(dead).toEqual([{
-      topic: bus.topicOf('trigger'), partition: dead[0]!.partition, offset: 0, group: 'ingest',
-      errorClass: 'Error', message: 'cannot handle this one', value: JSON.stringify(bad), attempts: 3,
-    }]);
+    expect(dead).toEqual([
+      {
+        topic: bus.topicOf('trigger'),
+        partition: dead[0]!.partition,
+        offset: 0,
+        group: 'ingest',
+        errorClass: 'Error',
+        message: 'cannot handle this one',
+        value: JSON.stringify(bad),
+        attempts: 3,
+      },
+    ]);
     const [m] = await readRaw(bus.deadLetterTopic, 1);
     expect(m!.value?.toString()).toBe(JSON.stringify(bad));
     expect(m!.key?.toString()).toBe('2031-07');
-    expect(headers(m!)).toMatchObject({ 'event-type': 'trigger', 'schema-version': '1', 'dlq-attempts': '3', 'dlq-error-class': 'Error', 'dlq-error-message': 'cannot handle this one', 'dlq-source-offset': '0' });
+    expect(headers(m!)).toMatchObject({
+      'event-type': 'trigger',
+      'schema-version': '1',
+      'dlq-attempts': '3',
+      'dlq-error-class': 'Error',
+      'dlq-error-message': 'cannot handle this one',
+      'dlq-source-offset': '0',
+    });
     expect(headers(m!)['dlq-error-code']).toBeUndefined();
   });
 
@@ -237,11 +375,17 @@ describe('KafkaBus (Kafka-specific)', () => {
     const sent = [trigger(), trigger(), trigger()];
     const first: string[] = [];
     let release!: () => void;
-    const stuck = new Promise<void>((r) => { release = r; });
-    const sub = await bus.subscribe({ group: 'clean', types: ['trigger'], handler: async (e) => {
-      first.push(e.id);
-      if (e.id === sent[1]!.id) await stuck; // a consumer that dies in the middle of its second event
-    } });
+    const stuck = new Promise<void>((r) => {
+      release = r;
+    });
+    const sub = await bus.subscribe({
+      group: 'clean',
+      types: ['trigger'],
+      handler: async (e) => {
+        first.push(e.id);
+        if (e.id === sent[1]!.id) await stuck; // a consumer that dies in the middle of its second event
+      },
+    });
     for (const e of sent) await bus.publish(e);
     await waitUntil(() => first.length >= 2, WAIT, 'the second event to reach the first consumer');
     await sub.close();
@@ -249,7 +393,13 @@ describe('KafkaBus (Kafka-specific)', () => {
     expect(first).toEqual([sent[0]!.id, sent[1]!.id]);
 
     const second: string[] = [];
-    await bus.subscribe({ group: 'clean', types: ['trigger'], handler: async (e) => { second.push(e.id); } });
+    await bus.subscribe({
+      group: 'clean',
+      types: ['trigger'],
+      handler: async (e) => {
+        second.push(e.id);
+      },
+    });
     await waitUntil(() => second.length >= 2, WAIT, 'the next consumer to get the rest');
     // The first event was committed; the second was not, so it comes again.
     expect(second).toEqual([sent[1]!.id, sent[2]!.id]);
@@ -261,11 +411,15 @@ describe('KafkaBus (Kafka-specific)', () => {
     const [slow, later] = [trigger(), trigger()];
     let started = false;
     let finished = false;
-    await bus.subscribe({ group: 'analytics', types: ['trigger'], handler: async () => {
-      started = true;
-      await new Promise((r) => setTimeout(r, 500));
-      finished = true;
-    } });
+    await bus.subscribe({
+      group: 'analytics',
+      types: ['trigger'],
+      handler: async () => {
+        started = true;
+        await new Promise((r) => setTimeout(r, 500));
+        finished = true;
+      },
+    });
     await bus.publish(slow);
     await waitUntil(() => started, WAIT, 'the handler to start');
     await bus.close();
@@ -273,7 +427,13 @@ describe('KafkaBus (Kafka-specific)', () => {
 
     const again = newBus({}, prefix);
     const seen: string[] = [];
-    await again.subscribe({ group: 'analytics', types: ['trigger'], handler: async (e) => { seen.push(e.id); } });
+    await again.subscribe({
+      group: 'analytics',
+      types: ['trigger'],
+      handler: async (e) => {
+        seen.push(e.id);
+      },
+    });
     await again.publish(later);
     await waitUntil(() => seen.length >= 1, WAIT, 'the later event');
     expect(seen).toEqual([later.id]);
@@ -285,25 +445,47 @@ describe('KafkaBus (Kafka-specific)', () => {
     const group = uniqueTag('svc');
     const triggers: string[] = [];
     const merged: string[] = [];
-    await bus.subscribe({ group, types: ['trigger'], handler: async (e) => { triggers.push(e.id); } });
-    await bus.subscribe({ group, types: ['merged'], handler: async (e) => { merged.push(e.id); } });
+    await bus.subscribe({
+      group,
+      types: ['trigger'],
+      handler: async (e) => {
+        triggers.push(e.id);
+      },
+    });
+    await bus.subscribe({
+      group,
+      types: ['merged'],
+      handler: async (e) => {
+        merged.push(e.id);
+      },
+    });
     // The second member's join makes the group rebalance: wait until it has settled, each member
     // holding partitions (on a cold broker this takes seconds; subscribe() may return before).
     let reason: string | null = 'not asked yet';
-    await waitUntil(async () => (reason = await bus.readiness()) === null, WAIT, 'the group to settle with partitions for both subscriptions').catch((e: Error) => {
+    await waitUntil(
+      async () => (reason = await bus.readiness()) === null,
+      WAIT,
+      'the group to settle with partitions for both subscriptions',
+    ).catch((e: Error) => {
       throw new Error(`${e.message} (last: ${reason})`);
     });
     // Months spread over the three partitions of each topic.
     const months = ['2031-01', '2031-02', '2031-03', '2031-04', '2031-05', '2031-06', '2031-07', '2031-08'];
     const t = months.map((m) => trigger(m));
-    const m = months.map((p) => makeEvent('merged', { runId, partition: p, materializations: {}, checks: [], payload: {} }));
+    const m = months.map((p) =>
+      makeEvent('merged', { runId, partition: p, materializations: {}, checks: [], payload: {} }),
+    );
     for (const e of [...t, ...m]) await bus.publish(e);
-    await waitUntil(() => triggers.length >= t.length && merged.length >= m.length, WAIT, 'every event in its subscription');
+    await waitUntil(
+      () => triggers.length >= t.length && merged.length >= m.length,
+      WAIT,
+      'every event in its subscription',
+    );
     expect([...triggers].sort()).toEqual(t.map((e) => e.id).sort());
     expect([...merged].sort()).toEqual(m.map((e) => e.id).sort());
   });
 
-  it('a slow month does not hold a month of another partition; the slow month\'s next event waits its turn', async () => {
+  it("a slow month does not hold a month of another partition; the slow month's next event waits its turn", async () => {
     const bus = newBus({ numPartitions: 3 });
     // With 3 partitions, 2032-01 and 2032-02 are keyed to different partitions (murmur2).
     const slow = trigger('2032-01');
@@ -311,11 +493,17 @@ describe('KafkaBus (Kafka-specific)', () => {
     const after = trigger('2032-01');
     const calls: string[] = [];
     let release!: () => void;
-    const released = new Promise<void>((r) => { release = r; });
-    await bus.subscribe({ group: 'ingest', types: ['trigger'], handler: async (ev) => {
-      calls.push(ev.id);
-      if (ev.id === slow.id) await released;
-    } });
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    await bus.subscribe({
+      group: 'ingest',
+      types: ['trigger'],
+      handler: async (ev) => {
+        calls.push(ev.id);
+        if (ev.id === slow.id) await released;
+      },
+    });
     await bus.publish(slow);
     await waitUntil(() => calls.includes(slow.id), WAIT, 'the slow month to start');
     await bus.publish(other);
@@ -323,7 +511,7 @@ describe('KafkaBus (Kafka-specific)', () => {
     await waitUntil(() => calls.includes(other.id), WAIT, 'the other month, while the slow one runs');
     expect(calls).not.toContain(after.id);
     release();
-    await waitUntil(() => calls.includes(after.id), WAIT, 'the slow month\'s next event');
+    await waitUntil(() => calls.includes(after.id), WAIT, "the slow month's next event");
     expect(calls).toEqual([slow.id, other.id, after.id]);
   });
 
@@ -331,11 +519,15 @@ describe('KafkaBus (Kafka-specific)', () => {
     const bus = newBus({ sessionTimeoutMs: 6_000, heartbeatIntervalMs: 500 });
     const calls: string[] = [];
     const e = trigger();
-    await bus.subscribe({ group: 'publisher', types: ['trigger'], handler: async (ev) => {
-      calls.push(ev.id);
-      // Longer than the session timeout: what this test is about, not a wait.
-      if (calls.length === 1) await new Promise((r) => setTimeout(r, 7_500));
-    } });
+    await bus.subscribe({
+      group: 'publisher',
+      types: ['trigger'],
+      handler: async (ev) => {
+        calls.push(ev.id);
+        // Longer than the session timeout: what this test is about, not a wait.
+        if (calls.length === 1) await new Promise((r) => setTimeout(r, 7_500));
+      },
+    });
     await bus.publish(e);
     const next = trigger();
     await waitUntil(() => calls.length >= 1, WAIT, 'the slow handler to start');
@@ -354,13 +546,23 @@ describe('KafkaBus (Kafka-specific)', () => {
       error: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
     };
     const password = 'hunter2-Zq8xV3-not-for-logs';
-    const bus = newBus({ logger, kafkaLogLevel: 'debug', sasl: { mechanism: 'plain', username: 'bn', password }, retry: { retries: 1, initialRetryTime: 50 } });
-    const err = await bus.start().then(() => undefined, (e: unknown) => e as Error & { code: string; retriable: boolean });
+    const bus = newBus({
+      logger,
+      kafkaLogLevel: 'debug',
+      sasl: { mechanism: 'plain', username: 'bn', password },
+      retry: { retries: 1, initialRetryTime: 50 },
+    });
+    const err = await bus.start().then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: string; retriable: boolean },
+    );
     // The broker has no SASL listener: the handshake is refused, and not retried as if transient.
     expect(err).toMatchObject({ code: 'BN_ERR_BUS_CONNECT', retriable: false });
     expect(err!.message).toMatch(new RegExp(`^could not connect to the Kafka brokers ${brokers.join(',')}: `));
     expect(lines.length).toBeGreaterThan(0);
-    const everything = [...lines, err!.message, String(err!.stack), inspect(bus, { depth: 8, showHidden: true })].join('\n');
+    const everything = [...lines, err!.message, String(err!.stack), inspect(bus, { depth: 8, showHidden: true })].join(
+      '\n',
+    );
     expect(everything).not.toContain(password);
   });
 });

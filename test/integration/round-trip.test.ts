@@ -9,9 +9,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListObjectsV2Command,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INPUT_NAMES, layout, makeEvent, type ObjectStore, type PipelineEvent, type SendGridPayload } from '@bottleneck/shared';
+import {
+  INPUT_NAMES,
+  layout,
+  makeEvent,
+  type ObjectStore,
+  type PipelineEvent,
+  type SendGridPayload,
+} from '@bottleneck/shared';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { SendGridMailer } from '@bottleneck/shared/adapters/sendgrid-mailer';
@@ -28,7 +41,10 @@ const s3 = {
   endpoint: process.env.S3_ENDPOINT ?? '',
   region: process.env.S3_REGION ?? 'us-east-1',
   forcePathStyle: true,
-  credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'test' },
+  credentials: {
+    accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'test',
+    secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'test',
+  },
 };
 const bucket = `bn-it-trip-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -55,14 +71,26 @@ function recording(store: ObjectStore, writes: string[]): ObjectStore {
 async function runMonth(store: ObjectStore, mailer: SendGridMailer, partition: string): Promise<PipelineEvent[]> {
   const runId = `${partition}-it-${randomBytes(3).toString('hex')}`;
   const bus = new MemoryBus();
-  const { ctx, close } = await createContext({ bus, store, mailer }, {
-    alert: { to: ['data-team@bottleneck.example'], from: 'pipeline@bottleneck.example', pipelineName: 'BottleNeck pipeline' },
-  });
+  const { ctx, close } = await createContext(
+    { bus, store, mailer },
+    {
+      alert: {
+        to: ['data-team@bottleneck.example'],
+        from: 'pipeline@bottleneck.example',
+        pipelineName: 'BottleNeck pipeline',
+      },
+    },
+  );
   try {
     await subscribeStages(bus, STAGE_HANDLERS, ctx);
-    await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'cli' } }));
+    await bus.publish(
+      makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'cli' } }),
+    );
     await bus.idle();
-    return bus.messages().map((m) => m.event).filter((e) => e.runId === runId);
+    return bus
+      .messages()
+      .map((m) => m.event)
+      .filter((e) => e.runId === runId);
   } finally {
     await bus.close();
     await close();
@@ -76,7 +104,10 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
   let mailer: SendGridMailer;
 
   beforeAll(async () => {
-    if (!s3.endpoint) throw new Error('S3_ENDPOINT is not set: run through test/integration/vitest.config.ts (its global setup starts S3Proxy)');
+    if (!s3.endpoint)
+      throw new Error(
+        'S3_ENDPOINT is not set: run through test/integration/vitest.config.ts (its global setup starts S3Proxy)',
+      );
     await admin.send(new CreateBucketCommand({ Bucket: bucket }));
     store = new S3Store({ bucket, ...s3 });
     sg = await start();
@@ -88,7 +119,9 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
     await sg?.close();
     let token: string | undefined;
     do {
-      const page = await admin.send(new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }));
+      const page = await admin.send(
+        new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
+      );
       for (const o of page.Contents ?? []) await admin.send(new DeleteObjectCommand({ Bucket: bucket, Key: o.Key! }));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -100,7 +133,11 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
     for (const name of INPUT_NAMES) {
       const local = await readFile(join(REFERENCE!, `${name}.xlsx`));
       const key = layout.incoming('2026-11', name);
-      expect(await store.putFile(key, join(REFERENCE!, `${name}.xlsx`))).toEqual({ key, bytes: local.length, sha256: sha256(local) });
+      expect(await store.putFile(key, join(REFERENCE!, `${name}.xlsx`))).toEqual({
+        key,
+        bytes: local.length,
+        sha256: sha256(local),
+      });
       expect((await store.get(key)).equals(local)).toBe(true);
       const copy = await store.getToFile(key);
       try {
@@ -109,13 +146,25 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
         await copy.release();
       }
     }
-    expect((await store.list(layout.incomingPrefix('2026-11'))).map((o) => o.key)).toEqual(['incoming/2026-11/erp.xlsx', 'incoming/2026-11/liaison.xlsx', 'incoming/2026-11/web.xlsx']);
+    expect((await store.list(layout.incomingPrefix('2026-11'))).map((o) => o.key)).toEqual([
+      'incoming/2026-11/erp.xlsx',
+      'incoming/2026-11/liaison.xlsx',
+      'incoming/2026-11/web.xlsx',
+    ]);
   });
 
-  it('runs the month with the bucket as the store; the publisher writes the run\'s files, its manifest, then the pointer, last', async () => {
+  it("runs the month with the bucket as the store; the publisher writes the run's files, its manifest, then the pointer, last", async () => {
     const writes: string[] = [];
     const events = await runMonth(recording(store, writes), mailer, '2026-11');
-    expect(events.map((e) => e.type)).toEqual(['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published']);
+    expect(events.map((e) => e.type)).toEqual([
+      'trigger',
+      'file-arrived',
+      'cleaned',
+      'validated',
+      'merged',
+      'analysed',
+      'published',
+    ]);
     const runId = events[0]!.runId;
 
     const published = writes.filter((k) => k.startsWith(layout.extractsPrefix('2026-11')));
@@ -127,13 +176,24 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
     expect(pointer).toMatchObject({ runId, manifestKey: layout.manifest('2026-11', runId) });
     const manifest = JSON.parse((await store.get(pointer!.manifestKey)).toString('utf8')) as Manifest;
     expect(manifest.partition).toBe('2026-11');
-    expect(manifest.files.map((f) => f.name).sort()).toEqual(['merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+    expect(manifest.files.map((f) => f.name).sort()).toEqual([
+      'merged_with_revenue.csv',
+      'ordinary_wines.csv',
+      'premium_wines.csv',
+      'revenue_per_product.xlsx',
+    ]);
     // Every file the manifest names is in the bucket with the size and hash it records, and nothing else is published.
     for (const f of manifest.files) {
       const body = await store.get(f.key);
-      expect({ key: f.key, bytes: body.length, sha256: sha256(body) }).toEqual({ key: f.key, bytes: f.bytes, sha256: f.sha256 });
+      expect({ key: f.key, bytes: body.length, sha256: sha256(body) }).toEqual({
+        key: f.key,
+        bytes: f.bytes,
+        sha256: f.sha256,
+      });
     }
-    expect((await store.list(layout.extractsPrefix('2026-11'))).map((o) => o.key)).toEqual([layout.current('2026-11'), ...manifest.files.map((f) => f.key), layout.manifest('2026-11', runId)].sort());
+    expect((await store.list(layout.extractsPrefix('2026-11'))).map((o) => o.key)).toEqual(
+      [layout.current('2026-11'), ...manifest.files.map((f) => f.key), layout.manifest('2026-11', runId)].sort(),
+    );
     // The analysts' figures, as in the acceptance test, read as a reader would: through the pointer.
     const premium = (await readPublished(store, '2026-11', 'premium_wines.csv')).toString('utf8').trim().split('\n');
     expect(premium.length - 1).toBe(30);
@@ -144,7 +204,9 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
     // The pointer is written unconditionally by the publisher, under the month's publish lock. A
     // writer that must not replace an existing object (a claim) writes with ifNoneMatch and gets a conflict.
     const before = await store.get(layout.current('2026-11'));
-    await expect(store.put(layout.current('2026-11'), '{"runId":"intruder"}\n', { ifNoneMatch: true })).rejects.toMatchObject({
+    await expect(
+      store.put(layout.current('2026-11'), '{"runId":"intruder"}\n', { ifNoneMatch: true }),
+    ).rejects.toMatchObject({
       code: 'BN_ERR_STORE_IO',
       message: 'object extracts/2026-11/_current.json already exists (conditional write refused)',
       retriable: false,
@@ -154,14 +216,18 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
   });
 
   it('a month with a missing file: the dead-letter record lands in the bucket and one alert reaches SendGrid', async () => {
-    for (const name of ['erp', 'web'] as const) await store.putFile(layout.incoming('2026-12', name), join(REFERENCE!, `${name}.xlsx`));
+    for (const name of ['erp', 'web'] as const)
+      await store.putFile(layout.incoming('2026-12', name), join(REFERENCE!, `${name}.xlsx`));
     sg.failNext(429, 1); // one rate-limit answer first: the mailer retries it
     const events = await runMonth(store, mailer, '2026-12');
     expect(events.map((e) => e.type)).toEqual(['trigger', 'failed']);
     const failed = events[1]!;
 
     const record = JSON.parse((await store.get(layout.deadLetter('2026-12', failed.runId))).toString('utf8')) as {
-      code: string; stage: string; message: string; alert: { status: string; id?: string };
+      code: string;
+      stage: string;
+      message: string;
+      alert: { status: string; id?: string };
     };
     expect(record).toMatchObject({
       code: 'BN_ERR_INPUT_MISSING',
@@ -180,8 +246,10 @@ describe.skipIf(!REFERENCE)('round trip: the reference month on S3, alerts throu
       subject: '[BottleNeck pipeline] run failed at stage ingest for 2026-12',
       custom_args: { runId: failed.runId, partition: '2026-12', stage: 'ingest' },
     });
-    expect(got[0]!.content[0]!.value).toContain(`Dead-letter record: s3://${bucket}/dead-letter/2026-12/${failed.runId}.json`);
+    expect(got[0]!.content[0]!.value).toContain(
+      `Dead-letter record: s3://${bucket}/dead-letter/2026-12/${failed.runId}.json`,
+    );
     expect(JSON.stringify(got)).not.toContain(STANDIN_API_KEY);
-    expect((await store.list('extracts/2026-12/'))).toEqual([]);
+    expect(await store.list('extracts/2026-12/')).toEqual([]);
   });
 });

@@ -11,7 +11,13 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { Readable } from 'node:stream';
 import {
-  CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store, type S3StoreOptions } from '../../shared/src/adapters/s3-store.js';
@@ -19,12 +25,18 @@ import { objectStoreContract } from '../../shared/src/testing/contracts/object-s
 
 function s3Env() {
   const endpoint = process.env.S3_ENDPOINT;
-  if (!endpoint) throw new Error('S3_ENDPOINT is not set: run through test/integration/vitest.config.ts (its global setup starts S3Proxy)');
+  if (!endpoint)
+    throw new Error(
+      'S3_ENDPOINT is not set: run through test/integration/vitest.config.ts (its global setup starts S3Proxy)',
+    );
   return {
     endpoint,
     region: process.env.S3_REGION ?? 'us-east-1',
     forcePathStyle: true,
-    credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'test', secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'test' },
+    credentials: {
+      accessKeyId: process.env.S3_ACCESS_KEY_ID ?? 'test',
+      secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? 'test',
+    },
   } satisfies Omit<S3StoreOptions, 'bucket'>;
 }
 
@@ -43,7 +55,9 @@ async function readAll(stream: Readable): Promise<Buffer> {
 async function dropBucket(name: string): Promise<void> {
   let token: string | undefined;
   do {
-    const page = await admin.send(new ListObjectsV2Command({ Bucket: name, ...(token ? { ContinuationToken: token } : {}) }));
+    const page = await admin.send(
+      new ListObjectsV2Command({ Bucket: name, ...(token ? { ContinuationToken: token } : {}) }),
+    );
     for (const o of page.Contents ?? []) await admin.send(new DeleteObjectCommand({ Bucket: name, Key: o.Key! }));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
@@ -105,14 +119,18 @@ describe('S3Store on S3Proxy', () => {
     const first = randomBytes(6 * 1024 * 1024);
     await store.putStream('multipart/once.bin', chunked(first, 256 * 1024), { ifNoneMatch: true });
     const second = randomBytes(11 * 1024 * 1024);
-    await expect(store.putStream('multipart/once.bin', chunked(second, 256 * 1024), { ifNoneMatch: true })).rejects.toMatchObject({
+    await expect(
+      store.putStream('multipart/once.bin', chunked(second, 256 * 1024), { ifNoneMatch: true }),
+    ).rejects.toMatchObject({
       code: 'BN_ERR_STORE_IO',
       message: 'object multipart/once.bin already exists (conditional write refused)',
       retriable: false,
       details: { conflict: true },
     });
     expect(sha256(await store.get('multipart/once.bin'))).toBe(sha256(first));
-    const uploads = await admin.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'specific/multipart/' }));
+    const uploads = await admin.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'specific/multipart/' }),
+    );
     expect(uploads.Uploads ?? []).toEqual([]);
   });
 
@@ -134,7 +152,9 @@ describe('S3Store on S3Proxy', () => {
   });
 
   it('describes objects as s3:// URLs with the prefix', () => {
-    expect(store.describe('extracts/2026-11/_manifest.json')).toBe(`s3://${bucket}/specific/extracts/2026-11/_manifest.json`);
+    expect(store.describe('extracts/2026-11/_manifest.json')).toBe(
+      `s3://${bucket}/specific/extracts/2026-11/_manifest.json`,
+    );
   });
 
   it('reports the error of the source stream when it fails, and writes nothing', async () => {
@@ -168,7 +188,11 @@ describe('S3Store on S3Proxy', () => {
     const wrong = new S3Store({ bucket, ...env, credentials: { accessKeyId, secretAccessKey } });
     const err = await wrong.get('anything').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BN_ERR_STORE_IO', retriable: false, details: { status: 403, attempts: 1 } });
-    expect((err as Error).message).toMatch(new RegExp(`^reading s3://${bucket}/anything failed: HTTP 403 \\w+: .+ \\(check the S3 credentials and the bucket policy\\)$`));
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^reading s3://${bucket}/anything failed: HTTP 403 \\w+: .+ \\(check the S3 credentials and the bucket policy\\)$`,
+      ),
+    );
     const shown = `${(err as Error).message} ${JSON.stringify(err)}`;
     expect(shown).not.toContain(secretAccessKey);
     expect(shown).not.toContain(accessKeyId);
@@ -177,23 +201,41 @@ describe('S3Store on S3Proxy', () => {
 });
 
 /** A fake S3 endpoint that counts requests and answers every one with the same status and S3 error code. */
-async function fakeS3(status: number, code: string): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+async function fakeS3(
+  status: number,
+  code: string,
+): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
   let n = 0;
   const server: Server = createServer((req, res) => {
     n++;
     req.resume();
     req.on('end', () => {
       res.writeHead(status, { 'content-type': 'application/xml', 'x-amz-request-id': `fake-${n}` });
-      res.end(req.method === 'HEAD' ? undefined : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>fake ${code}</Message></Error>`);
+      res.end(
+        req.method === 'HEAD'
+          ? undefined
+          : `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>fake ${code}</Message></Error>`,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, requests: () => n, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => n,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 describe('S3Store error classification and retries (a fake endpoint that counts requests)', () => {
-  const opts = (url: string, maxAttempts = 3) => ({ bucket: 'b', region: 'us-east-1', endpoint: url, forcePathStyle: true, maxAttempts, credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
+  const opts = (url: string, maxAttempts = 3) => ({
+    bucket: 'b',
+    region: 'us-east-1',
+    endpoint: url,
+    forcePathStyle: true,
+    maxAttempts,
+    credentials: { accessKeyId: 'k', secretAccessKey: 's' },
+  });
 
   it('refuses unsafe keys before any request', async () => {
     const fake = await fakeS3(404, 'NoSuchKey');
@@ -239,7 +281,9 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
     const fake = await fakeS3(500, 'InternalError');
     const store = new S3Store(opts(fake.url, 2));
     await expect(store.putStream('k', Readable.from([randomBytes(1000)]))).rejects.toMatchObject({
-      code: 'BN_ERR_STORE_IO', retriable: true, details: { status: 500, attempts: 2 },
+      code: 'BN_ERR_STORE_IO',
+      retriable: true,
+      details: { status: 500, attempts: 2 },
     });
     expect(fake.requests()).toBe(2);
     store.close();
@@ -252,7 +296,8 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
     await expect(store.list('x/')).rejects.toMatchObject({
       code: 'BN_ERR_STORE_IO',
       retriable: false,
-      message: 'listing s3://b/x/ failed: HTTP 403 AccessDenied: fake AccessDenied (check the S3 credentials and the bucket policy)',
+      message:
+        'listing s3://b/x/ failed: HTTP 403 AccessDenied: fake AccessDenied (check the S3 credentials and the bucket policy)',
     });
     expect(fake.requests()).toBe(1);
     store.close();
@@ -262,7 +307,11 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
   it('does not retry 400', async () => {
     const fake = await fakeS3(400, 'InvalidArgument');
     const store = new S3Store(opts(fake.url, 3));
-    await expect(store.put('k', 'v')).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO', retriable: false, details: { status: 400 } });
+    await expect(store.put('k', 'v')).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_IO',
+      retriable: false,
+      details: { status: 400 },
+    });
     expect(fake.requests()).toBe(1);
     store.close();
     await fake.close();
@@ -271,10 +320,15 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
   it('treats a refused connection as retriable, after maxAttempts, with no credentials in the error', async () => {
     const fake = await fakeS3(200, 'unused');
     await fake.close();
-    const store = new S3Store({ ...opts(fake.url, 2), credentials: { accessKeyId: `AKIAIOSFODNN7EXAMPLE`, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' } });
+    const store = new S3Store({
+      ...opts(fake.url, 2),
+      credentials: { accessKeyId: `AKIAIOSFODNN7EXAMPLE`, secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' },
+    });
     const err = await store.head('k').catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'BN_ERR_STORE_IO', retriable: true, details: { attempts: 2 } });
-    expect((err as Error).message).toBe(`stat s3://b/k failed after 2 attempts: ECONNREFUSED: connect ECONNREFUSED ${new URL(fake.url).host}`);
+    expect((err as Error).message).toBe(
+      `stat s3://b/k failed after 2 attempts: ECONNREFUSED: connect ECONNREFUSED ${new URL(fake.url).host}`,
+    );
     expect(inspect(err, { depth: 3 })).not.toContain('wJalrXUtnFEMI');
     store.close();
   });

@@ -12,7 +12,11 @@ import { STANDIN_API_KEY, start, type StandIn } from '../sendgrid-standin.js';
 
 mailerContract('SendGridMailer (real SDK, local stand-in)', async () => {
   const sg = await start();
-  return { mailer: new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url }), sent: async () => sg.received(), cleanup: () => sg.close() };
+  return {
+    mailer: new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url }),
+    sent: async () => sg.received(),
+    cleanup: () => sg.close(),
+  };
 });
 
 const msg: MailMessage = {
@@ -57,12 +61,19 @@ describe('SendGridMailer against the stand-in', () => {
 
   it('429 then 202: retried, delivered once', async () => {
     const retries: unknown[] = [];
-    const mailer = new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url, ...fast, onRetry: (e, attempt) => retries.push([e.message, e.retriable, attempt]) });
+    const mailer = new SendGridMailer({
+      apiKey: STANDIN_API_KEY,
+      baseUrl: sg.url,
+      ...fast,
+      onRetry: (e, attempt) => retries.push([e.message, e.retriable, attempt]),
+    });
     sg.failNext(429, 1);
     await mailer.send(msg);
     expect(newAttempts()).toBe(2);
     expect(newReceived()).toEqual([toSendGridPayload(msg)]);
-    expect(retries).toEqual([['SendGrid answered HTTP 429 to POST /v3/mail/send: too many requests (rate limited)', true, 1]]);
+    expect(retries).toEqual([
+      ['SendGrid answered HTTP 429 to POST /v3/mail/send: too many requests (rate limited)', true, 1],
+    ]);
   });
 
   it('500 forever: gives up after the bounded attempts with a retriable BN_ERR_MAIL_SEND', async () => {
@@ -87,7 +98,10 @@ describe('SendGridMailer against the stand-in', () => {
     const mailer = new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url, retries: 0 });
     sg.failNext(503, 1);
     await expect(mailer.send(msg)).rejects.toMatchObject({
-      code: 'BN_ERR_MAIL_SEND', retriable: true, message: 'SendGrid answered HTTP 503 to POST /v3/mail/send: internal server error', details: { status: 503, attempts: 1 },
+      code: 'BN_ERR_MAIL_SEND',
+      retriable: true,
+      message: 'SendGrid answered HTTP 503 to POST /v3/mail/send: internal server error',
+      details: { status: 503, attempts: 1 },
     });
     expect(newAttempts()).toBe(1);
   });
@@ -99,7 +113,8 @@ describe('SendGridMailer against the stand-in', () => {
     expect(err).toMatchObject({
       code: 'BN_ERR_MAIL_SEND',
       retriable: false,
-      message: 'SendGrid answered HTTP 401 to POST /v3/mail/send: The provided authorization grant is invalid, expired, or revoked (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)',
+      message:
+        'SendGrid answered HTTP 401 to POST /v3/mail/send: The provided authorization grant is invalid, expired, or revoked (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)',
       details: { status: 401, attempts: 1 },
     });
     expect(newAttempts()).toBe(1);
@@ -111,12 +126,13 @@ describe('SendGridMailer against the stand-in', () => {
     expect((err as Error).cause).toBeUndefined();
   });
 
-  it('400 (a body SendGrid refuses): not retried, SendGrid\'s field errors in the message', async () => {
+  it("400 (a body SendGrid refuses): not retried, SendGrid's field errors in the message", async () => {
     const mailer = new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url, ...fast });
     await expect(mailer.send({ ...msg, html: '' })).rejects.toMatchObject({
       code: 'BN_ERR_MAIL_SEND',
       retriable: false,
-      message: 'SendGrid answered HTTP 400 to POST /v3/mail/send: content.1.value: The content value must be a string at least one character in length. (the message itself was refused: check the sender is verified and the addresses are valid)',
+      message:
+        'SendGrid answered HTTP 400 to POST /v3/mail/send: content.1.value: The content value must be a string at least one character in length. (the message itself was refused: check the sender is verified and the addresses are valid)',
       details: { status: 400, attempts: 1 },
     });
     expect(newAttempts()).toBe(1);
@@ -138,12 +154,18 @@ describe('SendGridMailer against the stand-in', () => {
   });
 
   it('refuses a missing key or a bad base URL at construction', () => {
-    expect(() => new SendGridMailer({ apiKey: ' ' })).toThrow(expect.objectContaining({
-      code: 'BN_ERR_CONFIG_INVALID', message: 'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE',
-    }));
-    expect(() => new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: 'ftp://example.com' })).toThrow(expect.objectContaining({
-      code: 'BN_ERR_CONFIG_INVALID', message: 'SendGrid base URL "ftp://example.com" is not http(s): give one like https://api.sendgrid.com',
-    }));
+    expect(() => new SendGridMailer({ apiKey: ' ' })).toThrow(
+      expect.objectContaining({
+        code: 'BN_ERR_CONFIG_INVALID',
+        message: 'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE',
+      }),
+    );
+    expect(() => new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: 'ftp://example.com' })).toThrow(
+      expect.objectContaining({
+        code: 'BN_ERR_CONFIG_INVALID',
+        message: 'SendGrid base URL "ftp://example.com" is not http(s): give one like https://api.sendgrid.com',
+      }),
+    );
   });
 });
 
@@ -156,7 +178,11 @@ describe('the stand-in itself', () => {
     await sg.close();
   });
   const post = (body: unknown, key = STANDIN_API_KEY) =>
-    fetch(`${sg.url}/v3/mail/send`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${sg.url}/v3/mail/send`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('answers 202 to a valid body and 401 to a wrong key', async () => {
     const ok = await post(toSendGridPayload(msg));
@@ -166,10 +192,20 @@ describe('the stand-in itself', () => {
   });
 
   it('answers 400 with SendGrid-style errors to a body of the wrong shape', async () => {
-    const res = await post({ personalizations: [{ to: [{ address: 'x@y.z' }] }], from: 'a@b.c', content: [{ type: 'text/html', value: 'h' }, { type: 'text/plain', value: 't' }] });
+    const res = await post({
+      personalizations: [{ to: [{ address: 'x@y.z' }] }],
+      from: 'a@b.c',
+      content: [
+        { type: 'text/html', value: 'h' },
+        { type: 'text/plain', value: 't' },
+      ],
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { errors: { field: string }[] }).errors.map((e) => e.field)).toEqual([
-      'personalizations.0.to.0.email', 'from.email', 'subject', 'content',
+      'personalizations.0.to.0.email',
+      'from.email',
+      'subject',
+      'content',
     ]);
   });
 });

@@ -26,7 +26,11 @@ let store: S3Store;
 let scratch: string;
 
 /** Polls fn until it returns something; timeoutMs is a safety net against a hang, not a speed target. */
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, timeoutMs = PATIENCE_MS): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  timeoutMs = PATIENCE_MS,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -38,7 +42,11 @@ async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined |
 
 /** Every event of one type on the bus so far, read with a plain consumer from the start. */
 async function eventsOf(type: string): Promise<PipelineEvent[]> {
-  const kafka = new Kafka({ clientId: 'e2e-reader', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+  const kafka = new Kafka({
+    clientId: 'e2e-reader',
+    brokers: process.env.KAFKA_BROKERS!.split(','),
+    logLevel: logLevel.NOTHING,
+  });
   const admin = kafka.admin();
   await admin.connect();
   const topic = `${stack.prefix}.${type}`;
@@ -52,21 +60,26 @@ async function eventsOf(type: string): Promise<PipelineEvent[]> {
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await new Promise<void>((resolve) => {
-    void consumer.run({ eachMessage: async ({ message }) => {
-      seen++;
-      // A poison message (another test puts one on a topic) is counted, not parsed.
-      try {
-        out.push(JSON.parse(message.value!.toString('utf8')) as PipelineEvent);
-      } catch { /* not an event */ }
-      if (seen >= total) resolve();
-    } });
+    void consumer.run({
+      eachMessage: async ({ message }) => {
+        seen++;
+        // A poison message (another test puts one on a topic) is counted, not parsed.
+        try {
+          out.push(JSON.parse(message.value!.toString('utf8')) as PipelineEvent);
+        } catch {
+          /* not an event */
+        }
+        if (seen >= total) resolve();
+      },
+    });
   });
   await consumer.disconnect();
   return out;
 }
 
 async function upload(partition: string, dir: string): Promise<number> {
-  for (const n of ['erp', 'web', 'liaison'] as const) await store.putFile(layout.incoming(partition, n), join(dir, `${n}.xlsx`));
+  for (const n of ['erp', 'web', 'liaison'] as const)
+    await store.putFile(layout.incoming(partition, n), join(dir, `${n}.xlsx`));
   return Date.now();
 }
 
@@ -75,7 +88,10 @@ beforeAll(async () => {
   standin = await startStandIn({ apiKey: STANDIN_API_KEY });
   stack = await startStack({ sendgridUrl: standin.url, sendgridKey: STANDIN_API_KEY, pollIntervalMs: 500 });
   store = new S3Store({
-    bucket: stack.bucket, endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    bucket: stack.bucket,
+    endpoint: process.env.S3_ENDPOINT!,
+    region: process.env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
 });
@@ -89,38 +105,56 @@ afterAll(async () => {
 describe('six services over Kafka and S3', () => {
   // How fast is measured by `npm run bench:e2e` (p50, p95), not here: this test waits for the
   // outcome, however long a cold, loaded machine takes to get there.
-  it.skipIf(!REFERENCE)('publishes the reference month dropped in incoming/, byte-identical to bottleneck run, once', async () => {
-    await upload('2026-11', REFERENCE!);
-    const manifest = await waitFor('extracts/2026-11/_current.json', () => readCurrent(store, '2026-11'));
-    expect(manifest.files.map((f) => f.name).sort()).toEqual(['merged_with_revenue.csv', 'ordinary_wines.csv', 'premium_wines.csv', 'revenue_per_product.xlsx']);
+  it.skipIf(!REFERENCE)(
+    'publishes the reference month dropped in incoming/, byte-identical to bottleneck run, once',
+    async () => {
+      await upload('2026-11', REFERENCE!);
+      const manifest = await waitFor('extracts/2026-11/_current.json', () => readCurrent(store, '2026-11'));
+      expect(manifest.files.map((f) => f.name).sort()).toEqual([
+        'merged_with_revenue.csv',
+        'ordinary_wines.csv',
+        'premium_wines.csv',
+        'revenue_per_product.xlsx',
+      ]);
 
-    const local = join(scratch, 'embedded');
-    const s = await runEmbedded({ input: REFERENCE!, out: local, partition: '2026-11' });
-    expect(s.status).toBe('succeeded');
-    for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
-      const [a, b] = await Promise.all([readPublished(store, '2026-11', f), readFile(await publishedPath(local, '2026-11', f))]);
-      expect(a.equals(b), f).toBe(true);
-    }
-    await waitFor('the published event', async () => (await eventsOf('published')).some((e) => e.runId === manifest.runId));
-    await stack.waitIdle();
-    const published = (await eventsOf('published')).filter((e) => e.runId === manifest.runId);
-    expect(published).toHaveLength(1);
-
-    for (const svc of SERVICES) {
-      for (const path of ['/healthz', '/readyz']) {
-        const r = await fetch(`http://127.0.0.1:${stack.ports[svc]}${path}`);
-        expect(r.status, `${svc} ${path}`).toBe(200);
+      const local = join(scratch, 'embedded');
+      const s = await runEmbedded({ input: REFERENCE!, out: local, partition: '2026-11' });
+      expect(s.status).toBe('succeeded');
+      for (const f of ['merged_with_revenue.csv', 'premium_wines.csv', 'ordinary_wines.csv']) {
+        const [a, b] = await Promise.all([
+          readPublished(store, '2026-11', f),
+          readFile(await publishedPath(local, '2026-11', f)),
+        ]);
+        expect(a.equals(b), f).toBe(true);
       }
-    }
-    const status = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/status`)).json() as { recentRuns: { runId: string; outcome: string }[] };
-    expect(status.recentRuns.some((r) => r.runId === manifest.runId && r.outcome === 'ok')).toBe(true);
-    const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/metrics`)).text();
-    expect(metrics).toMatch(/bn_events_consumed_total\{type="validated",outcome="ok",service="merge"\} [1-9]/);
-  });
+      await waitFor('the published event', async () =>
+        (await eventsOf('published')).some((e) => e.runId === manifest.runId),
+      );
+      await stack.waitIdle();
+      const published = (await eventsOf('published')).filter((e) => e.runId === manifest.runId);
+      expect(published).toHaveLength(1);
+
+      for (const svc of SERVICES) {
+        for (const path of ['/healthz', '/readyz']) {
+          const r = await fetch(`http://127.0.0.1:${stack.ports[svc]}${path}`);
+          expect(r.status, `${svc} ${path}`).toBe(200);
+        }
+      }
+      const status = (await (await fetch(`http://127.0.0.1:${stack.ports.merge}/status`)).json()) as {
+        recentRuns: { runId: string; outcome: string }[];
+      };
+      expect(status.recentRuns.some((r) => r.runId === manifest.runId && r.outcome === 'ok')).toBe(true);
+      const metrics = await (await fetch(`http://127.0.0.1:${stack.ports.merge}/metrics`)).text();
+      expect(metrics).toMatch(/bn_events_consumed_total\{type="validated",outcome="ok",service="merge"\} [1-9]/);
+    },
+  );
 
   it.skipIf(!REFERENCE)('re-runs a month on `bottleneck trigger`, replacing the published set', async () => {
     const before = (await readCurrent(store, '2026-11'))!;
-    const r = await cli(['trigger', '--partition', '2026-11'], { KAFKA_BROKERS: process.env.KAFKA_BROKERS!, KAFKA_TOPIC_PREFIX: stack.prefix });
+    const r = await cli(['trigger', '--partition', '2026-11'], {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
+      KAFKA_TOPIC_PREFIX: stack.prefix,
+    });
     expect(r.code, r.stderr).toBe(0);
     const runId = /run (\S+)/.exec(r.stdout)![1]!;
     expect(r.stdout).toBe(`trigger sent: partition 2026-11, run ${runId}\n`);
@@ -150,10 +184,17 @@ describe('six services over Kafka and S3', () => {
     });
     await waitFor('the alert', async () => standin.received().length > before);
     await stack.waitIdle();
-    expect((await store.list('dead-letter/2026-12/')).filter((o) => o.key.endsWith('.json')).map((o) => o.key)).toEqual(records.map((o) => o.key));
+    expect((await store.list('dead-letter/2026-12/')).filter((o) => o.key.endsWith('.json')).map((o) => o.key)).toEqual(
+      records.map((o) => o.key),
+    );
     expect(records).toHaveLength(1);
     const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
-    expect(record).toMatchObject({ partition: '2026-12', stage: 'ingest', code: 'BN_ERR_INPUT_CORRUPT', alert: { status: 'sent' } });
+    expect(record).toMatchObject({
+      partition: '2026-12',
+      stage: 'ingest',
+      code: 'BN_ERR_INPUT_CORRUPT',
+      alert: { status: 'sent' },
+    });
     expect(record.message).toMatch(/^erp\.xlsx is truncated or corrupt/);
     const mails = standin.received().slice(before);
     expect(mails).toHaveLength(1);
@@ -162,18 +203,33 @@ describe('six services over Kafka and S3', () => {
   });
 
   it('sets a poison message aside: a dead-letter record and one alert, and the consumer goes on', async () => {
-    const kafka = new Kafka({ clientId: 'e2e-poison', brokers: process.env.KAFKA_BROKERS!.split(','), logLevel: logLevel.NOTHING });
+    const kafka = new Kafka({
+      clientId: 'e2e-poison',
+      brokers: process.env.KAFKA_BROKERS!.split(','),
+      logLevel: logLevel.NOTHING,
+    });
     const producer = kafka.producer();
     await producer.connect();
     const before = standin.received().length;
-    await producer.send({ topic: `${stack.prefix}.merged`, messages: [{ key: '2026-09', value: 'this is not an event {' }] });
+    await producer.send({
+      topic: `${stack.prefix}.merged`,
+      messages: [{ key: '2026-09', value: 'this is not an event {' }],
+    });
     await producer.disconnect();
     const records = await waitFor('the bus dead-letter record', async () => {
-      const l = (await store.list('dead-letter/unknown/')).filter((o) => o.key.endsWith('.json') && o.key.includes(`bus-${stack.prefix}.merged-`));
+      const l = (await store.list('dead-letter/unknown/')).filter(
+        (o) => o.key.endsWith('.json') && o.key.includes(`bus-${stack.prefix}.merged-`),
+      );
       return l.length ? l : null;
     });
     const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
-    expect(record).toMatchObject({ kind: 'bus-dead-letter', sourceTopic: `${stack.prefix}.merged`, group: 'bottleneck-analytics', errorCode: 'BN_ERR_EVENT_INVALID', value: 'this is not an event {' });
+    expect(record).toMatchObject({
+      kind: 'bus-dead-letter',
+      sourceTopic: `${stack.prefix}.merged`,
+      group: 'bottleneck-analytics',
+      errorCode: 'BN_ERR_EVENT_INVALID',
+      value: 'this is not an event {',
+    });
     await waitFor('the dead-letter alert', async () => standin.received().length > before);
     await stack.waitIdle();
     const mails = standin.received().slice(before);
@@ -187,7 +243,9 @@ describe('six services over Kafka and S3', () => {
     await stack.kill('merge', 'SIGKILL');
     await upload('2026-10', month);
     // The run reaches merge's topic while merge is down: it is in flight, waiting on its offset.
-    const validated = await waitFor('validated for 2026-10', async () => (await eventsOf('validated')).find((e) => e.partition === '2026-10'));
+    const validated = await waitFor('validated for 2026-10', async () =>
+      (await eventsOf('validated')).find((e) => e.partition === '2026-10'),
+    );
     expect(await store.head(layout.current('2026-10'))).toBeNull();
     await stack.start('merge');
     await stack.waitReady();
@@ -203,7 +261,9 @@ describe('six services over Kafka and S3', () => {
     await upload('2026-08', month);
     // /status lists what is in flight: kill clean while it is reading this month's workbooks.
     const inFlight = await waitFor('clean handling 2026-08', async () => {
-      const st = await (await fetch(`http://127.0.0.1:${stack.ports.clean}/status`)).json() as { inFlight: { partition: string; consumed: string; runId: string }[] };
+      const st = (await (await fetch(`http://127.0.0.1:${stack.ports.clean}/status`)).json()) as {
+        inFlight: { partition: string; consumed: string; runId: string }[];
+      };
       return st.inFlight.find((f) => f.partition === '2026-08' && f.consumed === 'file-arrived');
     });
     await stack.kill('clean', 'SIGKILL');
@@ -233,9 +293,10 @@ describe('six services over Kafka and S3', () => {
         expect(typeof (rec as { level?: unknown }).level, `${o.service}: ${line.slice(0, 200)}`).toBe('number');
         return rec as { msg?: string; warning?: { code?: string; name: string; message: string } };
       });
-      const warnings = records.filter((r) => r.msg === 'process warning').map((r) => r.warning!.code ?? `${r.warning!.name}: ${r.warning!.message.slice(0, 60)}`);
+      const warnings = records
+        .filter((r) => r.msg === 'process warning')
+        .map((r) => r.warning!.code ?? `${r.warning!.name}: ${r.warning!.message.slice(0, 60)}`);
       expect(warnings, `${o.service} (pid ${o.pid})`).toEqual([...new Set(warnings)]);
     }
   });
 });
-

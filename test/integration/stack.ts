@@ -95,13 +95,18 @@ async function pendingMessages(brokers: string[], groups: { group: string; topic
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const committed = await Promise.all(groups.map(async (g) => ({ ...g, offsets: await admin.fetchOffsets({ groupId: g.group, topics: g.topics }) })));
+    const committed = await Promise.all(
+      groups.map(async (g) => ({ ...g, offsets: await admin.fetchOffsets({ groupId: g.group, topics: g.topics }) })),
+    );
     const pending: string[] = [];
     for (const g of committed) {
       for (const t of g.offsets) {
         const ends = await admin.fetchTopicOffsets(t.topic);
         const done = new Map(t.partitions.map((p) => [p.partition, Number(p.offset)]));
-        const behind = ends.reduce((n, p) => n + Math.max(0, Number(p.high) - Math.max(0, done.get(p.partition) ?? 0)), 0);
+        const behind = ends.reduce(
+          (n, p) => n + Math.max(0, Number(p.high) - Math.max(0, done.get(p.partition) ?? 0)),
+          0,
+        );
         if (behind > 0) pending.push(`${g.group} ${t.topic}: ${behind}`);
       }
     }
@@ -117,7 +122,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   const bucket = `bn-e2e-${tag}`;
   const prefix = `bn-e2e-${tag}`;
   const s3 = new S3Client({
-    endpoint: process.env.S3_ENDPOINT!, region: process.env.S3_REGION ?? 'us-east-1', forcePathStyle: true,
+    endpoint: process.env.S3_ENDPOINT!,
+    region: process.env.S3_REGION ?? 'us-east-1',
+    forcePathStyle: true,
     credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID!, secretAccessKey: process.env.S3_SECRET_ACCESS_KEY! },
   });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -147,8 +154,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     ALERT_FROM: 'pipeline@bottleneck.example',
     ...o.extraEnv,
   };
-  const instances: Instance[] = SERVICES.flatMap((svc) => Array.from({ length: o.replicas?.[svc] ?? 1 }, (_, i): Instance => (i === 0 ? svc : `${svc}#${i + 1}`)));
-  const ports = Object.fromEntries(await Promise.all(instances.map(async (s) => [s, await freePort()]))) as Stack['ports'];
+  const instances: Instance[] = SERVICES.flatMap((svc) =>
+    Array.from({ length: o.replicas?.[svc] ?? 1 }, (_, i): Instance => (i === 0 ? svc : `${svc}#${i + 1}`)),
+  );
+  const ports = Object.fromEntries(
+    await Promise.all(instances.map(async (s) => [s, await freePort()])),
+  ) as Stack['ports'];
   const procs = new Map<Instance, ChildProcess>();
   const logs = new Map<Instance, string[]>();
   const outputs: Stack['outputs'] = [];
@@ -159,18 +170,28 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const svc = serviceOf(name);
     // Only what the service needs: not the runner's BN_* variables (refused as unknown), nor its
     // switch for the AWS SDK's Node-version warning (a service must show it, as a JSON record).
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k)));
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(
+        ([k]) => !/^(BN_|KAFKA_|S3_|VITEST|AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING)/.test(k),
+      ),
+    );
     const p = spawn(process.execPath, [join(ROOT, 'services', svc, 'dist', 'main.js')], {
-      env: { ...base, ...env, ...o.serviceEnv?.[svc], ...overrides.get(name), HTTP_PORT: String(ports[name]) }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...base, ...env, ...o.serviceEnv?.[svc], ...overrides.get(name), HTTP_PORT: String(ports[name]) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     const lines = logs.get(name) ?? [];
     logs.set(name, lines);
     const output = { service: svc, pid: p.pid ?? -1, chunks: [] as string[], killed: false };
     outputs.push(output);
-    const record = (d: Buffer) => { lines.push(String(d)); output.chunks.push(String(d)); };
+    const record = (d: Buffer) => {
+      lines.push(String(d));
+      output.chunks.push(String(d));
+    };
     p.stdout.on('data', record);
     p.stderr.on('data', record);
-    p.once('exit', (_code, signal) => { output.killed = signal === 'SIGKILL'; });
+    p.once('exit', (_code, signal) => {
+      output.killed = signal === 'SIGKILL';
+    });
     procs.set(name, p);
   };
 
@@ -190,7 +211,13 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   };
 
   const stack: Stack = {
-    bucket, prefix, env, ports, procs, logs, outputs,
+    bucket,
+    prefix,
+    env,
+    ports,
+    procs,
+    logs,
+    outputs,
     instances: () => [...instances],
     start: startOne,
     alive: running,
@@ -223,8 +250,12 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         const states = await Promise.all(which.map(async (i) => (await get(i, '/readyz', 5_000)).status === 200));
         if (states.every(Boolean)) return;
         const dead = which.filter((s) => !running(s));
-        if (dead.length) throw new Error(`services exited: ${dead.map((s) => `${s} (${String(procs.get(s)?.exitCode)}): ${(logs.get(s) ?? []).join('').slice(-800)}`).join('; ')}`);
-        if (Date.now() > end) throw new Error(`not ready after ${timeoutMs} ms: ${which.filter((_, i) => !states[i]).join(', ')}`);
+        if (dead.length)
+          throw new Error(
+            `services exited: ${dead.map((s) => `${s} (${String(procs.get(s)?.exitCode)}): ${(logs.get(s) ?? []).join('').slice(-800)}`).join('; ')}`,
+          );
+        if (Date.now() > end)
+          throw new Error(`not ready after ${timeoutMs} ms: ${which.filter((_, i) => !states[i]).join(', ')}`);
         await new Promise((r) => setTimeout(r, 250));
       }
     },
@@ -233,7 +264,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       const groups = consumerGroups(prefix, env.S3_EVENTS_TOPIC!);
       for (;;) {
         // A broker restarting (the fault suite) answers nothing for a while: that is not idle.
-        const pending = await pendingMessages(env.KAFKA_BROKERS!.split(','), groups).catch((e: unknown) => [`Kafka: ${String(e)}`]);
+        const pending = await pendingMessages(env.KAFKA_BROKERS!.split(','), groups).catch((e: unknown) => [
+          `Kafka: ${String(e)}`,
+        ]);
         if (!pending.length) return;
         if (Date.now() > end) throw new Error(`not idle after ${timeoutMs} ms: ${pending.join('; ')}`);
         await new Promise((r) => setTimeout(r, 200));
@@ -244,7 +277,9 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     },
   };
   // A test process that ends without stop() (interrupted, timed out) takes its services with it.
-  process.once('exit', () => { for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); });
+  process.once('exit', () => {
+    for (const p of procs.values()) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
   for (const s of instances) await startOne(s);
   try {
     await stack.waitReady();

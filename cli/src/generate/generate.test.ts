@@ -25,7 +25,9 @@ afterAll(async () => {
 });
 
 async function sha256(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 /** Rows of Sheet1 through exceljs's streaming reader, header first, one value per column. */
@@ -207,7 +209,9 @@ describe('generateMonth', () => {
     expect(attachments.length / rows.length).toBeGreaterThan(0.45);
     for (const r of attachments) {
       expect(r[W('post_mime_type')]).toBe('image/jpeg');
-      expect(String(r[W('guid')])).toMatch(/^https:\/\/www\.bottle-neck\.fr\/wp-content\/uploads\/\d{4}\/\d{2}\/.+\.jpg$/);
+      expect(String(r[W('guid')])).toMatch(
+        /^https:\/\/www\.bottle-neck\.fr\/wp-content\/uploads\/\d{4}\/\d{2}\/.+\.jpg$/,
+      );
     }
     for (const r of products) {
       expect(String(r[W('guid')])).toMatch(/^https:\/\/www\.bottle-neck\.fr\/\?post_type=product&#038;p=\d+$/);

@@ -101,11 +101,34 @@ const REF = {
 } as const;
 
 export const WEB_COLUMNS = [
-  'sku', 'virtual', 'downloadable', 'rating_count', 'average_rating', 'total_sales', 'tax_status',
-  'tax_class', 'post_author', 'post_date', 'post_date_gmt', 'post_content', 'post_title', 'post_excerpt',
-  'post_status', 'comment_status', 'ping_status', 'post_password', 'post_name', 'post_modified',
-  'post_modified_gmt', 'post_content_filtered', 'post_parent', 'guid', 'menu_order', 'post_type',
-  'post_mime_type', 'comment_count',
+  'sku',
+  'virtual',
+  'downloadable',
+  'rating_count',
+  'average_rating',
+  'total_sales',
+  'tax_status',
+  'tax_class',
+  'post_author',
+  'post_date',
+  'post_date_gmt',
+  'post_content',
+  'post_title',
+  'post_excerpt',
+  'post_status',
+  'comment_status',
+  'ping_status',
+  'post_password',
+  'post_name',
+  'post_modified',
+  'post_modified_gmt',
+  'post_content_filtered',
+  'post_parent',
+  'guid',
+  'menu_order',
+  'post_type',
+  'post_mime_type',
+  'comment_count',
 ] as const;
 export const ERP_COLUMNS = ['product_id', 'onsale_web', 'price', 'stock_quantity', 'stock_status'] as const;
 export const LIAISON_COLUMNS = ['product_id', 'id_web'] as const;
@@ -326,7 +349,12 @@ function plan(scale: number, seed: number): Plan {
     const amount = must(giftAmounts[i % giftAmounts.length], 'gift amount');
     const round = Math.floor(i / giftAmounts.length);
     const sku = `bon-cadeau-${amount}-euros${round === 0 ? '' : `-${round + 1}`}`;
-    p.web = makeWeb(sku, nextId(), `Bon cadeau de ${amount}€${round === 0 ? '' : ` (${round + 1})`}`, GIFT_CARD_EXCERPT);
+    p.web = makeWeb(
+      sku,
+      nextId(),
+      `Bon cadeau de ${amount}€${round === 0 ? '' : ` (${round + 1})`}`,
+      GIFT_CARD_EXCERPT,
+    );
     p.web.slug = sku;
     p.idWeb = sku;
     p.priceCents = amount * 100;
@@ -498,9 +526,7 @@ function webValues(row: WebRow): Cell[] {
     new Date(modified),
     null, // post_content_filtered
     0, // post_parent
-    product
-      ? `${SITE}/?post_type=product&#038;p=${w.postId}`
-      : `${SITE}/wp-content/uploads/${w.upload}/${w.slug}.jpg`,
+    product ? `${SITE}/?post_type=product&#038;p=${w.postId}` : `${SITE}/wp-content/uploads/${w.upload}/${w.slug}.jpg`,
     0, // menu_order
     product ? 'product' : 'attachment',
     product ? null : 'image/jpeg',

@@ -74,8 +74,7 @@ function readEntries(zip: Buffer): Entry[] {
       throw new Error('zip64 entries are not supported');
     }
     if (zip.readUInt32LE(localOffset) !== SIG_LOCAL) throw new Error(`bad local header for ${name}`);
-    const dataStart =
-      localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
+    const dataStart = localOffset + 30 + zip.readUInt16LE(localOffset + 26) + zip.readUInt16LE(localOffset + 28);
     const data = zip.subarray(dataStart, dataStart + compressedSize);
     entries.push({ name, method, crc, compressedSize, size, data });
     p += 46 + nameLen + extraLen + commentLen;

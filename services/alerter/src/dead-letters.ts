@@ -36,26 +36,45 @@ export function busDeadLetter(dl: DeadLetterMessage, now: Date): { key: string; 
     const doc = JSON.parse(value) as { runId?: unknown; partition?: unknown };
     if (typeof doc.runId === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(doc.runId)) runId = doc.runId;
     if (typeof doc.partition === 'string' && /^\d{4}-(0[1-9]|1[0-2])$/.test(doc.partition)) partition = doc.partition;
-  } catch { /* not JSON: kept as text */ }
+  } catch {
+    /* not JSON: kept as text */
+  }
   const topic = dl.sourceTopic.replace(/[^A-Za-z0-9._-]/g, '_');
   const offset = Number(dl.sourceOffset);
   const record: BusDeadLetterRecord = {
     kind: 'bus-dead-letter',
-    sourceTopic: topic, sourcePartition: dl.sourcePartition, sourceOffset: offset,
-    group: dl.group, errorClass: dl.errorClass, errorCode: dl.errorCode,
+    sourceTopic: topic,
+    sourcePartition: dl.sourcePartition,
+    sourceOffset: offset,
+    group: dl.group,
+    errorClass: dl.errorClass,
+    errorCode: dl.errorCode,
     message: redactSecrets(dl.errorMessage),
-    attempts: dl.attempts, failedAt: dl.failedAt, runId, partition,
+    attempts: dl.attempts,
+    failedAt: dl.failedAt,
+    runId,
+    partition,
     value: redactSecrets(value.length > MAX_VALUE ? `${value.slice(0, MAX_VALUE)}...` : value),
-    recordedAt: now.toISOString(), alert: { status: 'pending', attempts: 0 },
+    recordedAt: now.toISOString(),
+    alert: { status: 'pending', attempts: 0 },
   };
   return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${dl.sourcePartition}-${offset}.json`, record };
 }
 
-async function handle(store: ObjectStore, delivery: AlertDelivery, alert: { to: string[]; from: string; pipelineName: string }, log: Logger, dl: DeadLetterMessage): Promise<void> {
+async function handle(
+  store: ObjectStore,
+  delivery: AlertDelivery,
+  alert: { to: string[]; from: string; pipelineName: string },
+  log: Logger,
+  dl: DeadLetterMessage,
+): Promise<void> {
   const { key, record } = busDeadLetter(dl, new Date());
   // The claim: the first delivery writes the record; a redelivery finds it and queues nothing new.
   try {
-    await store.put(key, JSON.stringify(record, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+    await store.put(key, JSON.stringify(record, null, 2) + '\n', {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
   } catch (e) {
     if (!(isBottleneckError(e) && e.details?.conflict)) throw e;
   }
@@ -68,11 +87,19 @@ async function handle(store: ObjectStore, delivery: AlertDelivery, alert: { to: 
   ];
   const id = `bus-${record.sourceTopic}-${record.sourcePartition}-${record.sourceOffset}`;
   const queued = await delivery.enqueue(id, key, {
-    to: alert.to, from: alert.from, subject: headerSafe(`[${alert.pipelineName}] message dead-lettered on ${record.sourceTopic}`),
-    text: lines.join('\n'), html: `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`,
+    to: alert.to,
+    from: alert.from,
+    subject: headerSafe(`[${alert.pipelineName}] message dead-lettered on ${record.sourceTopic}`),
+    text: lines.join('\n'),
+    html: `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`,
     tags: { kind: 'bus-dead-letter', topic: record.sourceTopic },
   });
-  if (queued) await delivery.attempt(id, true).catch((e: unknown) => log.warn({ key, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again'));
+  if (queued)
+    await delivery
+      .attempt(id, true)
+      .catch((e: unknown) =>
+        log.warn({ key, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again'),
+      );
 }
 
 /**

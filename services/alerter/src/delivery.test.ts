@@ -28,7 +28,14 @@ async function folder() {
 /** A mailer that fails while `down` and counts what it delivered. */
 function mailer() {
   const m = { down: false, sent: [] as MailMessage[], calls: 0 };
-  const impl: Mailer = { send: async (msg) => { m.calls++; if (m.down) throw new BottleneckError('BN_ERR_MAIL_SEND', 'SendGrid answered 503'); m.sent.push(msg); return { id: `m${m.sent.length}` }; } };
+  const impl: Mailer = {
+    send: async (msg) => {
+      m.calls++;
+      if (m.down) throw new BottleneckError('BN_ERR_MAIL_SEND', 'SendGrid answered 503');
+      m.sent.push(msg);
+      return { id: `m${m.sent.length}` };
+    },
+  };
   return { m, impl };
 }
 
@@ -38,14 +45,21 @@ describe('alert delivery', () => {
   it('queues an alert once, sends it, and writes the outcome to its record', async () => {
     const store = await folder();
     const { m, impl } = mailer();
-    await store.put('dead-letter/2026-11/r1.json', JSON.stringify({ runId: 'r1', alert: { status: 'pending', attempts: 0 } }));
+    await store.put(
+      'dead-letter/2026-11/r1.json',
+      JSON.stringify({ runId: 'r1', alert: { status: 'pending', attempts: 0 } }),
+    );
     const d = new AlertDelivery({ store, mailer: impl, log: silentLogger, retryForMs: 3600_000 });
     expect(await d.enqueue('run-r1', 'dead-letter/2026-11/r1.json', mail)).toBe(true);
     expect(await d.enqueue('run-r1', 'dead-letter/2026-11/r1.json', mail)).toBe(false);
     expect(await d.attempt('run-r1', true)).toBe('sent');
     expect(await d.attempt('run-r1', true)).toBe('none');
     expect(m.sent).toHaveLength(1);
-    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({ status: 'sent', attempts: 1, id: 'm1' });
+    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({
+      status: 'sent',
+      attempts: 1,
+      id: 'm1',
+    });
     expect(await store.list(PENDING_PREFIX)).toEqual([]);
   });
 
@@ -59,7 +73,12 @@ describe('alert delivery', () => {
     m.down = true;
     expect(await d.attempt('run-r1', true)).toBe('retry');
     expect(await d.attempt('run-r1')).toBe('later');
-    expect((await d.pending())[0]).toMatchObject({ attempts: 1, state: 'pending', nextAttemptAt: new Date(now.getTime() + backoffMs(1)).toISOString(), lastError: 'SendGrid answered 503' });
+    expect((await d.pending())[0]).toMatchObject({
+      attempts: 1,
+      state: 'pending',
+      nextAttemptAt: new Date(now.getTime() + backoffMs(1)).toISOString(),
+      lastError: 'SendGrid answered 503',
+    });
     now = new Date(now.getTime() + backoffMs(1));
     expect(await d.sweep()).toBe(1);
     m.down = false;
@@ -68,7 +87,10 @@ describe('alert delivery', () => {
     const after = new AlertDelivery({ store, mailer: impl, log: silentLogger, retryForMs: 3600_000, now: () => now });
     expect(await after.sweep()).toBe(0);
     expect(m.sent).toHaveLength(1);
-    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({ status: 'sent', attempts: 3 });
+    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({
+      status: 'sent',
+      attempts: 3,
+    });
   });
 
   it('gives an alert up after its retry time, and says so in the record', async () => {
@@ -82,7 +104,11 @@ describe('alert delivery', () => {
     expect(await d.attempt('run-r1', true)).toBe('retry');
     now = new Date(now.getTime() + 61_000);
     expect(await d.attempt('run-r1', true)).toBe('failed');
-    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({ status: 'failed', attempts: 2, error: 'SendGrid answered 503' });
+    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({
+      status: 'failed',
+      attempts: 2,
+      error: 'SendGrid answered 503',
+    });
     expect(await d.pending()).toEqual([]);
   });
 
@@ -96,19 +122,41 @@ describe('alert delivery', () => {
     await store.put(`${PENDING_PREFIX}run-r1.json`, JSON.stringify({ ...p, state: 'sending', attempts: 1 }));
     expect(await d.attempt('run-r1', true)).toBe('uncertain');
     expect(m.calls).toBe(0);
-    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({ status: 'uncertain', attempts: 1 });
+    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({
+      status: 'uncertain',
+      attempts: 1,
+    });
   });
 });
 
 describe('the alerter stage', () => {
-  const failed = (runId = '2026-11-20261115T080000-aaaaaa', code = 'BN_ERR_INPUT_CORRUPT', stage = 'clean'): EventOf<'failed'> => makeEvent('failed', {
-    runId, partition: '2026-11', materializations: {}, checks: [],
-    payload: { stage, code, errorClass: 'BottleneckError', message: 'erp.xlsx is corrupt', retriable: false, failedAt: '2026-11-15T08:00:05.000Z' },
-  });
+  const failed = (
+    runId = '2026-11-20261115T080000-aaaaaa',
+    code = 'BN_ERR_INPUT_CORRUPT',
+    stage = 'clean',
+  ): EventOf<'failed'> =>
+    makeEvent('failed', {
+      runId,
+      partition: '2026-11',
+      materializations: {},
+      checks: [],
+      payload: {
+        stage,
+        code,
+        errorClass: 'BottleneckError',
+        message: 'erp.xlsx is corrupt',
+        retriable: false,
+        failedAt: '2026-11-15T08:00:05.000Z',
+      },
+    });
 
   async function setup(store?: ObjectStore) {
     const { m, impl } = mailer();
-    const { ctx, store: s } = await testContext({ ...(store ? { store } : {}), mailer: impl, alert: { to: ['d@x.example'], from: 'p@x.example', pipelineName: 'BottleNeck pipeline' } });
+    const { ctx, store: s } = await testContext({
+      ...(store ? { store } : {}),
+      mailer: impl,
+      alert: { to: ['d@x.example'], from: 'p@x.example', pipelineName: 'BottleNeck pipeline' },
+    });
     return { ctx, m, store: s };
   }
 
@@ -120,7 +168,11 @@ describe('the alerter stage', () => {
     expect(m.sent).toHaveLength(1);
     expect(m.sent[0]!.subject).toBe('[BottleNeck pipeline] run failed at stage clean for 2026-11');
     const record = JSON.parse((await store.get(layout.deadLetter('2026-11', e.runId))).toString());
-    expect(record).toMatchObject({ runId: e.runId, code: 'BN_ERR_INPUT_CORRUPT', alert: { status: 'sent', attempts: 1 } });
+    expect(record).toMatchObject({
+      runId: e.runId,
+      code: 'BN_ERR_INPUT_CORRUPT',
+      alert: { status: 'sent', attempts: 1 },
+    });
   });
 
   it('waits for a store that does not answer instead of dropping the failure', async () => {
@@ -129,9 +181,11 @@ describe('the alerter stage', () => {
     const flaky = new Proxy(inner, {
       get(target, prop, receiver) {
         const v = Reflect.get(target, prop, receiver) as unknown;
-        if (prop !== 'put' || typeof v !== 'function') return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        if (prop !== 'put' || typeof v !== 'function')
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         return async (...a: unknown[]) => {
-          if (refusals-- > 0) throw new BottleneckError('BN_ERR_STORE_IO', 'writing failed: HTTP 503 SlowDown', { retriable: true });
+          if (refusals-- > 0)
+            throw new BottleneckError('BN_ERR_STORE_IO', 'writing failed: HTTP 503 SlowDown', { retriable: true });
           return (v as (...b: unknown[]) => unknown).apply(target, a);
         };
       },
@@ -146,8 +200,13 @@ describe('the alerter stage', () => {
     await alerterStage.handle(failed(undefined, 'BN_ERR_RUN_SUPERSEDED', 'publisher'), ctx);
     expect(m.sent).toEqual([]);
     expect(await store.list('dead-letter/')).toEqual([]);
-    await alerterStage.handle(failed('2026-11-20261115T080000-bbbbbb', 'BN_ERR_ASSET_FAILED', 'clean\r\nBcc: everyone@x.example\r\n<b>x</b>'), ctx);
-    expect(m.sent[0]!.subject).toBe('[BottleNeck pipeline] run failed at stage clean Bcc: everyone@x.example b x /b for 2026-11');
+    await alerterStage.handle(
+      failed('2026-11-20261115T080000-bbbbbb', 'BN_ERR_ASSET_FAILED', 'clean\r\nBcc: everyone@x.example\r\n<b>x</b>'),
+      ctx,
+    );
+    expect(m.sent[0]!.subject).toBe(
+      '[BottleNeck pipeline] run failed at stage clean Bcc: everyone@x.example b x /b for 2026-11',
+    );
     expect(headerSafe('a\u0000b\tc')).toBe('a b c');
   });
 });

@@ -66,7 +66,10 @@ export class AlertDelivery {
     const at = this.now().toISOString();
     const p: PendingAlert = { id, recordKey, mail, createdAt: at, attempts: 0, state: 'pending', nextAttemptAt: at };
     try {
-      await this.o.store.put(pendingKey(id), JSON.stringify(p, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+      await this.o.store.put(pendingKey(id), JSON.stringify(p, null, 2) + '\n', {
+        ifNoneMatch: true,
+        contentType: 'application/json',
+      });
       return true;
     } catch (e) {
       if (conflict(e)) return false;
@@ -105,8 +108,16 @@ export class AlertDelivery {
     const now = this.now();
     if (p.state === 'sending') {
       // A previous process died between its mark and the end of its send: the mail may have gone.
-      this.o.log.warn({ alert: id, attempts: p.attempts }, 'the alerter stopped during a send: the alert is not sent again (it may have been delivered)');
-      await this.settle(p, { status: 'uncertain', attempts: p.attempts, at: now.toISOString(), error: 'the alerter stopped during the send' });
+      this.o.log.warn(
+        { alert: id, attempts: p.attempts },
+        'the alerter stopped during a send: the alert is not sent again (it may have been delivered)',
+      );
+      await this.settle(p, {
+        status: 'uncertain',
+        attempts: p.attempts,
+        at: now.toISOString(),
+        error: 'the alerter stopped during the send',
+      });
       return 'uncertain';
     }
     if (!force && Date.parse(p.nextAttemptAt) > now.getTime()) return 'later';
@@ -114,17 +125,28 @@ export class AlertDelivery {
     await this.write(marked);
     try {
       const sent = await this.o.mailer.send(p.mail);
-      await this.settle(marked, { status: 'sent', attempts: marked.attempts, id: sent.id, at: this.now().toISOString() });
+      await this.settle(marked, {
+        status: 'sent',
+        attempts: marked.attempts,
+        id: sent.id,
+        at: this.now().toISOString(),
+      });
       return 'sent';
     } catch (e) {
       const error = redactSecrets(errorMessage(e));
       if (now.getTime() - Date.parse(p.createdAt) >= this.o.retryForMs) {
-        this.o.log.error({ alert: id, attempts: marked.attempts, err: error }, 'alert given up: the mail could not be sent in time; the record keeps it');
+        this.o.log.error(
+          { alert: id, attempts: marked.attempts, err: error },
+          'alert given up: the mail could not be sent in time; the record keeps it',
+        );
         await this.settle(marked, { status: 'failed', attempts: marked.attempts, error, at: now.toISOString() });
         return 'failed';
       }
       const next = new Date(now.getTime() + backoffMs(marked.attempts)).toISOString();
-      this.o.log.warn({ alert: id, attempts: marked.attempts, nextAttemptAt: next, err: error }, 'alert not sent: retrying later');
+      this.o.log.warn(
+        { alert: id, attempts: marked.attempts, nextAttemptAt: next, err: error },
+        'alert not sent: retrying later',
+      );
       await this.write({ ...marked, state: 'pending', nextAttemptAt: next, lastError: error });
       return 'retry';
     }
@@ -147,7 +169,10 @@ export class AlertDelivery {
     let left = 0;
     for (const p of await this.pending()) {
       const r = await this.attempt(p.id).catch((e: unknown) => {
-        this.o.log.warn({ alert: p.id, err: errorMessage(e) }, 'pending alert: attempt failed (the store?), trying again later');
+        this.o.log.warn(
+          { alert: p.id, err: errorMessage(e) },
+          'pending alert: attempt failed (the store?), trying again later',
+        );
         return 'retry' as const;
       });
       if (r === 'retry' || r === 'later') left++;

@@ -24,7 +24,13 @@ export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
     sweeping ??= (async () => {
       try {
         await delivery.sweep();
-        pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({ id, attempts, createdAt, nextAttemptAt, ...(lastError ? { lastError } : {}) }));
+        pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({
+          id,
+          attempts,
+          createdAt,
+          nextAttemptAt,
+          ...(lastError ? { lastError } : {}),
+        }));
         metrics.alertsPending.set(pending.length);
       } catch (e) {
         log.warn({ err: errorMessage(e) }, 'alert sweep failed (the store?): trying again later');

@@ -1,4 +1,13 @@
-import { errorMessage, escapeHtml, isBottleneckError, layout, redactSecrets, withRetry, type EventOf, type PipelineEvent } from '@bottleneck/shared';
+import {
+  errorMessage,
+  escapeHtml,
+  isBottleneckError,
+  layout,
+  redactSecrets,
+  withRetry,
+  type EventOf,
+  type PipelineEvent,
+} from '@bottleneck/shared';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { AlertDelivery, type AlertState } from './delivery.js';
 
@@ -28,19 +37,36 @@ export interface DeadLetterRecord {
  * (CR and LF could add headers) become spaces, angle brackets go, and the length is bounded.
  */
 export function headerSafe(s: string, max = 200): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = s.replace(/[\u0000-\u001f\u007f<>]/g, ' ').replace(/\s+/g, ' ').trim();
+  const flat = s
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f<>]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 3)}...` : flat;
 }
 
 function buildRecord(e: EventOf<'failed'>, now: Date): DeadLetterRecord {
   const p = e.payload;
   return {
-    runId: e.runId, partition: e.partition, stage: p.stage, asset: p.asset ?? null, code: p.code, errorClass: p.errorClass,
-    message: redactSecrets(p.message), retriable: p.retriable, location: p.location ?? null, failedAt: p.failedAt,
-    recordedAt: now.toISOString(), triggeringEvent: p.trigger ?? null, failedEvent: { id: e.id, ts: e.ts },
-    failedChecks: e.checks.filter((c) => !c.passed && c.severity === 'ERROR').map((c) => ({ asset: c.asset, check: c.check, metadata: c.metadata })),
-    materializations: Object.fromEntries(Object.entries(e.materializations).map(([k, m]) => [k, { location: m.location, dataVersion: m.dataVersion }])),
+    runId: e.runId,
+    partition: e.partition,
+    stage: p.stage,
+    asset: p.asset ?? null,
+    code: p.code,
+    errorClass: p.errorClass,
+    message: redactSecrets(p.message),
+    retriable: p.retriable,
+    location: p.location ?? null,
+    failedAt: p.failedAt,
+    recordedAt: now.toISOString(),
+    triggeringEvent: p.trigger ?? null,
+    failedEvent: { id: e.id, ts: e.ts },
+    failedChecks: e.checks
+      .filter((c) => !c.passed && c.severity === 'ERROR')
+      .map((c) => ({ asset: c.asset, check: c.check, metadata: c.metadata })),
+    materializations: Object.fromEntries(
+      Object.entries(e.materializations).map(([k, m]) => [k, { location: m.location, dataVersion: m.dataVersion }]),
+    ),
     alert: { status: 'pending', attempts: 0 },
   };
 }
@@ -54,7 +80,13 @@ export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterA
     `Failed at: ${r.failedAt}`,
     `Error: ${r.code}`,
     `Message: ${r.message}`,
-    ...(r.location ? [`Where: ${Object.entries(r.location).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
+    ...(r.location
+      ? [
+          `Where: ${Object.entries(r.location)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        ]
+      : []),
     `Dead-letter record: ${deadLetterAt}`,
     '',
     'Nothing was published for this run.',
@@ -83,13 +115,23 @@ export const alerterStage: StageHandler = {
     }
     const key = layout.deadLetter(event.partition, event.runId);
     const retryForMs = ctx.alert?.retryForMs ?? DEFAULT_ALERT_RETRY_MS;
-    const patient = <T>(fn: () => Promise<T>) => withRetry(fn, {
-      budgetMs: retryForMs, initialDelayMs: 500, maxDelayMs: 60_000,
-      onRetry: (e, attempt, delayMs) => ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'dead-letter record: the store is not answering, retrying'),
-    });
+    const patient = <T>(fn: () => Promise<T>) =>
+      withRetry(fn, {
+        budgetMs: retryForMs,
+        initialDelayMs: 500,
+        maxDelayMs: 60_000,
+        onRetry: (e, attempt, delayMs) =>
+          ctx.log.warn(
+            { ...log, attempt, delayMs, err: errorMessage(e) },
+            'dead-letter record: the store is not answering, retrying',
+          ),
+      });
     const existing = await patient(() => readRecord(ctx, key));
     const record = existing ?? buildRecord(event, ctx.now());
-    if (!existing) await patient(() => ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }));
+    if (!existing)
+      await patient(() =>
+        ctx.store.put(key, JSON.stringify(record, null, 2) + '\n', { contentType: 'application/json' }),
+      );
     const { mailer, alert } = ctx;
     if (!mailer || !alert) {
       ctx.log.warn(log, 'no mailer configured: dead-letter record written, no alert sent');
@@ -99,7 +141,14 @@ export const alerterStage: StageHandler = {
     const delivery = new AlertDelivery({ store: ctx.store, mailer, log: ctx.log, retryForMs, now: ctx.now });
     const id = `run-${event.runId}`;
     const mail = alertMail(record, alert.pipelineName, ctx.store.describe(key));
-    await patient(() => delivery.enqueue(id, key, { to: alert.to, from: alert.from, ...mail, tags: { runId: event.runId, partition: event.partition, stage: headerSafe(record.stage) } }));
+    await patient(() =>
+      delivery.enqueue(id, key, {
+        to: alert.to,
+        from: alert.from,
+        ...mail,
+        tags: { runId: event.runId, partition: event.partition, stage: headerSafe(record.stage) },
+      }),
+    );
     // A first attempt now; if the mail service is down, the sweep keeps trying.
     const outcome = await delivery.attempt(id, true).catch((e: unknown) => {
       ctx.log.warn({ ...log, err: errorMessage(e) }, 'first alert attempt failed: the sweep will try again');

@@ -7,4 +7,7 @@ import { ordinaryWines, premiumWines } from './assets/wines.js';
 export { PREMIUM_Z } from './assets/wines.js';
 
 /** analytics: the reports of the month. */
-export const analyticsStage = defineStage({ stage: 'analytics', assets: [revenuePerProduct, winePriceZscores, premiumWines, ordinaryWines, revenueReport] });
+export const analyticsStage = defineStage({
+  stage: 'analytics',
+  assets: [revenuePerProduct, winePriceZscores, premiumWines, ordinaryWines, revenueReport],
+});

@@ -12,7 +12,16 @@ const rows = [
   { product_id: 12, sku: '16004', post_title: 'Millésimé 2019', total_sales: 1200, revenue: '30000.00' },
   { product_id: 7, sku: '=cmd', post_title: '@SUM(A1)', total_sales: 3, revenue: '12.50' },
 ];
-const summary: ReportSummary = { runId: '2026-11-20261115T080000-abc123', partition: '2026-11', madeAt: '2026-11-15T08:00:00.000Z', totalRevenue: '30012.50', products: 2, premium: 1, ordinary: 1, unitsSold: '1203' };
+const summary: ReportSummary = {
+  runId: '2026-11-20261115T080000-abc123',
+  partition: '2026-11',
+  madeAt: '2026-11-15T08:00:00.000Z',
+  totalRevenue: '30012.50',
+  products: 2,
+  premium: 1,
+  ordinary: 1,
+  unitsSold: '1203',
+};
 
 describe('writeRevenueReport', () => {
   it('writes the same bytes for the same run, whenever it is written (zip entry times pinned to the run start)', async () => {

@@ -34,8 +34,14 @@ export const REVENUE_SHEET = 'Revenue by Product';
 export const SUMMARY_SHEET = 'Summary';
 /** Labels of the Summary sheet, read back by the summary_total_matches check. */
 export const SUMMARY_LABELS = {
-  run: 'Run', partition: 'Partition', madeAt: 'Made at (UTC)', totalRevenue: 'Total revenue', products: 'Products',
-  premium: 'Premium wines', ordinary: 'Ordinary wines', unitsSold: 'Units sold',
+  run: 'Run',
+  partition: 'Partition',
+  madeAt: 'Made at (UTC)',
+  totalRevenue: 'Total revenue',
+  products: 'Products',
+  premium: 'Premium wines',
+  ordinary: 'Ordinary wines',
+  unitsSold: 'Units sold',
 } as const;
 const EURO = '#,##0.00 [$€-fr-FR]';
 const COUNT = '#,##0';
@@ -50,7 +56,8 @@ const text = (s: string | null) => (s === null ? null : neutralizeText(s));
  */
 export async function pinZipTimestamps(path: string, when: Date): Promise<void> {
   const dosTime = (when.getUTCHours() << 11) | (when.getUTCMinutes() << 5) | Math.floor(when.getUTCSeconds() / 2);
-  const dosDate = ((Math.max(1980, when.getUTCFullYear()) - 1980) << 9) | ((when.getUTCMonth() + 1) << 5) | when.getUTCDate();
+  const dosDate =
+    ((Math.max(1980, when.getUTCFullYear()) - 1980) << 9) | ((when.getUTCMonth() + 1) << 5) | when.getUTCDate();
   const fh = await open(path, 'r+');
   try {
     const { size } = await fh.stat();
@@ -58,7 +65,11 @@ export async function pinZipTimestamps(path: string, when: Date): Promise<void> 
     const tail = Buffer.alloc(tailLen);
     await fh.read(tail, 0, tailLen, size - tailLen);
     let eocd = -1;
-    for (let i = tailLen - 22; i >= 0; i--) if (tail.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+    for (let i = tailLen - 22; i >= 0; i--)
+      if (tail.readUInt32LE(i) === 0x06054b50) {
+        eocd = i;
+        break;
+      }
     if (eocd < 0) throw new Error(`${path} is not a zip file (no end of central directory)`);
     const count = tail.readUInt16LE(eocd + 10);
     const cdSize = tail.readUInt32LE(eocd + 12);
@@ -89,7 +100,9 @@ export async function pinZipTimestamps(path: string, when: Date): Promise<void> 
  * run writes the same bytes.
  */
 export async function writeRevenueReport(path: string, rows: readonly ReportRow[], s: ReportSummary): Promise<void> {
-  const { default: WorkbookWriter } = (await import(WORKBOOK_WRITER)) as { default: typeof ExcelJS.stream.xlsx.WorkbookWriter };
+  const { default: WorkbookWriter } = (await import(WORKBOOK_WRITER)) as {
+    default: typeof ExcelJS.stream.xlsx.WorkbookWriter;
+  };
   const made = new Date(s.madeAt);
   if (Number.isNaN(made.getTime())) throw new TypeError(`writeRevenueReport: madeAt is not a date: ${s.madeAt}`);
   const wb = new WorkbookWriter({ filename: path, useSharedStrings: true, useStyles: true });
@@ -107,11 +120,20 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
   ];
   ws.getRow(1).font = { bold: true };
   for (const r of rows) {
-    ws.addRow([Number(r.product_id), text(r.sku), text(r.post_title), Number(r.total_sales), Number(r.revenue)]).commit();
+    ws.addRow([
+      Number(r.product_id),
+      text(r.sku),
+      text(r.post_title),
+      Number(r.total_sales),
+      Number(r.revenue),
+    ]).commit();
   }
   ws.commit();
   const sum = wb.addWorksheet(SUMMARY_SHEET, frozen);
-  sum.columns = [{ header: 'Metric', key: 'm', width: 22 }, { header: 'Value', key: 'v', width: 40 }];
+  sum.columns = [
+    { header: 'Metric', key: 'm', width: 22 },
+    { header: 'Value', key: 'v', width: 40 },
+  ];
   sum.getRow(1).font = { bold: true };
   const L = SUMMARY_LABELS;
   const line = (label: string, value: string | number | Date | null, numFmt?: string) => {
@@ -139,7 +161,8 @@ export async function writeRevenueReport(path: string, rows: readonly ReportRow[
 export async function readSummary(path: string): Promise<Map<string, unknown>> {
   const { DEFAULT_READ_LIMITS, readSheetValues } = await import('@bottleneck/shared/excel/read');
   const got = await readSheetValues(path, 'revenue_per_product.xlsx', SUMMARY_SHEET, DEFAULT_READ_LIMITS);
-  const label = (v: unknown) => (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+  const label = (v: unknown) =>
+    typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
   return new Map(got.rows.map((r) => [label(r[0]), r[1]]));
 }
 

@@ -7,7 +7,15 @@
 const SVG = 'http://www.w3.org/2000/svg';
 const POLL_MS = 2000;
 const state = {
-  token: null, graph: null, partitions: [], etag: null, month: null, runs: [], runId: null, asset: null, live: false,
+  token: null,
+  graph: null,
+  partitions: [],
+  etag: null,
+  month: null,
+  runs: [],
+  runId: null,
+  asset: null,
+  live: false,
 };
 
 // ---- small DOM helpers (text only: data never becomes markup) ----
@@ -19,7 +27,8 @@ function h(tag, attrs, ...children) {
     else if (k === 'class') el.className = v;
     else el.setAttribute(k, v === true ? '' : String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
+  for (const c of children.flat())
+    if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
   return el;
 }
 function s(tag, attrs, ...children) {
@@ -29,7 +38,8 @@ function s(tag, attrs, ...children) {
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, String(v));
   }
-  for (const c of children.flat()) if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  for (const c of children.flat())
+    if (c !== null && c !== undefined) el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return el;
 }
 const $ = (id) => document.getElementById(id);
@@ -60,7 +70,13 @@ async function api(path, opts = {}) {
   const headers = { accept: 'application/json', ...(opts.headers || {}) };
   if (state.token) headers.authorization = `Bearer ${state.token}`;
   if (opts.body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(path, { method: opts.method || 'GET', headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), cache: 'no-store', credentials: 'omit' });
+  const r = await fetch(path, {
+    method: opts.method || 'GET',
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    cache: 'no-store',
+    credentials: 'omit',
+  });
   if (r.status === 401) throw new Unauthorized('the token was refused');
   if (r.status === 304) return { notModified: true };
   const body = await r.json().catch(() => ({}));
@@ -89,13 +105,19 @@ function layoutGraph(assets) {
   assets.forEach(d);
   const cols = [];
   for (const a of assets) (cols[depth.get(a.key)] ||= []).push(a);
-  const W = 124, H = 30, GX = 26, GY = 12, TOP = 22;
+  const W = 124,
+    H = 30,
+    GX = 26,
+    GY = 12,
+    TOP = 22;
   const pos = new Map();
   const tallest = Math.max(...cols.map((c) => c.length));
-  cols.forEach((c, i) => c.forEach((a, j) => {
-    const offset = ((tallest - c.length) * (H + GY)) / 2;
-    pos.set(a.key, { x: 8 + i * (W + GX), y: TOP + offset + j * (H + GY), w: W, h: H });
-  }));
+  cols.forEach((c, i) =>
+    c.forEach((a, j) => {
+      const offset = ((tallest - c.length) * (H + GY)) / 2;
+      pos.set(a.key, { x: 8 + i * (W + GX), y: TOP + offset + j * (H + GY), w: W, h: H });
+    }),
+  );
   return { pos, width: 16 + cols.length * (W + GX) - GX, height: TOP + tallest * (H + GY) };
 }
 
@@ -110,24 +132,79 @@ function renderGraph() {
     if (a.stage !== lastStage && q) svg.append(s('text', { x: q.x, y: 12, class: 'stage-label' }, a.stage));
     lastStage = a.stage;
   }
-  for (const a of state.graph.assets) for (const dep of a.deps) {
-    const f = pos.get(dep), t = pos.get(a.key);
-    const x1 = f.x + f.w, y1 = f.y + f.h / 2, x2 = t.x, y2 = t.y + t.h / 2, mx = (x1 + x2) / 2;
-    svg.append(s('path', { class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`, 'marker-end': 'url(#arrow)' }));
-  }
-  svg.prepend(s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' }, s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#b0b0b0' }))));
-  const colors = { materialized: ['#e3f1e4', '#2e7d32'], failed: ['#fbe4e4', '#c62828'], running: ['#e2ecf9', '#1565c0'], 'not-run': ['#f4f4f4', '#9e9e9e'] };
+  for (const a of state.graph.assets)
+    for (const dep of a.deps) {
+      const f = pos.get(dep),
+        t = pos.get(a.key);
+      const x1 = f.x + f.w,
+        y1 = f.y + f.h / 2,
+        x2 = t.x,
+        y2 = t.y + t.h / 2,
+        mx = (x1 + x2) / 2;
+      svg.append(
+        s('path', {
+          class: 'edge',
+          d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`,
+          'marker-end': 'url(#arrow)',
+        }),
+      );
+    }
+  svg.prepend(
+    s(
+      'defs',
+      {},
+      s(
+        'marker',
+        {
+          id: 'arrow',
+          viewBox: '0 0 10 10',
+          refX: 9,
+          refY: 5,
+          markerWidth: 6,
+          markerHeight: 6,
+          orient: 'auto-start-reverse',
+        },
+        s('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#b0b0b0' }),
+      ),
+    ),
+  );
+  const colors = {
+    materialized: ['#e3f1e4', '#2e7d32'],
+    failed: ['#fbe4e4', '#c62828'],
+    running: ['#e2ecf9', '#1565c0'],
+    'not-run': ['#f4f4f4', '#9e9e9e'],
+  };
   for (const a of state.graph.assets) {
     const q = pos.get(a.key);
     const st = p?.assets[a.key] || { state: 'not-run', warnings: 0, errors: 0 };
     const [fill, stroke] = colors[st.state] || colors['not-run'];
     const title = `${a.key} (${a.stage}): ${st.state}${st.rowCount !== undefined ? `, ${fmtInt(st.rowCount)} rows` : ''}${st.warnings ? `, ${st.warnings} WARN` : ''}${st.errors ? `, ${st.errors} ERROR` : ''}\n${a.description}`;
-    const g = s('g', { class: `node ${st.state}`, 'data-asset': a.key, 'data-state': st.state, tabindex: 0, onclick: () => selectAsset(a.key) },
+    const g = s(
+      'g',
+      {
+        class: `node ${st.state}`,
+        'data-asset': a.key,
+        'data-state': st.state,
+        tabindex: 0,
+        onclick: () => selectAsset(a.key),
+      },
       s('title', {}, title),
       s('rect', { x: q.x, y: q.y, width: q.w, height: q.h, rx: 5, fill, stroke }),
       s('text', { x: q.x + 7, y: q.y + 13 }, a.key),
-      s('text', { x: q.x + 7, y: q.y + 25, fill: '#6b6b70' }, st.rowCount !== undefined ? `${fmtInt(st.rowCount)} rows` : st.state));
-    if (st.warnings) g.append(s('circle', { cx: q.x + q.w - 8, cy: q.y + 8, r: 5, fill: '#f0b400' }, s('title', {}, `${st.warnings} WARN check(s) failed`)));
+      s(
+        'text',
+        { x: q.x + 7, y: q.y + 25, fill: '#6b6b70' },
+        st.rowCount !== undefined ? `${fmtInt(st.rowCount)} rows` : st.state,
+      ),
+    );
+    if (st.warnings)
+      g.append(
+        s(
+          'circle',
+          { cx: q.x + q.w - 8, cy: q.y + 8, r: 5, fill: '#f0b400' },
+          s('title', {}, `${st.warnings} WARN check(s) failed`),
+        ),
+      );
     svg.append(g);
   }
   $('graph').replaceChildren(svg);
@@ -136,38 +213,90 @@ function renderGraph() {
 // ---- the months x assets grid ----
 function renderGrid() {
   const assets = state.graph.assets;
-  const head = h('tr', {}, h('th', {}, 'month'), h('th', {}, 'status'), assets.map((a) => h('th', { class: 'asset', title: a.description, onclick: () => selectAsset(a.key) }, a.key)), h('th', {}, 'in words'));
-  const rows = [...state.partitions].reverse().map((p) => h('tr', { class: p.partition === state.month ? 'selected' : '', 'data-partition': p.partition },
-    h('td', { class: 'month', onclick: () => selectMonth(p.partition) }, p.partition),
-    h('td', {}, h('span', { class: `st ${p.status}` }, p.status)),
-    assets.map((a) => {
-      const st = p.assets[a.key];
-      return h('td', { class: `cell ${st.state}${st.warnings && st.state === 'materialized' ? ' warn' : ''}`, title: `${p.partition} ${a.key}: ${st.state}${st.rowCount !== undefined ? `, ${st.rowCount} rows` : ''}${st.warnings ? `, ${st.warnings} WARN` : ''}`, onclick: () => { selectMonth(p.partition); selectAsset(a.key); } }, st.state === 'failed' ? '✕' : st.warnings ? '!' : '');
-    }),
-    h('td', { class: 'words' }, p.words)));
+  const head = h(
+    'tr',
+    {},
+    h('th', {}, 'month'),
+    h('th', {}, 'status'),
+    assets.map((a) => h('th', { class: 'asset', title: a.description, onclick: () => selectAsset(a.key) }, a.key)),
+    h('th', {}, 'in words'),
+  );
+  const rows = [...state.partitions].reverse().map((p) =>
+    h(
+      'tr',
+      { class: p.partition === state.month ? 'selected' : '', 'data-partition': p.partition },
+      h('td', { class: 'month', onclick: () => selectMonth(p.partition) }, p.partition),
+      h('td', {}, h('span', { class: `st ${p.status}` }, p.status)),
+      assets.map((a) => {
+        const st = p.assets[a.key];
+        return h(
+          'td',
+          {
+            class: `cell ${st.state}${st.warnings && st.state === 'materialized' ? ' warn' : ''}`,
+            title: `${p.partition} ${a.key}: ${st.state}${st.rowCount !== undefined ? `, ${st.rowCount} rows` : ''}${st.warnings ? `, ${st.warnings} WARN` : ''}`,
+            onclick: () => {
+              selectMonth(p.partition);
+              selectAsset(a.key);
+            },
+          },
+          st.state === 'failed' ? '✕' : st.warnings ? '!' : '',
+        );
+      }),
+      h('td', { class: 'words' }, p.words),
+    ),
+  );
   $('grid').replaceChildren(h('thead', {}, head), h('tbody', {}, rows));
 }
 
 // ---- figures per month: total revenue, premium wines, row counts ----
 function linePlot(title, months, series, fmt) {
-  const W = 520, H = 120, L = 64, R = 26, T = 18, B = 22;
+  const W = 520,
+    H = 120,
+    L = 64,
+    R = 26,
+    T = 18,
+    B = 22;
   const all = series.flatMap((x) => x.values).filter((v) => v !== null);
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'plot' }, s('text', { x: 4, y: 12, class: 'title' }, title));
-  if (!all.length) return svg.append(s('text', { x: L, y: H / 2 }, 'nothing published yet')), svg;
-  const max = Math.max(...all), min = Math.min(0, ...all);
+  const svg = s(
+    'svg',
+    { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': title, class: 'plot' },
+    s('text', { x: 4, y: 12, class: 'title' }, title),
+  );
+  if (!all.length) return (svg.append(s('text', { x: L, y: H / 2 }, 'nothing published yet')), svg);
+  const max = Math.max(...all),
+    min = Math.min(0, ...all);
   const x = (i) => L + (months.length === 1 ? (W - L - R) / 2 : (i * (W - L - R)) / (months.length - 1));
   const y = (v) => T + (H - T - B) * (1 - (v - min) / (max - min || 1));
-  svg.append(s('line', { x1: L, y1: y(min), x2: W - R, y2: y(min), stroke: '#ddd' }), s('text', { x: 2, y: y(max) + 4 }, fmt(max)), s('text', { x: 2, y: y(min) }, fmt(min)));
+  svg.append(
+    s('line', { x1: L, y1: y(min), x2: W - R, y2: y(min), stroke: '#ddd' }),
+    s('text', { x: 2, y: y(max) + 4 }, fmt(max)),
+    s('text', { x: 2, y: y(min) }, fmt(min)),
+  );
   const step = Math.max(1, Math.ceil(months.length / 8));
-  months.forEach((m, i) => { if (i % step === 0 || i === months.length - 1) svg.append(s('text', { x: x(i), y: H - 6, 'text-anchor': 'middle' }, m)); });
+  months.forEach((m, i) => {
+    if (i % step === 0 || i === months.length - 1)
+      svg.append(s('text', { x: x(i), y: H - 6, 'text-anchor': 'middle' }, m));
+  });
   for (const se of series) {
     const pts = se.values.map((v, i) => (v === null ? null : [x(i), y(v)]));
     let d = '';
-    pts.forEach((p, i) => { if (p) d += `${d && pts[i - 1] ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)} `; });
+    pts.forEach((p, i) => {
+      if (p) d += `${d && pts[i - 1] ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)} `;
+    });
     svg.append(s('path', { class: 'line', d, stroke: se.color }));
-    pts.forEach((p, i) => { if (p) svg.append(s('circle', { cx: p[0], cy: p[1], r: 3, fill: se.color }, s('title', {}, `${se.name} ${months[i]}: ${fmt(se.values[i])}`))); });
+    pts.forEach((p, i) => {
+      if (p)
+        svg.append(
+          s(
+            'circle',
+            { cx: p[0], cy: p[1], r: 3, fill: se.color },
+            s('title', {}, `${se.name} ${months[i]}: ${fmt(se.values[i])}`),
+          ),
+        );
+    });
   }
-  if (series.length > 1) series.forEach((se, i) => svg.append(s('text', { x: L + 150 + i * 120, y: 12, fill: se.color }, `— ${se.name}`)));
+  if (series.length > 1)
+    series.forEach((se, i) => svg.append(s('text', { x: L + 150 + i * 120, y: 12, fill: se.color }, `— ${se.name}`)));
   return svg;
 }
 
@@ -178,27 +307,47 @@ function renderPlots() {
   const premium = ps.map((p) => p.figures.premium);
   const rows = (k) => ps.map((p) => p.figures.rowCounts[k] ?? null);
   $('plots').replaceChildren(
-    linePlot('Total revenue', months, [{ name: 'revenue', values: revenue, color: '#2e7d32' }], (v) => (v === null ? '' : v.toLocaleString('en', { maximumFractionDigits: 0 }))),
+    linePlot('Total revenue', months, [{ name: 'revenue', values: revenue, color: '#2e7d32' }], (v) =>
+      v === null ? '' : v.toLocaleString('en', { maximumFractionDigits: 0 }),
+    ),
     linePlot('Premium wines', months, [{ name: 'premium', values: premium, color: '#6a1b9a' }], fmtInt),
-    linePlot('Row counts', months, [
-      { name: 'raw_web', values: rows('raw_web'), color: '#1565c0' },
-      { name: 'web_clean', values: rows('web_clean'), color: '#8d6e00' },
-      { name: 'merged', values: rows('merged_with_revenue'), color: '#c62828' },
-    ], fmtInt),
+    linePlot(
+      'Row counts',
+      months,
+      [
+        { name: 'raw_web', values: rows('raw_web'), color: '#1565c0' },
+        { name: 'web_clean', values: rows('web_clean'), color: '#8d6e00' },
+        { name: 'merged', values: rows('merged_with_revenue'), color: '#c62828' },
+      ],
+      fmtInt,
+    ),
   );
 }
 
 // ---- runs with a per-stage Gantt ----
 function gantt(run, scale) {
-  const W = 420, H = 14 * run.stages.length + 16, L = 70;
+  const W = 420,
+    H = 14 * run.stages.length + 16,
+    L = 70;
   const t0 = Date.parse(run.startedAt);
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'gantt', role: 'img', 'aria-label': `timeline of ${run.runId}` });
+  const svg = s('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    class: 'gantt',
+    role: 'img',
+    'aria-label': `timeline of ${run.runId}`,
+  });
   const px = (ms) => L + (Math.max(0, ms) / scale) * (W - L - 8);
   run.stages.forEach((st, i) => {
     const a = Date.parse(st.startedAt) - t0;
     const b = st.endedAt ? Date.parse(st.endedAt) - t0 : Date.now() - t0;
-    svg.append(s('text', { x: 0, y: 11 + i * 14 }, st.stage),
-      s('rect', { class: `bar ${st.status}`, x: px(a), y: 2 + i * 14, width: Math.max(2, px(b) - px(a)), height: 11, rx: 2 }, s('title', {}, `${st.stage} on ${st.consumed}: ${st.status}, ${fmtMs(st.durationMs)} (from +${fmtMs(a)})`)));
+    svg.append(
+      s('text', { x: 0, y: 11 + i * 14 }, st.stage),
+      s(
+        'rect',
+        { class: `bar ${st.status}`, x: px(a), y: 2 + i * 14, width: Math.max(2, px(b) - px(a)), height: 11, rx: 2 },
+        s('title', {}, `${st.stage} on ${st.consumed}: ${st.status}, ${fmtMs(st.durationMs)} (from +${fmtMs(a)})`),
+      ),
+    );
   });
   svg.append(s('text', { x: L, y: H - 2 }, '0'), s('text', { x: W - 40, y: H - 2 }, fmtMs(Math.round(scale))));
   return svg;
@@ -206,17 +355,47 @@ function gantt(run, scale) {
 
 function renderRuns() {
   $('runs-month').textContent = state.month ? `of ${state.month}` : '';
-  if (!state.runs.length) return $('runs').replaceChildren(h('p', { class: 'muted' }, `No run recorded for ${state.month || 'this store'}.`));
+  if (!state.runs.length)
+    return $('runs').replaceChildren(h('p', { class: 'muted' }, `No run recorded for ${state.month || 'this store'}.`));
   const scale = Math.max(...state.runs.map((r) => (r.durationMs ?? Date.now() - Date.parse(r.startedAt)) || 1));
-  $('runs').replaceChildren(...state.runs.map((r) => h('div', { class: `run-row${r.runId === state.runId ? ' selected' : ''}`, 'data-run': r.runId, 'data-status': r.status, onclick: () => selectRun(r.runId) },
-    h('div', { class: 'head' }, h('span', { class: `st ${r.status}` }, r.status), h('code', {}, r.runId), h('span', { class: 'muted' }, `${r.trigger.source}${r.trigger.parentRunId ? ` of ${r.trigger.parentRunId}` : ''}`), h('span', { class: 'muted' }, `${fmtTime(r.startedAt)} · ${fmtMs(r.durationMs)}`),
-      r.failedChecks.WARN ? h('span', { class: 'st warn' }, `${r.failedChecks.WARN} WARN`) : null),
-    gantt(r, scale),
-    r.error ? h('div', { class: 'error' }, r.error.words) : null)));
+  $('runs').replaceChildren(
+    ...state.runs.map((r) =>
+      h(
+        'div',
+        {
+          class: `run-row${r.runId === state.runId ? ' selected' : ''}`,
+          'data-run': r.runId,
+          'data-status': r.status,
+          onclick: () => selectRun(r.runId),
+        },
+        h(
+          'div',
+          { class: 'head' },
+          h('span', { class: `st ${r.status}` }, r.status),
+          h('code', {}, r.runId),
+          h(
+            'span',
+            { class: 'muted' },
+            `${r.trigger.source}${r.trigger.parentRunId ? ` of ${r.trigger.parentRunId}` : ''}`,
+          ),
+          h('span', { class: 'muted' }, `${fmtTime(r.startedAt)} · ${fmtMs(r.durationMs)}`),
+          r.failedChecks.WARN ? h('span', { class: 'st warn' }, `${r.failedChecks.WARN} WARN`) : null,
+        ),
+        gantt(r, scale),
+        r.error ? h('div', { class: 'error' }, r.error.words) : null,
+      ),
+    ),
+  );
 }
 
 function kv(pairs) {
-  return h('dl', {}, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '').flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+  return h(
+    'dl',
+    {},
+    pairs
+      .filter(([, v]) => v !== null && v !== undefined && v !== '')
+      .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+  );
 }
 
 async function renderRun() {
@@ -228,34 +407,117 @@ async function renderRun() {
     if (e instanceof Unauthorized) throw e;
     return $('run').replaceChildren(h('p', { class: 'error' }, e.message));
   }
-  const checks = [...run.checks].sort((a, b) => Number(a.passed) - Number(b.passed) || (a.severity === 'ERROR' ? -1 : 1) - (b.severity === 'ERROR' ? -1 : 1)).map((c) => h('tr', { class: c.passed ? '' : c.severity === 'ERROR' ? 'failed' : 'warn' },
-    h('td', {}, c.passed ? 'passed' : 'FAILED'), h('td', {}, c.severity), h('td', {}, `${c.asset}.${c.check}`), h('td', {}, c.message || c.description)));
-  const mats = Object.entries(run.materializations).map(([k, m]) => h('tr', {}, h('td', {}, k), h('td', {}, m.stage), h('td', {}, fmtInt(m.metadata.rowCount)), h('td', {}, fmtMs(m.metadata.durationMs)), h('td', {}, h('code', { title: m.dataVersion }, m.dataVersion.slice(0, 12))), h('td', {}, m.location)));
-  const actions = h('div', { class: 'actions' },
-    run.status === 'failed' ? h('button', { id: 'reexecute', type: 'button', onclick: () => reexecute(run) }, `Re-execute from ${run.error ? run.error.stage : 'failure'}…`) : null,
-    h('button', { type: 'button', onclick: () => rerun(run.partition) }, `Re-run ${run.partition}…`));
-  $('run').replaceChildren(...[
-    h('h3', {}, h('span', { class: `st ${run.status}` }, run.status), ' ', h('code', {}, run.runId)),
-    run.error ? h('div', { class: 'error-box', id: 'run-error' }, run.error.words) : null,
-    actions,
-    kv([
-      ['month', run.partition], ['trigger', `${run.trigger.source}${run.trigger.parentRunId ? ` (re-executes ${run.trigger.parentRunId})` : ''}`],
-      ['started', fmtTime(run.startedAt)], ['ended', fmtTime(run.endedAt)], ['duration', fmtMs(run.durationMs)],
-      ['re-executed by', run.children.join(', ')],
-      ['error code', run.error ? `${run.error.code}${run.error.location ? ` at ${JSON.stringify(run.error.location)}` : ''}` : null],
-      ['dead-letter', run.deadLetter ? run.deadLetter.key : null],
-      ['alert', run.alert ? `${run.alert.status}${run.alert.attempts ? ` after ${run.alert.attempts} attempt(s)` : ''}${run.alert.error ? `: ${run.alert.error}` : ''}` : null],
-      ['published', run.published ? `${run.published.files.map((f) => f.name).join(', ')} (current set)` : null],
-      ['code version', run.codeVersion],
-    ]),
-    h('h4', {}, 'Inputs'),
-    h('table', {}, h('tr', {}, h('th', {}, 'file'), h('th', {}, 'ETag'), h('th', {}, 'sha256'), h('th', {}, 'bytes')),
-      run.inputs.map((i) => h('tr', {}, h('td', {}, i.key), h('td', {}, i.etag || ''), h('td', {}, h('code', { title: i.sha256 || '' }, (i.sha256 || '').slice(0, 12))), h('td', {}, fmtInt(i.bytes))))),
-    h('h4', {}, `Checks (${run.checks.filter((c) => !c.passed).length} failed of ${run.checks.length})`),
-    h('table', { id: 'checks' }, h('tr', {}, h('th', {}, ''), h('th', {}, 'severity'), h('th', {}, 'check'), h('th', {}, 'what was found')), checks),
-    h('h4', {}, 'Materializations'),
-    h('table', {}, h('tr', {}, h('th', {}, 'asset'), h('th', {}, 'stage'), h('th', {}, 'rows'), h('th', {}, 'time'), h('th', {}, 'data version'), h('th', {}, 'location')), mats),
-  ].filter(Boolean));
+  const checks = [...run.checks]
+    .sort(
+      (a, b) =>
+        Number(a.passed) - Number(b.passed) || (a.severity === 'ERROR' ? -1 : 1) - (b.severity === 'ERROR' ? -1 : 1),
+    )
+    .map((c) =>
+      h(
+        'tr',
+        { class: c.passed ? '' : c.severity === 'ERROR' ? 'failed' : 'warn' },
+        h('td', {}, c.passed ? 'passed' : 'FAILED'),
+        h('td', {}, c.severity),
+        h('td', {}, `${c.asset}.${c.check}`),
+        h('td', {}, c.message || c.description),
+      ),
+    );
+  const mats = Object.entries(run.materializations).map(([k, m]) =>
+    h(
+      'tr',
+      {},
+      h('td', {}, k),
+      h('td', {}, m.stage),
+      h('td', {}, fmtInt(m.metadata.rowCount)),
+      h('td', {}, fmtMs(m.metadata.durationMs)),
+      h('td', {}, h('code', { title: m.dataVersion }, m.dataVersion.slice(0, 12))),
+      h('td', {}, m.location),
+    ),
+  );
+  const actions = h(
+    'div',
+    { class: 'actions' },
+    run.status === 'failed'
+      ? h(
+          'button',
+          { id: 'reexecute', type: 'button', onclick: () => reexecute(run) },
+          `Re-execute from ${run.error ? run.error.stage : 'failure'}…`,
+        )
+      : null,
+    h('button', { type: 'button', onclick: () => rerun(run.partition) }, `Re-run ${run.partition}…`),
+  );
+  $('run').replaceChildren(
+    ...[
+      h('h3', {}, h('span', { class: `st ${run.status}` }, run.status), ' ', h('code', {}, run.runId)),
+      run.error ? h('div', { class: 'error-box', id: 'run-error' }, run.error.words) : null,
+      actions,
+      kv([
+        ['month', run.partition],
+        [
+          'trigger',
+          `${run.trigger.source}${run.trigger.parentRunId ? ` (re-executes ${run.trigger.parentRunId})` : ''}`,
+        ],
+        ['started', fmtTime(run.startedAt)],
+        ['ended', fmtTime(run.endedAt)],
+        ['duration', fmtMs(run.durationMs)],
+        ['re-executed by', run.children.join(', ')],
+        [
+          'error code',
+          run.error
+            ? `${run.error.code}${run.error.location ? ` at ${JSON.stringify(run.error.location)}` : ''}`
+            : null,
+        ],
+        ['dead-letter', run.deadLetter ? run.deadLetter.key : null],
+        [
+          'alert',
+          run.alert
+            ? `${run.alert.status}${run.alert.attempts ? ` after ${run.alert.attempts} attempt(s)` : ''}${run.alert.error ? `: ${run.alert.error}` : ''}`
+            : null,
+        ],
+        ['published', run.published ? `${run.published.files.map((f) => f.name).join(', ')} (current set)` : null],
+        ['code version', run.codeVersion],
+      ]),
+      h('h4', {}, 'Inputs'),
+      h(
+        'table',
+        {},
+        h('tr', {}, h('th', {}, 'file'), h('th', {}, 'ETag'), h('th', {}, 'sha256'), h('th', {}, 'bytes')),
+        run.inputs.map((i) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, i.key),
+            h('td', {}, i.etag || ''),
+            h('td', {}, h('code', { title: i.sha256 || '' }, (i.sha256 || '').slice(0, 12))),
+            h('td', {}, fmtInt(i.bytes)),
+          ),
+        ),
+      ),
+      h('h4', {}, `Checks (${run.checks.filter((c) => !c.passed).length} failed of ${run.checks.length})`),
+      h(
+        'table',
+        { id: 'checks' },
+        h('tr', {}, h('th', {}, ''), h('th', {}, 'severity'), h('th', {}, 'check'), h('th', {}, 'what was found')),
+        checks,
+      ),
+      h('h4', {}, 'Materializations'),
+      h(
+        'table',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'asset'),
+          h('th', {}, 'stage'),
+          h('th', {}, 'rows'),
+          h('th', {}, 'time'),
+          h('th', {}, 'data version'),
+          h('th', {}, 'location'),
+        ),
+        mats,
+      ),
+    ].filter(Boolean),
+  );
 }
 
 async function renderAsset() {
@@ -263,13 +525,64 @@ async function renderAsset() {
   const a = (await api(`/api/assets/${encodeURIComponent(state.asset)}`)).body;
   $('asset-name').textContent = a.key;
   const months = a.history.map((x) => `${x.partition}`);
-  $('asset').replaceChildren(...[
-    h('p', {}, `${a.description}. Stage ${a.stage}; upstream: ${a.deps.join(', ') || 'none'}; downstream: ${a.downstream.join(', ') || 'none'}.`),
-    a.history.some((x) => x.rowCount !== null) ? linePlot(`${a.key}: rows per materialization`, months, [{ name: 'rows', values: a.history.map((x) => x.rowCount), color: '#1565c0' }], fmtInt) : null,
-    h('table', {}, h('tr', {}, h('th', {}, 'month'), h('th', {}, 'run'), h('th', {}, 'run status'), h('th', {}, 'rows'), h('th', {}, 'time'), h('th', {}, 'data version'), h('th', {}, 'checks')),
-      [...a.history].reverse().map((x) => h('tr', {}, h('td', {}, x.partition), h('td', {}, h('code', {}, x.runId)), h('td', {}, h('span', { class: `st ${x.runStatus}` }, x.runStatus)), h('td', {}, fmtInt(x.rowCount)), h('td', {}, fmtMs(x.durationMs)), h('td', {}, h('code', { title: x.dataVersion }, x.dataVersion.slice(0, 12))),
-        h('td', {}, x.checks.map((c) => h('span', { class: `st ${c.passed ? 'materialized' : c.severity === 'ERROR' ? 'failed' : 'warn'}`, title: c.message || c.description }, c.check)))))),
-  ].filter(Boolean));
+  $('asset').replaceChildren(
+    ...[
+      h(
+        'p',
+        {},
+        `${a.description}. Stage ${a.stage}; upstream: ${a.deps.join(', ') || 'none'}; downstream: ${a.downstream.join(', ') || 'none'}.`,
+      ),
+      a.history.some((x) => x.rowCount !== null)
+        ? linePlot(
+            `${a.key}: rows per materialization`,
+            months,
+            [{ name: 'rows', values: a.history.map((x) => x.rowCount), color: '#1565c0' }],
+            fmtInt,
+          )
+        : null,
+      h(
+        'table',
+        {},
+        h(
+          'tr',
+          {},
+          h('th', {}, 'month'),
+          h('th', {}, 'run'),
+          h('th', {}, 'run status'),
+          h('th', {}, 'rows'),
+          h('th', {}, 'time'),
+          h('th', {}, 'data version'),
+          h('th', {}, 'checks'),
+        ),
+        [...a.history].reverse().map((x) =>
+          h(
+            'tr',
+            {},
+            h('td', {}, x.partition),
+            h('td', {}, h('code', {}, x.runId)),
+            h('td', {}, h('span', { class: `st ${x.runStatus}` }, x.runStatus)),
+            h('td', {}, fmtInt(x.rowCount)),
+            h('td', {}, fmtMs(x.durationMs)),
+            h('td', {}, h('code', { title: x.dataVersion }, x.dataVersion.slice(0, 12))),
+            h(
+              'td',
+              {},
+              x.checks.map((c) =>
+                h(
+                  'span',
+                  {
+                    class: `st ${c.passed ? 'materialized' : c.severity === 'ERROR' ? 'failed' : 'warn'}`,
+                    title: c.message || c.description,
+                  },
+                  c.check,
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    ].filter(Boolean),
+  );
 }
 
 // ---- selection and refresh ----
@@ -279,12 +592,20 @@ function renderStatusLine() {
   const p = currentPartition();
   const el = $('status-line');
   el.className = `status-line ${p ? p.status : ''}`;
-  el.textContent = p ? `${p.partition}: ${p.status} (${p.words})` : 'No month in the store yet: drop files in incoming/<YYYY-MM>/ or run bottleneck run.';
+  el.textContent = p
+    ? `${p.partition}: ${p.status} (${p.words})`
+    : 'No month in the store yet: drop files in incoming/<YYYY-MM>/ or run bottleneck run.';
 }
 
 function renderMonthSelect() {
   const sel = $('month');
-  sel.replaceChildren(...[...state.partitions].reverse().map((p) => h('option', { value: p.partition, selected: p.partition === state.month }, `${p.partition} (${p.status})`)));
+  sel.replaceChildren(
+    ...[...state.partitions]
+      .reverse()
+      .map((p) =>
+        h('option', { value: p.partition, selected: p.partition === state.month }, `${p.partition} (${p.status})`),
+      ),
+  );
 }
 
 async function loadRuns() {
@@ -321,12 +642,13 @@ async function selectAsset(key) {
 
 async function poll(first) {
   try {
-    const r = first || await api('/api/partitions', { headers: state.etag ? { 'if-none-match': state.etag } : {} });
+    const r = first || (await api('/api/partitions', { headers: state.etag ? { 'if-none-match': state.etag } : {} }));
     setLive(true);
     if (r.notModified) return;
     state.etag = r.etag;
     state.partitions = r.body.partitions;
-    if (!state.month || !state.partitions.some((p) => p.partition === state.month)) state.month = state.partitions.at(-1)?.partition ?? null;
+    if (!state.month || !state.partitions.some((p) => p.partition === state.month))
+      state.month = state.partitions.at(-1)?.partition ?? null;
     await renderAll();
   } catch (e) {
     setLive(false);
@@ -361,7 +683,10 @@ async function act(what, path, body) {
     const r = (await api(path, { method: 'POST', body })).body;
     toast(`${what}: ${r.runId ? `run ${r.runId}` : r.id ? `backfill ${r.id}, ${r.runs.length} month(s)` : 'sent'}`);
     state.etag = null;
-    if (r.runId) { state.month = r.partition; state.runId = r.runId; }
+    if (r.runId) {
+      state.month = r.partition;
+      state.runId = r.runId;
+    }
     await poll();
     return r;
   } catch (e) {
@@ -373,16 +698,44 @@ async function act(what, path, body) {
 async function rerun(partition) {
   const p = partition || state.month;
   if (!p) return;
-  if (await confirmDialog(`Re-run ${p} from its files in incoming/${p}/? A new run starts; the published set changes only if it succeeds.`)) await act('re-run', '/api/runs', { partition: p });
+  if (
+    await confirmDialog(
+      `Re-run ${p} from its files in incoming/${p}/? A new run starts; the published set changes only if it succeeds.`,
+    )
+  )
+    await act('re-run', '/api/runs', { partition: p });
 }
 async function reexecute(run) {
-  if (await confirmDialog(`Re-execute run ${run.runId} from its failed stage (${run.error ? run.error.stage : '?'})? The assets it materialized upstream are reused.`)) await act('re-execution', `/api/runs/${encodeURIComponent(run.runId)}/reexecute`);
+  if (
+    await confirmDialog(
+      `Re-execute run ${run.runId} from its failed stage (${run.error ? run.error.stage : '?'})? The assets it materialized upstream are reused.`,
+    )
+  )
+    await act('re-execution', `/api/runs/${encodeURIComponent(run.runId)}/reexecute`);
 }
 async function backfill() {
   const months = state.partitions.map((p) => p.partition);
-  const from = h('input', { id: 'bf-from', value: months[0] || '', pattern: '\\d{4}-\\d{2}', required: true, 'aria-label': 'from' });
-  const to = h('input', { id: 'bf-to', value: months.at(-1) || '', pattern: '\\d{4}-\\d{2}', required: true, 'aria-label': 'to' });
-  if (!(await confirmDialog('Backfill: one run per month, from its files in incoming/.', [h('label', {}, 'from ', from), h('label', {}, 'to ', to)]))) return;
+  const from = h('input', {
+    id: 'bf-from',
+    value: months[0] || '',
+    pattern: '\\d{4}-\\d{2}',
+    required: true,
+    'aria-label': 'from',
+  });
+  const to = h('input', {
+    id: 'bf-to',
+    value: months.at(-1) || '',
+    pattern: '\\d{4}-\\d{2}',
+    required: true,
+    'aria-label': 'to',
+  });
+  if (
+    !(await confirmDialog('Backfill: one run per month, from its files in incoming/.', [
+      h('label', {}, 'from ', from),
+      h('label', {}, 'to ', to),
+    ]))
+  )
+    return;
   const r = await act('backfill', '/api/backfills', { from: from.value, to: to.value });
   if (r) followBackfill(r.id);
 }
@@ -391,7 +744,9 @@ async function followBackfill(id) {
     const b = (await api(`/api/backfills/${encodeURIComponent(id)}`)).body;
     toast(`backfill ${id}: ${b.done}/${b.total} done${b.status !== 'running' ? ` (${b.status})` : ''}`);
     if (b.status === 'running') setTimeout(() => followBackfill(id), POLL_MS);
-  } catch (e) { onError(e); }
+  } catch (e) {
+    onError(e);
+  }
 }
 
 // ---- start ----

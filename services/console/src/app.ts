@@ -6,7 +6,14 @@ import { errorMessage } from '@bottleneck/shared/errors/index';
 import { PartitionSchema } from '@bottleneck/shared/events/envelope';
 import type { ObjectStore } from '@bottleneck/shared/ports/object-store';
 import { bearerMatches } from '@bottleneck/shared/service/http';
-import { Catalog, assetHistory, filterRuns, summarize, type GraphSpec, type Snapshot } from '@bottleneck/shared/catalog/index';
+import {
+  Catalog,
+  assetHistory,
+  filterRuns,
+  summarize,
+  type GraphSpec,
+  type Snapshot,
+} from '@bottleneck/shared/catalog/index';
 import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
 
 /**
@@ -45,14 +52,22 @@ class SnapshotCache {
   private at = 0;
   private value: Snapshot | null = null;
   private pending: Promise<Snapshot> | null = null;
-  constructor(private readonly catalog: Catalog, private readonly refreshMs: number) {}
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly refreshMs: number,
+  ) {}
   get(): Promise<Snapshot> {
     if (this.value && Date.now() - this.at < this.refreshMs) return Promise.resolve(this.value);
-    this.pending ??= this.catalog.snapshot().then((s) => {
-      this.value = s;
-      this.at = Date.now();
-      return s;
-    }).finally(() => { this.pending = null; });
+    this.pending ??= this.catalog
+      .snapshot()
+      .then((s) => {
+        this.value = s;
+        this.at = Date.now();
+        return s;
+      })
+      .finally(() => {
+        this.pending = null;
+      });
     return this.pending;
   }
   invalidate(): void {
@@ -65,23 +80,39 @@ function consoleMetrics(cache: SnapshotCache, now: () => Date) {
   const registry = new Registry();
   registry.setDefaultLabels({ service: 'console' });
   new Gauge({
-    name: 'bn_month_seconds_since_publish', help: 'seconds since the month was last published (absent: never published)', labelNames: ['partition'], registers: [registry],
+    name: 'bn_month_seconds_since_publish',
+    help: 'seconds since the month was last published (absent: never published)',
+    labelNames: ['partition'],
+    registers: [registry],
     async collect() {
       this.reset();
       const s = await cache.get();
-      for (const p of s.partitions) if (p.published) this.set({ partition: p.partition }, Math.max(0, (now().getTime() - Date.parse(p.published.publishedAt)) / 1000));
+      for (const p of s.partitions)
+        if (p.published)
+          this.set(
+            { partition: p.partition },
+            Math.max(0, (now().getTime() - Date.parse(p.published.publishedAt)) / 1000),
+          );
     },
   });
   new Gauge({
-    name: 'bn_month_failed_checks', help: 'failed checks of the month\'s latest run, by severity', labelNames: ['partition', 'severity'], registers: [registry],
+    name: 'bn_month_failed_checks',
+    help: "failed checks of the month's latest run, by severity",
+    labelNames: ['partition', 'severity'],
+    registers: [registry],
     async collect() {
       this.reset();
       const s = await cache.get();
-      for (const p of s.partitions) for (const sev of ['WARN', 'ERROR'] as const) this.set({ partition: p.partition, severity: sev }, p.failedChecks[sev]);
+      for (const p of s.partitions)
+        for (const sev of ['WARN', 'ERROR'] as const)
+          this.set({ partition: p.partition, severity: sev }, p.failedChecks[sev]);
     },
   });
   new Gauge({
-    name: 'bn_month_status', help: 'the month\'s status (1 for its current status)', labelNames: ['partition', 'status'], registers: [registry],
+    name: 'bn_month_status',
+    help: "the month's status (1 for its current status)",
+    labelNames: ['partition', 'status'],
+    registers: [registry],
     async collect() {
       this.reset();
       const s = await cache.get();
@@ -100,9 +131,18 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   const cache = new SnapshotCache(catalog, o.refreshMs ?? 1_000);
   const registry = consoleMetrics(cache, now);
   // Unknown fields are refused, not silently dropped (Fastify's default removes them).
-  const app = Fastify({ logger: o.logger ?? false, logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16_384, ajv: { customOptions: { removeAdditional: false } } });
+  const app = Fastify({
+    logger: o.logger ?? false,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 16_384,
+    ajv: { customOptions: { removeAdditional: false } },
+  });
   const assetKeys = new Set(o.graph.assets.map((a) => a.key));
-  const deny = (reply: FastifyReply) => reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'send Authorization: Bearer <BN_CONSOLE_TOKEN>' });
+  const deny = (reply: FastifyReply) =>
+    reply
+      .code(401)
+      .header('www-authenticate', 'Bearer')
+      .send({ error: 'unauthorized', message: 'send Authorization: Bearer <BN_CONSOLE_TOKEN>' });
 
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.url.startsWith('/api/') || req.url === '/api') {
@@ -112,21 +152,28 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     return undefined;
   });
   app.setErrorHandler((e: Error & { statusCode?: number }, _req, reply) => {
-    if (e instanceof ActionRefused) return reply.code(e.status).send({ error: e.status === 404 ? 'not found' : 'conflict', message: e.message });
+    if (e instanceof ActionRefused)
+      return reply.code(e.status).send({ error: e.status === 404 ? 'not found' : 'conflict', message: e.message });
     if (e instanceof RangeError) return bad(reply, e.message);
-    if (e.statusCode && e.statusCode < 500) return reply.code(e.statusCode).send({ error: 'bad request', message: e.message });
+    if (e.statusCode && e.statusCode < 500)
+      return reply.code(e.statusCode).send({ error: 'bad request', message: e.message });
     app.log.error({ err: errorMessage(e) }, 'console error');
     return reply.code(500).send({ error: 'internal error', message: errorMessage(e) });
   });
 
   // The page: three static files, no build step, nothing from elsewhere (CSP says so), no secret in them.
   for (const [route, { file, type }] of Object.entries(STATIC)) {
-    app.get(route, async (_req, reply) => reply
-      .type(type)
-      .header('content-security-policy', "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'")
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .send(await readFile(PUBLIC + file)));
+    app.get(route, async (_req, reply) =>
+      reply
+        .type(type)
+        .header(
+          'content-security-policy',
+          "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+        )
+        .header('x-content-type-options', 'nosniff')
+        .header('referrer-policy', 'no-referrer')
+        .send(await readFile(PUBLIC + file)),
+    );
   }
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -155,15 +202,34 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   };
 
   app.get('/api/graph', async () => ({
-    assets: o.graph.assets.map((a) => ({ key: a.key, stage: a.stage, deps: a.deps, description: a.description, ...(a.kind ? { kind: a.kind } : {}), checks: a.checks.map((c) => ({ name: c.name, description: c.description, severity: c.severity, blocking: c.blocking })) })),
+    assets: o.graph.assets.map((a) => ({
+      key: a.key,
+      stage: a.stage,
+      deps: a.deps,
+      description: a.description,
+      ...(a.kind ? { kind: a.kind } : {}),
+      checks: a.checks.map((c) => ({
+        name: c.name,
+        description: c.description,
+        severity: c.severity,
+        blocking: c.blocking,
+      })),
+    })),
     stages: [...new Set(o.graph.assets.map((a) => a.stage))],
   }));
-  app.get('/api/partitions', async (req, reply) => withEtag(req, reply, (s) => ({ version: s.version, builtAt: s.builtAt, partitions: s.partitions })));
+  app.get('/api/partitions', async (req, reply) =>
+    withEtag(req, reply, (s) => ({ version: s.version, builtAt: s.builtAt, partitions: s.partitions })),
+  );
   app.get<{ Querystring: { partition?: string; status?: string } }>('/api/runs', async (req, reply) => {
     const { partition, status } = req.query;
-    if (partition !== undefined && !PartitionSchema.safeParse(partition).success) return bad(reply, `partition must be YYYY-MM (got ${JSON.stringify(partition)})`);
-    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) return bad(reply, `status must be one of ${RUN_STATUSES.join(', ')} (got ${JSON.stringify(status)})`);
-    return withEtag(req, reply, (s) => ({ version: s.version, runs: filterRuns(s, { ...(partition ? { partition } : {}), ...(status ? { status } : {}) }) }));
+    if (partition !== undefined && !PartitionSchema.safeParse(partition).success)
+      return bad(reply, `partition must be YYYY-MM (got ${JSON.stringify(partition)})`);
+    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status))
+      return bad(reply, `status must be one of ${RUN_STATUSES.join(', ')} (got ${JSON.stringify(status)})`);
+    return withEtag(req, reply, (s) => ({
+      version: s.version,
+      runs: filterRuns(s, { ...(partition ? { partition } : {}), ...(status ? { status } : {}) }),
+    }));
   });
   app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (req, reply) => {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
@@ -174,31 +240,60 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   });
   app.get<{ Params: { key: string } }>('/api/assets/:key', async (req, reply) => {
     const def = o.graph.assets.find((a) => a.key === req.params.key);
-    if (!def || !assetKeys.has(req.params.key)) return reply.code(404).send({ error: 'not found', message: `no asset ${JSON.stringify(req.params.key.slice(0, 100))}; assets: ${[...assetKeys].join(', ')}` });
+    if (!def || !assetKeys.has(req.params.key))
+      return reply.code(404).send({
+        error: 'not found',
+        message: `no asset ${JSON.stringify(req.params.key.slice(0, 100))}; assets: ${[...assetKeys].join(', ')}`,
+      });
     const s = await cache.get();
-    return { key: def.key, stage: def.stage, deps: def.deps, description: def.description, downstream: o.graph.assets.filter((a) => a.deps.includes(def.key)).map((a) => a.key), checks: def.checks, history: assetHistory(s, def.key) };
+    return {
+      key: def.key,
+      stage: def.stage,
+      deps: def.deps,
+      description: def.description,
+      downstream: o.graph.assets.filter((a) => a.deps.includes(def.key)).map((a) => a.key),
+      checks: def.checks,
+      history: assetHistory(s, def.key),
+    };
   });
 
-  const partitionBody = { type: 'object', required: ['partition'], additionalProperties: false, properties: { partition: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } } } as const;
+  const partitionBody = {
+    type: 'object',
+    required: ['partition'],
+    additionalProperties: false,
+    properties: { partition: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+  } as const;
   const rangeBody = {
-    type: 'object', required: ['from', 'to'], additionalProperties: false,
-    properties: { from: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' }, to: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+    type: 'object',
+    required: ['from', 'to'],
+    additionalProperties: false,
+    properties: {
+      from: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' },
+      to: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' },
+    },
   } as const;
   app.post<{ Body: { partition: string } }>('/api/runs', { schema: { body: partitionBody } }, async (req, reply) => {
     const r = await (await o.actions()).rerun(req.body.partition, 'console');
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'console' });
   });
-  app.post<{ Body: { from: string; to: string } }>('/api/backfills', { schema: { body: rangeBody } }, async (req, reply) => {
-    const { from, to } = req.body;
-    if (to < from) return bad(reply, `to (${to}) is before from (${from})`);
-    const rec = await (await o.actions()).backfill(from, to);
-    cache.invalidate();
-    return reply.code(202).send({ ...rec, progress: `/api/backfills/${rec.id}`, max: MAX_BACKFILL_MONTHS });
-  });
+  app.post<{ Body: { from: string; to: string } }>(
+    '/api/backfills',
+    { schema: { body: rangeBody } },
+    async (req, reply) => {
+      const { from, to } = req.body;
+      if (to < from) return bad(reply, `to (${to}) is before from (${from})`);
+      const rec = await (await o.actions()).backfill(from, to);
+      cache.invalidate();
+      return reply.code(202).send({ ...rec, progress: `/api/backfills/${rec.id}`, max: MAX_BACKFILL_MONTHS });
+    },
+  );
   app.get<{ Params: { id: string } }>('/api/backfills/:id', async (req, reply) => {
     const rec = await (await o.actions()).backfillRecord(req.params.id);
-    if (!rec) return reply.code(404).send({ error: 'not found', message: `no backfill ${JSON.stringify(req.params.id.slice(0, 100))}` });
+    if (!rec)
+      return reply
+        .code(404)
+        .send({ error: 'not found', message: `no backfill ${JSON.stringify(req.params.id.slice(0, 100))}` });
     return backfillProgress(rec, await cache.get());
   });
   app.post<{ Params: { runId: string } }>('/api/runs/:runId/reexecute', async (req, reply) => {
@@ -208,7 +303,9 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'reexecution' });
   });
-  app.addHook('onClose', async () => { registry.clear(); });
+  app.addHook('onClose', async () => {
+    registry.clear();
+  });
   return app;
 }
 

@@ -8,7 +8,10 @@ import { serviceAdapters, serviceSettings } from '@bottleneck/shared/wiring';
 import { buildConsole } from './app.js';
 
 /** The asset graph as the console shows it, with each stage's current code version (for staleness). */
-export const consoleGraph = () => ({ assets: ASSETS, codeVersions: Object.fromEntries(STAGE_HANDLERS.map((h) => [h.stage, h.codeVersion])) });
+export const consoleGraph = () => ({
+  assets: ASSETS,
+  codeVersions: Object.fromEntries(STAGE_HANDLERS.map((h) => [h.stage, h.codeVersion])),
+});
 
 /**
  * The console service: configuration validated first (no BN_CONSOLE_TOKEN: exit 78), the store
@@ -16,12 +19,22 @@ export const consoleGraph = () => ({ assets: ASSETS, codeVersions: Object.fromEn
  */
 async function start(): Promise<void> {
   const config = loadConfig('console', process.env);
-  const log = pino({ level: config.LOG_LEVEL, base: { service: 'console' }, redact: { paths: ['req.headers.authorization', 'config.BN_CONSOLE_TOKEN'], censor: '[secret]' } }, pino.destination({ dest: 1, sync: true }));
+  const log = pino(
+    {
+      level: config.LOG_LEVEL,
+      base: { service: 'console' },
+      redact: { paths: ['req.headers.authorization', 'config.BN_CONSOLE_TOKEN'], censor: '[secret]' },
+    },
+    pino.destination({ dest: 1, sync: true }),
+  );
   routeProcessWarnings(log);
   const adapters = await serviceAdapters(serviceSettings(config, log.child({ component: 'kafka' })));
   const actions = new Actions(adapters.store, adapters.bus);
   const app = buildConsole({
-    store: adapters.store, graph: consoleGraph(), actions: async () => actions, token: config.BN_CONSOLE_TOKEN,
+    store: adapters.store,
+    graph: consoleGraph(),
+    actions: async () => actions,
+    token: config.BN_CONSOLE_TOKEN,
     refreshMs: config.BN_CONSOLE_REFRESH_MS,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
   });
@@ -41,6 +54,8 @@ async function start(): Promise<void> {
 
 start().catch((e: unknown) => {
   const code = (e as { code?: string }).code;
-  process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), service: 'console', code, msg: `cannot start: ${errorMessage(e)}` })}\n`);
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, time: Date.now(), service: 'console', code, msg: `cannot start: ${errorMessage(e)}` })}\n`,
+  );
   process.exit(code === 'BN_ERR_CONFIG_INVALID' ? 78 : 1);
 });

@@ -22,7 +22,8 @@ async function month(files: Record<string, string> = { erp: 'e1', web: 'w1', lia
 
 /** Sets the files' modification time to `at`, as a store would report after an upload then. */
 async function age(dir: string, at: Date) {
-  for (const n of ['erp', 'web', 'liaison']) await utimes(join(dir, 'incoming', '2026-11', `${n}.xlsx`), at, at).catch(() => undefined);
+  for (const n of ['erp', 'web', 'liaison'])
+    await utimes(join(dir, 'incoming', '2026-11', `${n}.xlsx`), at, at).catch(() => undefined);
 }
 
 const later = () => new Date(Date.now() + 60_000);
@@ -35,12 +36,23 @@ describe('ingest claims', () => {
     await store.put('incoming/2026-11/liaison.xlsx', 'l1');
     const now = new Date();
     await age(dir, new Date(now.getTime() - 2_000));
-    expect(await checkMonth(store, '2026-11', opts(now))).toMatchObject({ state: 'settling', recheckInMs: expect.any(Number) });
+    expect(await checkMonth(store, '2026-11', opts(now))).toMatchObject({
+      state: 'settling',
+      recheckInMs: expect.any(Number),
+    });
     const got = await checkMonth(store, '2026-11', opts());
     expect(got.state).toBe('claimed');
     if (got.state !== 'claimed') return;
     const erp = (await store.head('incoming/2026-11/erp.xlsx'))!;
-    expect(got.claim).toMatchObject({ seq: 1, status: 'pending', trigger: { type: 'trigger', id: `${got.claim.runId}.trigger`, payload: { source: 'upload', files: { erp: { key: erp.key, etag: erp.etag } } } } });
+    expect(got.claim).toMatchObject({
+      seq: 1,
+      status: 'pending',
+      trigger: {
+        type: 'trigger',
+        id: `${got.claim.runId}.trigger`,
+        payload: { source: 'upload', files: { erp: { key: erp.key, etag: erp.etag } } },
+      },
+    });
     expect(await checkMonth(store, '2026-11', opts())).toMatchObject({ state: 'current', claim: { seq: 1 } });
   });
 
@@ -59,14 +71,21 @@ describe('ingest claims', () => {
     const { store } = await month();
     const results = await Promise.all([checkMonth(store, '2026-11', opts()), checkMonth(store, '2026-11', opts())]);
     expect(results.map((r) => r.state).sort()).toEqual(['claimed', 'taken']);
-    expect((await store.list(layout.ingestClaimsPrefix('2026-11'))).map((o) => o.key)).toEqual(['state/ingest/2026-11/00000001.json']);
+    expect((await store.list(layout.ingestClaimsPrefix('2026-11'))).map((o) => o.key)).toEqual([
+      'state/ingest/2026-11/00000001.json',
+    ]);
   });
 
   it('keeps a claim whose trigger the bus did not take, and sends it again later, with the same event id', async () => {
     const { store } = await month();
     const got = await checkMonth(store, '2026-11', { now: new Date(), settleMs: 0, via: 'poll' });
     if (got.state !== 'claimed') throw new Error('expected a claim');
-    const down: Bus = { ...new MemoryBus(), publish: async () => { throw new BottleneckError('BN_ERR_BUS_PUBLISH', 'Kafka is down', { retriable: true }); } } as unknown as Bus;
+    const down: Bus = {
+      ...new MemoryBus(),
+      publish: async () => {
+        throw new BottleneckError('BN_ERR_BUS_PUBLISH', 'Kafka is down', { retriable: true });
+      },
+    } as unknown as Bus;
     await expect(sendClaim(store, down, got.claim, new Date())).rejects.toMatchObject({ code: 'BN_ERR_BUS_PUBLISH' });
     expect((await latestClaim(store, '2026-11'))!.status).toBe('pending');
     const bus = new MemoryBus();

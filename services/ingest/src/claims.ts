@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import {
   defined,
-  INPUT_NAMES, isBottleneckError, layout, makeEvent, newRunId, stageEventId, type Bus, type EventOf, type InputName, type ObjectInfo, type ObjectStore,
+  INPUT_NAMES,
+  isBottleneckError,
+  layout,
+  makeEvent,
+  newRunId,
+  stageEventId,
+  type Bus,
+  type EventOf,
+  type InputName,
+  type ObjectInfo,
+  type ObjectStore,
 } from '@bottleneck/shared';
 
 /**
@@ -24,11 +34,14 @@ export interface Claim {
   sentAt?: string;
 }
 
-const claimKey = (partition: string, seq: number) => `${layout.ingestClaimsPrefix(partition)}${String(seq).padStart(8, '0')}.json`;
+const claimKey = (partition: string, seq: number) =>
+  `${layout.ingestClaimsPrefix(partition)}${String(seq).padStart(8, '0')}.json`;
 
 /** The month's latest claim, or null. */
 export async function latestClaim(store: ObjectStore, partition: string): Promise<Claim | null> {
-  const keys = (await store.list(layout.ingestClaimsPrefix(partition))).map((o) => o.key).filter((k) => /\/\d{8}\.json$/.test(k));
+  const keys = (await store.list(layout.ingestClaimsPrefix(partition)))
+    .map((o) => o.key)
+    .filter((k) => /\/\d{8}\.json$/.test(k));
   const last = keys.sort().at(-1);
   if (!last) return null;
   return JSON.parse((await store.get(last)).toString('utf8')) as Claim;
@@ -36,7 +49,10 @@ export async function latestClaim(store: ObjectStore, partition: string): Promis
 
 /** The version of a set of files: their keys, ETags and sizes. */
 export function versionOf(files: readonly ObjectInfo[]): string {
-  return createHash('sha256').update(files.map((o) => `${o.key}:${o.etag}:${o.bytes}`).join('\n')).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(files.map((o) => `${o.key}:${o.etag}:${o.bytes}`).join('\n'))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export type CheckOutcome =
@@ -78,17 +94,42 @@ export async function checkMonth(store: ObjectStore, partition: string, o: Check
   if (latest?.version === version) return { state: 'current', claim: latest };
   const seq = (latest?.seq ?? 0) + 1;
   const runId = newRunId(partition, o.now);
-  const files = Object.fromEntries(INPUT_NAMES.map((n) => {
-    const p = file(n);
-    return [n, { key: p.key, etag: p.etag, bytes: p.bytes, modified: p.modified.toISOString() }];
-  })) as Claim['files'];
-  const trigger = makeEvent('trigger', {
-    runId, partition, materializations: {}, checks: [],
-    payload: { source: 'upload', files: Object.fromEntries(INPUT_NAMES.map((n) => [n, { key: files[n].key, etag: files[n].etag }])) as never },
-  }, o.now, stageEventId(runId, 'trigger'));
-  const claim: Claim = { seq, runId, version, files, claimedAt: o.now.toISOString(), via: o.via, trigger, status: 'pending' };
+  const files = Object.fromEntries(
+    INPUT_NAMES.map((n) => {
+      const p = file(n);
+      return [n, { key: p.key, etag: p.etag, bytes: p.bytes, modified: p.modified.toISOString() }];
+    }),
+  ) as Claim['files'];
+  const trigger = makeEvent(
+    'trigger',
+    {
+      runId,
+      partition,
+      materializations: {},
+      checks: [],
+      payload: {
+        source: 'upload',
+        files: Object.fromEntries(INPUT_NAMES.map((n) => [n, { key: files[n].key, etag: files[n].etag }])) as never,
+      },
+    },
+    o.now,
+    stageEventId(runId, 'trigger'),
+  );
+  const claim: Claim = {
+    seq,
+    runId,
+    version,
+    files,
+    claimedAt: o.now.toISOString(),
+    via: o.via,
+    trigger,
+    status: 'pending',
+  };
   try {
-    await store.put(claimKey(partition, seq), JSON.stringify(claim, null, 2) + '\n', { ifNoneMatch: true, contentType: 'application/json' });
+    await store.put(claimKey(partition, seq), JSON.stringify(claim, null, 2) + '\n', {
+      ifNoneMatch: true,
+      contentType: 'application/json',
+    });
   } catch (e) {
     // Another replica took this number first: its run has the month.
     if (isBottleneckError(e) && e.details?.conflict) return { state: 'taken' };
@@ -104,7 +145,9 @@ export async function checkMonth(store: ObjectStore, partition: string, o: Check
 export async function sendClaim(store: ObjectStore, bus: Bus, claim: Claim, now: Date): Promise<Claim> {
   await bus.publish(claim.trigger);
   const sent: Claim = { ...claim, status: 'sent', sentAt: now.toISOString() };
-  await store.put(claimKey(claim.trigger.partition, claim.seq), JSON.stringify(sent, null, 2) + '\n', { contentType: 'application/json' });
+  await store.put(claimKey(claim.trigger.partition, claim.seq), JSON.stringify(sent, null, 2) + '\n', {
+    contentType: 'application/json',
+  });
   return sent;
 }
 
@@ -114,7 +157,11 @@ export async function sendClaim(store: ObjectStore, bus: Bus, claim: Claim, now:
  * send of the same trigger is recognised downstream, never a second run.
  */
 export async function sendPending(store: ObjectStore, bus: Bus, now: Date, graceMs: number): Promise<Claim[]> {
-  const months = new Set((await store.list(layout.ingestClaimsRoot)).map((o) => o.key.split('/')[2]).filter((p): p is string => Boolean(p && /^\d{4}-\d{2}$/.test(p))));
+  const months = new Set(
+    (await store.list(layout.ingestClaimsRoot))
+      .map((o) => o.key.split('/')[2])
+      .filter((p): p is string => Boolean(p && /^\d{4}-\d{2}$/.test(p))),
+  );
   const sent: Claim[] = [];
   for (const partition of [...months].sort()) {
     const claim = await latestClaim(store, partition);

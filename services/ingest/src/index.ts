@@ -7,9 +7,11 @@ export const ingestStage = defineStage({
   stage: 'ingest',
   assets: [rawErp, rawWeb, rawLiaison],
   payload: (m: Record<string, Materialization>) => ({
-    files: Object.fromEntries(INPUT_NAMES.map((n) => {
-      const r = defined(m[`raw_${n}`], `raw_${n}`);
-      return [n, { key: r.location, sha256: r.dataVersion, bytes: r.metadata.bytes ?? 0 }];
-    })),
+    files: Object.fromEntries(
+      INPUT_NAMES.map((n) => {
+        const r = defined(m[`raw_${n}`], `raw_${n}`);
+        return [n, { key: r.location, sha256: r.dataVersion, bytes: r.metadata.bytes ?? 0 }];
+      }),
+    ),
   }),
 });

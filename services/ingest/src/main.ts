@@ -4,4 +4,9 @@ import { assetStageHandler } from '@bottleneck/shared/stage/handler';
 import { ingestStage } from './index.js';
 import { startWatcher } from './watcher.js';
 
-main({ stage: 'ingest', handler: assetStageHandler(ingestStage), version: packageVersion(import.meta.url), extra: startWatcher });
+main({
+  stage: 'ingest',
+  handler: assetStageHandler(ingestStage),
+  version: packageVersion(import.meta.url),
+  extra: startWatcher,
+});

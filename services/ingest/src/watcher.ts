@@ -51,7 +51,14 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   const checkMonth = (partition: string, via: string): Promise<void> => {
     // One check per month at a time; a check asked for meanwhile runs after it.
     const prev = inFlight.get(partition) ?? Promise.resolve();
-    const next = prev.then(() => check(partition, via)).catch((e: unknown) => log.error({ partition, err: errorMessage(e) }, 'incoming check failed (the next poll, notification or sweep tries again)'));
+    const next = prev
+      .then(() => check(partition, via))
+      .catch((e: unknown) =>
+        log.error(
+          { partition, err: errorMessage(e) },
+          'incoming check failed (the next poll, notification or sweep tries again)',
+        ),
+      );
     inFlight.set(partition, next);
     return next;
   };
@@ -66,7 +73,10 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     if (outcome.state === 'settling') {
       // Look again once the files have been quiet long enough.
       if (!rechecks.has(partition) && !stopped) {
-        const t = setTimeout(() => { rechecks.delete(partition); void checkMonth(partition, via); }, outcome.recheckInMs + 50);
+        const t = setTimeout(() => {
+          rechecks.delete(partition);
+          void checkMonth(partition, via);
+        }, outcome.recheckInMs + 50);
         t.unref();
         rechecks.set(partition, t);
       }
@@ -77,7 +87,10 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     try {
       await sendClaim(store, bus, claim, new Date());
     } catch (e) {
-      log.warn({ runId: claim.runId, partition, err: errorMessage(e) }, 'trigger not sent (the bus?): the claim stays pending and is sent again');
+      log.warn(
+        { runId: claim.runId, partition, err: errorMessage(e) },
+        'trigger not sent (the bus?): the claim stays pending and is sent again',
+      );
       return;
     }
     status.triggered.unshift({ partition, runId: claim.runId, at: new Date().toISOString(), via });
@@ -87,7 +100,9 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
 
   async function poll(): Promise<void> {
     const objects = await store.list('incoming/');
-    const months = new Set(objects.map((o) => parseIncomingKey(o.key)?.partition).filter((p): p is string => Boolean(p)));
+    const months = new Set(
+      objects.map((o) => parseIncomingKey(o.key)?.partition).filter((p): p is string => Boolean(p)),
+    );
     await Promise.all([...months].sort().map((p) => checkMonth(p, 'poll')));
     status.lastPollAt = new Date().toISOString();
   }
@@ -99,7 +114,11 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     handler: async ({ value }) => {
       const keys = keysOfNotification(value);
       status.notifications++;
-      const months = new Set(keys.map((k) => parseIncomingKey(k.replace(/^[^/]*\/(?=incoming\/)/, ''))?.partition).filter((p): p is string => Boolean(p)));
+      const months = new Set(
+        keys
+          .map((k) => parseIncomingKey(k.replace(/^[^/]*\/(?=incoming\/)/, ''))?.partition)
+          .filter((p): p is string => Boolean(p)),
+      );
       await Promise.all([...months].map((p) => checkMonth(p, 'notification')));
     },
   });
@@ -107,7 +126,8 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   // The outbox: claims whose trigger the bus did not take (down, or this process died in between).
   const sweep = async () => {
     try {
-      for (const c of await sendPending(store, bus, new Date(), CLAIM_GRACE_MS)) log.info({ runId: c.runId, partition: c.trigger.partition, seq: c.seq }, 'pending claim: trigger sent again');
+      for (const c of await sendPending(store, bus, new Date(), CLAIM_GRACE_MS))
+        log.info({ runId: c.runId, partition: c.trigger.partition, seq: c.seq }, 'pending claim: trigger sent again');
     } catch (e) {
       log.warn({ err: errorMessage(e) }, 'pending claims: not sent yet (the bus or the store?), trying again later');
     }

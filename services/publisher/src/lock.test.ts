@@ -17,13 +17,18 @@ describe('the publish lock', () => {
   it('lets one run of a month publish at a time; the other waits (retriable)', async () => {
     const s = await store();
     const now = new Date('2026-11-15T09:00:00Z');
-    const results = await Promise.allSettled([acquirePublishLock(s, '2026-11', 'run-a', now), acquirePublishLock(s, '2026-11', 'run-b', now)]);
+    const results = await Promise.allSettled([
+      acquirePublishLock(s, '2026-11', 'run-a', now),
+      acquirePublishLock(s, '2026-11', 'run-b', now),
+    ]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
     expect(refused).toMatchObject({ code: 'BN_ERR_PUBLISH_LOCKED', retriable: true });
     // Another month is not held up; after release the waiting run gets it.
-    await (await acquirePublishLock(s, '2026-12', 'run-c', now))();
-    await (results.find((r): r is PromiseFulfilledResult<() => Promise<void>> => r.status === 'fulfilled')!.value)();
+    await (
+      await acquirePublishLock(s, '2026-12', 'run-c', now)
+    )();
+    await results.find((r): r is PromiseFulfilledResult<() => Promise<void>> => r.status === 'fulfilled')!.value();
     await expect(acquirePublishLock(s, '2026-11', 'run-b', now)).resolves.toBeTypeOf('function');
   });
 
@@ -32,7 +37,11 @@ describe('the publish lock', () => {
     const t0 = new Date('2026-11-15T09:00:00Z');
     await acquirePublishLock(s, '2026-11', 'run-a', t0);
     await expect(acquirePublishLock(s, '2026-11', 'run-a', t0)).resolves.toBeTypeOf('function');
-    await expect(acquirePublishLock(s, '2026-11', 'run-b', new Date(t0.getTime() + 60_000))).rejects.toMatchObject({ code: 'BN_ERR_PUBLISH_LOCKED' });
-    await expect(acquirePublishLock(s, '2026-11', 'run-b', new Date(t0.getTime() + STALE_LOCK_MS + 1))).resolves.toBeTypeOf('function');
+    await expect(acquirePublishLock(s, '2026-11', 'run-b', new Date(t0.getTime() + 60_000))).rejects.toMatchObject({
+      code: 'BN_ERR_PUBLISH_LOCKED',
+    });
+    await expect(
+      acquirePublishLock(s, '2026-11', 'run-b', new Date(t0.getTime() + STALE_LOCK_MS + 1)),
+    ).resolves.toBeTypeOf('function');
   });
 });

@@ -9,7 +9,12 @@ export const STALE_LOCK_MS = 10 * 60_000;
  * tries again) instead of interleaving its files with the first's. The same run (a redelivery)
  * and a stale lock pass.
  */
-export async function acquirePublishLock(store: ObjectStore, partition: string, runId: string, now: Date): Promise<() => Promise<void>> {
+export async function acquirePublishLock(
+  store: ObjectStore,
+  partition: string,
+  runId: string,
+  now: Date,
+): Promise<() => Promise<void>> {
   const key = layout.publishLock(partition);
   const body = JSON.stringify({ runId, since: now.toISOString() }) + '\n';
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -18,14 +23,23 @@ export async function acquirePublishLock(store: ObjectStore, partition: string, 
       return () => store.delete(key);
     } catch (e) {
       if (!isBottleneckError(e) || !e.details?.conflict) throw e;
-      const held = JSON.parse((await store.get(key).catch(() => Buffer.from('{}'))).toString('utf8')) as { runId?: string; since?: string };
+      const held = JSON.parse((await store.get(key).catch(() => Buffer.from('{}'))).toString('utf8')) as {
+        runId?: string;
+        since?: string;
+      };
       if (held.runId === runId) return () => store.delete(key);
       if (held.since && now.getTime() - Date.parse(held.since) > STALE_LOCK_MS) {
         await store.delete(key);
         continue;
       }
-      throw new BottleneckError('BN_ERR_PUBLISH_LOCKED', `run ${held.runId ?? '?'} is publishing ${partition} (since ${held.since ?? '?'}); run ${runId} will try again`, { retriable: true });
+      throw new BottleneckError(
+        'BN_ERR_PUBLISH_LOCKED',
+        `run ${held.runId ?? '?'} is publishing ${partition} (since ${held.since ?? '?'}); run ${runId} will try again`,
+        { retriable: true },
+      );
     }
   }
-  throw new BottleneckError('BN_ERR_PUBLISH_LOCKED', `could not take the publish lock of ${partition}`, { retriable: true });
+  throw new BottleneckError('BN_ERR_PUBLISH_LOCKED', `could not take the publish lock of ${partition}`, {
+    retriable: true,
+  });
 }

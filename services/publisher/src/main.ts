@@ -4,4 +4,9 @@ import { assetStageHandler } from '@bottleneck/shared/stage/handler';
 import { publisherStage } from './index.js';
 import { startScheduler } from './scheduler.js';
 
-main({ stage: 'publisher', handler: assetStageHandler(publisherStage), version: packageVersion(import.meta.url), extra: (rt) => startScheduler(rt) });
+main({
+  stage: 'publisher',
+  handler: assetStageHandler(publisherStage),
+  version: packageVersion(import.meta.url),
+  extra: (rt) => startScheduler(rt),
+});

@@ -11,7 +11,7 @@ const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
 describe('the monthly schedule', () => {
-  it('gives a slot the month it falls in, in the schedule\'s time zone', () => {
+  it("gives a slot the month it falls in, in the schedule's time zone", () => {
     expect(partitionOf(new Date('2026-11-15T08:00:00Z'), 'Europe/Paris')).toBe('2026-11');
     // 23:30 UTC on 31 October is already November in Paris.
     expect(partitionOf(new Date('2026-10-31T23:30:00Z'), 'Europe/Paris')).toBe('2026-11');
@@ -28,7 +28,12 @@ describe('the monthly schedule', () => {
     expect(results.filter(Boolean)).toHaveLength(1);
     const triggers = bus.messages().map((m) => m.event);
     expect(triggers).toHaveLength(1);
-    expect(triggers[0]).toMatchObject({ type: 'trigger', partition: '2026-11', runId: results.find(Boolean), payload: { source: 'schedule' } });
+    expect(triggers[0]).toMatchObject({
+      type: 'trigger',
+      partition: '2026-11',
+      runId: results.find(Boolean),
+      payload: { source: 'schedule' },
+    });
     expect(await fireSlot(store, bus, new Date('2026-12-15T08:00:00Z'), 'Europe/Paris')).toMatch(/^2026-12-/);
   });
 });
@@ -36,7 +41,17 @@ describe('the monthly schedule', () => {
 describe('the schedule at start', () => {
   async function runtime(dir: string, bus: MemoryBus) {
     const { silentLogger } = await import('@bottleneck/shared/stage/context');
-    return { store: new FolderStore(dir), bus, log: silentLogger as never, env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'Europe/Paris' } } as never;
+    return {
+      store: new FolderStore(dir),
+      bus,
+      log: silentLogger as never,
+      env: {
+        KAFKA_BROKERS: '127.0.0.1:1',
+        S3_BUCKET: 'unused',
+        BN_SCHEDULE_CRON: '0 9 15 * *',
+        BN_SCHEDULE_TZ: 'Europe/Paris',
+      },
+    } as never;
   }
 
   it('does not fire the past on a first deployment, fires a missed slot once after downtime', async () => {

@@ -1,5 +1,14 @@
 import { Cron } from 'croner';
-import { isBottleneckError, layout, makeEvent, newRunId, partitionOf, type Bus, type ObjectStore, errorMessage } from '@bottleneck/shared';
+import {
+  isBottleneckError,
+  layout,
+  makeEvent,
+  newRunId,
+  partitionOf,
+  type Bus,
+  type ObjectStore,
+  errorMessage,
+} from '@bottleneck/shared';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
@@ -8,16 +17,28 @@ import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/ru
  * publisher replicas, or a restart, fire each slot at most once. Returns the run id, or null when
  * the slot was already fired.
  */
-export async function fireSlot(store: ObjectStore, bus: Bus, slot: Date, timeZone: string, now = new Date()): Promise<string | null> {
+export async function fireSlot(
+  store: ObjectStore,
+  bus: Bus,
+  slot: Date,
+  timeZone: string,
+  now = new Date(),
+): Promise<string | null> {
   const partition = partitionOf(slot, timeZone);
   const runId = newRunId(partition, now);
   try {
-    await store.put(layout.scheduleClaim(partition, slot), JSON.stringify({ runId, slot: slot.toISOString(), firedAt: now.toISOString() }) + '\n', { ifNoneMatch: true });
+    await store.put(
+      layout.scheduleClaim(partition, slot),
+      JSON.stringify({ runId, slot: slot.toISOString(), firedAt: now.toISOString() }) + '\n',
+      { ifNoneMatch: true },
+    );
   } catch (e) {
     if (isBottleneckError(e) && e.details?.conflict) return null;
     throw e;
   }
-  await bus.publish(makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'schedule' } }, now));
+  await bus.publish(
+    makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'schedule' } }, now),
+  );
   return runId;
 }
 
@@ -36,7 +57,10 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
       const runId = await fireSlot(store, bus, slot, timeZone, now());
       fired.unshift({ slot: slot.toISOString(), runId });
       fired.length = Math.min(fired.length, 12);
-      log.info({ slot: slot.toISOString(), runId, why }, runId ? 'scheduled trigger sent' : 'slot already fired elsewhere');
+      log.info(
+        { slot: slot.toISOString(), runId, why },
+        runId ? 'scheduled trigger sent' : 'slot already fired elsewhere',
+      );
     } catch (e) {
       log.error({ slot: slot.toISOString(), err: errorMessage(e) }, 'scheduled trigger failed');
     }
@@ -50,7 +74,17 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   const missed = job.previousRuns(1, now())[0];
   if (missed && (await store.list('state/schedule/')).length > 0) await fire(missed, 'catch-up at start');
   return {
-    stop: () => { job.stop(); return Promise.resolve(); },
-    status: () => ({ schedule: { cron: config.BN_SCHEDULE_CRON, timeZone, nextRun: job.nextRun()?.toISOString() ?? null, recent: fired } }),
+    stop: () => {
+      job.stop();
+      return Promise.resolve();
+    },
+    status: () => ({
+      schedule: {
+        cron: config.BN_SCHEDULE_CRON,
+        timeZone,
+        nextRun: job.nextRun()?.toISOString() ?? null,
+        recent: fired,
+      },
+    }),
   };
 }

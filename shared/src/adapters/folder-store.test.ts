@@ -7,18 +7,29 @@ import { describe, expect, it } from 'vitest';
 import { objectStoreContract } from '../testing/contracts/object-store.js';
 import { FolderStore } from './folder-store.js';
 
-objectStoreContract('FolderStore', async () => {
-  const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
-  return { store: new FolderStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
-}, { timeoutMs: 10_000 });
+objectStoreContract(
+  'FolderStore',
+  async () => {
+    const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
+    return { store: new FolderStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
+  },
+  { timeoutMs: 10_000 },
+);
 
 describe('FolderStore (adapter-specific)', () => {
   it('leaves no temporary file after a failed write', async () => {
     const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
     const store = new FolderStore(root);
-    const failing = new Readable({ read() { this.push(Buffer.alloc(4096, 1)); this.destroy(new Error('disk full')); } });
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.alloc(4096, 1));
+        this.destroy(new Error('disk full'));
+      },
+    });
     await expect(store.putStream('staging/2026-01/r1/erp_clean.parquet', failing)).rejects.toMatchObject({
-      code: 'BN_ERR_STORE_IO', message: 'writing staging/2026-01/r1/erp_clean.parquet failed: disk full', retriable: false,
+      code: 'BN_ERR_STORE_IO',
+      message: 'writing staging/2026-01/r1/erp_clean.parquet failed: disk full',
+      retriable: false,
     });
     expect(await readdir(join(root, 'staging', '2026-01', 'r1'))).toEqual([]);
     await rm(root, { recursive: true, force: true });
@@ -28,7 +39,9 @@ describe('FolderStore (adapter-specific)', () => {
     const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
     const store = new FolderStore(root);
     await store.put('a/once', '1', { ifNoneMatch: true });
-    await expect(store.put('a/once', '2', { ifNoneMatch: true })).rejects.toMatchObject({ details: { conflict: true } });
+    await expect(store.put('a/once', '2', { ifNoneMatch: true })).rejects.toMatchObject({
+      details: { conflict: true },
+    });
     expect(await readdir(join(root, 'a'))).toEqual(['once']);
     await rm(root, { recursive: true, force: true });
   });
@@ -46,8 +59,12 @@ describe('FolderStore (adapter-specific)', () => {
     const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
     const store = new FolderStore(root);
     await store.put('extracts/2026-01/premium_wines.csv', 'a,b\n');
-    expect(store.describe('extracts/2026-01/premium_wines.csv')).toBe(join(root, 'extracts', '2026-01', 'premium_wines.csv'));
-    expect((await store.getToFile('extracts/2026-01/premium_wines.csv')).path).toBe(join(root, 'extracts', '2026-01', 'premium_wines.csv'));
+    expect(store.describe('extracts/2026-01/premium_wines.csv')).toBe(
+      join(root, 'extracts', '2026-01', 'premium_wines.csv'),
+    );
+    expect((await store.getToFile('extracts/2026-01/premium_wines.csv')).path).toBe(
+      join(root, 'extracts', '2026-01', 'premium_wines.csv'),
+    );
     await rm(root, { recursive: true, force: true });
   });
 });

@@ -15,7 +15,11 @@ function notFound(key: string, cause?: unknown): BottleneckError {
 }
 
 function changed(key: string): BottleneckError {
-  return new BottleneckError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, { retriable: false, details: { precondition: true } });
+  return new BottleneckError(
+    'BN_ERR_STORE_IO',
+    `object ${key} changed since the version asked for (If-Match refused)`,
+    { retriable: false, details: { precondition: true } },
+  );
 }
 
 function ioError(op: string, key: string, e: unknown): BottleneckError {
@@ -88,7 +92,10 @@ export class FolderStore implements ObjectStore {
           await link(tmp, target);
         } catch (e) {
           if ((e as { code?: string }).code === 'EEXIST') {
-            throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, { retriable: false, details: { conflict: true } });
+            throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
+              retriable: false,
+              details: { conflict: true },
+            });
           }
           throw e;
         } finally {
@@ -157,15 +164,18 @@ export class FolderStore implements ObjectStore {
     const start = dirKey ? this.pathOf(dirKey) : this.root;
     let entries: string[];
     try {
-      entries = (await readdir(start, { recursive: true }));
+      entries = await readdir(start, { recursive: true });
     } catch (e) {
       if (['ENOENT', 'ENOTDIR'].includes((e as { code?: string }).code ?? '')) return [];
       throw ioError('listing', prefix, e);
     }
-    const keys = entries.map((rel) => relative(this.root, join(start, rel)).split(sep).join('/'))
+    const keys = entries
+      .map((rel) => relative(this.root, join(start, rel)).split(sep).join('/'))
       .filter((key) => key.startsWith(prefix) && !key.split('/').some((s) => s.startsWith(TMP_MARK)));
     // The stats at once (libuv's pool runs them in parallel): the console lists hundreds of run records.
-    const out = (await Promise.all(keys.map((key) => this.head(key)))).filter((info): info is ObjectInfo => info !== null);
+    const out = (await Promise.all(keys.map((key) => this.head(key)))).filter(
+      (info): info is ObjectInfo => info !== null,
+    );
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 

@@ -1,5 +1,14 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Kafka, Partitioners, type Admin, type KafkaConfig, type Message, type Producer, type RetryOptions, type SASLOptions } from 'kafkajs';
+import {
+  Kafka,
+  Partitioners,
+  type Admin,
+  type KafkaConfig,
+  type Message,
+  type Producer,
+  type RetryOptions,
+  type SASLOptions,
+} from 'kafkajs';
 import { BottleneckError, errorMessage } from '../errors/index.js';
 import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
 import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
@@ -74,7 +83,10 @@ const DEFAULT_RETRY: RetryOptions = { retries: 10, initialRetryTime: 100, maxRet
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < min) {
-    throw new BottleneckError('BN_ERR_CONFIG_INVALID', `KafkaBus option ${name} must be an integer >= ${min}, got ${String(v)}`);
+    throw new BottleneckError(
+      'BN_ERR_CONFIG_INVALID',
+      `KafkaBus option ${name} must be an integer >= ${min}, got ${String(v)}`,
+    );
   }
   return v;
 }
@@ -83,7 +95,7 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
 function kafkaTransient(e: unknown): boolean {
   if (!e || typeof e !== 'object') return false;
   if ((e as Error).name === 'KafkaJSNumberOfRetriesExceeded') return kafkaTransient((e as Error).cause);
-  return 'retriable' in e ? Boolean((e).retriable) : false;
+  return 'retriable' in e ? Boolean(e.retriable) : false;
 }
 
 /**
@@ -122,7 +134,11 @@ export class KafkaBus implements Bus {
   private readonly admin: Admin;
   private readonly log: Logger;
   private readonly brokers: string;
-  private readonly topicSettings: { numPartitions: number; replicationFactor: number; configEntries?: Record<string, string> };
+  private readonly topicSettings: {
+    numPartitions: number;
+    replicationFactor: number;
+    configEntries?: Record<string, string>;
+  };
   private readonly consumerSettings: ConsumerSettings;
   private readonly onDeadLetter: ((dl: KafkaDeadLetter) => void) | undefined;
   private readonly now: () => Date;
@@ -134,16 +150,29 @@ export class KafkaBus implements Bus {
   private closed = false;
 
   constructor(options: KafkaBusOptions) {
-    if (!Array.isArray(options.brokers) || options.brokers.length === 0 || options.brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))) {
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `KafkaBus option brokers must be a non-empty list of host:port, got ${JSON.stringify(options.brokers)}`);
+    if (
+      !Array.isArray(options.brokers) ||
+      options.brokers.length === 0 ||
+      options.brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))
+    ) {
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        `KafkaBus option brokers must be a non-empty list of host:port, got ${JSON.stringify(options.brokers)}`,
+      );
     }
     this.prefix = options.topicPrefix ?? 'bottleneck';
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(this.prefix)) {
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `KafkaBus option topicPrefix must be 1-200 characters of [A-Za-z0-9._-], got ${JSON.stringify(this.prefix)}`);
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        `KafkaBus option topicPrefix must be 1-200 characters of [A-Za-z0-9._-], got ${JSON.stringify(this.prefix)}`,
+      );
     }
     const rf = options.replicationFactor ?? -1;
     if (!Number.isInteger(rf) || (rf < 1 && rf !== -1)) {
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `KafkaBus option replicationFactor must be an integer >= 1, or -1 for the broker default, got ${String(rf)}`);
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        `KafkaBus option replicationFactor must be an integer >= 1, or -1 for the broker default, got ${String(rf)}`,
+      );
     }
     this.topicSettings = {
       numPartitions: positiveInt('numPartitions', options.numPartitions, 3),
@@ -154,10 +183,18 @@ export class KafkaBus implements Bus {
     const sessionTimeoutMs = positiveInt('sessionTimeoutMs', options.sessionTimeoutMs, 30_000);
     this.consumerSettings = {
       sessionTimeoutMs,
-      heartbeatIntervalMs: positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, Math.min(3_000, Math.floor(sessionTimeoutMs / 3))),
+      heartbeatIntervalMs: positiveInt(
+        'heartbeatIntervalMs',
+        options.heartbeatIntervalMs,
+        Math.min(3_000, Math.floor(sessionTimeoutMs / 3)),
+      ),
       rebalanceTimeoutMs: positiveInt('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000),
       maxWaitTimeInMs: positiveInt('maxWaitTimeInMs', options.maxWaitTimeInMs, 50),
-      partitionsConsumedConcurrently: positiveInt('partitionsConsumedConcurrently', options.partitionsConsumedConcurrently, 1),
+      partitionsConsumedConcurrently: positiveInt(
+        'partitionsConsumedConcurrently',
+        options.partitionsConsumedConcurrently,
+        1,
+      ),
       maxAttempts: positiveInt('maxAttempts', options.maxAttempts, 5),
       retryDelayMs: positiveInt('retryDelayMs', options.retryDelayMs, 200, 0),
       maxRetryDelayMs: positiveInt('maxRetryDelayMs', options.maxRetryDelayMs, 5_000, 0),
@@ -226,13 +263,21 @@ export class KafkaBus implements Bus {
     try {
       await this.admin.connect();
     } catch (e) {
-      throw new BottleneckError('BN_ERR_BUS_CONNECT', `could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`, { cause: e, retriable: kafkaTransient(e) });
+      throw new BottleneckError(
+        'BN_ERR_BUS_CONNECT',
+        `could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`,
+        { cause: e, retriable: kafkaTransient(e) },
+      );
     }
     await ensureTopics(this.admin, this.topics(), this.topicSettings, this.log);
     try {
       await this.producer.connect();
     } catch (e) {
-      throw new BottleneckError('BN_ERR_BUS_CONNECT', `the producer could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`, { cause: e, retriable: kafkaTransient(e) });
+      throw new BottleneckError(
+        'BN_ERR_BUS_CONNECT',
+        `the producer could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`,
+        { cause: e, retriable: kafkaTransient(e) },
+      );
     }
     this.log.info({ brokers: this.brokers, prefix: this.prefix, ...this.topicSettings }, 'Kafka bus started');
   }
@@ -242,11 +287,17 @@ export class KafkaBus implements Bus {
     if (this.closed) throw this.closedError('publish');
     const valid = parseEvent(event);
     await this.start();
-    await this.produce(this.topicOf(valid.type), [{
-      key: valid.partition,
-      value: JSON.stringify(valid),
-      headers: { [EVENT_HEADERS.type]: valid.type, [EVENT_HEADERS.version]: String(valid.v) },
-    }], `${valid.type} event ${valid.id} (run ${valid.runId}, partition ${valid.partition})`);
+    await this.produce(
+      this.topicOf(valid.type),
+      [
+        {
+          key: valid.partition,
+          value: JSON.stringify(valid),
+          headers: { [EVENT_HEADERS.type]: valid.type, [EVENT_HEADERS.version]: String(valid.v) },
+        },
+      ],
+      `${valid.type} event ${valid.id} (run ${valid.runId}, partition ${valid.partition})`,
+    );
   }
 
   /** Produces a raw message to a topic that carries no events, creating the topic (with the bus's settings) when missing. */
@@ -259,27 +310,56 @@ export class KafkaBus implements Bus {
 
   /** Reads a topic that carries no events (created when missing), in a consumer group, at least once per message. */
   async subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription> {
-    return this.rawSubscription(opts.topic, opts.group, async ({ topic, message }) => opts.handler({
-      topic, key: message.key?.toString('utf8') ?? null, value: message.value?.toString('utf8') ?? '',
-    }));
+    return this.rawSubscription(opts.topic, opts.group, async ({ topic, message }) =>
+      opts.handler({
+        topic,
+        key: message.key?.toString('utf8') ?? null,
+        value: message.value?.toString('utf8') ?? '',
+      }),
+    );
   }
 
   /** Reads the dead-letter topic: each message with where it came from and why (from its headers). */
-  async subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription> {
-    return this.rawSubscription(this.deadLetterTopic, opts.group, async ({ message }) => opts.handler(deadLetterMessageOf(message)));
+  async subscribeDeadLetters(opts: {
+    group: string;
+    handler: (dl: DeadLetterMessage) => Promise<void>;
+  }): Promise<Subscription> {
+    return this.rawSubscription(this.deadLetterTopic, opts.group, async ({ message }) =>
+      opts.handler(deadLetterMessageOf(message)),
+    );
   }
 
-  private async rawSubscription(topic: string, group: string, handler: RawSubscriptionOptions['handler']): Promise<Subscription> {
+  private async rawSubscription(
+    topic: string,
+    group: string,
+    handler: RawSubscriptionOptions['handler'],
+  ): Promise<Subscription> {
     if (this.closing) throw this.closedError('subscribe');
     await this.start();
     await this.ensureTopic(topic);
-    const sub = new RawSubscription(this.kafka, {
-      topic, group, handler, heartbeatIntervalMs: this.consumerSettings.heartbeatIntervalMs,
-      sessionTimeoutMs: this.consumerSettings.sessionTimeoutMs, maxRetryDelayMs: this.consumerSettings.maxRetryDelayMs,
-    }, this.log);
+    const sub = new RawSubscription(
+      this.kafka,
+      {
+        topic,
+        group,
+        handler,
+        heartbeatIntervalMs: this.consumerSettings.heartbeatIntervalMs,
+        sessionTimeoutMs: this.consumerSettings.sessionTimeoutMs,
+        maxRetryDelayMs: this.consumerSettings.maxRetryDelayMs,
+      },
+      this.log,
+    );
     await sub.start();
     this.rawSubs.add(sub);
-    return { close: async () => { try { await sub.close(); } finally { this.rawSubs.delete(sub); } } };
+    return {
+      close: async () => {
+        try {
+          await sub.close();
+        } finally {
+          this.rawSubs.delete(sub);
+        }
+      },
+    };
   }
 
   private readonly knownTopics = new Set<string>();
@@ -293,7 +373,8 @@ export class KafkaBus implements Bus {
   /** Starts a consumer in `opts.group` for `opts.types`; resolves once the group has assigned it partitions. */
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (this.closing) throw this.closedError('subscribe');
-    if (!opts.group) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'subscribe: group must be a non-empty consumer group name');
+    if (!opts.group)
+      throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'subscribe: group must be a non-empty consumer group name');
     if (opts.types.length === 0) return { close: async () => {} };
     await this.start();
     const sub = new KafkaSubscription(opts, {
@@ -374,7 +455,9 @@ export class KafkaBus implements Bus {
       try {
         return await Promise.race([
           this.admin.describeCluster().then((c) => (c.brokers.length ? null : 'the cluster lists no broker')),
-          new Promise<string>((r) => { timer = setTimeout(() => r(`the brokers ${this.brokers} did not answer within 1500 ms`), 1_500); }),
+          new Promise<string>((r) => {
+            timer = setTimeout(() => r(`the brokers ${this.brokers} did not answer within 1500 ms`), 1_500);
+          }),
         ]);
       } catch (e) {
         return `the brokers ${this.brokers} are unreachable: ${describeKafkaError(e)}`;
@@ -403,7 +486,9 @@ export class KafkaBus implements Bus {
           this.admin.fetchOffsets({ groupId: s.group, topics: [topic] }),
         ]);
         const committed = new Map((groups[0]?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-        out[topic] = (out[topic] ?? 0) + ends.reduce((n, p) => n + Math.max(0, Number(p.high) - Math.max(0, committed.get(p.partition) ?? 0)), 0);
+        out[topic] =
+          (out[topic] ?? 0) +
+          ends.reduce((n, p) => n + Math.max(0, Number(p.high) - Math.max(0, committed.get(p.partition) ?? 0)), 0);
       }
     }
     return out;
@@ -413,11 +498,18 @@ export class KafkaBus implements Bus {
     try {
       await this.producer.send({ topic, acks: -1, messages });
     } catch (e) {
-      throw new BottleneckError('BN_ERR_BUS_PUBLISH', `producing the ${what} to topic ${topic} failed: ${describeKafkaError(e)}`, { cause: e, retriable: kafkaTransient(e) });
+      throw new BottleneckError(
+        'BN_ERR_BUS_PUBLISH',
+        `producing the ${what} to topic ${topic} failed: ${describeKafkaError(e)}`,
+        { cause: e, retriable: kafkaTransient(e) },
+      );
     }
   }
 
   private closedError(what: string): BottleneckError {
-    return new BottleneckError('BN_ERR_BUS_CLOSED', `${what} called after close() on the Kafka bus (prefix ${this.prefix})`);
+    return new BottleneckError(
+      'BN_ERR_BUS_CLOSED',
+      `${what} called after close() on the Kafka bus (prefix ${this.prefix})`,
+    );
   }
 }

@@ -6,10 +6,14 @@ import { busContract } from '../testing/contracts/bus.js';
 import { uniqueTag } from '../testing/contracts/helpers.js';
 import { MemoryBus } from './memory-bus.js';
 
-busContract('MemoryBus', async () => {
-  const bus = new MemoryBus({ topicPrefix: uniqueTag('bn') });
-  return { bus, cleanup: () => bus.close() };
-}, { timeoutMs: 5_000 });
+busContract(
+  'MemoryBus',
+  async () => {
+    const bus = new MemoryBus({ topicPrefix: uniqueTag('bn') });
+    return { bus, cleanup: () => bus.close() };
+  },
+  { timeoutMs: 5_000 },
+);
 
 const trigger = (runId = 'r1'): PipelineEvent =>
   makeEvent('trigger', { runId, partition: '2026-01', materializations: {}, checks: [], payload: { source: 'cli' } });
@@ -20,29 +24,48 @@ describe('MemoryBus (adapter-specific)', () => {
     const bus = new MemoryBus({ maxAttempts: 3, retryDelayMs: 1, onDeadLetter: (d) => dead.push(d) });
     const [poison, next] = [trigger(), trigger()];
     const calls: string[] = [];
-    await bus.subscribe({ group: 'clean', types: ['trigger'], handler: async (e) => {
-      calls.push(e.id);
-      if (e.id === poison.id) throw new Error('cannot handle this one');
-    } });
+    await bus.subscribe({
+      group: 'clean',
+      types: ['trigger'],
+      handler: async (e) => {
+        calls.push(e.id);
+        if (e.id === poison.id) throw new Error('cannot handle this one');
+      },
+    });
     await bus.publish(poison);
     await bus.publish(next);
     await bus.idle();
     expect(calls).toEqual([poison.id, poison.id, poison.id, next.id]);
-    expect(dead).toEqual([{ topic: 'bottleneck.trigger', group: 'clean', offset: 0, errorClass: 'Error', message: 'cannot handle this one', value: JSON.stringify(poison) }]);
+    expect(dead).toEqual([
+      {
+        topic: 'bottleneck.trigger',
+        group: 'clean',
+        offset: 0,
+        errorClass: 'Error',
+        message: 'cannot handle this one',
+        value: JSON.stringify(poison),
+      },
+    ]);
     expect(bus.deadLetters).toEqual(dead);
   });
 
   it('dead-letters at once when the handler finds the event invalid (retrying cannot help)', async () => {
     const bus = new MemoryBus({ maxAttempts: 5, retryDelayMs: 1 });
     let calls = 0;
-    await bus.subscribe({ group: 'g', types: ['trigger'], handler: async () => {
-      calls++;
-      throw new BottleneckError('BN_ERR_EVENT_INVALID', 'payload.files: missing');
-    } });
+    await bus.subscribe({
+      group: 'g',
+      types: ['trigger'],
+      handler: async () => {
+        calls++;
+        throw new BottleneckError('BN_ERR_EVENT_INVALID', 'payload.files: missing');
+      },
+    });
     await bus.publish(trigger());
     await bus.idle();
     expect(calls).toBe(1);
-    expect(bus.deadLetters.map((d) => [d.errorClass, d.message])).toEqual([['BottleneckError', 'payload.files: missing']]);
+    expect(bus.deadLetters.map((d) => [d.errorClass, d.message])).toEqual([
+      ['BottleneckError', 'payload.files: missing'],
+    ]);
   });
 
   it('keeps the log serialized under topic names from the prefix (what a Kafka consumer would see)', async () => {

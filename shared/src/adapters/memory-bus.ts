@@ -1,6 +1,13 @@
 import { decodeEvent, parseEvent, type PipelineEvent } from '../events/index.js';
 import { BottleneckError, defined, errorClassOf } from '../errors/index.js';
-import type { Bus, DeadLetter, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
+import type {
+  Bus,
+  DeadLetter,
+  DeadLetterMessage,
+  RawSubscribeOptions,
+  SubscribeOptions,
+  Subscription,
+} from '../ports/bus.js';
 
 export interface MemoryBusOptions {
   /** Deliveries of one message before it goes to the dead-letter list (default 5). */
@@ -11,7 +18,12 @@ export interface MemoryBusOptions {
   topicPrefix?: string;
 }
 
-interface Entry { topic: string; value: string; key: string | null; raw: boolean }
+interface Entry {
+  topic: string;
+  value: string;
+  key: string | null;
+  raw: boolean;
+}
 
 interface Member {
   group: string;
@@ -49,13 +61,15 @@ export class MemoryBus implements Bus {
   }
 
   async publish(event: PipelineEvent): Promise<void> {
-    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
+    if (this.closed)
+      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
     const valid = parseEvent(event);
     this.append({ topic: this.topicOf(valid.type), value: JSON.stringify(valid), key: valid.partition, raw: false });
   }
 
   async publishRaw(topic: string, value: string, key?: string): Promise<void> {
-    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publishRaw called after close() on the in-memory bus');
+    if (this.closed)
+      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publishRaw called after close() on the in-memory bus');
     this.append({ topic, value, key: key ?? null, raw: true });
   }
 
@@ -70,20 +84,35 @@ export class MemoryBus implements Bus {
   }
 
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
-    return this.join(opts.group, opts.types.map((t) => this.topicOf(t)), (e) => opts.handler(decodeEvent(e.value)));
+    return this.join(
+      opts.group,
+      opts.types.map((t) => this.topicOf(t)),
+      (e) => opts.handler(decodeEvent(e.value)),
+    );
   }
 
   async subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription> {
     return this.join(opts.group, [opts.topic], (e) => opts.handler({ topic: e.topic, key: e.key, value: e.value }));
   }
 
-  async subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription> {
+  async subscribeDeadLetters(opts: {
+    group: string;
+    handler: (dl: DeadLetterMessage) => Promise<void>;
+  }): Promise<Subscription> {
     return this.join(opts.group, [this.deadLetterTopic], (e) => opts.handler(JSON.parse(e.value) as DeadLetterMessage));
   }
 
   private async join(group: string, topics: string[], handle: (e: Entry) => Promise<void>): Promise<Subscription> {
-    if (this.closed) throw new BottleneckError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
-    const m: Member = { group, handle, topics: new Set(topics), pumping: false, closed: false, current: Promise.resolve() };
+    if (this.closed)
+      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
+    const m: Member = {
+      group,
+      handle,
+      topics: new Set(topics),
+      pumping: false,
+      closed: false,
+      current: Promise.resolve(),
+    };
     this.members.push(m);
     this.pump(m);
     return {
@@ -193,15 +222,26 @@ export class MemoryBus implements Bus {
         // Messages of the dead-letter topic are not dead-lettered again: their reader retries.
         if ((attempt >= max || poison) && msg.topic !== this.deadLetterTopic) {
           const dl: DeadLetter = {
-            topic: msg.topic, group: m.group, offset, errorClass: errorClassOf(e),
-            message: e instanceof Error ? e.message : String(e), value: msg.value,
+            topic: msg.topic,
+            group: m.group,
+            offset,
+            errorClass: errorClassOf(e),
+            message: e instanceof Error ? e.message : String(e),
+            value: msg.value,
           };
           this.deadLetters.push(dl);
           this.options.onDeadLetter?.(dl);
           const record: DeadLetterMessage = {
-            sourceTopic: msg.topic, sourcePartition: 0, sourceOffset: String(offset), group: m.group, errorClass: dl.errorClass,
+            sourceTopic: msg.topic,
+            sourcePartition: 0,
+            sourceOffset: String(offset),
+            group: m.group,
+            errorClass: dl.errorClass,
             errorCode: typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : null,
-            errorMessage: dl.message, attempts: poison ? 0 : attempt, failedAt: new Date().toISOString(), value: msg.value,
+            errorMessage: dl.message,
+            attempts: poison ? 0 : attempt,
+            failedAt: new Date().toISOString(),
+            value: msg.value,
           };
           this.append({ topic: this.deadLetterTopic, value: JSON.stringify(record), key: msg.key, raw: true });
           return;

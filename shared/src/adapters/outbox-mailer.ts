@@ -8,7 +8,10 @@ import { toSendGridPayload, type MailMessage, type Mailer, type SendResult } fro
  * SendGrid's `POST /v3/mail/send` would receive.
  */
 export class OutboxMailer implements Mailer {
-  constructor(readonly dir: string, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    readonly dir: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   async send(msg: MailMessage): Promise<SendResult> {
     await mkdir(this.dir, { recursive: true });

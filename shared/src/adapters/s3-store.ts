@@ -55,13 +55,31 @@ interface SdkError {
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
 /** Throttling error names the SDK knows (from @smithy's retry classification). */
-const THROTTLING = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequestsException', 'RequestThrottled', 'RequestLimitExceeded', 'BandwidthLimitExceeded']);
+const THROTTLING = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequestsException',
+  'RequestThrottled',
+  'RequestLimitExceeded',
+  'BandwidthLimitExceeded',
+]);
 /** Errors with no HTTP answer that a later attempt may not meet: network and timeouts. */
-const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
+const NETWORK = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 const TIMEOUTS = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
 
 function sdkFields(e: unknown): SdkError {
-  return e && typeof e === 'object' ? (e) : {};
+  return e && typeof e === 'object' ? e : {};
 }
 
 function statusOf(e: unknown): number | undefined {
@@ -122,7 +140,11 @@ export class S3Store implements ObjectStore {
 
   constructor(opts: S3StoreOptions) {
     if (!opts.bucket) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'S3Store needs a bucket name');
-    if (!opts.region) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'S3Store needs a region (any value for an S3-compatible server, e.g. us-east-1)');
+    if (!opts.region)
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        'S3Store needs a region (any value for an S3-compatible server, e.g. us-east-1)',
+      );
     this.bucket = opts.bucket;
     const prefix = opts.prefix ?? '';
     this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
@@ -135,7 +157,10 @@ export class S3Store implements ObjectStore {
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       maxAttempts: opts.maxAttempts ?? 3,
       retryMode: 'standard',
-      requestHandler: { connectionTimeout: opts.connectionTimeoutMs ?? 5_000, requestTimeout: opts.socketTimeoutMs ?? 60_000 },
+      requestHandler: {
+        connectionTimeout: opts.connectionTimeoutMs ?? 5_000,
+        requestTimeout: opts.socketTimeoutMs ?? 60_000,
+      },
     });
   }
 
@@ -162,7 +187,9 @@ export class S3Store implements ObjectStore {
     if (e instanceof BottleneckError) return e;
     const f = sdkFields(e);
     const status = statusOf(e);
-    const what = [status !== undefined ? `HTTP ${status}` : '', f.name && f.name !== 'Error' ? f.name : f.code ?? ''].filter(Boolean).join(' ');
+    const what = [status !== undefined ? `HTTP ${status}` : '', f.name && f.name !== 'Error' ? f.name : (f.code ?? '')]
+      .filter(Boolean)
+      .join(' ');
     const text = redactSecrets(`${what ? `${what}: ` : ''}${f.message ?? String(e)}`);
     const attempts = f.$metadata?.attempts;
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
@@ -264,7 +291,11 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       if (isNotFound(e)) throw this.notFound(key, e);
       if (opts?.ifMatch !== undefined && (statusOf(e) === 412 || sdkFields(e).name === 'PreconditionFailed')) {
-        throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, { cause: e, retriable: false, details: { precondition: true } });
+        throw new BottleneckError(
+          'BN_ERR_STORE_IO',
+          `object ${key} changed since the version asked for (If-Match refused)`,
+          { cause: e, retriable: false, details: { precondition: true } },
+        );
       }
       throw this.ioError('reading', key, e);
     }
@@ -313,7 +344,12 @@ export class S3Store implements ObjectStore {
     const s3Key = this.s3Key(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: s3Key }));
-      return { key, bytes: out.ContentLength ?? 0, etag: unquote(out.ETag ?? ''), modified: out.LastModified ?? new Date(0) };
+      return {
+        key,
+        bytes: out.ContentLength ?? 0,
+        etag: unquote(out.ETag ?? ''),
+        modified: out.LastModified ?? new Date(0),
+      };
     } catch (e) {
       if (isNotFound(e)) return null;
       throw this.ioError('stat', key, e);
@@ -327,13 +363,24 @@ export class S3Store implements ObjectStore {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: this.prefix + prefix,
+            ...(token ? { ContinuationToken: token } : {}),
+          }),
+        );
       } catch (e) {
         throw this.ioError('listing', prefix, e, `s3://${this.bucket}/${this.prefix}${prefix}`);
       }
       for (const o of page.Contents ?? []) {
         if (!o.Key?.startsWith(this.prefix)) continue;
-        out.push({ key: o.Key.slice(this.prefix.length), bytes: o.Size ?? 0, etag: unquote(o.ETag ?? ''), modified: o.LastModified ?? new Date(0) });
+        out.push({
+          key: o.Key.slice(this.prefix.length),
+          bytes: o.Size ?? 0,
+          etag: unquote(o.ETag ?? ''),
+          modified: o.LastModified ?? new Date(0),
+        });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -32,7 +32,13 @@ export interface SendGridMailerOptions {
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
 
 /** axios codes for a request that was never valid: retrying cannot help. */
-const CONFIG_CODES = new Set(['ERR_INVALID_URL', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE', 'ERR_NOT_SUPPORT', 'ERR_DEPRECATED']);
+const CONFIG_CODES = new Set([
+  'ERR_INVALID_URL',
+  'ERR_BAD_OPTION',
+  'ERR_BAD_OPTION_VALUE',
+  'ERR_NOT_SUPPORT',
+  'ERR_DEPRECATED',
+]);
 
 interface ResponseErrorLike {
   code: number;
@@ -41,7 +47,12 @@ interface ResponseErrorLike {
 }
 
 function isResponseError(e: unknown): e is ResponseErrorLike {
-  return Boolean(e && typeof e === 'object' && typeof (e as { code?: unknown }).code === 'number' && (e as { response?: unknown }).response);
+  return Boolean(
+    e &&
+    typeof e === 'object' &&
+    typeof (e as { code?: unknown }).code === 'number' &&
+    (e as { response?: unknown }).response,
+  );
 }
 
 /** The `errors[].message` texts of a SendGrid error body. */
@@ -56,9 +67,11 @@ function errorTexts(body: unknown): string[] {
 }
 
 function hintFor(status: number): string {
-  if (status === 401 || status === 403) return ' (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)';
+  if (status === 401 || status === 403)
+    return ' (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)';
   if (status === 429) return ' (rate limited)';
-  if (status === 400 || status === 413) return ' (the message itself was refused: check the sender is verified and the addresses are valid)';
+  if (status === 400 || status === 413)
+    return ' (the message itself was refused: check the sender is verified and the addresses are valid)';
   return '';
 }
 
@@ -85,16 +98,26 @@ export class SendGridMailer implements Mailer {
 
   constructor(private readonly opts: SendGridMailerOptions) {
     const apiKey = opts.apiKey.trim();
-    if (!apiKey) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE');
+    if (!apiKey)
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE',
+      );
     const baseUrl = opts.baseUrl ?? DEFAULT_BASE_URL;
     let url: URL;
     try {
       url = new URL(baseUrl);
     } catch {
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not a URL: give one like ${DEFAULT_BASE_URL}`);
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not a URL: give one like ${DEFAULT_BASE_URL}`,
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not http(s): give one like ${DEFAULT_BASE_URL}`);
+      throw new BottleneckError(
+        'BN_ERR_CONFIG_INVALID',
+        `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not http(s): give one like ${DEFAULT_BASE_URL}`,
+      );
     }
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.scrub = (text) => redactSecrets(text.split(apiKey).join('[redacted]'));
@@ -119,7 +142,10 @@ export class SendGridMailer implements Mailer {
           attempts++;
           try {
             const [res] = await this.mail.send({
-              from: body.from, subject: body.subject, personalizations: body.personalizations, content: body.content,
+              from: body.from,
+              subject: body.subject,
+              personalizations: body.personalizations,
+              content: body.content,
               ...(body.custom_args ? { customArgs: body.custom_args } : {}),
             } as never);
             const id: unknown = (res.headers as Record<string, unknown> | undefined)?.['x-message-id'];
@@ -133,7 +159,12 @@ export class SendGridMailer implements Mailer {
           initialDelayMs: this.opts.initialDelayMs ?? 500,
           maxDelayMs: this.opts.maxDelayMs ?? 8_000,
           shouldRetry: (e) => e instanceof BottleneckError && e.retriable,
-          ...(this.opts.onRetry ? { onRetry: (e: unknown, attempt: number, delayMs: number) => this.opts.onRetry?.(e as BottleneckError, attempt, delayMs) } : {}),
+          ...(this.opts.onRetry
+            ? {
+                onRetry: (e: unknown, attempt: number, delayMs: number) =>
+                  this.opts.onRetry?.(e as BottleneckError, attempt, delayMs),
+              }
+            : {}),
         },
       );
     } catch (e) {
@@ -154,19 +185,27 @@ export class SendGridMailer implements Mailer {
       const status = e.code;
       const texts = errorTexts(e.response.body).map(this.scrub);
       const detail = texts.length ? `: ${texts.join('; ').slice(0, 500)}` : '';
-      return new BottleneckError('BN_ERR_MAIL_SEND', `SendGrid answered HTTP ${status} to POST /v3/mail/send${detail}${hintFor(status)}`, {
-        retriable: status === 429 || status >= 500,
-        details: { status, ...(texts.length ? { errors: texts } : {}) },
-      });
+      return new BottleneckError(
+        'BN_ERR_MAIL_SEND',
+        `SendGrid answered HTTP ${status} to POST /v3/mail/send${detail}${hintFor(status)}`,
+        {
+          retriable: status === 429 || status >= 500,
+          details: { status, ...(texts.length ? { errors: texts } : {}) },
+        },
+      );
     }
     const f = e && typeof e === 'object' ? (e as { code?: unknown; message?: unknown; isAxiosError?: unknown }) : {};
     const code = typeof f.code === 'string' ? f.code : undefined;
     const message = this.scrub(typeof f.message === 'string' ? f.message : String(e));
     if (f.isAxiosError === true) {
-      return new BottleneckError('BN_ERR_MAIL_SEND', `could not reach SendGrid at ${this.scrub(this.baseUrl)}: ${code ? `${code} ` : ''}${message}`, {
-        retriable: !(code && CONFIG_CODES.has(code)),
-        details: code ? { network: code } : {},
-      });
+      return new BottleneckError(
+        'BN_ERR_MAIL_SEND',
+        `could not reach SendGrid at ${this.scrub(this.baseUrl)}: ${code ? `${code} ` : ''}${message}`,
+        {
+          retriable: !(code && CONFIG_CODES.has(code)),
+          details: code ? { network: code } : {},
+        },
+      );
     }
     return new BottleneckError('BN_ERR_MAIL_SEND', `sending through SendGrid failed: ${message}`, { retriable: false });
   }

@@ -167,10 +167,17 @@ export function defineAsset(o: DefineAssetOptions): AssetDefinition {
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new TypeError(`defineAsset: asset ${o.key} declares check ${twice} twice`);
   return {
-    key: o.key, stage, deps: o.deps ?? [], description: o.description, kind: o.kind, file,
+    key: o.key,
+    stage,
+    deps: o.deps ?? [],
+    description: o.description,
+    kind: o.kind,
+    file,
     ...(o.publishAs ? { publishAs: o.publishAs } : {}),
     ...(o.publishSql ? { publishSql: o.publishSql } : {}),
-    checks: o.checks ?? [], sqlDir: new URL('.', o.module), compute: o.compute,
+    checks: o.checks ?? [],
+    sqlDir: new URL('.', o.module),
+    compute: o.compute,
     ...(o.figures ? { figures: o.figures } : {}),
   };
 }
@@ -202,7 +209,8 @@ export interface StageDefinition {
 
 /** Groups a stage's assets; every asset must belong to the stage. */
 export function defineStage(s: StageDefinition): StageDefinition {
-  for (const a of s.assets) if (a.stage !== s.stage) throw new TypeError(`defineStage(${s.stage}): asset ${a.key} belongs to stage ${a.stage}`);
+  for (const a of s.assets)
+    if (a.stage !== s.stage) throw new TypeError(`defineStage(${s.stage}): asset ${a.key} belongs to stage ${a.stage}`);
   return s;
 }
 

@@ -13,14 +13,28 @@ import { ingestStage } from '@bottleneck/ingest';
 import { mergeStage } from '@bottleneck/merge';
 import { publisherStage } from '@bottleneck/publisher';
 import type { AssetCheckSpec, AssetDefinition, StageDefinition } from './define.js';
-import { ASSET_KEYS, STAGE_EVENTS, STAGE_NAMES, consumedEvents, handOverEvent, type AssetKey, type Stage } from './keys.js';
+import {
+  ASSET_KEYS,
+  STAGE_EVENTS,
+  STAGE_NAMES,
+  consumedEvents,
+  handOverEvent,
+  type AssetKey,
+  type Stage,
+} from './keys.js';
 import type { EventType } from '../events/index.js';
 import type { StageHandler } from '../stage/context.js';
 import { EXPECTATION_CHECK } from '../stage/checks.js';
 import { assetStageHandler } from '../stage/handler.js';
 
 /** The five asset stages, in pipeline order. */
-export const STAGE_DEFINITIONS: readonly StageDefinition[] = [ingestStage, cleanStage, mergeStage, analyticsStage, publisherStage];
+export const STAGE_DEFINITIONS: readonly StageDefinition[] = [
+  ingestStage,
+  cleanStage,
+  mergeStage,
+  analyticsStage,
+  publisherStage,
+];
 
 /** Every asset, in pipeline order. */
 export const ASSETS: readonly AssetDefinition[] = STAGE_DEFINITIONS.flatMap((s) => s.assets);
@@ -29,12 +43,14 @@ export const ASSETS: readonly AssetDefinition[] = STAGE_DEFINITIONS.flatMap((s) 
 export const STAGE_HANDLERS: readonly StageHandler[] = [...STAGE_DEFINITIONS.map(assetStageHandler), alerterStage];
 
 /** What each stage consumes and emits, derived from the definitions: the services' subscriptions. */
-export const STAGES: readonly { stage: Stage; consumes: readonly EventType[]; emits: readonly EventType[] }[] = STAGE_NAMES.map((stage) => {
-  const handler = STAGE_HANDLERS.find((h) => h.stage === stage);
-  if (!handler) throw new TypeError(`the graph has no handler for stage ${stage}`);
-  const emits: EventType[] = stage === 'alerter' ? [] : [...new Set([STAGE_EVENTS[stage].done, handOverEvent(stage)])];
-  return { stage, consumes: handler.consumes, emits };
-});
+export const STAGES: readonly { stage: Stage; consumes: readonly EventType[]; emits: readonly EventType[] }[] =
+  STAGE_NAMES.map((stage) => {
+    const handler = STAGE_HANDLERS.find((h) => h.stage === stage);
+    if (!handler) throw new TypeError(`the graph has no handler for stage ${stage}`);
+    const emits: EventType[] =
+      stage === 'alerter' ? [] : [...new Set([STAGE_EVENTS[stage].done, handOverEvent(stage)])];
+    return { stage, consumes: handler.consumes, emits };
+  });
 
 const byKey = new Map<AssetKey, AssetDefinition>(ASSETS.map((a) => [a.key, a]));
 

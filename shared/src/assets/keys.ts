@@ -64,6 +64,7 @@ export function consumedEvents(stage: Stage, deps: readonly AssetKey[]): EventTy
   const upstream = deps.map((d) => ASSET_STAGE[d]).filter((s): s is AssetStage => s !== stage);
   if (upstream.length === 0) return ['trigger'];
   const last = upstream.reduce((a, b) => (STAGE_NAMES.indexOf(b) > STAGE_NAMES.indexOf(a) ? b : a));
-  if (STAGE_NAMES.indexOf(last) >= STAGE_NAMES.indexOf(stage)) throw new TypeError(`stage ${stage} reads assets of stage ${last}, which runs after it`);
+  if (STAGE_NAMES.indexOf(last) >= STAGE_NAMES.indexOf(stage))
+    throw new TypeError(`stage ${stage} reads assets of stage ${last}, which runs after it`);
   return [handOverEvent(last)];
 }

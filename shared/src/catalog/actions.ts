@@ -13,7 +13,10 @@ import { isNotFound, monthRange, type RunStatus, type Snapshot } from './index.j
 
 /** An action refused: no such run (404), or not one that can be re-executed (409). */
 export class ActionRefused extends Error {
-  constructor(message: string, readonly status: 404 | 409) {
+  constructor(
+    message: string,
+    readonly status: 404 | 409,
+  ) {
     super(message);
   }
 }
@@ -38,11 +41,25 @@ export interface BackfillProgress extends BackfillRecord {
 /** Most months one backfill may cover (20 years). */
 export const MAX_BACKFILL_MONTHS = 240;
 
-const trigger = (partition: string, source: 'console' | 'backfill' | 'cli', now: Date, runId = newRunId(partition, now)) =>
-  makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source } }, now, stageEventId(runId, 'trigger'));
+const trigger = (
+  partition: string,
+  source: 'console' | 'backfill' | 'cli',
+  now: Date,
+  runId = newRunId(partition, now),
+) =>
+  makeEvent(
+    'trigger',
+    { runId, partition, materializations: {}, checks: [], payload: { source } },
+    now,
+    stageEventId(runId, 'trigger'),
+  );
 
 export class Actions {
-  constructor(private readonly store: ObjectStore, private readonly bus: Bus, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly bus: Bus,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   /** A new run of a month (its current files in incoming/). */
   async rerun(partition: string, source: 'console' | 'cli' = 'console'): Promise<{ runId: string; partition: string }> {
@@ -54,12 +71,24 @@ export class Actions {
   /** One run per month from `from` to `to`; the record under state/backfills/ is written before the triggers. */
   async backfill(from: string, to: string): Promise<BackfillRecord> {
     const months = monthRange(from, to);
-    if (months.length > MAX_BACKFILL_MONTHS) throw new RangeError(`a backfill covers at most ${MAX_BACKFILL_MONTHS} months (${from} to ${to} is ${months.length})`);
+    if (months.length > MAX_BACKFILL_MONTHS)
+      throw new RangeError(
+        `a backfill covers at most ${MAX_BACKFILL_MONTHS} months (${from} to ${to} is ${months.length})`,
+      );
     const now = this.now();
     const id = `bf-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
     const events = months.map((p) => trigger(p, 'backfill', now));
-    const rec: BackfillRecord = { id, from, to, createdAt: now.toISOString(), runs: events.map((e) => ({ partition: e.partition, runId: e.runId })) };
-    await this.store.put(`${BACKFILLS_PREFIX}${id}.json`, JSON.stringify(rec, null, 2) + '\n', { contentType: 'application/json', ifNoneMatch: true });
+    const rec: BackfillRecord = {
+      id,
+      from,
+      to,
+      createdAt: now.toISOString(),
+      runs: events.map((e) => ({ partition: e.partition, runId: e.runId })),
+    };
+    await this.store.put(`${BACKFILLS_PREFIX}${id}.json`, JSON.stringify(rec, null, 2) + '\n', {
+      contentType: 'application/json',
+      ifNoneMatch: true,
+    });
     for (const e of events) await this.bus.publish(e);
     return rec;
   }
@@ -81,25 +110,58 @@ export class Actions {
    * event, under a new run id that names its parent, is published again. Upstream assets are reused,
    * not recomputed; the failed stage and everything downstream run again.
    */
-  async reexecute(runId: string, snapshot: Snapshot): Promise<{ runId: string; partition: string; fromStage: string; parentRunId: string }> {
+  async reexecute(
+    runId: string,
+    snapshot: Snapshot,
+  ): Promise<{ runId: string; partition: string; fromStage: string; parentRunId: string }> {
     const run = snapshot.runs.find((r) => r.runId === runId);
     if (!run) throw new ActionRefused(`no run ${runId} in the store`, 404);
-    if (run.status !== 'failed' || !run.error) throw new ActionRefused(`run ${runId} did not fail (it is ${run.status}): only a failed run is re-executed from its failed stage; re-run the month instead`, 409);
+    if (run.status !== 'failed' || !run.error)
+      throw new ActionRefused(
+        `run ${runId} did not fail (it is ${run.status}): only a failed run is re-executed from its failed stage; re-run the month instead`,
+        409,
+      );
     const rec = await readStageRecord(this.store, run.partition, run.runId, run.error.stage);
-    if (!rec) throw new ActionRefused(`the record of stage ${run.error.stage} of run ${runId} is missing: it cannot be re-executed from that stage`, 409);
+    if (!rec)
+      throw new ActionRefused(
+        `the record of stage ${run.error.stage} of run ${runId} is missing: it cannot be re-executed from that stage`,
+        409,
+      );
     const old = rec.event;
     // Stages accept the assets of their own run and of the run they re-execute (checkProvenance):
     // what this run itself reused from an earlier run cannot be handed on a second time.
     const own = `staging/${run.partition}/${run.runId}/`;
-    const foreign = Object.entries(old.materializations).filter(([, m]) => m.location.startsWith('staging/') && !m.location.startsWith(own)).map(([k]) => k).sort();
-    if (foreign.length) throw new ActionRefused(`run ${runId} reused ${foreign.join(', ')} from run ${run.trigger.parentRunId ?? 'another run'}: re-execute that run instead, or re-run the month`, 409);
+    const foreign = Object.entries(old.materializations)
+      .filter(([, m]) => m.location.startsWith('staging/') && !m.location.startsWith(own))
+      .map(([k]) => k)
+      .sort();
+    if (foreign.length)
+      throw new ActionRefused(
+        `run ${runId} reused ${foreign.join(', ')} from run ${run.trigger.parentRunId ?? 'another run'}: re-execute that run instead, or re-run the month`,
+        409,
+      );
     const now = this.now();
     const child = newRunId(run.partition, now);
-    const { id: _id, ts: _ts, type, v: _v, runId: _r, runStartedAt: _s, parentRunId: _p, ...rest } = old as PipelineEvent & Record<string, unknown>;
+    const {
+      id: _id,
+      ts: _ts,
+      type,
+      v: _v,
+      runId: _r,
+      runStartedAt: _s,
+      parentRunId: _p,
+      ...rest
+    } = old as PipelineEvent & Record<string, unknown>;
     const fields = { ...rest, runId: child, runStartedAt: now.toISOString(), parentRunId: run.runId } as never;
-    const event = type === 'trigger'
-      ? makeEvent('trigger', { ...(fields as object), payload: { source: 'reexecution', parentRunId: run.runId } } as never, now, stageEventId(child, 'trigger'))
-      : makeEvent(type, fields, now, stageEventId(child, type));
+    const event =
+      type === 'trigger'
+        ? makeEvent(
+            'trigger',
+            { ...(fields as object), payload: { source: 'reexecution', parentRunId: run.runId } } as never,
+            now,
+            stageEventId(child, 'trigger'),
+          )
+        : makeEvent(type, fields, now, stageEventId(child, type));
     await this.bus.publish(event);
     return { runId: child, partition: run.partition, fromStage: run.error.stage, parentRunId: run.runId };
   }
@@ -107,8 +169,17 @@ export class Actions {
 
 /** A backfill's progress from a snapshot: each month's run and its status. */
 export function backfillProgress(rec: BackfillRecord, s: Snapshot): BackfillProgress {
-  const runs = rec.runs.map((r): BackfillProgress['runs'][number] => ({ ...r, status: s.runs.find((x) => x.runId === r.runId)?.status ?? 'queued' }));
+  const runs = rec.runs.map((r): BackfillProgress['runs'][number] => ({
+    ...r,
+    status: s.runs.find((x) => x.runId === r.runId)?.status ?? 'queued',
+  }));
   const finished = (st: string) => st === 'published' || st === 'succeeded' || st === 'failed' || st === 'superseded';
   const done = runs.filter((r) => finished(r.status)).length;
-  return { ...rec, runs, done, total: runs.length, status: done < runs.length ? 'running' : runs.some((r) => r.status === 'failed') ? 'failed' : 'done' };
+  return {
+    ...rec,
+    runs,
+    done,
+    total: runs.length,
+    status: done < runs.length ? 'running' : runs.some((r) => r.status === 'failed') ? 'failed' : 'done',
+  };
 }

@@ -19,7 +19,14 @@ import { RUNS_PREFIX, type StageRecord } from '../runs/record.js';
 
 /** What the catalog needs of the asset graph (the declaration in assets/graph.ts). */
 export interface GraphSpec {
-  assets: readonly { key: string; stage: string; deps: readonly string[]; description: string; kind?: string; checks: readonly { name: string; description: string; severity: 'ERROR' | 'WARN'; blocking: boolean }[] }[];
+  assets: readonly {
+    key: string;
+    stage: string;
+    deps: readonly string[];
+    description: string;
+    kind?: string;
+    checks: readonly { name: string; description: string; severity: 'ERROR' | 'WARN'; blocking: boolean }[];
+  }[];
   /** Each stage's current code version: a month published by other code shows as stale. */
   codeVersions?: Readonly<Record<string, string | undefined>>;
 }
@@ -95,9 +102,17 @@ export interface PartitionInfo {
   latestRun: RunSummary | null;
   published: { runId: string; publishedAt: string; runStartedAt: string } | null;
   incoming: { name: InputName; present: boolean; etag?: string; modified?: string }[];
-  assets: Record<string, { state: AssetState; rowCount?: number; dataVersion?: string; warnings: number; errors: number }>;
+  assets: Record<
+    string,
+    { state: AssetState; rowCount?: number; dataVersion?: string; warnings: number; errors: number }
+  >;
   /** The month's figures from its published run (or its latest run that got that far). */
-  figures: { totalRevenue: string | null; premium: number | null; ordinary: number | null; rowCounts: Record<string, number> };
+  figures: {
+    totalRevenue: string | null;
+    premium: number | null;
+    ordinary: number | null;
+    rowCounts: Record<string, number>;
+  };
   runs: number;
   /** Failed checks of the latest run, by severity. */
   failedChecks: { WARN: number; ERROR: number };
@@ -149,7 +164,10 @@ export function listInWords(items: readonly string[]): string {
 /** An error and where it happened, in one sentence (the location added when the message does not name the file). */
 function errorWords(e: NonNullable<StageRecord['error']>, stage: string): string {
   const loc = e.location ?? {};
-  const where = Object.entries(loc).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => `${k} ${JSON.stringify(v)}`).join(', ');
+  const where = Object.entries(loc)
+    .filter(([, v]) => v !== undefined && v !== null)
+    .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+    .join(', ');
   const file = typeof loc.file === 'string' ? loc.file : '';
   return `${stage}${e.asset ? ` (${e.asset})` : ''} failed: ${e.message}${where && !(file && e.message.includes(file)) ? ` [${where}]` : ''}`;
 }
@@ -162,7 +180,11 @@ export class Catalog {
   private readonly cache = new Map<string, { etag: string; value: unknown }>();
   private last: Snapshot | null = null;
 
-  constructor(private readonly store: ObjectStore, private readonly graph: GraphSpec, private readonly now: () => Date = () => new Date()) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly graph: GraphSpec,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   private async json<T>(o: ObjectInfo): Promise<T | null> {
     const hit = this.cache.get(o.key);
@@ -181,7 +203,12 @@ export class Catalog {
   async snapshot(): Promise<Snapshot> {
     const list = (p: string) => this.store.list(p);
     const [runObjs, incomingObjs, extractObjs, deadObjs, claimObjs, alertObjs] = await Promise.all([
-      list(RUNS_PREFIX), list('incoming/'), list('extracts/'), list('dead-letter/'), list(layout.ingestClaimsRoot), list('state/alerts/'),
+      list(RUNS_PREFIX),
+      list('incoming/'),
+      list('extracts/'),
+      list('dead-letter/'),
+      list(layout.ingestClaimsRoot),
+      list('state/alerts/'),
     ]);
     const pointers = extractObjs.filter((o) => /^extracts\/[^/]+\/_current\.json$/.test(o.key));
     const records = runObjs.filter((o) => o.key.endsWith('.json'));
@@ -189,11 +216,19 @@ export class Catalog {
     const claims = claimObjs.filter((o) => /\/\d{8}\.json$/.test(o.key));
     const alerts = alertObjs.filter((o) => o.key.endsWith('.json'));
     const version = createHash('sha256')
-      .update([records, incomingObjs, pointers, deadLetters, claims, alerts].flat().map((o) => `${o.key}\u0000${o.etag}`).join('\n'))
-      .digest('hex').slice(0, 24);
+      .update(
+        [records, incomingObjs, pointers, deadLetters, claims, alerts]
+          .flat()
+          .map((o) => `${o.key}\u0000${o.etag}`)
+          .join('\n'),
+      )
+      .digest('hex')
+      .slice(0, 24);
     if (this.last?.version === version) return this.last;
 
-    const stageRecords = (await Promise.all(records.map((o) => this.json<StageRecord>(o)))).filter((r): r is StageRecord => r !== null);
+    const stageRecords = (await Promise.all(records.map((o) => this.json<StageRecord>(o)))).filter(
+      (r): r is StageRecord => r !== null,
+    );
     const current = new Map<string, CurrentPointer>();
     for (const o of pointers) {
       const p = await this.json<CurrentPointer>(o);
@@ -201,13 +236,38 @@ export class Catalog {
     }
     const dead = new Map<string, DeadLetterInfo>();
     for (const o of deadLetters) {
-      const r = await this.json<{ runId?: string; code?: string; message?: string; recordedAt?: string; alert?: DeadLetterInfo['alert'] }>(o);
-      if (r?.runId) dead.set(r.runId, { key: o.key, ...(r.code ? { code: r.code } : {}), ...(r.message ? { message: r.message } : {}), ...(r.recordedAt ? { recordedAt: r.recordedAt } : {}), ...(r.alert ? { alert: r.alert } : {}) });
+      const r = await this.json<{
+        runId?: string;
+        code?: string;
+        message?: string;
+        recordedAt?: string;
+        alert?: DeadLetterInfo['alert'];
+      }>(o);
+      if (r?.runId)
+        dead.set(r.runId, {
+          key: o.key,
+          ...(r.code ? { code: r.code } : {}),
+          ...(r.message ? { message: r.message } : {}),
+          ...(r.recordedAt ? { recordedAt: r.recordedAt } : {}),
+          ...(r.alert ? { alert: r.alert } : {}),
+        });
     }
     const pendingAlerts = new Map<string, { status: string; attempts: number; at?: string; error?: string }>();
     for (const o of alerts) {
-      const a = await this.json<{ id: string; attempts: number; state: string; lastError?: string; nextAttemptAt?: string }>(o);
-      if (a?.id.startsWith('run-')) pendingAlerts.set(a.id.slice(4), { status: a.state === 'sending' ? 'sending' : 'pending', attempts: a.attempts, ...(a.nextAttemptAt ? { at: a.nextAttemptAt } : {}), ...(a.lastError ? { error: a.lastError } : {}) });
+      const a = await this.json<{
+        id: string;
+        attempts: number;
+        state: string;
+        lastError?: string;
+        nextAttemptAt?: string;
+      }>(o);
+      if (a?.id.startsWith('run-'))
+        pendingAlerts.set(a.id.slice(4), {
+          status: a.state === 'sending' ? 'sending' : 'pending',
+          attempts: a.attempts,
+          ...(a.nextAttemptAt ? { at: a.nextAttemptAt } : {}),
+          ...(a.lastError ? { error: a.lastError } : {}),
+        });
     }
     const latestClaims = new Map<string, { runId: string; status: string; claimedAt: string }>();
     for (const [p, objs] of byMonth(claims, layout.ingestClaimsRoot)) {
@@ -218,16 +278,37 @@ export class Catalog {
 
     const runs = this.assembleRuns(stageRecords, current, dead, pendingAlerts);
     const incoming = byMonth(incomingObjs, 'incoming/');
-    const months = new Set<string>([...runs.map((r) => r.partition), ...incoming.keys(), ...current.keys(), ...latestClaims.keys()]);
-    const partitions = [...months].sort().map((p) => this.partition(p, runs.filter((r) => r.partition === p), incoming.get(p) ?? [], current.get(p) ?? null, latestClaims.get(p) ?? null));
+    const months = new Set<string>([
+      ...runs.map((r) => r.partition),
+      ...incoming.keys(),
+      ...current.keys(),
+      ...latestClaims.keys(),
+    ]);
+    const partitions = [...months].sort().map((p) =>
+      this.partition(
+        p,
+        runs.filter((r) => r.partition === p),
+        incoming.get(p) ?? [],
+        current.get(p) ?? null,
+        latestClaims.get(p) ?? null,
+      ),
+    );
     this.last = { version, builtAt: this.now().toISOString(), partitions, runs };
     return this.last;
   }
 
-  private assembleRuns(records: StageRecord[], current: Map<string, CurrentPointer>, dead: Map<string, DeadLetterInfo>, alerts: Map<string, { status: string; attempts: number; at?: string; error?: string }>): RunDetail[] {
+  private assembleRuns(
+    records: StageRecord[],
+    current: Map<string, CurrentPointer>,
+    dead: Map<string, DeadLetterInfo>,
+    alerts: Map<string, { status: string; attempts: number; at?: string; error?: string }>,
+  ): RunDetail[] {
     const byRun = new Map<string, StageRecord[]>();
     for (const r of records) byRun.set(r.runId, [...(byRun.get(r.runId) ?? []), r]);
-    const order = (s: string) => { const i = (RUN_STAGES as readonly string[]).indexOf(s); return i < 0 ? 99 : i; };
+    const order = (s: string) => {
+      const i = (RUN_STAGES as readonly string[]).indexOf(s);
+      return i < 0 ? 99 : i;
+    };
     const runs: RunDetail[] = [];
     for (const [runId, recs] of byRun) {
       recs.sort((a, b) => order(a.stage) - order(b.stage) || a.startedAt.localeCompare(b.startedAt));
@@ -235,12 +316,18 @@ export class Catalog {
       if (!first) continue;
       const own = recs.filter((r) => r.stage !== 'alerter');
       const stages: StageSpan[] = recs.map((r) => ({
-        stage: r.stage, status: r.status, consumed: r.consumed.type, startedAt: r.startedAt, endedAt: r.endedAt ?? null,
-        durationMs: r.durationMs ?? null, codeVersion: r.codeVersion,
+        stage: r.stage,
+        status: r.status,
+        consumed: r.consumed.type,
+        startedAt: r.startedAt,
+        endedAt: r.endedAt ?? null,
+        durationMs: r.durationMs ?? null,
+        codeVersion: r.codeVersion,
       }));
       const materializations: RunDetail['materializations'] = {};
       // The assets the run reused (a re-execution) come with the event its first stage consumed.
-      for (const [k, m] of Object.entries(first.event.materializations)) materializations[k] = { ...m, stage: 'reused' };
+      for (const [k, m] of Object.entries(first.event.materializations))
+        materializations[k] = { ...m, stage: 'reused' };
       const checks: CheckResult[] = [...first.event.checks];
       for (const r of own) {
         for (const [k, m] of Object.entries(r.materializations)) materializations[k] = { ...m, stage: r.stage };
@@ -253,10 +340,17 @@ export class Catalog {
       if (failedRec) status = 'failed';
       else if (own.some((r) => r.status === 'superseded')) status = 'superseded';
       else if (own.some((r) => r.status === 'running')) status = 'running';
-      else if (publisherDone) status = pointer?.runId === runId || own.some((r) => r.emitted.some((e) => e.type === 'published')) ? 'published' : 'succeeded';
+      else if (publisherDone)
+        status =
+          pointer?.runId === runId || own.some((r) => r.emitted.some((e) => e.type === 'published'))
+            ? 'published'
+            : 'succeeded';
       else status = 'running';
-      const ends = recs.map((r) => r.endedAt).filter((x): x is string => Boolean(x)).sort();
-      const endedAt = status === 'running' ? null : ends.at(-1) ?? null;
+      const ends = recs
+        .map((r) => r.endedAt)
+        .filter((x): x is string => Boolean(x))
+        .sort();
+      const endedAt = status === 'running' ? null : (ends.at(-1) ?? null);
       const startedAt = first.runStartedAt;
       const trig = first.consumed;
       const parentRunId = trig.parentRunId ?? first.event.parentRunId;
@@ -265,7 +359,8 @@ export class Catalog {
         const m = materializations[`raw_${n}`];
         const pin = pins?.[n];
         return {
-          name: `${n}.xlsx`, key: m?.location ?? pin?.key ?? layout.incoming(first.partition, n),
+          name: `${n}.xlsx`,
+          key: m?.location ?? pin?.key ?? layout.incoming(first.partition, n),
           ...(typeof m?.metadata.etag === 'string' ? { etag: m.metadata.etag } : pin ? { etag: pin.etag } : {}),
           ...(m ? { sha256: m.dataVersion } : {}),
           ...(m?.metadata.bytes !== undefined ? { bytes: m.metadata.bytes } : {}),
@@ -274,28 +369,51 @@ export class Catalog {
       const dl = dead.get(runId) ?? null;
       const alert = alerts.get(runId) ?? dl?.alert ?? null;
       runs.push({
-        runId, partition: first.partition, status,
-        trigger: { source: trig.source ?? (parentRunId ? 'reexecution' : 'unknown'), ...(parentRunId ? { parentRunId } : {}), eventId: trig.id },
-        startedAt, endedAt, durationMs: endedAt ? Date.parse(endedAt) - Date.parse(startedAt) : null,
-        inputs, stages, materializations, checks,
-        error: failedRec?.error ? { stage: failedRec.stage, ...failedRec.error, words: errorWords(failedRec.error, failedRec.stage) } : null,
-        deadLetter: dl, alert,
-        published: pointer?.runId === runId ? { current: true, manifestKey: pointer.manifestKey, files: pointer.files } : null,
-        children: [], codeVersion: own.at(-1)?.codeVersion ?? null,
+        runId,
+        partition: first.partition,
+        status,
+        trigger: {
+          source: trig.source ?? (parentRunId ? 'reexecution' : 'unknown'),
+          ...(parentRunId ? { parentRunId } : {}),
+          eventId: trig.id,
+        },
+        startedAt,
+        endedAt,
+        durationMs: endedAt ? Date.parse(endedAt) - Date.parse(startedAt) : null,
+        inputs,
+        stages,
+        materializations,
+        checks,
+        error: failedRec?.error
+          ? { stage: failedRec.stage, ...failedRec.error, words: errorWords(failedRec.error, failedRec.stage) }
+          : null,
+        deadLetter: dl,
+        alert,
+        published:
+          pointer?.runId === runId ? { current: true, manifestKey: pointer.manifestKey, files: pointer.files } : null,
+        children: [],
+        codeVersion: own.at(-1)?.codeVersion ?? null,
       });
     }
-    for (const r of runs) if (r.trigger.parentRunId) runs.find((p) => p.runId === r.trigger.parentRunId)?.children.push(r.runId);
+    for (const r of runs)
+      if (r.trigger.parentRunId) runs.find((p) => p.runId === r.trigger.parentRunId)?.children.push(r.runId);
     // Newest first.
     return runs.sort((a, b) => b.startedAt.localeCompare(a.startedAt) || b.runId.localeCompare(a.runId));
   }
 
-  private partition(p: string, runs: RunDetail[], incoming: ObjectInfo[], pointer: CurrentPointer | null, claim: { runId: string; status: string; claimedAt: string } | null): PartitionInfo {
+  private partition(
+    p: string,
+    runs: RunDetail[],
+    incoming: ObjectInfo[],
+    pointer: CurrentPointer | null,
+    claim: { runId: string; status: string; claimedAt: string } | null,
+  ): PartitionInfo {
     const files = INPUT_NAMES.map((n) => {
       const o = incoming.find((x) => x.key === layout.incoming(p, n));
       return { name: n, present: Boolean(o), ...(o ? { etag: o.etag, modified: o.modified.toISOString() } : {}) };
     });
     const latest = runs[0] ?? null;
-    const publishedRun = pointer ? runs.find((r) => r.runId === pointer.runId) ?? null : null;
+    const publishedRun = pointer ? (runs.find((r) => r.runId === pointer.runId) ?? null) : null;
     const arrived = files.filter((f) => f.present).map((f) => `${f.name}.xlsx`);
     const missing = files.filter((f) => !f.present).map((f) => `${f.name}.xlsx`);
     let status: PartitionStatus;
@@ -303,30 +421,52 @@ export class Catalog {
     if (latest?.status === 'running' || (claim && !runs.some((r) => r.runId === claim.runId))) {
       status = 'running';
       const r = latest?.status === 'running' ? latest : null;
-      const at = r ? r.stages.filter((s) => s.status === 'running').map((s) => s.stage).at(-1) ?? r.stages.at(-1)?.stage : undefined;
-      words = r ? `run ${r.runId} in flight${at ? ` (${at})` : ''}` : `run ${claim?.runId ?? ''} triggered, not started yet`;
+      const at = r
+        ? (r.stages
+            .filter((s) => s.status === 'running')
+            .map((s) => s.stage)
+            .at(-1) ?? r.stages.at(-1)?.stage)
+        : undefined;
+      words = r
+        ? `run ${r.runId} in flight${at ? ` (${at})` : ''}`
+        : `run ${claim?.runId ?? ''} triggered, not started yet`;
     } else if (missing.length && !pointer && (!latest || latest.status !== 'failed')) {
       status = 'waiting-for-files';
-      words = arrived.length ? `${listInWords(arrived)} arrived, waiting for ${listInWords(missing)}` : `no file yet, waiting for ${listInWords(missing)}`;
+      words = arrived.length
+        ? `${listInWords(arrived)} arrived, waiting for ${listInWords(missing)}`
+        : `no file yet, waiting for ${listInWords(missing)}`;
     } else if (latest?.status === 'failed' && (!publishedRun || latest.startedAt > publishedRun.startedAt)) {
       status = 'failed';
       words = latest.error?.words ?? `run ${latest.runId} failed`;
-      if (missing.length) words += `; ${arrived.length ? `${listInWords(arrived)} arrived, ` : ''}waiting for ${listInWords(missing)}`;
+      if (missing.length)
+        words += `; ${arrived.length ? `${listInWords(arrived)} arrived, ` : ''}waiting for ${listInWords(missing)}`;
     } else if (pointer) {
-      const changed = publishedRun ? files.filter((f) => {
-        const input = publishedRun.inputs.find((i) => i.name === `${f.name}.xlsx`);
-        return !f.present || (input?.etag !== undefined && f.etag !== input.etag);
-      }).map((f) => `${f.name}.xlsx`) : [];
-      const codeChanged = publishedRun ? publishedRun.stages.filter((s) => {
-        const now = this.graph.codeVersions?.[s.stage];
-        return now !== undefined && s.codeVersion !== 'unknown' && s.codeVersion !== now;
-      }).map((s) => s.stage) : [];
+      const changed = publishedRun
+        ? files
+            .filter((f) => {
+              const input = publishedRun.inputs.find((i) => i.name === `${f.name}.xlsx`);
+              return !f.present || (input?.etag !== undefined && f.etag !== input.etag);
+            })
+            .map((f) => `${f.name}.xlsx`)
+        : [];
+      const codeChanged = publishedRun
+        ? publishedRun.stages
+            .filter((s) => {
+              const now = this.graph.codeVersions?.[s.stage];
+              return now !== undefined && s.codeVersion !== 'unknown' && s.codeVersion !== now;
+            })
+            .map((s) => s.stage)
+        : [];
       if (changed.length || codeChanged.length) {
         status = 'stale';
         words = [
           changed.length ? `${listInWords(changed)} changed in incoming/ since the published run ${pointer.runId}` : '',
-          codeChanged.length ? `the code of ${listInWords(codeChanged)} changed since the published run ${pointer.runId}` : '',
-        ].filter(Boolean).join('; ');
+          codeChanged.length
+            ? `the code of ${listInWords(codeChanged)} changed since the published run ${pointer.runId}`
+            : '',
+        ]
+          .filter(Boolean)
+          .join('; ');
       } else {
         status = 'published';
         words = `published by run ${pointer.runId} at ${pointer.publishedAt}`;
@@ -347,22 +487,44 @@ export class Catalog {
       const errors = own.filter((c) => c.severity === 'ERROR').length;
       let state: AssetState = 'not-run';
       if (m) state = errors ? 'failed' : 'materialized';
-      else if (source?.error && (source.error.asset === a.key || (source.error.stage === a.stage && !source.error.asset))) state = 'failed';
+      else if (
+        source?.error &&
+        (source.error.asset === a.key || (source.error.stage === a.stage && !source.error.asset))
+      )
+        state = 'failed';
       else if (errors) state = 'failed';
-      else if (source?.status === 'running' && source.stages.some((s) => s.stage === a.stage && s.status === 'running')) state = 'running';
-      assets[a.key] = { state, ...(m?.metadata.rowCount !== undefined ? { rowCount: m.metadata.rowCount } : {}), ...(m ? { dataVersion: m.dataVersion } : {}), warnings, errors };
+      else if (source?.status === 'running' && source.stages.some((s) => s.stage === a.stage && s.status === 'running'))
+        state = 'running';
+      assets[a.key] = {
+        state,
+        ...(m?.metadata.rowCount !== undefined ? { rowCount: m.metadata.rowCount } : {}),
+        ...(m ? { dataVersion: m.dataVersion } : {}),
+        warnings,
+        errors,
+      };
     }
     const figRun = publishedRun ?? runs.find((r) => r.materializations.merged_with_revenue) ?? null;
     const fm = figRun?.materializations ?? {};
     const rowCounts: Record<string, number> = {};
     for (const [k, m] of Object.entries(fm)) if (m.metadata.rowCount !== undefined) rowCounts[k] = m.metadata.rowCount;
     return {
-      partition: p, status, words, latestRun: latest ? summarize(latest) : null,
-      published: pointer ? { runId: pointer.runId, publishedAt: pointer.publishedAt, runStartedAt: pointer.runStartedAt } : null,
-      incoming: files, assets,
+      partition: p,
+      status,
+      words,
+      latestRun: latest ? summarize(latest) : null,
+      published: pointer
+        ? { runId: pointer.runId, publishedAt: pointer.publishedAt, runStartedAt: pointer.runStartedAt }
+        : null,
+      incoming: files,
+      assets,
       figures: {
-        totalRevenue: typeof fm.merged_with_revenue?.metadata.totalRevenue === 'string' ? fm.merged_with_revenue.metadata.totalRevenue : null,
-        premium: fm.premium_wines?.metadata.rowCount ?? null, ordinary: fm.ordinary_wines?.metadata.rowCount ?? null, rowCounts,
+        totalRevenue:
+          typeof fm.merged_with_revenue?.metadata.totalRevenue === 'string'
+            ? fm.merged_with_revenue.metadata.totalRevenue
+            : null,
+        premium: fm.premium_wines?.metadata.rowCount ?? null,
+        ordinary: fm.ordinary_wines?.metadata.rowCount ?? null,
+        rowCounts,
       },
       runs: runs.length,
       failedChecks: latest ? failedChecks(latest.checks) : { WARN: 0, ERROR: 0 },
@@ -371,7 +533,10 @@ export class Catalog {
 }
 
 function failedChecks(checks: readonly CheckResult[]): { WARN: number; ERROR: number } {
-  return { WARN: checks.filter((c) => !c.passed && c.severity === 'WARN').length, ERROR: checks.filter((c) => !c.passed && c.severity === 'ERROR').length };
+  return {
+    WARN: checks.filter((c) => !c.passed && c.severity === 'WARN').length,
+    ERROR: checks.filter((c) => !c.passed && c.severity === 'ERROR').length,
+  };
 }
 
 /** A run without its materializations and checks: what lists show. */
@@ -382,7 +547,9 @@ export function summarize(r: RunDetail): RunSummary {
 
 /** Runs of a snapshot, filtered (partition, status), newest first. */
 export function filterRuns(s: Snapshot, f: { partition?: string; status?: string }): RunSummary[] {
-  return s.runs.filter((r) => (!f.partition || r.partition === f.partition) && (!f.status || r.status === f.status)).map(summarize);
+  return s.runs
+    .filter((r) => (!f.partition || r.partition === f.partition) && (!f.status || r.status === f.status))
+    .map(summarize);
 }
 
 /** An asset's materialization history across months: one entry per run that materialized it, oldest month first. */
@@ -392,8 +559,15 @@ export function assetHistory(s: Snapshot, key: string): AssetHistoryEntry[] {
     const m = r.materializations[key];
     if (!m || m.stage === 'reused') continue;
     out.push({
-      partition: r.partition, runId: r.runId, runStatus: r.status, startedAt: r.startedAt, rowCount: m.metadata.rowCount ?? null,
-      dataVersion: m.dataVersion, location: m.location, durationMs: m.metadata.durationMs, checks: r.checks.filter((c) => c.asset === key),
+      partition: r.partition,
+      runId: r.runId,
+      runStatus: r.status,
+      startedAt: r.startedAt,
+      rowCount: m.metadata.rowCount ?? null,
+      dataVersion: m.dataVersion,
+      location: m.location,
+      durationMs: m.metadata.durationMs,
+      checks: r.checks.filter((c) => c.asset === key),
     });
   }
   return out.sort((a, b) => a.partition.localeCompare(b.partition) || a.startedAt.localeCompare(b.startedAt));

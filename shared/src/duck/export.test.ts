@@ -31,15 +31,24 @@ describe('exportCsv', () => {
   const dangerous = ['=1+1', '+33 1 23', '-2', '@SUM(A1)', '\tx', '\rx', 'plain', "'quoted", ''];
 
   it('neutralises text cells exactly as neutralizeText does, and leaves numbers alone', async () => {
-    const values = dangerous.map((v, i) => `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '")}'`}, -${i}.5::DECIMAL(5,2))`).join(', ');
+    const values = dangerous
+      .map(
+        (v, i) =>
+          `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '")}'`}, -${i}.5::DECIMAL(5,2))`,
+      )
+      .join(', ');
     const out = (await csvOf(`SELECT * FROM (VALUES ${values}) t(id, txt, amount) ORDER BY id`)).replace(/^\ufeff/, '');
     const lines = out.split('\n');
     expect(lines[0]).toBe('id,txt,amount');
     // Parse back the middle column, unquoting as RFC 4180 says.
-    const cells = out.slice(out.indexOf('\n') + 1).trim().split(/\n(?=\d+,)/).map((l) => {
-      const m = /^(\d+),("(?:[^"]|"")*"|[^,]*),(-?[\d.]+)$/s.exec(l)!;
-      return { txt: m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/""/g, '"') : m[2]!, amount: m[3] };
-    });
+    const cells = out
+      .slice(out.indexOf('\n') + 1)
+      .trim()
+      .split(/\n(?=\d+,)/)
+      .map((l) => {
+        const m = /^(\d+),("(?:[^"]|"")*"|[^,]*),(-?[\d.]+)$/s.exec(l)!;
+        return { txt: m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/""/g, '"') : m[2]!, amount: m[3] };
+      });
     expect(cells.map((c) => c.txt)).toEqual(dangerous.map((v) => neutralizeText(v)));
     expect(cells.map((c) => c.amount)).toEqual(dangerous.map((_, i) => `-${i}.50`));
   });

@@ -19,14 +19,26 @@ export const UTF8_BOM = '\ufeff';
  * RFC 4180 quoting, text cells neutralised against formula injection; numbers and booleans as they
  * are. Returns the row count and the schema.
  */
-export async function exportCsv(db: Db, sql: string, path: string): Promise<{ rowCount: number; columns: { name: string; type: string }[] }> {
+export async function exportCsv(
+  db: Db,
+  sql: string,
+  path: string,
+): Promise<{ rowCount: number; columns: { name: string; type: string }[] }> {
   const query = sql.trim().replace(/;\s*$/, '');
   const described = await db.rows(`DESCRIBE (${query})`);
   const columns = described.map((r) => ({ name: text(r.column_name), type: text(r.column_type) }));
   // The mark goes in front of the first header name: DuckDB writes it as the file's first bytes.
   const header = (name: string, i: number) => quoteIdent(i === 0 ? UTF8_BOM + name : name);
-  const select = columns.map((c, i) => (c.type === 'VARCHAR' ? `${neutralize(quoteIdent(c.name))} AS ${header(c.name, i)}` : `${quoteIdent(c.name)} AS ${header(c.name, i)}`)).join(', ');
+  const select = columns
+    .map((c, i) =>
+      c.type === 'VARCHAR'
+        ? `${neutralize(quoteIdent(c.name))} AS ${header(c.name, i)}`
+        : `${quoteIdent(c.name)} AS ${header(c.name, i)}`,
+    )
+    .join(', ');
   const r = await db.one(`SELECT count(*)::INTEGER AS n FROM (${query})`);
-  await db.run(`COPY (SELECT ${select} FROM (${query}) AS q) TO ${quoteLiteral(path)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"')`);
+  await db.run(
+    `COPY (SELECT ${select} FROM (${query}) AS q) TO ${quoteLiteral(path)} (FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"')`,
+  );
   return { rowCount: Number(r.n), columns };
 }

@@ -25,8 +25,9 @@ export class Duck {
   }
 
   private instance(): Promise<DuckDBInstance> {
-    this.inst ??= timed('duckdb: import @duckdb/node-api', () => import('@duckdb/node-api'))
-      .then((m) => timed('duckdb: create the instance', () => m.DuckDBInstance.create(':memory:', this.options)));
+    this.inst ??= timed('duckdb: import @duckdb/node-api', () => import('@duckdb/node-api')).then((m) =>
+      timed('duckdb: create the instance', () => m.DuckDBInstance.create(':memory:', this.options)),
+    );
     return this.inst;
   }
 
@@ -84,7 +85,10 @@ export class Db {
 
   /** The columns of a table or view of the connection's default schema (or a temp one), in order. */
   async columns(table: string): Promise<{ name: string; type: string }[]> {
-    const r = await this.rows(`SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = $t AND (schema_name = current_schema() OR database_name = 'temp') ORDER BY column_index`, { t: table });
+    const r = await this.rows(
+      `SELECT column_name AS name, data_type AS type FROM duckdb_columns() WHERE table_name = $t AND (schema_name = current_schema() OR database_name = 'temp') ORDER BY column_index`,
+      { t: table },
+    );
     return r.map((x) => ({ name: text(x.name), type: text(x.type) }));
   }
 
@@ -120,7 +124,10 @@ const INT32_MAX = 2 ** 31 - 1;
 export class TableAppender implements RowSink {
   private readonly kinds: Uint8Array;
 
-  constructor(private readonly appender: DuckDBAppender, columns: readonly ColumnSpec[]) {
+  constructor(
+    private readonly appender: DuckDBAppender,
+    columns: readonly ColumnSpec[],
+  ) {
     // 0 whole number, 1 double, 2 text (text, exact decimals and timestamps).
     this.kinds = Uint8Array.from(columns, (c) => (c.type === 'int' ? 0 : c.type === 'double' ? 1 : 2));
   }

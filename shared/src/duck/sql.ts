@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 /** A value of a result row, as the Db helpers give it. */
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
 
-
 /** A scalar of a result row as text (a DECIMAL comes as its exact digits); a list or struct is a mistake in the SQL. */
 export function text(v: Json | undefined): string {
-  if (v === undefined || (typeof v === 'object' && v !== null)) throw new TypeError(`expected a scalar from DuckDB, got ${JSON.stringify(v)}`);
+  if (v === undefined || (typeof v === 'object' && v !== null))
+    throw new TypeError(`expected a scalar from DuckDB, got ${JSON.stringify(v)}`);
   return String(v);
 }
 

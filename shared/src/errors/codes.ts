@@ -8,27 +8,54 @@ export const ERROR_CODES = {
   BN_ERR_INPUT_NOT_XLSX: { retriable: false, summary: 'An input file is not an xlsx workbook (wrong signature).' },
   BN_ERR_INPUT_CORRUPT: { retriable: false, summary: 'An xlsx workbook is truncated or corrupt and cannot be read.' },
   BN_ERR_INPUT_SHEET_MISSING: { retriable: false, summary: 'The required sheet is not in the workbook.' },
-  BN_ERR_INPUT_EMPTY: { retriable: false, summary: 'The file is 0 bytes, or the sheet has no header row or no data rows.' },
+  BN_ERR_INPUT_EMPTY: {
+    retriable: false,
+    summary: 'The file is 0 bytes, or the sheet has no header row or no data rows.',
+  },
   BN_ERR_INPUT_COLUMN_MISSING: { retriable: false, summary: 'A required column is missing from the header row.' },
-  BN_ERR_INPUT_BAD_VALUE: { retriable: false, summary: 'A cell holds a value of the wrong type (text in a numeric column...).' },
-  BN_ERR_CHECK_FAILED: { retriable: false, summary: 'A blocking asset check failed; downstream assets were not materialized.' },
-  BN_ERR_EXPECTATION_FAILED: { retriable: false, summary: 'A figure differs from the expectations file given with --expect.' },
+  BN_ERR_INPUT_BAD_VALUE: {
+    retriable: false,
+    summary: 'A cell holds a value of the wrong type (text in a numeric column...).',
+  },
+  BN_ERR_CHECK_FAILED: {
+    retriable: false,
+    summary: 'A blocking asset check failed; downstream assets were not materialized.',
+  },
+  BN_ERR_EXPECTATION_FAILED: {
+    retriable: false,
+    summary: 'A figure differs from the expectations file given with --expect.',
+  },
   BN_ERR_ASSET_FAILED: { retriable: false, summary: 'An asset computation failed unexpectedly (wraps the cause).' },
   BN_ERR_EVENT_INVALID: { retriable: false, summary: 'An event does not match its schema.' },
   BN_ERR_KEY_INVALID: { retriable: false, summary: 'An object key is unsafe (.., absolute, NUL or too long).' },
   BN_ERR_STORE_IO: { retriable: true, summary: 'Reading or writing the object store failed.' },
   BN_ERR_STORE_NOT_FOUND: { retriable: false, summary: 'An object is not in the store.' },
   BN_ERR_MAIL_SEND: { retriable: true, summary: 'Sending an alert email failed.' },
-  BN_ERR_PUBLISH_LOCKED: { retriable: true, summary: 'Another run of the same month is publishing; this one waits and tries again.' },
-  BN_ERR_RUN_SUPERSEDED: { retriable: false, summary: 'A newer run of the month has (or will have) its files: this run is not published.' },
+  BN_ERR_PUBLISH_LOCKED: {
+    retriable: true,
+    summary: 'Another run of the same month is publishing; this one waits and tries again.',
+  },
+  BN_ERR_RUN_SUPERSEDED: {
+    retriable: false,
+    summary: 'A newer run of the month has (or will have) its files: this run is not published.',
+  },
   BN_ERR_CONFIG_INVALID: { retriable: false, summary: 'A configuration setting is missing or invalid.' },
   BN_ERR_USAGE: { retriable: false, summary: 'The command line is not valid.' },
-  BN_ERR_BUS_CONNECT: { retriable: true, summary: 'The Kafka brokers could not be reached, or refused the client (TLS, SASL).' },
-  BN_ERR_BUS_TOPICS: { retriable: false, summary: 'Creating or checking the bus topics failed (replication factor, partitions, authorization).' },
-  BN_ERR_BUS_PUBLISH: { retriable: true, summary: 'Producing a message to Kafka failed after the client\'s retries.' },
+  BN_ERR_BUS_CONNECT: {
+    retriable: true,
+    summary: 'The Kafka brokers could not be reached, or refused the client (TLS, SASL).',
+  },
+  BN_ERR_BUS_TOPICS: {
+    retriable: false,
+    summary: 'Creating or checking the bus topics failed (replication factor, partitions, authorization).',
+  },
+  BN_ERR_BUS_PUBLISH: { retriable: true, summary: "Producing a message to Kafka failed after the client's retries." },
   BN_ERR_BUS_CLOSED: { retriable: false, summary: 'The bus was used after close().' },
   BN_ERR_RETRIES_EXHAUSTED: { retriable: false, summary: 'A retriable operation still failed after all its retries.' },
-  BN_ERR_INFRA_UNAVAILABLE: { retriable: true, summary: 'The store or the bus stayed unreachable for longer than the retry budget; the run can be resumed.' },
+  BN_ERR_INFRA_UNAVAILABLE: {
+    retriable: true,
+    summary: 'The store or the bus stayed unreachable for longer than the retry budget; the run can be resumed.',
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -64,7 +64,13 @@ describe('BottleneckError', () => {
   it('keeps location, asset, stage, details and cause', () => {
     const cause = new Error('root');
     const location = { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 };
-    const e = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'm', { cause, location, asset: 'erp_clean', stage: 'clean', details: { n: 1 } });
+    const e = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'm', {
+      cause,
+      location,
+      asset: 'erp_clean',
+      stage: 'clean',
+      details: { n: 1 },
+    });
     expect(e.cause).toBe(cause);
     expect(e.location).toEqual(location);
     expect(e.asset).toBe('erp_clean');
@@ -87,7 +93,7 @@ describe('BottleneckError', () => {
 });
 
 describe('isRetriable', () => {
-  it('follows the error\'s retriable property', () => {
+  it("follows the error's retriable property", () => {
     expect(isRetriable(new BottleneckError('BN_ERR_STORE_IO', 'm'))).toBe(true);
     expect(isRetriable(new BottleneckError('BN_ERR_MAIL_SEND', 'm'))).toBe(true);
     expect(isRetriable(new BottleneckError('BN_ERR_KEY_INVALID', 'm'))).toBe(false);
@@ -108,8 +114,18 @@ describe('isRetriable', () => {
     expect(isRetriable(undefined)).toBe(false);
   });
 
-  it('isTransientIoError knows Node\'s transient codes and nothing else', () => {
-    for (const code of ['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EIO']) {
+  it("isTransientIoError knows Node's transient codes and nothing else", () => {
+    for (const code of [
+      'EAGAIN',
+      'EBUSY',
+      'EMFILE',
+      'ENFILE',
+      'ETIMEDOUT',
+      'ECONNRESET',
+      'ECONNREFUSED',
+      'EPIPE',
+      'EIO',
+    ]) {
       expect(isTransientIoError(Object.assign(new Error(code), { code }))).toBe(true);
     }
     for (const code of ['ENOENT', 'EACCES', 'EEXIST', 'BN_ERR_STORE_IO']) {
@@ -139,17 +155,33 @@ describe('assetErrorBoundary', () => {
   });
 
   it('makes the wrapper retriable when the cause is a transient I/O error or retriable', () => {
-    expect(assetErrorBoundary('clean', 'erp_clean', Object.assign(new Error('busy'), { code: 'EBUSY' })).retriable).toBe(true);
-    expect(assetErrorBoundary('clean', 'erp_clean', Object.assign(new Error('s3'), { retriable: true })).retriable).toBe(true);
+    expect(
+      assetErrorBoundary('clean', 'erp_clean', Object.assign(new Error('busy'), { code: 'EBUSY' })).retriable,
+    ).toBe(true);
+    expect(
+      assetErrorBoundary('clean', 'erp_clean', Object.assign(new Error('s3'), { retriable: true })).retriable,
+    ).toBe(true);
     expect(assetErrorBoundary('clean', 'erp_clean', new TypeError('x is undefined')).retriable).toBe(false);
   });
 
   it('keeps the code, message, location, details, cause and retriable flag of a BottleneckError and adds asset and stage', () => {
     const cause = new Error('root');
     const location = { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 };
-    const inner = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad', { cause, location, details: { k: 'v' } });
+    const inner = new BottleneckError(
+      'BN_ERR_INPUT_BAD_VALUE',
+      'erp.xlsx, sheet "Sheet1", column "price", row 12: bad',
+      { cause, location, details: { k: 'v' } },
+    );
     const e = assetErrorBoundary('clean', 'erp_clean', inner);
-    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_BAD_VALUE', message: inner.message, location, details: { k: 'v' }, retriable: false, asset: 'erp_clean', stage: 'clean' });
+    expect(e).toMatchObject({
+      code: 'BN_ERR_INPUT_BAD_VALUE',
+      message: inner.message,
+      location,
+      details: { k: 'v' },
+      retriable: false,
+      asset: 'erp_clean',
+      stage: 'clean',
+    });
     expect(e.cause).toBe(cause);
     const retriable = assetErrorBoundary('clean', 'erp_clean', new BottleneckError('BN_ERR_STORE_IO', 'm'));
     expect(retriable.retriable).toBe(true);
@@ -159,7 +191,10 @@ describe('assetErrorBoundary', () => {
     const inner = new BottleneckError('BN_ERR_CHECK_FAILED', 'm', { asset: 'web_clean', stage: 'clean' });
     expect(assetErrorBoundary('merge', 'merged_with_revenue', inner)).toBe(inner);
     const half = new BottleneckError('BN_ERR_CHECK_FAILED', 'm', { asset: 'web_clean' });
-    expect(assetErrorBoundary('merge', 'merged_with_revenue', half)).toMatchObject({ asset: 'web_clean', stage: 'merge' });
+    expect(assetErrorBoundary('merge', 'merged_with_revenue', half)).toMatchObject({
+      asset: 'web_clean',
+      stage: 'merge',
+    });
   });
 
   it('errorClassOf names the class of what was thrown', () => {
@@ -173,7 +208,9 @@ describe('defined and errorField', () => {
   it('defined passes a value through and names what is missing', async () => {
     const { defined } = await import('./index.js');
     expect(defined(0, 'zero')).toBe(0);
-    expect(() => defined(new Map<string, number>().get('a'), 'the count of a')).toThrow('internal: the count of a is missing');
+    expect(() => defined(new Map<string, number>().get('a'), 'the count of a')).toThrow(
+      'internal: the count of a is missing',
+    );
   });
   it('errorField reads a field of anything thrown', async () => {
     const { errorField } = await import('./index.js');

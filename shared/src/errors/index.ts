@@ -56,15 +56,25 @@ const PROGRAMMER_ERRORS = [TypeError, ReferenceError, SyntaxError, RangeError];
 /** Whether an arbitrary thrown value should be retried. Unknown errors are not. */
 export function isRetriable(e: unknown): boolean {
   if (PROGRAMMER_ERRORS.some((k) => e instanceof k)) return false;
-  if (e && typeof e === 'object' && 'retriable' in e) return Boolean((e).retriable);
+  if (e && typeof e === 'object' && 'retriable' in e) return Boolean(e.retriable);
   return false;
 }
 
 /** Node's transient I/O codes: a file system or socket hiccup, worth another try. */
-const TRANSIENT_IO = new Set(['EAGAIN', 'EBUSY', 'EMFILE', 'ENFILE', 'ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'EIO']);
+const TRANSIENT_IO = new Set([
+  'EAGAIN',
+  'EBUSY',
+  'EMFILE',
+  'ENFILE',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'EIO',
+]);
 
 export function isTransientIoError(e: unknown): boolean {
-  return Boolean(e && typeof e === 'object' && 'code' in e && TRANSIENT_IO.has(String((e).code)));
+  return Boolean(e && typeof e === 'object' && 'code' in e && TRANSIENT_IO.has(String(e.code)));
 }
 
 /**

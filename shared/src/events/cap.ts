@@ -8,7 +8,10 @@ export const METADATA_LIMITS = { maxString: 500, maxItems: 100, maxKeys: 50, max
  */
 export function capMetadata(value: unknown, depth = 0): unknown {
   const L = METADATA_LIMITS;
-  if (typeof value === 'string') return value.length > L.maxString ? `${value.slice(0, L.maxString)}... (${value.length - L.maxString} more characters)` : value;
+  if (typeof value === 'string')
+    return value.length > L.maxString
+      ? `${value.slice(0, L.maxString)}... (${value.length - L.maxString} more characters)`
+      : value;
   if (value === null || typeof value !== 'object') return value;
   if (depth >= L.maxDepth) return capMetadata(JSON.stringify(value), depth);
   if (Array.isArray(value)) {

@@ -8,12 +8,14 @@ export const MaterializationSchema = z.object({
   location: z.string(),
   /** sha256 of the object's bytes: the asset's data version. */
   dataVersion: z.string(),
-  metadata: z.object({
-    rowCount: z.number().int().nonnegative().optional(),
-    columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
-    durationMs: z.number().nonnegative(),
-    bytes: z.number().int().nonnegative().optional(),
-  }).catchall(z.unknown()),
+  metadata: z
+    .object({
+      rowCount: z.number().int().nonnegative().optional(),
+      columns: z.array(z.object({ name: z.string(), type: z.string() })).optional(),
+      durationMs: z.number().nonnegative(),
+      bytes: z.number().int().nonnegative().optional(),
+    })
+    .catchall(z.unknown()),
 });
 export type Materialization = z.infer<typeof MaterializationSchema>;
 
@@ -31,12 +33,17 @@ export const CheckResultSchema = z.object({
 export type CheckResult = z.infer<typeof CheckResultSchema>;
 
 /** Expected figures for a known month (`bottleneck run --expect FILE`). */
-export const ExpectationsSchema = z.object({
-  rowCounts: z.record(z.string(), z.number().int().nonnegative()).optional(),
-  totalRevenue: z.string().regex(/^-?\d+(\.\d{1,2})?$/, 'totalRevenue must be a decimal string such as "1234.50"').optional(),
-  premium: z.number().int().nonnegative().optional(),
-  ordinary: z.number().int().nonnegative().optional(),
-}).strict();
+export const ExpectationsSchema = z
+  .object({
+    rowCounts: z.record(z.string(), z.number().int().nonnegative()).optional(),
+    totalRevenue: z
+      .string()
+      .regex(/^-?\d+(\.\d{1,2})?$/, 'totalRevenue must be a decimal string such as "1234.50"')
+      .optional(),
+    premium: z.number().int().nonnegative().optional(),
+    ordinary: z.number().int().nonnegative().optional(),
+  })
+  .strict();
 export type Expectations = z.infer<typeof ExpectationsSchema>;
 
 /** Fields every event carries, whatever its type. */
@@ -53,5 +60,8 @@ export const EnvelopeBase = z.object({
   /** When the run started (its trigger's time), carried by every event of the run. */
   runStartedAt: z.iso.datetime({ offset: true }).optional(),
   /** The run this one re-executes (from the stage that failed), carried by every event of the run. */
-  parentRunId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/).optional(),
+  parentRunId: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/)
+    .optional(),
 });

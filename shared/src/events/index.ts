@@ -11,18 +11,43 @@ import { PublishedEvent } from './types/published.js';
 import { FailedEvent } from './types/failed.js';
 
 export * from './envelope.js';
-export { TriggerEvent, FileArrivedEvent, CleanedEvent, ValidatedEvent, MergedEvent, AnalysedEvent, PublishedEvent, FailedEvent };
+export {
+  TriggerEvent,
+  FileArrivedEvent,
+  CleanedEvent,
+  ValidatedEvent,
+  MergedEvent,
+  AnalysedEvent,
+  PublishedEvent,
+  FailedEvent,
+};
 
 /** Every event the pipeline knows, discriminated by `type`. */
 export const PipelineEventSchema = z.discriminatedUnion('type', [
-  TriggerEvent, FileArrivedEvent, CleanedEvent, ValidatedEvent, MergedEvent, AnalysedEvent, PublishedEvent, FailedEvent,
+  TriggerEvent,
+  FileArrivedEvent,
+  CleanedEvent,
+  ValidatedEvent,
+  MergedEvent,
+  AnalysedEvent,
+  PublishedEvent,
+  FailedEvent,
 ]);
 export type PipelineEvent = z.infer<typeof PipelineEventSchema>;
 export type EventType = PipelineEvent['type'];
 export type EventOf<T extends EventType> = Extract<PipelineEvent, { type: T }>;
 
 /** Stage events in the order a successful run emits them, then `failed`. */
-export const EVENT_TYPES = ['trigger', 'file-arrived', 'cleaned', 'validated', 'merged', 'analysed', 'published', 'failed'] as const satisfies readonly EventType[];
+export const EVENT_TYPES = [
+  'trigger',
+  'file-arrived',
+  'cleaned',
+  'validated',
+  'merged',
+  'analysed',
+  'published',
+  'failed',
+] as const satisfies readonly EventType[];
 
 function describe(issues: z.core.$ZodIssue[]): string {
   return issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
@@ -35,8 +60,11 @@ function describe(issues: z.core.$ZodIssue[]): string {
 export function parseEvent(raw: unknown): PipelineEvent {
   const r = PipelineEventSchema.safeParse(raw);
   if (!r.success) {
-    const type = raw && typeof raw === 'object' && 'type' in raw ? String((raw).type) : '?';
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `event of type "${type}" does not match its schema: ${describe(r.error.issues)}`);
+    const type = raw && typeof raw === 'object' && 'type' in raw ? String(raw.type) : '?';
+    throw new BottleneckError(
+      'BN_ERR_EVENT_INVALID',
+      `event of type "${type}" does not match its schema: ${describe(r.error.issues)}`,
+    );
   }
   return r.data;
 }
@@ -60,7 +88,12 @@ type Fields<T extends EventType> = Omit<EventOf<T>, 'id' | 'ts' | 'v' | 'type'>;
  * @example
  * const e = makeEvent('merged', { runId, partition, materializations, checks, payload: {} });
  */
-export function makeEvent<T extends EventType>(type: T, fields: Fields<T>, now: Date = new Date(), id: string = randomUUID()): EventOf<T> {
+export function makeEvent<T extends EventType>(
+  type: T,
+  fields: Fields<T>,
+  now: Date = new Date(),
+  id: string = randomUUID(),
+): EventOf<T> {
   const ts = now.toISOString();
   // A trigger starts a run: its time is the run's start, which every later event carries.
   const start = fields.runStartedAt ?? (type === 'trigger' ? ts : undefined);
@@ -96,7 +129,9 @@ export function newRunId(partition: string, now = new Date()): string {
 
 /** The month (`YYYY-MM`) an instant falls in, in a time zone (BottleNeck's: Europe/Paris). */
 export function partitionOf(instant: Date, timeZone = 'Europe/Paris'): string {
-  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(instant);
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit' }).formatToParts(
+    instant,
+  );
   const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? '';
   return `${part('year')}-${part('month')}`;
 }

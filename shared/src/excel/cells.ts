@@ -96,12 +96,21 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
   const loc: CellLocation = { file: at.file, sheet: at.sheet, column: col.name, row: at.row };
   const where = `${at.file}, sheet "${at.sheet}", column "${col.name}", row ${at.row}`;
   const bad = (what: string) =>
-    new BottleneckError('BN_ERR_INPUT_BAD_VALUE', `${where}: ${describeValue(typeof v === 'object' && !(v instanceof Date) ? v.error : v)} ${what}. Fix the cell in the export and drop the file again.`, { location: loc });
+    new BottleneckError(
+      'BN_ERR_INPUT_BAD_VALUE',
+      `${where}: ${describeValue(typeof v === 'object' && !(v instanceof Date) ? v.error : v)} ${what}. Fix the cell in the export and drop the file again.`,
+      { location: loc },
+    );
   if (typeof v === 'object' && !(v instanceof Date)) throw bad('is an Excel error or an unsupported value');
   switch (col.type) {
     case 'text': {
       const s = v instanceof Date ? v.toISOString() : String(v);
-      if (s.length > at.maxCellChars) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${where}: the cell holds ${s.length} characters, more than ${at.maxCellChars}`, { location: loc });
+      if (s.length > at.maxCellChars)
+        throw new BottleneckError(
+          'BN_ERR_INPUT_TOO_LARGE',
+          `${where}: the cell holds ${s.length} characters, more than ${at.maxCellChars}`,
+          { location: loc },
+        );
       return s;
     }
     case 'int': {
@@ -115,7 +124,14 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
       if (typeof v === 'number') s = Math.abs(v) < 1e14 ? toDecimalString(v) : null;
       else if (typeof v === 'string' && /^\s*-?\d{1,14}(\.\d{1,4})?\s*$/.test(v)) s = v.trim();
       else if (typeof v === 'string' && v.trim() === '') return null;
-      if (s === null) throw bad(typeof v === 'number' ? (Math.abs(v) >= 1e14 ? 'is too large for a price' : 'has more than 4 decimal places') : 'is not a number');
+      if (s === null)
+        throw bad(
+          typeof v === 'number'
+            ? Math.abs(v) >= 1e14
+              ? 'is too large for a price'
+              : 'has more than 4 decimal places'
+            : 'is not a number',
+        );
       return s;
     }
     case 'double': {
@@ -134,7 +150,15 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
           const t = Date.UTC(+y, +mo - 1, +da, +h, +mi, +se, Math.round(Number(m[7] ?? 0) * 1000));
           d = new Date(t);
           // Date.UTC rolls 2024-02-30 over to March: a date that does not exist is refused.
-          if (d.getUTCFullYear() !== +y || d.getUTCMonth() !== +mo - 1 || d.getUTCDate() !== +da || d.getUTCHours() !== +h || d.getUTCMinutes() !== +mi || d.getUTCSeconds() !== +se) d = null;
+          if (
+            d.getUTCFullYear() !== +y ||
+            d.getUTCMonth() !== +mo - 1 ||
+            d.getUTCDate() !== +da ||
+            d.getUTCHours() !== +h ||
+            d.getUTCMinutes() !== +mi ||
+            d.getUTCSeconds() !== +se
+          )
+            d = null;
         }
       }
       if (!d || Number.isNaN(d.getTime())) throw bad('is not a date');

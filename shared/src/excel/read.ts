@@ -75,24 +75,38 @@ export interface HeaderCheck {
 }
 
 const quoteList = (sheets: readonly SheetRef[]) =>
-  sheets.map((s) => `"${s.name}"${s.state === 'visible' ? '' : ` (${s.state === 'hidden' ? 'hidden' : 'very hidden'})`}`).join(', ') || 'none';
+  sheets
+    .map((s) => `"${s.name}"${s.state === 'visible' ? '' : ` (${s.state === 'hidden' ? 'hidden' : 'very hidden'})`}`)
+    .join(', ') || 'none';
 
 /**
  * The sheet to read: the one named `expected`; or, when the workbook has no sheet of that name and
  * exactly one worksheet, that one (with a fallback note). Otherwise BN_ERR_INPUT_SHEET_MISSING
  * listing the sheets found.
  */
-function pickSheet(info: WorkbookInfo, expected: string, file: string): { ref: SheetRef & { part: string }; fallback?: SheetFallback } {
+function pickSheet(
+  info: WorkbookInfo,
+  expected: string,
+  file: string,
+): { ref: SheetRef & { part: string }; fallback?: SheetFallback } {
   const named = info.sheets.find((s) => s.name === expected);
   const usable = (s: SheetRef): s is SheetRef & { part: string } => s.worksheet && s.part !== null;
   if (named) {
     if (usable(named)) return { ref: named };
-    throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${file}: sheet "${expected}" ${named.worksheet ? 'has no worksheet part in the zip' : 'is not a worksheet (a chart or dialog sheet)'}; export it again from Excel and drop it again`, { location: { file, sheet: expected } });
+    throw new BottleneckError(
+      'BN_ERR_INPUT_CORRUPT',
+      `${file}: sheet "${expected}" ${named.worksheet ? 'has no worksheet part in the zip' : 'is not a worksheet (a chart or dialog sheet)'}; export it again from Excel and drop it again`,
+      { location: { file, sheet: expected } },
+    );
   }
   const worksheets = info.sheets.filter(usable);
   const only = worksheets[0];
   if (only && worksheets.length === 1) return { ref: only, fallback: { expected, read: only.name } };
-  throw new BottleneckError('BN_ERR_INPUT_SHEET_MISSING', `${file}: sheet "${expected}" is missing (sheets found: ${quoteList(info.sheets)}); name the sheet to read "${expected}"`, { location: { file, sheet: expected } });
+  throw new BottleneckError(
+    'BN_ERR_INPUT_SHEET_MISSING',
+    `${file}: sheet "${expected}" is missing (sheets found: ${quoteList(info.sheets)}); name the sheet to read "${expected}"`,
+    { location: { file, sheet: expected } },
+  );
 }
 
 /** An open workbook with its sheet chosen: what every read starts from. */
@@ -112,7 +126,13 @@ async function openSheet(path: string, file: string, expected: string, limits: R
     const bounds: XmlBounds = { deadline, maxCellChars: limits.maxCellChars, file, timeLimitMs: limits.maxMillis };
     const info = await timed(`read ${file}: workbook and relationships`, () => readWorkbookInfo(zip, bounds));
     const { ref, fallback } = pickSheet(info, expected, file);
-    const ctx: CellContext = { shared: [], dateStyles: [], epoch: info.date1904 ? EPOCH_1904 : EPOCH_1900, file, sheet: ref.name };
+    const ctx: CellContext = {
+      shared: [],
+      dateStyles: [],
+      epoch: info.date1904 ? EPOCH_1904 : EPOCH_1900,
+      file,
+      sheet: ref.name,
+    };
     return { zip, info, ref, ...(fallback ? { fallback } : {}), bounds: { ...bounds, sheet: ref.name }, ctx };
   } catch (e) {
     await zip.close();
@@ -125,21 +145,47 @@ function headerNames(cells: RowCells, ctx: CellContext, row: number): string[] {
   const names: string[] = [''];
   for (let c = 1; c <= cells.last; c++) {
     const v = cells.value(c, ctx, row);
-    names.push(v === null ? '' : typeof v === 'string' ? v.trim() : typeof v === 'object' && !(v instanceof Date) ? v.error : String(v));
+    names.push(
+      v === null
+        ? ''
+        : typeof v === 'string'
+          ? v.trim()
+          : typeof v === 'object' && !(v instanceof Date)
+            ? v.error
+            : String(v),
+    );
   }
   return names;
 }
 
 /** Where each spec column is in the header, or BN_ERR_INPUT_COLUMN_MISSING naming what was found. */
-function locateColumns(names: readonly string[], spec: SourceSpec, file: string, sheet: string, row: number): { index: number[]; extra: string[] } {
+function locateColumns(
+  names: readonly string[],
+  spec: SourceSpec,
+  file: string,
+  sheet: string,
+  row: number,
+): { index: number[]; extra: string[] } {
   const pos = new Map<string, number>();
-  names.forEach((h, i) => { if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i); });
+  names.forEach((h, i) => {
+    if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i);
+  });
   const missing = spec.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
   if (missing.length) {
-    throw new BottleneckError('BN_ERR_INPUT_COLUMN_MISSING', `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names.filter(Boolean).map((h) => `"${h}"`).join(', ')})`, { location: { file, sheet, column: missing.join(', '), row } });
+    throw new BottleneckError(
+      'BN_ERR_INPUT_COLUMN_MISSING',
+      `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names
+        .filter(Boolean)
+        .map((h) => `"${h}"`)
+        .join(', ')})`,
+      { location: { file, sheet, column: missing.join(', '), row } },
+    );
   }
   const known = new Set(spec.columns.map((c) => c.name.toLowerCase()));
-  return { index: spec.columns.map((c) => defined(pos.get(c.name.toLowerCase()), `column ${c.name}`)), extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())) };
+  return {
+    index: spec.columns.map((c) => defined(pos.get(c.name.toLowerCase()), `column ${c.name}`)),
+    extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())),
+  };
 }
 
 /** Turns the rows after the header into the spec's typed values, for a sink. */
@@ -153,7 +199,12 @@ class SpecRows implements RowConsumer {
   private readonly values: Converted[];
   private readonly place: CellPlace;
 
-  constructor(private readonly spec: SourceSpec, private readonly ctx: CellContext, private readonly limits: ReadLimits, private readonly sink: RowSink) {
+  constructor(
+    private readonly spec: SourceSpec,
+    private readonly ctx: CellContext,
+    private readonly limits: ReadLimits,
+    private readonly sink: RowSink,
+  ) {
     this.values = new Array<Converted>(spec.columns.length).fill(null);
     this.place = { file: ctx.file, sheet: ctx.sheet, row: 0, maxCellChars: limits.maxCellChars, epoch: ctx.epoch };
   }
@@ -180,8 +231,16 @@ class SpecRows implements RowConsumer {
       if (v !== null) empty = false;
       this.values[i] = v;
     }
-    if (empty) { this.blank++; return; }
-    if (this.rowCount >= this.limits.maxRows) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`, { location: { file: ctx.file, sheet: ctx.sheet, row } });
+    if (empty) {
+      this.blank++;
+      return;
+    }
+    if (this.rowCount >= this.limits.maxRows)
+      throw new BottleneckError(
+        'BN_ERR_INPUT_TOO_LARGE',
+        `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
+        { location: { file: ctx.file, sheet: ctx.sheet, row } },
+      );
     this.rowCount++;
     this.sink.row(this.values, row);
   }
@@ -200,23 +259,48 @@ class SpecRows implements RowConsumer {
  * const rows: unknown[][] = [];
  * const summary = await readSheetInto('/in/erp.xlsx', SOURCES.erp, DEFAULT_READ_LIMITS, { row: (v) => rows.push([...v]) });
  */
-export async function readSheetInto(path: string, spec: SourceSpec, limits: ReadLimits, sink: RowSink): Promise<SheetSummary> {
+export async function readSheetInto(
+  path: string,
+  spec: SourceSpec,
+  limits: ReadLimits,
+  sink: RowSink,
+): Promise<SheetSummary> {
   const file = spec.file;
   const o = await openSheet(path, file, spec.sheet, limits);
   try {
     const { zip, info, bounds, ctx } = o;
-    const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () => Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]));
+    const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () =>
+      Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]),
+    );
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const rows = new SpecRows(spec, ctx, limits, sink);
     const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
-    await timed(`read ${file}: sheet rows to the sink`, () => parsePart(zip, sheetEntry, new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet), bounds, { drain: true }));
+    await timed(`read ${file}: sheet rows to the sink`, () =>
+      parsePart(
+        zip,
+        sheetEntry,
+        new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet),
+        bounds,
+        { drain: true },
+      ),
+    );
     await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
-    if (!rows.index) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, { location: { file, sheet } });
-    if (rows.rowCount === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, { location: { file, sheet, row: rows.headerRow + 1 } });
+    if (!rows.index)
+      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, {
+        location: { file, sheet },
+      });
+    if (rows.rowCount === 0)
+      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, {
+        location: { file, sheet, row: rows.headerRow + 1 },
+      });
     return {
-      rowCount: rows.rowCount, headerRow: rows.headerRow, blankRows: rows.blank, extraColumns: rows.extra, sheetRead: sheet,
+      rowCount: rows.rowCount,
+      headerRow: rows.headerRow,
+      blankRows: rows.blank,
+      extraColumns: rows.extra,
+      sheetRead: sheet,
       ...(o.fallback ? { sheetFallback: o.fallback } : {}),
     };
   } finally {
@@ -228,7 +312,11 @@ export async function readSheetInto(path: string, spec: SourceSpec, limits: Read
  * Reads one sheet (as readSheetInto) into memory: one object per data row, keyed by column name,
  * plus `_row`. For tests and small sheets; the pipeline streams with readSheetInto.
  */
-export async function readSheet(path: string, spec: SourceSpec, limits: ReadLimits = DEFAULT_READ_LIMITS): Promise<SheetData> {
+export async function readSheet(
+  path: string,
+  spec: SourceSpec,
+  limits: ReadLimits = DEFAULT_READ_LIMITS,
+): Promise<SheetData> {
   const rows: SheetData['rows'] = [];
   const names = spec.columns.map((c) => c.name);
   const summary = await readSheetInto(path, spec, limits, {
@@ -270,17 +358,31 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     ctx.dateStyles = await readDateStyles(zip, info.styles, bounds);
     const first = new FirstRow();
     const t0 = performance.now();
-    await parsePart(zip, defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`), new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet), bounds);
+    await parsePart(
+      zip,
+      defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`),
+      new SheetHandler(new RowCells(limits.maxColumns), first, limits.maxColumns, file, ctx.sheet),
+      bounds,
+    );
     const cells = first.cells;
-    if (!cells) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, { location: { file, sheet: ctx.sheet } });
+    if (!cells)
+      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, {
+        location: { file, sheet: ctx.sheet },
+      });
     let needed = -1;
-    for (let c = 1; c <= cells.last; c++) if (cells.has(c) && cells.type[c] === T_SHARED) needed = Math.max(needed, Number(cells.raw[c]));
+    for (let c = 1; c <= cells.last; c++)
+      if (cells.has(c) && cells.type[c] === T_SHARED) needed = Math.max(needed, Number(cells.raw[c]));
     if (needed >= 0) ctx.shared = await readSharedStrings(zip, info.sharedStrings, bounds, needed + 1);
     locateColumns(headerNames(cells, ctx, first.number), spec, file, ctx.sheet, first.number);
     mark(`check ${file}: header row`, t0);
     // Every part's CRC, the rest of the sheet included: a damaged file fails here, at ingest.
     await timed(`check ${file}: CRC of every part`, () => zip.verifyRest());
-    return { zip: zip.summary, headerRow: first.number, sheetRead: ctx.sheet, ...(o.fallback ? { sheetFallback: o.fallback } : {}) };
+    return {
+      zip: zip.summary,
+      headerRow: first.number,
+      sheetRead: ctx.sheet,
+      ...(o.fallback ? { sheetFallback: o.fallback } : {}),
+    };
   } finally {
     await o.zip.close();
   }
@@ -298,12 +400,26 @@ export interface SheetValues {
  * small sheet read back, such as the report's Summary. The sheet must be there by name
  * (BN_ERR_INPUT_SHEET_MISSING otherwise).
  */
-export async function readSheetValues(path: string, display: string, sheet: string, limits: ReadLimits = DEFAULT_READ_LIMITS, maxRows = limits.maxRows): Promise<SheetValues> {
+export async function readSheetValues(
+  path: string,
+  display: string,
+  sheet: string,
+  limits: ReadLimits = DEFAULT_READ_LIMITS,
+  maxRows = limits.maxRows,
+): Promise<SheetValues> {
   const o = await openSheet(path, display, sheet, limits);
   try {
-    if (o.fallback) throw new BottleneckError('BN_ERR_INPUT_SHEET_MISSING', `${display}: sheet "${sheet}" is missing (sheets found: ${quoteList(o.info.sheets)})`, { location: { file: display, sheet } });
+    if (o.fallback)
+      throw new BottleneckError(
+        'BN_ERR_INPUT_SHEET_MISSING',
+        `${display}: sheet "${sheet}" is missing (sheets found: ${quoteList(o.info.sheets)})`,
+        { location: { file: display, sheet } },
+      );
     const { zip, info, bounds, ctx } = o;
-    const [shared, dateStyles] = await Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]);
+    const [shared, dateStyles] = await Promise.all([
+      readSharedStrings(zip, info.sharedStrings, bounds),
+      readDateStyles(zip, info.styles, bounds),
+    ]);
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const out: SheetValues = { rows: [], rowNumbers: [] };
@@ -317,7 +433,12 @@ export async function readSheetValues(path: string, display: string, sheet: stri
         return out.rows.length >= maxRows;
       },
     };
-    await parsePart(zip, defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`), new SheetHandler(new RowCells(limits.maxColumns), consumer, limits.maxColumns, display, sheet), bounds);
+    await parsePart(
+      zip,
+      defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`),
+      new SheetHandler(new RowCells(limits.maxColumns), consumer, limits.maxColumns, display, sheet),
+      bounds,
+    );
     return out;
   } finally {
     await o.zip.close();
@@ -341,13 +462,18 @@ const BATCH_ROWS = 4096;
  * work at once. `send` is the worker pool's (Task.onMessage receives the batches); replay each with
  * `replayBatch`.
  */
-export async function readSheetBatches(path: string, spec: SourceSpec, limits: ReadLimits, send: (batch: RowBatch) => void): Promise<SheetSummary> {
+export async function readSheetBatches(
+  path: string,
+  spec: SourceSpec,
+  limits: ReadLimits,
+  send: (batch: RowBatch) => void,
+): Promise<SheetSummary> {
   const fresh = (): RowBatch => ({ columns: spec.columns.map(() => []), rows: [] });
   let batch = fresh();
   const summary = await readSheetInto(path, spec, limits, {
     row(values, row) {
       // eslint-disable-next-line @typescript-eslint/no-non-null-assertion -- within the row's bounds, per cell
-    for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
+      for (let i = 0; i < values.length; i++) batch.columns[i]!.push(values[i]!);
       batch.rows.push(row);
       if (batch.rows.length >= BATCH_ROWS) {
         send(batch);

@@ -20,14 +20,23 @@ export const T_DATE = 6;
 
 const typeCode = (t: string | undefined): number => {
   switch (t) {
-    case undefined: case 'n': return T_NUMBER;
-    case 's': return T_SHARED;
-    case 'str': return T_STR;
-    case 'inlineStr': return T_INLINE;
-    case 'b': return T_BOOL;
-    case 'e': return T_ERROR;
-    case 'd': return T_DATE;
-    default: return T_NUMBER;
+    case undefined:
+    case 'n':
+      return T_NUMBER;
+    case 's':
+      return T_SHARED;
+    case 'str':
+      return T_STR;
+    case 'inlineStr':
+      return T_INLINE;
+    case 'b':
+      return T_BOOL;
+    case 'e':
+      return T_ERROR;
+    case 'd':
+      return T_DATE;
+    default:
+      return T_NUMBER;
   }
 };
 
@@ -121,14 +130,23 @@ export class RowCells {
       case T_SHARED: {
         const s = ctx.shared[Number(raw)];
         if (s === undefined) {
-          throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${ctx.file}, sheet "${ctx.sheet}", row ${row}: cell ${columnName(col)}${row} refers to shared string ${JSON.stringify(raw)}, which the workbook does not have; export it again from Excel and drop it again`, { location: { file: ctx.file, sheet: ctx.sheet, row } });
+          throw new BottleneckError(
+            'BN_ERR_INPUT_CORRUPT',
+            `${ctx.file}, sheet "${ctx.sheet}", row ${row}: cell ${columnName(col)}${row} refers to shared string ${JSON.stringify(raw)}, which the workbook does not have; export it again from Excel and drop it again`,
+            { location: { file: ctx.file, sheet: ctx.sheet, row } },
+          );
         }
         return s;
       }
-      case T_STR: case T_INLINE: return decodeExcelEscapes(raw);
-      case T_BOOL: return raw === '1' || raw === 'true';
-      case T_ERROR: return { error: raw };
-      default: return raw === '' ? null : raw;
+      case T_STR:
+      case T_INLINE:
+        return decodeExcelEscapes(raw);
+      case T_BOOL:
+        return raw === '1' || raw === 'true';
+      case T_ERROR:
+        return { error: raw };
+      default:
+        return raw === '' ? null : raw;
     }
   }
 }
@@ -169,13 +187,20 @@ export class SheetHandler implements XmlHandler {
   classify(uri: string, local: string): number {
     if (!isMain(uri)) return K_OTHER;
     switch (local) {
-      case 'sheetData': return K_SHEETDATA;
-      case 'row': return K_ROW;
-      case 'c': return K_C;
-      case 'v': return K_V;
-      case 't': return K_T;
-      case 'rPh': return K_RPH;
-      default: return K_OTHER;
+      case 'sheetData':
+        return K_SHEETDATA;
+      case 'row':
+        return K_ROW;
+      case 'c':
+        return K_C;
+      case 'v':
+        return K_V;
+      case 't':
+        return K_T;
+      case 'rPh':
+        return K_RPH;
+      default:
+        return K_OTHER;
     }
   }
 
@@ -192,7 +217,11 @@ export class SheetHandler implements XmlHandler {
         const c = r === undefined ? 0 : columnOf(r);
         this.col = c > 0 ? c : this.col + 1;
         if (this.col > this.maxColumns) {
-          throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${this.file}, sheet "${this.sheet}", row ${this.current}: a cell in column ${this.col > 16_384 ? this.col : columnName(this.col)}, more than the ${this.maxColumns} columns allowed`, { location: { file: this.file, sheet: this.sheet, row: this.current } });
+          throw new BottleneckError(
+            'BN_ERR_INPUT_TOO_LARGE',
+            `${this.file}, sheet "${this.sheet}", row ${this.current}: a cell in column ${this.col > 16_384 ? this.col : columnName(this.col)}, more than the ${this.maxColumns} columns allowed`,
+            { location: { file: this.file, sheet: this.sheet, row: this.current } },
+          );
         }
         const wanted = this.consumer.wanted;
         this.keep = wanted === null || wanted[this.col] === 1;
@@ -231,7 +260,8 @@ export class SheetHandler implements XmlHandler {
   close(kind: number): void {
     if (this.done) return;
     switch (kind) {
-      case K_V: case K_T:
+      case K_V:
+      case K_T:
         this.capture = false;
         return;
       case K_C:

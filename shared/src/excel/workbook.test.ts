@@ -5,10 +5,30 @@ import { decodeExcelEscapes, isDateFormat, resolveTarget } from './workbook.js';
 
 describe('isDateFormat: a custom number format shows a date or a time', () => {
   it('when it has d, m, y, h or s outside quotes, brackets and escapes', () => {
-    for (const f of ['yyyy\\-mm\\-dd\\ hh:mm:ss', 'dd/mm/yyyy', 'h:mm AM/PM', '[h]:mm:ss', '[$-40C]d mmmm yyyy', 'mmm-yy', '[Red]dd/mm/yyyy']) expect(isDateFormat(f), f).toBe(true);
+    for (const f of [
+      'yyyy\\-mm\\-dd\\ hh:mm:ss',
+      'dd/mm/yyyy',
+      'h:mm AM/PM',
+      '[h]:mm:ss',
+      '[$-40C]d mmmm yyyy',
+      'mmm-yy',
+      '[Red]dd/mm/yyyy',
+    ])
+      expect(isDateFormat(f), f).toBe(true);
   });
   it('not for numbers, currencies, text in quotes or colours', () => {
-    for (const f of ['General', '0.00', '#,##0.00 [$\u20ac-fr-FR]', '"days" 0', '0.0" ms"', '[Red]0.00;[Blue]-0.00', '\\d0', '_-* #,##0_-', '@']) expect(isDateFormat(f), f).toBe(false);
+    for (const f of [
+      'General',
+      '0.00',
+      '#,##0.00 [$\u20ac-fr-FR]',
+      '"days" 0',
+      '0.0" ms"',
+      '[Red]0.00;[Blue]-0.00',
+      '\\d0',
+      '_-* #,##0_-',
+      '@',
+    ])
+      expect(isDateFormat(f), f).toBe(false);
   });
 });
 
@@ -26,7 +46,9 @@ describe('resolveTarget: a relationship target to a zip entry name', () => {
   it('relative to the source part, absolute from the root, with . and .. and %-escapes', () => {
     expect(resolveTarget('xl/workbook.xml', 'worksheets/sheet1.xml')).toBe('xl/worksheets/sheet1.xml');
     expect(resolveTarget('xl/workbook.xml', '/xl/worksheets/sheet1.xml')).toBe('xl/worksheets/sheet1.xml');
-    expect(resolveTarget('xl/workbook.xml', './worksheets/../worksheets/sheet%202.xml')).toBe('xl/worksheets/sheet 2.xml');
+    expect(resolveTarget('xl/workbook.xml', './worksheets/../worksheets/sheet%202.xml')).toBe(
+      'xl/worksheets/sheet 2.xml',
+    );
     expect(resolveTarget('', 'xl/workbook.xml')).toBe('xl/workbook.xml');
     expect(resolveTarget('xl/workbook.xml', '../../../../etc/passwd')).toBe('etc/passwd');
   });
@@ -34,8 +56,16 @@ describe('resolveTarget: a relationship target to a zip entry name', () => {
 
 describe('cell references', () => {
   it('column numbers from letters and back', () => {
-    expect([columnOf('A1'), columnOf('Z9'), columnOf('AA10'), columnOf('XFD1048576'), columnOf('12')]).toEqual([1, 26, 27, 16_384, 0]);
-    expect([columnName(1), columnName(26), columnName(27), columnName(513), columnName(16_384)]).toEqual(['A', 'Z', 'AA', 'SS', 'XFD']);
+    expect([columnOf('A1'), columnOf('Z9'), columnOf('AA10'), columnOf('XFD1048576'), columnOf('12')]).toEqual([
+      1, 26, 27, 16_384, 0,
+    ]);
+    expect([columnName(1), columnName(26), columnName(27), columnName(513), columnName(16_384)]).toEqual([
+      'A',
+      'Z',
+      'AA',
+      'SS',
+      'XFD',
+    ]);
   });
 });
 

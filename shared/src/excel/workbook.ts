@@ -25,7 +25,10 @@ export interface WorkbookInfo {
 const OFFICE_DOCUMENT = '/officeDocument';
 const REL_SUFFIX = { worksheet: '/worksheet', sharedStrings: '/sharedStrings', styles: '/styles' };
 /** Relationship types end the same in the transitional and the strict namespaces. */
-const relType = (type: string, suffix: string) => type.endsWith(suffix) && (type.startsWith('http://schemas.openxmlformats.org/officeDocument/2006/relationships') || type.startsWith('http://purl.oclc.org/ooxml/officeDocument/relationships'));
+const relType = (type: string, suffix: string) =>
+  type.endsWith(suffix) &&
+  (type.startsWith('http://schemas.openxmlformats.org/officeDocument/2006/relationships') ||
+    type.startsWith('http://purl.oclc.org/ooxml/officeDocument/relationships'));
 
 /** Where a part's relationships are: xl/workbook.xml -> xl/_rels/workbook.xml.rels. */
 function relsPartOf(part: string): string {
@@ -98,7 +101,12 @@ async function readRels(zip: XlsxZip, relsPart: string, bounds: XmlBounds): Prom
   if (!entry) return null;
   const c = new Collector((uri, local) => (uri === NS.pkgRel && local === 'Relationship' ? 1 : K_OTHER));
   await parsePart(zip, entry, c, bounds);
-  return c.found.map(({ attrs }) => ({ id: attrs.Id ?? '', type: attrs.Type ?? '', target: attrs.Target ?? '', external: attrs.TargetMode === 'External' }));
+  return c.found.map(({ attrs }) => ({
+    id: attrs.Id ?? '',
+    type: attrs.Type ?? '',
+    target: attrs.Target ?? '',
+    external: attrs.TargetMode === 'External',
+  }));
 }
 
 const WB_SHEET = 1;
@@ -116,7 +124,12 @@ export async function readWorkbookInfo(zip: XlsxZip, bounds: XmlBounds): Promise
   const docRel = rootRels?.find((r) => !r.external && relType(r.type, OFFICE_DOCUMENT));
   const part = docRel ? resolveTarget('', docRel.target) : 'xl/workbook.xml';
   const wbEntry = find(zip, part);
-  if (!wbEntry) throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no ${part})`, { location: { file: display } });
+  if (!wbEntry)
+    throw new BottleneckError(
+      'BN_ERR_INPUT_NOT_XLSX',
+      `${display} is a zip file but not an xlsx workbook (no ${part})`,
+      { location: { file: display } },
+    );
   // A sheet's relationship id is r:id, whatever prefix the writer bound to the relationships namespace.
   const c = new Collector(
     (uri, local) => (!isMain(uri) ? K_OTHER : local === 'sheet' ? WB_SHEET : local === 'workbookPr' ? WB_PR : K_OTHER),
@@ -137,7 +150,12 @@ export async function readWorkbookInfo(zip: XlsxZip, bounds: XmlBounds): Promise
     else {
       const rel = id === undefined ? undefined : byId.get(id);
       const state = attrs.state === 'hidden' || attrs.state === 'veryHidden' ? attrs.state : 'visible';
-      sheets.push({ name: attrs.name ?? '', part: partOf(rel), worksheet: rel ? relType(rel.type, REL_SUFFIX.worksheet) : false, state });
+      sheets.push({
+        name: attrs.name ?? '',
+        part: partOf(rel),
+        worksheet: rel ? relType(rel.type, REL_SUFFIX.worksheet) : false,
+        state,
+      });
     }
   }
   const shared = (suffix: string, conventional: string) => {
@@ -145,7 +163,13 @@ export async function readWorkbookInfo(zip: XlsxZip, bounds: XmlBounds): Promise
     // A workbook without relationships (hand-made) keeps its parts at their conventional names.
     return rel ? partOf(rel) : rels.length === 0 ? (find(zip, conventional)?.name ?? null) : null;
   };
-  return { part: wbEntry.name, sheets, date1904, sharedStrings: shared(REL_SUFFIX.sharedStrings, 'xl/sharedStrings.xml'), styles: shared(REL_SUFFIX.styles, 'xl/styles.xml') };
+  return {
+    part: wbEntry.name,
+    sheets,
+    date1904,
+    sharedStrings: shared(REL_SUFFIX.sharedStrings, 'xl/sharedStrings.xml'),
+    styles: shared(REL_SUFFIX.styles, 'xl/styles.xml'),
+  };
 }
 
 /** Built-in number formats that are dates or times (ECMA-376 18.8.30). */
@@ -186,7 +210,16 @@ export async function readDateStyles(zip: XlsxZip, part: string | null, bounds: 
   let inCellXfs = false;
   const h: XmlHandler = {
     done: false,
-    classify: (uri, local) => (!isMain(uri) ? K_OTHER : local === 'numFmt' ? ST_NUMFMT : local === 'cellXfs' ? ST_CELLXFS : local === 'xf' ? ST_XF : K_OTHER),
+    classify: (uri, local) =>
+      !isMain(uri)
+        ? K_OTHER
+        : local === 'numFmt'
+          ? ST_NUMFMT
+          : local === 'cellXfs'
+            ? ST_CELLXFS
+            : local === 'xf'
+              ? ST_XF
+              : K_OTHER,
     open(kind, attrs) {
       if (kind === ST_NUMFMT) formats.set(Number(attrs.numFmtId), attrs.formatCode ?? '');
       else if (kind === ST_CELLXFS) inCellXfs = true;
@@ -243,7 +276,12 @@ const SS_RPH = 3;
  * (`<r>`) joined, phonetic runs (`<rPh>`) left out, whitespace kept exactly, `_xHHHH_` decoded.
  * `until` stops after that many strings (a header check needs only the first few).
  */
-export async function readSharedStrings(zip: XlsxZip, part: string | null, bounds: XmlBounds, until = Infinity): Promise<string[]> {
+export async function readSharedStrings(
+  zip: XlsxZip,
+  part: string | null,
+  bounds: XmlBounds,
+  until = Infinity,
+): Promise<string[]> {
   const entry = part ? zip.entry(part) : undefined;
   if (!entry) return [];
   const out: string[] = [];
@@ -253,12 +291,15 @@ export async function readSharedStrings(zip: XlsxZip, part: string | null, bound
   let phonetic = 0;
   const h: XmlHandler = {
     done: false,
-    classify: (uri, local) => (!isMain(uri) ? K_OTHER : local === 'si' ? SS_SI : local === 't' ? SS_T : local === 'rPh' ? SS_RPH : K_OTHER),
+    classify: (uri, local) =>
+      !isMain(uri) ? K_OTHER : local === 'si' ? SS_SI : local === 't' ? SS_T : local === 'rPh' ? SS_RPH : K_OTHER,
     open(kind) {
       if (this.done) return;
       if (kind === SS_T) inT = inSi && phonetic === 0;
-      else if (kind === SS_SI) { inSi = true; buf = ''; }
-      else if (kind === SS_RPH) phonetic++;
+      else if (kind === SS_SI) {
+        inSi = true;
+        buf = '';
+      } else if (kind === SS_RPH) phonetic++;
     },
     close(kind) {
       if (this.done) return;

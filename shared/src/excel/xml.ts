@@ -85,7 +85,11 @@ export class NamespaceScope {
 
 /** The error a part that is not well-formed XML gets. */
 export function notXml(display: string, part: string, why: string): BottleneckError {
-  return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} cannot be read as an xlsx workbook (${part}: ${why}): export it again from Excel and drop it again`, { location: { file: display } });
+  return new BottleneckError(
+    'BN_ERR_INPUT_CORRUPT',
+    `${display} cannot be read as an xlsx workbook (${part}: ${why}): export it again from Excel and drop it again`,
+    { location: { file: display } },
+  );
 }
 
 /**
@@ -97,7 +101,13 @@ export function notXml(display: string, part: string, why: string): BottleneckEr
  *
  * A part that fails to parse is drained too: if its CRC fails, the CRC error is the one reported.
  */
-export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandler, bounds: XmlBounds, opts: { drain?: boolean } = {}): Promise<void> {
+export async function parsePart(
+  zip: XlsxZip,
+  entry: ZipEntry,
+  handler: XmlHandler,
+  bounds: XmlBounds,
+  opts: { drain?: boolean } = {},
+): Promise<void> {
   const scope = new NamespaceScope();
   let depth = 0;
   let events = 0;
@@ -145,8 +155,14 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
     if (top.depth === depth) scope.frames.pop();
     depth--;
   });
-  parser.on('text', (t: string) => { events++; handler.text(t); });
-  parser.on('cdata', (t: string) => { events++; handler.text(t); });
+  parser.on('text', (t: string) => {
+    events++;
+    handler.text(t);
+  });
+  parser.on('cdata', (t: string) => {
+    events++;
+    handler.text(t);
+  });
   parser.on('doctype', () => parser.fail('a DOCTYPE is not allowed in an xlsx part'));
 
   const decoder = decoderFor(entry);
@@ -182,7 +198,10 @@ export async function parsePart(zip: XlsxZip, entry: ZipEntry, handler: XmlHandl
       draining = true;
     }
   }
-  if (parseError) throw parseError instanceof BottleneckError ? parseError : notXml(zip.display, entry.name, parseError.message.replace(`${entry.name}:`, '').trim());
+  if (parseError)
+    throw parseError instanceof BottleneckError
+      ? parseError
+      : notXml(zip.display, entry.name, parseError.message.replace(`${entry.name}:`, '').trim());
   if (draining) return;
   try {
     const rest = decoder.end();
@@ -209,7 +228,10 @@ function decoderFor(entry: ZipEntry): ChunkDecoder {
     decode(b) {
       if (!inner) {
         const bom = b.length >= 2 ? (b[0]! << 8) | b[1]! : 0;
-        inner = bom === 0xfffe || bom === 0xfeff ? utf16(bom === 0xfffe ? 'utf-16le' : 'utf-16be', invalid) : new Utf8Chunks(invalid);
+        inner =
+          bom === 0xfffe || bom === 0xfeff
+            ? utf16(bom === 0xfffe ? 'utf-16le' : 'utf-16be', invalid)
+            : new Utf8Chunks(invalid);
       }
       return inner.decode(b);
     },
@@ -279,10 +301,18 @@ function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocat
 
 function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
   const at = place(b, h);
-  return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${at.text}: reading took more than ${b.timeLimitMs} ms (BN_MAX_READ_MS); the workbook is too large or hostile`, { location: at.location });
+  return new BottleneckError(
+    'BN_ERR_INPUT_TOO_LARGE',
+    `${at.text}: reading took more than ${b.timeLimitMs} ms (BN_MAX_READ_MS); the workbook is too large or hostile`,
+    { location: at.location },
+  );
 }
 
 function tooLong(b: XmlBounds, h: XmlHandler, n: number): BottleneckError {
   const at = place(b, h);
-  return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${at.text}: more than ${n} characters without markup (a cell holds at most ${b.maxCellChars} characters); the workbook is damaged or hostile`, { location: at.location });
+  return new BottleneckError(
+    'BN_ERR_INPUT_TOO_LARGE',
+    `${at.text}: more than ${n} characters without markup (a cell holds at most ${b.maxCellChars} characters); the workbook is damaged or hostile`,
+    { location: at.location },
+  );
 }

@@ -38,7 +38,11 @@ declare module 'yauzl' {
     readonly entryCount: number;
     readEntry(): void;
     close(): void;
-    readLocalFileHeader(entry: Entry, options: { minimal: false }, callback: (err: Error | null, header: LocalFileHeader) => void): void;
+    readLocalFileHeader(
+      entry: Entry,
+      options: { minimal: false },
+      callback: (err: Error | null, header: LocalFileHeader) => void,
+    ): void;
   }
 
   export function open(path: string, options: Options, callback: (err: Error | null, zipfile: ZipFile) => void): void;

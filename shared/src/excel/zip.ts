@@ -77,26 +77,63 @@ export class XlsxZip {
   static async open(path: string, display: string, limits: ZipLimits): Promise<XlsxZip> {
     const loc = { location: { file: display } };
     const fh = await openFile(path, 'r').catch((e: unknown) => {
-      if ((e as { code?: string }).code === 'ENOENT') throw new BottleneckError('BN_ERR_INPUT_MISSING', `${display} is missing: put the month's ${display} beside the other exports`, loc);
+      if ((e as { code?: string }).code === 'ENOENT')
+        throw new BottleneckError(
+          'BN_ERR_INPUT_MISSING',
+          `${display} is missing: put the month's ${display} beside the other exports`,
+          loc,
+        );
       throw e;
     });
     let zipfile: ZipFile | undefined;
     let keep = false;
     try {
       const { size } = await fh.stat();
-      if (size === 0) throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${display} is empty (0 bytes): the export or the copy did not finish; export it again from Excel and drop it again`, loc);
-      if (size > limits.maxBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} is ${size} bytes, more than the ${limits.maxBytes} bytes allowed (BN_MAX_FILE_BYTES)`, loc);
+      if (size === 0)
+        throw new BottleneckError(
+          'BN_ERR_INPUT_EMPTY',
+          `${display} is empty (0 bytes): the export or the copy did not finish; export it again from Excel and drop it again`,
+          loc,
+        );
+      if (size > limits.maxBytes)
+        throw new BottleneckError(
+          'BN_ERR_INPUT_TOO_LARGE',
+          `${display} is ${size} bytes, more than the ${limits.maxBytes} bytes allowed (BN_MAX_FILE_BYTES)`,
+          loc,
+        );
       const head = Buffer.alloc(4);
       await fh.read(head, 0, 4, 0);
       if (size < 22 || head.readUInt32LE(0) !== LOCAL_SIG) {
-        throw new BottleneckError('BN_ERR_INPUT_NOT_XLSX', `${display} is not an xlsx workbook (it does not start with the zip signature PK): export it again from Excel as .xlsx`, loc);
+        throw new BottleneckError(
+          'BN_ERR_INPUT_NOT_XLSX',
+          `${display} is not an xlsx workbook (it does not start with the zip signature PK): export it again from Excel as .xlsx`,
+          loc,
+        );
       }
       const eocd = await endOfDirectory(fh, size);
       if (!eocd) throw directoryError(display, new Error('end of central directory record signature not found'));
       if (eocd.count === 0xffff || eocd.directoryOffset === 0xffffffff) throw zip64(display);
-      zipfile = await promised<ZipFile>((cb) => yauzl.open(path, { lazyEntries: true, autoClose: false, validateEntrySizes: false, decodeStrings: true, strictFileNames: false }, cb))
-        .catch((e: unknown) => { throw directoryError(display, e); });
-      if (zipfile.entryCount > limits.maxEntries) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} has ${zipfile.entryCount} zip entries, more than the ${limits.maxEntries} allowed`, loc);
+      zipfile = await promised<ZipFile>((cb) =>
+        yauzl.open(
+          path,
+          {
+            lazyEntries: true,
+            autoClose: false,
+            validateEntrySizes: false,
+            decodeStrings: true,
+            strictFileNames: false,
+          },
+          cb,
+        ),
+      ).catch((e: unknown) => {
+        throw directoryError(display, e);
+      });
+      if (zipfile.entryCount > limits.maxEntries)
+        throw new BottleneckError(
+          'BN_ERR_INPUT_TOO_LARGE',
+          `${display} has ${zipfile.entryCount} zip entries, more than the ${limits.maxEntries} allowed`,
+          loc,
+        );
       const raw = await readDirectory(zipfile, display);
       const entries: ZipEntry[] = [];
       const byEntry = new Map<ZipEntry, Entry>();
@@ -104,17 +141,31 @@ export class XlsxZip {
       for (const r of raw) {
         if (r.extraFields.some((f) => f.id === ZIP64_EXTRA)) throw zip64(display);
         const e: ZipEntry = {
-          name: r.fileName, compressed: r.compressedSize, uncompressed: r.uncompressedSize, method: r.compressionMethod,
-          crc: r.crc32, offset: r.relativeOffsetOfLocalHeader, flags: r.generalPurposeBitFlag,
+          name: r.fileName,
+          compressed: r.compressedSize,
+          uncompressed: r.uncompressedSize,
+          method: r.compressionMethod,
+          crc: r.crc32,
+          offset: r.relativeOffsetOfLocalHeader,
+          flags: r.generalPurposeBitFlag,
         };
         total += e.uncompressed;
         if (e.uncompressed > 1_000_000 && e.uncompressed / Math.max(e.compressed, 1) > limits.maxRatio) {
-          throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} looks like a zip bomb: entry ${e.name} expands ${Math.round(e.uncompressed / Math.max(e.compressed, 1))} times (at most ${limits.maxRatio} allowed)`, loc);
+          throw new BottleneckError(
+            'BN_ERR_INPUT_TOO_LARGE',
+            `${display} looks like a zip bomb: entry ${e.name} expands ${Math.round(e.uncompressed / Math.max(e.compressed, 1))} times (at most ${limits.maxRatio} allowed)`,
+            loc,
+          );
         }
         entries.push(e);
         byEntry.set(e, r);
       }
-      if (total > limits.maxUncompressedBytes) throw new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`, loc);
+      if (total > limits.maxUncompressedBytes)
+        throw new BottleneckError(
+          'BN_ERR_INPUT_TOO_LARGE',
+          `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`,
+          loc,
+        );
       const summary: ZipSummary = { bytes: size, entries, directoryOffset: eocd.directoryOffset, path };
       const starts = await checkLayout(fh, zipfile, summary, byEntry, display);
       keep = true;
@@ -137,7 +188,8 @@ export class XlsxZip {
    */
   async *chunks(entry: ZipEntry): AsyncGenerator<Buffer> {
     const damaged = (why: string) => corrupt(this.display, entry.name, why);
-    if (entry.method !== 0 && entry.method !== 8) throw damaged(`uses compression method ${entry.method}, which xlsx does not`);
+    if (entry.method !== 0 && entry.method !== 8)
+      throw damaged(`uses compression method ${entry.method}, which xlsx does not`);
     if (entry.flags & 0x01) throw damaged('is encrypted');
     let crc = 0;
     let bytes = 0;
@@ -193,11 +245,19 @@ export class XlsxZip {
 }
 
 function corrupt(display: string, name: string, why: string): BottleneckError {
-  return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`, { location: { file: display } });
+  return new BottleneckError(
+    'BN_ERR_INPUT_CORRUPT',
+    `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`,
+    { location: { file: display } },
+  );
 }
 
 function zip64(display: string): BottleneckError {
-  return new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${display} is a zip64 archive, larger than any monthly export should be`, { location: { file: display } });
+  return new BottleneckError(
+    'BN_ERR_INPUT_TOO_LARGE',
+    `${display} is a zip64 archive, larger than any monthly export should be`,
+    { location: { file: display } },
+  );
 }
 
 /** yauzl's refusals of the directory, in the words a user can act on. */
@@ -205,7 +265,11 @@ function directoryError(display: string, e: unknown): BottleneckError {
   const msg = errorMessage(e);
   const loc = { location: { file: display }, cause: e };
   if (/end of central directory record signature not found/.test(msg)) {
-    return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again`, loc);
+    return new BottleneckError(
+      'BN_ERR_INPUT_CORRUPT',
+      `${display} is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again`,
+      loc,
+    );
   }
   return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (${msg}): drop it again`, loc);
 }
@@ -214,12 +278,16 @@ function directoryError(display: string, e: unknown): BottleneckError {
  * The end-of-directory record's entry count and directory offset (yauzl reads the same record but
  * does not expose the offset, which the layout check needs), or null when there is none.
  */
-async function endOfDirectory(fh: FileHandle, size: number): Promise<{ count: number; directoryOffset: number } | null> {
+async function endOfDirectory(
+  fh: FileHandle,
+  size: number,
+): Promise<{ count: number; directoryOffset: number } | null> {
   const len = Math.min(size, 22 + 0xffff);
   const tail = Buffer.alloc(len);
   await fh.read(tail, 0, len, size - len);
   for (let i = len - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD_SIG) return { count: tail.readUInt16LE(i + 10), directoryOffset: tail.readUInt32LE(i + 16) };
+    if (tail.readUInt32LE(i) === EOCD_SIG)
+      return { count: tail.readUInt16LE(i + 10), directoryOffset: tail.readUInt32LE(i + 16) };
   }
   return null;
 }
@@ -227,7 +295,10 @@ async function endOfDirectory(fh: FileHandle, size: number): Promise<{ count: nu
 function readDirectory(zipfile: ZipFile, display: string): Promise<Entry[]> {
   return new Promise((resolve, reject) => {
     const out: Entry[] = [];
-    zipfile.on('entry', (e: Entry) => { out.push(e); zipfile.readEntry(); });
+    zipfile.on('entry', (e: Entry) => {
+      out.push(e);
+      zipfile.readEntry();
+    });
     zipfile.on('end', () => resolve(out));
     zipfile.on('error', (e: Error) => reject(directoryError(display, e)));
     zipfile.readEntry();
@@ -239,12 +310,21 @@ function readDirectory(zipfile: ZipFile, display: string): Promise<Entry[]> {
  * not list (a hidden sheet, a hidden bomb) would be parsed unchecked by some tool down the line. The
  * listed entries must fill the file from its first byte to the directory, with no gap or overlap.
  */
-async function checkLayout(fh: FileHandle, zipfile: ZipFile, zip: ZipSummary, raw: Map<ZipEntry, Entry>, display: string): Promise<Map<ZipEntry, number>> {
+async function checkLayout(
+  fh: FileHandle,
+  zipfile: ZipFile,
+  zip: ZipSummary,
+  raw: Map<ZipEntry, Entry>,
+  display: string,
+): Promise<Map<ZipEntry, number>> {
   const ends = new Map<ZipEntry, number>();
   const starts = new Map<ZipEntry, number>();
   for (const e of zip.entries) {
-    const header = await promised<{ fileDataStart: number }>((cb) => zipfile.readLocalFileHeader(defined(raw.get(e), `zip entry ${e.name}`), { minimal: false }, cb))
-      .catch(() => { throw corrupt(display, e.name, 'has no local header'); });
+    const header = await promised<{ fileDataStart: number }>((cb) =>
+      zipfile.readLocalFileHeader(defined(raw.get(e), `zip entry ${e.name}`), { minimal: false }, cb),
+    ).catch(() => {
+      throw corrupt(display, e.name, 'has no local header');
+    });
     starts.set(e, header.fileDataStart);
     let end = header.fileDataStart + e.compressed;
     if (end > zip.bytes) throw corrupt(display, e.name, 'runs past the end of the file');
@@ -260,12 +340,20 @@ async function checkLayout(fh: FileHandle, zipfile: ZipFile, zip: ZipSummary, ra
   let at = 0;
   for (const e of sorted) {
     if (e.offset !== at) {
-      throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${e.offset > at ? `${e.offset - at} bytes before zip entry ${e.name} are not listed in its directory` : `zip entry ${e.name} overlaps the one before`}; export it again from Excel and drop it again`, { location: { file: display } });
+      throw new BottleneckError(
+        'BN_ERR_INPUT_CORRUPT',
+        `${display} is corrupt: ${e.offset > at ? `${e.offset - at} bytes before zip entry ${e.name} are not listed in its directory` : `zip entry ${e.name} overlaps the one before`}; export it again from Excel and drop it again`,
+        { location: { file: display } },
+      );
     }
     at = defined(ends.get(e), `end of zip entry ${e.name}`);
   }
   if (at !== zip.directoryOffset) {
-    throw new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is corrupt: ${zip.directoryOffset - at} bytes between the last zip entry and the directory are not listed; export it again from Excel and drop it again`, { location: { file: display } });
+    throw new BottleneckError(
+      'BN_ERR_INPUT_CORRUPT',
+      `${display} is corrupt: ${zip.directoryOffset - at} bytes between the last zip entry and the directory are not listed; export it again from Excel and drop it again`,
+      { location: { file: display } },
+    );
   }
   return starts;
 }

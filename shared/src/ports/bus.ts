@@ -66,7 +66,10 @@ export interface Bus {
   /** Reads a topic that carries no events, in a consumer group, at least once per message. */
   subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription>;
   /** Reads the messages the bus gave up on (its dead-letter topic), in a consumer group. */
-  subscribeDeadLetters(opts: { group: string; handler: (dl: DeadLetterMessage) => Promise<void> }): Promise<Subscription>;
+  subscribeDeadLetters(opts: {
+    group: string;
+    handler: (dl: DeadLetterMessage) => Promise<void>;
+  }): Promise<Subscription>;
 }
 
 /** What the bus records when it gives up on a message. */

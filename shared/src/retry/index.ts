@@ -51,7 +51,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries;
       if (over) {
         const msg = e instanceof Error ? e.message : String(e);
-        const tried = opts.budgetMs !== undefined ? `${attempt + 1} attempts over ${Math.round(spent / 1000)} s` : `${attempt + 1} attempts`;
+        const tried =
+          opts.budgetMs !== undefined
+            ? `${attempt + 1} attempts over ${Math.round(spent / 1000)} s`
+            : `${attempt + 1} attempts`;
         throw new BottleneckError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${tried}: ${msg}`, {
           cause: e,
           details: { attempts: attempt + 1, spentMs: spent },

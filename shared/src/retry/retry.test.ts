@@ -5,7 +5,12 @@ import { withRetry } from './index.js';
 /** A fake sleep that records the delays instead of waiting. */
 function fakeSleep() {
   const delays: number[] = [];
-  return { delays, sleep: async (ms: number) => { delays.push(ms); } };
+  return {
+    delays,
+    sleep: async (ms: number) => {
+      delays.push(ms);
+    },
+  };
 }
 
 /** A function that fails with `errors` in turn, then returns 'ok'. */
@@ -25,19 +30,41 @@ describe('withRetry', () => {
   it('with a time budget, keeps retrying a transient error past any count until the budget is spent, then says how long it tried', async () => {
     let t = 0;
     const delays: number[] = [];
-    const sleep = async (ms: number) => { delays.push(ms); t += ms; };
-    const always = async () => { throw flaky(); };
-    const err = await withRetry(always, { budgetMs: 60_000, initialDelayMs: 200, maxDelayMs: 5_000, sleep, now: () => t, random: () => 1 }).catch((e: BottleneckError) => e);
+    const sleep = async (ms: number) => {
+      delays.push(ms);
+      t += ms;
+    };
+    const always = async () => {
+      throw flaky();
+    };
+    const err = await withRetry(always, {
+      budgetMs: 60_000,
+      initialDelayMs: 200,
+      maxDelayMs: 5_000,
+      sleep,
+      now: () => t,
+      random: () => 1,
+    }).catch((e: BottleneckError) => e);
     const spent = delays.reduce((a, b) => a + b, 0);
-    expect(err).toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED', message: `gave up after ${delays.length + 1} attempts over ${Math.round(spent / 1000)} s: reading incoming/2026-01/erp.xlsx failed: SlowDown` });
+    expect(err).toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      message: `gave up after ${delays.length + 1} attempts over ${Math.round(spent / 1000)} s: reading incoming/2026-01/erp.xlsx failed: SlowDown`,
+    });
     expect(delays.length).toBeGreaterThan(10);
     expect(delays.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(60_000);
     expect(Math.max(...delays)).toBe(5_000);
     // Recovering within the budget returns the result.
     let n = 0;
-    await expect(withRetry(async () => { if (n++ < 20) throw flaky(); return 'back'; }, { budgetMs: 600_000, sleep: async () => {}, random: () => 0 })).resolves.toBe('back');
+    await expect(
+      withRetry(
+        async () => {
+          if (n++ < 20) throw flaky();
+          return 'back';
+        },
+        { budgetMs: 600_000, sleep: async () => {}, random: () => 0 },
+      ),
+    ).resolves.toBe('back');
   });
-
 
   it('returns at once when the first attempt succeeds', async () => {
     const { sleep, delays } = fakeSleep();
@@ -51,20 +78,42 @@ describe('withRetry', () => {
     const { sleep, delays } = fakeSleep();
     const retries: [number, number][] = [];
     const { fn, attempts } = failing(flaky(), flaky(), flaky());
-    const result = await withRetry(fn, { sleep, random: () => 0.5, initialDelayMs: 100, factor: 2, onRetry: (_e, n, d) => retries.push([n, d]) });
+    const result = await withRetry(fn, {
+      sleep,
+      random: () => 0.5,
+      initialDelayMs: 100,
+      factor: 2,
+      onRetry: (_e, n, d) => retries.push([n, d]),
+    });
     expect(result).toBe('ok');
     expect(attempts).toEqual([0, 1, 2, 3]);
     // base 100, 200, 400; delay = base/2 + 0.5 * base/2
     expect(delays).toEqual([75, 150, 300]);
-    expect(retries).toEqual([[1, 75], [2, 150], [3, 300]]);
+    expect(retries).toEqual([
+      [1, 75],
+      [2, 150],
+      [3, 300],
+    ]);
   });
 
   it('keeps each delay between half the backoff and the backoff, capped by maxDelayMs', async () => {
     const low = fakeSleep();
-    await withRetry(failing(flaky(), flaky(), flaky()).fn, { sleep: low.sleep, random: () => 0, initialDelayMs: 1000, factor: 10, maxDelayMs: 3000 });
+    await withRetry(failing(flaky(), flaky(), flaky()).fn, {
+      sleep: low.sleep,
+      random: () => 0,
+      initialDelayMs: 1000,
+      factor: 10,
+      maxDelayMs: 3000,
+    });
     expect(low.delays).toEqual([500, 1500, 1500]);
     const high = fakeSleep();
-    await withRetry(failing(flaky(), flaky(), flaky()).fn, { sleep: high.sleep, random: () => 0.9999, initialDelayMs: 1000, factor: 10, maxDelayMs: 3000 });
+    await withRetry(failing(flaky(), flaky(), flaky()).fn, {
+      sleep: high.sleep,
+      random: () => 0.9999,
+      initialDelayMs: 1000,
+      factor: 10,
+      maxDelayMs: 3000,
+    });
     expect(high.delays).toEqual([1000, 3000, 3000]);
   });
 
@@ -95,12 +144,18 @@ describe('withRetry', () => {
   it('defaults to three retries (four attempts)', async () => {
     const { sleep } = fakeSleep();
     const { fn, attempts } = failing(flaky(), flaky(), flaky(), flaky(), flaky());
-    await expect(withRetry(fn, { sleep })).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED', details: { attempts: 4 } });
+    await expect(withRetry(fn, { sleep })).rejects.toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      details: { attempts: 4 },
+    });
     expect(attempts).toEqual([0, 1, 2, 3]);
   });
 
   it('never retries a programmer error, even one marked retriable, and rethrows it unchanged', async () => {
-    for (const e of [new TypeError('cannot read properties of undefined'), Object.assign(new RangeError('bad'), { retriable: true })]) {
+    for (const e of [
+      new TypeError('cannot read properties of undefined'),
+      Object.assign(new RangeError('bad'), { retriable: true }),
+    ]) {
       const { sleep, delays } = fakeSleep();
       const { fn, attempts } = failing(e);
       await expect(withRetry(fn, { sleep })).rejects.toBe(e);
@@ -112,7 +167,9 @@ describe('withRetry', () => {
   it('rethrows a non-retriable error at once, unchanged', async () => {
     for (const e of [
       new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad'),
-      new BottleneckError('BN_ERR_STORE_IO', 'object x already exists (conditional write refused)', { retriable: false }),
+      new BottleneckError('BN_ERR_STORE_IO', 'object x already exists (conditional write refused)', {
+        retriable: false,
+      }),
       new Error('unknown'),
       'a thrown string',
     ]) {
@@ -130,7 +187,9 @@ describe('withRetry', () => {
     await expect(withRetry(fn, { sleep, shouldRetry: (e) => /429/.test((e as Error).message) })).resolves.toBe('ok');
     expect(attempts).toEqual([0, 1]);
     const never = failing(flaky());
-    await expect(withRetry(never.fn, { sleep, shouldRetry: () => false })).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
+    await expect(withRetry(never.fn, { sleep, shouldRetry: () => false })).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_IO',
+    });
   });
 
   it('waits for real when no sleep is given', async () => {

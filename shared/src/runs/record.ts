@@ -33,15 +33,23 @@ export interface StageRecord {
 
 export const RUNS_PREFIX = 'runs/';
 
-export const runRecordKey = (partition: string, runId: string, stage: string) => `${RUNS_PREFIX}${partition}/${runId}/${stage}.json`;
+export const runRecordKey = (partition: string, runId: string, stage: string) =>
+  `${RUNS_PREFIX}${partition}/${runId}/${stage}.json`;
 
 /** Writes a stage's record (its own object: no other writer). */
 export async function writeStageRecord(store: ObjectStore, r: StageRecord): Promise<void> {
-  await store.put(runRecordKey(r.partition, r.runId, r.stage), JSON.stringify(r) + '\n', { contentType: 'application/json' });
+  await store.put(runRecordKey(r.partition, r.runId, r.stage), JSON.stringify(r) + '\n', {
+    contentType: 'application/json',
+  });
 }
 
 /** A stage's record, or null. */
-export async function readStageRecord(store: ObjectStore, partition: string, runId: string, stage: string): Promise<StageRecord | null> {
+export async function readStageRecord(
+  store: ObjectStore,
+  partition: string,
+  runId: string,
+  stage: string,
+): Promise<StageRecord | null> {
   try {
     return JSON.parse((await store.get(runRecordKey(partition, runId, stage))).toString('utf8')) as StageRecord;
   } catch (e) {
@@ -51,8 +59,16 @@ export async function readStageRecord(store: ObjectStore, partition: string, run
 }
 
 /** The materializations and checks an emitted event adds to the event a stage consumed: what the stage did. */
-export function ownPart(consumed: PipelineEvent, emitted: PipelineEvent): { materializations: Record<string, Materialization>; checks: CheckResult[] } {
-  const materializations = Object.fromEntries(Object.entries(emitted.materializations).filter(([k, m]) => { const before = consumed.materializations[k]; return before?.location !== m.location || before.dataVersion !== m.dataVersion; }));
+export function ownPart(
+  consumed: PipelineEvent,
+  emitted: PipelineEvent,
+): { materializations: Record<string, Materialization>; checks: CheckResult[] } {
+  const materializations = Object.fromEntries(
+    Object.entries(emitted.materializations).filter(([k, m]) => {
+      const before = consumed.materializations[k];
+      return before?.location !== m.location || before.dataVersion !== m.dataVersion;
+    }),
+  );
   const seen = new Set(consumed.checks.map((c) => `${c.asset}.${c.check}`));
   return { materializations, checks: emitted.checks.filter((c) => !seen.has(`${c.asset}.${c.check}`)) };
 }

@@ -18,18 +18,30 @@ describe('service configuration', () => {
   });
 
   it('names a missing required setting', () => {
-    expect(() => loadConfig('clean', { S3_BUCKET: 'b' })).toThrow('configuration: KAFKA_BROKERS is required by the clean service');
-    expect(() => loadConfig('alerter', { ...BASE, ALERT_TO: 'a@x', ALERT_FROM: 'p@x' })).toThrow('configuration: SENDGRID_API_KEY is required by the alerter service (or SENDGRID_API_KEY_FILE)');
+    expect(() => loadConfig('clean', { S3_BUCKET: 'b' })).toThrow(
+      'configuration: KAFKA_BROKERS is required by the clean service',
+    );
+    expect(() => loadConfig('alerter', { ...BASE, ALERT_TO: 'a@x', ALERT_FROM: 'p@x' })).toThrow(
+      'configuration: SENDGRID_API_KEY is required by the alerter service (or SENDGRID_API_KEY_FILE)',
+    );
   });
 
   it('names an invalid setting without echoing a secret', () => {
-    expect(() => loadConfig('merge', { ...BASE, HTTP_PORT: 'eighty' })).toThrow('configuration: HTTP_PORT must be a whole number (got "eighty")');
-    expect(() => loadConfig('merge', { ...BASE, LOG_LEVEL: 'loud' })).toThrow('configuration: LOG_LEVEL must be one of debug, info, warn, error (got "loud")');
-    expect(() => loadConfig('merge', { ...BASE, S3_ACCESS_KEY_ID: 'id' })).toThrow('configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together');
+    expect(() => loadConfig('merge', { ...BASE, HTTP_PORT: 'eighty' })).toThrow(
+      'configuration: HTTP_PORT must be a whole number (got "eighty")',
+    );
+    expect(() => loadConfig('merge', { ...BASE, LOG_LEVEL: 'loud' })).toThrow(
+      'configuration: LOG_LEVEL must be one of debug, info, warn, error (got "loud")',
+    );
+    expect(() => loadConfig('merge', { ...BASE, S3_ACCESS_KEY_ID: 'id' })).toThrow(
+      'configuration: S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY go together',
+    );
   });
 
   it('refuses an unknown BN_ variable (a typo) and ignores the rest of the environment', () => {
-    expect(() => loadConfig('merge', { ...BASE, BN_POLL_INTERVALL_MS: '5', PATH: '/bin' })).toThrow('configuration: BN_POLL_INTERVALL_MS is not a known setting (see the README\'s configuration table)');
+    expect(() => loadConfig('merge', { ...BASE, BN_POLL_INTERVALL_MS: '5', PATH: '/bin' })).toThrow(
+      "configuration: BN_POLL_INTERVALL_MS is not a known setting (see the README's configuration table)",
+    );
   });
 
   it('gives the command line the same table and rules: its own defaults, no service setting required, TLS and SASL for trigger', async () => {
@@ -40,17 +52,37 @@ describe('service configuration', () => {
     // The bucket only for `reexecute` against the services, never required; a service-only setting is not there.
     expect(c.S3_BUCKET).toBeUndefined();
     expect(c).not.toHaveProperty('S3_EVENTS_TOPIC');
-    expect(() => loadConfig('cli', { BN_MAX_ROWS: 'many' })).toThrow('configuration: BN_MAX_ROWS must be a whole number (got "many")');
-    expect(() => loadConfig('cli', { BN_MAX_ROWZ: '5' })).toThrow('configuration: BN_MAX_ROWZ is not a known setting (see the README\'s configuration table)');
+    expect(() => loadConfig('cli', { BN_MAX_ROWS: 'many' })).toThrow(
+      'configuration: BN_MAX_ROWS must be a whole number (got "many")',
+    );
+    expect(() => loadConfig('cli', { BN_MAX_ROWZ: '5' })).toThrow(
+      "configuration: BN_MAX_ROWZ is not a known setting (see the README's configuration table)",
+    );
     const { kafkaSettings } = await import('../wiring.js');
-    const cli = loadConfig('cli', { KAFKA_BROKERS: 'k:9093', KAFKA_SSL: 'true', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' });
-    expect(kafkaSettings({ ...cli, KAFKA_BROKERS: cli.KAFKA_BROKERS! })).toMatchObject({ brokers: ['k:9093'], ssl: true, clientId: 'bottleneck-cli', sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' } });
+    const cli = loadConfig('cli', {
+      KAFKA_BROKERS: 'k:9093',
+      KAFKA_SSL: 'true',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_SASL_USERNAME: 'u',
+      KAFKA_SASL_PASSWORD: 'p',
+    });
+    expect(kafkaSettings({ ...cli, KAFKA_BROKERS: cli.KAFKA_BROKERS! })).toMatchObject({
+      brokers: ['k:9093'],
+      ssl: true,
+      clientId: 'bottleneck-cli',
+      sasl: { mechanism: 'scram-sha-512', username: 'u', password: 'p' },
+    });
   });
 
   it('reads a secret from the file named by <NAME>_FILE and masks it in the redacted view', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'bn-secret-'));
     await writeFile(join(dir, 'key'), 'SG.test-key-value.not-a-real-one\n');
-    const c = loadConfig('alerter', { ...BASE, ALERT_TO: 'a@x.example', ALERT_FROM: 'p@x.example', SENDGRID_API_KEY_FILE: join(dir, 'key') });
+    const c = loadConfig('alerter', {
+      ...BASE,
+      ALERT_TO: 'a@x.example',
+      ALERT_FROM: 'p@x.example',
+      SENDGRID_API_KEY_FILE: join(dir, 'key'),
+    });
     expect(c.SENDGRID_API_KEY).toBe('SG.test-key-value.not-a-real-one');
     expect(JSON.stringify(redactedConfig('alerter', c))).not.toContain('not-a-real-one');
     expect(redactedConfig('alerter', c).SENDGRID_API_KEY).toBe('[secret]');

@@ -24,7 +24,8 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
   const shown = v.secret ? '(value hidden)' : JSON.stringify(raw);
   switch (v.kind) {
     case 'int': {
-      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw))) throw invalid(v.name, `must be a whole number (got ${shown})`);
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw)))
+        throw invalid(v.name, `must be a whole number (got ${shown})`);
       return Number(raw);
     }
     case 'bool': {
@@ -34,7 +35,10 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
       throw invalid(v.name, `must be true or false (got ${shown})`);
     }
     case 'list': {
-      const items = raw.split(',').map((s) => s.trim()).filter(Boolean);
+      const items = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (!items.length) throw invalid(v.name, 'must list at least one value');
       return items;
     }
@@ -66,20 +70,27 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
 export function loadConfig<U extends ConfigUser>(user: U, env: NodeJS.ProcessEnv = process.env): ConfigFor<U> {
   const known = new Set(VARIABLES.flatMap((v) => [v.name, `${v.name}_FILE`]));
   const unknown = Object.keys(env).filter((k) => k.startsWith('BN_') && !known.has(k));
-  if (unknown.length) throw invalid(unknown.sort().join(', '), `${unknown.length > 1 ? 'are' : 'is'} not a known setting (see the README's configuration table)`);
+  if (unknown.length)
+    throw invalid(
+      unknown.sort().join(', '),
+      `${unknown.length > 1 ? 'are' : 'is'} not a known setting (see the README's configuration table)`,
+    );
   const out: Record<string, ConfigValue> = {};
   const who = user === 'cli' ? 'bottleneck command' : `${user} service`;
   for (const v of variablesOf(user)) {
     const raw = rawValue(v, env) ?? (user === 'cli' && v.cliDefault !== undefined ? v.cliDefault : v.default);
     if (raw === undefined) {
-      if (v.required && user !== 'cli') throw invalid(v.name, `is required by the ${who}${v.secret ? ` (or ${v.name}_FILE)` : ''}`);
+      if (v.required && user !== 'cli')
+        throw invalid(v.name, `is required by the ${who}${v.secret ? ` (or ${v.name}_FILE)` : ''}`);
       out[v.name] = undefined;
       continue;
     }
     out[v.name] = parse(v, raw);
   }
-  if (out.KAFKA_SASL_MECHANISM && (!out.KAFKA_SASL_USERNAME || !out.KAFKA_SASL_PASSWORD)) throw invalid('KAFKA_SASL_MECHANISM', 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
-  if (Boolean(out.S3_ACCESS_KEY_ID) !== Boolean(out.S3_SECRET_ACCESS_KEY)) throw invalid('S3_ACCESS_KEY_ID', 'and S3_SECRET_ACCESS_KEY go together');
+  if (out.KAFKA_SASL_MECHANISM && (!out.KAFKA_SASL_USERNAME || !out.KAFKA_SASL_PASSWORD))
+    throw invalid('KAFKA_SASL_MECHANISM', 'needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  if (Boolean(out.S3_ACCESS_KEY_ID) !== Boolean(out.S3_SECRET_ACCESS_KEY))
+    throw invalid('S3_ACCESS_KEY_ID', 'and S3_SECRET_ACCESS_KEY go together');
   if (user !== 'cli') {
     out.KAFKA_CLIENT_ID ??= `bottleneck-${user}`;
     out.BN_WORK_DIR ??= tmpdir();
@@ -93,5 +104,7 @@ export function loadConfig<U extends ConfigUser>(user: U, env: NodeJS.ProcessEnv
 /** The configuration with secrets masked: what /status may show and logs may print. */
 export function redactedConfig(user: ConfigUser, config: object): Record<string, unknown> {
   const values = config as Record<string, unknown>;
-  return Object.fromEntries(variablesOf(user).map((v) => [v.name, v.secret && values[v.name] !== undefined ? '[secret]' : values[v.name]]));
+  return Object.fromEntries(
+    variablesOf(user).map((v) => [v.name, v.secret && values[v.name] !== undefined ? '[secret]' : values[v.name]]),
+  );
 }

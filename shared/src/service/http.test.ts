@@ -6,7 +6,19 @@ import { RunTracker } from './status.js';
 function app(over: Partial<HttpDeps> = {}) {
   const metrics = createMetrics('merge');
   const tracker = new RunTracker();
-  return { metrics, tracker, http: buildHttp({ service: 'merge', version: '1.2.3', startedAt: Date.now() - 5000, readiness: async () => null, metrics, tracker, ...over }) };
+  return {
+    metrics,
+    tracker,
+    http: buildHttp({
+      service: 'merge',
+      version: '1.2.3',
+      startedAt: Date.now() - 5000,
+      readiness: async () => null,
+      metrics,
+      tracker,
+      ...over,
+    }),
+  };
 }
 
 describe('service HTTP', () => {
@@ -18,15 +30,28 @@ describe('service HTTP', () => {
   });
 
   it('answers /readyz 503 with the reason in words; the details (endpoints, names) only with the token', async () => {
-    const notReady = async () => ({ reason: 'object store unreachable', details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000' });
+    const notReady = async () => ({
+      reason: 'object store unreachable',
+      details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000',
+    });
     const open = app({ readiness: notReady });
     const r = await open.http.inject({ method: 'GET', url: '/readyz' });
     expect(r.statusCode).toBe(503);
     expect(r.json()).toEqual({ status: 'not ready', reason: 'object store unreachable' });
     const guarded = app({ readiness: notReady, statusToken: 'open-sesame' });
-    expect((await guarded.http.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({ status: 'not ready', reason: 'object store unreachable' });
-    expect((await guarded.http.inject({ method: 'GET', url: '/readyz', headers: { authorization: 'Bearer open-sesame' } })).json())
-      .toEqual({ status: 'not ready', reason: 'object store unreachable', details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000' });
+    expect((await guarded.http.inject({ method: 'GET', url: '/readyz' })).json()).toEqual({
+      status: 'not ready',
+      reason: 'object store unreachable',
+    });
+    expect(
+      (
+        await guarded.http.inject({ method: 'GET', url: '/readyz', headers: { authorization: 'Bearer open-sesame' } })
+      ).json(),
+    ).toEqual({
+      status: 'not ready',
+      reason: 'object store unreachable',
+      details: 'listing s3://bucket-x/_readyz/ failed: connect ECONNREFUSED 10.0.0.7:9000',
+    });
     expect((await app().http.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
   });
 
@@ -41,16 +66,32 @@ describe('service HTTP', () => {
     const { http } = app({ liveness: () => 'consumer of group bottleneck-merge stopped: The group is rebalancing' });
     const r = await http.inject({ method: 'GET', url: '/healthz' });
     expect(r.statusCode).toBe(503);
-    expect(r.json()).toEqual({ status: 'dead', reason: 'consumer of group bottleneck-merge stopped: The group is rebalancing' });
+    expect(r.json()).toEqual({
+      status: 'dead',
+      reason: 'consumer of group bottleneck-merge stopped: The group is rebalancing',
+    });
   });
 
   it('shows recent runs and what is in flight on /status', async () => {
     const { http, tracker } = app();
     tracker.start('e1', 'run-1', '2026-11', 'validated');
-    tracker.finish({ runId: 'run-1', partition: '2026-11', eventId: 'e1', consumed: 'validated', emitted: ['merged'], outcome: 'ok', durationMs: 42 });
+    tracker.finish({
+      runId: 'run-1',
+      partition: '2026-11',
+      eventId: 'e1',
+      consumed: 'validated',
+      emitted: ['merged'],
+      outcome: 'ok',
+      durationMs: 42,
+    });
     tracker.start('e2', 'run-2', '2026-12', 'validated');
     const body = (await http.inject({ method: 'GET', url: '/status' })).json();
-    expect(body).toMatchObject({ service: 'merge', version: '1.2.3', inFlight: [{ eventId: 'e2', runId: 'run-2', partition: '2026-12', consumed: 'validated' }], recentRuns: [{ runId: 'run-1', emitted: ['merged'], outcome: 'ok', durationMs: 42 }] });
+    expect(body).toMatchObject({
+      service: 'merge',
+      version: '1.2.3',
+      inFlight: [{ eventId: 'e2', runId: 'run-2', partition: '2026-12', consumed: 'validated' }],
+      recentRuns: [{ runId: 'run-1', emitted: ['merged'], outcome: 'ok', durationMs: 42 }],
+    });
     expect(body.uptimeSeconds).toBeGreaterThanOrEqual(4);
   });
 
@@ -68,13 +109,30 @@ describe('service HTTP', () => {
   it('requires the bearer token on /status and /metrics when one is set, not on health', async () => {
     const { http } = app({ statusToken: 'open-sesame' });
     expect((await http.inject({ method: 'GET', url: '/status' })).statusCode).toBe(401);
-    expect((await http.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode).toBe(401);
-    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer open-sesame' } })).statusCode).toBe(200);
+    expect(
+      (await http.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong' } })).statusCode,
+    ).toBe(401);
+    expect(
+      (await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer open-sesame' } }))
+        .statusCode,
+    ).toBe(200);
     // The scheme is case-insensitive (RFC 9110); the token is not.
-    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'bearer open-sesame' } })).statusCode).toBe(200);
-    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'BEARER open-sesame' } })).statusCode).toBe(200);
-    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer OPEN-SESAME' } })).statusCode).toBe(401);
-    expect((await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Basic open-sesame' } })).statusCode).toBe(401);
+    expect(
+      (await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'bearer open-sesame' } }))
+        .statusCode,
+    ).toBe(200);
+    expect(
+      (await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'BEARER open-sesame' } }))
+        .statusCode,
+    ).toBe(200);
+    expect(
+      (await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Bearer OPEN-SESAME' } }))
+        .statusCode,
+    ).toBe(401);
+    expect(
+      (await http.inject({ method: 'GET', url: '/status', headers: { authorization: 'Basic open-sesame' } }))
+        .statusCode,
+    ).toBe(401);
     expect((await http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
@@ -84,14 +142,25 @@ describe('service HTTP', () => {
     process.on('warning', onWarning);
     const lines: string[] = [];
     try {
-      const { http } = app({ logger: { level: 'info', stream: { write: (l: string) => { lines.push(l); } } } });
+      const { http } = app({
+        logger: {
+          level: 'info',
+          stream: {
+            write: (l: string) => {
+              lines.push(l);
+            },
+          },
+        },
+      });
       expect((await http.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
       // process.emitWarning delivers on a later tick.
       await new Promise((r) => setImmediate(r));
     } finally {
       process.off('warning', onWarning);
     }
-    expect(warnings.filter((w) => String(w.code).startsWith('FSTDEP')).map((w) => `${w.code} ${w.message}`)).toEqual([]);
+    expect(warnings.filter((w) => String(w.code).startsWith('FSTDEP')).map((w) => `${w.code} ${w.message}`)).toEqual(
+      [],
+    );
     expect(lines.filter((l) => /incoming request|request completed/.test(l))).toEqual([]);
   });
 

@@ -70,7 +70,9 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     try {
       problem = await Promise.race([
         d.readiness(),
-        new Promise<NotReady>((resolve) => { timer = setTimeout(() => resolve({ reason: `checks did not answer within ${limit} ms` }), limit); }),
+        new Promise<NotReady>((resolve) => {
+          timer = setTimeout(() => resolve({ reason: `checks did not answer within ${limit} ms` }), limit);
+        }),
       ]);
     } catch (e) {
       problem = { reason: 'readiness check failed', details: errorMessage(e) };
@@ -79,14 +81,20 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     }
     if (!problem) return { status: 'ready' };
     const showDetails = Boolean(d.statusToken) && authorized(req, d.statusToken);
-    return reply.code(503).send({ status: 'not ready', reason: problem.reason, ...(showDetails && problem.details ? { details: problem.details } : {}) });
+    return reply.code(503).send({
+      status: 'not ready',
+      reason: problem.reason,
+      ...(showDetails && problem.details ? { details: problem.details } : {}),
+    });
   });
   app.get('/metrics', async (req, reply) => {
-    if (!authorized(req, d.statusToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
+    if (!authorized(req, d.statusToken))
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
     return reply.type(d.metrics.registry.contentType).send(await d.metrics.registry.metrics());
   });
   app.get('/status', async (req, reply) => {
-    if (!authorized(req, d.statusToken)) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
+    if (!authorized(req, d.statusToken))
+      return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
     const snap = d.tracker.snapshot();
     return {
       service: d.service,

@@ -50,7 +50,15 @@ export interface RunningService extends ServiceRuntime {
   stop(): Promise<void>;
 }
 
-const SECRET_PATHS = ['settings.SENDGRID_API_KEY', 'config.SENDGRID_API_KEY', 'config.S3_SECRET_ACCESS_KEY', 'config.S3_ACCESS_KEY_ID', 'config.KAFKA_SASL_PASSWORD', 'config.BN_STATUS_TOKEN', 'req.headers.authorization'];
+const SECRET_PATHS = [
+  'settings.SENDGRID_API_KEY',
+  'config.SENDGRID_API_KEY',
+  'config.S3_SECRET_ACCESS_KEY',
+  'config.S3_ACCESS_KEY_ID',
+  'config.KAFKA_SASL_PASSWORD',
+  'config.BN_STATUS_TOKEN',
+  'req.headers.authorization',
+];
 
 /** What reading workbooks may cost, and on how many worker threads, for the services that read them. */
 function workbookSettings(stage: Stage, env: NodeJS.ProcessEnv): { limits: ReadLimits; workers: number } {
@@ -76,10 +84,28 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
       await inner(event);
       metrics.consumed.inc({ type: event.type, outcome: 'ok' });
       // Still in flight: bindStage skipped it as a redelivery (no onStage call).
-      if (tracker.isInFlight(event.id)) tracker.finish({ runId: event.runId, partition: event.partition, eventId: event.id, consumed: event.type, emitted: [], outcome: 'skipped', durationMs: 0 });
+      if (tracker.isInFlight(event.id))
+        tracker.finish({
+          runId: event.runId,
+          partition: event.partition,
+          eventId: event.id,
+          consumed: event.type,
+          emitted: [],
+          outcome: 'skipped',
+          durationMs: 0,
+        });
     } catch (e) {
       metrics.consumed.inc({ type: event.type, outcome: 'error' });
-      tracker.finish({ runId: event.runId, partition: event.partition, eventId: event.id, consumed: event.type, emitted: [], outcome: 'error', durationMs: 0, error: errorMessage(e) });
+      tracker.finish({
+        runId: event.runId,
+        partition: event.partition,
+        eventId: event.id,
+        consumed: event.type,
+        emitted: [],
+        outcome: 'error',
+        durationMs: 0,
+        error: errorMessage(e),
+      });
       throw e;
     } finally {
       end();
@@ -92,14 +118,21 @@ function instrument(inner: EventHandler, metrics: Metrics, tracker: RunTracker):
  * adapters, the stage subscribed with its own consumer group, HTTP health/status/metrics, and a
  * graceful stop on SIGTERM (the event in flight finishes and is committed).
  */
-export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv = process.env, opts: { signals?: boolean; processWarnings?: boolean } = {}): Promise<RunningService> {
+export async function runService(
+  def: ServiceDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { signals?: boolean; processWarnings?: boolean } = {},
+): Promise<RunningService> {
   const config: ServiceConfig = loadConfig<Stage>(def.stage, env);
   const { limits, workers } = workbookSettings(def.stage, env);
   const alerting = def.stage === 'alerter' ? loadConfig('alerter', env) : undefined;
   // Synchronous writes, as Node's own stdout on a pipe: with pino's default asynchronous ones, the
   // last lines before exit were written out of order (a write still in flight landed after the
   // exit-time flush). Log volume here is a few lines per event.
-  const log = pino({ level: config.LOG_LEVEL, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } }, pino.destination({ dest: 1, sync: true }));
+  const log = pino(
+    { level: config.LOG_LEVEL, base: { service: def.stage }, redact: { paths: SECRET_PATHS, censor: '[secret]' } },
+    pino.destination({ dest: 1, sync: true }),
+  );
   // The log is JSON lines: Node's plain-text warnings (deprecations, the AWS SDK's) go through it, once each.
   const unrouteWarnings = opts.processWarnings === false ? () => {} : routeProcessWarnings(log);
   const startedAt = Date.now();
@@ -122,14 +155,42 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     close: () => rawBus.close(),
   };
   const { ctx, close: closeContext } = await createContext(adapters, {
-    workers, limits, log, workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage), retryBudgetMs: config.BN_RETRY_BUDGET_MS,
+    workers,
+    limits,
+    log,
+    workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage),
+    retryBudgetMs: config.BN_RETRY_BUDGET_MS,
     progress: {
-      onStage: (p) => tracker.finish({ runId: p.runId, partition: p.partition, eventId: p.eventId, consumed: p.consumed, emitted: p.emitted, outcome: p.emitted.includes('failed') ? 'failed' : 'ok', durationMs: p.durationMs }),
+      onStage: (p) =>
+        tracker.finish({
+          runId: p.runId,
+          partition: p.partition,
+          eventId: p.eventId,
+          consumed: p.consumed,
+          emitted: p.emitted,
+          outcome: p.emitted.includes('failed') ? 'failed' : 'ok',
+          durationMs: p.durationMs,
+        }),
     },
-    ...(alerting ? { alert: { to: alerting.ALERT_TO, from: alerting.ALERT_FROM, pipelineName: alerting.BN_PIPELINE_NAME, retryForMs: alerting.BN_ALERT_RETRY_MS } } : {}),
+    ...(alerting
+      ? {
+          alert: {
+            to: alerting.ALERT_TO,
+            from: alerting.ALERT_FROM,
+            pipelineName: alerting.BN_PIPELINE_NAME,
+            retryForMs: alerting.BN_ALERT_RETRY_MS,
+          },
+        }
+      : {}),
   });
   const rt: ServiceRuntime = { stage: def.stage, config, env, log, bus, store, ctx, metrics };
-  const [subscription] = await subscribeStages(bus, [def.handler], ctx, (stage) => `bottleneck-${stage}`, (_h, bound) => instrument(bound, metrics, tracker));
+  const [subscription] = await subscribeStages(
+    bus,
+    [def.handler],
+    ctx,
+    (stage) => `bottleneck-${stage}`,
+    (_h, bound) => instrument(bound, metrics, tracker),
+  );
   const sub = defined(subscription, 'the stage subscription');
   const extra = def.extra ? await def.extra(rt) : undefined;
 
@@ -145,16 +206,35 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
     return x ? { reason: x } : null;
   };
   const lagTimer = setInterval(() => {
-    void rawBus.lag?.().then((lag) => { for (const [topic, n] of Object.entries(lag)) metrics.lag.set({ topic }, n); }, () => undefined);
+    void rawBus.lag?.().then(
+      (lag) => {
+        for (const [topic, n] of Object.entries(lag)) metrics.lag.set({ topic }, n);
+      },
+      () => undefined,
+    );
   }, 10_000);
   lagTimer.unref();
   const http = buildHttp({
-    service: def.stage, version: def.version, startedAt, readiness, metrics, tracker, liveness: () => rawBus.liveness?.() ?? null,
+    service: def.stage,
+    version: def.version,
+    startedAt,
+    readiness,
+    metrics,
+    tracker,
+    liveness: () => rawBus.liveness?.() ?? null,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
     ...(extra?.status ? { extraStatus: extra.status } : {}),
   });
   const address = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
-  log.info({ address, group: `bottleneck-${def.stage}`, consumes: def.handler.consumes, settings: redactedConfig(def.stage, config) }, 'service started');
+  log.info(
+    {
+      address,
+      group: `bottleneck-${def.stage}`,
+      consumes: def.handler.consumes,
+      settings: redactedConfig(def.stage, config),
+    },
+    'service started',
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -175,10 +255,13 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
   if (opts.signals !== false) {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       process.once(sig, () => {
-        void stop().then(() => process.exit(0), (e: unknown) => {
-          log.error({ err: errorMessage(e) }, 'stop failed');
-          process.exit(1);
-        });
+        void stop().then(
+          () => process.exit(0),
+          (e: unknown) => {
+            log.error({ err: errorMessage(e) }, 'stop failed');
+            process.exit(1);
+          },
+        );
       });
     }
   }
@@ -192,7 +275,9 @@ export async function runService(def: ServiceDefinition, env: NodeJS.ProcessEnv 
 export function main(def: ServiceDefinition): void {
   runService(def).catch((e: unknown) => {
     const code = (e as { code?: string }).code;
-    process.stderr.write(`${JSON.stringify({ level: 60, time: Date.now(), service: def.stage, code, msg: `cannot start: ${errorMessage(e)}` })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 60, time: Date.now(), service: def.stage, code, msg: `cannot start: ${errorMessage(e)}` })}\n`,
+    );
     process.exit(code === 'BN_ERR_CONFIG_INVALID' ? 78 : 1);
   });
 }

@@ -15,7 +15,10 @@ export interface HandledRun {
 /** What a service did lately and what it is doing: the body of GET /status. */
 export class RunTracker {
   private readonly recent: HandledRun[] = [];
-  private readonly inFlight = new Map<string, { runId: string; partition: string; consumed: EventType; startedAt: string }>();
+  private readonly inFlight = new Map<
+    string,
+    { runId: string; partition: string; consumed: EventType; startedAt: string }
+  >();
 
   constructor(private readonly keep = 50) {}
 
@@ -34,7 +37,10 @@ export class RunTracker {
     this.recent.length = Math.min(this.recent.length, this.keep);
   }
 
-  snapshot(): { recent: HandledRun[]; inFlight: { eventId: string; runId: string; partition: string; consumed: EventType; startedAt: string }[] } {
+  snapshot(): {
+    recent: HandledRun[];
+    inFlight: { eventId: string; runId: string; partition: string; consumed: EventType; startedAt: string }[];
+  } {
     return { recent: [...this.recent], inFlight: [...this.inFlight].map(([eventId, v]) => ({ eventId, ...v })) };
   }
 }

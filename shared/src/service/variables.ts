@@ -28,48 +28,294 @@ export interface VariableSpec {
 const ALL = 'all' as const;
 
 const TABLE = [
-  { name: 'KAFKA_BROKERS', meaning: 'Kafka bootstrap brokers, comma-separated host:port (the CLI needs it for trigger only)', required: true, services: ALL, cli: true, kind: 'list' },
-  { name: 'KAFKA_CLIENT_ID', meaning: 'Kafka client id (default: bottleneck-<service>)', services: ALL, cli: true, kind: 'string' },
-  { name: 'KAFKA_TOPIC_PREFIX', meaning: 'prefix of the topic names (<prefix>.file-arrived, ...)', default: 'bottleneck', services: ALL, cli: true, kind: 'string' },
-  { name: 'KAFKA_TOPIC_PARTITIONS', meaning: 'partitions of each topic created at start', default: '3', services: ALL, kind: 'int' },
-  { name: 'KAFKA_REPLICATION_FACTOR', meaning: 'replication factor of each topic created at start', default: '1', services: ALL, kind: 'int' },
-  { name: 'KAFKA_SESSION_TIMEOUT_MS', meaning: 'consumer session timeout: how soon a dead consumer\'s partitions move to another', default: '30000', services: ALL, kind: 'int' },
+  {
+    name: 'KAFKA_BROKERS',
+    meaning: 'Kafka bootstrap brokers, comma-separated host:port (the CLI needs it for trigger only)',
+    required: true,
+    services: ALL,
+    cli: true,
+    kind: 'list',
+  },
+  {
+    name: 'KAFKA_CLIENT_ID',
+    meaning: 'Kafka client id (default: bottleneck-<service>)',
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'KAFKA_TOPIC_PREFIX',
+    meaning: 'prefix of the topic names (<prefix>.file-arrived, ...)',
+    default: 'bottleneck',
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'KAFKA_TOPIC_PARTITIONS',
+    meaning: 'partitions of each topic created at start',
+    default: '3',
+    services: ALL,
+    kind: 'int',
+  },
+  {
+    name: 'KAFKA_REPLICATION_FACTOR',
+    meaning: 'replication factor of each topic created at start',
+    default: '1',
+    services: ALL,
+    kind: 'int',
+  },
+  {
+    name: 'KAFKA_SESSION_TIMEOUT_MS',
+    meaning: "consumer session timeout: how soon a dead consumer's partitions move to another",
+    default: '30000',
+    services: ALL,
+    kind: 'int',
+  },
   { name: 'KAFKA_SSL', meaning: 'connect to Kafka over TLS', default: 'false', services: ALL, cli: true, kind: 'bool' },
-  { name: 'KAFKA_SASL_MECHANISM', meaning: 'SASL mechanism (plain, scram-sha-256, scram-sha-512); unset: no SASL', services: ALL, cli: true, kind: 'enum', values: ['plain', 'scram-sha-256', 'scram-sha-512'] },
+  {
+    name: 'KAFKA_SASL_MECHANISM',
+    meaning: 'SASL mechanism (plain, scram-sha-256, scram-sha-512); unset: no SASL',
+    services: ALL,
+    cli: true,
+    kind: 'enum',
+    values: ['plain', 'scram-sha-256', 'scram-sha-512'],
+  },
   { name: 'KAFKA_SASL_USERNAME', meaning: 'SASL user name', services: ALL, cli: true, kind: 'string' },
-  { name: 'KAFKA_SASL_PASSWORD', meaning: 'SASL password (or KAFKA_SASL_PASSWORD_FILE)', secret: true, services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_BUCKET', meaning: 'bucket holding incoming/, staging/, extracts/, dead-letter/ (the CLI needs it for reexecute against the services only)', required: true, services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_PREFIX', meaning: 'key prefix inside the bucket (empty: the bucket root)', default: '', services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_ENDPOINT', meaning: 'S3 endpoint URL for S3-compatible servers (versitygw, S3Proxy); unset: AWS', services: ALL, cli: true, kind: 'url' },
+  {
+    name: 'KAFKA_SASL_PASSWORD',
+    meaning: 'SASL password (or KAFKA_SASL_PASSWORD_FILE)',
+    secret: true,
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'S3_BUCKET',
+    meaning:
+      'bucket holding incoming/, staging/, extracts/, dead-letter/ (the CLI needs it for reexecute against the services only)',
+    required: true,
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'S3_PREFIX',
+    meaning: 'key prefix inside the bucket (empty: the bucket root)',
+    default: '',
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'S3_ENDPOINT',
+    meaning: 'S3 endpoint URL for S3-compatible servers (versitygw, S3Proxy); unset: AWS',
+    services: ALL,
+    cli: true,
+    kind: 'url',
+  },
   { name: 'S3_REGION', meaning: 'S3 region', default: 'eu-west-3', services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_FORCE_PATH_STYLE', meaning: 'path-style addressing (versitygw, S3Proxy)', default: 'false', services: ALL, cli: true, kind: 'bool' },
-  { name: 'S3_ACCESS_KEY_ID', meaning: 'explicit access key for S3-compatible servers; unset: the standard AWS credential chain', secret: true, services: ALL, cli: true, kind: 'string' },
-  { name: 'S3_SECRET_ACCESS_KEY', meaning: 'explicit secret key (or S3_SECRET_ACCESS_KEY_FILE)', secret: true, services: ALL, cli: true, kind: 'string' },
-  { name: 'HTTP_HOST', meaning: 'address the HTTP server listens on', default: '0.0.0.0', services: ALL, kind: 'string' },
-  { name: 'HTTP_PORT', meaning: 'port of /healthz, /readyz, /metrics, /status', default: '8080', services: ALL, kind: 'int' },
-  { name: 'BN_STATUS_TOKEN', meaning: 'bearer token required by /status and /metrics (unset: open)', secret: true, services: ALL, kind: 'string' },
-  { name: 'LOG_LEVEL', meaning: 'log level (debug, info, warn, error)', default: 'info', services: ALL, kind: 'enum', values: ['debug', 'info', 'warn', 'error'] },
-  { name: 'BN_RETRY_BUDGET_MS', meaning: 'how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms', default: '600000', services: ALL, kind: 'int' },
-  { name: 'BN_PROFILE', meaning: 'print each phase\'s start and duration to stderr at exit (diagnostics)', default: 'false', services: ALL, cli: true, kind: 'bool' },
+  {
+    name: 'S3_FORCE_PATH_STYLE',
+    meaning: 'path-style addressing (versitygw, S3Proxy)',
+    default: 'false',
+    services: ALL,
+    cli: true,
+    kind: 'bool',
+  },
+  {
+    name: 'S3_ACCESS_KEY_ID',
+    meaning: 'explicit access key for S3-compatible servers; unset: the standard AWS credential chain',
+    secret: true,
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'S3_SECRET_ACCESS_KEY',
+    meaning: 'explicit secret key (or S3_SECRET_ACCESS_KEY_FILE)',
+    secret: true,
+    services: ALL,
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'HTTP_HOST',
+    meaning: 'address the HTTP server listens on',
+    default: '0.0.0.0',
+    services: ALL,
+    kind: 'string',
+  },
+  {
+    name: 'HTTP_PORT',
+    meaning: 'port of /healthz, /readyz, /metrics, /status',
+    default: '8080',
+    services: ALL,
+    kind: 'int',
+  },
+  {
+    name: 'BN_STATUS_TOKEN',
+    meaning: 'bearer token required by /status and /metrics (unset: open)',
+    secret: true,
+    services: ALL,
+    kind: 'string',
+  },
+  {
+    name: 'LOG_LEVEL',
+    meaning: 'log level (debug, info, warn, error)',
+    default: 'info',
+    services: ALL,
+    kind: 'enum',
+    values: ['debug', 'info', 'warn', 'error'],
+  },
+  {
+    name: 'BN_RETRY_BUDGET_MS',
+    meaning: 'how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms',
+    default: '600000',
+    services: ALL,
+    kind: 'int',
+  },
+  {
+    name: 'BN_PROFILE',
+    meaning: "print each phase's start and duration to stderr at exit (diagnostics)",
+    default: 'false',
+    services: ALL,
+    cli: true,
+    kind: 'bool',
+  },
   { name: 'BN_WORK_DIR', meaning: 'scratch folder for local copies of objects', services: ALL, kind: 'string' },
-  { name: 'BN_MAX_FILE_BYTES', meaning: 'largest input file accepted, bytes', default: '209715200', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
-  { name: 'BN_MAX_UNCOMPRESSED_BYTES', meaning: 'largest total expanded size of an xlsx, bytes', default: '2147483648', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
-  { name: 'BN_MAX_ROWS', meaning: 'most data rows in one sheet', default: '2000000', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
-  { name: 'BN_MAX_READ_MS', meaning: 'longest time reading one workbook may take, ms', default: '120000', services: ['ingest', 'clean', 'analytics'], cli: true, kind: 'int' },
-  { name: 'BN_EXCEL_WORKERS', meaning: 'worker threads for Excel work (each workbook capped in memory and time)', default: '1', services: ['clean', 'analytics'], cli: true, cliDefault: '0', kind: 'int' },
-  { name: 'BN_POLL_INTERVAL_MS', meaning: 'ListObjectsV2 polling of incoming/ (fallback for stores without notifications); 0: off', default: '30000', services: ['ingest'], kind: 'int' },
-  { name: 'BN_SETTLE_MS', meaning: 'a month\'s files must be unchanged this long before a run takes them (files dropped together give one run), ms', default: '5000', services: ['ingest'], kind: 'int' },
-  { name: 'S3_EVENTS_TOPIC', meaning: 'Kafka topic where the store publishes S3 event notifications (Records[])', default: 'bottleneck.s3-events', services: ['ingest'], kind: 'string' },
-  { name: 'BN_SCHEDULE_CRON', meaning: 'monthly trigger (cron)', default: '0 9 15 * *', services: ['publisher'], kind: 'string' },
-  { name: 'BN_SCHEDULE_TZ', meaning: 'time zone of the schedule', default: 'Europe/Paris', services: ['publisher'], kind: 'string' },
-  { name: 'SENDGRID_API_KEY', meaning: 'SendGrid API key (or SENDGRID_API_KEY_FILE, a Docker secret)', required: true, secret: true, services: ['alerter'], kind: 'string' },
-  { name: 'SENDGRID_API_URL', meaning: 'SendGrid API base URL', default: 'https://api.sendgrid.com', services: ['alerter'], kind: 'url' },
-  { name: 'ALERT_TO', meaning: 'alert recipients, comma-separated', required: true, services: ['alerter'], kind: 'list' },
+  {
+    name: 'BN_MAX_FILE_BYTES',
+    meaning: 'largest input file accepted, bytes',
+    default: '209715200',
+    services: ['ingest', 'clean', 'analytics'],
+    cli: true,
+    kind: 'int',
+  },
+  {
+    name: 'BN_MAX_UNCOMPRESSED_BYTES',
+    meaning: 'largest total expanded size of an xlsx, bytes',
+    default: '2147483648',
+    services: ['ingest', 'clean', 'analytics'],
+    cli: true,
+    kind: 'int',
+  },
+  {
+    name: 'BN_MAX_ROWS',
+    meaning: 'most data rows in one sheet',
+    default: '2000000',
+    services: ['ingest', 'clean', 'analytics'],
+    cli: true,
+    kind: 'int',
+  },
+  {
+    name: 'BN_MAX_READ_MS',
+    meaning: 'longest time reading one workbook may take, ms',
+    default: '120000',
+    services: ['ingest', 'clean', 'analytics'],
+    cli: true,
+    kind: 'int',
+  },
+  {
+    name: 'BN_EXCEL_WORKERS',
+    meaning: 'worker threads for Excel work (each workbook capped in memory and time)',
+    default: '1',
+    services: ['clean', 'analytics'],
+    cli: true,
+    cliDefault: '0',
+    kind: 'int',
+  },
+  {
+    name: 'BN_POLL_INTERVAL_MS',
+    meaning: 'ListObjectsV2 polling of incoming/ (fallback for stores without notifications); 0: off',
+    default: '30000',
+    services: ['ingest'],
+    kind: 'int',
+  },
+  {
+    name: 'BN_SETTLE_MS',
+    meaning:
+      "a month's files must be unchanged this long before a run takes them (files dropped together give one run), ms",
+    default: '5000',
+    services: ['ingest'],
+    kind: 'int',
+  },
+  {
+    name: 'S3_EVENTS_TOPIC',
+    meaning: 'Kafka topic where the store publishes S3 event notifications (Records[])',
+    default: 'bottleneck.s3-events',
+    services: ['ingest'],
+    kind: 'string',
+  },
+  {
+    name: 'BN_SCHEDULE_CRON',
+    meaning: 'monthly trigger (cron)',
+    default: '0 9 15 * *',
+    services: ['publisher'],
+    kind: 'string',
+  },
+  {
+    name: 'BN_SCHEDULE_TZ',
+    meaning: 'time zone of the schedule',
+    default: 'Europe/Paris',
+    services: ['publisher'],
+    kind: 'string',
+  },
+  {
+    name: 'SENDGRID_API_KEY',
+    meaning: 'SendGrid API key (or SENDGRID_API_KEY_FILE, a Docker secret)',
+    required: true,
+    secret: true,
+    services: ['alerter'],
+    kind: 'string',
+  },
+  {
+    name: 'SENDGRID_API_URL',
+    meaning: 'SendGrid API base URL',
+    default: 'https://api.sendgrid.com',
+    services: ['alerter'],
+    kind: 'url',
+  },
+  {
+    name: 'ALERT_TO',
+    meaning: 'alert recipients, comma-separated',
+    required: true,
+    services: ['alerter'],
+    kind: 'list',
+  },
   { name: 'ALERT_FROM', meaning: 'alert sender address', required: true, services: ['alerter'], kind: 'string' },
-  { name: 'BN_ALERT_RETRY_MS', meaning: 'how long an alert that cannot be sent is retried (it waits in state/alerts/), ms', default: '86400000', services: ['alerter'], kind: 'int' },
-  { name: 'BN_PIPELINE_NAME', meaning: 'name in alert subjects', default: 'BottleNeck pipeline', services: ['alerter'], kind: 'string' },
-  { name: 'BN_CONSOLE_TOKEN', meaning: 'bearer token every console API call needs (or BN_CONSOLE_TOKEN_FILE); the CLI\'s `ui` asks for it only when set', required: true, secret: true, services: ['console'], cli: true, kind: 'string' },
-  { name: 'BN_CONSOLE_REFRESH_MS', meaning: 'how often the console rebuilds its catalog from the store at most (the page polls with ETags), ms', default: '2000', services: ['console'], cli: true, kind: 'int' },
+  {
+    name: 'BN_ALERT_RETRY_MS',
+    meaning: 'how long an alert that cannot be sent is retried (it waits in state/alerts/), ms',
+    default: '86400000',
+    services: ['alerter'],
+    kind: 'int',
+  },
+  {
+    name: 'BN_PIPELINE_NAME',
+    meaning: 'name in alert subjects',
+    default: 'BottleNeck pipeline',
+    services: ['alerter'],
+    kind: 'string',
+  },
+  {
+    name: 'BN_CONSOLE_TOKEN',
+    meaning:
+      "bearer token every console API call needs (or BN_CONSOLE_TOKEN_FILE); the CLI's `ui` asks for it only when set",
+    required: true,
+    secret: true,
+    services: ['console'],
+    cli: true,
+    kind: 'string',
+  },
+  {
+    name: 'BN_CONSOLE_REFRESH_MS',
+    meaning: 'how often the console rebuilds its catalog from the store at most (the page polls with ETags), ms',
+    default: '2000',
+    services: ['console'],
+    cli: true,
+    kind: 'int',
+  },
 ] as const satisfies readonly VariableSpec[];
 
 /** Every variable the six services and the command line read. Unknown `BN_*` variables are refused at start (typos). */
@@ -78,7 +324,13 @@ export const VARIABLES: readonly VariableSpec[] = TABLE;
 /** The README's configuration table, one row per variable (written by `npm run docs`, kept equal by a test). */
 export function variablesTable(): string {
   const rows = VARIABLES.map((v) => {
-    const dflt = v.required ? '**required**' : v.default === undefined ? 'unset' : v.default === '' ? 'empty' : `\`${v.default}\``;
+    const dflt = v.required
+      ? '**required**'
+      : v.default === undefined
+        ? 'unset'
+        : v.default === ''
+          ? 'empty'
+          : `\`${v.default}\``;
     const users = [v.services === 'all' ? 'all' : v.services.join(', '), ...(v.cli ? ['cli'] : [])].join(', ');
     return `| \`${v.name}\` | ${users} | ${v.meaning}${v.secret ? ' (secret)' : ''} | ${dflt} |`;
   });
@@ -96,12 +348,26 @@ export function variablesOf(user: ConfigUser): VariableSpec[] {
 }
 
 type Var = (typeof TABLE)[number];
-type UsersOf<V extends Var> = (V['services'] extends 'all' ? ServiceName : V['services'] extends readonly (infer S)[] ? S : never) | (V extends { cli: true } ? 'cli' : never);
-type Parsed<V extends Var> = V['kind'] extends 'int' ? number : V['kind'] extends 'bool' ? boolean : V['kind'] extends 'list' ? string[]
-  : V extends { values: readonly (infer E)[] } ? E : string;
+type UsersOf<V extends Var> =
+  | (V['services'] extends 'all' ? ServiceName : V['services'] extends readonly (infer S)[] ? S : never)
+  | (V extends { cli: true } ? 'cli' : never);
+type Parsed<V extends Var> = V['kind'] extends 'int'
+  ? number
+  : V['kind'] extends 'bool'
+    ? boolean
+    : V['kind'] extends 'list'
+      ? string[]
+      : V extends { values: readonly (infer E)[] }
+        ? E
+        : string;
 /** Required settings are required of the services; the CLI asks for them only where a command needs them. */
-type Value<V extends Var, U extends ConfigUser> = V extends { default: string } ? Parsed<V>
-  : V extends { required: true } ? ([U] extends ['cli'] ? Parsed<V> | undefined : Parsed<V>) : Parsed<V> | undefined;
+type Value<V extends Var, U extends ConfigUser> = V extends { default: string }
+  ? Parsed<V>
+  : V extends { required: true }
+    ? [U] extends ['cli']
+      ? Parsed<V> | undefined
+      : Parsed<V>
+    : Parsed<V> | undefined;
 
 /**
  * The configuration of one user, typed from the table: `loadConfig('merge', env).HTTP_PORT` is a

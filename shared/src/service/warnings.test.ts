@@ -18,14 +18,36 @@ describe('routeProcessWarnings', () => {
     const logged: { obj: object; msg?: string }[] = [];
     const undo = routeProcessWarnings({ warn: (obj, msg) => logged.push({ obj, msg: msg! }) }, proc);
 
-    const aws = warning('Warning', 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after the first week of January 2027\nwill require node >=22.');
+    const aws = warning(
+      'Warning',
+      'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3)\nversions published after the first week of January 2027\nwill require node >=22.',
+    );
     const fst = warning('FastifyDeprecation', 'disableRequestLogging option is deprecated.', 'FSTDEP023');
-    for (const w of [aws, fst, aws, fst, warning('FastifyDeprecation', 'said differently', 'FSTDEP023')]) proc.emit('warning', w);
+    for (const w of [aws, fst, aws, fst, warning('FastifyDeprecation', 'said differently', 'FSTDEP023')])
+      proc.emit('warning', w);
 
     expect(printed).toEqual([]);
     expect(logged).toEqual([
-      { msg: 'process warning', obj: { warning: { name: 'Warning', message: 'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3) versions published after the first week of January 2027 will require node >=22.' } } },
-      { msg: 'process warning', obj: { warning: { name: 'FastifyDeprecation', code: 'FSTDEP023', message: 'disableRequestLogging option is deprecated.' } } },
+      {
+        msg: 'process warning',
+        obj: {
+          warning: {
+            name: 'Warning',
+            message:
+              'NodeVersionSupportWarning: The AWS SDK for JavaScript (v3) versions published after the first week of January 2027 will require node >=22.',
+          },
+        },
+      },
+      {
+        msg: 'process warning',
+        obj: {
+          warning: {
+            name: 'FastifyDeprecation',
+            code: 'FSTDEP023',
+            message: 'disableRequestLogging option is deprecated.',
+          },
+        },
+      },
     ]);
 
     undo();

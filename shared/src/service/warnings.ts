@@ -25,14 +25,17 @@ export function routeProcessWarnings(log: Pick<Logger, 'warn'>, proc: NodeJS.Pro
     const key = warningKey(w);
     if (seen.has(key)) return;
     seen.add(key);
-    log.warn({
-      warning: {
-        name: w.name,
-        ...(typeof w.code === 'string' ? { code: w.code } : {}),
-        message: w.message.replace(/\s+/g, ' ').trim(),
-        ...(typeof w.detail === 'string' ? { detail: w.detail } : {}),
+    log.warn(
+      {
+        warning: {
+          name: w.name,
+          ...(typeof w.code === 'string' ? { code: w.code } : {}),
+          message: w.message.replace(/\s+/g, ' ').trim(),
+          ...(typeof w.detail === 'string' ? { detail: w.detail } : {}),
+        },
       },
-    }, 'process warning');
+      'process warning',
+    );
   };
   proc.removeAllListeners('warning');
   proc.on('warning', onWarning);

@@ -1,14 +1,30 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
-  AssetContext, AssetDefinition, AssetMetadata, CheckDefinition, CheckOutcome, ComputeResult, LoadedInput, RunInfo, StageDefinition,
+  AssetContext,
+  AssetDefinition,
+  AssetMetadata,
+  CheckDefinition,
+  CheckOutcome,
+  ComputeResult,
+  LoadedInput,
+  RunInfo,
+  StageDefinition,
 } from '../assets/define.js';
 import { ASSET_STAGE, STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
 import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
 import { assetErrorBoundary, BottleneckError, defined, type ErrorCode } from '../errors/index.js';
-import { makeEvent, carry, stageEventId, type CheckResult, type EventType, type Materialization, type PipelineEvent } from '../events/index.js';
+import {
+  makeEvent,
+  carry,
+  stageEventId,
+  type CheckResult,
+  type EventType,
+  type Materialization,
+  type PipelineEvent,
+} from '../events/index.js';
 import { expectationResult } from './checks.js';
 import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
@@ -34,16 +50,36 @@ export function blockingFailures(results: readonly CheckResult[]): CheckResult[]
  */
 export function gateError(stage: string, failed: readonly CheckResult[], progress: StageProgress): BottleneckError {
   const first = defined(failed[0], 'a failed check');
-  const inputError = (r: CheckResult) => r.metadata.error as { code?: ErrorCode; location?: Record<string, unknown> } | undefined;
-  const details = { failedChecks: failed.map((r) => `${r.asset}.${r.check}`), checks: progress.checks, materializations: progress.materializations };
+  const inputError = (r: CheckResult) =>
+    r.metadata.error as { code?: ErrorCode; location?: Record<string, unknown> } | undefined;
+  const details = {
+    failedChecks: failed.map((r) => `${r.asset}.${r.check}`),
+    checks: progress.checks,
+    materializations: progress.materializations,
+  };
   // Checks that stand for input errors (a damaged file): the run fails with the first one's code and cell.
   const input = inputError(first);
   if (input?.code && failed.every((r) => inputError(r)?.code && r.message)) {
-    return new BottleneckError(input.code, failed.map((r) => r.message).join('; '), { asset: first.asset, stage, details, ...(input.location ? { location: input.location } : {}) });
+    return new BottleneckError(input.code, failed.map((r) => r.message).join('; '), {
+      asset: first.asset,
+      stage,
+      details,
+      ...(input.location ? { location: input.location } : {}),
+    });
   }
-  const summary = failed.map((r) => `${r.asset}.${r.check}: ${r.message ?? `${r.description}: ${JSON.stringify(r.metadata).slice(0, 300)}`}`).join('; ');
-  const code = failed.every((r) => r.check === 'matches_expectations') ? 'BN_ERR_EXPECTATION_FAILED' : 'BN_ERR_CHECK_FAILED';
-  return new BottleneckError(code, `blocking check failed in stage ${stage}: ${summary}`, { asset: first.asset, stage, details });
+  const summary = failed
+    .map(
+      (r) => `${r.asset}.${r.check}: ${r.message ?? `${r.description}: ${JSON.stringify(r.metadata).slice(0, 300)}`}`,
+    )
+    .join('; ');
+  const code = failed.every((r) => r.check === 'matches_expectations')
+    ? 'BN_ERR_EXPECTATION_FAILED'
+    : 'BN_ERR_CHECK_FAILED';
+  return new BottleneckError(code, `blocking check failed in stage ${stage}: ${summary}`, {
+    asset: first.asset,
+    stage,
+    details,
+  });
 }
 
 /** A check's result from its definition and what evaluating it gave. */
@@ -53,7 +89,16 @@ export function checkResultOf(asset: AssetKey, c: CheckDefinition, o: CheckOutco
   // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
   const metadata = capMetadata(full) as Record<string, unknown>;
   const message = found === undefined ? undefined : (capMetadata(found) as string);
-  return { asset, check: c.name, passed: o.passed, severity: c.severity, blocking: c.blocking, description: c.description, ...(message ? { message } : {}), metadata };
+  return {
+    asset,
+    check: c.name,
+    passed: o.passed,
+    severity: c.severity,
+    blocking: c.blocking,
+    description: c.description,
+    ...(message ? { message } : {}),
+    metadata,
+  };
 }
 
 /** Runs a check's SQL: one row, a boolean `passed`, the other columns as camelCase metadata. */
@@ -65,7 +110,10 @@ async function sqlCheck(db: Db, text: string): Promise<CheckOutcome> {
   return { passed: row.passed, metadata };
 }
 
-interface Settled { ok: boolean; blocked: boolean }
+interface Settled {
+  ok: boolean;
+  blocked: boolean;
+}
 
 /**
  * The one stage runner (Dagster's executor for a stage): takes the stage's assets, fetches their
@@ -75,21 +123,36 @@ interface Settled { ok: boolean; blocked: boolean }
  * returns the stage's events: `done` (and the gate's event) carrying every materialization and
  * check result, or throws the error a `failed` event is made of.
  */
-export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: StageContext & { io: AssetIO }): Promise<PipelineEvent[]> {
+export async function runStage(
+  def: StageDefinition,
+  event: PipelineEvent,
+  ctx: StageContext & { io: AssetIO },
+): Promise<PipelineEvent[]> {
   const run: RunInfo = {
-    runId: event.runId, partition: event.partition, startedAt: event.runStartedAt ?? event.ts,
+    runId: event.runId,
+    partition: event.partition,
+    startedAt: event.runStartedAt ?? event.ts,
     ...(event.expectations ? { expectations: event.expectations } : {}),
-    ...(event.type === 'trigger' && event.payload.files ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) } : {}),
+    ...(event.type === 'trigger' && event.payload.files
+      ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) }
+      : {}),
   };
   const own = new Map<AssetKey, AssetDefinition>(def.assets.map((a) => [a.key, a]));
   const progress: StageProgress = { materializations: {}, checks: [] };
   const upstream = (key: AssetKey): Materialization => {
     const m = progress.materializations[key] ?? event.materializations[key];
-    if (!m) throw new BottleneckError('BN_ERR_EVENT_INVALID', `the ${event.type} event of run ${event.runId} has no materialization of ${key}, which stage ${def.stage} needs`, { stage: def.stage });
+    if (!m)
+      throw new BottleneckError(
+        'BN_ERR_EVENT_INVALID',
+        `the ${event.type} event of run ${event.runId} has no materialization of ${key}, which stage ${def.stage} needs`,
+        { stage: def.stage },
+      );
     return m;
   };
   // Every upstream asset the stage reads must come with the event, and be this run's, before anything runs.
-  for (const a of def.assets) for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)]) if (!own.has(d)) checkProvenance(event, d, upstream(d));
+  for (const a of def.assets)
+    for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)])
+      if (!own.has(d)) checkProvenance(event, d, upstream(d));
 
   const workDir = await mkdtemp(join(ctx.workDir, `${def.stage}-`));
   const scope = await ctx.io.openScope(run);
@@ -108,14 +171,23 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
       const m = upstream(key);
       // Assets of this stage are in the scope already; upstream ones come through the IO manager.
       const path = ownFiles.get(key);
-      p = own.has(key) ? Promise.resolve({ materialization: m, ...(path ? { path } : {}) }) : ctx.io.load(key, m, scope);
+      p = own.has(key)
+        ? Promise.resolve({ materialization: m, ...(path ? { path } : {}) })
+        : ctx.io.load(key, m, scope);
       loaded.set(key, p);
     }
     return p;
   };
 
   const contextFor = (asset: AssetDefinition, conn: { db?: Promise<Db> }): AssetContext => ({
-    run, asset, workDir, store: ctx.store, tasks: ctx.tasks, limits: ctx.limits, log: ctx.log, now: ctx.now,
+    run,
+    asset,
+    workDir,
+    store: ctx.store,
+    tasks: ctx.tasks,
+    limits: ctx.limits,
+    log: ctx.log,
+    now: ctx.now,
     db: () => (conn.db ??= scope.connect()),
     input: async (key) => {
       if (own.has(key) && !(await computed.get(key))) throw new TypeError(`asset ${key} was not materialized`);
@@ -128,7 +200,10 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
       return path;
     },
     materialization: upstream,
-    lineage: () => ({ materializations: { ...event.materializations, ...progress.materializations }, checks: [...event.checks, ...progress.checks] }),
+    lineage: () => ({
+      materializations: { ...event.materializations, ...progress.materializations },
+      checks: [...event.checks, ...progress.checks],
+    }),
     sql: (name) => loadSqlOf(asset, name),
     fetch: async (key, opts) => {
       const local = await ctx.store.getToFile(key, opts);
@@ -138,7 +213,11 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
   });
 
   /** A check runs once its asset and the assets it reads are materialized; null: one of them was not. */
-  const evaluate = async (asset: AssetDefinition, c: CheckDefinition, actx: AssetContext): Promise<CheckResult | null> => {
+  const evaluate = async (
+    asset: AssetDefinition,
+    c: CheckDefinition,
+    actx: AssetContext,
+  ): Promise<CheckResult | null> => {
     for (const d of c.deps) if (own.has(d) && !(await computed.get(d))) return null;
     let outcome: CheckOutcome;
     try {
@@ -156,7 +235,9 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
 
   const compute = async (asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> => {
     // Upstream assets of this stage first: a failed one, or one whose blocking check failed, stops this one.
-    const ups = await Promise.all(asset.deps.filter((d) => own.has(d)).map((d) => defined(settled.get(d), `the state of asset ${d}`)));
+    const ups = await Promise.all(
+      asset.deps.filter((d) => own.has(d)).map((d) => defined(settled.get(d), `the state of asset ${d}`)),
+    );
     if (ups.some((u) => !u.ok || u.blocked)) return false;
     const t0 = performance.now();
     try {
@@ -186,7 +267,11 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
       errors.set(asset.key, e);
       return { ok: false, blocked: true };
     }
-    const exp = expectationResult(asset.key, { rowCount: m.metadata.rowCount, ...(asset.figures?.(m.metadata) ?? {}) }, run.expectations);
+    const exp = expectationResult(
+      asset.key,
+      { rowCount: m.metadata.rowCount, ...(asset.figures?.(m.metadata) ?? {}) },
+      run.expectations,
+    );
     if (exp) {
       results.push(exp);
       ctx.progress?.onCheck?.({ ...exp, runId: run.runId });
@@ -195,11 +280,20 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
     return { ok: true, blocked: blockingFailures(results).length > 0 };
   };
 
-  const persist = async (asset: AssetDefinition, result: ComputeResult, conn: { db?: Promise<Db> }, t0: number): Promise<Materialization> => {
+  const persist = async (
+    asset: AssetDefinition,
+    result: ComputeResult,
+    conn: { db?: Promise<Db> },
+    t0: number,
+  ): Promise<Materialization> => {
     if (result.kind === 'object') {
-      return { ...result.materialization, metadata: { ...result.materialization.metadata, durationMs: Math.round(performance.now() - t0) } };
+      return {
+        ...result.materialization,
+        metadata: { ...result.materialization.metadata, durationMs: Math.round(performance.now() - t0) },
+      };
     }
-    if (result.kind !== asset.kind) throw new TypeError(`asset ${asset.key} is a ${asset.kind} but compute returned a ${result.kind}`);
+    if (result.kind !== asset.kind)
+      throw new TypeError(`asset ${asset.key} is a ${asset.kind} but compute returned a ${result.kind}`);
     const metadata: AssetMetadata = { ...result.metadata };
     let db: Db | undefined;
     if (result.kind === 'table') {
@@ -207,11 +301,25 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
       metadata.rowCount ??= await db.count(asset.key);
       metadata.columns ??= await db.columns(asset.key);
     }
-    const { bytes, published, ...where } = await ctx.io.persist({ asset, run, metadata, workDir, ...(db ? { db } : {}), ...(result.kind === 'file' ? { path: result.path } : {}) });
+    const { bytes, published, ...where } = await ctx.io.persist({
+      asset,
+      run,
+      metadata,
+      workDir,
+      ...(db ? { db } : {}),
+      ...(result.kind === 'file' ? { path: result.path } : {}),
+    });
     // What the publisher copies to extracts/: the file itself, or a table's CSV export.
     if (asset.publishAs) metadata.publish = { as: asset.publishAs, location: published ?? where.location };
     const capped = capMetadata(metadata) as AssetMetadata;
-    return { ...where, metadata: { ...capped, ...(bytes !== undefined ? { bytes } : {}), durationMs: Math.round(performance.now() - t0) } };
+    return {
+      ...where,
+      metadata: {
+        ...capped,
+        ...(bytes !== undefined ? { bytes } : {}),
+        durationMs: Math.round(performance.now() - t0),
+      },
+    };
   };
 
   try {
@@ -240,8 +348,16 @@ export async function runStage(def: StageDefinition, event: PipelineEvent, ctx: 
   Object.assign(base.materializations, progress.materializations);
   base.checks.push(...progress.checks);
   const events: { done: EventType; gate?: EventType } = STAGE_EVENTS[def.stage];
-  const out: PipelineEvent[] = [makeEvent(events.done, { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never }, ctx.now(), stageEventId(run.runId, events.done))];
-  if (events.gate) out.push(makeEvent(events.gate, { ...base, payload: {} }, ctx.now(), stageEventId(run.runId, events.gate)));
+  const out: PipelineEvent[] = [
+    makeEvent(
+      events.done,
+      { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never },
+      ctx.now(),
+      stageEventId(run.runId, events.done),
+    ),
+  ];
+  if (events.gate)
+    out.push(makeEvent(events.gate, { ...base, payload: {} }, ctx.now(), stageEventId(run.runId, events.gate)));
   return out;
 }
 
@@ -263,7 +379,11 @@ export function checkProvenance(event: PipelineEvent, key: AssetKey, m: Material
   const parent = !source && event.parentRunId ? layout.staging(event.partition, event.parentRunId, '') : null;
   const inside = m.location.startsWith(prefix) || (parent !== null && m.location.startsWith(parent));
   if (!inside || m.location.split('/').some((s) => s === '..' || s === '.')) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`, { asset: key });
+    throw new BottleneckError(
+      'BN_ERR_EVENT_INVALID',
+      `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`,
+      { asset: key },
+    );
   }
 }
 
@@ -275,7 +395,10 @@ function ordered(assets: readonly AssetDefinition[]): AssetDefinition[] {
   const visit = (a: AssetDefinition, path: AssetKey[]) => {
     if (seen.has(a.key)) return;
     if (path.includes(a.key)) throw new TypeError(`cycle in the asset graph: ${[...path, a.key].join(' -> ')}`);
-    for (const d of a.deps) { const up = byKey.get(d); if (up) visit(up, [...path, a.key]); }
+    for (const d of a.deps) {
+      const up = byKey.get(d);
+      if (up) visit(up, [...path, a.key]);
+    }
     seen.add(a.key);
     out.push(a);
   };
@@ -287,8 +410,11 @@ function ordered(assets: readonly AssetDefinition[]): AssetDefinition[] {
 function withProgress(e: unknown, progress: StageProgress): unknown {
   if (!(e instanceof BottleneckError)) return e;
   return new BottleneckError(e.code, e.message, {
-    cause: e.cause, retriable: e.retriable,
-    ...(e.location ? { location: e.location } : {}), ...(e.asset ? { asset: e.asset } : {}), ...(e.stage ? { stage: e.stage } : {}),
+    cause: e.cause,
+    retriable: e.retriable,
+    ...(e.location ? { location: e.location } : {}),
+    ...(e.asset ? { asset: e.asset } : {}),
+    ...(e.stage ? { stage: e.stage } : {}),
     details: { ...e.details, checks: progress.checks, materializations: progress.materializations },
   });
 }

@@ -10,7 +10,9 @@ export const EXPECTATION_CHECK = {
 
 /** Items a person can read, bounded: "5017, 6594", or "a, b, c ... and 12 more". */
 export function listed(items: readonly unknown[], max = 10): string {
-  const shown = items.slice(0, max).map((i) => (typeof i === 'string' || typeof i === 'number' ? String(i) : JSON.stringify(i)));
+  const shown = items
+    .slice(0, max)
+    .map((i) => (typeof i === 'string' || typeof i === 'number' ? String(i) : JSON.stringify(i)));
   return items.length > max ? `${shown.join(', ')} and ${items.length - max} more` : shown.join(', ');
 }
 
@@ -43,11 +45,13 @@ export function expectationResult(
   if (!expectations) return null;
   const diffs: Record<string, { expected: unknown; actual: unknown }> = {};
   const want = expectations.rowCounts?.[asset];
-  if (want !== undefined && actual.rowCount !== undefined && want !== actual.rowCount) diffs.rowCount = { expected: want, actual: actual.rowCount };
+  if (want !== undefined && actual.rowCount !== undefined && want !== actual.rowCount)
+    diffs.rowCount = { expected: want, actual: actual.rowCount };
   let any = want !== undefined && actual.rowCount !== undefined;
   if (expectations.totalRevenue !== undefined && actual.totalRevenue !== undefined) {
     any = true;
-    if (!sameDecimal(expectations.totalRevenue, actual.totalRevenue)) diffs.totalRevenue = { expected: expectations.totalRevenue, actual: actual.totalRevenue };
+    if (!sameDecimal(expectations.totalRevenue, actual.totalRevenue))
+      diffs.totalRevenue = { expected: expectations.totalRevenue, actual: actual.totalRevenue };
   }
   for (const k of ['premium', 'ordinary'] as const) {
     if (expectations[k] !== undefined && actual[k] !== undefined) {
@@ -57,10 +61,18 @@ export function expectationResult(
   }
   if (!any) return null;
   const passed = Object.keys(diffs).length === 0;
-  const found = Object.entries(diffs).map(([k, d]) => `${k} is ${String(d.actual)}, expected ${String(d.expected)}`).join('; ');
+  const found = Object.entries(diffs)
+    .map(([k, d]) => `${k} is ${String(d.actual)}, expected ${String(d.expected)}`)
+    .join('; ');
   return {
-    asset, check: EXPECTATION_CHECK.name, passed, severity: 'ERROR', blocking: true,
-    description: EXPECTATION_CHECK.description, ...(passed ? {} : { message: found }), metadata: passed ? { checked: Object.keys(actual) } : { differences: diffs },
+    asset,
+    check: EXPECTATION_CHECK.name,
+    passed,
+    severity: 'ERROR',
+    blocking: true,
+    description: EXPECTATION_CHECK.description,
+    ...(passed ? {} : { message: found }),
+    metadata: passed ? { checked: Object.keys(actual) } : { differences: diffs },
   };
 }
 

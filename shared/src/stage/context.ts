@@ -21,7 +21,15 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 export interface ProgressListener {
   onAsset?(p: { stage: Stage; asset: string; materialization: Materialization; runId: string }): void;
   onCheck?(r: CheckResult & { runId: string }): void;
-  onStage?(p: { stage: Stage; consumed: EventType; emitted: EventType[]; durationMs: number; runId: string; partition: string; eventId: string }): void;
+  onStage?(p: {
+    stage: Stage;
+    consumed: EventType;
+    emitted: EventType[];
+    durationMs: number;
+    runId: string;
+    partition: string;
+    eventId: string;
+  }): void;
 }
 
 /** Alert settings the alerter needs. */

@@ -13,7 +13,12 @@ import type { StageHandler } from './context.js';
 export function assetStageHandler(def: StageDefinition): StageHandler {
   const deps = def.assets.flatMap((a) => [...a.deps, ...a.checks.flatMap((c) => c.deps)]);
   const consumes = consumedEvents(def.stage, deps);
-  return { stage: def.stage, consumes, codeVersion: stageCodeVersion(def), handle: (event, ctx) => runStage(def, event, ctx) };
+  return {
+    stage: def.stage,
+    consumes,
+    codeVersion: stageCodeVersion(def),
+    handle: (event, ctx) => runStage(def, event, ctx),
+  };
 }
 
 const versions = new WeakMap<StageDefinition, string>();
@@ -29,11 +34,24 @@ export function stageCodeVersion(def: StageDefinition): string {
   const h = createHash('sha256');
   const dirs = new Set<string>();
   for (const a of def.assets) {
-    h.update(JSON.stringify({ key: a.key, deps: a.deps, kind: a.kind, file: a.file, publishAs: a.publishAs, publishSql: a.publishSql, checks: a.checks.map((c) => [c.name, c.severity, c.blocking, c.deps, c.sql]) }));
+    h.update(
+      JSON.stringify({
+        key: a.key,
+        deps: a.deps,
+        kind: a.kind,
+        file: a.file,
+        publishAs: a.publishAs,
+        publishSql: a.publishSql,
+        checks: a.checks.map((c) => [c.name, c.severity, c.blocking, c.deps, c.sql]),
+      }),
+    );
     dirs.add(fileURLToPath(a.sqlDir));
   }
   for (const dir of [...dirs].sort()) {
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.sql')).sort()) h.update(f).update(readFileSync(`${dir}/${f}`));
+    for (const f of readdirSync(dir)
+      .filter((n) => n.endsWith('.sql'))
+      .sort())
+      h.update(f).update(readFileSync(`${dir}/${f}`));
   }
   v = h.digest('hex').slice(0, 16);
   versions.set(def, v);

@@ -16,7 +16,10 @@ import type { LocalFile, ObjectStore } from '../ports/object-store.js';
 export class DuckScope {
   private readonly open: Db[] = [];
 
-  constructor(private readonly duck: Duck, readonly schema: string) {}
+  constructor(
+    private readonly duck: Duck,
+    readonly schema: string,
+  ) {}
 
   /** A new connection whose default schema is the scope's (closed by `close`). */
   async connect(): Promise<Db> {
@@ -77,7 +80,11 @@ export class StoreIO implements AssetIO {
   /** What this process persisted: location -> data version and ETag. A stage of the same process that loads it need not hash it again. */
   private readonly written = new Map<string, { sha256: string; etag: string }>();
 
-  constructor(private readonly store: ObjectStore, private readonly duck: Duck, private readonly exportCsv: (db: Db, sql: string, path: string) => Promise<unknown>) {}
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly duck: Duck,
+    private readonly exportCsv: (db: Db, sql: string, path: string) => Promise<unknown>,
+  ) {}
 
   async openScope(): Promise<DuckScope> {
     const schema = `stage_${randomBytes(6).toString('hex')}`;
@@ -89,7 +96,9 @@ export class StoreIO implements AssetIO {
 
   async closeScope(scope: DuckScope): Promise<void> {
     await scope.closeConnections();
-    await this.duck.with((db) => db.run(`DROP SCHEMA IF EXISTS ${quoteIdent(scope.schema)} CASCADE`)).catch(() => undefined);
+    await this.duck
+      .with((db) => db.run(`DROP SCHEMA IF EXISTS ${quoteIdent(scope.schema)} CASCADE`))
+      .catch(() => undefined);
     for (const f of this.locals.get(scope) ?? []) await f.release().catch(() => undefined);
     this.locals.delete(scope);
   }
@@ -100,10 +109,15 @@ export class StoreIO implements AssetIO {
     // The object must be the version the event names: not one written over it since, nor a stranger's.
     // What this process wrote, still with the ETag it had then, is known without reading it again.
     const mine = this.written.get(m.location);
-    const unchanged = mine !== undefined && mine.sha256 === m.dataVersion && (await this.store.head(m.location))?.etag === mine.etag;
+    const unchanged =
+      mine !== undefined && mine.sha256 === m.dataVersion && (await this.store.head(m.location))?.etag === mine.etag;
     const sha = unchanged ? m.dataVersion : await sha256File(local.path);
     if (sha !== m.dataVersion) {
-      throw new BottleneckError('BN_ERR_EVENT_INVALID', `${key} at ${m.location} is not the version the event names (sha256 ${sha.slice(0, 12)}..., expected ${m.dataVersion.slice(0, 12)}...): refused`, { asset: key });
+      throw new BottleneckError(
+        'BN_ERR_EVENT_INVALID',
+        `${key} at ${m.location} is not the version the event names (sha256 ${sha.slice(0, 12)}..., expected ${m.dataVersion.slice(0, 12)}...): refused`,
+        { asset: key },
+      );
     }
     // A table was persisted as Parquet (persist below): it becomes a view named by its key.
     if (m.location.endsWith('.parquet')) {
@@ -125,18 +139,21 @@ export class StoreIO implements AssetIO {
       if (asset.publishAs && asset.publishSql) {
         const csv = join(r.workDir, asset.publishAs);
         await this.exportCsv(r.db, loadSqlOf(asset, asset.publishSql), csv);
-        published = (await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv, { consume: true })).key;
+        published = (
+          await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv, { consume: true })
+        ).key;
       }
     }
     if (!path) throw new TypeError(`persist ${asset.key}: nothing to store`);
     // A table's Parquet is ours to give away; a file asset's file may still be read by the stage's checks.
-    const put = await this.store.putFile(layout.staging(run.partition, run.runId, asset.file), path, { consume: asset.kind === 'table' });
+    const put = await this.store.putFile(layout.staging(run.partition, run.runId, asset.file), path, {
+      consume: asset.kind === 'table',
+    });
     const head = await this.store.head(put.key);
     if (head) this.written.set(put.key, { sha256: put.sha256, etag: head.etag });
     return { location: put.key, dataVersion: put.sha256, bytes: put.bytes, ...(published ? { published } : {}) };
   }
 }
-
 
 async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');

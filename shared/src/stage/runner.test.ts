@@ -18,20 +18,44 @@ afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function setup(handle: StageHandler['handle'], o: { store?: (dir: string) => FolderStore; retryBudgetMs?: number } = {}) {
+async function setup(
+  handle: StageHandler['handle'],
+  o: { store?: (dir: string) => FolderStore; retryBudgetMs?: number } = {},
+) {
   const dir = await mkdtemp(join(tmpdir(), 'bn-runner-'));
   dirs.push(dir);
   const bus = new MemoryBus();
-  const { ctx, close } = await createContext({ bus, store: o.store?.(dir) ?? new FolderStore(dir) }, { workRoot: dir, now: () => new Date('2026-11-26T10:00:00Z'), ...(o.retryBudgetMs !== undefined ? { retryBudgetMs: o.retryBudgetMs } : {}) });
+  const { ctx, close } = await createContext(
+    { bus, store: o.store?.(dir) ?? new FolderStore(dir) },
+    {
+      workRoot: dir,
+      now: () => new Date('2026-11-26T10:00:00Z'),
+      ...(o.retryBudgetMs !== undefined ? { retryBudgetMs: o.retryBudgetMs } : {}),
+    },
+  );
   closers.push(close);
   let calls = 0;
-  const handler: StageHandler = { stage: 'merge', consumes: ['validated'], handle: async (e, c) => { calls++; return handle(e, c); } };
+  const handler: StageHandler = {
+    stage: 'merge',
+    consumes: ['validated'],
+    handle: async (e, c) => {
+      calls++;
+      return handle(e, c);
+    },
+  };
   const run = bindStage(handler, ctx, bus);
   return { run, bus, calls: () => calls, store: ctx.store };
 }
 
-const validated = (runId = 'run-1') => makeEvent('validated', { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} }, new Date(), `${runId}.v`);
-const merged = (e: PipelineEvent) => makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
+const validated = (runId = 'run-1') =>
+  makeEvent(
+    'validated',
+    { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} },
+    new Date(),
+    `${runId}.v`,
+  );
+const merged = (e: PipelineEvent) =>
+  makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
 
 describe('bindStage', () => {
   it('handles a redelivered event once: same objects, no second downstream event', async () => {
@@ -45,31 +69,67 @@ describe('bindStage', () => {
 
   it('turns a validation error into a failed event naming stage, code and cell, without retrying it', async () => {
     const { run, bus, calls } = await setup(async () => {
-      throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number.', { location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, asset: 'erp_clean' });
+      throw new BottleneckError(
+        'BN_ERR_INPUT_BAD_VALUE',
+        'erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number.',
+        { location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, asset: 'erp_clean' },
+      );
     });
     const e = validated();
     await run(e);
     expect(calls()).toBe(1);
     const [failed] = bus.messages().map((m) => m.event);
     expect(failed).toMatchObject({
-      type: 'failed', runId: 'run-1', partition: '2026-11',
-      payload: { stage: 'merge', asset: 'erp_clean', code: 'BN_ERR_INPUT_BAD_VALUE', retriable: false, location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, trigger: { id: e.id, type: 'validated' } },
+      type: 'failed',
+      runId: 'run-1',
+      partition: '2026-11',
+      payload: {
+        stage: 'merge',
+        asset: 'erp_clean',
+        code: 'BN_ERR_INPUT_BAD_VALUE',
+        retriable: false,
+        location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 },
+        trigger: { id: e.id, type: 'validated' },
+      },
     });
   });
 
   it('leaves a run record of the stage in the store: running, then its outcome with what it made or the error', async () => {
-    const withMat = (e: PipelineEvent) => makeEvent('merged', {
-      runId: e.runId, partition: e.partition, checks: [],
-      materializations: { ...e.materializations, merged_with_revenue: { location: `staging/2026-11/${e.runId}/m.parquet`, dataVersion: 'v', metadata: { rowCount: 3, durationMs: 1 } } }, payload: {},
-    });
+    const withMat = (e: PipelineEvent) =>
+      makeEvent('merged', {
+        runId: e.runId,
+        partition: e.partition,
+        checks: [],
+        materializations: {
+          ...e.materializations,
+          merged_with_revenue: {
+            location: `staging/2026-11/${e.runId}/m.parquet`,
+            dataVersion: 'v',
+            metadata: { rowCount: 3, durationMs: 1 },
+          },
+        },
+        payload: {},
+      });
     const { run, store } = await setup(async (e) => [withMat(e)]);
     await run(validated('run-ok'));
     const ok = await readStageRecord(store, '2026-11', 'run-ok', 'merge');
-    expect(ok).toMatchObject({ runId: 'run-ok', stage: 'merge', status: 'succeeded', consumed: { id: 'run-ok.v', type: 'validated' }, emitted: [{ type: 'merged' }], durationMs: expect.any(Number) });
+    expect(ok).toMatchObject({
+      runId: 'run-ok',
+      stage: 'merge',
+      status: 'succeeded',
+      consumed: { id: 'run-ok.v', type: 'validated' },
+      emitted: [{ type: 'merged' }],
+      durationMs: expect.any(Number),
+    });
     expect(Object.keys(ok!.materializations)).toEqual(['merged_with_revenue']);
-    const { run: runBad, store: store2 } = await setup(async () => { throw new BottleneckError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x'); });
+    const { run: runBad, store: store2 } = await setup(async () => {
+      throw new BottleneckError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x');
+    });
     await runBad(validated('run-bad'));
-    expect(await readStageRecord(store2, '2026-11', 'run-bad', 'merge')).toMatchObject({ status: 'failed', error: { code: 'BN_ERR_CHECK_FAILED', message: 'blocking check failed in stage merge: x', retriable: false } });
+    expect(await readStageRecord(store2, '2026-11', 'run-bad', 'merge')).toMatchObject({
+      status: 'failed',
+      error: { code: 'BN_ERR_CHECK_FAILED', message: 'blocking check failed in stage merge: x', retriable: false },
+    });
   });
 
   it('retries a transient error and emits once', async () => {
@@ -90,7 +150,8 @@ describe('bindStage', () => {
         const s = new FolderStore(dir);
         const head = s.head.bind(s);
         s.head = async (key: string) => {
-          if (key.includes('/_done/') && heads++ < 2) throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+          if (key.includes('/_done/') && heads++ < 2)
+            throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
           return head(key);
         };
         return s;
@@ -108,7 +169,8 @@ describe('bindStage', () => {
         const s = new FolderStore(dir);
         const head = s.head.bind(s);
         s.head = async (key: string) => {
-          if (key.includes('/_done/')) throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+          if (key.includes('/_done/'))
+            throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
           return head(key);
         };
         return s;
@@ -118,12 +180,23 @@ describe('bindStage', () => {
     expect(calls()).toBe(0);
     const [failed] = bus.messages().map((m) => m.event);
     expect(failed).toMatchObject({ type: 'failed', payload: { stage: 'merge', code: 'BN_ERR_INFRA_UNAVAILABLE' } });
-    expect((failed as { payload: { message: string } }).payload.message).toMatch(/resume the month with: bottleneck trigger --partition 2026-11$/);
+    expect((failed as { payload: { message: string } }).payload.message).toMatch(
+      /resume the month with: bottleneck trigger --partition 2026-11$/,
+    );
   });
 
   it('wraps an unexpected crash in BN_ERR_ASSET_FAILED and keeps the message', async () => {
-    const { run, bus } = await setup(async () => { throw new TypeError('cannot read properties of undefined'); });
+    const { run, bus } = await setup(async () => {
+      throw new TypeError('cannot read properties of undefined');
+    });
     await run(validated());
-    expect(bus.messages()[0]!.event).toMatchObject({ type: 'failed', payload: { code: 'BN_ERR_ASSET_FAILED', errorClass: 'TypeError', message: 'asset unknown (stage merge) failed: cannot read properties of undefined' } });
+    expect(bus.messages()[0]!.event).toMatchObject({
+      type: 'failed',
+      payload: {
+        code: 'BN_ERR_ASSET_FAILED',
+        errorClass: 'TypeError',
+        message: 'asset unknown (stage merge) failed: cannot read properties of undefined',
+      },
+    });
   });
 });

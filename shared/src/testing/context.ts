@@ -14,7 +14,9 @@ import { createContext, type ContextOptions, type Wired } from '../wiring.js';
  * @example
  * const { ctx, store, bus } = await testContext({ now: () => new Date('2026-11-26T10:00:00Z') });
  */
-export async function testContext(o: ContextOptions & { store?: ObjectStore; mailer?: Mailer } = {}): Promise<Wired & { store: ObjectStore; bus: MemoryBus; dir: string }> {
+export async function testContext(
+  o: ContextOptions & { store?: ObjectStore; mailer?: Mailer } = {},
+): Promise<Wired & { store: ObjectStore; bus: MemoryBus; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'bn-test-'));
   const store = o.store ?? new FolderStore(dir);
   const bus = new MemoryBus();

@@ -4,7 +4,9 @@ import { escapeHtml, redactSecrets } from './redact.js';
 describe('redactSecrets', () => {
   it('redacts a SendGrid API key and an AWS access key id', () => {
     expect(redactSecrets('key SG.abcdefgh12.ijklmnop34 refused')).toBe('key [redacted] refused');
-    expect(redactSecrets(`InvalidAccessKeyId: AKIAIOSFODNN7EXAMPLE does not exist`)).toBe('InvalidAccessKeyId: [redacted] does not exist');
+    expect(redactSecrets(`InvalidAccessKeyId: AKIAIOSFODNN7EXAMPLE does not exist`)).toBe(
+      'InvalidAccessKeyId: [redacted] does not exist',
+    );
     expect(redactSecrets('session ASIAY34FZKBOKMUTVV7A')).toBe('session [redacted]');
   });
 
@@ -21,7 +23,9 @@ describe('redactSecrets', () => {
   });
 
   it('redacts the password of credentials in a URL, keeping user and host', () => {
-    expect(redactSecrets('connect postgres://bn:pa55word@db.internal:5432/x failed')).toBe('connect postgres://bn:[redacted]@db.internal:5432/x failed');
+    expect(redactSecrets('connect postgres://bn:pa55word@db.internal:5432/x failed')).toBe(
+      'connect postgres://bn:[redacted]@db.internal:5432/x failed',
+    );
   });
 
   it('redacts a password in JSON', () => {
@@ -48,7 +52,9 @@ describe('redactSecrets', () => {
 
 describe('escapeHtml', () => {
   it('escapes the five HTML-significant characters', () => {
-    expect(escapeHtml(`<a href="x" title='y'>Tom & Jerry</a>`)).toBe('&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;');
+    expect(escapeHtml(`<a href="x" title='y'>Tom & Jerry</a>`)).toBe(
+      '&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;Tom &amp; Jerry&lt;/a&gt;',
+    );
   });
 
   it('escapes & first, so existing entities are shown, not interpreted', () => {

@@ -17,12 +17,21 @@ const SECRET_PATTERNS: RegExp[] = [
 export function redactSecrets(text: string): string {
   let out = text;
   for (const p of SECRET_PATTERNS) {
-    out = out.replace(p, (m, prefix: unknown) => (typeof prefix === 'string' && m.startsWith(prefix) && /[:=/\s]$|:\/\//.test(prefix) ? `${prefix}[redacted]${m.endsWith('@') ? '@' : ''}` : '[redacted]'));
+    out = out.replace(p, (m, prefix: unknown) =>
+      typeof prefix === 'string' && m.startsWith(prefix) && /[:=/\s]$|:\/\//.test(prefix)
+        ? `${prefix}[redacted]${m.endsWith('@') ? '@' : ''}`
+        : '[redacted]',
+    );
   }
   return out;
 }
 
 /** Escapes text for an HTML email body. */
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }

@@ -5,7 +5,7 @@ describe('neutralizeText (OWASP CSV injection)', () => {
   it('prefixes with a quote a value starting with =, +, -, @, tab, CR or NUL', () => {
     const cases: [string, string][] = [
       ['=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'],
-      ['+1+cmd|\' /C calc\'!A0', '\'+1+cmd|\' /C calc\'!A0'],
+      ["+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"],
       ['-2+3', "'-2+3"],
       ['@SUM(A1:A9)', "'@SUM(A1:A9)"],
       ['\t=1+1', "'\t=1+1"],
@@ -17,7 +17,18 @@ describe('neutralizeText (OWASP CSV injection)', () => {
   });
 
   it('leaves other values alone, even with those characters further in', () => {
-    for (const s of ['', 'Ch\u00e2teau Margaux 2015', 'a=b', 'x-1', 'mail@example.com', "'=already quoted", ' =1', '\n=1', '1e5', '42']) {
+    for (const s of [
+      '',
+      'Ch\u00e2teau Margaux 2015',
+      'a=b',
+      'x-1',
+      'mail@example.com',
+      "'=already quoted",
+      ' =1',
+      '\n=1',
+      '1e5',
+      '42',
+    ]) {
       expect(neutralizeText(s)).toBe(s);
     }
   });

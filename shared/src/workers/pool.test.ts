@@ -17,12 +17,21 @@ describe('WorkerPool', () => {
   it('brings a BottleneckError back with its code and location', async () => {
     const e = await pool.run({ module: TASKS, fn: 'fail', args: [] }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(BottleneckError);
-    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_BAD_VALUE', message: 'x.xlsx, sheet "S", column "c", row 3: bad', location: { file: 'x.xlsx', row: 3 } });
+    expect(e).toMatchObject({
+      code: 'BN_ERR_INPUT_BAD_VALUE',
+      message: 'x.xlsx, sheet "S", column "c", row 3: bad',
+      location: { file: 'x.xlsx', row: 3 },
+    });
   });
 
   it('terminates a task past its time budget, replaces the worker, and goes on', async () => {
-    const e = await pool.run({ module: TASKS, fn: 'spin', args: [10_000], timeoutMs: 300, label: 'web.xlsx' }).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE', message: 'web.xlsx: reading it took more than 300 ms (BN_MAX_READ_MS); the file is too large or hostile' });
+    const e = await pool
+      .run({ module: TASKS, fn: 'spin', args: [10_000], timeoutMs: 300, label: 'web.xlsx' })
+      .catch((x: unknown) => x);
+    expect(e).toMatchObject({
+      code: 'BN_ERR_INPUT_TOO_LARGE',
+      message: 'web.xlsx: reading it took more than 300 ms (BN_MAX_READ_MS); the file is too large or hostile',
+    });
     expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [1, 1] })).toBe(2);
   });
 
@@ -34,7 +43,16 @@ describe('WorkerPool', () => {
   });
 
   it('abandons a task whose receiver throws, and goes on', async () => {
-    const e = await pool.run({ module: TASKS, fn: 'count', args: [1000], onMessage: (i) => { if (i === 10) throw new Error('sink full'); } }).catch((x: unknown) => x);
+    const e = await pool
+      .run({
+        module: TASKS,
+        fn: 'count',
+        args: [1000],
+        onMessage: (i) => {
+          if (i === 10) throw new Error('sink full');
+        },
+      })
+      .catch((x: unknown) => x);
     expect((e as Error).message).toBe('sink full');
     expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [3, 3] })).toBe(6);
   });
@@ -42,7 +60,9 @@ describe('WorkerPool', () => {
   it('survives a task that exhausts its heap cap', async () => {
     const e = await pool.run({ module: TASKS, fn: 'hog', args: [], label: 'erp.xlsx' }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'BN_ERR_INPUT_TOO_LARGE' });
-    expect((e as Error).message).toMatch(/^erp\.xlsx: (reading it ran out of memory|the worker reading it stopped \(exit \d+\)); the file is too large or hostile$/);
+    expect((e as Error).message).toMatch(
+      /^erp\.xlsx: (reading it ran out of memory|the worker reading it stopped \(exit \d+\)); the file is too large or hostile$/,
+    );
     expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [4, 4] })).toBe(8);
   });
 });
@@ -54,7 +74,9 @@ describe('InlineRunner', () => {
 
   it('hands what a task sends to onMessage too', async () => {
     const got: unknown[] = [];
-    expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'count', args: [3], onMessage: (i) => got.push(i) })).toBe(3);
+    expect(
+      await new InlineRunner().run<number>({ module: TASKS, fn: 'count', args: [3], onMessage: (i) => got.push(i) }),
+    ).toBe(3);
     expect(got).toEqual([1, 2, 3]);
   });
 });
@@ -73,7 +95,9 @@ describe('typed tasks', () => {
 
   it('stream a task: what it sends arrives typed, in order, before its result', async () => {
     const got: number[] = [];
-    const n = await streamTask(new InlineRunner(), tasks(TYPED, 'count'), [4], (i) => { got.push(i); });
+    const n = await streamTask(new InlineRunner(), tasks(TYPED, 'count'), [4], (i) => {
+      got.push(i);
+    });
     expect({ n, got }).toEqual({ n: 4, got: [1, 2, 3, 4] });
   });
 });

@@ -39,11 +39,19 @@ export interface TaskFn<F extends AnyAsyncFn> {
 
 /** `taskFn<typeof import('./report.js')>()(REPORT_URL, 'writeRevenueReport')`. */
 export function taskFn<M>() {
-  return <K extends keyof M & string>(module: string, fn: K): TaskFn<M[K] extends AnyAsyncFn ? M[K] : never> => ({ module, fn });
+  return <K extends keyof M & string>(module: string, fn: K): TaskFn<M[K] extends AnyAsyncFn ? M[K] : never> => ({
+    module,
+    fn,
+  });
 }
 
 /** Runs a typed task: its arguments are checked against the function, its result typed. */
-export function callTask<F extends AnyAsyncFn>(runner: TaskRunner, ref: TaskFn<F>, args: Parameters<F>, opts: TaskOptions = {}): Promise<Awaited<ReturnType<F>>> {
+export function callTask<F extends AnyAsyncFn>(
+  runner: TaskRunner,
+  ref: TaskFn<F>,
+  args: Parameters<F>,
+  opts: TaskOptions = {},
+): Promise<Awaited<ReturnType<F>>> {
   return runner.run<Awaited<ReturnType<F>>>({ module: ref.module, fn: ref.fn, args, ...opts });
 }
 
@@ -51,8 +59,22 @@ export function callTask<F extends AnyAsyncFn>(runner: TaskRunner, ref: TaskFn<F
  * Runs a typed task whose function takes `send` as its last parameter: what it sends reaches
  * `onMessage`, typed, in order, before the result.
  */
-export function streamTask<A extends unknown[], S, R>(runner: TaskRunner, ref: TaskFn<(...a: [...A, (sent: S) => void]) => Promise<R>>, args: A, onMessage: (sent: S) => void, opts: TaskOptions = {}): Promise<R> {
-  return runner.run<R>({ module: ref.module, fn: ref.fn, args, onMessage: (m) => { onMessage(m as S); }, ...opts });
+export function streamTask<A extends unknown[], S, R>(
+  runner: TaskRunner,
+  ref: TaskFn<(...a: [...A, (sent: S) => void]) => Promise<R>>,
+  args: A,
+  onMessage: (sent: S) => void,
+  opts: TaskOptions = {},
+): Promise<R> {
+  return runner.run<R>({
+    module: ref.module,
+    fn: ref.fn,
+    args,
+    onMessage: (m) => {
+      onMessage(m as S);
+    },
+    ...opts,
+  });
 }
 
 /** Runs tasks, on worker threads or in this thread. Call it through `callTask` / `streamTask`. */
@@ -77,10 +99,24 @@ export interface SerializedError {
 
 export function serializeError(e: unknown): SerializedError {
   if (e instanceof BottleneckError) {
-    return { name: e.name, message: e.message, code: e.code, retriable: e.retriable, ...(e.location ? { location: { ...e.location } } : {}), ...(e.asset ? { asset: e.asset } : {}), ...(e.stage ? { stage: e.stage } : {}), ...(e.details ? { details: e.details } : {}) };
+    return {
+      name: e.name,
+      message: e.message,
+      code: e.code,
+      retriable: e.retriable,
+      ...(e.location ? { location: { ...e.location } } : {}),
+      ...(e.asset ? { asset: e.asset } : {}),
+      ...(e.stage ? { stage: e.stage } : {}),
+      ...(e.details ? { details: e.details } : {}),
+    };
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}), ...((err as { code?: string }).code ? { code: (err as { code?: string }).code } : {}) };
+  return {
+    name: err.name,
+    message: err.message,
+    ...(err.stack ? { stack: err.stack } : {}),
+    ...((err as { code?: string }).code ? { code: (err as { code?: string }).code } : {}),
+  };
 }
 
 export function deserializeError(s: SerializedError): Error {
@@ -200,7 +236,12 @@ export class WorkerPool implements TaskRunner {
       }
       this.dispatch();
     };
-    const died = (why: string) => new BottleneckError('BN_ERR_INPUT_TOO_LARGE', `${p.task.label ?? p.task.fn}: ${why}; the file is too large or hostile`, p.task.label ? { location: { file: p.task.label } } : {});
+    const died = (why: string) =>
+      new BottleneckError(
+        'BN_ERR_INPUT_TOO_LARGE',
+        `${p.task.label ?? p.task.fn}: ${why}; the file is too large or hostile`,
+        p.task.label ? { location: { file: p.task.label } } : {},
+      );
     const onMessage = (m: { id: number; ok: boolean; value?: unknown; error?: SerializedError; sent?: unknown }) => {
       if (m.id !== id) return;
       if ('sent' in m) {

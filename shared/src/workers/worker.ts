@@ -16,7 +16,9 @@ async function runTask(m: TaskMessage): Promise<void> {
     const mod = (await import(m.module)) as Record<string, unknown>;
     const f = mod[m.fn];
     if (typeof f !== 'function') throw new TypeError(`${m.module} has no function ${m.fn}`);
-    const send = (sent: unknown) => { port.postMessage({ id: m.id, sent }); };
+    const send = (sent: unknown) => {
+      port.postMessage({ id: m.id, sent });
+    };
     const call = f as (...a: unknown[]) => Promise<unknown>;
     port.postMessage({ id: m.id, ok: true, value: await (m.streams ? call(...m.args, send) : call(...m.args)) });
   } catch (e) {

@@ -11,7 +11,8 @@ export const revenuePerProduct = defineAsset({
   checks: [
     errorCheck('total_revenue_preserved', 'sum of revenue equals the total of merged_with_revenue', {
       sql: 'check_revenue_per_product_total_revenue_preserved',
-      found: (m) => `the revenue per product sums to ${String(m.perProductTotal)}, the merged rows to ${String(m.mergedTotal)}`,
+      found: (m) =>
+        `the revenue per product sums to ${String(m.perProductTotal)}, the merged rows to ${String(m.mergedTotal)}`,
     }),
   ],
   async compute(ctx) {

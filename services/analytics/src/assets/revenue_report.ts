@@ -28,7 +28,8 @@ export const revenueReport = defineAsset({
         const perProductTotal = String(ctx.materialization('revenue_per_product').metadata.totalRevenue);
         return { passed: summaryTotal === perProductTotal, metadata: { summaryTotal, perProductTotal } };
       },
-      found: (m) => `the Summary sheet shows ${String(m.summaryTotal)}, the revenue per product sums to ${String(m.perProductTotal)}`,
+      found: (m) =>
+        `the Summary sheet shows ${String(m.summaryTotal)}, the revenue per product sums to ${String(m.perProductTotal)}`,
     }),
   ],
   async compute(ctx) {
@@ -38,12 +39,28 @@ export const revenueReport = defineAsset({
     const premium = Number(ctx.materialization('premium_wines').metadata.rowCount);
     const ordinary = Number(ctx.materialization('ordinary_wines').metadata.rowCount);
     const summary: ReportSummary = {
-      runId: ctx.run.runId, partition: ctx.run.partition, madeAt: ctx.run.startedAt, totalRevenue: String(per.totalRevenue),
-      products: rows.length, premium, ordinary, unitsSold: String(per.unitsSold),
+      runId: ctx.run.runId,
+      partition: ctx.run.partition,
+      madeAt: ctx.run.startedAt,
+      totalRevenue: String(per.totalRevenue),
+      products: rows.length,
+      premium,
+      ordinary,
+      unitsSold: String(per.unitsSold),
     };
     const path = join(ctx.workDir, ctx.asset.file);
     // exceljs's writer (and its import) can run on a worker thread: ctx.tasks decides.
     await callTask(ctx.tasks, writeRevenueReport, [path, rows, summary], { label: ctx.asset.file });
-    return { kind: 'file', path, metadata: { rowCount: rows.length, sheets: ['Revenue by Product', 'Summary'], totalRevenue: summary.totalRevenue, premium, ordinary } };
+    return {
+      kind: 'file',
+      path,
+      metadata: {
+        rowCount: rows.length,
+        sheets: ['Revenue by Product', 'Summary'],
+        totalRevenue: summary.totalRevenue,
+        premium,
+        ordinary,
+      },
+    };
   },
 });

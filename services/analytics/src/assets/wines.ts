@@ -10,7 +10,10 @@ export const PREMIUM_Z = 2;
 async function writeWines(ctx: AssetContext, premium: boolean) {
   const db = await ctx.db();
   const key = ctx.asset.key;
-  await db.run(`CREATE TABLE ${quoteIdent(key)} AS ${ctx.sql('select_wines').replace(/;\s*$/, '')}`, { threshold: PREMIUM_Z, premium });
+  await db.run(`CREATE TABLE ${quoteIdent(key)} AS ${ctx.sql('select_wines').replace(/;\s*$/, '')}`, {
+    threshold: PREMIUM_Z,
+    premium,
+  });
   const path = join(ctx.workDir, ctx.asset.file);
   const info = await exportCsv(db, `SELECT * FROM ${quoteIdent(key)} ORDER BY price DESC, product_id`, path);
   return { kind: 'file' as const, path, metadata: { rowCount: info.rowCount, columns: info.columns } };
@@ -20,7 +23,9 @@ async function writeWines(ctx: AssetContext, premium: boolean) {
 async function csvRows(ctx: AssetContext, key: 'premium_wines' | 'ordinary_wines'): Promise<number> {
   const path = await ctx.inputFile(key);
   const db = await ctx.db();
-  const r = await db.one(`SELECT count(*)::INTEGER AS n FROM read_csv(${quoteLiteral(path)}, header = true, all_varchar = true)`);
+  const r = await db.one(
+    `SELECT count(*)::INTEGER AS n FROM read_csv(${quoteLiteral(path)}, header = true, all_varchar = true)`,
+  );
   return Number(r.n);
 }
 
@@ -40,7 +45,8 @@ export const premiumWines = defineAsset({
         const mergedRows = Number(ctx.materialization('merged_with_revenue').metadata.rowCount);
         return { passed: premium + ordinary === mergedRows, metadata: { premium, ordinary, mergedRows } };
       },
-      found: (m) => `${String(m.premium)} premium + ${String(m.ordinary)} ordinary = ${Number(m.premium) + Number(m.ordinary)}, not the ${String(m.mergedRows)} merged rows`,
+      found: (m) =>
+        `${String(m.premium)} premium + ${String(m.ordinary)} ordinary = ${Number(m.premium) + Number(m.ordinary)}, not the ${String(m.mergedRows)} merged rows`,
     }),
   ],
   compute: (ctx) => writeWines(ctx, true),

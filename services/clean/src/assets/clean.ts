@@ -5,7 +5,10 @@ import { readSheetInto, replayBatch, type SheetSummary } from '@bottleneck/share
 import { timed } from '@bottleneck/shared/profile';
 import { streamTask, taskFn } from '@bottleneck/shared/workers/pool';
 
-const readSheetBatches = taskFn<typeof import('@bottleneck/shared/excel/read')>()(import.meta.resolve('@bottleneck/shared/excel/read'), 'readSheetBatches');
+const readSheetBatches = taskFn<typeof import('@bottleneck/shared/excel/read')>()(
+  import.meta.resolve('@bottleneck/shared/excel/read'),
+  'readSheetBatches',
+);
 
 /**
  * Which workbooks go to the worker threads: the largest ones, one per thread; the main thread reads
@@ -13,7 +16,10 @@ const readSheetBatches = taskFn<typeof import('@bottleneck/shared/excel/read')>(
  */
 function offThread(ctx: AssetContext, name: InputName): boolean {
   const bytes = (n: InputName) => ctx.materialization(`raw_${n}`).metadata.bytes ?? 0;
-  return [...INPUT_NAMES].sort((a, b) => bytes(b) - bytes(a)).slice(0, ctx.tasks.threads).includes(name);
+  return [...INPUT_NAMES]
+    .sort((a, b) => bytes(b) - bytes(a))
+    .slice(0, ctx.tasks.threads)
+    .includes(name);
 }
 
 /**
@@ -25,9 +31,19 @@ async function readRaw(ctx: AssetContext, db: Db, name: InputName, path: string)
   const spec = SOURCES[name];
   const sink = await db.appendTo(`raw_${name}`, spec.columns);
   try {
-    if (!offThread(ctx, name)) return await timed(`clean: read ${spec.file} here`, () => readSheetInto(path, spec, ctx.limits, sink));
-    return await timed(`clean: read ${spec.file} on a worker`, () => streamTask(ctx.tasks, readSheetBatches, [path, spec, ctx.limits],
-      (batch) => { replayBatch(batch, sink); }, { timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file }));
+    if (!offThread(ctx, name))
+      return await timed(`clean: read ${spec.file} here`, () => readSheetInto(path, spec, ctx.limits, sink));
+    return await timed(`clean: read ${spec.file} on a worker`, () =>
+      streamTask(
+        ctx.tasks,
+        readSheetBatches,
+        [path, spec, ctx.limits],
+        (batch) => {
+          replayBatch(batch, sink);
+        },
+        { timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file },
+      ),
+    );
   } finally {
     sink.close();
   }
@@ -46,7 +62,9 @@ export async function cleanWorkbook(ctx: AssetContext, name: InputName): Promise
   return {
     kind: 'table',
     metadata: {
-      rawRows: sheet.rowCount + sheet.blankRows, blankRows: sheet.blankRows, sheet: sheet.sheetRead,
+      rawRows: sheet.rowCount + sheet.blankRows,
+      blankRows: sheet.blankRows,
+      sheet: sheet.sheetRead,
       ...(sheet.sheetFallback ? { sheetFallback: sheet.sheetFallback } : {}),
       ...(sheet.extraColumns.length ? { ignoredColumns: sheet.extraColumns } : {}),
     },
@@ -54,12 +72,17 @@ export async function cleanWorkbook(ctx: AssetContext, name: InputName): Promise
 }
 
 /** The check every cleaned asset has: its export had the expected sheet (else its only worksheet was read, and named here). */
-export function expectedSheetPresent(ctx: AssetContext): { passed: boolean; metadata: Record<string, unknown>; message?: string } {
+export function expectedSheetPresent(ctx: AssetContext): {
+  passed: boolean;
+  metadata: Record<string, unknown>;
+  message?: string;
+} {
   const m = ctx.materialization(ctx.asset.key).metadata;
   const fallback = m.sheetFallback as { expected: string; read: string } | undefined;
   if (!fallback) return { passed: true, metadata: { sheetRead: m.sheet } };
   return {
-    passed: false, metadata: { expected: fallback.expected, sheetRead: fallback.read },
+    passed: false,
+    metadata: { expected: fallback.expected, sheetRead: fallback.read },
     message: `no sheet "${fallback.expected}": its only worksheet, "${fallback.read}", was read`,
   };
 }

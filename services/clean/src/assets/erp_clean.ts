@@ -16,7 +16,8 @@ export const erpClean = defineAsset({
     }),
     errorCheck('product_id_unique', 'no product_id twice (same id, different data)', {
       sql: 'check_erp_clean_product_id_unique',
-      found: (m) => foundItems(m.duplicateProductIds, 'product_id appears', 'product_ids appear', 'twice with different data'),
+      found: (m) =>
+        foundItems(m.duplicateProductIds, 'product_id appears', 'product_ids appear', 'twice with different data'),
     }),
     warnCheck('price_not_negative', 'no negative price', {
       sql: 'check_erp_clean_price_not_negative',
@@ -30,9 +31,19 @@ export const erpClean = defineAsset({
     warnCheck('erp_products_mapped', 'every ERP product sold online (onsale_web = 1) has a liaison row', {
       deps: ['liaison_clean'],
       sql: 'check_erp_clean_erp_products_mapped',
-      found: (m) => foundItems(m.onsaleProductIdsWithoutLiaison, 'ERP product on sale online has', 'ERP products on sale online have', 'no liaison row'),
+      found: (m) =>
+        foundItems(
+          m.onsaleProductIdsWithoutLiaison,
+          'ERP product on sale online has',
+          'ERP products on sale online have',
+          'no liaison row',
+        ),
     }),
-    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
+    warnCheck(
+      'expected_sheet_present',
+      'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here',
+      { run: expectedSheetPresent },
+    ),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'erp'),
 });

@@ -22,9 +22,14 @@ export const liaisonClean = defineAsset({
     warnCheck('id_web_matches_web', 'every id_web names a web product', {
       deps: ['web_clean'],
       sql: 'check_liaison_clean_id_web_matches_web',
-      found: (m) => foundItems(m.idWebWithoutWebProduct, 'liaison id_web names', 'liaison id_webs name', 'no web product'),
+      found: (m) =>
+        foundItems(m.idWebWithoutWebProduct, 'liaison id_web names', 'liaison id_webs name', 'no web product'),
     }),
-    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
+    warnCheck(
+      'expected_sheet_present',
+      'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here',
+      { run: expectedSheetPresent },
+    ),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'liaison'),
 });

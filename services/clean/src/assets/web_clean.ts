@@ -8,7 +8,8 @@ export const webClean = defineAsset({
   deps: ['raw_web'],
   kind: 'table',
   module: import.meta.url,
-  description: 'web products (post_type = product, sku present), exact duplicates dropped, latest post_modified kept per sku',
+  description:
+    'web products (post_type = product, sku present), exact duplicates dropped, latest post_modified kept per sku',
   checks: [
     errorCheck('sku_not_null', 'no null sku', {
       sql: 'check_web_clean_sku_not_null',
@@ -26,7 +27,11 @@ export const webClean = defineAsset({
         return `${counted(older.length, 'older product row was', 'older product rows were')} dropped, keeping each sku's most recent post_modified: ${listed(versions)}`;
       },
     }),
-    warnCheck('expected_sheet_present', 'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here', { run: expectedSheetPresent }),
+    warnCheck(
+      'expected_sheet_present',
+      'the export has the expected sheet (Sheet1); without it, its only worksheet is read and named here',
+      { run: expectedSheetPresent },
+    ),
   ],
   compute: (ctx) => cleanWorkbook(ctx, 'web'),
 });

@@ -35,7 +35,11 @@ function rawAsset(name: InputName): AssetDefinition {
             return { passed: true, metadata: { zipEntries: header.zip.entries.length, sheet: header.sheetRead } };
           } catch (e) {
             if (!isBottleneckError(e)) throw e;
-            return { passed: false, message: e.message, error: { code: e.code, ...(e.location ? { location: e.location } : {}) } };
+            return {
+              passed: false,
+              message: e.message,
+              error: { code: e.code, ...(e.location ? { location: e.location } : {}) },
+            };
           }
         },
       }),
@@ -46,23 +50,43 @@ function rawAsset(name: InputName): AssetDefinition {
       const pinned = ctx.run.pins?.[objectKey];
       if (head && pinned !== undefined && head.etag !== pinned) {
         // The upload that started this run was replaced since: the run of the newer files has the month.
-        throw new BottleneckError('BN_ERR_RUN_SUPERSEDED', `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed since the upload that started it; the run of the new version has the month`, { location: { file: display } });
+        throw new BottleneckError(
+          'BN_ERR_RUN_SUPERSEDED',
+          `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed since the upload that started it; the run of the new version has the month`,
+          { location: { file: display } },
+        );
       }
       if (!head) {
-        throw new BottleneckError('BN_ERR_INPUT_MISSING', `${display} is missing: expected at ${ctx.store.describe(objectKey)} (the month needs erp.xlsx, web.xlsx and liaison.xlsx)`, {
-          location: { file: display },
-        });
+        throw new BottleneckError(
+          'BN_ERR_INPUT_MISSING',
+          `${display} is missing: expected at ${ctx.store.describe(objectKey)} (the month needs erp.xlsx, web.xlsx and liaison.xlsx)`,
+          {
+            location: { file: display },
+          },
+        );
       }
       // Read the version the run pinned (or saw): If-Match, so a file replaced in between is not read half-new.
       const path = await ctx.fetch(objectKey, { ifMatch: pinned ?? head.etag }).catch((e: unknown) => {
         if (isBottleneckError(e) && e.details?.precondition) {
-          throw new BottleneckError('BN_ERR_RUN_SUPERSEDED', `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed while it was being read; the run of the new version has the month`, { location: { file: display } });
+          throw new BottleneckError(
+            'BN_ERR_RUN_SUPERSEDED',
+            `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed while it was being read; the run of the new version has the month`,
+            { location: { file: display } },
+          );
         }
         throw e;
       });
       const [{ size }, dataVersion] = await Promise.all([stat(path), sha256(path)]);
       // The version read (its ETag): the publisher checks it is still the one in incoming/ before publishing.
-      return { kind: 'object', path, materialization: { location: objectKey, dataVersion, metadata: { bytes: size, etag: head.etag, durationMs: 0 } } };
+      return {
+        kind: 'object',
+        path,
+        materialization: {
+          location: objectKey,
+          dataVersion,
+          metadata: { bytes: size, etag: head.etag, durationMs: 0 },
+        },
+      };
     },
   });
 }

@@ -20,11 +20,13 @@ export const mergedWithRevenue = defineAsset({
     }),
     errorCheck('keys_unique', 'no product_id and no sku twice', {
       sql: 'check_merged_with_revenue_keys_unique',
-      found: (m) => `the merge repeats ${counted(n(m.duplicateProductIds), 'product_id')} and ${counted(n(m.duplicateSkus), 'sku')}`,
+      found: (m) =>
+        `the merge repeats ${counted(n(m.duplicateProductIds), 'product_id')} and ${counted(n(m.duplicateSkus), 'sku')}`,
     }),
     errorCheck('row_count_matches_web', 'merged rows = web products that have an ERP match', {
       sql: 'check_merged_with_revenue_row_count_matches_web',
-      found: (m) => `${counted(n(m.mergedRows), 'merged row')}, but ${counted(n(m.webProductsWithErpMatch), 'web product has', 'web products have')} an ERP match`,
+      found: (m) =>
+        `${counted(n(m.mergedRows), 'merged row')}, but ${counted(n(m.webProductsWithErpMatch), 'web product has', 'web products have')} an ERP match`,
     }),
   ],
   async compute(ctx) {

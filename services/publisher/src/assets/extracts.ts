@@ -9,7 +9,11 @@ export type { Manifest } from '@bottleneck/shared/published';
 export const KEEP_PUBLISHED_RUNS = 3;
 
 function superseded(ctx: AssetContext, why: string): BottleneckError {
-  return new BottleneckError('BN_ERR_RUN_SUPERSEDED', `run ${ctx.run.runId} of ${ctx.run.partition} is not published: ${why}`, { stage: 'publisher', asset: 'extracts' });
+  return new BottleneckError(
+    'BN_ERR_RUN_SUPERSEDED',
+    `run ${ctx.run.runId} of ${ctx.run.partition} is not published: ${why}`,
+    { stage: 'publisher', asset: 'extracts' },
+  );
 }
 
 /** Whether the published set of `current` comes from a run that started after `run` (so `run` must not replace it). */
@@ -30,23 +34,37 @@ async function publish(ctx: AssetContext): Promise<Materialization> {
   const { partition, runId, startedAt } = ctx.run;
   const { materializations, checks } = ctx.lineage();
   const current = await readCurrent(ctx.store, partition);
-  if (current && newer(current, ctx.run)) throw superseded(ctx, `run ${current.runId}, which started later (${current.runStartedAt}), published the month already`);
+  if (current && newer(current, ctx.run))
+    throw superseded(
+      ctx,
+      `run ${current.runId}, which started later (${current.runStartedAt}), published the month already`,
+    );
   for (const m of Object.values(materializations)) {
     const etag = m.metadata.etag;
     if (typeof etag !== 'string') continue;
     const now = await ctx.store.head(m.location);
-    if (now?.etag !== etag) throw superseded(ctx, `${m.location} changed since this run read it; the run of the new version publishes the month`);
+    if (now?.etag !== etag)
+      throw superseded(
+        ctx,
+        `${m.location} changed since this run read it; the run of the new version publishes the month`,
+      );
   }
   const files: Manifest['files'] = [];
   for (const key of ctx.asset.deps) {
     const pub = ctx.materialization(key).metadata.publish as { as: string; location: string } | undefined;
     if (!pub) throw new TypeError(`asset ${key} has no published form (publishAs)`);
-    const put = await ctx.store.putStream(layout.extracts(partition, runId, pub.as), await ctx.store.getStream(pub.location));
+    const put = await ctx.store.putStream(
+      layout.extracts(partition, runId, pub.as),
+      await ctx.store.getStream(pub.location),
+    );
     files.push({ name: pub.as, key: put.key, bytes: put.bytes, sha256: put.sha256, asset: key });
   }
   const publishedAt = ctx.now().toISOString();
   const manifest: Manifest = {
-    runId, partition, publishedAt, files,
+    runId,
+    partition,
+    publishedAt,
+    files,
     assets: Object.fromEntries(Object.entries(materializations).map(([k, m]) => [k, m.dataVersion])),
     checks: {
       passed: checks.filter((c) => c.passed).length,
@@ -54,14 +72,32 @@ async function publish(ctx: AssetContext): Promise<Materialization> {
     },
   };
   const manifestKey = layout.manifest(partition, runId);
-  const put = await ctx.store.put(manifestKey, JSON.stringify(manifest, null, 2) + '\n', { contentType: 'application/json' });
-  const pointer: CurrentPointer = { partition, runId, runStartedAt: startedAt, prefix: layout.extracts(partition, runId, ''), manifestKey, publishedAt, files };
+  const put = await ctx.store.put(manifestKey, JSON.stringify(manifest, null, 2) + '\n', {
+    contentType: 'application/json',
+  });
+  const pointer: CurrentPointer = {
+    partition,
+    runId,
+    runStartedAt: startedAt,
+    prefix: layout.extracts(partition, runId, ''),
+    manifestKey,
+    publishedAt,
+    files,
+  };
   // The switch: one object, written last.
-  await ctx.store.put(layout.current(partition), JSON.stringify(pointer, null, 2) + '\n', { contentType: 'application/json' });
+  await ctx.store.put(layout.current(partition), JSON.stringify(pointer, null, 2) + '\n', {
+    contentType: 'application/json',
+  });
   await prune(ctx, partition, runId);
   return {
-    location: manifestKey, dataVersion: put.sha256,
-    metadata: { bytes: put.bytes, pointer: layout.current(partition), files: files.map(({ key, bytes, sha256 }) => ({ key, bytes, sha256 })), durationMs: Math.round(performance.now() - t0) },
+    location: manifestKey,
+    dataVersion: put.sha256,
+    metadata: {
+      bytes: put.bytes,
+      pointer: layout.current(partition),
+      files: files.map(({ key, bytes, sha256 }) => ({ key, bytes, sha256 })),
+      durationMs: Math.round(performance.now() - t0),
+    },
   };
 }
 
@@ -70,8 +106,17 @@ async function prune(ctx: AssetContext, partition: string, currentRunId: string)
   const prefix = layout.extractsPrefix(partition);
   const objects = await ctx.store.list(prefix);
   const runOf = (key: string) => key.slice(prefix.length).split('/');
-  const runs = [...new Set(objects.map((o) => runOf(o.key)).filter((p) => p.length > 1).map((p) => p[0] ?? ''))]
-    .filter((r) => r !== currentRunId).sort().reverse();
+  const runs = [
+    ...new Set(
+      objects
+        .map((o) => runOf(o.key))
+        .filter((p) => p.length > 1)
+        .map((p) => p[0] ?? ''),
+    ),
+  ]
+    .filter((r) => r !== currentRunId)
+    .sort()
+    .reverse();
   const gone = new Set(runs.slice(KEEP_PUBLISHED_RUNS));
   for (const o of objects) if (gone.has(runOf(o.key)[0] ?? '')) await ctx.store.delete(o.key);
 }
@@ -83,7 +128,8 @@ export const extracts = defineAsset({
   kind: 'sink',
   file: '_manifest.json',
   module: import.meta.url,
-  description: 'the published set under extracts/<partition>/<run-id>/, then the pointer extracts/<partition>/_current.json',
+  description:
+    'the published set under extracts/<partition>/<run-id>/, then the pointer extracts/<partition>/_current.json',
   async compute(ctx) {
     const release = await acquirePublishLock(ctx.store, ctx.run.partition, ctx.run.runId, ctx.now());
     try {

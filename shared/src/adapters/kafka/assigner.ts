@@ -20,7 +20,8 @@ export const subscriptionAwareRoundRobin: PartitionAssigner = ({ cluster }) => (
 
   async assign({ members }) {
     const subscribed = new Map<string, Set<string>>();
-    for (const m of members) subscribed.set(m.memberId, new Set(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []));
+    for (const m of members)
+      subscribed.set(m.memberId, new Set(AssignerProtocol.MemberMetadata.decode(m.memberMetadata)?.topics ?? []));
     const memberIds = [...subscribed.keys()].sort();
     const union = [...new Set([...subscribed.values()].flatMap((topics) => [...topics]))].sort();
     await cluster.addMultipleTargetTopics(union);
@@ -29,20 +30,33 @@ export const subscriptionAwareRoundRobin: PartitionAssigner = ({ cluster }) => (
     let next = 0;
     for (const topic of union) {
       const takers = memberIds.filter((id) => subscribed.get(id)?.has(topic));
-      const partitions = cluster.findTopicPartitionMetadata(topic).map((p) => p.partitionId).sort((a, b) => a - b);
+      const partitions = cluster
+        .findTopicPartitionMetadata(topic)
+        .map((p) => p.partitionId)
+        .sort((a, b) => a - b);
       for (const partition of partitions) {
         // One counter across topics, so that one-partition topics do not all land on the first member.
-        const own = defined(assignment.get(defined(takers[next++ % takers.length], 'a member taking the topic')), 'the assignment of a member');
+        const own = defined(
+          assignment.get(defined(takers[next++ % takers.length], 'a member taking the topic')),
+          'the assignment of a member',
+        );
         (own[topic] ??= []).push(partition);
       }
     }
     return memberIds.map((memberId) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: VERSION, assignment: defined(assignment.get(memberId), 'the assignment of a member'), userData: Buffer.alloc(0) }),
+      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+        version: VERSION,
+        assignment: defined(assignment.get(memberId), 'the assignment of a member'),
+        userData: Buffer.alloc(0),
+      }),
     }));
   },
 
   protocol({ topics }) {
-    return { name: NAME, metadata: AssignerProtocol.MemberMetadata.encode({ version: VERSION, topics, userData: Buffer.alloc(0) }) };
+    return {
+      name: NAME,
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: VERSION, topics, userData: Buffer.alloc(0) }),
+    };
   },
 });

@@ -61,11 +61,19 @@ export function tooLarge(e: unknown): boolean {
 export function referenceOf(src: { topic: string; partition: number; message: KafkaMessage }, copy: Message): Message {
   const value = src.message.value ?? Buffer.alloc(0);
   const ref = {
-    reference: true, topic: src.topic, partition: src.partition, offset: src.message.offset, bytes: value.length,
+    reference: true,
+    topic: src.topic,
+    partition: src.partition,
+    offset: src.message.offset,
+    bytes: value.length,
     head: value.subarray(0, REFERENCE_HEAD_BYTES).toString('utf8'),
     note: `the message was too large to copy to the dead-letter topic; it stays at ${src.topic} partition ${src.partition} offset ${src.message.offset} until the topic's retention removes it`,
   };
-  return { key: copy.key ?? null, value: JSON.stringify(ref), headers: { ...(copy.headers ?? {}), [DEAD_LETTER_HEADERS.reference]: 'true' } };
+  return {
+    key: copy.key ?? null,
+    value: JSON.stringify(ref),
+    headers: { ...(copy.headers ?? {}), [DEAD_LETTER_HEADERS.reference]: 'true' },
+  };
 }
 
 /** A message of the dead-letter topic as the port describes it: where it came from and why, from its headers. */
@@ -114,7 +122,8 @@ export function deadLetterOf(
     [DEAD_LETTER_HEADERS.offset]: src.message.offset,
     [DEAD_LETTER_HEADERS.group]: src.group,
     [DEAD_LETTER_HEADERS.errorClass]: record.errorClass,
-    [DEAD_LETTER_HEADERS.errorMessage]: message.length > MAX_HEADER_CHARS ? `${message.slice(0, MAX_HEADER_CHARS)}...` : message,
+    [DEAD_LETTER_HEADERS.errorMessage]:
+      message.length > MAX_HEADER_CHARS ? `${message.slice(0, MAX_HEADER_CHARS)}...` : message,
     [DEAD_LETTER_HEADERS.attempts]: String(attempts),
     [DEAD_LETTER_HEADERS.failedAt]: now.toISOString(),
     ...(record.code ? { [DEAD_LETTER_HEADERS.errorCode]: record.code } : {}),
@@ -127,7 +136,12 @@ export function deadLetterOf(
  * know its run and month (`runId` and `partition` valid); otherwise undefined: there is no run to
  * fail, the dead-letter record is all there is.
  */
-export function poisonFailedEvent(raw: Buffer | null, stage: string, error: BottleneckError, now: Date): EventOf<'failed'> | undefined {
+export function poisonFailedEvent(
+  raw: Buffer | null,
+  stage: string,
+  error: BottleneckError,
+  now: Date,
+): EventOf<'failed'> | undefined {
   let obj: unknown;
   try {
     obj = JSON.parse(raw?.toString('utf8') ?? '');
@@ -139,22 +153,27 @@ export function poisonFailedEvent(raw: Buffer | null, stage: string, error: Bott
   const runId = EnvelopeBase.shape.runId.safeParse(o.runId);
   const partition = EnvelopeBase.shape.partition.safeParse(o.partition);
   if (!runId.success || !partition.success) return undefined;
-  const trigger = typeof o.id === 'string' && typeof o.type === 'string' && typeof o.v === 'number' && typeof o.ts === 'string'
-    ? { id: o.id, type: o.type, v: o.v, ts: o.ts }
-    : undefined;
-  return makeEvent('failed', {
-    runId: runId.data,
-    partition: partition.data,
-    materializations: {},
-    checks: [],
-    payload: {
-      stage,
-      code: error.code,
-      errorClass: errorClassOf(error),
-      message: error.message,
-      retriable: false,
-      failedAt: now.toISOString(),
-      ...(trigger ? { trigger } : {}),
+  const trigger =
+    typeof o.id === 'string' && typeof o.type === 'string' && typeof o.v === 'number' && typeof o.ts === 'string'
+      ? { id: o.id, type: o.type, v: o.v, ts: o.ts }
+      : undefined;
+  return makeEvent(
+    'failed',
+    {
+      runId: runId.data,
+      partition: partition.data,
+      materializations: {},
+      checks: [],
+      payload: {
+        stage,
+        code: error.code,
+        errorClass: errorClassOf(error),
+        message: error.message,
+        retriable: false,
+        failedAt: now.toISOString(),
+        ...(trigger ? { trigger } : {}),
+      },
     },
-  }, now);
+    now,
+  );
 }

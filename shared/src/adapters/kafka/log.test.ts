@@ -10,14 +10,27 @@ function recorder(): { logger: Logger; lines: string[] } {
 }
 
 describe('kafkaLogCreator', () => {
-  const entry = (namespace: string, level: logLevel, message: string, extra: Record<string, unknown> = {}) =>
-    ({ namespace, level, label: logLevel[level], log: { timestamp: '2031-07-01T00:00:00.000Z', message, ...extra } });
+  const entry = (namespace: string, level: logLevel, message: string, extra: Record<string, unknown> = {}) => ({
+    namespace,
+    level,
+    label: logLevel[level],
+    log: { timestamp: '2031-07-01T00:00:00.000Z', message, ...extra },
+  });
 
   it('logs the CreateTopics answer for a topic that already exists at debug, other error answers at warn, the rest at their level', () => {
     const { logger, lines } = recorder();
     const log = kafkaLogCreator(logger)(logLevel.DEBUG);
-    log(entry('Connection', logLevel.ERROR, 'Response CreateTopics(key: 19, version: 3)', { error: 'Topic creation errors', correlationId: 2 }));
-    log(entry('Connection', logLevel.ERROR, 'Response JoinGroup(key: 11, version: 5)', { error: 'The coordinator is loading' }));
+    log(
+      entry('Connection', logLevel.ERROR, 'Response CreateTopics(key: 19, version: 3)', {
+        error: 'Topic creation errors',
+        correlationId: 2,
+      }),
+    );
+    log(
+      entry('Connection', logLevel.ERROR, 'Response JoinGroup(key: 11, version: 5)', {
+        error: 'The coordinator is loading',
+      }),
+    );
     log(entry('Consumer', logLevel.ERROR, 'Crash: KafkaJSNumberOfRetriesExceeded'));
     log(entry('Producer', logLevel.WARN, 'Limiting retries for the idempotent producer to Number.MAX_SAFE_INTEGER'));
     expect(lines).toEqual([
@@ -30,7 +43,9 @@ describe('kafkaLogCreator', () => {
 
   it('drops fields named like credentials', () => {
     const { logger, lines } = recorder();
-    kafkaLogCreator(logger)(logLevel.DEBUG)(entry('Connection', logLevel.INFO, 'Connecting', { sasl: { password: 'hunter2' }, broker: 'b:9092' }));
+    kafkaLogCreator(logger)(logLevel.DEBUG)(
+      entry('Connection', logLevel.INFO, 'Connecting', { sasl: { password: 'hunter2' }, broker: 'b:9092' }),
+    );
     expect(lines).toEqual(['info Connecting {"component":"kafkajs","namespace":"Connection","broker":"b:9092"}']);
   });
 });

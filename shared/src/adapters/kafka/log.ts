@@ -35,7 +35,8 @@ export function safeFields(fields: Record<string, unknown>): Record<string, unkn
     else if (v !== undefined) {
       try {
         // JSON.stringify gives undefined for a function, whatever its declared type says.
-        const json = JSON.stringify(v, (key, val: unknown) => (SECRET_KEY.test(key) ? undefined : val)) as string | undefined;
+        const json = JSON.stringify(v, (key, val: unknown) => (SECRET_KEY.test(key) ? undefined : val)) as
+          string | undefined;
         out[k] = redactSecrets(json ?? '');
       } catch {
         out[k] = '[unserializable]';
@@ -51,23 +52,24 @@ export function safeFields(fields: Record<string, unknown>): Record<string, unkn
  * goes through redactSecrets, so SASL/SSL settings never reach a log.
  */
 export function kafkaLogCreator(logger: Logger): logCreator {
-  return () => ({ namespace, level, log }) => {
-    const { message, timestamp: _timestamp, ...extra } = log;
-    const fields = { component: 'kafkajs', namespace, ...safeFields(extra) };
-    const msg = redactSecrets(message);
-    // kafkajs logs every error response at ERROR before deciding to retry it or rejoin (coordinator
-    // loading, group rebalancing); one it cannot get past surfaces as an exception or a consumer
-    // crash, which the bus logs at ERROR itself.
-    const handledResponse = namespace === 'Connection' && msg.startsWith('Response ');
-    // CreateTopics answers TOPIC_ALREADY_EXISTS when another client created a topic first: kafkajs
-    // logs that as an error before treating it as success. A real creation failure reaches
-    // ensureTopics as an exception (BN_ERR_BUS_TOPICS, with the broker's reasons).
-    const createTopicsAnswer = handledResponse && msg.startsWith('Response CreateTopics(');
-    if (createTopicsAnswer) logger.debug(fields, msg);
-    else if (level === logLevel.ERROR && !handledResponse) logger.error(fields, msg);
-    else if (level === logLevel.ERROR) logger.warn(fields, msg);
-    else if (level === logLevel.WARN && !EXPECTED_WARNINGS.some((w) => w.test(msg))) logger.warn(fields, msg);
-    else if (level === logLevel.INFO) logger.info(fields, msg);
-    else logger.debug(fields, msg);
-  };
+  return () =>
+    ({ namespace, level, log }) => {
+      const { message, timestamp: _timestamp, ...extra } = log;
+      const fields = { component: 'kafkajs', namespace, ...safeFields(extra) };
+      const msg = redactSecrets(message);
+      // kafkajs logs every error response at ERROR before deciding to retry it or rejoin (coordinator
+      // loading, group rebalancing); one it cannot get past surfaces as an exception or a consumer
+      // crash, which the bus logs at ERROR itself.
+      const handledResponse = namespace === 'Connection' && msg.startsWith('Response ');
+      // CreateTopics answers TOPIC_ALREADY_EXISTS when another client created a topic first: kafkajs
+      // logs that as an error before treating it as success. A real creation failure reaches
+      // ensureTopics as an exception (BN_ERR_BUS_TOPICS, with the broker's reasons).
+      const createTopicsAnswer = handledResponse && msg.startsWith('Response CreateTopics(');
+      if (createTopicsAnswer) logger.debug(fields, msg);
+      else if (level === logLevel.ERROR && !handledResponse) logger.error(fields, msg);
+      else if (level === logLevel.ERROR) logger.warn(fields, msg);
+      else if (level === logLevel.WARN && !EXPECTED_WARNINGS.some((w) => w.test(msg))) logger.warn(fields, msg);
+      else if (level === logLevel.INFO) logger.info(fields, msg);
+      else logger.debug(fields, msg);
+    };
 }

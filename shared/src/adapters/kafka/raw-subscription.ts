@@ -34,20 +34,41 @@ export class RawSubscription implements Subscription {
   private inFlight: Promise<void> | undefined;
   private wake: (() => void) | undefined;
 
-  constructor(private readonly kafka: Kafka, private readonly o: RawSubscriptionOptions, private readonly log: Logger) {}
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly o: RawSubscriptionOptions,
+    private readonly log: Logger,
+  ) {}
 
   async start(): Promise<void> {
     const retry = {
-      retries: 8, initialDelayMs: 200, maxDelayMs: 2_000,
+      retries: 8,
+      initialDelayMs: 200,
+      maxDelayMs: 2_000,
       shouldRetry: (e: unknown) => Boolean((e as { retriable?: boolean }).retriable),
-      onRetry: (e: unknown, attempt: number) => this.log.warn({ topic: this.o.topic, attempt, err: describeKafkaError(e) }, 'consumer start: retrying'),
+      onRetry: (e: unknown, attempt: number) =>
+        this.log.warn({ topic: this.o.topic, attempt, err: describeKafkaError(e) }, 'consumer start: retrying'),
     };
     try {
       this.consumer = await withRetry(async () => {
-        const c = this.kafka.consumer({ groupId: this.o.group, maxWaitTimeInMs: 100, sessionTimeout: this.o.sessionTimeoutMs, heartbeatInterval: this.o.heartbeatIntervalMs, allowAutoTopicCreation: false });
+        const c = this.kafka.consumer({
+          groupId: this.o.group,
+          maxWaitTimeInMs: 100,
+          sessionTimeout: this.o.sessionTimeoutMs,
+          heartbeatInterval: this.o.heartbeatIntervalMs,
+          allowAutoTopicCreation: false,
+        });
         c.on(c.events.CRASH, ({ payload }) => {
           if (!payload.restart) this.dead = describeKafkaError(payload.error);
-          this.log.error({ topic: this.o.topic, group: this.o.group, restart: payload.restart, err: describeKafkaError(payload.error) }, payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting');
+          this.log.error(
+            {
+              topic: this.o.topic,
+              group: this.o.group,
+              restart: payload.restart,
+              err: describeKafkaError(payload.error),
+            },
+            payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting',
+          );
         });
         try {
           await c.connect();
@@ -60,7 +81,11 @@ export class RawSubscription implements Subscription {
         }
       }, retry);
     } catch (e) {
-      throw new BottleneckError('BN_ERR_BUS_CONNECT', `consumer group ${this.o.group} could not subscribe to ${this.o.topic}: ${describeKafkaError(e)}`, { cause: e });
+      throw new BottleneckError(
+        'BN_ERR_BUS_CONNECT',
+        `consumer group ${this.o.group} could not subscribe to ${this.o.topic}: ${describeKafkaError(e)}`,
+        { cause: e },
+      );
     }
   }
 
@@ -77,7 +102,17 @@ export class RawSubscription implements Subscription {
           break;
         } catch (e) {
           const delayMs = Math.min(this.o.maxRetryDelayMs, 200 * 2 ** Math.min(attempt - 1, 10));
-          this.log.warn({ topic, partition, offset: message.offset, attempt, delayMs, err: e instanceof Error ? e.message : String(e) }, 'handler failed: retrying (this topic\'s messages are never dropped)');
+          this.log.warn(
+            {
+              topic,
+              partition,
+              offset: message.offset,
+              attempt,
+              delayMs,
+              err: e instanceof Error ? e.message : String(e),
+            },
+            "handler failed: retrying (this topic's messages are never dropped)",
+          );
           if (!(await this.sleep(delayMs))) return;
         }
       }
@@ -92,8 +127,15 @@ export class RawSubscription implements Subscription {
   private sleep(ms: number): Promise<boolean> {
     if (this.closing) return Promise.resolve(false);
     return new Promise((r) => {
-      const t = setTimeout(() => { this.wake = undefined; r(true); }, ms);
-      this.wake = () => { clearTimeout(t); this.wake = undefined; r(false); };
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        r(true);
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        r(false);
+      };
     });
   }
 

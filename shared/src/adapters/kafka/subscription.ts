@@ -4,7 +4,14 @@ import { decodeEvent, type EventType, type PipelineEvent } from '../../events/in
 import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
 import type { Logger } from '../../stage/context.js';
 import { subscriptionAwareRoundRobin } from './assigner.js';
-import { deadLetterOf, MAX_DEAD_LETTER_COPY_BYTES, poisonFailedEvent, referenceOf, tooLarge, type KafkaDeadLetter } from './dead-letter.js';
+import {
+  deadLetterOf,
+  MAX_DEAD_LETTER_COPY_BYTES,
+  poisonFailedEvent,
+  referenceOf,
+  tooLarge,
+  type KafkaDeadLetter,
+} from './dead-letter.js';
 import { DEAD_LETTER_SUFFIX, describeKafkaError, topicName, typeOfTopic } from './topics.js';
 
 /** How a subscription's consumer behaves; KafkaBus fills in the defaults. */
@@ -44,19 +51,32 @@ type Outcome = 'handled' | 'abandoned';
  * what is wrong. A valid event on the wrong topic is refused too: a consumer gets only the types it
  * subscribed to.
  */
-export function decodeMessage(topic: string, partition: number, message: KafkaMessage, expected: EventType | undefined): PipelineEvent {
+export function decodeMessage(
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  expected: EventType | undefined,
+): PipelineEvent {
   const where = `message at offset ${message.offset} of ${topic} partition ${partition}`;
   if (message.value === null) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} has no value (a tombstone); the bus never produces one`);
+    throw new BottleneckError(
+      'BN_ERR_EVENT_INVALID',
+      `${where} has no value (a tombstone); the bus never produces one`,
+    );
   }
   let event: PipelineEvent;
   try {
     event = decodeEvent(message.value.toString('utf8'));
   } catch (e) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, { cause: e });
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, {
+      cause: e,
+    });
   }
   if (expected !== undefined && event.type !== expected) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is a "${event.type}" event, but the topic carries "${expected}" events`);
+    throw new BottleneckError(
+      'BN_ERR_EVENT_INVALID',
+      `${where} is a "${event.type}" event, but the topic carries "${expected}" events`,
+    );
   }
   return event;
 }
@@ -91,7 +111,10 @@ export class KafkaSubscription implements Subscription {
     this.abandon = () => resolve('abandoned');
   });
 
-  constructor(private readonly opts: SubscribeOptions, private readonly deps: SubscriptionDeps) {
+  constructor(
+    private readonly opts: SubscribeOptions,
+    private readonly deps: SubscriptionDeps,
+  ) {
     const s = deps.settings;
     this.log = deps.log;
     this.topics = [...new Set(opts.types)].map((t) => topicName(deps.prefix, t));
@@ -128,14 +151,20 @@ export class KafkaSubscription implements Subscription {
     });
     const offJoin = c.on(c.events.GROUP_JOIN, () => joined());
     c.on(c.events.GROUP_JOIN, ({ payload }) => {
-      this.assigned = Object.values((payload.memberAssignment as Record<string, number[]> | undefined) ?? {}).reduce((n, parts) => n + (parts).length, 0);
+      this.assigned = Object.values((payload.memberAssignment as Record<string, number[]> | undefined) ?? {}).reduce(
+        (n, parts) => n + parts.length,
+        0,
+      );
     });
     c.on(c.events.REBALANCING, () => {
       this.assigned = 0;
     });
     c.on(c.events.CRASH, ({ payload }) => {
       if (!payload.restart) this.dead = describeKafkaError(payload.error);
-      this.log.error({ group: this.opts.group, restart: payload.restart, err: describeKafkaError(payload.error) }, payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting');
+      this.log.error(
+        { group: this.opts.group, restart: payload.restart, err: describeKafkaError(payload.error) },
+        payload.restart ? 'consumer crashed: restarting' : 'consumer crashed: not restarting',
+      );
     });
     try {
       await c.connect();
@@ -147,13 +176,26 @@ export class KafkaSubscription implements Subscription {
       });
     } catch (e) {
       await c.disconnect().catch(() => {});
-      throw new BottleneckError('BN_ERR_BUS_CONNECT', `consumer group ${this.opts.group} could not subscribe to ${topics.join(', ')}: ${describeKafkaError(e)}`, { cause: e });
+      throw new BottleneckError(
+        'BN_ERR_BUS_CONNECT',
+        `consumer group ${this.opts.group} could not subscribe to ${topics.join(', ')}: ${describeKafkaError(e)}`,
+        { cause: e },
+      );
     }
     let timer: NodeJS.Timeout | undefined;
-    const ok = await Promise.race([join, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), this.deps.settings.joinTimeoutMs); })]);
+    const ok = await Promise.race([
+      join,
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), this.deps.settings.joinTimeoutMs);
+      }),
+    ]);
     clearTimeout(timer);
     offJoin();
-    if (!ok) this.log.warn({ group: this.opts.group, joinTimeoutMs: this.deps.settings.joinTimeoutMs }, 'consumer has not joined its group yet: delivery starts when it has');
+    if (!ok)
+      this.log.warn(
+        { group: this.opts.group, joinTimeoutMs: this.deps.settings.joinTimeoutMs },
+        'consumer has not joined its group yet: delivery starts when it has',
+      );
   }
 
   /**
@@ -178,7 +220,10 @@ export class KafkaSubscription implements Subscription {
       // not running yet (close during subscribe): nothing is in flight
     }
     const timer = setTimeout(() => {
-      this.log.warn({ group: this.opts.group, closeTimeoutMs: this.deps.settings.closeTimeoutMs }, 'handler still running at close: its message is left uncommitted and will be delivered again');
+      this.log.warn(
+        { group: this.opts.group, closeTimeoutMs: this.deps.settings.closeTimeoutMs },
+        'handler still running at close: its message is left uncommitted and will be delivered again',
+      );
       this.abandon();
     }, this.deps.settings.closeTimeoutMs);
     try {
@@ -208,7 +253,10 @@ export class KafkaSubscription implements Subscription {
           await this.consumer.commitOffsets(offsets);
         } catch (e) {
           // A commit refused during a rebalance: the new owner of the partition gets those events again.
-          this.log.warn({ group: this.opts.group, offsets, err: describeKafkaError(e) }, 'offset commit failed: these events may be delivered again');
+          this.log.warn(
+            { group: this.opts.group, offsets, err: describeKafkaError(e) },
+            'offset commit failed: these events may be delivered again',
+          );
         }
       }
       // Same tick as the emptiness check above: a commitLater after this starts a new loop.
@@ -227,12 +275,20 @@ export class KafkaSubscription implements Subscription {
     this.inFlight++;
     const { topic, partition, message } = payload;
     const done = this.handleMessage(payload)
-      .then(() => null, (e: unknown) => ({ error: e }))
+      .then(
+        () => null,
+        (e: unknown) => ({ error: e }),
+      )
       .finally(() => {
         if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
       });
     let timer: NodeJS.Timeout | undefined;
-    const first = await Promise.race([done, new Promise<'slow'>((r) => { timer = setTimeout(() => r('slow'), DETACH_AFTER_MS); })]);
+    const first = await Promise.race([
+      done,
+      new Promise<'slow'>((r) => {
+        timer = setTimeout(() => r('slow'), DETACH_AFTER_MS);
+      }),
+    ]);
     clearTimeout(timer);
     if (first !== 'slow') {
       if (first) throw first.error;
@@ -247,11 +303,17 @@ export class KafkaSubscription implements Subscription {
     void done.then((r) => {
       if (r) {
         // Not handled: read it again from its offset (the consumer had moved past it).
-        this.log.error({ group: this.opts.group, topic, partition, offset: message.offset, err: describeKafkaError(r.error) }, 'handler failed: the message will be read again');
+        this.log.error(
+          { group: this.opts.group, topic, partition, offset: message.offset, err: describeKafkaError(r.error) },
+          'handler failed: the message will be read again',
+        );
         try {
           this.consumer.seek({ topic, partition, offset: message.offset });
         } catch (e) {
-          this.log.warn({ group: this.opts.group, topic, partition, err: describeKafkaError(e) }, 'seek failed: the message comes again after a restart or a rebalance');
+          this.log.warn(
+            { group: this.opts.group, topic, partition, err: describeKafkaError(e) },
+            'seek failed: the message comes again after a restart or a rebalance',
+          );
         }
       }
       if (!this.stopping) this.consumer.resume(tp);
@@ -283,7 +345,9 @@ export class KafkaSubscription implements Subscription {
     const { maxAttempts, retryDelayMs, maxRetryDelayMs } = this.deps.settings;
     for (let attempt = 1; ; attempt++) {
       try {
-        const run = Promise.resolve().then(() => this.opts.handler(event)).then((): Outcome => 'handled');
+        const run = Promise.resolve()
+          .then(() => this.opts.handler(event))
+          .then((): Outcome => 'handled');
         return await Promise.race([run, this.abandoned]);
       } catch (e) {
         if (attempt >= maxAttempts || (e as { code?: unknown }).code === 'BN_ERR_EVENT_INVALID') {
@@ -291,27 +355,56 @@ export class KafkaSubscription implements Subscription {
           return 'handled';
         }
         const delayMs = Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (attempt - 1));
-        this.log.warn({ group: this.opts.group, topic, partition, offset: message.offset, eventId: event.id, runId: event.runId, attempt, delayMs, err: errorMessage(e) }, 'handler failed: retrying');
+        this.log.warn(
+          {
+            group: this.opts.group,
+            topic,
+            partition,
+            offset: message.offset,
+            eventId: event.id,
+            runId: event.runId,
+            attempt,
+            delayMs,
+            err: errorMessage(e),
+          },
+          'handler failed: retrying',
+        );
         if (!(await this.sleep(delayMs))) return 'abandoned';
       }
     }
   }
 
   /** Dead-letters a message, publishes `failed` for a poison one, and tells onDeadLetter. */
-  private async giveUp(src: { topic: string; partition: number; message: KafkaMessage; group: string }, error: unknown, attempts: number): Promise<void> {
+  private async giveUp(
+    src: { topic: string; partition: number; message: KafkaMessage; group: string },
+    error: unknown,
+    attempts: number,
+  ): Promise<void> {
     const now = this.deps.now();
     const { record, message } = deadLetterOf(src, error, attempts, now);
     const dlq = topicName(this.deps.prefix, DEAD_LETTER_SUFFIX);
     try {
       // A message too large to copy whole (it may be the very reason it failed) goes as a reference.
-      await this.deps.produce(dlq, [(src.message.value?.length ?? 0) > MAX_DEAD_LETTER_COPY_BYTES ? referenceOf(src, message) : message]);
+      await this.deps.produce(dlq, [
+        (src.message.value?.length ?? 0) > MAX_DEAD_LETTER_COPY_BYTES ? referenceOf(src, message) : message,
+      ]);
     } catch (e) {
       if (!tooLarge(e)) throw e;
       await this.deps.produce(dlq, [referenceOf(src, message)]);
     }
     this.log.warn(
-      { group: src.group, topic: src.topic, partition: src.partition, offset: src.message.offset, attempts, errorClass: errorClassOf(error), code: record.code },
-      attempts === 0 ? 'message is not a valid event: sent to the dead-letter topic' : 'handler kept failing: event sent to the dead-letter topic',
+      {
+        group: src.group,
+        topic: src.topic,
+        partition: src.partition,
+        offset: src.message.offset,
+        attempts,
+        errorClass: errorClassOf(error),
+        code: record.code,
+      },
+      attempts === 0
+        ? 'message is not a valid event: sent to the dead-letter topic'
+        : 'handler kept failing: event sent to the dead-letter topic',
     );
     if (attempts === 0 && error instanceof BottleneckError) {
       const failed = poisonFailedEvent(src.message.value, src.group, error, now);
@@ -331,8 +424,15 @@ export class KafkaSubscription implements Subscription {
       if (busy) return;
       busy = true;
       heartbeat()
-        .catch((e: unknown) => this.log.debug({ group: this.opts.group, err: describeKafkaError(e) }, 'heartbeat during a handler failed (a rebalance is pending)'))
-        .finally(() => { busy = false; });
+        .catch((e: unknown) =>
+          this.log.debug(
+            { group: this.opts.group, err: describeKafkaError(e) },
+            'heartbeat during a handler failed (a rebalance is pending)',
+          ),
+        )
+        .finally(() => {
+          busy = false;
+        });
     }, this.deps.settings.heartbeatIntervalMs);
     return () => clearInterval(timer);
   }

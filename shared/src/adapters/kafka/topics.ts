@@ -55,17 +55,28 @@ export async function ensureTopics(admin: Admin, topics: string[], s: TopicSetti
         ...(configEntries.length ? { configEntries } : {}),
       }));
       const created = await withRetry(() => admin.createTopics({ topics: specs, waitForLeaders: true }), retry);
-      if (created) log.info({ topics: missing, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor }, 'bus topics created');
+      if (created)
+        log.info(
+          { topics: missing, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor },
+          'bus topics created',
+        );
       else log.debug({ topics: missing }, 'bus topics created meanwhile by another client: left as they are');
     }
     const meta = await withRetry(() => admin.fetchTopicMetadata({ topics }), retry);
     for (const t of meta.topics) {
       if (t.partitions.length < s.numPartitions) {
-        log.warn({ topic: t.name, partitions: t.partitions.length, configured: s.numPartitions }, 'bus topic exists with fewer partitions than configured: left as it is');
+        log.warn(
+          { topic: t.name, partitions: t.partitions.length, configured: s.numPartitions },
+          'bus topic exists with fewer partitions than configured: left as it is',
+        );
       }
     }
   } catch (e) {
-    throw new BottleneckError('BN_ERR_BUS_TOPICS', `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${s.replicationFactor === -1 ? 'broker default' : s.replicationFactor}) failed: ${describeKafkaError(e)}`, { cause: e });
+    throw new BottleneckError(
+      'BN_ERR_BUS_TOPICS',
+      `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${s.replicationFactor === -1 ? 'broker default' : s.replicationFactor}) failed: ${describeKafkaError(e)}`,
+      { cause: e },
+    );
   }
 }
 

@@ -12,12 +12,14 @@ export const FailedEvent = EnvelopeBase.extend({
     errorClass: z.string(),
     message: z.string(),
     retriable: z.boolean(),
-    location: z.object({
-      file: z.string().optional(),
-      sheet: z.string().optional(),
-      column: z.string().optional(),
-      row: z.number().int().optional(),
-    }).optional(),
+    location: z
+      .object({
+        file: z.string().optional(),
+        sheet: z.string().optional(),
+        column: z.string().optional(),
+        row: z.number().int().optional(),
+      })
+      .optional(),
     failedAt: z.iso.datetime({ offset: true }),
     /** The event whose handling failed (without its materializations, to keep records small). */
     trigger: z.object({ id: z.string(), type: z.string(), v: z.number(), ts: z.string() }).optional(),

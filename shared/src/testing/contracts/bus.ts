@@ -48,24 +48,62 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'cli' } });
 
     /** Subscribes a handler that sees only this test's events (topics may be shared with other runs). */
-    async function subscribe(types: readonly EventType[], handler: EventHandler, group = uniqueTag('group')): Promise<Subscription> {
-      const sub = await fx.bus.subscribe({ group, types, handler: async (e) => { if (e.runId === runId) await handler(e); } });
+    async function subscribe(
+      types: readonly EventType[],
+      handler: EventHandler,
+      group = uniqueTag('group'),
+    ): Promise<Subscription> {
+      const sub = await fx.bus.subscribe({
+        group,
+        types,
+        handler: async (e) => {
+          if (e.runId === runId) await handler(e);
+        },
+      });
       subs.push(sub);
       return sub;
     }
 
     test('delivers a published event, re-validated, equal to what was published', async () => {
       const got: PipelineEvent[] = [];
-      await subscribe(['failed'], async (e) => { got.push(e); });
+      await subscribe(['failed'], async (e) => {
+        got.push(e);
+      });
       const sent = makeEvent('failed', {
-        runId, partition,
-        materializations: { erp_clean: { location: `staging/${partition}/${runId}/erp_clean.parquet`, dataVersion: 'ab'.repeat(32), metadata: { rowCount: 825, durationMs: 12, bytes: 4096, columns: [{ name: 'price', type: 'DECIMAL(18,4)' }] } } },
-        checks: [{ asset: 'erp_clean', check: 'product_id_unique', passed: false, severity: 'ERROR', blocking: true, description: 'no product_id twice', metadata: { duplicateProductIds: ['4954'] } }],
+        runId,
+        partition,
+        materializations: {
+          erp_clean: {
+            location: `staging/${partition}/${runId}/erp_clean.parquet`,
+            dataVersion: 'ab'.repeat(32),
+            metadata: {
+              rowCount: 825,
+              durationMs: 12,
+              bytes: 4096,
+              columns: [{ name: 'price', type: 'DECIMAL(18,4)' }],
+            },
+          },
+        },
+        checks: [
+          {
+            asset: 'erp_clean',
+            check: 'product_id_unique',
+            passed: false,
+            severity: 'ERROR',
+            blocking: true,
+            description: 'no product_id twice',
+            metadata: { duplicateProductIds: ['4954'] },
+          },
+        ],
         expectations: { totalRevenue: '70568.60' },
         payload: {
-          stage: 'clean', asset: 'erp_clean', code: 'BN_ERR_INPUT_BAD_VALUE', errorClass: 'BottleneckError',
+          stage: 'clean',
+          asset: 'erp_clean',
+          code: 'BN_ERR_INPUT_BAD_VALUE',
+          errorClass: 'BottleneckError',
           message: 'erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number. Ünïcödé ✓',
-          retriable: false, location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 },
+          retriable: false,
+          location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 },
           failedAt: '2031-07-01T10:00:00.000Z',
         },
       });
@@ -78,7 +116,9 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
 
     test('delivers to a subscriber only the event types it subscribed to', async () => {
       const got: PipelineEvent[] = [];
-      await subscribe(['merged'], async (e) => { got.push(e); });
+      await subscribe(['merged'], async (e) => {
+        got.push(e);
+      });
       const t = trigger();
       const m = makeEvent('merged', { runId, partition, materializations: {}, checks: [], payload: {} });
       await fx.bus.publish(t);
@@ -91,11 +131,23 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
     test('gives every event to each consumer group', async () => {
       const a: string[] = [];
       const b: string[] = [];
-      await subscribe(['trigger', 'merged'], async (e) => { a.push(e.id); });
-      await subscribe(['trigger', 'merged'], async (e) => { b.push(e.id); });
-      const sent = [trigger(), makeEvent('merged', { runId, partition, materializations: {}, checks: [], payload: {} }), trigger()];
+      await subscribe(['trigger', 'merged'], async (e) => {
+        a.push(e.id);
+      });
+      await subscribe(['trigger', 'merged'], async (e) => {
+        b.push(e.id);
+      });
+      const sent = [
+        trigger(),
+        makeEvent('merged', { runId, partition, materializations: {}, checks: [], payload: {} }),
+        trigger(),
+      ];
       for (const e of sent) await fx.bus.publish(e);
-      await waitUntil(() => new Set(a).size >= 3 && new Set(b).size >= 3, timeoutMs, 'both groups to get the three events');
+      await waitUntil(
+        () => new Set(a).size >= 3 && new Set(b).size >= 3,
+        timeoutMs,
+        'both groups to get the three events',
+      );
       const ids = sent.map((e) => e.id).sort();
       expect([...new Set(a)].sort()).toEqual(ids);
       expect([...new Set(b)].sort()).toEqual(ids);
@@ -147,7 +199,9 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
 
     test('refuses an invalid event at publish with BN_ERR_EVENT_INVALID, and delivers nothing of it', async () => {
       const got: string[] = [];
-      await subscribe(['trigger'], async (e) => { got.push(e.id); });
+      await subscribe(['trigger'], async (e) => {
+        got.push(e.id);
+      });
       const bad = { ...trigger(), partition: '2031-13' } as PipelineEvent;
       await expect(fx.bus.publish(bad)).rejects.toMatchObject({
         code: 'BN_ERR_EVENT_INVALID',
@@ -156,7 +210,8 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       const { runId: _omit, ...noRunId } = trigger();
       await expect(fx.bus.publish(noRunId as PipelineEvent)).rejects.toMatchObject({
         code: 'BN_ERR_EVENT_INVALID',
-        message: 'event of type "trigger" does not match its schema: runId: Invalid input: expected string, received undefined',
+        message:
+          'event of type "trigger" does not match its schema: runId: Invalid input: expected string, received undefined',
       });
       const marker = trigger();
       await fx.bus.publish(marker);
@@ -164,19 +219,35 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       expect(got).toEqual([marker.id]);
     });
 
-    test('shares a group\'s events among its subscriptions: each event is handled once by the group', async () => {
+    test("shares a group's events among its subscriptions: each event is handled once by the group", async () => {
       const group = uniqueTag('group');
       const a: string[] = [];
       const b: string[] = [];
-      await subscribe(['trigger'], async (e) => { a.push(e.id); }, group);
-      await subscribe(['trigger'], async (e) => { b.push(e.id); }, group);
+      await subscribe(
+        ['trigger'],
+        async (e) => {
+          a.push(e.id);
+        },
+        group,
+      );
+      await subscribe(
+        ['trigger'],
+        async (e) => {
+          b.push(e.id);
+        },
+        group,
+      );
       const sent = [trigger(), trigger(), trigger()];
       for (const e of sent) await fx.bus.publish(e);
       await waitUntil(() => a.length + b.length >= sent.length, timeoutMs, 'the three events');
       // A second delivery would come before a later event of the same month: wait for one instead of a while.
       const marker = trigger();
       await fx.bus.publish(marker);
-      await waitUntil(() => a.includes(marker.id) || b.includes(marker.id), timeoutMs, 'the marker event published after them');
+      await waitUntil(
+        () => a.includes(marker.id) || b.includes(marker.id),
+        timeoutMs,
+        'the marker event published after them',
+      );
       expect([...a, ...b].filter((id) => id !== marker.id).sort()).toEqual(sent.map((e) => e.id).sort());
       expect([...a, ...b].filter((id) => id === marker.id)).toHaveLength(1);
     });
@@ -184,7 +255,13 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
     test('resumes a group after its last handled event when a new subscription of the group starts', async () => {
       const group = uniqueTag('group');
       const first: string[] = [];
-      const sub = await subscribe(['trigger'], async (e) => { first.push(e.id); }, group);
+      const sub = await subscribe(
+        ['trigger'],
+        async (e) => {
+          first.push(e.id);
+        },
+        group,
+      );
       const early = trigger();
       await fx.bus.publish(early);
       await waitUntil(() => first.length >= 1, timeoutMs, 'the first event');
@@ -192,7 +269,13 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       const late = trigger();
       await fx.bus.publish(late);
       const second: string[] = [];
-      await subscribe(['trigger'], async (e) => { second.push(e.id); }, group);
+      await subscribe(
+        ['trigger'],
+        async (e) => {
+          second.push(e.id);
+        },
+        group,
+      );
       await waitUntil(() => second.length >= 1, timeoutMs, 'the event published while the group had no subscription');
       // Anything delivered again would come before a later event of the same month.
       const marker = trigger();
@@ -205,8 +288,12 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
     test('stops delivering to a closed subscription', async () => {
       const closed: string[] = [];
       const open: string[] = [];
-      const sub = await subscribe(['trigger'], async (e) => { closed.push(e.id); });
-      await subscribe(['trigger'], async (e) => { open.push(e.id); });
+      const sub = await subscribe(['trigger'], async (e) => {
+        closed.push(e.id);
+      });
+      await subscribe(['trigger'], async (e) => {
+        open.push(e.id);
+      });
       const before = trigger();
       await fx.bus.publish(before);
       await waitUntil(() => closed.length >= 1 && open.length >= 1, timeoutMs, 'the first event in both groups');
@@ -222,20 +309,53 @@ export function busContract(name: string, make: () => Promise<BusFixture>, optio
       const topic = `${uniqueTag('raw')}.notifications`;
       const a: string[] = [];
       const b: string[] = [];
-      subs.push(await fx.bus.subscribeRaw({ topic, group: uniqueTag('group'), handler: async (m) => { if (m.topic === topic) a.push(m.value); } }));
-      subs.push(await fx.bus.subscribeRaw({ topic, group: uniqueTag('group'), handler: async (m) => { b.push(`${m.key}:${m.value}`); } }));
+      subs.push(
+        await fx.bus.subscribeRaw({
+          topic,
+          group: uniqueTag('group'),
+          handler: async (m) => {
+            if (m.topic === topic) a.push(m.value);
+          },
+        }),
+      );
+      subs.push(
+        await fx.bus.subscribeRaw({
+          topic,
+          group: uniqueTag('group'),
+          handler: async (m) => {
+            b.push(`${m.key}:${m.value}`);
+          },
+        }),
+      );
       const values = ['{"Records":[]}', 'not json at all', 'Ünïcödé ✓'];
       for (const v of values) await fx.bus.publishRaw(topic, v, '2031-07');
-      await waitUntil(() => new Set(a).size >= 3 && new Set(b).size >= 3, timeoutMs, 'both groups to read the three raw messages');
+      await waitUntil(
+        () => new Set(a).size >= 3 && new Set(b).size >= 3,
+        timeoutMs,
+        'both groups to read the three raw messages',
+      );
       expect([...new Set(a)]).toEqual(values);
       expect([...new Set(b)]).toEqual(values.map((v) => `2031-07:${v}`));
     });
 
     test('hands a message it gave up on to dead-letter readers: where it came from, why, and the message itself', async () => {
       const group = uniqueTag('group');
-      await subscribe(['trigger'], async () => { throw new Error('this handler always fails'); }, group);
+      await subscribe(
+        ['trigger'],
+        async () => {
+          throw new Error('this handler always fails');
+        },
+        group,
+      );
       const seen: DeadLetterMessage[] = [];
-      subs.push(await fx.bus.subscribeDeadLetters({ group: uniqueTag('dlq'), handler: async (dl) => { if (dl.group === group) seen.push(dl); } }));
+      subs.push(
+        await fx.bus.subscribeDeadLetters({
+          group: uniqueTag('dlq'),
+          handler: async (dl) => {
+            if (dl.group === group) seen.push(dl);
+          },
+        }),
+      );
       const sent = trigger();
       await fx.bus.publish(sent);
       await waitUntil(() => seen.length >= 1, timeoutMs * 2, 'the dead-letter record');

@@ -7,7 +7,12 @@ import { randomBytes } from 'node:crypto';
  * so that they run unchanged against a real broker. `timeoutMs` is a safety net for a test that
  * would otherwise hang, not a statement about speed: make it generous.
  */
-export async function waitUntil(done: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
+export async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  everyMs = 10,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
@@ -46,7 +51,8 @@ export function contractIt(options: ContractOptions, timeoutMs: number) {
   };
   const done = () => {
     const unknown = (options.knownFailures ?? []).filter((t) => !titles.has(t));
-    if (unknown.length) throw new Error(`knownFailures name no contract test: ${unknown.map((t) => JSON.stringify(t)).join(', ')}`);
+    if (unknown.length)
+      throw new Error(`knownFailures name no contract test: ${unknown.map((t) => JSON.stringify(t)).join(', ')}`);
   };
   return { test, done };
 }

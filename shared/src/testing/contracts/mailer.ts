@@ -53,16 +53,18 @@ export function mailerContract(name: string, make: () => Promise<MailerFixture>,
       const r = await fx.mailer.send(msg);
       expect(typeof r.id).toBe('string');
       expect(r.id.length).toBeGreaterThan(0);
-      expect(await mine()).toEqual([{
-        personalizations: [{ to: [{ email: 'ops@bottleneck.example' }, { email: 'data@bottleneck.example' }] }],
-        from: { email: 'pipeline@bottleneck.example' },
-        subject: msg.subject,
-        content: [
-          { type: 'text/plain', value: msg.text },
-          { type: 'text/html', value: msg.html },
-        ],
-        custom_args: { runId: 'r-1', partition: '2026-12', stage: 'clean' },
-      }]);
+      expect(await mine()).toEqual([
+        {
+          personalizations: [{ to: [{ email: 'ops@bottleneck.example' }, { email: 'data@bottleneck.example' }] }],
+          from: { email: 'pipeline@bottleneck.example' },
+          subject: msg.subject,
+          content: [
+            { type: 'text/plain', value: msg.text },
+            { type: 'text/html', value: msg.html },
+          ],
+          custom_args: { runId: 'r-1', partition: '2026-12', stage: 'clean' },
+        },
+      ]);
     });
 
     test('sends no custom_args when the message has no tags', async () => {

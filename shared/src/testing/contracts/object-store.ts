@@ -42,7 +42,11 @@ const UNSAFE_KEYS: readonly [string, string][] = [
  *   return { store: new FolderStore(root), cleanup: () => rm(root, { recursive: true, force: true }) };
  * });
  */
-export function objectStoreContract(name: string, make: () => Promise<ObjectStoreFixture>, options: ContractOptions = {}): void {
+export function objectStoreContract(
+  name: string,
+  make: () => Promise<ObjectStoreFixture>,
+  options: ContractOptions = {},
+): void {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const { test, done } = contractIt(options, timeoutMs);
 
@@ -97,14 +101,18 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       expect((await store.get(`${p}file.bin`)).equals(bin)).toBe(true);
     });
 
-    test('putFile with consume stores the file\'s bytes (the store may take the file instead of copying it)', async () => {
+    test("putFile with consume stores the file's bytes (the store may take the file instead of copying it)", async () => {
       const dir = await mkdtemp(join(tmpdir(), 'bn-consume-'));
       try {
         const local = join(dir, 'out.parquet');
         const bin = randomBytes(40_000);
         await writeFile(local, bin);
         const put = await store.putFile(`${p}consumed.bin`, local, { consume: true });
-        expect(put).toEqual({ key: `${p}consumed.bin`, bytes: bin.length, sha256: createHash('sha256').update(bin).digest('hex') });
+        expect(put).toEqual({
+          key: `${p}consumed.bin`,
+          bytes: bin.length,
+          sha256: createHash('sha256').update(bin).digest('hex'),
+        });
         expect((await store.get(`${p}consumed.bin`)).equals(bin)).toBe(true);
       } finally {
         await rm(dir, { recursive: true, force: true });
@@ -148,7 +156,11 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       await store.put(`${other}a/1.txt`, 'elsewhere');
       const all = await store.list(p);
       expect(all.map((o) => [o.key, o.bytes])).toEqual([
-        [`${p}A.txt`, 1], [`${p}a/1.txt`, 1], [`${p}a/2.txt`, 4], [`${p}ab.txt`, 2], [`${p}b.txt`, 2],
+        [`${p}A.txt`, 1],
+        [`${p}a/1.txt`, 1],
+        [`${p}a/2.txt`, 4],
+        [`${p}ab.txt`, 2],
+        [`${p}b.txt`, 2],
       ]);
       expect((await store.list(`${p}a/`)).map((o) => o.key)).toEqual([`${p}a/1.txt`, `${p}a/2.txt`]);
       // A prefix is a string prefix, not a folder: `a` matches `a/...` and `ab.txt`.
@@ -184,7 +196,11 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
 
     test('get, getStream and getToFile of an absent object fail with BN_ERR_STORE_NOT_FOUND', async () => {
       const key = `${p}missing.txt`;
-      const notFound = { code: 'BN_ERR_STORE_NOT_FOUND', message: `object ${key} is not in the store`, retriable: false };
+      const notFound = {
+        code: 'BN_ERR_STORE_NOT_FOUND',
+        message: `object ${key} is not in the store`,
+        retriable: false,
+      };
       await expect(store.get(key)).rejects.toMatchObject(notFound);
       await expect(store.getStream(key)).rejects.toMatchObject(notFound);
       await expect(store.getToFile(key)).rejects.toMatchObject(notFound);
@@ -193,7 +209,10 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
     test('get of a key that is only a folder of other objects fails with BN_ERR_STORE_NOT_FOUND', async () => {
       await store.put(`${p}dir/inner.txt`, 'x');
       expect(await store.head(`${p}dir`)).toBeNull();
-      await expect(store.get(`${p}dir`)).rejects.toMatchObject({ code: 'BN_ERR_STORE_NOT_FOUND', message: `object ${p}dir is not in the store` });
+      await expect(store.get(`${p}dir`)).rejects.toMatchObject({
+        code: 'BN_ERR_STORE_NOT_FOUND',
+        message: `object ${p}dir is not in the store`,
+      });
     });
 
     test('ifMatch reads the version named, and refuses an object replaced since with details.precondition', async () => {
@@ -204,7 +223,12 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
       const local = await store.getToFile(key, { ifMatch: v1 });
       await local.release();
       await store.put(key, 'version two, longer');
-      const refused = { code: 'BN_ERR_STORE_IO', retriable: false, details: { precondition: true }, message: `object ${key} changed since the version asked for (If-Match refused)` };
+      const refused = {
+        code: 'BN_ERR_STORE_IO',
+        retriable: false,
+        details: { precondition: true },
+        message: `object ${key} changed since the version asked for (If-Match refused)`,
+      };
       await expect(store.get(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
       await expect(store.getToFile(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
       await expect(store.getStream(key, { ifMatch: v1 })).rejects.toMatchObject(refused);
@@ -232,7 +256,9 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
         retriable: false,
         details: { conflict: true },
       });
-      await expect(store.putStream(key, Readable.from([Buffer.from('third')]), { ifNoneMatch: true })).rejects.toMatchObject({ details: { conflict: true } });
+      await expect(
+        store.putStream(key, Readable.from([Buffer.from('third')]), { ifNoneMatch: true }),
+      ).rejects.toMatchObject({ details: { conflict: true } });
       expect((await store.get(key)).toString()).toBe('first');
       expect((await store.list(p)).map((o) => o.key)).toEqual([key]);
     });
@@ -290,7 +316,11 @@ export function objectStoreContract(name: string, make: () => Promise<ObjectStor
 
     test('delete refuses unsafe keys with BN_ERR_KEY_INVALID', async () => {
       for (const [key, message] of UNSAFE_KEYS) {
-        await expect(store.delete(key)).rejects.toMatchObject({ code: 'BN_ERR_KEY_INVALID', message, retriable: false });
+        await expect(store.delete(key)).rejects.toMatchObject({
+          code: 'BN_ERR_KEY_INVALID',
+          message,
+          retriable: false,
+        });
       }
     });
 

@@ -6,12 +6,16 @@ export async function add(a: number, b: number): Promise<number> {
 }
 
 export async function fail(): Promise<never> {
-  throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'x.xlsx, sheet "S", column "c", row 3: bad', { location: { file: 'x.xlsx', row: 3 } });
+  throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'x.xlsx, sheet "S", column "c", row 3: bad', {
+    location: { file: 'x.xlsx', row: 3 },
+  });
 }
 
 export async function spin(ms: number): Promise<void> {
   const end = Date.now() + ms;
-  while (Date.now() < end) { /* busy: only terminate() stops this */ }
+  while (Date.now() < end) {
+    /* busy: only terminate() stops this */
+  }
 }
 
 export async function hog(): Promise<number> {
