@@ -10,30 +10,29 @@ import { Kafka, logLevel, type Consumer } from 'kafkajs';
 import { layout, type PipelineEvent } from '@bottleneck/shared';
 import { readCurrent, type CurrentPointer } from '@bottleneck/shared/published';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
+import { allTopics } from '@bottleneck/shared/adapters/kafka/topics';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 import { ROOT } from '../helpers.js';
 import { kafkaControl, type KafkaControl } from '../servers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
-import { PATIENCE_MS, startStack, type Stack, type StackOptions } from '../integration/stack.js';
+import {
+  PATIENCE_MS,
+  startStack,
+  waitFor as waitForCondition,
+  type Stack,
+  type StackOptions,
+} from '../integration/stack.js';
 import { startS3Relay, type S3Relay } from './s3-relay.js';
 
 export const QUICK = process.env.BN_FAULTS_QUICK === '1';
 
-/** Polls fn until it returns something truthy; timeoutMs is a safety net against a hang, not a speed target. */
-export async function waitFor<T>(
+/** The stack's waitFor, tolerating failed polls (servers are killed and restarted here). */
+export const waitFor = <T>(
   what: string,
   fn: () => Promise<T | null | undefined | false>,
   timeoutMs = PATIENCE_MS,
   everyMs = 200,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => null);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+): Promise<T> => waitForCondition(what, fn, { timeoutMs, everyMs, tolerateErrors: true });
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -66,18 +65,7 @@ export class Tap {
       sessionTimeout: 10_000,
     });
     await this.consumer.connect();
-    const types = [
-      'trigger',
-      'file-arrived',
-      'cleaned',
-      'validated',
-      'merged',
-      'analysed',
-      'published',
-      'failed',
-      'dead-letter',
-    ];
-    await this.consumer.subscribe({ topics: types.map((t) => `${this.prefix}.${t}`), fromBeginning: true });
+    await this.consumer.subscribe({ topics: allTopics(this.prefix), fromBeginning: true });
     await this.consumer.run({
       eachMessage: async ({ topic, partition, message }) => {
         const k = `${topic}/${partition}/${message.offset}`;

@@ -15,7 +15,7 @@ import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 import { ROOT, cleanupTmp, cli, tmp } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
-import { PATIENCE_MS, freePort, startStack, type Stack } from './stack.js';
+import { freePort, startStack, waitFor as waitForCondition, type Stack } from './stack.js';
 
 const TOKEN = 'e2e-console-token-0123456789abcdef';
 const MONTHS = ['2026-07', '2026-08', '2026-09'];
@@ -28,22 +28,9 @@ let consoleUrl: string;
 let monthDir: string;
 const consoleLog: string[] = [];
 
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = PATIENCE_MS,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end)
-      throw new Error(
-        `timed out after ${timeoutMs} ms waiting for ${what}; console log: ${consoleLog.join('').slice(-1000)}`,
-      );
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits as the stack's waitFor does, with the console's log in the message on a timeout. */
+const waitFor = <T>(what: string, fn: () => Promise<T | null | undefined | false>) =>
+  waitForCondition(what, fn, { context: () => `console log: ${consoleLog.join('').slice(-1000)}` });
 
 const api = (path: string, init: RequestInit = {}) =>
   fetch(`${consoleUrl}${path}`, {

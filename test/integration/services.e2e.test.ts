@@ -16,7 +16,7 @@ import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 import { cli, NO_REFERENCE, publishedPath, REFERENCE } from '../helpers.js';
 import { STANDIN_API_KEY, start as startStandIn, type StandIn } from '../sendgrid-standin.js';
-import { PATIENCE_MS, SERVICES, startStack, type Stack } from './stack.js';
+import { SERVICES, startStack, waitFor, type Stack } from './stack.js';
 
 if (!REFERENCE) console.warn(`${NO_REFERENCE} (test/integration/services.e2e.test.ts)`);
 
@@ -24,21 +24,6 @@ let stack: Stack;
 let standin: StandIn;
 let store: S3Store;
 let scratch: string;
-
-/** Polls fn until it returns something; timeoutMs is a safety net against a hang, not a speed target. */
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | null | undefined | false>,
-  timeoutMs = PATIENCE_MS,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Every event of one type on the bus so far, read with a plain consumer from the start. */
 async function eventsOf(type: string): Promise<PipelineEvent[]> {

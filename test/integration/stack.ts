@@ -80,6 +80,34 @@ export interface Stack {
 /** Safety net on each wait of the end-to-end tests: generous, as a cold, loaded 2-core machine needs; not a speed target. */
 export const PATIENCE_MS = 180_000;
 
+export interface WaitOptions {
+  /** Safety net against a hang, not a speed target (default PATIENCE_MS). */
+  timeoutMs?: number;
+  everyMs?: number;
+  /** A failed poll counts as "not yet" (a server being restarted), instead of failing the wait. */
+  tolerateErrors?: boolean;
+  /** Appended to the timeout's message: what a person needs to see why (a process's log). */
+  context?: () => string;
+}
+
+/** Polls fn until it returns something truthy, and returns that. */
+export async function waitFor<T>(
+  what: string,
+  fn: () => Promise<T | null | undefined | false>,
+  o: WaitOptions = {},
+): Promise<T> {
+  const timeoutMs = o.timeoutMs ?? PATIENCE_MS;
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await (o.tolerateErrors ? fn().catch(() => null) : fn());
+    if (v) return v;
+    if (Date.now() > end) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${o.context ? `; ${o.context()}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, o.everyMs ?? 200));
+  }
+}
+
 /** Each service's consumer groups and the topics they read (the stage subscriptions, the dead-letter and S3-notification consumers). */
 export function consumerGroups(prefix: string, s3EventsTopic: string): { group: string; topics: string[] }[] {
   return [
