@@ -368,6 +368,39 @@ describe('host ports', () => {
   });
 });
 
+describe('scripts/containers.sh', () => {
+  it("starts the containers in the order of docker-compose.yml's depends_on conditions, which podman-compose ignores", async () => {
+    const { doc } = await load();
+    const text = await readFile(join(ROOT, 'scripts', 'containers.sh'), 'utf8');
+    const list = /^STAGES=\(([^)]*)\)/m.exec(text)![1]!;
+    const stages = [...list.matchAll(/"([^"]*)"/g)].map((m) =>
+      m[1]!.split(/\s+/).map((item) => {
+        const [service, condition] = item.split(':') as [string, string];
+        return { service, condition };
+      }),
+    );
+    const stageOf = new Map(stages.flatMap((st, i) => st.map((x) => [x.service, { i, ...x }] as const)));
+    // Every service once.
+    expect(
+      stages
+        .flat()
+        .map((x) => x.service)
+        .sort(),
+    ).toEqual(Object.keys(doc.services).sort());
+    expect(stageOf.size).toBe(Object.keys(doc.services).length);
+    const wanted: Record<string, string> = { service_healthy: 'healthy', service_completed_successfully: 'done' };
+    for (const [name, svc] of Object.entries(doc.services)) {
+      for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
+        expect(stageOf.get(dep)!.i, `${name} starts after ${dep}`).toBeLessThan(stageOf.get(name)!.i);
+        expect(stageOf.get(dep)!.condition, `${name} waits for ${dep} to be ${condition}`).toBe(wanted[condition]);
+      }
+      // A job is waited for until it exits 0; a server with a health check, until it passes it.
+      if (stageOf.get(name)!.condition === 'done') expect(svc.command ?? svc.entrypoint, name).toBeDefined();
+      if (stageOf.get(name)!.condition === 'ready') expect(svc.healthcheck?.test.join(' '), name).toContain('/readyz');
+    }
+  });
+});
+
 describe('docker-compose.local.yml', () => {
   it('gives every service a local image, and changes nothing else but the poll, the mail URL and the secret files', async () => {
     const [{ doc }, local] = await Promise.all([load(), loadLocal()]);
