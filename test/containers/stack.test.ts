@@ -20,7 +20,7 @@ import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 import { NO_REFERENCE, publishedPath, REFERENCE } from '../helpers.js';
 import { start as startStandIn, type StandIn } from '../sendgrid-standin.js';
-import { consumerGroups, pendingMessages, waitFor, type WaitOptions } from '../integration/stack.js';
+import { consumerGroups, freePort, pendingMessages, waitFor, type WaitOptions } from '../integration/stack.js';
 import {
   containerEnv,
   containerName,
@@ -114,16 +114,19 @@ const jsonFiles = async (prefix: string) => (await store.list(prefix)).filter((o
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'bn-containers-'));
-  // Images (the Debian base once per machine), the project's secrets and network: then the stand-in
-  // can listen on the network's gateway before the alerter starts.
+  // Images (the Debian base once per machine), the project's secrets and network, then the stack.
+  // The alerter mails the stand-in at the network's gateway (host.containers.internal), which the
+  // host has only once a container runs on that network: its port is chosen now, and it listens
+  // there once the stack is up (no alert is due before the tests drop a month).
   env = parseEnv(await script(['prepare'])) as ProjectEnv;
   project = env.BOTTLENECK_PROJECT;
+  const standinPort = await freePort();
+  await script(['up', project], { BOTTLENECK_SENDGRID_URL: `http://host.containers.internal:${standinPort}` });
   standin = await startStandIn({
     apiKey: await readSecret(env, 'sendgrid_api_key'),
     host: env.BOTTLENECK_GATEWAY,
+    port: standinPort,
   });
-  const standinPort = new URL(standin.url).port;
-  await script(['up', project], { BOTTLENECK_SENDGRID_URL: `http://host.containers.internal:${standinPort}` });
 
   const ingest = await containerEnv(project, 'ingest');
   prefix = ingest.KAFKA_TOPIC_PREFIX!;
