@@ -281,7 +281,8 @@ describe('the compose stack in containers (podman)', () => {
       ['clean'],
     );
     expect(after.restarts).toBe(before.restarts + 1);
-    expect((await eventsOf('cleaned')).filter((e) => e.runId === inFlight.runId)).toHaveLength(0);
+    // No check here that the run has no `cleaned` event yet: podman restarts clean within a second,
+    // and the new process may already have handled the run again. What must hold is below: once.
     await waitLogged('extracts/2026-08/_current.json', () => store.head(layout.current('2026-08')), [
       'clean',
       'merge',
