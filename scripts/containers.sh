@@ -135,9 +135,12 @@ ensure_rootfs() {
   log "Debian $SUITE root filesystem made in $((SECONDS - t0))s: $tar"
 }
 
-hash_of() { # strings and files... -> 12 hex characters
+hash_of() { # strings and files... -> 12 hex characters (a file counts by its content, not its path,
+  # so that clones elsewhere on the machine find the same tags; folders are skipped)
   local a
-  for a in "$@"; do if [ -f "$a" ]; then cat "$a"; else printf '%s\n' "$a"; fi; done | sha256sum | cut -c1-12
+  for a in "$@"; do
+    if [ -f "$a" ]; then cat "$a"; elif [ ! -d "$a" ]; then printf '%s\n' "$a"; fi
+  done | sha256sum | cut -c1-12
 }
 
 image_id() { podman image inspect --format '{{.Id}}' "$1"; }
