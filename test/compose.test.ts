@@ -5,7 +5,9 @@
  * deleted. The S3 gateway notifies the topic ingest reads, created before it starts; the bucket
  * job creates the bucket the services use; Kafka has a listener the host can reach; credentials
  * come from Docker secrets; .env.example covers every ${VAR} and holds no secret. The bucket job
- * itself runs against a real server in test/integration/create-bucket.test.ts.
+ * itself runs against a real server in test/integration/create-bucket.test.ts. The stack itself is
+ * started in podman containers by `npm run test:containers` (test/containers/), with
+ * docker-compose.local.yml on top: the last block here checks that file changes only what it says.
  */
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -42,6 +44,20 @@ const load = async () => {
     },
   };
 };
+const loadLocal = async () =>
+  parse(await readFile(join(ROOT, 'docker-compose.local.yml'), 'utf8')) as {
+    services: Record<string, ComposeService>;
+    secrets: Record<string, { file: string }>;
+  };
+/** Host ports .env.example documents as comments (optional: docker-compose.yml has the defaults). */
+const envExampleComments = async () =>
+  new Map(
+    (await readFile(join(ROOT, '.env.example'), 'utf8'))
+      .split('\n')
+      .map((l) => /^# ([A-Z0-9_]+)=(\S*)$/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]!]),
+  );
 const envExample = async () =>
   Object.fromEntries(
     (await readFile(join(ROOT, '.env.example'), 'utf8'))
@@ -108,6 +124,11 @@ describe('docker-compose.yml', () => {
         expect(image, name).not.toMatch(/:latest$/);
       }
     }
+  });
+
+  it('writes no ${VAR:-} with an empty default (podman-compose 1.0.3 leaves it as text: the service got the string as its token)', async () => {
+    const { text } = await load();
+    expect(text).not.toMatch(/\$\{[A-Z0-9_]+:?-\}/);
   });
 
   it('refuses the patterns it is checked against', () => {
@@ -203,10 +224,19 @@ describe('docker-compose.yml', () => {
     const { doc } = await load();
     const k = doc.services.kafka!.environment!;
     expect(String(k.KAFKA_LISTENERS).split(',')).toContain('EXTERNAL://:9094');
-    expect(String(k.KAFKA_ADVERTISED_LISTENERS).split(',')).toContain('EXTERNAL://localhost:9094');
+    const advertised = (env: Record<string, string>) =>
+      interpolate(String(k.KAFKA_ADVERTISED_LISTENERS), env).split(',');
+    const published = (env: Record<string, string>) => doc.services.kafka!.ports!.map((p) => interpolate(p, env));
+    expect(advertised({})).toContain('EXTERNAL://localhost:9094');
+    // Another host port (scripts/containers.sh chooses a free one): advertised as it is published.
+    expect(advertised({ KAFKA_HOST_PORT: '19094' })).toContain('EXTERNAL://localhost:19094');
+    expect(published({ KAFKA_HOST_PORT: '19094' })).toEqual(['127.0.0.1:19094:9094']);
     expect(String(k.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).split(',')).toContain('EXTERNAL:PLAINTEXT');
     expect(k.KAFKA_INTER_BROKER_LISTENER_NAME).toBe('PLAINTEXT');
-    expect(doc.services.kafka!.ports).toContain('127.0.0.1:9094:9094');
+    expect(published({})).toEqual(['127.0.0.1:9094:9094']);
+    // The broker keeps its data in the volume.
+    expect(k.KAFKA_LOG_DIRS).toBe('/var/lib/kafka/data');
+    expect(doc.services.kafka!.volumes).toContain('kafka-data:/var/lib/kafka/data');
     // The containers keep their own listener.
     expect(String(k.KAFKA_ADVERTISED_LISTENERS).split(',')).toContain(
       `PLAINTEXT://${doc.services.merge!.environment!.KAFKA_BROKERS}`,
@@ -240,7 +270,8 @@ describe('docker-compose.yml', () => {
     expect(doc.services.console!.environment!.BN_CONSOLE_TOKEN_FILE).toBe('/run/secrets/console_token');
     const env = await envExample();
     const referenced = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));
-    for (const name of referenced) expect(Object.keys(env), name).toContain(name);
+    const documented = await envExampleComments();
+    for (const name of referenced) expect([...Object.keys(env), ...documented.keys()], name).toContain(name);
     for (const v of VARIABLES.filter((x) => x.secret)) expect(env[v.name] ?? '', v.name).toBe('');
     for (const name of Object.keys(env))
       expect(name, 'a credential in .env.example').not.toMatch(/PASSWORD|SECRET|ACCESS_KEY|API_KEY|ROOT_USER/);
@@ -307,13 +338,91 @@ describe('deploy/versitygw/start.sh', () => {
 });
 
 describe('deploy/Dockerfile', () => {
-  it('builds and runs the services on one pinned Node 22 LTS release', async () => {
-    const froms = (await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8'))
-      .split('\n')
-      .filter((l) => l.startsWith('FROM '))
-      .map((l) => l.split(/\s+/)[1]);
-    expect(froms).toHaveLength(2);
-    for (const f of froms) expect(f).toMatch(/^node:22\.\d+\.\d+-bookworm-slim$/);
-    expect(new Set(froms).size).toBe(1);
+  it('builds and runs the services on one pinned Node 22 LTS release, the base image a build argument', async () => {
+    const lines = (await readFile(join(ROOT, 'deploy', 'Dockerfile'), 'utf8')).split('\n');
+    const froms = lines.filter((l) => l.startsWith('FROM ')).map((l) => l.split(/\s+/)[1]);
+    expect(froms).toEqual(['${BASE_IMAGE}', '${BASE_IMAGE}']);
+    const arg = lines.filter((l) => l.startsWith('ARG BASE_IMAGE'));
+    expect(arg).toHaveLength(1);
+    expect(arg[0]).toMatch(/^ARG BASE_IMAGE=node:22\.\d+\.\d+-bookworm-slim$/);
+    // Declared before the first FROM, so that both stages see it.
+    expect(lines.indexOf(arg[0]!)).toBeLessThan(lines.findIndex((l) => l.startsWith('FROM ')));
+  });
+});
+
+describe('host ports', () => {
+  it('publishes each port through its own *_HOST_PORT variable, whose default .env.example documents', async () => {
+    const { doc } = await load();
+    const documented = await envExampleComments();
+    const seen = new Set<string>();
+    for (const [name, svc] of Object.entries(doc.services)) {
+      for (const p of svc.ports ?? []) {
+        const m = /^(?:127\.0\.0\.1:)?\$\{([A-Z0-9]+_HOST_PORT):-(\d+)\}:\d+$/.exec(p);
+        expect(m, `${name}: ${p}`).not.toBeNull();
+        expect(seen.has(m![1]!), `${m![1]} used twice`).toBe(false);
+        seen.add(m![1]!);
+        expect(documented.get(m![1]!), m![1]).toBe(m![2]);
+      }
+    }
+    expect([...seen].sort()).toEqual([...documented.keys()].filter((k) => k.endsWith('_HOST_PORT')).sort());
+  });
+});
+
+describe('scripts/containers.sh', () => {
+  it("starts the containers in the order of docker-compose.yml's depends_on conditions, which podman-compose ignores", async () => {
+    const { doc } = await load();
+    const text = await readFile(join(ROOT, 'scripts', 'containers.sh'), 'utf8');
+    const list = /^STAGES=\(([^)]*)\)/m.exec(text)![1]!;
+    const stages = [...list.matchAll(/"([^"]*)"/g)].map((m) =>
+      m[1]!.split(/\s+/).map((item) => {
+        const [service, condition] = item.split(':') as [string, string];
+        return { service, condition };
+      }),
+    );
+    const stageOf = new Map(stages.flatMap((st, i) => st.map((x) => [x.service, { i, ...x }] as const)));
+    // Every service once.
+    expect(
+      stages
+        .flat()
+        .map((x) => x.service)
+        .sort(),
+    ).toEqual(Object.keys(doc.services).sort());
+    expect(stageOf.size).toBe(Object.keys(doc.services).length);
+    const wanted: Record<string, string> = { service_healthy: 'healthy', service_completed_successfully: 'done' };
+    for (const [name, svc] of Object.entries(doc.services)) {
+      for (const [dep, { condition }] of Object.entries(svc.depends_on ?? {})) {
+        expect(stageOf.get(dep)!.i, `${name} starts after ${dep}`).toBeLessThan(stageOf.get(name)!.i);
+        expect(stageOf.get(dep)!.condition, `${name} waits for ${dep} to be ${condition}`).toBe(wanted[condition]);
+      }
+      // A job is waited for until it exits 0; a server with a health check, until it passes it.
+      if (stageOf.get(name)!.condition === 'done') expect(svc.command ?? svc.entrypoint, name).toBeDefined();
+      if (stageOf.get(name)!.condition === 'ready') expect(svc.healthcheck?.test.join(' '), name).toContain('/readyz');
+    }
+  });
+});
+
+describe('docker-compose.local.yml', () => {
+  it('gives every service a local image, and changes nothing else but the poll, the mail URL and the secret files', async () => {
+    const [{ doc }, local] = await Promise.all([load(), loadLocal()]);
+    expect(Object.keys(local).sort()).toEqual(['secrets', 'services']);
+    // Every service of the stack, none added: nothing is pulled from Docker Hub.
+    expect(Object.keys(local.services).sort()).toEqual(Object.keys(doc.services).sort());
+    const images = new Set<string>();
+    for (const [name, svc] of Object.entries(local.services)) {
+      const { image, environment, ...rest } = svc;
+      expect(rest, name).toEqual({});
+      expect(image, name).toMatch(/^\$\{BOTTLENECK_(KAFKA|S3|PIPELINE)_IMAGE\}$/);
+      images.add(`${name}=${image}`);
+      if (name === 'ingest') expect(environment).toEqual({ BN_POLL_INTERVAL_MS: '1000' });
+      else if (name === 'alerter') expect(environment).toEqual({ SENDGRID_API_URL: '${BOTTLENECK_SENDGRID_URL}' });
+      else expect(environment, name).toBeUndefined();
+    }
+    // Same image where docker-compose.yml has the same image.
+    for (const [a, sa] of Object.entries(doc.services))
+      for (const [b, sb] of Object.entries(doc.services))
+        if (sa.image === sb.image) expect(local.services[a]!.image, `${a} ${b}`).toBe(local.services[b]!.image);
+    expect(Object.keys(local.secrets).sort()).toEqual(Object.keys(doc.secrets).sort());
+    for (const [name, s] of Object.entries(local.secrets))
+      expect(s).toEqual({ file: `\${BOTTLENECK_SECRETS_DIR}/${name}` });
   });
 });

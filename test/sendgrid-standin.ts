@@ -109,14 +109,15 @@ export function payloadErrors(body: unknown): SendGridError[] {
 }
 
 /**
- * Starts the stand-in on 127.0.0.1 on a free port.
+ * Starts the stand-in on a free port (or `port`) of 127.0.0.1, or of `host` (the container test: the
+ * gateway of its podman network, which the containers reach as host.containers.internal).
  *
  * @example
  * const sg = await start();
  * const mailer = new SendGridMailer({ apiKey: STANDIN_API_KEY, baseUrl: sg.url });
  * sg.failNext(429, 1);
  */
-export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
+export async function start(opts: { apiKey?: string; host?: string; port?: number } = {}): Promise<StandIn> {
   const apiKey = opts.apiKey ?? STANDIN_API_KEY;
   const received: SendGridPayload[] = [];
   let attempts = 0;
@@ -158,7 +159,7 @@ export async function start(opts: { apiKey?: string } = {}): Promise<StandIn> {
     return reply.code(202).header('X-Message-Id', randomBytes(11).toString('base64url')).send('');
   });
 
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = await app.listen({ host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
   return {
     url: address.replace(/\/+$/, ''),
     received: () => received.map((p) => structuredClone(p)),

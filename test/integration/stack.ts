@@ -118,7 +118,10 @@ export function consumerGroups(prefix: string, s3EventsTopic: string): { group: 
 }
 
 /** Messages not yet committed by each group, per topic (empty: idle). Committed offsets are read before the log ends, so a message produced in between counts as pending. */
-async function pendingMessages(brokers: string[], groups: { group: string; topics: string[] }[]): Promise<string[]> {
+export async function pendingMessages(
+  brokers: string[],
+  groups: { group: string; topics: string[] }[],
+): Promise<string[]> {
   const kafka = new Kafka({ clientId: 'e2e-idle', brokers, logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
