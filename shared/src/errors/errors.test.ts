@@ -4,6 +4,10 @@ import { describe, expect, it } from 'vitest';
 import {
   BottleneckError,
   ERROR_CODES,
+  createError,
+  isClassifiedCode,
+  withDetails,
+  type ErrorCode,
   assetErrorBoundary,
   errorClassOf,
   isBottleneckError,
@@ -56,9 +60,45 @@ describe('BottleneckError', () => {
     expect(new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'm').retriable).toBe(false);
   });
 
-  it('lets the thrower override retriable (a conflict is a store error that must not retry)', () => {
+  it('lets the thrower classify retriability only for a classified code (a conflict is a store error that must not retry)', () => {
     expect(new BottleneckError('BN_ERR_STORE_IO', 'm', { retriable: false }).retriable).toBe(false);
     expect(new BottleneckError('BN_ERR_ASSET_FAILED', 'm', { retriable: true }).retriable).toBe(true);
+    expect(isClassifiedCode('BN_ERR_STORE_IO')).toBe(true);
+    expect(isClassifiedCode('BN_ERR_INPUT_BAD_VALUE')).toBe(false);
+  });
+
+  it('keeps the retriability of the code for every other code, whatever the call site says', () => {
+    expect(new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'm', { retriable: true }).retriable).toBe(false);
+    expect(new BottleneckError('BN_ERR_PUBLISH_LOCKED', 'm', { retriable: false }).retriable).toBe(true);
+    for (const [code, spec] of Object.entries(ERROR_CODES) as [ErrorCode, (typeof ERROR_CODES)[ErrorCode]][])
+      if (!('classified' in spec))
+        expect(new BottleneckError(code, 'm', { retriable: !spec.retriable }).retriable).toBe(spec.retriable);
+  });
+
+  it('createError: details typed by code, retriable only where the code is classified (else a compile error)', () => {
+    const e = createError('BN_ERR_STORE_IO', 'object x already exists', {
+      retriable: false,
+      details: { conflict: true },
+    });
+    expect([e.code, e.retriable, e.details?.conflict]).toEqual(['BN_ERR_STORE_IO', false, true]);
+    const locked = createError('BN_ERR_PUBLISH_LOCKED', 'm', {
+      // @ts-expect-error retriability belongs to the code BN_ERR_PUBLISH_LOCKED
+      retriable: false,
+    });
+    expect(locked.retriable).toBe(true);
+    // @ts-expect-error BN_ERR_CHECK_FAILED declares no `conflict` detail
+    createError('BN_ERR_CHECK_FAILED', 'm', { details: { conflict: true } });
+    // @ts-expect-error failedChecks is a list of check keys
+    createError('BN_ERR_CHECK_FAILED', 'm', { details: { failedChecks: 'a.b' } });
+  });
+
+  it('withDetails: the same error (code, message, cause, cell, retriability) with more details', () => {
+    const cause = new Error('root');
+    const e = createError('BN_ERR_STORE_IO', 'm', { cause, retriable: false, details: { status: 403 } });
+    const more = withDetails(e, { details: { checks: [] }, stage: 'clean' });
+    expect(more).toMatchObject({ code: 'BN_ERR_STORE_IO', message: 'm', retriable: false, stage: 'clean' });
+    expect(more.cause).toBe(cause);
+    expect(more.details).toEqual({ status: 403, checks: [] });
   });
 
   it('keeps location, asset, stage, details and cause', () => {
@@ -69,13 +109,13 @@ describe('BottleneckError', () => {
       location,
       asset: 'erp_clean',
       stage: 'clean',
-      details: { n: 1 },
+      details: { attempts: 1 },
     });
     expect(e.cause).toBe(cause);
     expect(e.location).toEqual(location);
     expect(e.asset).toBe('erp_clean');
     expect(e.stage).toBe('clean');
-    expect(e.details).toEqual({ n: 1 });
+    expect(e.details).toEqual({ attempts: 1 });
   });
 
   it('leaves unset what it was not given, and has no cause without one', () => {
@@ -170,14 +210,14 @@ describe('assetErrorBoundary', () => {
     const inner = new BottleneckError(
       'BN_ERR_INPUT_BAD_VALUE',
       'erp.xlsx, sheet "Sheet1", column "price", row 12: bad',
-      { cause, location, details: { k: 'v' } },
+      { cause, location, details: { failedChecks: ['a.b'] } },
     );
     const e = assetErrorBoundary('clean', 'erp_clean', inner);
     expect(e).toMatchObject({
       code: 'BN_ERR_INPUT_BAD_VALUE',
       message: inner.message,
       location,
-      details: { k: 'v' },
+      details: { failedChecks: ['a.b'] },
       retriable: false,
       asset: 'erp_clean',
       stage: 'clean',

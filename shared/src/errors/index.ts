@@ -1,6 +1,7 @@
-import { ERROR_CODES, type ErrorCode } from './codes.js';
+import type { CheckResult, Materialization } from '../events/index.js';
+import { ERROR_CODES, isClassifiedCode, type ClassifiedCode, type ErrorCode } from './codes.js';
 
-export { ERROR_CODES, type ErrorCode } from './codes.js';
+export { ERROR_CODES, isClassifiedCode, type ClassifiedCode, type ErrorCode } from './codes.js';
 
 /** Where in an input workbook a problem is. Row is the 1-based Excel row number. */
 export interface CellLocation {
@@ -10,14 +11,66 @@ export interface CellLocation {
   row?: number;
 }
 
+/** What any error that stops a stage carries: what the stage materialized and checked before it stopped. */
+export interface StageProgressDetails {
+  materializations?: Record<string, Materialization>;
+  checks?: CheckResult[];
+}
+
+/**
+ * The details each code may carry, typed: a call site that reads `e.details.conflict` or
+ * `e.details.materializations` gets its type, not `unknown`, and one that writes a detail its code
+ * does not declare does not compile (through `createError`). Add a code's details here when it
+ * gains some.
+ */
+export interface ErrorDetailsByCode {
+  BN_ERR_STORE_IO: {
+    /** A conditional write refused: the object exists (If-None-Match). */
+    conflict?: boolean;
+    /** A conditional read refused: the object changed (If-Match). */
+    precondition?: boolean;
+    status?: number;
+    s3Code?: string;
+    attempts?: number;
+    requestId?: string;
+  };
+  BN_ERR_MAIL_SEND: { status?: number; errors?: string[]; network?: string; attempts?: number };
+  BN_ERR_RETRIES_EXHAUSTED: { attempts: number; spentMs: number };
+  BN_ERR_CHECK_FAILED: { failedChecks: string[] };
+  BN_ERR_EXPECTATION_FAILED: { failedChecks: string[] };
+  BN_ERR_INFRA_UNAVAILABLE: { attempts?: number; spentMs?: number; budgetMs?: number };
+}
+
+/** The details of errors of code `C`: its own (ErrorDetailsByCode) and what a stage made before it stopped. */
+export type DetailsOf<C extends ErrorCode> = StageProgressDetails &
+  (C extends keyof ErrorDetailsByCode ? Partial<ErrorDetailsByCode[C]> : object);
+
+/** Every detail any code declares, each with its type: what a reader of an error of unknown code sees. */
+export type ErrorDetails = StageProgressDetails &
+  Partial<ErrorDetailsByCode['BN_ERR_STORE_IO']> &
+  Partial<ErrorDetailsByCode['BN_ERR_MAIL_SEND']> &
+  Partial<ErrorDetailsByCode['BN_ERR_RETRIES_EXHAUSTED']> &
+  Partial<ErrorDetailsByCode['BN_ERR_CHECK_FAILED']> &
+  Partial<ErrorDetailsByCode['BN_ERR_INFRA_UNAVAILABLE']>;
+
 export interface BottleneckErrorOptions {
   cause?: unknown;
+  /**
+   * Only for the codes the registry marks `classified` (the adapter that met the failure tells a
+   * 503 from a 403); for every other code the registry decides and this is ignored. Prefer
+   * `createError`, where passing it for another code does not compile.
+   */
   retriable?: boolean;
   location?: CellLocation;
   asset?: string;
   stage?: string;
-  details?: Record<string, unknown>;
+  details?: ErrorDetails;
 }
+
+/** The options of an error of code `C`, as `createError` takes them: typed details, `retriable` only where classified. */
+export type ErrorOptionsOf<C extends ErrorCode> = Omit<BottleneckErrorOptions, 'retriable' | 'details'> & {
+  details?: DetailsOf<C>;
+} & (C extends ClassifiedCode ? { retriable?: boolean } : { retriable?: never });
 
 /**
  * The one error class of the pipeline. `retriable` is a property of the error; the retry helper
@@ -32,18 +85,54 @@ export class BottleneckError extends Error {
   readonly location?: CellLocation;
   readonly asset?: string;
   readonly stage?: string;
-  readonly details?: Record<string, unknown>;
+  readonly details?: ErrorDetails;
 
   constructor(code: ErrorCode, message: string, options: BottleneckErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'BottleneckError';
     this.code = code;
-    this.retriable = options.retriable ?? ERROR_CODES[code].retriable;
+    // The registry decides; only a classified code takes the thrower's classification.
+    this.retriable = (isClassifiedCode(code) ? options.retriable : undefined) ?? ERROR_CODES[code].retriable;
     if (options.location) this.location = options.location;
     if (options.asset) this.asset = options.asset;
     if (options.stage) this.stage = options.stage;
     if (options.details) this.details = options.details;
   }
+}
+
+/**
+ * Creates an error from the registry: its details are typed by its code, and `retriable` may be
+ * given only for a code the registry marks `classified` (anything else does not compile).
+ *
+ * @example
+ * throw createError('BN_ERR_STORE_IO', `object ${key} already exists`, { retriable: false, details: { conflict: true } });
+ * throw createError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage clean: ...', { details: { failedChecks } });
+ */
+export function createError<C extends ErrorCode>(
+  code: C,
+  message: string,
+  options?: ErrorOptionsOf<C>,
+): BottleneckError {
+  const { retriable, ...rest } = options ?? {};
+  return new BottleneckError(code, message, { ...rest, ...(retriable !== undefined ? { retriable } : {}) });
+}
+
+/**
+ * The same error with more details or another stage and asset (its code, message, cause, cell and
+ * retriability kept): how a runner adds what a stage made before it stopped.
+ */
+export function withDetails(
+  e: BottleneckError,
+  more: { details?: ErrorDetails; asset?: string; stage?: string },
+): BottleneckError {
+  return new BottleneckError(e.code, e.message, {
+    cause: e.cause,
+    retriable: e.retriable,
+    ...(e.location ? { location: e.location } : {}),
+    ...((more.asset ?? e.asset) ? { asset: more.asset ?? e.asset } : {}),
+    ...((more.stage ?? e.stage) ? { stage: more.stage ?? e.stage } : {}),
+    ...(e.details || more.details ? { details: { ...e.details, ...more.details } } : {}),
+  });
 }
 
 export function isBottleneckError(e: unknown): e is BottleneckError {
@@ -84,17 +173,10 @@ export function isTransientIoError(e: unknown): boolean {
 export function assetErrorBoundary(stage: string, asset: string, e: unknown): BottleneckError {
   if (e instanceof BottleneckError) {
     if (e.asset && e.stage) return e;
-    return new BottleneckError(e.code, e.message, {
-      cause: e.cause,
-      retriable: e.retriable,
-      ...(e.location ? { location: e.location } : {}),
-      ...(e.details ? { details: e.details } : {}),
-      asset: e.asset ?? asset,
-      stage: e.stage ?? stage,
-    });
+    return withDetails(e, { asset: e.asset ?? asset, stage: e.stage ?? stage });
   }
   const msg = e instanceof Error ? e.message : String(e);
-  return new BottleneckError('BN_ERR_ASSET_FAILED', `asset ${asset} (stage ${stage}) failed: ${msg}`, {
+  return createError('BN_ERR_ASSET_FAILED', `asset ${asset} (stage ${stage}) failed: ${msg}`, {
     cause: e,
     retriable: isRetriable(e) || isTransientIoError(e),
     asset,

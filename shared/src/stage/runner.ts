@@ -1,12 +1,5 @@
-import { BottleneckError, errorClassOf, errorMessage, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
-import {
-  makeEvent,
-  stageEventId,
-  type CheckResult,
-  type EventOf,
-  type Materialization,
-  type PipelineEvent,
-} from '../events/index.js';
+import { createError, errorClassOf, errorMessage, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
+import { makeEvent, stageEventId, type CheckResult, type EventOf, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
@@ -31,11 +24,8 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
       runId: event.runId,
       partition: event.partition,
       // What the stage materialized and checked before it stopped goes with the failure (run record, dead-letter record).
-      materializations: {
-        ...event.materializations,
-        ...((err.details?.materializations as Record<string, Materialization> | undefined) ?? {}),
-      },
-      checks: mergeChecks(event.checks, (err.details?.checks as CheckResult[] | undefined) ?? []),
+      materializations: { ...event.materializations, ...err.details?.materializations },
+      checks: mergeChecks(event.checks, err.details?.checks ?? []),
       ...(event.expectations ? { expectations: event.expectations } : {}),
       ...(event.runStartedAt ? { runStartedAt: event.runStartedAt } : {}),
       ...(event.parentRunId ? { parentRunId: event.parentRunId } : {}),
@@ -61,19 +51,35 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
 }
 
 /**
- * When transient errors outlasted the retry budget, the run fails with BN_ERR_INFRA_UNAVAILABLE:
- * an outage, not bad input, said once, with how to resume the month once the outage is over.
+ * A retry budget in words: "30 seconds", "1 minute", "2 minutes 30 seconds" (what an operator set
+ * in BN_RETRY_BUDGET_MS, said as it is, never rounded to a minute it was not).
  */
-function outage(e: unknown, event: PipelineEvent, budgetMs: number): unknown {
+export function formatBudget(ms: number): string {
+  const unit = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+  if (ms < 1_000) return unit(Math.max(0, Math.round(ms)), 'millisecond');
+  const totalSeconds = Math.round(ms / 1_000);
+  const minutes = Math.floor(totalSeconds / 60);
+  const seconds = totalSeconds % 60;
+  if (minutes === 0) return unit(seconds, 'second');
+  return seconds === 0 ? unit(minutes, 'minute') : `${unit(minutes, 'minute')} ${unit(seconds, 'second')}`;
+}
+
+/**
+ * When transient errors outlasted the retry budget, the run fails with BN_ERR_INFRA_UNAVAILABLE:
+ * an outage, not bad input, said once, with the budget as configured and how to resume the month
+ * once the outage is over. Any other error is returned as it is.
+ */
+export function outageError(e: unknown, event: Pick<PipelineEvent, 'partition'>, budgetMs: number): unknown {
   if (!isBottleneckError(e) || e.code !== 'BN_ERR_RETRIES_EXHAUSTED') return e;
-  const minutes = Math.max(1, Math.round(budgetMs / 60_000));
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INFRA_UNAVAILABLE',
-    `the store or the bus stayed unreachable for ${minutes} minute${minutes > 1 ? 's' : ''} (BN_RETRY_BUDGET_MS): ${errorMessage(e.cause ?? e)}. Once it is back, resume the month with: bottleneck trigger --partition ${event.partition}`,
+    `the store or the bus stayed unreachable for ${formatBudget(budgetMs)} (BN_RETRY_BUDGET_MS=${budgetMs}): ${errorMessage(e.cause ?? e)}. Once it is back, resume the month with: bottleneck trigger --partition ${event.partition}`,
     {
       cause: e,
-      retriable: true,
-      ...(e.details ? { details: e.details } : {}),
+      details: {
+        ...e.details,
+        budgetMs,
+      },
     },
   );
 }
@@ -130,37 +136,173 @@ export function doneMarkerKey(stage: string, event: PipelineEvent): string {
 }
 
 /**
- * Turns a stage into a bus handler: idempotent (a redelivered event, or a second event for the
- * same run and stage, is skipped: its marker exists), transient errors retried with backoff, any
- * other error turned into a `failed` event. The marker is written after the events are published,
- * so a crash in between repeats the publish (at-least-once) rather than losing it.
+ * One deadline for a whole handling (marker check, the stage's work, publishing, the run record
+ * and the marker): each step retries transient errors only for what is left of the retry budget,
+ * so a handler gives up within its budget instead of restarting the budget at every step. A step
+ * always gets one attempt, even when the budget is spent.
+ */
+export interface Deadline {
+  readonly budgetMs: number;
+  /** Milliseconds left (0 when spent). */
+  remaining(): number;
+}
+
+export function startDeadline(budgetMs: number, now: () => number = Date.now): Deadline {
+  const end = now() + budgetMs;
+  return { budgetMs, remaining: () => Math.max(0, end - now()) };
+}
+
+/** Retry options for a step: transient errors retried for what is left of the deadline. */
+function within(deadline: Deadline, onRetry?: (e: unknown, attempt: number, delayMs: number) => void) {
+  return {
+    budgetMs: deadline.remaining(),
+    initialDelayMs: 200,
+    maxDelayMs: 30_000,
+    ...(onRetry ? { onRetry } : {}),
+  };
+}
+
+/** What the marker check found: the event handled already, not yet, or unknown because the store stayed down. */
+export type Claim = { state: 'handled' } | { state: 'new' } | { state: 'unknown'; error: unknown };
+
+/**
+ * Step 1, claim or skip: whether this stage already handled this event for the run (its marker
+ * exists). The store's transient errors are waited out for the deadline here too: an outage met
+ * at the marker check would otherwise go back to the bus, which dead-letters the event after a
+ * few quick attempts (the run lost, instead of delayed). When the budget runs out the answer is
+ * `unknown` (the run then fails as an outage), except for the alerter's `failed` events, which
+ * go back to the bus (there is nothing to send a failure to).
+ */
+export async function claimOrSkip(
+  ctx: Pick<StageContext, 'store' | 'log'>,
+  marker: string,
+  event: PipelineEvent,
+  deadline: Deadline,
+  log: Record<string, unknown> = {},
+): Promise<Claim> {
+  try {
+    const done = await withRetry(
+      () => ctx.store.head(marker),
+      within(deadline, (e, attempt, delayMs) =>
+        ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
+      ),
+    );
+    return done ? { state: 'handled' } : { state: 'new' };
+  } catch (e) {
+    if (event.type === 'failed' || !isBottleneckError(e) || e.code !== 'BN_ERR_RETRIES_EXHAUSTED') throw e;
+    return { state: 'unknown', error: e };
+  }
+}
+
+/**
+ * Step 2, run: the stage's work under the deadline. Transient errors (the store or the bus down,
+ * throttling) are retried for what is left of the budget, not a count: an outage shorter than
+ * the budget delays the run, it does not fail it. Returns the events to publish, or throws.
+ */
+export async function runUnderDeadline(
+  handler: StageHandler,
+  event: PipelineEvent,
+  ctx: StageContext,
+  deadline: Deadline,
+  log: Record<string, unknown> = {},
+): Promise<PipelineEvent[]> {
+  return withRetry(
+    () => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)),
+    within(deadline, (e, attempt, delayMs) =>
+      ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
+    ),
+  );
+}
+
+/**
+ * Step 2b, the failure path: the one `failed` event of a handling that threw. Retries that ran
+ * out become BN_ERR_INFRA_UNAVAILABLE (an outage, with the real budget and the resume command);
+ * anything else keeps its code. Exactly one event: the caller publishes it once.
+ */
+export function failureOf(
+  handler: Pick<StageHandler, 'stage'>,
+  event: PipelineEvent,
+  e: unknown,
+  ctx: Pick<StageContext, 'now' | 'retryBudgetMs' | 'log'>,
+  log: Record<string, unknown> = {},
+): EventOf<'failed'> {
+  const err = outageError(e, event, ctx.retryBudgetMs);
+  ctx.log.error(
+    { ...log, code: isBottleneckError(err) ? err.code : undefined, err: errorMessage(err) },
+    'stage failed',
+  );
+  return failedEvent(handler.stage, event, err, ctx.now());
+}
+
+/** Step 3, publish: the events, in order, each retried for what is left of the deadline. */
+export async function publishEvents(bus: Pick<Bus, 'publish'>, out: readonly PipelineEvent[], deadline: Deadline) {
+  for (const o of out) await withRetry(() => bus.publish(o), within(deadline));
+}
+
+/** Step 4, the run record's outcome (after the events, before the marker: a crash in between writes it again). */
+export async function writeOutcome(
+  ctx: Pick<StageContext, 'store' | 'now'>,
+  record: Omit<StageRecord, 'status' | 'emitted' | 'materializations' | 'checks'>,
+  event: PipelineEvent,
+  out: PipelineEvent[],
+  durationMs: number,
+  deadline: Deadline,
+): Promise<void> {
+  await withRetry(
+    () =>
+      writeStageRecord(ctx.store, {
+        ...record,
+        ...outcomeOf(event, out),
+        endedAt: ctx.now().toISOString(),
+        durationMs,
+      }),
+    within(deadline),
+  );
+}
+
+/** Step 5, the marker: written last, so a crash before it repeats the handling (at-least-once) rather than losing it. */
+export async function writeMarker(
+  store: StageContext['store'],
+  marker: string,
+  event: PipelineEvent,
+  out: readonly PipelineEvent[],
+  deadline: Deadline,
+): Promise<void> {
+  await withRetry(
+    () =>
+      store.put(
+        marker,
+        JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n',
+      ),
+    within(deadline),
+  );
+}
+
+/**
+ * Turns a stage into a bus handler, in named steps under one deadline (the retry budget):
+ * claim or skip (a redelivered event, or a second event for the same run and stage, is skipped:
+ * its marker exists), run (transient errors retried), the failure path (anything else becomes one
+ * `failed` event), publish, the run record, then the marker. The marker is written after the
+ * events are published, so a crash in between repeats the publish (at-least-once) rather than
+ * losing it.
+ *
+ * A run emits one `failed` event: once it is published, the record and the marker are best
+ * effort. (Before, a store still down after the failure made the marker write throw, the bus
+ * redelivered the event, the marker check ran out again, and a second `failed` message with the
+ * same id went out: two alerts for one run.)
  */
 export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): EventHandler {
   return async (event) => {
     const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: handler.stage };
     const marker = doneMarkerKey(handler.stage, event);
-    // The store's transient errors are waited out for the budget here too: an outage met at the
-    // marker check would otherwise go back to the bus, which dead-letters the event after a few
-    // quick attempts (the run lost, instead of delayed).
-    const budget = { budgetMs: ctx.retryBudgetMs, initialDelayMs: 200, maxDelayMs: 30_000 };
-    let exhausted: BottleneckError | undefined;
-    try {
-      const done = await withRetry(() => ctx.store.head(marker), {
-        ...budget,
-        onRetry: (e, attempt, delayMs) =>
-          ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
-      });
-      if (done) {
-        ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
-        return;
-      }
-    } catch (e) {
-      if (event.type === 'failed' || !isBottleneckError(e) || e.code !== 'BN_ERR_RETRIES_EXHAUSTED') throw e;
-      exhausted = e;
+    const deadline = startDeadline(ctx.retryBudgetMs);
+    const claim = await claimOrSkip(ctx, marker, event, deadline, log);
+    if (claim.state === 'handled') {
+      ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
+      return;
     }
     const t0 = performance.now();
-    const startedAt = ctx.now().toISOString();
-    const record = recordBase(handler, event, startedAt);
+    const record = recordBase(handler, event, ctx.now().toISOString());
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
     await writeStageRecord(ctx.store, {
       ...record,
@@ -170,45 +312,27 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       checks: [],
     }).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
     let out: PipelineEvent[];
+    let failed = false;
     try {
-      if (exhausted) throw exhausted;
-      // Transient errors (the store or the bus down, throttling) are retried for a time budget, not a
-      // count: an outage of a few minutes delays the run, it does not fail it.
-      out = await withRetry(() => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)), {
-        budgetMs: ctx.retryBudgetMs,
-        initialDelayMs: 200,
-        maxDelayMs: 30_000,
-        onRetry: (e, attempt, delayMs) =>
-          ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
-      });
+      if (claim.state === 'unknown') throw claim.error;
+      out = await runUnderDeadline(handler, event, ctx, deadline, log);
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
       if (event.type === 'failed') throw e;
-      const err = outage(e, event, ctx.retryBudgetMs);
-      ctx.log.error({ ...log, code: (err as { code?: string }).code, err: errorMessage(err) }, 'stage failed');
-      out = [failedEvent(handler.stage, event, err, ctx.now())];
+      out = [failureOf(handler, event, e, ctx, log)];
+      failed = true;
     }
-    for (const o of out) await withRetry(() => bus.publish(o), budget);
+    await publishEvents(bus, out, deadline);
     const durationMs = Math.round(performance.now() - t0);
-    // The outcome in the run record, before the marker: a crash in between writes it again.
-    await withRetry(
-      () =>
-        writeStageRecord(ctx.store, {
-          ...record,
-          ...outcomeOf(event, out),
-          endedAt: ctx.now().toISOString(),
-          durationMs,
-        }),
-      budget,
-    );
-    await withRetry(
-      () =>
-        ctx.store.put(
-          marker,
-          JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n',
-        ),
-      budget,
-    );
+    try {
+      await writeOutcome(ctx, record, event, out, durationMs, deadline);
+      await writeMarker(ctx.store, marker, event, out, deadline);
+    } catch (e) {
+      // Success: throw, the bus redelivers, the handling repeats (same event ids; downstream skips the twin).
+      if (!failed) throw e;
+      // Failure: the `failed` event is out; another would be a second alert for the same run.
+      ctx.log.warn({ ...log, err: errorMessage(e) }, 'failed event published; run record or marker not written');
+    }
     ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
     ctx.progress?.onStage?.({
       stage: handler.stage,

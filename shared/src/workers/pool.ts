@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { BottleneckError, type ErrorCode } from '../errors/index.js';
+import { BottleneckError, type ErrorCode, type ErrorDetails } from '../errors/index.js';
 
 /** A call to run off the main thread: an exported function of a module, with structured-clonable arguments. */
 export interface Task {
@@ -93,7 +93,7 @@ export interface SerializedError {
   location?: Record<string, unknown>;
   asset?: string;
   stage?: string;
-  details?: Record<string, unknown>;
+  details?: ErrorDetails;
   stack?: string;
 }
 

@@ -1,0 +1,240 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryBus } from '../adapters/memory-bus.js';
+import { BottleneckError, createError } from '../errors/index.js';
+import { makeEvent, type PipelineEvent } from '../events/index.js';
+import type { ObjectStore } from '../ports/object-store.js';
+import { cleanupTestContexts, testContext } from '../testing/context.js';
+import type { StageHandler } from './context.js';
+import {
+  bindStage,
+  claimOrSkip,
+  doneMarkerKey,
+  failureOf,
+  formatBudget,
+  outageError,
+  publishEvents,
+  runUnderDeadline,
+  startDeadline,
+  writeMarker,
+  type Deadline,
+} from './runner.js';
+
+afterAll(cleanupTestContexts);
+
+const NOW = () => new Date('2026-11-26T10:00:00Z');
+const validated = (runId = 'run-1') =>
+  makeEvent(
+    'validated',
+    { runId, partition: '2026-11', materializations: {}, checks: [], payload: {} },
+    NOW(),
+    `${runId}.v`,
+  );
+const merged = (e: PipelineEvent) =>
+  makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
+const spent: Deadline = { budgetMs: 0, remaining: () => 0 };
+const ample: Deadline = { budgetMs: 60_000, remaining: () => 60_000 };
+const unavailable = () => new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+const handlerOf = (handle: StageHandler['handle']): StageHandler => ({
+  stage: 'merge',
+  consumes: ['validated'],
+  handle,
+});
+
+describe('formatBudget: the retry budget in words, as configured', () => {
+  it.each([
+    [30_000, '30 seconds'],
+    [1_000, '1 second'],
+    [60_000, '1 minute'],
+    [90_000, '1 minute 30 seconds'],
+    [600_000, '10 minutes'],
+    [250, '250 milliseconds'],
+  ])('%d ms is "%s"', (ms, words) => expect(formatBudget(ms)).toBe(words));
+});
+
+describe('outageError', () => {
+  it('says the real budget (30 s is not "1 minute") and how to resume', () => {
+    const exhausted = createError('BN_ERR_RETRIES_EXHAUSTED', 'gave up after 4 attempts over 29 s: HTTP 503', {
+      cause: unavailable(),
+      details: { attempts: 4, spentMs: 29_000 },
+    });
+    const e = outageError(exhausted, { partition: '2026-11' }, 30_000) as BottleneckError;
+    expect(e.code).toBe('BN_ERR_INFRA_UNAVAILABLE');
+    expect(e.retriable).toBe(true);
+    expect(e.message).toBe(
+      'the store or the bus stayed unreachable for 30 seconds (BN_RETRY_BUDGET_MS=30000): HTTP 503 ServiceUnavailable. Once it is back, resume the month with: bottleneck trigger --partition 2026-11',
+    );
+    expect(e.details).toEqual({ attempts: 4, spentMs: 29_000, budgetMs: 30_000 });
+  });
+
+  it('leaves any other error as it is', () => {
+    const bad = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7');
+    expect(outageError(bad, { partition: '2026-11' }, 30_000)).toBe(bad);
+  });
+});
+
+describe('startDeadline', () => {
+  it('counts down from the budget and stops at 0', () => {
+    let t = 1_000;
+    const d = startDeadline(5_000, () => t);
+    expect(d.remaining()).toBe(5_000);
+    t += 2_000;
+    expect(d.remaining()).toBe(3_000);
+    t += 10_000;
+    expect(d.remaining()).toBe(0);
+  });
+});
+
+describe('claimOrSkip (step 1)', () => {
+  it('skips an event whose marker exists, takes one whose marker does not', async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const e = validated();
+    const marker = doneMarkerKey('merge', e);
+    expect(await claimOrSkip(ctx, marker, e, ample)).toEqual({ state: 'new' });
+    await store.put(marker, '{}');
+    expect(await claimOrSkip(ctx, marker, e, ample)).toEqual({ state: 'handled' });
+  });
+
+  it('answers unknown once the deadline is spent with the store still down (one attempt, no wait)', async () => {
+    let heads = 0;
+    const store = {
+      head: () => {
+        heads++;
+        return Promise.reject(unavailable());
+      },
+    } as unknown as ObjectStore;
+    const { ctx } = await testContext({ now: NOW });
+    const claim = await claimOrSkip({ ...ctx, store }, 'm', validated(), spent);
+    expect(claim.state).toBe('unknown');
+    expect(heads).toBe(1);
+  });
+
+  it("hands an alerter's failed event back to the bus instead (nothing to send a failure to)", async () => {
+    const store = { head: () => Promise.reject(unavailable()) } as unknown as ObjectStore;
+    const { ctx } = await testContext({ now: NOW });
+    const failed = failureOf(
+      handlerOf(async () => []),
+      validated(),
+      new Error('x'),
+      ctx,
+    );
+    await expect(claimOrSkip({ ...ctx, store }, 'm', failed, spent)).rejects.toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+    });
+  });
+});
+
+describe('runUnderDeadline (step 2)', () => {
+  it('retries a transient error while the deadline lasts', async () => {
+    const { ctx } = await testContext({ now: NOW });
+    let n = 0;
+    const out = await runUnderDeadline(
+      handlerOf(async (e) => {
+        if (n++ === 0) throw unavailable();
+        return [merged(e)];
+      }),
+      validated(),
+      ctx,
+      ample,
+    );
+    expect(n).toBe(2);
+    expect(out.map((o) => o.type)).toEqual(['merged']);
+  });
+
+  it('gives up within its budget: with the deadline spent, one attempt and no retry', async () => {
+    const { ctx } = await testContext({ now: NOW });
+    let n = 0;
+    const run = runUnderDeadline(
+      handlerOf(() => {
+        n++;
+        return Promise.reject(unavailable());
+      }),
+      validated(),
+      ctx,
+      spent,
+    );
+    await expect(run).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED' });
+    expect(n).toBe(1);
+  });
+});
+
+describe('failureOf (the failure path)', () => {
+  it('makes one failed event carrying what the stage made before it stopped (typed details, no cast)', async () => {
+    const { ctx } = await testContext({ now: NOW, retryBudgetMs: 30_000 });
+    const m = { location: 'staging/2026-11/run-1/x.parquet', dataVersion: 'v', metadata: { durationMs: 1 } };
+    const err = createError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x', {
+      asset: 'merged_with_revenue',
+      details: { failedChecks: ['merged_with_revenue.c'], materializations: { merged_with_revenue: m } },
+    });
+    const f = failureOf(
+      handlerOf(async () => []),
+      validated(),
+      err,
+      ctx,
+    );
+    expect(f).toMatchObject({
+      type: 'failed',
+      id: 'run-1.failed.merge',
+      materializations: { merged_with_revenue: m },
+      payload: { code: 'BN_ERR_CHECK_FAILED', stage: 'merge', asset: 'merged_with_revenue', retriable: false },
+    });
+  });
+});
+
+describe('publishEvents and writeMarker (steps 3 and 5)', () => {
+  it('publishes in order, and the marker names the handled event and what it emitted', async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const bus = new MemoryBus();
+    const e = validated();
+    const out = [merged(e), merged(validated('run-2'))];
+    await publishEvents(bus, out, ample);
+    expect(bus.messages().map((m) => m.event.id)).toEqual(out.map((o) => o.id));
+    await writeMarker(ctx.store, doneMarkerKey('merge', e), e, out, ample);
+    expect(JSON.parse((await store.get(doneMarkerKey('merge', e))).toString())).toEqual({
+      handled: e.id,
+      emitted: out.map((o) => ({ id: o.id, type: 'merged' })),
+    });
+  });
+});
+
+describe('bindStage: one run, one failed event', () => {
+  it('does not hand a failed handling back to the bus when the store is still down after the failure', async () => {
+    // The store answers nothing: the marker check runs out, the run fails as an outage, and the
+    // record and marker cannot be written. Before, that last write threw, the bus redelivered,
+    // and the redelivery emitted a second `failed` message with the same id.
+    const down = {
+      head: () => Promise.reject(unavailable()),
+      put: () => Promise.reject(unavailable()),
+    } as unknown as ObjectStore;
+    const { ctx } = await testContext({ now: NOW, retryBudgetMs: 0 });
+    const bus = new MemoryBus();
+    let calls = 0;
+    const run = bindStage(
+      handlerOf(async (e) => {
+        calls++;
+        return [merged(e)];
+      }),
+      { ...ctx, store: down },
+      bus,
+    );
+    await expect(run(validated())).resolves.toBeUndefined();
+    expect(calls).toBe(0);
+    const events = bus.messages().map((m) => m.event);
+    expect(events.map((x) => [x.type, x.id])).toEqual([['failed', 'run-1.failed.merge']]);
+    expect(events[0]).toMatchObject({ payload: { code: 'BN_ERR_INFRA_UNAVAILABLE' } });
+  });
+
+  it('still hands a succeeded handling back to the bus when its marker cannot be written (at-least-once)', async () => {
+    const { ctx, store } = await testContext({ now: NOW, retryBudgetMs: 0 });
+    const flaky = Object.create(store) as ObjectStore;
+    flaky.put = (key, body, opts) =>
+      key.includes('/_done/') ? Promise.reject(unavailable()) : store.put(key, body, opts);
+    const bus = new MemoryBus();
+    const run = bindStage(
+      handlerOf(async (e) => [merged(e)]),
+      { ...ctx, store: flaky },
+      bus,
+    );
+    await expect(run(validated())).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED' });
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+});
