@@ -5,13 +5,18 @@ import type { ReadLimits } from '../excel/read.js';
 import type { GetOptions, ObjectStore } from '../ports/object-store.js';
 import type { Logger } from '../stage/context.js';
 import type { TaskRunner } from '../workers/pool.js';
+import { EXPECTATION_CHECK } from '../stage/checks.js';
 import { ASSET_STAGE, type AssetKey, type AssetStage, type Stage } from './keys.js';
 
 export type { AssetKey, Stage } from './keys.js';
 
-/** Declares a check (Dagster's AssetCheckSpec). A failed blocking ERROR check stops everything downstream of its asset. */
-export interface AssetCheckSpec {
-  name: string;
+/**
+ * Declares a check (Dagster's AssetCheckSpec). `blocking` is its own field: by default an ERROR
+ * check blocks and a WARN check does not, and an ERROR check may say `blocking: false` (reported
+ * as an error, nothing stopped). A failed blocking ERROR check stops everything downstream of its asset.
+ */
+export interface AssetCheckSpec<N extends string = string> {
+  name: N;
   description: string;
   severity: 'ERROR' | 'WARN';
   blocking: boolean;
@@ -28,7 +33,7 @@ export interface CheckOutcome {
 }
 
 /** A check with what evaluates it: a `.sql` file next to the asset, or a function. */
-export interface CheckDefinition extends AssetCheckSpec {
+export interface CheckDefinition<N extends string = string> extends AssetCheckSpec<N> {
   /** Other assets the check reads (a cross-asset check): it runs once they are materialized too. */
   deps: readonly AssetKey[];
   /**
@@ -110,9 +115,13 @@ export interface AssetContext {
 /** Figures an asset contributes to an expectations file's checks (`bottleneck run --expect`). */
 export type ExpectedFigures = Partial<{ totalRevenue: string; premium: number; ordinary: number }>;
 
-/** An asset: its declaration (Dagster's AssetSpec) and the code that materializes and checks it. */
-export interface AssetDefinition {
-  key: AssetKey;
+/**
+ * An asset: its declaration (Dagster's AssetSpec) and the code that materializes and checks it.
+ * `K` is its key and `N` the names of its checks, so `checkKey(asset, 'name')` of a check the
+ * asset does not declare does not compile.
+ */
+export interface AssetDefinition<K extends AssetKey = AssetKey, N extends string = string> {
+  key: K;
   stage: AssetStage;
   deps: readonly AssetKey[];
   description: string;
@@ -122,7 +131,12 @@ export interface AssetDefinition {
   /** Name under extracts/<partition>/ when published; a table is published as the CSV its `publishSql` selects. */
   publishAs?: string;
   publishSql?: string;
-  checks: readonly CheckDefinition[];
+  checks: readonly CheckDefinition<N>[];
+  /**
+   * For a sink that takes every published asset (the publisher's `extracts`): its inputs are the
+   * assets that declare `publishAs`, found in the graph (`resolvePublishedInputs`), not a list kept by hand.
+   */
+  inputs?: 'published';
   /** Folder of its `.sql` files. */
   sqlDir: URL;
   compute: (ctx: AssetContext) => Promise<ComputeResult>;
@@ -130,15 +144,16 @@ export interface AssetDefinition {
   figures?: (metadata: AssetMetadata) => ExpectedFigures;
 }
 
-export interface DefineAssetOptions {
-  key: AssetKey;
-  deps?: readonly AssetKey[];
+export interface DefineAssetOptions<K extends AssetKey = AssetKey, N extends string = string> {
+  key: K;
+  /** Its upstream assets; `'published'`: every asset of the graph that declares `publishAs` (a publishing sink). */
+  deps?: readonly AssetKey[] | 'published';
   description: string;
   kind: AssetDefinition['kind'];
   file?: string;
   publishAs?: string;
   publishSql?: string;
-  checks?: readonly CheckDefinition[];
+  checks?: readonly CheckDefinition<N>[];
   /** `import.meta.url` of the defining module: its `.sql` files sit beside it. */
   module: string;
   compute: (ctx: AssetContext) => Promise<ComputeResult>;
@@ -157,7 +172,9 @@ export interface DefineAssetOptions {
  *   async compute(ctx) { const db = await ctx.db(); await db.run(ctx.sql('create_erp_clean')); return { kind: 'table' }; },
  * });
  */
-export function defineAsset(o: DefineAssetOptions): AssetDefinition {
+export function defineAsset<const K extends AssetKey, const N extends string = never>(
+  o: DefineAssetOptions<K, N>,
+): AssetDefinition<K, N> {
   // Checked at run time too: a definition can come from JavaScript.
   const stage = (ASSET_STAGE as Partial<Record<string, AssetStage>>)[o.key];
   if (stage === undefined) throw new TypeError(`defineAsset: unknown asset key ${o.key}`);
@@ -166,10 +183,15 @@ export function defineAsset(o: DefineAssetOptions): AssetDefinition {
   const names = (o.checks ?? []).map((c) => c.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new TypeError(`defineAsset: asset ${o.key} declares check ${twice} twice`);
+  const published = o.deps === 'published';
+  if (published && o.kind !== 'sink')
+    throw new TypeError(`defineAsset: asset ${o.key} takes the published assets but is a ${o.kind}, not a sink`);
   return {
     key: o.key,
     stage,
-    deps: o.deps ?? [],
+    // A publishing sink's inputs are filled in from the graph (resolvePublishedInputs).
+    deps: o.deps === 'published' ? [] : (o.deps ?? []),
+    ...(published ? { inputs: 'published' as const } : {}),
     description: o.description,
     kind: o.kind,
     file,
@@ -184,19 +206,92 @@ export function defineAsset(o: DefineAssetOptions): AssetDefinition {
 
 type CheckImpl = Pick<CheckDefinition, 'sql' | 'run' | 'found'> & { deps?: readonly AssetKey[] };
 
-function check(name: string, description: string, severity: 'ERROR' | 'WARN', impl: CheckImpl): CheckDefinition {
+function check<N extends string>(
+  name: N,
+  description: string,
+  severity: 'ERROR' | 'WARN',
+  blocking: boolean,
+  impl: CheckImpl,
+): CheckDefinition<N> {
   if (!impl.sql === !impl.run) throw new TypeError(`check ${name}: give exactly one of sql and run`);
-  return { name, description, severity, blocking: severity === 'ERROR', deps: impl.deps ?? [], ...impl };
+  const { sql, run, found, deps } = impl;
+  return {
+    name,
+    description,
+    severity,
+    blocking,
+    deps: deps ?? [],
+    ...(sql ? { sql } : {}),
+    ...(run ? { run } : {}),
+    ...(found ? { found } : {}),
+  };
 }
 
-/** A blocking ERROR check: when it fails, nothing downstream of its asset runs. */
-export function errorCheck(name: string, description: string, impl: CheckImpl): CheckDefinition {
-  return check(name, description, 'ERROR', impl);
+/**
+ * An ERROR check, blocking unless it says `blocking: false`: when a blocking one fails, nothing
+ * downstream of its asset runs; a non-blocking one is reported as an error and stops nothing.
+ */
+export function errorCheck<const N extends string>(
+  name: N,
+  description: string,
+  impl: CheckImpl & { blocking?: boolean },
+): CheckDefinition<N> {
+  return check(name, description, 'ERROR', impl.blocking ?? true, impl);
 }
 
-/** A WARN check: reported (CLI, events, manifest), never blocking. */
-export function warnCheck(name: string, description: string, impl: CheckImpl): CheckDefinition {
-  return check(name, description, 'WARN', impl);
+/** A WARN check: reported (CLI, events, manifest), never blocking (a warning stops nothing). */
+export function warnCheck<const N extends string>(name: N, description: string, impl: CheckImpl): CheckDefinition<N> {
+  return check(name, description, 'WARN', false, impl);
+}
+
+/** The names of an asset's checks, and the expectations check every asset may get. */
+export type CheckNameOf<A> = A extends AssetDefinition<AssetKey, infer N> ? N | typeof EXPECTATION_CHECK.name : never;
+
+/** A check's key, `<asset>.<check>`, as events, manifests and the console name it. */
+export type CheckKeyOf<A extends AssetDefinition> = `${A['key']}.${CheckNameOf<A>}`;
+
+/**
+ * The key of a check the asset declares: a misspelt or undeclared check does not compile.
+ *
+ * @example
+ * checkKey(erpClean, 'product_id_unique') // 'erp_clean.product_id_unique'
+ */
+export function checkKey<A extends AssetDefinition>(asset: A, name: CheckNameOf<A>): CheckKeyOf<A> {
+  return `${asset.key}.${declaredCheck(asset, name).name}` as CheckKeyOf<A>;
+}
+
+/**
+ * The declaration of a check of `asset` by name (the expectations check included); a name the
+ * asset does not declare is refused (Dagster's `resolve_target_check_key`): no result for an
+ * undeclared check reaches an event.
+ */
+export function declaredCheck(asset: Pick<AssetDefinition, 'key' | 'checks'>, name: string): AssetCheckSpec {
+  if (name === EXPECTATION_CHECK.name) return EXPECTATION_CHECK;
+  const c = asset.checks.find((x) => x.name === name);
+  if (!c)
+    throw new TypeError(
+      `asset ${asset.key} declares no check ${name} (it declares ${asset.checks.map((x) => x.name).join(', ') || 'none'}): a result for an undeclared check is refused`,
+    );
+  return c;
+}
+
+/**
+ * The graph with every publishing sink's inputs filled in: the assets of earlier stages that
+ * declare `publishAs`, in pipeline order. What the publisher copies comes from the assets'
+ * declarations; adding `publishAs` to an asset is all it takes to publish it.
+ */
+export function resolvePublishedInputs(stages: readonly StageDefinition[]): StageDefinition[] {
+  const published = stages.flatMap((s) => s.assets.filter((a) => a.publishAs !== undefined));
+  return stages.map((s) => {
+    if (!s.assets.some((a) => a.inputs === 'published')) return s;
+    const before = published.filter((p) => p.stage !== s.stage).map((p) => p.key);
+    if (before.length === 0)
+      throw new TypeError(`stage ${s.stage} publishes, but no asset before it declares publishAs`);
+    return {
+      ...s,
+      assets: s.assets.map((a) => (a.inputs === 'published' ? { ...a, deps: [...a.deps, ...before] } : a)),
+    };
+  });
 }
 
 /** The assets a stage materializes, and what its service or the embedded runner needs to run it. */

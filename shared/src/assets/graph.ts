@@ -12,13 +12,20 @@ import { cleanStage } from '@bottleneck/clean';
 import { ingestStage } from '@bottleneck/ingest';
 import { mergeStage } from '@bottleneck/merge';
 import { publisherStage } from '@bottleneck/publisher';
-import type { AssetCheckSpec, AssetDefinition, StageDefinition } from './define.js';
+import {
+  declaredCheck,
+  resolvePublishedInputs,
+  type AssetCheckSpec,
+  type AssetDefinition,
+  type StageDefinition,
+} from './define.js';
 import {
   ASSET_KEYS,
   STAGE_EVENTS,
   STAGE_NAMES,
   consumedEvents,
   handOverEvent,
+  isAssetKey,
   type AssetKey,
   type Stage,
 } from './keys.js';
@@ -27,14 +34,17 @@ import type { StageHandler } from '../stage/context.js';
 import { EXPECTATION_CHECK } from '../stage/checks.js';
 import { assetStageHandler } from '../stage/handler.js';
 
-/** The five asset stages, in pipeline order. */
-export const STAGE_DEFINITIONS: readonly StageDefinition[] = [
+/**
+ * The five asset stages, in pipeline order, with the publisher's inputs filled in from the
+ * assets that declare `publishAs` (resolvePublishedInputs).
+ */
+export const STAGE_DEFINITIONS: readonly StageDefinition[] = resolvePublishedInputs([
   ingestStage,
   cleanStage,
   mergeStage,
   analyticsStage,
   publisherStage,
-];
+]);
 
 /** Every asset, in pipeline order. */
 export const ASSETS: readonly AssetDefinition[] = STAGE_DEFINITIONS.flatMap((s) => s.assets);
@@ -70,6 +80,13 @@ export function checkSpec(asset: AssetKey, check: string): AssetCheckSpec {
   const spec = byKey.get(asset)?.checks.find((c) => c.name === check);
   if (!spec) throw new Error(`unknown check ${asset}.${check}`);
   return { name: spec.name, description: spec.description, severity: spec.severity, blocking: spec.blocking };
+}
+
+/** The check's declaration for a result an event carries: a result for a check its asset does not declare is refused. */
+export function resolveCheckResult(r: { asset: string; check: string }): AssetCheckSpec {
+  const asset = isAssetKey(r.asset) ? byKey.get(r.asset) : undefined;
+  if (!asset) throw new TypeError(`a check result names asset ${r.asset}, which the graph does not declare: refused`);
+  return declaredCheck(asset, r.check);
 }
 
 /** The asset keys the definitions declare, and the ones ASSET_STAGE names: the same set (a test keeps them so). */

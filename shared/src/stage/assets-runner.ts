@@ -11,11 +11,19 @@ import type {
   RunInfo,
   StageDefinition,
 } from '../assets/define.js';
-import { ASSET_STAGE, STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
+import { declaredCheck } from '../assets/define.js';
+import { ASSET_STAGE, STAGE_EVENTS, isAssetKey, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
 import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
-import { assetErrorBoundary, BottleneckError, defined, type ErrorCode } from '../errors/index.js';
+import {
+  assetErrorBoundary,
+  BottleneckError,
+  createError,
+  defined,
+  withDetails,
+  type ErrorCode,
+} from '../errors/index.js';
 import {
   makeEvent,
   carry,
@@ -82,8 +90,19 @@ export function gateError(stage: string, failed: readonly CheckResult[], progres
   });
 }
 
-/** A check's result from its definition and what evaluating it gave. */
-export function checkResultOf(asset: AssetKey, c: CheckDefinition, o: CheckOutcome): CheckResult {
+/**
+ * A check's result from its definition and what evaluating it gave. Given the asset's definition,
+ * the check is resolved through it: a result for a check the asset does not declare is refused
+ * (Dagster's resolve_target_check_key), and severity and blocking are the declared ones.
+ */
+export function checkResultOf(
+  target: AssetKey | Pick<AssetDefinition, 'key' | 'checks'>,
+  check: CheckDefinition,
+  o: CheckOutcome,
+): CheckResult {
+  const asset = typeof target === 'string' ? target : target.key;
+  const spec = typeof target === 'string' ? check : declaredCheck(target, check.name);
+  const c = { ...check, severity: spec.severity, blocking: spec.blocking };
   const full = { ...(o.metadata ?? {}), ...(o.error ? { error: o.error } : {}) };
   const found = o.passed ? undefined : (o.message ?? c.found?.(full));
   // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
@@ -124,7 +143,7 @@ interface Settled {
  * check result, or throws the error a `failed` event is made of.
  */
 export async function runStage(
-  def: StageDefinition,
+  stage: StageDefinition,
   event: PipelineEvent,
   ctx: StageContext & { io: AssetIO },
 ): Promise<PipelineEvent[]> {
@@ -136,6 +155,11 @@ export async function runStage(
     ...(event.type === 'trigger' && event.payload.files
       ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) }
       : {}),
+  };
+  // A publishing sink's inputs: the assets that declare publishAs (resolved by the graph, or found in the event).
+  const def: StageDefinition = {
+    ...stage,
+    assets: stage.assets.map((a) => (a.inputs === 'published' ? withPublishedInputs(a, event) : a)),
   };
   const own = new Map<AssetKey, AssetDefinition>(def.assets.map((a) => [a.key, a]));
   const progress: StageProgress = { materializations: {}, checks: [] };
@@ -228,7 +252,7 @@ export async function runStage(
     } catch (e) {
       throw assetErrorBoundary(def.stage, asset.key, e);
     }
-    const r = checkResultOf(asset.key, c, outcome);
+    const r = checkResultOf(asset, c, outcome);
     ctx.progress?.onCheck?.({ ...r, runId: run.runId });
     return r;
   };
@@ -361,6 +385,26 @@ export async function runStage(
   return out;
 }
 
+/**
+ * A publishing sink with its inputs: the assets the graph resolved (`resolvePublishedInputs`), and
+ * every asset whose materialization in the event is marked published (the runner marks only
+ * assets that declare `publishAs`). None at all: the event cannot be published (refused).
+ */
+export function withPublishedInputs(asset: AssetDefinition, event: PipelineEvent): AssetDefinition {
+  const found = Object.entries(event.materializations)
+    .filter(([, m]) => m.metadata.publish !== undefined)
+    .map(([k]) => k)
+    .filter((k): k is AssetKey => isAssetKey(k) && k !== asset.key);
+  const deps = [...new Set([...asset.deps, ...found])];
+  if (deps.length === 0)
+    throw createError(
+      'BN_ERR_EVENT_INVALID',
+      `the ${event.type} event of run ${event.runId} carries no published asset (publishAs) for ${asset.key} to publish`,
+      { asset: asset.key },
+    );
+  return { ...asset, deps };
+}
+
 function order(def: StageDefinition, r: CheckResult): number {
   const i = def.assets.findIndex((a) => a.key === r.asset);
   const j = def.assets[i]?.checks.findIndex((c) => c.name === r.check) ?? -1;
@@ -409,12 +453,5 @@ function ordered(assets: readonly AssetDefinition[]): AssetDefinition[] {
 /** The error a stage stops with, carrying what it materialized and checked before (for the failed event and the run record). */
 function withProgress(e: unknown, progress: StageProgress): unknown {
   if (!(e instanceof BottleneckError)) return e;
-  return new BottleneckError(e.code, e.message, {
-    cause: e.cause,
-    retriable: e.retriable,
-    ...(e.location ? { location: e.location } : {}),
-    ...(e.asset ? { asset: e.asset } : {}),
-    ...(e.stage ? { stage: e.stage } : {}),
-    details: { ...e.details, checks: progress.checks, materializations: progress.materializations },
-  });
+  return withDetails(e, { details: { checks: progress.checks, materializations: progress.materializations } });
 }

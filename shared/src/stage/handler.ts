@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { StageDefinition } from '../assets/define.js';
-import { consumedEvents } from '../assets/keys.js';
+import { STAGE_NAMES, consumedEvents, handOverEvent } from '../assets/keys.js';
 import { runStage } from './assets-runner.js';
 import type { StageHandler } from './context.js';
 
@@ -12,7 +12,12 @@ import type { StageHandler } from './context.js';
  */
 export function assetStageHandler(def: StageDefinition): StageHandler {
   const deps = def.assets.flatMap((a) => [...a.deps, ...a.checks.flatMap((c) => c.deps)]);
-  const consumes = consumedEvents(def.stage, deps);
+  // A publishing sink not resolved by the graph (a service's own definition) reads what the stage before it hands over.
+  const before = STAGE_NAMES[STAGE_NAMES.indexOf(def.stage) - 1];
+  const consumes =
+    deps.length === 0 && def.assets.some((a) => a.inputs === 'published') && before && before !== 'alerter'
+      ? [handOverEvent(before)]
+      : consumedEvents(def.stage, deps);
   return {
     stage: def.stage,
     consumes,
@@ -37,7 +42,8 @@ export function stageCodeVersion(def: StageDefinition): string {
     h.update(
       JSON.stringify({
         key: a.key,
-        deps: a.deps,
+        // The same version whether the graph resolved a publishing sink's inputs or not.
+        deps: a.inputs ?? a.deps,
         kind: a.kind,
         file: a.file,
         publishAs: a.publishAs,

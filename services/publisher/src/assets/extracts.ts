@@ -124,7 +124,8 @@ async function prune(ctx: AssetContext, partition: string, currentRunId: string)
 /** The month's published set: the run's files under its own prefix, its manifest, and the pointer readers follow. */
 export const extracts = defineAsset({
   key: 'extracts',
-  deps: ['merged_with_revenue', 'premium_wines', 'ordinary_wines', 'revenue_report'],
+  // Every asset that declares publishAs: the graph resolves them (resolvePublishedInputs), no list kept here.
+  deps: 'published',
   kind: 'sink',
   file: '_manifest.json',
   module: import.meta.url,
