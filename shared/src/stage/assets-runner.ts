@@ -147,15 +147,7 @@ export async function runStage(
   event: PipelineEvent,
   ctx: StageContext & { io: AssetIO },
 ): Promise<PipelineEvent[]> {
-  const run: RunInfo = {
-    runId: event.runId,
-    partition: event.partition,
-    startedAt: event.runStartedAt ?? event.ts,
-    ...(event.expectations ? { expectations: event.expectations } : {}),
-    ...(event.type === 'trigger' && event.payload.files
-      ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) }
-      : {}),
-  };
+  const run = runInfoOf(event);
   // A publishing sink's inputs: the assets that declare publishAs (resolved by the graph, or found in the event).
   const def: StageDefinition = {
     ...stage,
@@ -163,20 +155,9 @@ export async function runStage(
   };
   const own = new Map<AssetKey, AssetDefinition>(def.assets.map((a) => [a.key, a]));
   const progress: StageProgress = { materializations: {}, checks: [] };
-  const upstream = (key: AssetKey): Materialization => {
-    const m = progress.materializations[key] ?? event.materializations[key];
-    if (!m)
-      throw new BottleneckError(
-        'BN_ERR_EVENT_INVALID',
-        `the ${event.type} event of run ${event.runId} has no materialization of ${key}, which stage ${def.stage} needs`,
-        { stage: def.stage },
-      );
-    return m;
-  };
+  const upstream = (key: AssetKey): Materialization => upstreamOf(def.stage, event, progress, key);
   // Every upstream asset the stage reads must come with the event, and be this run's, before anything runs.
-  for (const a of def.assets)
-    for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)])
-      if (!own.has(d)) checkProvenance(event, d, upstream(d));
+  verifyInputs(def, event);
 
   const workDir = await mkdtemp(join(ctx.workDir, `${def.stage}-`));
   const scope = await ctx.io.openScope(run);
@@ -359,7 +340,62 @@ export async function runStage(
     await ctx.io.closeScope(scope).catch(() => undefined);
     await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
-  // Reported in declaration order, whichever failed first in time: the same bad month, the same error.
+  stopIfFailed(def, errors, progress);
+  return stageEvents(def, event, progress, ctx.now());
+}
+
+/** Step 1: the run as the stage's assets see it (its identity, expectations, and the input versions its trigger pinned). */
+export function runInfoOf(event: PipelineEvent): RunInfo {
+  return {
+    runId: event.runId,
+    partition: event.partition,
+    startedAt: event.runStartedAt ?? event.ts,
+    ...(event.expectations ? { expectations: event.expectations } : {}),
+    ...(event.type === 'trigger' && event.payload.files
+      ? { pins: Object.fromEntries(Object.values(event.payload.files).map((f) => [f.key, f.etag])) }
+      : {}),
+  };
+}
+
+/** An upstream asset's materialization: made earlier in this stage run, or carried by the event (else the event is refused). */
+export function upstreamOf(
+  stage: StageDefinition['stage'],
+  event: PipelineEvent,
+  progress: StageProgress,
+  key: AssetKey,
+): Materialization {
+  const m = progress.materializations[key] ?? event.materializations[key];
+  if (!m)
+    throw createError(
+      'BN_ERR_EVENT_INVALID',
+      `the ${event.type} event of run ${event.runId} has no materialization of ${key}, which stage ${stage} needs`,
+      { stage },
+    );
+  return m;
+}
+
+/**
+ * Step 2, verify the inputs before anything runs: every upstream asset the stage's assets and
+ * checks read comes with the event, and is this run's (checkProvenance).
+ */
+export function verifyInputs(def: StageDefinition, event: PipelineEvent): void {
+  const own = new Set(def.assets.map((a) => a.key));
+  const none: StageProgress = { materializations: {}, checks: [] };
+  for (const a of def.assets)
+    for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)])
+      if (!own.has(d)) checkProvenance(event, d, upstreamOf(def.stage, event, none, d));
+}
+
+/**
+ * Step 4, the verdict: the first asset error in declaration order (whichever failed first in
+ * time: the same bad month, the same error), else the failed blocking checks; nothing: the stage
+ * passed. Sorts the check results in declaration order.
+ */
+export function stopIfFailed(
+  def: StageDefinition,
+  errors: ReadonlyMap<AssetKey, unknown>,
+  progress: StageProgress,
+): void {
   for (const a of def.assets) {
     const e = errors.get(a.key);
     if (e) throw withProgress(e, progress);
@@ -367,7 +403,18 @@ export async function runStage(
   progress.checks.sort((x, y) => order(def, x) - order(def, y));
   const failed = blockingFailures(progress.checks);
   if (failed.length) throw gateError(def.stage, failed, progress);
+}
 
+/**
+ * Step 5, the stage's events: `done` (and the gate's event for a stage with a quality gate), each
+ * carrying every materialization and check of the run so far, with ids derived from the run.
+ */
+export function stageEvents(
+  def: StageDefinition,
+  event: PipelineEvent,
+  progress: StageProgress,
+  now: Date,
+): PipelineEvent[] {
   const base = carry(event);
   Object.assign(base.materializations, progress.materializations);
   base.checks.push(...progress.checks);
@@ -376,12 +423,12 @@ export async function runStage(
     makeEvent(
       events.done,
       { ...base, payload: (def.payload?.(base.materializations) ?? {}) as never },
-      ctx.now(),
-      stageEventId(run.runId, events.done),
+      now,
+      stageEventId(event.runId, events.done),
     ),
   ];
   if (events.gate)
-    out.push(makeEvent(events.gate, { ...base, payload: {} }, ctx.now(), stageEventId(run.runId, events.gate)));
+    out.push(makeEvent(events.gate, { ...base, payload: {} }, now, stageEventId(event.runId, events.gate)));
   return out;
 }
 
