@@ -36,7 +36,7 @@ import {
 import { expectationResult } from './checks.js';
 import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
-import { loadSqlOf, type AssetIO } from './io.js';
+import { loadSqlOf, type AssetIO, type DuckScope } from './io.js';
 
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -147,150 +147,203 @@ export async function runStage(
   event: PipelineEvent,
   ctx: StageContext & { io: AssetIO },
 ): Promise<PipelineEvent[]> {
-  const run = runInfoOf(event);
   // A publishing sink's inputs: the assets that declare publishAs (resolved by the graph, or found in the event).
   const def: StageDefinition = {
     ...stage,
     assets: stage.assets.map((a) => (a.inputs === 'published' ? withPublishedInputs(a, event) : a)),
   };
-  const own = new Map<AssetKey, AssetDefinition>(def.assets.map((a) => [a.key, a]));
-  const progress: StageProgress = { materializations: {}, checks: [] };
-  const upstream = (key: AssetKey): Materialization => upstreamOf(def.stage, event, progress, key);
-  // Every upstream asset the stage reads must come with the event, and be this run's, before anything runs.
   verifyInputs(def, event);
+  const run = new StageRun(def, event, runInfoOf(event), ctx);
+  await run.materializeAll();
+  stopIfFailed(def, run.errors, run.progress);
+  return stageEvents(def, event, run.progress, ctx.now());
+}
 
-  const workDir = await mkdtemp(join(ctx.workDir, `${def.stage}-`));
-  const scope = await ctx.io.openScope(run);
-  const loaded = new Map<AssetKey, Promise<LoadedInput>>();
+/**
+ * Step 3, one stage run's materializations: each asset computed once its upstream assets of the
+ * stage settled (`compute`), persisted through the IO manager (`persist`), then checked
+ * (`check`, each check by `evaluate` as soon as what it reads is there). Errors are kept per
+ * asset (`errors`), never thrown: `stopIfFailed` decides.
+ */
+export class StageRun {
+  readonly progress: StageProgress = { materializations: {}, checks: [] };
+  readonly errors = new Map<AssetKey, unknown>();
+  private readonly own: Map<AssetKey, AssetDefinition>;
+  private readonly loaded = new Map<AssetKey, Promise<LoadedInput>>();
   /** Per asset of the stage: materialized (true) or not; then settled, with its checks. */
-  const computed = new Map<AssetKey, Promise<boolean>>();
-  const settled = new Map<AssetKey, Promise<Settled>>();
-  const errors = new Map<AssetKey, unknown>();
+  private readonly computed = new Map<AssetKey, Promise<boolean>>();
+  private readonly settled = new Map<AssetKey, Promise<Settled>>();
   /** Local files of the file assets computed here, for the checks and assets of this stage that read them. */
-  const ownFiles = new Map<AssetKey, string>();
-  const copies: LocalFile[] = [];
+  private readonly ownFiles = new Map<AssetKey, string>();
+  private readonly copies: LocalFile[] = [];
+  private workDir = '';
+  private scope: DuckScope | undefined;
 
-  const load = (key: AssetKey): Promise<LoadedInput> => {
-    let p = loaded.get(key);
+  constructor(
+    private readonly def: StageDefinition,
+    private readonly event: PipelineEvent,
+    private readonly run: RunInfo,
+    private readonly ctx: StageContext & { io: AssetIO },
+  ) {
+    this.own = new Map(def.assets.map((a) => [a.key, a]));
+  }
+
+  /** Computes and checks every asset (independent ones concurrently), then releases the run's scratch space. */
+  async materializeAll(): Promise<void> {
+    this.workDir = await mkdtemp(join(this.ctx.workDir, `${this.def.stage}-`));
+    try {
+      this.scope = await this.ctx.io.openScope(this.run);
+      for (const a of ordered(this.def.assets)) {
+        const conn: { db?: Promise<Db> } = {};
+        const actx = this.contextFor(a, conn);
+        this.computed.set(a.key, this.compute(a, actx, conn));
+        this.settled.set(a.key, this.check(a, actx));
+      }
+      await Promise.all(this.settled.values());
+    } finally {
+      for (const c of this.copies) await c.release().catch(() => undefined);
+      if (this.scope) await this.ctx.io.closeScope(this.scope).catch(() => undefined);
+      await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  }
+
+  private upstream(key: AssetKey): Materialization {
+    return upstreamOf(this.def.stage, this.event, this.progress, key);
+  }
+
+  private openScope(): DuckScope {
+    return defined(this.scope, 'the stage run scope');
+  }
+
+  private load(key: AssetKey): Promise<LoadedInput> {
+    let p = this.loaded.get(key);
     if (!p) {
-      const m = upstream(key);
+      const m = this.upstream(key);
       // Assets of this stage are in the scope already; upstream ones come through the IO manager.
-      const path = ownFiles.get(key);
-      p = own.has(key)
+      const path = this.ownFiles.get(key);
+      p = this.own.has(key)
         ? Promise.resolve({ materialization: m, ...(path ? { path } : {}) })
-        : ctx.io.load(key, m, scope);
-      loaded.set(key, p);
+        : this.ctx.io.load(key, m, this.openScope());
+      this.loaded.set(key, p);
     }
     return p;
-  };
+  }
 
-  const contextFor = (asset: AssetDefinition, conn: { db?: Promise<Db> }): AssetContext => ({
-    run,
-    asset,
-    workDir,
-    store: ctx.store,
-    tasks: ctx.tasks,
-    limits: ctx.limits,
-    log: ctx.log,
-    now: ctx.now,
-    db: () => (conn.db ??= scope.connect()),
-    input: async (key) => {
-      if (own.has(key) && !(await computed.get(key))) throw new TypeError(`asset ${key} was not materialized`);
-      return load(key);
-    },
-    inputFile: async (key) => {
-      if (own.has(key) && !(await computed.get(key))) throw new TypeError(`asset ${key} was not materialized`);
-      const { path } = await load(key);
-      if (!path) throw new TypeError(`asset ${key} is not a file: it has no local path`);
-      return path;
-    },
-    materialization: upstream,
-    lineage: () => ({
-      materializations: { ...event.materializations, ...progress.materializations },
-      checks: [...event.checks, ...progress.checks],
-    }),
-    sql: (name) => loadSqlOf(asset, name),
-    fetch: async (key, opts) => {
-      const local = await ctx.store.getToFile(key, opts);
-      copies.push(local);
-      return local.path;
-    },
-  });
+  private contextFor(asset: AssetDefinition, conn: { db?: Promise<Db> }): AssetContext {
+    const { ctx, event, progress } = this;
+    const materialized = async (key: AssetKey) => {
+      if (this.own.has(key) && !(await this.computed.get(key)))
+        throw new TypeError(`asset ${key} was not materialized`);
+    };
+    return {
+      run: this.run,
+      asset,
+      workDir: this.workDir,
+      store: ctx.store,
+      tasks: ctx.tasks,
+      limits: ctx.limits,
+      log: ctx.log,
+      now: ctx.now,
+      db: () => (conn.db ??= this.openScope().connect()),
+      input: async (key) => {
+        await materialized(key);
+        return this.load(key);
+      },
+      inputFile: async (key) => {
+        await materialized(key);
+        const { path } = await this.load(key);
+        if (!path) throw new TypeError(`asset ${key} is not a file: it has no local path`);
+        return path;
+      },
+      materialization: (key) => this.upstream(key),
+      lineage: () => ({
+        materializations: { ...event.materializations, ...progress.materializations },
+        checks: [...event.checks, ...progress.checks],
+      }),
+      sql: (name) => loadSqlOf(asset, name),
+      fetch: async (key, opts) => {
+        const local = await ctx.store.getToFile(key, opts);
+        this.copies.push(local);
+        return local.path;
+      },
+    };
+  }
 
   /** A check runs once its asset and the assets it reads are materialized; null: one of them was not. */
-  const evaluate = async (
-    asset: AssetDefinition,
-    c: CheckDefinition,
-    actx: AssetContext,
-  ): Promise<CheckResult | null> => {
-    for (const d of c.deps) if (own.has(d) && !(await computed.get(d))) return null;
+  private async evaluate(asset: AssetDefinition, c: CheckDefinition, actx: AssetContext): Promise<CheckResult | null> {
+    for (const d of c.deps) if (this.own.has(d) && !(await this.computed.get(d))) return null;
     let outcome: CheckOutcome;
     try {
-      for (const d of c.deps) await load(d);
+      for (const d of c.deps) await this.load(d);
       if (c.sql) outcome = await sqlCheck(await actx.db(), actx.sql(c.sql));
       else if (c.run) outcome = await c.run(actx);
       else throw new TypeError(`check ${c.name} has neither sql nor run`);
     } catch (e) {
-      throw assetErrorBoundary(def.stage, asset.key, e);
+      throw assetErrorBoundary(this.def.stage, asset.key, e);
     }
     const r = checkResultOf(asset, c, outcome);
-    ctx.progress?.onCheck?.({ ...r, runId: run.runId });
+    this.ctx.progress?.onCheck?.({ ...r, runId: this.run.runId });
     return r;
-  };
+  }
 
-  const compute = async (asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> => {
+  private async compute(asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> {
     // Upstream assets of this stage first: a failed one, or one whose blocking check failed, stops this one.
     const ups = await Promise.all(
-      asset.deps.filter((d) => own.has(d)).map((d) => defined(settled.get(d), `the state of asset ${d}`)),
+      asset.deps.filter((d) => this.own.has(d)).map((d) => defined(this.settled.get(d), `the state of asset ${d}`)),
     );
     if (ups.some((u) => !u.ok || u.blocked)) return false;
     const t0 = performance.now();
     try {
       for (const d of asset.deps) await actx.input(d);
       const result = await asset.compute(actx);
-      const m = await persist(asset, result, conn, t0);
-      if (result.kind !== 'table' && result.path) ownFiles.set(asset.key, result.path);
-      progress.materializations[asset.key] = m;
-      ctx.progress?.onAsset?.({ stage: def.stage, asset: asset.key, materialization: m, runId: run.runId });
+      const m = await this.persist(asset, result, conn, t0);
+      if (result.kind !== 'table' && result.path) this.ownFiles.set(asset.key, result.path);
+      this.progress.materializations[asset.key] = m;
+      this.ctx.progress?.onAsset?.({
+        stage: this.def.stage,
+        asset: asset.key,
+        materialization: m,
+        runId: this.run.runId,
+      });
       return true;
     } catch (e) {
-      errors.set(asset.key, assetErrorBoundary(def.stage, asset.key, e));
+      this.errors.set(asset.key, assetErrorBoundary(this.def.stage, asset.key, e));
       return false;
     }
-  };
+  }
 
-  const check = async (asset: AssetDefinition, actx: AssetContext): Promise<Settled> => {
-    if (!(await computed.get(asset.key))) return { ok: false, blocked: true };
-    const m = defined(progress.materializations[asset.key], `the materialization of ${asset.key}`);
+  private async check(asset: AssetDefinition, actx: AssetContext): Promise<Settled> {
+    if (!(await this.computed.get(asset.key))) return { ok: false, blocked: true };
+    const m = defined(this.progress.materializations[asset.key], `the materialization of ${asset.key}`);
     const results: CheckResult[] = [];
     try {
       for (const c of asset.checks) {
-        const r = await evaluate(asset, c, actx);
+        const r = await this.evaluate(asset, c, actx);
         if (r) results.push(r);
       }
     } catch (e) {
-      errors.set(asset.key, e);
+      this.errors.set(asset.key, e);
       return { ok: false, blocked: true };
     }
     const exp = expectationResult(
       asset.key,
       { rowCount: m.metadata.rowCount, ...(asset.figures?.(m.metadata) ?? {}) },
-      run.expectations,
+      this.run.expectations,
     );
     if (exp) {
       results.push(exp);
-      ctx.progress?.onCheck?.({ ...exp, runId: run.runId });
+      this.ctx.progress?.onCheck?.({ ...exp, runId: this.run.runId });
     }
-    progress.checks.push(...results);
+    this.progress.checks.push(...results);
     return { ok: true, blocked: blockingFailures(results).length > 0 };
-  };
+  }
 
-  const persist = async (
+  private async persist(
     asset: AssetDefinition,
     result: ComputeResult,
     conn: { db?: Promise<Db> },
     t0: number,
-  ): Promise<Materialization> => {
+  ): Promise<Materialization> {
     if (result.kind === 'object') {
       return {
         ...result.materialization,
@@ -302,15 +355,15 @@ export async function runStage(
     const metadata: AssetMetadata = { ...result.metadata };
     let db: Db | undefined;
     if (result.kind === 'table') {
-      db = await (conn.db ??= scope.connect());
+      db = await (conn.db ??= this.openScope().connect());
       metadata.rowCount ??= await db.count(asset.key);
       metadata.columns ??= await db.columns(asset.key);
     }
-    const { bytes, published, ...where } = await ctx.io.persist({
+    const { bytes, published, ...where } = await this.ctx.io.persist({
       asset,
-      run,
+      run: this.run,
       metadata,
-      workDir,
+      workDir: this.workDir,
       ...(db ? { db } : {}),
       ...(result.kind === 'file' ? { path: result.path } : {}),
     });
@@ -325,23 +378,7 @@ export async function runStage(
         durationMs: Math.round(performance.now() - t0),
       },
     };
-  };
-
-  try {
-    for (const a of ordered(def.assets)) {
-      const conn: { db?: Promise<Db> } = {};
-      const actx = contextFor(a, conn);
-      computed.set(a.key, compute(a, actx, conn));
-      settled.set(a.key, check(a, actx));
-    }
-    await Promise.all(settled.values());
-  } finally {
-    for (const c of copies) await c.release().catch(() => undefined);
-    await ctx.io.closeScope(scope).catch(() => undefined);
-    await rm(workDir, { recursive: true, force: true }).catch(() => undefined);
   }
-  stopIfFailed(def, errors, progress);
-  return stageEvents(def, event, progress, ctx.now());
 }
 
 /** Step 1: the run as the stage's assets see it (its identity, expectations, and the input versions its trigger pinned). */
