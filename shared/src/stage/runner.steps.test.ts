@@ -31,7 +31,8 @@ const validated = (runId = 'run-1') =>
   );
 const merged = (e: PipelineEvent) =>
   makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
-const spent: Deadline = { budgetMs: 0, remaining: () => 0 };
+// A deadline whose budget is long but already spent: a step must not start the budget again.
+const spent: Deadline = { budgetMs: 60_000, remaining: () => 0 };
 const ample: Deadline = { budgetMs: 60_000, remaining: () => 60_000 };
 const unavailable = () => new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
 const handlerOf = (handle: StageHandler['handle']): StageHandler => ({
