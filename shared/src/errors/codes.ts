@@ -83,3 +83,8 @@ export type ClassifiedCode = {
 export function isClassifiedCode(code: ErrorCode): code is ClassifiedCode {
   return 'classified' in ERROR_CODES[code];
 }
+
+/** Whether a string is a code of the registry (a code read from an event or a record). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CODES, code);
+}

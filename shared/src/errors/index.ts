@@ -1,7 +1,7 @@
 import type { CheckResult, Materialization } from '../events/index.js';
 import { ERROR_CODES, isClassifiedCode, type ClassifiedCode, type ErrorCode } from './codes.js';
 
-export { ERROR_CODES, isClassifiedCode, type ClassifiedCode, type ErrorCode } from './codes.js';
+export { ERROR_CODES, isClassifiedCode, isErrorCode, type ClassifiedCode, type ErrorCode } from './codes.js';
 
 /** Where in an input workbook a problem is. Row is the 1-based Excel row number. */
 export interface CellLocation {

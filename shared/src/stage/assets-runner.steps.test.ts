@@ -4,6 +4,7 @@ import { createError } from '../errors/index.js';
 import { makeEvent, type CheckResult, type Materialization } from '../events/index.js';
 import {
   checkResultOf,
+  inputErrorOf,
   runInfoOf,
   stageEvents,
   stopIfFailed,
@@ -173,5 +174,16 @@ describe('withPublishedInputs', () => {
     expect(() => withPublishedInputs(sink, analysed({ wine_price_zscores: mat('staging/z.parquet') }))).toThrow(
       'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
     );
+  });
+});
+
+describe('inputErrorOf', () => {
+  it("reads the input error a check's metadata names: a code of the registry and its cell, nothing else", () => {
+    expect(
+      inputErrorOf({ code: 'BN_ERR_INPUT_CORRUPT', location: { file: 'erp.xlsx', row: 3, sheet: 7, extra: 'x' } }),
+    ).toEqual({ code: 'BN_ERR_INPUT_CORRUPT', location: { file: 'erp.xlsx', row: 3 } });
+    expect(inputErrorOf({ code: 'BN_ERR_NOT_A_CODE' })).toBeUndefined();
+    expect(inputErrorOf('BN_ERR_INPUT_CORRUPT')).toBeUndefined();
+    expect(inputErrorOf(undefined)).toBeUndefined();
   });
 });

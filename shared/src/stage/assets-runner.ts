@@ -21,7 +21,10 @@ import {
   BottleneckError,
   createError,
   defined,
+  errorField,
+  isErrorCode,
   withDetails,
+  type CellLocation,
   type ErrorCode,
 } from '../errors/index.js';
 import {
@@ -58,8 +61,7 @@ export function blockingFailures(results: readonly CheckResult[]): CheckResult[]
  */
 export function gateError(stage: string, failed: readonly CheckResult[], progress: StageProgress): BottleneckError {
   const first = defined(failed[0], 'a failed check');
-  const inputError = (r: CheckResult) =>
-    r.metadata.error as { code?: ErrorCode; location?: Record<string, unknown> } | undefined;
+  const inputError = (r: CheckResult) => inputErrorOf(r.metadata.error);
   const details = {
     failedChecks: failed.map((r) => `${r.asset}.${r.check}`),
     checks: progress.checks,
@@ -88,6 +90,22 @@ export function gateError(stage: string, failed: readonly CheckResult[], progres
     stage,
     details,
   });
+}
+
+/** The input error a check's metadata names (`CheckOutcome.error`), read without trusting its shape: a code of the registry, and a cell. */
+export function inputErrorOf(v: unknown): { code: ErrorCode; location?: CellLocation } | undefined {
+  const code = errorField(v, 'code');
+  if (typeof code !== 'string' || !isErrorCode(code)) return undefined;
+  const loc = errorField(v, 'location');
+  if (typeof loc !== 'object' || loc === null) return { code };
+  const location: CellLocation = {};
+  for (const k of ['file', 'sheet', 'column'] as const) {
+    const f = errorField(loc, k);
+    if (typeof f === 'string') location[k] = f;
+  }
+  const row = errorField(loc, 'row');
+  if (typeof row === 'number') location.row = row;
+  return { code, location };
 }
 
 /**
