@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
+import { BottleneckError } from '@bottleneck/shared/errors/index';
 import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
 import { CallLog, Crash, recordingBus, recordingStore } from '@bottleneck/shared/testing/recording';
 import { checkMonth, latestClaim, sendClaim, sendPending, versionOf } from './claims.js';
@@ -104,5 +105,95 @@ describe('the version of a month', () => {
     expect(after.claim.files.erp.bytes).toBe(before.claim.files.erp.bytes);
     expect(after.claim.version).not.toBe(before.claim.version);
     expect(after.claim.seq).toBe(2);
+  });
+});
+
+describe('claims at their edges', () => {
+  const opts = (now: Date, settleMs = 0) => ({ now, settleMs, via: 'poll' });
+
+  it('reads the highest numbered claim of a month, ignoring other objects there', async () => {
+    const { folder } = await month();
+    for (const [seq, runId] of [
+      [2, 'run-2'],
+      [10, 'run-10'],
+      [9, 'run-9'],
+    ] as const)
+      await folder.put(`state/ingest/2026-11/${String(seq).padStart(8, '0')}.json`, JSON.stringify({ seq, runId }));
+    await folder.put('state/ingest/2026-11/00000099.json.tmp', JSON.stringify({ seq: 99, runId: 'partial' }));
+    await folder.put('state/ingest/2026-11/notes.json', JSON.stringify({ seq: 100, runId: 'notes' }));
+    expect(await latestClaim(folder, '2026-11')).toEqual({ seq: 10, runId: 'run-10' });
+    expect(await latestClaim(folder, '2026-12')).toBeNull();
+  });
+
+  it('hashes each file on its own line: files whose fields run together differ', () => {
+    const a = [
+      { key: 'a', etag: 'e', bytes: 1, modified: T0 },
+      { key: '2', etag: 'x', bytes: 3, modified: T0 },
+    ];
+    const b = [
+      { key: 'a', etag: 'e', bytes: 12, modified: T0 },
+      { key: '', etag: 'x', bytes: 3, modified: T0 },
+    ];
+    expect(versionOf(a)).not.toBe(versionOf(b));
+    expect(versionOf(a)).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('waits for the most recently changed file to settle, and claims once it has been quiet exactly settleMs', async () => {
+    const { folder } = await month();
+    const youngest = Math.max(...(await folder.list('incoming/2026-11/')).map((o) => o.modified.getTime()));
+    expect(await checkMonth(folder, '2026-11', opts(new Date(youngest + 4_000), 5_000))).toEqual({
+      state: 'settling',
+      recheckInMs: 1_000,
+    });
+    expect((await checkMonth(folder, '2026-11', opts(new Date(youngest + 5_000), 5_000))).state).toBe('claimed');
+  });
+
+  it('writes the claim as indented JSON ending with a newline, with If-None-Match', async () => {
+    const { folder } = await month();
+    const got = await checkMonth(folder, '2026-11', opts(at(60)));
+    if (got.state !== 'claimed') throw new Error('expected a claim');
+    expect((await folder.get('state/ingest/2026-11/00000001.json')).toString()).toBe(
+      JSON.stringify(got.claim, null, 2) + '\n',
+    );
+    const sent = await sendClaim(folder, new MemoryBus(), got.claim, at(61));
+    expect((await folder.get('state/ingest/2026-11/00000001.json')).toString()).toBe(
+      JSON.stringify(sent, null, 2) + '\n',
+    );
+    expect(sent).toMatchObject({ status: 'sent', sentAt: at(61).toISOString() });
+  });
+
+  it("fails, rather than reporting the month taken, when the claim's write fails for another reason", async () => {
+    const { folder } = await month();
+    const down = Object.create(folder) as FolderStore;
+    down.put = async () => {
+      throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 SlowDown', { retriable: true });
+    };
+    await expect(checkMonth(down, '2026-11', opts(at(60)))).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
+    const odd = Object.create(folder) as FolderStore;
+    odd.put = async () => {
+      throw Object.assign(new Error('conflict?'), { details: { conflict: true } });
+    };
+    await expect(checkMonth(odd, '2026-11', opts(at(60)))).rejects.toThrow('conflict?');
+  });
+
+  it('sweeps the months in order, once their claims are graceMs old, skipping folders that are not months or hold no claim', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-claims-sweep-'));
+    dirs.push(dir);
+    const folder = new FolderStore(dir);
+    for (const p of ['2026-12', '2026-10', '2026-11'])
+      for (const n of ['erp', 'web', 'liaison']) await folder.put(`incoming/${p}/${n}.xlsx`, `${p} ${n}`);
+    for (const p of ['2026-12', '2026-10']) await checkMonth(folder, p, opts(at(60)));
+    await checkMonth(folder, '2026-11', opts(at(70)));
+    await folder.put('state/ingest/2026-09/readme.txt', 'not a claim');
+    await folder.put(
+      'state/ingest/notes/00000001.json',
+      JSON.stringify({ status: 'pending', claimedAt: '2020-01-01' }),
+    );
+    const bus = new MemoryBus();
+    // At exactly graceMs the claims of 10 and 12 are due, not 11's.
+    const sent = await sendPending(folder, bus, at(70), 10_000);
+    expect(sent.map((c) => c.trigger.partition)).toEqual(['2026-10', '2026-12']);
+    expect((await sendPending(folder, bus, at(80), 10_000)).map((c) => c.trigger.partition)).toEqual(['2026-11']);
+    await bus.close();
   });
 });
