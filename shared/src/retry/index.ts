@@ -62,10 +62,11 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       const base = Math.min(max, initial * factor ** Math.min(attempt, 30));
       // Full jitter between half and all of the backoff, so retrying clients do not move in step.
       // A server that says when to come back is obeyed: never sooner than its Retry-After (and when
-      // that is past the budget, the retries are over).
-      const delay = Math.max(Math.round(base / 2 + random() * (base / 2)), retryAfterOf(e) ?? 0);
+      // that is past the budget, or past the longest wait of a counted retry, the retries are over).
+      const after = retryAfterOf(e) ?? 0;
+      const delay = Math.max(Math.round(base / 2 + random() * (base / 2)), after);
       const spent = now() - started;
-      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries;
+      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries || after > max;
       if (over) {
         const msg = e instanceof Error ? e.message : String(e);
         const tried =

@@ -252,6 +252,31 @@ describe('withRetry and Retry-After', () => {
     expect(slept).toEqual([]);
   });
 
+  it('with a count of retries, gives up when the Retry-After is longer than its longest wait (maxDelayMs)', async () => {
+    const slept: number[] = [];
+    await expect(
+      withRetry(
+        async () => {
+          throw throttled(3_600_000);
+        },
+        { retries: 5, maxDelayMs: 8_000, sleep: async (ms) => void slept.push(ms) },
+      ),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      message: 'gave up after 1 attempts: HTTP 429 SlowDown',
+    });
+    expect(slept).toEqual([]);
+    let n = 0;
+    await withRetry(
+      async () => {
+        if (n++ < 1) throw throttled(8_000);
+        return 'ok';
+      },
+      { retries: 5, maxDelayMs: 8_000, sleep: async (ms) => void slept.push(ms) },
+    );
+    expect(slept).toEqual([8_000]);
+  });
+
   it('reads the delay from details.retryAfterMs or the error itself, and only a number >= 0', () => {
     expect(retryAfterOf(throttled(1_500))).toBe(1_500);
     expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: 20 }))).toBe(20);
