@@ -13,6 +13,9 @@ const args = process.argv.slice(2);
 const tree = resolve(args.find((a) => !a.startsWith('--')) ?? '.');
 const onlyAt = args.indexOf('--only');
 const only = onlyAt >= 0 ? new Set(args[onlyAt + 1].split(',').map(Number)) : null;
+// --src: the tree's unit tests import the sources (vitest.aliases.ts), so a failure without a build
+// is a catch; only a bug the suite misses is built and run again (the acceptance tests run dist/).
+const srcFirst = args.includes('--src');
 
 /** Each bug: what it breaks, and its edits: [files (the first holding `find` is edited), find, replace]. */
 const BUGS = [
@@ -200,16 +203,19 @@ for (const [i, bug] of BUGS.entries()) {
   let caught = null;
   let by = '';
   const t0 = Date.now();
+  const test = () => {
+    const t = run('npx', ['vitest', 'run', '--bail', '1']);
+    const failed = `${t.stdout}\n${t.stderr}`.split('\n').find((l) => /^\s*(FAIL|×)/.test(l));
+    return { caught: t.status !== 0, by: t.status !== 0 ? (failed ?? '').trim().slice(0, 200) : '' };
+  };
   if (applied) {
-    const build = run('npm', ['run', 'build']);
-    if (build.status !== 0) {
-      caught = true;
-      by = 'the build (tsc)';
-    } else {
-      const test = run('npx', ['vitest', 'run', '--bail', '1']);
-      caught = test.status !== 0;
-      const failed = `${test.stdout}\n${test.stderr}`.split('\n').find((l) => /^\s*(FAIL|×)/.test(l));
-      by = caught ? (failed ?? '').trim().slice(0, 200) : '';
+    if (srcFirst) ({ caught, by } = test());
+    if (!caught) {
+      const build = run('npm', ['run', 'build']);
+      if (build.status !== 0) {
+        caught = true;
+        by = 'the build (tsc)';
+      } else ({ caught, by } = test());
     }
   }
   for (const [file, text] of saved) writeFileSync(file, text);
