@@ -10,7 +10,7 @@ import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
 import { silentLogger } from '@bottleneck/shared/stage/context';
 import { cleanupTestContexts, testContext } from '@bottleneck/shared/testing/context';
 import { CallLog, recordingMailer, recordingStore } from '@bottleneck/shared/testing/recording';
-import { AlertDelivery, PENDING_PREFIX } from './delivery.js';
+import { AlertDelivery, backoffMs, PENDING_PREFIX } from './delivery.js';
 import { alerterStage } from './stage.js';
 
 const dirs: string[] = [];
@@ -118,5 +118,81 @@ describe('the alerter, effect by effect', () => {
     expect(sent).toHaveLength(1);
     expect((await record(folder)).alert.status).toMatch(/^(sent|uncertain)$/);
     expect(await folder.list(PENDING_PREFIX)).toEqual([]);
+  });
+});
+
+describe('alert delivery at its edges', () => {
+  it('backs off 15 s, doubling, up to 15 minutes', () => {
+    expect([0, 1, 2, 3, 6, 7, 20].map(backoffMs)).toEqual([15_000, 15_000, 30_000, 60_000, 480_000, 900_000, 900_000]);
+  });
+
+  it('lists pending alerts oldest first, counts what is left after a sweep, and refuses to queue over another write failure', async () => {
+    const { folder, sent, delivery } = await setup();
+    const later = new AlertDelivery({
+      store: folder,
+      mailer: {
+        send: async () => Promise.reject(new BottleneckError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
+      },
+      log: silentLogger,
+      retryForMs: 3600_000,
+      now: () => new Date(NOW.getTime() + 1_000),
+    });
+    await folder.put(KEY, JSON.stringify({ alert: { status: 'pending', attempts: 0 } }));
+    expect(
+      await later.enqueue('run-b', KEY, {
+        to: ['d@x.example'],
+        from: 'p@x.example',
+        subject: 'b',
+        text: 'b',
+        html: 'b',
+      }),
+    ).toBe(true);
+    expect(
+      await delivery.enqueue('run-a', KEY, {
+        to: ['d@x.example'],
+        from: 'p@x.example',
+        subject: 'a',
+        text: 'a',
+        html: 'a',
+      }),
+    ).toBe(true);
+    expect((await delivery.pending()).map((p) => p.id)).toEqual(['run-a', 'run-b']);
+    // The failing mailer leaves both pending, counted.
+    expect(await later.sweep()).toBe(2);
+    expect(sent).toEqual([]);
+    // Not an If-None-Match conflict: the failure is the caller's to handle, not "queued before".
+    const broken = new AlertDelivery({
+      store: Object.assign(Object.create(folder) as FolderStore, {
+        put: async () => Promise.reject(new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503', { retriable: true })),
+      }),
+      mailer: { send: async () => ({ id: 'x' }) },
+      log: silentLogger,
+      retryForMs: 3600_000,
+    });
+    await expect(
+      broken.enqueue('run-c', KEY, { to: [], from: '', subject: '', text: '', html: '' }),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_IO',
+    });
+    await expect(broken.attempt('run-a', true)).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
+  });
+
+  it('gives an alert up exactly at its retry time', async () => {
+    const { folder } = await setup();
+    await folder.put(KEY, JSON.stringify({ alert: { status: 'pending', attempts: 0 } }));
+    let now = NOW;
+    const d = new AlertDelivery({
+      store: folder,
+      mailer: {
+        send: async () => Promise.reject(new BottleneckError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
+      },
+      log: silentLogger,
+      retryForMs: 60_000,
+      now: () => now,
+    });
+    await d.enqueue('run-x', KEY, { to: [], from: '', subject: '', text: '', html: '' });
+    now = new Date(NOW.getTime() + 60_000);
+    expect(await d.attempt('run-x', true)).toBe('failed');
+    expect((await record(folder)).alert).toMatchObject({ status: 'failed', attempts: 1 });
   });
 });
