@@ -127,3 +127,74 @@ describe('the publisher, effect by effect', () => {
     }
   });
 });
+
+describe('the publisher at its edges', () => {
+  it('orders runs that started at the same instant by run id, and lets a run publish again over itself', async () => {
+    const { folder, handle } = await setup();
+    const same = '2026-11-15T09:00:00.000Z';
+    await handle(await analysed(folder, 'run-c', same));
+    expect((await readCurrent(folder, P))!.runId).toBe('run-c');
+    // run-b started at the same instant but sorts before run-c: superseded, the pointer stays.
+    await handle(await analysed(folder, 'run-b', same));
+    expect((await readCurrent(folder, P))!.runId).toBe('run-c');
+    await handle(await analysed(folder, 'run-d', same));
+    expect((await readCurrent(folder, P))!.runId).toBe('run-d');
+    // A run that started a millisecond later wins whatever its id.
+    await handle(await analysed(folder, 'run-0', '2026-11-15T09:00:00.001Z'));
+    expect((await readCurrent(folder, P))!.runId).toBe('run-0');
+  });
+
+  it("records in the manifest every asset's data version and the checks: passed counted, failed warnings named", async () => {
+    const { folder, handle } = await setup();
+    const e = await analysed(folder, 'run-b', '2026-11-15T09:00:00.000Z');
+    e.checks.push(
+      {
+        asset: 'erp_clean',
+        check: 'product_id_unique',
+        passed: true,
+        severity: 'ERROR',
+        blocking: true,
+        description: 'd',
+        metadata: {},
+      },
+      {
+        asset: 'erp_clean',
+        check: 'price_not_negative',
+        passed: false,
+        severity: 'WARN',
+        blocking: false,
+        description: 'd',
+        metadata: {},
+      },
+      {
+        asset: 'web_clean',
+        check: 'sku_single_version',
+        passed: true,
+        severity: 'WARN',
+        blocking: false,
+        description: 'd',
+        metadata: {},
+      },
+    );
+    await handle(e);
+    const manifest = JSON.parse((await folder.get('extracts/2026-11/run-b/_manifest.json')).toString()) as {
+      assets: Record<string, string>;
+      checks: unknown;
+    };
+    expect(manifest.checks).toEqual({ passed: 2, warnings: ['erp_clean.price_not_negative'] });
+    expect(Object.keys(manifest.assets).sort()).toEqual(OUTPUTS.map(([k]) => k).sort());
+    expect(manifest.assets.premium_wines).toBe(e.materializations.premium_wines!.dataVersion);
+  });
+
+  it('keeps the pointer and the newest sets as runs pile up: only older sets are pruned', async () => {
+    const { folder, handle } = await setup();
+    for (let i = 1; i <= 6; i++)
+      await handle(await analysed(folder, `run-b${String(i)}`, `2026-11-15T1${String(i)}:00:00.000Z`));
+    const keys = (await folder.list('extracts/2026-11/')).map((o) => o.key);
+    expect(keys).toContain('extracts/2026-11/_current.json');
+    const runs = [...new Set(keys.filter((k) => k.split('/').length > 3).map((k) => k.split('/')[2]))];
+    // Run ids sort in time order (newRunId): the current one and the three before it stay.
+    expect(runs).toEqual(['run-b3', 'run-b4', 'run-b5', 'run-b6']);
+    expect(await readerSees(folder)).toBe('run-b6');
+  });
+});
