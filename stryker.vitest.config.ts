@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import { sourceAliases } from './vitest.aliases.js';
 
 // The unit tests that exercise the TypeScript sources in this process: Stryker's mutants live there.
 // The acceptance tests under test/ run the compiled CLI as a process, which no mutant reaches.
 export default defineConfig({
+  resolve: { alias: sourceAliases },
   test: {
     include: ['shared/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'cli/src/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**'],

@@ -1,8 +1,10 @@
 import { defineConfig } from 'vitest/config';
+import { sourceAliases } from './vitest.aliases.js';
 
 // Unit and acceptance tests: next to the code (`*.test.ts`) and under test/ (not test/integration/,
 // which has its own config and needs real servers).
 export default defineConfig({
+  resolve: { alias: sourceAliases },
   test: {
     include: ['shared/src/**/*.test.ts', 'services/*/src/**/*.test.ts', 'cli/src/**/*.test.ts', 'test/*.test.ts'],
     exclude: ['**/node_modules/**', '**/dist/**', 'test/integration/**'],

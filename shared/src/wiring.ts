@@ -15,6 +15,7 @@ import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler 
 import { silentLogger } from './stage/context.js';
 import { StoreIO } from './stage/io.js';
 import { bindStage } from './stage/runner.js';
+import { s3TimeoutsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
 
 /**
@@ -123,6 +124,8 @@ export function serviceSettings(
       ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY
         ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } }
         : {}),
+      // A frozen store is given up on within the retry budget, not after a 60-second socket timeout.
+      ...s3TimeoutsFor(c.BN_RETRY_BUDGET_MS),
     },
     ...(sendgrid ? { sendgrid } : {}),
     log,

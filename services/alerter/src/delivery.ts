@@ -1,4 +1,5 @@
-import { errorMessage, isBottleneckError, redactSecrets, type ObjectStore } from '@bottleneck/shared';
+import { errorMessage, isBottleneckError, redactSecrets, withRetry, type ObjectStore } from '@bottleneck/shared';
+import type { SendResult } from '@bottleneck/shared/ports/mailer';
 import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
 import type { Logger } from '@bottleneck/shared/stage/context';
 
@@ -98,6 +99,17 @@ export class AlertDelivery {
     await this.o.store.delete(pendingKey(p.id));
   }
 
+  /** What the alert's record says of it, or null when the record cannot be read. */
+  private async recordStatus(p: PendingAlert): Promise<AlertState['status'] | null> {
+    try {
+      const record = JSON.parse((await this.o.store.get(p.recordKey)).toString('utf8')) as { alert?: AlertState };
+      return record.alert?.status ?? null;
+    } catch (e) {
+      if (isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') return null;
+      throw e;
+    }
+  }
+
   /**
    * Makes one attempt at an alert if it is due (or `force`): 'sent', 'retry' (kept, with its next
    * attempt), 'failed' (given up after retryForMs), 'uncertain', or 'none' (nothing pending).
@@ -107,6 +119,12 @@ export class AlertDelivery {
     if (!p) return 'none';
     const now = this.now();
     if (p.state === 'sending') {
+      // Its record settled already (the process died before dropping the alert): nothing was lost, nothing to say.
+      const settled = await this.recordStatus(p);
+      if (settled === 'sent' || settled === 'failed' || settled === 'uncertain') {
+        await this.o.store.delete(pendingKey(id));
+        return settled;
+      }
       // A previous process died between its mark and the end of its send: the mail may have gone.
       this.o.log.warn(
         { alert: id, attempts: p.attempts },
@@ -123,15 +141,9 @@ export class AlertDelivery {
     if (!force && Date.parse(p.nextAttemptAt) > now.getTime()) return 'later';
     const marked: PendingAlert = { ...p, state: 'sending', attempts: p.attempts + 1 };
     await this.write(marked);
+    let sent: SendResult;
     try {
-      const sent = await this.o.mailer.send(p.mail);
-      await this.settle(marked, {
-        status: 'sent',
-        attempts: marked.attempts,
-        id: sent.id,
-        at: this.now().toISOString(),
-      });
-      return 'sent';
+      sent = await this.o.mailer.send(p.mail);
     } catch (e) {
       const error = redactSecrets(errorMessage(e));
       if (now.getTime() - Date.parse(p.createdAt) >= this.o.retryForMs) {
@@ -150,6 +162,13 @@ export class AlertDelivery {
       await this.write({ ...marked, state: 'pending', nextAttemptAt: next, lastError: error });
       return 'retry';
     }
+    // The mail is gone: a store failure from here on must not make it a failed send (which would mail
+    // again). Retried a little; if the store stays down, the mark `sending` remains and the alert is
+    // reported uncertain, never sent twice.
+    await withRetry(() =>
+      this.settle(marked, { status: 'sent', attempts: marked.attempts, id: sent.id, at: this.now().toISOString() }),
+    );
+    return 'sent';
   }
 
   /** The alerts waiting to be sent, oldest first. */

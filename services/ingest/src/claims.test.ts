@@ -78,7 +78,8 @@ describe('ingest claims', () => {
 
   it('keeps a claim whose trigger the bus did not take, and sends it again later, with the same event id', async () => {
     const { store } = await month();
-    const got = await checkMonth(store, '2026-11', { now: new Date(), settleMs: 0, via: 'poll' });
+    // A second on: the files' modification times (the file system's clock, finer than Date's) are past.
+    const got = await checkMonth(store, '2026-11', { now: new Date(Date.now() + 1_000), settleMs: 0, via: 'poll' });
     if (got.state !== 'claimed') throw new Error('expected a claim');
     const down: Bus = {
       ...new MemoryBus(),

@@ -10,6 +10,7 @@ import {
   type SASLOptions,
 } from 'kafkajs';
 import { BottleneckError, errorMessage } from '../errors/index.js';
+import { kafkaTransient } from './kafka-errors.js';
 import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
 import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 import { silentLogger, type Logger } from '../stage/context.js';
@@ -89,13 +90,6 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
     );
   }
   return v;
-}
-
-/** Whether a kafkajs error is worth another try later: a transient error whose in-client retries ran out is. */
-function kafkaTransient(e: unknown): boolean {
-  if (!e || typeof e !== 'object') return false;
-  if ((e as Error).name === 'KafkaJSNumberOfRetriesExceeded') return kafkaTransient((e as Error).cause);
-  return 'retriable' in e ? Boolean(e.retriable) : false;
 }
 
 /**

@@ -18,6 +18,17 @@ import { BottleneckError } from '../errors/index.js';
 import { validateKey } from '../keys.js';
 import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 import { redactSecrets } from '../text/redact.js';
+import {
+  isRetriableS3Error,
+  isS3NotFound,
+  isS3PreconditionFailed,
+  s3HintFor,
+  s3RetryAfterMs,
+  sdkFields,
+  statusOf,
+} from './s3-errors.js';
+
+export { isRetriableS3Error } from './s3-errors.js';
 
 export interface S3StoreOptions {
   bucket: string;
@@ -44,78 +55,7 @@ export interface S3StoreOptions {
   socketTimeoutMs?: number;
 }
 
-interface SdkError {
-  name?: string;
-  message?: string;
-  code?: string;
-  $metadata?: { httpStatusCode?: number; attempts?: number; requestId?: string };
-  $retryable?: unknown;
-}
-
 const MIN_PART_SIZE = 5 * 1024 * 1024;
-
-/** Throttling error names the SDK knows (from @smithy's retry classification). */
-const THROTTLING = new Set([
-  'SlowDown',
-  'Throttling',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'RequestThrottled',
-  'RequestLimitExceeded',
-  'BandwidthLimitExceeded',
-]);
-/** Errors with no HTTP answer that a later attempt may not meet: network and timeouts. */
-const NETWORK = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ECONNABORTED',
-]);
-const TIMEOUTS = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
-
-function sdkFields(e: unknown): SdkError {
-  return e && typeof e === 'object' ? e : {};
-}
-
-function statusOf(e: unknown): number | undefined {
-  return sdkFields(e).$metadata?.httpStatusCode;
-}
-
-/** The object is absent (a missing bucket is a configuration error, not an absent object). */
-function isNotFound(e: unknown): boolean {
-  const { name } = sdkFields(e);
-  if (name === 'NoSuchBucket') return false;
-  return statusOf(e) === 404 || name === 'NoSuchKey' || name === 'NotFound';
-}
-
-/** Whether a later attempt may succeed: throttling, 5xx, timeouts and network failures. 403, 404 and other 4xx never. */
-export function isRetriableS3Error(e: unknown): boolean {
-  const { name = '', code = '' } = sdkFields(e);
-  const status = statusOf(e);
-  if (name === 'AbortError') return false;
-  if (status === 429 || (status !== undefined && status >= 500)) return true;
-  if (THROTTLING.has(name) || TIMEOUTS.has(name)) return true;
-  // S3 answers 409 ConditionalRequestConflict when a conditional write races another: try again.
-  if (status === 409 && name === 'ConditionalRequestConflict') return true;
-  if (status !== undefined) return false;
-  return NETWORK.has(code) || NETWORK.has(name);
-}
-
-/** A hint for the failures that a person has to fix. */
-function hintFor(e: unknown, bucket: string): string {
-  const { name = '' } = sdkFields(e);
-  const status = statusOf(e);
-  if (name === 'NoSuchBucket') return ` (bucket ${bucket} does not exist: create it or fix the bucket setting)`;
-  if (status === 403 || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'AccessDenied') {
-    return ' (check the S3 credentials and the bucket policy)';
-  }
-  return '';
-}
 
 /**
  * The object store in an S3 bucket (AWS, or an S3-compatible server with `endpoint` and
@@ -192,17 +132,23 @@ export class S3Store implements ObjectStore {
       .join(' ');
     const text = redactSecrets(`${what ? `${what}: ` : ''}${f.message ?? String(e)}`);
     const attempts = f.$metadata?.attempts;
+    const retryAfterMs = s3RetryAfterMs(e);
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
-    return new BottleneckError('BN_ERR_STORE_IO', `${op} ${where} failed${tries}: ${text}${hintFor(e, this.bucket)}`, {
-      cause: e,
-      retriable: isRetriableS3Error(e),
-      details: {
-        ...(status !== undefined ? { status } : {}),
-        ...(f.name && f.name !== 'Error' ? { s3Code: f.name } : {}),
-        ...(attempts !== undefined ? { attempts } : {}),
-        ...(f.$metadata?.requestId ? { requestId: f.$metadata.requestId } : {}),
+    return new BottleneckError(
+      'BN_ERR_STORE_IO',
+      `${op} ${where} failed${tries}: ${text}${s3HintFor(e, this.bucket)}`,
+      {
+        cause: e,
+        retriable: isRetriableS3Error(e),
+        details: {
+          ...(status !== undefined ? { status } : {}),
+          ...(f.name && f.name !== 'Error' ? { s3Code: f.name } : {}),
+          ...(attempts !== undefined ? { attempts } : {}),
+          ...(f.$metadata?.requestId ? { requestId: f.$metadata.requestId } : {}),
+          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+        },
       },
-    });
+    );
   }
 
   async put(key: string, body: Buffer | string, opts?: PutOptions): Promise<PutResult> {
@@ -270,7 +216,7 @@ export class S3Store implements ObjectStore {
     try {
       await upload.done();
     } catch (e) {
-      if (opts?.ifNoneMatch && (statusOf(e) === 412 || sdkFields(e).name === 'PreconditionFailed')) {
+      if (opts?.ifNoneMatch && isS3PreconditionFailed(e)) {
         throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
           cause: e,
           retriable: false,
@@ -289,8 +235,8 @@ export class S3Store implements ObjectStore {
       if (!(out.Body instanceof Readable)) throw new Error('GetObject returned no Node.js stream body');
       return out.Body;
     } catch (e) {
-      if (isNotFound(e)) throw this.notFound(key, e);
-      if (opts?.ifMatch !== undefined && (statusOf(e) === 412 || sdkFields(e).name === 'PreconditionFailed')) {
+      if (isS3NotFound(e)) throw this.notFound(key, e);
+      if (opts?.ifMatch !== undefined && isS3PreconditionFailed(e)) {
         throw new BottleneckError(
           'BN_ERR_STORE_IO',
           `object ${key} changed since the version asked for (If-Match refused)`,
@@ -351,7 +297,7 @@ export class S3Store implements ObjectStore {
         modified: out.LastModified ?? new Date(0),
       };
     } catch (e) {
-      if (isNotFound(e)) return null;
+      if (isS3NotFound(e)) return null;
       throw this.ioError('stat', key, e);
     }
   }
@@ -392,7 +338,7 @@ export class S3Store implements ObjectStore {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: s3Key }));
     } catch (e) {
-      if (isNotFound(e)) return;
+      if (isS3NotFound(e)) return;
       throw this.ioError('deleting', key, e);
     }
   }

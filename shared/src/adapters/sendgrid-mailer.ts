@@ -9,6 +9,7 @@ import { BottleneckError } from '../errors/index.js';
 import { toSendGridPayload, type MailMessage, type Mailer, type SendResult } from '../ports/mailer.js';
 import { withRetry } from '../retry/index.js';
 import { redactSecrets } from '../text/redact.js';
+import { classifySendGridError } from './sendgrid-errors.js';
 
 export interface SendGridMailerOptions {
   /** The API key (see `readSecret('SENDGRID_API_KEY')`). It never appears in an error or a log line. */
@@ -30,50 +31,6 @@ export interface SendGridMailerOptions {
 }
 
 const DEFAULT_BASE_URL = 'https://api.sendgrid.com';
-
-/** axios codes for a request that was never valid: retrying cannot help. */
-const CONFIG_CODES = new Set([
-  'ERR_INVALID_URL',
-  'ERR_BAD_OPTION',
-  'ERR_BAD_OPTION_VALUE',
-  'ERR_NOT_SUPPORT',
-  'ERR_DEPRECATED',
-]);
-
-interface ResponseErrorLike {
-  code: number;
-  message?: string;
-  response: { headers?: Record<string, unknown>; body?: unknown };
-}
-
-function isResponseError(e: unknown): e is ResponseErrorLike {
-  return Boolean(
-    e &&
-    typeof e === 'object' &&
-    typeof (e as { code?: unknown }).code === 'number' &&
-    (e as { response?: unknown }).response,
-  );
-}
-
-/** The `errors[].message` texts of a SendGrid error body. */
-function errorTexts(body: unknown): string[] {
-  const errors = body && typeof body === 'object' ? (body as { errors?: unknown }).errors : undefined;
-  if (!Array.isArray(errors)) return [];
-  return errors.flatMap((x) => {
-    const m = x && typeof x === 'object' ? (x as { message?: unknown; field?: unknown }) : {};
-    if (typeof m.message !== 'string') return [];
-    return [typeof m.field === 'string' && m.field ? `${m.field}: ${m.message}` : m.message];
-  });
-}
-
-function hintFor(status: number): string {
-  if (status === 401 || status === 403)
-    return ' (check SENDGRID_API_KEY: the key is wrong, revoked, or lacks the Mail Send permission)';
-  if (status === 429) return ' (rate limited)';
-  if (status === 400 || status === 413)
-    return ' (the message itself was refused: check the sender is verified and the addresses are valid)';
-  return '';
-}
 
 /**
  * The mailer on SendGrid's v3 API, through @sendgrid/mail's MailService on a configured client
@@ -179,34 +136,7 @@ export class SendGridMailer implements Mailer {
     }
   }
 
-  /** A SendGrid or network failure as BN_ERR_MAIL_SEND, without the request (its headers hold the key). */
   private classify(e: unknown): BottleneckError {
-    if (isResponseError(e)) {
-      const status = e.code;
-      const texts = errorTexts(e.response.body).map(this.scrub);
-      const detail = texts.length ? `: ${texts.join('; ').slice(0, 500)}` : '';
-      return new BottleneckError(
-        'BN_ERR_MAIL_SEND',
-        `SendGrid answered HTTP ${status} to POST /v3/mail/send${detail}${hintFor(status)}`,
-        {
-          retriable: status === 429 || status >= 500,
-          details: { status, ...(texts.length ? { errors: texts } : {}) },
-        },
-      );
-    }
-    const f = e && typeof e === 'object' ? (e as { code?: unknown; message?: unknown; isAxiosError?: unknown }) : {};
-    const code = typeof f.code === 'string' ? f.code : undefined;
-    const message = this.scrub(typeof f.message === 'string' ? f.message : String(e));
-    if (f.isAxiosError === true) {
-      return new BottleneckError(
-        'BN_ERR_MAIL_SEND',
-        `could not reach SendGrid at ${this.scrub(this.baseUrl)}: ${code ? `${code} ` : ''}${message}`,
-        {
-          retriable: !(code && CONFIG_CODES.has(code)),
-          details: code ? { network: code } : {},
-        },
-      );
-    }
-    return new BottleneckError('BN_ERR_MAIL_SEND', `sending through SendGrid failed: ${message}`, { retriable: false });
+    return classifySendGridError(e, { scrub: this.scrub, baseUrl: this.baseUrl });
   }
 }

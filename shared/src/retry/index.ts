@@ -22,12 +22,27 @@ export interface RetryOptions {
   random?: () => number;
 }
 
+/**
+ * How long the error says to wait before the next attempt (a server's `Retry-After`, which the
+ * adapters put in `details.retryAfterMs`), or undefined.
+ */
+export function retryAfterOf(e: unknown): number | undefined {
+  if (!e || typeof e !== 'object') return undefined;
+  const details = (e as { details?: unknown }).details;
+  const v =
+    details && typeof details === 'object' && 'retryAfterMs' in details
+      ? (details as { retryAfterMs?: unknown }).retryAfterMs
+      : (e as { retryAfterMs?: unknown }).retryAfterMs;
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+}
+
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
  * Runs `fn`, retrying with jittered exponential backoff while the error is retriable.
  * When retries run out the error is wrapped (BN_ERR_RETRIES_EXHAUSTED) with the count, keeping the cause.
- * Non-retriable errors (validation, programmer errors) are rethrown at once, unchanged.
+ * Non-retriable errors (validation, programmer errors) are rethrown at once, unchanged. An error
+ * carrying a Retry-After (`details.retryAfterMs`) waits at least that long, within the budget.
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   const retries = opts.retries ?? 3;
@@ -46,9 +61,12 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       if (!shouldRetry(e)) throw e;
       const base = Math.min(max, initial * factor ** Math.min(attempt, 30));
       // Full jitter between half and all of the backoff, so retrying clients do not move in step.
-      const delay = Math.round(base / 2 + random() * (base / 2));
+      // A server that says when to come back is obeyed: never sooner than its Retry-After (and when
+      // that is past the budget, or past the longest wait of a counted retry, the retries are over).
+      const after = retryAfterOf(e) ?? 0;
+      const delay = Math.max(Math.round(base / 2 + random() * (base / 2)), after);
       const spent = now() - started;
-      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries;
+      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries || after > max;
       if (over) {
         const msg = e instanceof Error ? e.message : String(e);
         const tried =

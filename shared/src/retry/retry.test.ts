@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BottleneckError } from '../errors/index.js';
-import { withRetry } from './index.js';
+import { retryAfterOf, withRetry } from './index.js';
 
 /** A fake sleep that records the delays instead of waiting. */
 function fakeSleep() {
@@ -198,5 +198,91 @@ describe('withRetry', () => {
     await expect(withRetry(fn, { initialDelayMs: 40, random: () => 0 })).resolves.toBe('ok');
     expect(attempts).toEqual([0, 1]);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(15);
+  });
+});
+
+describe('withRetry and Retry-After', () => {
+  const throttled = (retryAfterMs?: number) =>
+    new BottleneckError('BN_ERR_STORE_IO', 'HTTP 429 SlowDown', {
+      retriable: true,
+      details: { status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
+    });
+
+  it('waits at least what the server asked, then tries again', async () => {
+    const slept: number[] = [];
+    let n = 0;
+    const got = await withRetry(
+      async () => {
+        if (n++ < 1) throw throttled(5_000);
+        return 'ok';
+      },
+      { initialDelayMs: 100, sleep: async (ms) => void slept.push(ms), random: () => 0 },
+    );
+    expect(got).toBe('ok');
+    expect(slept).toEqual([5_000]);
+  });
+
+  it('keeps its own backoff when it is longer than the Retry-After, and without one', async () => {
+    const slept: number[] = [];
+    let n = 0;
+    await withRetry(
+      async () => {
+        if (n++ < 2) throw throttled(n === 1 ? 10 : undefined);
+        return 'ok';
+      },
+      { initialDelayMs: 400, sleep: async (ms) => void slept.push(ms), random: () => 1 },
+    );
+    expect(slept).toEqual([400, 800]);
+  });
+
+  it('gives up at once when the Retry-After falls beyond the budget', async () => {
+    const slept: number[] = [];
+    let t = 0;
+    await expect(
+      withRetry(
+        async () => {
+          throw throttled(60_000);
+        },
+        { budgetMs: 30_000, now: () => t, sleep: async (ms) => void (slept.push(ms), (t += ms)) },
+      ),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      message: 'gave up after 1 attempts over 0 s: HTTP 429 SlowDown',
+    });
+    expect(slept).toEqual([]);
+  });
+
+  it('with a count of retries, gives up when the Retry-After is longer than its longest wait (maxDelayMs)', async () => {
+    const slept: number[] = [];
+    await expect(
+      withRetry(
+        async () => {
+          throw throttled(3_600_000);
+        },
+        { retries: 5, maxDelayMs: 8_000, sleep: async (ms) => void slept.push(ms) },
+      ),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_RETRIES_EXHAUSTED',
+      message: 'gave up after 1 attempts: HTTP 429 SlowDown',
+    });
+    expect(slept).toEqual([]);
+    let n = 0;
+    await withRetry(
+      async () => {
+        if (n++ < 1) throw throttled(8_000);
+        return 'ok';
+      },
+      { retries: 5, maxDelayMs: 8_000, sleep: async (ms) => void slept.push(ms) },
+    );
+    expect(slept).toEqual([8_000]);
+  });
+
+  it('reads the delay from details.retryAfterMs or the error itself, and only a number >= 0', () => {
+    expect(retryAfterOf(throttled(1_500))).toBe(1_500);
+    expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: 20 }))).toBe(20);
+    expect(retryAfterOf(throttled())).toBeUndefined();
+    expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: -1 }))).toBeUndefined();
+    expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: '5' }))).toBeUndefined();
+    expect(retryAfterOf(null)).toBeUndefined();
   });
 });

@@ -68,3 +68,19 @@ describe('escapeHtml', () => {
     expect(escapeHtml('Ch\u00e2teau \u2713 24.20 EUR')).toBe('Ch\u00e2teau \u2713 24.20 EUR');
   });
 });
+
+describe('redactSecrets, whole outputs', () => {
+  it.each([
+    ['key SG.abcdefgh12.ijklmnop34 refused', 'key [redacted] refused'],
+    [`id ${FAKE_AWS_KEY_ID} here`, 'id [redacted] here'],
+    ['sent Bearer   abc123token.x= ok', 'sent Bearer   [redacted] ok'],
+    ['apikey=abc123 next', 'apikey=[redacted] next'],
+    ['api-key: "a b" next', 'api-key: [redacted] next'],
+    ['TOKEN = xyz;rest', 'TOKEN = [redacted];rest'],
+    ["passwd='p w' x", 'passwd=[redacted] x'],
+    ['x-api_key_id=zz&y=1', 'x-api_key_id=[redacted]&y=1'],
+    ['https://user:pa55@host/x', 'https://user:[redacted]@host/x'],
+  ])('%s', (input, output) => {
+    expect(redactSecrets(input)).toBe(output);
+  });
+});
