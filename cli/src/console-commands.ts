@@ -34,28 +34,48 @@ function runLine(r: RunSummary | RunDetail): string {
 export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
   const { values: v } = t.parse(
     argv,
-    { out: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    {
+      out: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      'settle-ms': { type: 'string' },
+    },
     false,
   );
   if (v.help) return (write(t.help), t.EXIT.OK);
   const out = await outDir(t, v.out, 'ui');
   const port = t.intOf('port', v.port, 8090);
+  const settleMs = t.intOf('settle-ms', v['settle-ms'], 5000);
   const host = typeof v.host === 'string' ? v.host : '127.0.0.1';
   const config = await t.config();
+  const { isLoopback } = await import('@bottleneck/console/app');
+  if (!isLoopback(host) && !config.BN_CONSOLE_TOKEN)
+    t.usage(
+      `--host ${host} would open the console (its data and its actions) to the network without a token: set BN_CONSOLE_TOKEN (every API call then needs it), or keep the default 127.0.0.1`,
+    );
+  const hosts = ['localhost', '127.0.0.1', '::1', host, ...(config.BN_CONSOLE_HOSTS ?? [])];
   const [{ embeddedConsole }, { stderrLogger }] = await Promise.all([import('./console.js'), import('./log.js')]);
   const { app } = await embeddedConsole(out, {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
-    log: stderrLogger('error'),
+    log: stderrLogger(v['no-watch'] ? 'error' : 'info'),
+    hosts,
+    watch: v['no-watch'] ? false : { settleMs, intervalMs: 1000 },
   });
-  let address: string;
   try {
-    address = await app.listen({ host, port });
+    await app.listen({ host, port });
   } catch (e) {
     t.usage(`cannot listen on ${host}:${port}: ${errorMessage(e)}`);
   }
+  // The addresses the socket really has (0.0.0.0 is every interface, not 127.0.0.1).
+  const addresses = app
+    .addresses()
+    .map((a) =>
+      typeof a === 'string' ? a : `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`,
+    );
   write(
-    `bottleneck ui: the console over ${out} at ${address}/${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\nCtrl-C to stop.\n`,
+    `bottleneck ui: the console over ${out} at ${addresses.join(' and ')}${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\n${v['no-watch'] ? 'incoming/ is not watched (--no-watch): run months from the page.' : `watching incoming/: a waiting or failed month runs by itself once its files have settled (${settleMs} ms)`}\nCtrl-C to stop.\n`,
   );
   await new Promise<void>((r) => {
     process.once('SIGTERM', () => r());
@@ -148,9 +168,11 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
     const { EmbeddedEngine } = await import('./console.js');
     const engine = new EmbeddedEngine(out);
     try {
-      const rec = await (await engine.actions()).backfill(from, to);
-      if (!v.json)
-        write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length > 1 ? 's' : ''}, running here\n`);
+      const rec = await (await engine.actions()).backfill(from, to, { snapshot: await engine.catalog.snapshot() });
+      if (!v.json) {
+        write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length === 1 ? '' : 's'}, running here\n`);
+        for (const sk of rec.skipped ?? []) write(`  ${sk.partition}  skipped: ${sk.why}\n`);
+      }
       await engine.idle();
       const progress = backfillProgress(rec, await engine.catalog.snapshot());
       if (v.json) write(JSON.stringify(progress, null, 2) + '\n');
@@ -205,12 +227,12 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
     process.stderr.write(`bottleneck: ${e.message}\n`);
     return t.EXIT.USAGE;
   };
-  const report = (r: { runId: string; fromStage: string }, s: Snapshot | null) => {
+  const report = (r: { runId: string; fromStage: string; pending?: boolean }, s: Snapshot | null) => {
     const run = s?.runs.find((x) => x.runId === r.runId);
     if (v.json) write(JSON.stringify(run ?? r, null, 2) + '\n');
     else
       write(
-        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : ' sent to the services\n'}`,
+        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : r.pending ? ' recorded as pending: Kafka did not take it yet, the console service sends it when Kafka is back\n' : ' sent to the services\n'}`,
       );
     return !run || run.status === 'published' || run.status === 'succeeded' ? t.EXIT.OK : t.EXIT.RUN_FAILED;
   };
@@ -245,7 +267,7 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
         : {}),
     });
     try {
-      const r = await new Actions(store, bus)
+      const r = await new Actions(store, bus, { codeVersions: graphSpec().codeVersions, waitMs: 10_000 })
         .reexecute(runId, await new Catalog(store, graphSpec()).snapshot())
         .catch(refused);
       return typeof r === 'number' ? r : report(r, null);
