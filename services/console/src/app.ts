@@ -16,6 +16,7 @@ import {
 } from '@bottleneck/shared/catalog/index';
 import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
 import { offerFor } from '@bottleneck/shared/catalog/advice';
+import { pendingActions } from '@bottleneck/shared/catalog/outbox';
 import {
   dismissedMonths,
   dismissMonth,
@@ -321,7 +322,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     })),
   );
   app.get('/api/actions/pending', async () => ({
-    pending: (await (await o.actions()).outbox.pending()).map((r) => ({
+    pending: (await pendingActions(o.store)).map((r) => ({
       id: r.id,
       kind: r.kind,
       createdAt: r.createdAt,

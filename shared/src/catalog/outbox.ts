@@ -92,17 +92,8 @@ export class Outbox {
   }
 
   /** The actions whose events the bus has not taken yet, oldest first. */
-  async pending(): Promise<OutboxRecord[]> {
-    const keys = (await this.store.list(OUTBOX_PREFIX)).map((o) => o.key).filter((k) => k.endsWith('.json'));
-    const out: OutboxRecord[] = [];
-    for (const k of keys.sort()) {
-      try {
-        out.push(JSON.parse((await this.store.get(k)).toString('utf8')) as OutboxRecord);
-      } catch (e) {
-        if (!(isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') && !(e instanceof SyntaxError)) throw e;
-      }
-    }
-    return out;
+  pending(): Promise<OutboxRecord[]> {
+    return pendingActions(this.store);
   }
 
   /** The sweep: every pending action older than graceMs (its sender died, or the bus was down) is sent again. */
@@ -119,4 +110,18 @@ export class Outbox {
   async settled(): Promise<void> {
     await Promise.all(this.inFlight.values());
   }
+}
+
+/** The actions whose events the bus has not taken yet, oldest first (read from the store alone). */
+export async function pendingActions(store: ObjectStore): Promise<OutboxRecord[]> {
+  const keys = (await store.list(OUTBOX_PREFIX)).map((o) => o.key).filter((k) => k.endsWith('.json'));
+  const out: OutboxRecord[] = [];
+  for (const k of keys.sort()) {
+    try {
+      out.push(JSON.parse((await store.get(k)).toString('utf8')) as OutboxRecord);
+    } catch (e) {
+      if (!(isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') && !(e instanceof SyntaxError)) throw e;
+    }
+  }
+  return out;
 }
