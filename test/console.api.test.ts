@@ -262,6 +262,13 @@ describe('console API: actions', () => {
     expect(r.json<{ message: string }>().message).toBe(
       `run ${store.failedRunId} is not re-executed from ingest: erp.xlsx changed in incoming/${FAILED}/ since it read it, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)`,
     );
+    // The CLI says the same, and sends nothing.
+    const { cli } = await import('./helpers.js');
+    const c = await cli(['reexecute', store.failedRunId, '--out', store.out]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toBe(
+      `bottleneck: run ${store.failedRunId} is not re-executed from ingest: erp.xlsx changed in incoming/${FAILED}/ since it read it, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)\n`,
+    );
     const ok = await post('/api/runs', { partition: FAILED });
     expect(ok.statusCode).toBe(202);
     await engine.idle();

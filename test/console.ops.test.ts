@@ -10,7 +10,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildConsole } from '@bottleneck/console/app';
-import { graphSpec } from '@bottleneck/cli/console';
+import { EmbeddedEngine, graphSpec, MonthWatcher } from '@bottleneck/cli/console';
+import { dismissMonth } from '@bottleneck/shared/catalog/dismissed';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
 import { Actions } from '@bottleneck/shared/catalog/actions';
@@ -195,6 +196,42 @@ describe('dismissing a month', () => {
     expect((await month()).dismissed).toBeUndefined();
     expect((await app.inject({ method: 'POST', url: `/api/partitions/${HALF}/restore` })).statusCode).toBe(404);
     await app.close();
+  });
+});
+
+describe("bottleneck ui's folder watcher", () => {
+  it('runs a new month once its three files have settled; leaves a dismissed month and a published one alone', async () => {
+    const dir = join(await tmp('bn-console-watch-'), 'out');
+    await mkdir(join(dir, 'incoming'), { recursive: true });
+    const engine = new EmbeddedEngine(dir);
+    let now = Date.now();
+    const watcher = new MonthWatcher(engine, { settleMs: 60_000, now: () => new Date(now) });
+    try {
+      expect(await watcher.tick()).toEqual([]); // the cursor's start: nothing yet
+      const drop = async (m: string, names = ['erp', 'web', 'liaison']) => {
+        await mkdir(join(dir, 'incoming', m), { recursive: true });
+        for (const n of names) await copyFile(join(good, `${n}.xlsx`), join(dir, 'incoming', m, `${n}.xlsx`));
+      };
+      await drop('2027-06');
+      await drop('2027-07');
+      await dismissMonth(new FolderStore(dir), '2027-07', 'a test upload', new Date());
+      expect(await watcher.tick()).toEqual([]); // not settled yet
+      now += 61_000;
+      const started = await watcher.tick();
+      expect(started.map((x) => x.partition)).toEqual(['2027-06']);
+      await engine.idle();
+      expect(await watcher.tick()).toEqual([]); // the same files: nothing more
+      // A published month whose file changes is left to the operator (the page shows it stale).
+      await new Promise((r) => setTimeout(r, 20));
+      await drop('2027-06', ['web']);
+      now += 61_000;
+      expect(await watcher.tick()).toEqual([]);
+      const s = await engine.catalog.snapshot();
+      expect(s.partitions.find((p) => p.partition === '2027-06')!.status).toBe('stale');
+      expect(s.runs.filter((r) => r.partition === '2027-07')).toEqual([]);
+    } finally {
+      await engine.close();
+    }
   });
 });
 
