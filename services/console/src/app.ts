@@ -423,7 +423,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     },
   } as const;
   app.post<{ Body: { partition: string } }>('/api/runs', { schema: { body: partitionBody } }, async (req, reply) => {
-    cache.invalidate();
+    // The snapshot as cached (at most refreshMs old): the files themselves are listed afresh by the action.
     const r = await (await o.actions()).rerun(req.body.partition, 'console', await cache.get());
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'console' });

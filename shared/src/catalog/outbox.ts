@@ -61,7 +61,7 @@ export class Outbox {
       ifNoneMatch: true,
     });
     const sent = this.send(rec);
-    const r = await Promise.race([sent, sleep(this.o.waitMs ?? 800)]);
+    const r = await Promise.race([sent, sleep(this.o.waitMs ?? 500)]);
     return { id, pending: r !== true };
   }
 
