@@ -200,25 +200,27 @@ describe('dismissing a month', () => {
 });
 
 describe("bottleneck ui's folder watcher", () => {
-  it('runs a new month once its three files have settled; leaves a dismissed month and a published one alone', async () => {
+  it('runs a new month once its three files have settled (one dropped before it started too); leaves a dismissed month and a published one alone', async () => {
     const dir = join(await tmp('bn-console-watch-'), 'out');
     await mkdir(join(dir, 'incoming'), { recursive: true });
     const engine = new EmbeddedEngine(dir);
     let now = Date.now();
     const watcher = new MonthWatcher(engine, { settleMs: 60_000, now: () => new Date(now) });
     try {
-      expect(await watcher.tick()).toEqual([]); // the cursor's start: nothing yet
       const drop = async (m: string, names = ['erp', 'web', 'liaison']) => {
         await mkdir(join(dir, 'incoming', m), { recursive: true });
         for (const n of names) await copyFile(join(good, `${n}.xlsx`), join(dir, 'incoming', m, `${n}.xlsx`));
       };
+      // Dropped before the watcher started, never run: run as new (once settled).
+      await drop('2027-05');
+      expect(await watcher.tick()).toEqual([]); // the cursor's start
       await drop('2027-06');
       await drop('2027-07');
       await dismissMonth(new FolderStore(dir), '2027-07', 'a test upload', new Date());
       expect(await watcher.tick()).toEqual([]); // not settled yet
       now += 61_000;
       const started = await watcher.tick();
-      expect(started.map((x) => x.partition)).toEqual(['2027-06']);
+      expect(started.map((x) => x.partition)).toEqual(['2027-05', '2027-06']);
       await engine.idle();
       expect(await watcher.tick()).toEqual([]); // the same files: nothing more
       // A published month whose file changes is left to the operator (the page shows it stale).

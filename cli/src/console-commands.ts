@@ -59,7 +59,21 @@ export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
   const { app } = await embeddedConsole(out, {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
-    log: stderrLogger(v['no-watch'] ? 'error' : 'info'),
+    log: stderrLogger('error'),
+    // The watcher's doings, in words on stdout (the stages' own lines stay quiet).
+    watchLog: {
+      debug() {},
+      info: (obj: object, msg?: string) => {
+        const o = obj as { partition?: string; runId?: string };
+        write(`${new Date().toISOString()}  ${o.partition ?? ''}: ${msg ?? ''}${o.runId ? ` (run ${o.runId})` : ''}\n`);
+      },
+      warn: (obj: object, msg?: string) => {
+        const o = obj as { partition?: string; reason?: string };
+        write(`${new Date().toISOString()}  ${o.partition ?? ''}: ${msg ?? ''}${o.reason ? `: ${o.reason}` : ''}\n`);
+      },
+      error: (obj: object, msg?: string) =>
+        process.stderr.write(`bottleneck ui: ${msg ?? ''} ${JSON.stringify(obj)}\n`),
+    },
     hosts,
     watch: v['no-watch'] ? false : { settleMs, intervalMs: 1000 },
   });

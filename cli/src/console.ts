@@ -80,7 +80,8 @@ export interface WatchOptions {
  * failed, or new, is run (a re-run pinned to those files). Published months are left to the
  * operator (the page shows them stale); dismissed months are left alone; files a run already
  * refused are not run again (refused in words in the log). What was there when the watcher
- * started is the cursor's start: starting the console runs nothing.
+ * started is the cursor's start (starting the console re-runs nothing), except months with all
+ * three files and no run at all, which are run as new.
  */
 export class MonthWatcher {
   private readonly cursor = new Map<string, string>();
@@ -121,9 +122,13 @@ export class MonthWatcher {
         .digest('hex')
         .slice(0, 24);
     if (!this.baseline) {
-      for (const [p, objs] of months) this.cursor.set(p, versionOf(objs));
+      // The cursor's start: what is there now, except months with all three files and no run yet
+      // (dropped while no watcher ran): those are run as new.
+      const s = await this.catalog.snapshot();
+      for (const [p, objs] of months)
+        if (objs.length < INPUT_NAMES.length || s.runs.some((r) => r.partition === p))
+          this.cursor.set(p, versionOf(objs));
       this.baseline = true;
-      return [];
     }
     const changed = [...months].filter(([p, objs]) => this.cursor.get(p) !== versionOf(objs));
     if (!changed.length) return [];
@@ -185,7 +190,15 @@ export class MonthWatcher {
 /** The console app over a folder store; close() stops the watcher and the stages too. */
 export async function embeddedConsole(
   out: string,
-  o: { token?: string; refreshMs?: number; log?: Logger; hosts?: readonly string[]; watch?: WatchOptions | false } = {},
+  o: {
+    token?: string;
+    refreshMs?: number;
+    log?: Logger;
+    hosts?: readonly string[];
+    watch?: WatchOptions | false;
+    /** Where the folder watcher says what it started or refused (default: `log`). */
+    watchLog?: Logger;
+  } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
   const engine = new EmbeddedEngine(out, o.log);
@@ -197,7 +210,8 @@ export async function embeddedConsole(
     ...(o.hosts ? { hosts: o.hosts } : {}),
     refreshMs: o.refreshMs ?? 500,
   });
-  const watcher = o.watch ? new MonthWatcher(engine, { ...o.watch, ...(o.log ? { log: o.log } : {}) }) : null;
+  const wlog = o.watchLog ?? o.log;
+  const watcher = o.watch ? new MonthWatcher(engine, { ...o.watch, ...(wlog ? { log: wlog } : {}) }) : null;
   watcher?.start();
   app.addHook('onClose', async () => {
     await watcher?.stop();
