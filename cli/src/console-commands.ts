@@ -150,6 +150,21 @@ async function servicesBus(t: CliTools) {
   }
 }
 
+/** The services' bucket, from the same settings they have. */
+async function bucketStore(config: Awaited<ReturnType<CliTools['config']>> & { S3_BUCKET: string }) {
+  const { S3Store } = await import('@bottleneck/shared/adapters/s3-store');
+  return new S3Store({
+    bucket: config.S3_BUCKET,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}),
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+      : {}),
+  });
+}
+
 function unreachable(e: unknown, t: CliTools): number {
   const code = (e as { code?: string }).code;
   if (code !== 'BN_ERR_BUS_CONNECT' && code !== 'BN_ERR_BUS_PUBLISH' && code !== 'BN_ERR_BUS_TOPICS') throw e;
@@ -196,8 +211,34 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
       await engine.close();
     }
   }
-  const { bus } = await servicesBus(t);
+  const { config, bus } = await servicesBus(t);
   try {
+    if (config.S3_BUCKET) {
+      // With the bucket: as the console does (months without their files skipped, the outbox).
+      const [{ Catalog }, { Actions }, { graphSpec }] = await Promise.all([
+        import('@bottleneck/shared/catalog/index'),
+        import('@bottleneck/shared/catalog/actions'),
+        import('./console.js'),
+      ]);
+      const store = await bucketStore({ ...config, S3_BUCKET: config.S3_BUCKET });
+      try {
+        const rec = await new Actions(store, bus, { codeVersions: graphSpec().codeVersions, waitMs: 10_000 }).backfill(
+          from,
+          to,
+          { snapshot: await new Catalog(store, graphSpec()).snapshot() },
+        );
+        if (v.json) write(JSON.stringify(rec, null, 2) + '\n');
+        else {
+          write(
+            `backfill ${rec.id} ${rec.pending ? 'recorded (Kafka has not taken it yet: the console service sends it when Kafka is back)' : 'sent to the services'}: ${rec.runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ') || 'no month to run'}\n`,
+          );
+          for (const sk of rec.skipped ?? []) write(`  ${sk.partition}  skipped: ${sk.why}\n`);
+        }
+        return t.EXIT.OK;
+      } finally {
+        store.close();
+      }
+    }
     const { makeEvent, newRunId, stageEventId } = await import('@bottleneck/shared/events/index');
     const runs: { partition: string; runId: string }[] = [];
     for (const partition of months) {
@@ -269,17 +310,7 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
       t.usage(
         "without --out, reexecute reads the run's record from the bucket: it needs S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID... as the services have them)",
       );
-    const { S3Store } = await import('@bottleneck/shared/adapters/s3-store');
-    const store = new S3Store({
-      bucket: config.S3_BUCKET,
-      region: config.S3_REGION,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}),
-      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
-        : {}),
-    });
+    const store = await bucketStore({ ...config, S3_BUCKET: config.S3_BUCKET });
     try {
       const r = await new Actions(store, bus, { codeVersions: graphSpec().codeVersions, waitMs: 10_000 })
         .reexecute(runId, await new Catalog(store, graphSpec()).snapshot())

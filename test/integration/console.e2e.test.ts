@@ -232,4 +232,24 @@ describe('console on the services stack', () => {
     const dead = (await store.list(`dead-letter/${month}/`)).filter((o) => o.key.endsWith('.json'));
     expect(dead).toHaveLength(1);
   });
+
+  it('bottleneck backfill through the services skips a month without its files, naming them, and sends nothing for it', async () => {
+    const month = '2026-11';
+    await store.putFile(layout.incoming(month, 'erp'), join(monthDir, 'erp.xlsx'));
+    const env = {
+      KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
+      KAFKA_TOPIC_PREFIX: stack.prefix,
+      S3_BUCKET: stack.bucket,
+      S3_ENDPOINT: stack.env.S3_ENDPOINT!,
+      S3_REGION: stack.env.S3_REGION!,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: stack.env.S3_ACCESS_KEY_ID!,
+      S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
+    };
+    const out = await cli(['backfill', '--from', month, '--to', month], env);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/^backfill bf-\S+ sent to the services: no month to run\n/);
+    expect(out.stdout).toContain(`  ${month}  skipped: web.xlsx and liaison.xlsx missing from incoming/${month}/\n`);
+    expect((await eventsOf('trigger')).filter((e) => e.partition === month)).toEqual([]);
+  });
 });
