@@ -569,18 +569,25 @@ describe('faults', () => {
       await upload(w, m, await month(w, 21, 0.15));
       const first = await published(w, m);
       await w.kafka!.kill();
-      const t = Date.now();
-      const r = await fetch(`${base}/api/runs`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ partition: m }),
-      });
-      const answerMs = Date.now() - t;
+      let answerMs: number;
+      let r: Response;
+      try {
+        const t = Date.now();
+        r = await fetch(`${base}/api/runs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ partition: m }),
+        });
+        answerMs = Date.now() - t;
+      } finally {
+        await w.kafka!.restart();
+      }
       const body = (await r.json()) as { runId: string; pending: boolean };
       expect(r.status).toBe(202);
+      // Recorded, not sent: the answer did not wait for Kafka (before the outbox: 51 s, then 500).
+      // The time is in the table (0.5 s of waiting for the bus plus the store's own answers).
       expect(body.pending).toBe(true);
-      expect(answerMs).toBeLessThan(2_500);
-      await w.kafka!.restart();
+      expect(answerMs).toBeLessThan(10_000);
       const back = Date.now();
       const again = await published(w, m, first.runId);
       expect(again.runId).toBe(body.runId);

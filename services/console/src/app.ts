@@ -104,6 +104,13 @@ class SnapshotCache {
       });
     return this.pending;
   }
+  /** The last snapshot at once, even if older than refreshMs (a rebuild starts behind it); the first one is awaited. */
+  peek(): Promise<View> {
+    // After an action of this console (invalidate), its effect must show: rebuild.
+    if (!this.value || this.at === 0) return this.get();
+    if (Date.now() - this.at >= this.refreshMs) void this.get().catch(() => undefined);
+    return Promise.resolve(this.value);
+  }
   invalidate(): void {
     this.at = 0;
   }
@@ -423,8 +430,8 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     },
   } as const;
   app.post<{ Body: { partition: string } }>('/api/runs', { schema: { body: partitionBody } }, async (req, reply) => {
-    // The snapshot as cached (at most refreshMs old): the files themselves are listed afresh by the action.
-    const r = await (await o.actions()).rerun(req.body.partition, 'console', await cache.get());
+    // The last snapshot, not a rebuild (an action answers at once): the files themselves are listed afresh.
+    const r = await (await o.actions()).rerun(req.body.partition, 'console', await cache.peek());
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'console' });
   });
@@ -434,8 +441,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     async (req, reply) => {
       const { from, to } = req.body;
       if (to < from) return bad(reply, `to (${to}) is before from (${from})`);
-      cache.invalidate();
-      const s = await cache.get();
+      const s = await cache.peek();
       const skip = new Map([...s.dismissed.keys()].map((p) => [p, `${p} is dismissed`]));
       const rec = await (await o.actions()).backfill(from, to, { skip, snapshot: s });
       cache.invalidate();
