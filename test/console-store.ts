@@ -5,12 +5,15 @@
  */
 import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import ExcelJS from 'exceljs';
 import { runEmbedded } from '@bottleneck/cli/embedded';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 
 export const PUBLISHED = '2026-10';
 export const FAILED = '2026-11';
 export const WAITING = '2026-12';
+/** With `cleanFailure`: a month whose erp.xlsx has a bad cell, so clean fails. */
+export const CLEAN_FAILED = '2026-08';
 
 export interface ConsoleStore {
   out: string;
@@ -19,9 +22,13 @@ export interface ConsoleStore {
   failedRunId: string;
   /** Replaces the failed month's truncated erp.xlsx in incoming/ with a whole one. */
   fixFailedInput(): Promise<void>;
+  /** The run that failed at clean (with `cleanFailure`). */
+  cleanFailedRunId?: string;
+  /** Replaces CLEAN_FAILED's erp.xlsx (a bad cell) with a good one. */
+  fixCleanInput(): Promise<void>;
 }
 
-export async function makeConsoleStore(root: string): Promise<ConsoleStore> {
+export async function makeConsoleStore(root: string, o: { cleanFailure?: boolean } = {}): Promise<ConsoleStore> {
   const good = join(root, 'good');
   const bad = join(root, 'bad');
   const out = join(root, 'out');
@@ -33,6 +40,20 @@ export async function makeConsoleStore(root: string): Promise<ConsoleStore> {
   if (ok.status !== 'succeeded') throw new Error(`fixture: ${PUBLISHED} did not publish: ${ok.error?.message}`);
   const ko = await runEmbedded({ input: bad, out, partition: FAILED });
   if (ko.status !== 'failed') throw new Error(`fixture: ${FAILED} did not fail`);
+  let cleanFailedRunId: string | undefined;
+  if (o.cleanFailure) {
+    const dirty = join(root, 'dirty');
+    await mkdir(dirty, { recursive: true });
+    for (const n of ['web', 'liaison']) await copyFile(join(good, `${n}.xlsx`), join(dirty, `${n}.xlsx`));
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.readFile(join(good, 'erp.xlsx'));
+    wb.getWorksheet('Sheet1')!.getCell('C7').value = 'vingt euros';
+    await wb.xlsx.writeFile(join(dirty, 'erp.xlsx'));
+    const c = await runEmbedded({ input: dirty, out, partition: CLEAN_FAILED });
+    if (c.status !== 'failed' || c.error?.stage !== 'clean')
+      throw new Error(`fixture: ${CLEAN_FAILED} did not fail at clean`);
+    cleanFailedRunId = c.runId;
+  }
   await mkdir(join(out, 'incoming', WAITING), { recursive: true });
   for (const n of ['erp', 'web']) await copyFile(join(good, `${n}.xlsx`), join(out, 'incoming', WAITING, `${n}.xlsx`));
   return {
@@ -41,5 +62,7 @@ export async function makeConsoleStore(root: string): Promise<ConsoleStore> {
     publishedRunId: ok.runId,
     failedRunId: ko.runId,
     fixFailedInput: () => copyFile(join(good, 'erp.xlsx'), join(out, 'incoming', FAILED, 'erp.xlsx')),
+    ...(cleanFailedRunId ? { cleanFailedRunId } : {}),
+    fixCleanInput: () => copyFile(join(good, 'erp.xlsx'), join(out, 'incoming', CLEAN_FAILED, 'erp.xlsx')),
   };
 }

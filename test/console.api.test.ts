@@ -183,7 +183,7 @@ describe('console API: actions', () => {
     expect(r.json<{ message: string }>().message).toContain('did not fail');
   });
 
-  it('POST /api/runs re-runs a month (source console); POST /api/backfills runs each month once, with progress', async () => {
+  it('POST /api/runs re-runs a month (source console); POST /api/backfills runs each month with its files once, with progress, and skips the others', async () => {
     const r = await post('/api/runs', { partition: PUBLISHED });
     expect(r.statusCode).toBe(202);
     const { runId } = r.json<{ runId: string }>();
@@ -193,49 +193,88 @@ describe('console API: actions', () => {
 
     const b = await post('/api/backfills', { from: PUBLISHED, to: WAITING });
     expect(b.statusCode).toBe(202);
-    const { id, runs } = b.json<{ id: string; runs: { partition: string }[] }>();
-    expect(runs.map((x) => x.partition)).toEqual([PUBLISHED, FAILED, WAITING]);
+    const { id, runs, skipped } = b.json<{
+      id: string;
+      runs: { partition: string }[];
+      skipped: { partition: string; missing: string[]; why: string }[];
+    }>();
+    expect(runs.map((x) => x.partition)).toEqual([PUBLISHED]);
+    // The failed month's files are the ones its run refused: running them again would only alert again.
+    expect(skipped).toEqual([
+      { partition: FAILED, why: `run ${store.failedRunId} already failed on these very files` },
+      { partition: WAITING, missing: ['liaison.xlsx'], why: `liaison.xlsx missing from incoming/${WAITING}/` },
+    ]);
     await engine.idle();
     const progress = (await get(`/api/backfills/${id}`)).json<{
       done: number;
       total: number;
       runs: { partition: string; status: string }[];
     }>();
-    expect(progress.total).toBe(3);
-    expect(progress.done).toBe(3);
-    expect(Object.fromEntries(progress.runs.map((x) => [x.partition, x.status]))).toEqual({
-      [PUBLISHED]: 'published',
-      [FAILED]: 'failed',
-      [WAITING]: 'failed',
-    });
-    const sources = (await get(`/api/runs?partition=${WAITING}`))
-      .json<{ runs: { trigger: { source: string } }[] }>()
-      .runs.map((x) => x.trigger.source);
-    expect(sources).toEqual(['backfill']);
+    expect(progress.total).toBe(1);
+    expect(progress.done).toBe(1);
+    expect(Object.fromEntries(progress.runs.map((x) => [x.partition, x.status]))).toEqual({ [PUBLISHED]: 'published' });
+    const known = await post('/api/runs', { partition: FAILED });
+    expect(known.statusCode).toBe(409);
+    expect(known.json<{ message: string }>().message).toMatch(
+      new RegExp(
+        `^${FAILED} is not run again: run ${store.failedRunId} already failed on these very files \\(ingest \\(raw_erp\\) failed: erp\\.xlsx is truncated`,
+      ),
+    );
+    expect((await get(`/api/runs?partition=${WAITING}`)).json<{ runs: unknown[] }>().runs).toEqual([]);
   });
 
-  it('POST /api/runs/:runId/reexecute after the input is fixed: a child run, published', async () => {
-    await store.fixFailedInput();
-    const r = await post(`/api/runs/${store.failedRunId}/reexecute`);
-    expect(r.statusCode).toBe(202);
-    const { runId, fromStage } = r.json<{ runId: string; fromStage: string }>();
-    expect(fromStage).toBe('ingest');
+  it('refuses in words to run a month without its files (409), and sends nothing', async () => {
+    for (const [partition, message] of [
+      [
+        WAITING,
+        `${WAITING} cannot run: liaison.xlsx is missing from incoming/${WAITING}/ (a month needs erp.xlsx, web.xlsx and liaison.xlsx); drop it there, or dismiss the month`,
+      ],
+      [
+        '2031-01',
+        '2031-01 cannot run: erp.xlsx, web.xlsx and liaison.xlsx are missing from incoming/2031-01/ (a month needs erp.xlsx, web.xlsx and liaison.xlsx); drop them there, or dismiss the month',
+      ],
+    ] as const) {
+      const r = await post('/api/runs', { partition });
+      expect(r.statusCode).toBe(409);
+      expect(r.json()).toEqual({ error: 'conflict', message });
+    }
     await engine.idle();
-    const child = (await get(`/api/runs/${runId}`)).json<{
-      status: string;
-      trigger: { source: string; parentRunId: string };
-      parent: { runId: string };
-    }>();
-    expect(child).toMatchObject({
-      status: 'published',
-      trigger: { source: 'reexecution', parentRunId: store.failedRunId },
-      parent: { runId: store.failedRunId },
-    });
-    const parent = (await get(`/api/runs/${store.failedRunId}`)).json<{ children: string[] }>();
-    expect(parent.children).toEqual([runId]);
-    const months = (await get('/api/partitions')).json<{ partitions: { partition: string; status: string }[] }>()
-      .partitions;
-    expect(months.find((p) => p.partition === FAILED)!.status).toBe('published');
+    const months = (await get('/api/partitions')).json<{ partitions: { partition: string }[] }>().partitions;
+    expect(months.map((p) => p.partition)).not.toContain('2031-01');
+    expect((await get(`/api/runs?partition=${WAITING}`)).json<{ runs: unknown[] }>().runs).toEqual([]);
+  });
+
+  it('after the input is fixed, offers the re-run (not the re-execution, which would reuse the old file), and the re-run publishes', async () => {
+    await store.fixFailedInput();
+    const offer = () =>
+      get('/api/partitions').then((r) =>
+        r
+          .json<{ partitions: { partition: string; status: string; offer: { action: string; why: string } }[] }>()
+          .partitions.find((p) => p.partition === FAILED)!,
+      );
+    const before = await offer();
+    expect(before.offer.action).toBe('rerun');
+    expect(before.offer.why).toMatch(
+      /^ingest failed in run .*; erp\.xlsx changed in incoming\/ since: a new run reads the new files/,
+    );
+    const r = await post(`/api/runs/${store.failedRunId}/reexecute`);
+    expect(r.statusCode).toBe(409);
+    expect(r.json<{ message: string }>().message).toBe(
+      `run ${store.failedRunId} is not re-executed from ingest: erp.xlsx changed in incoming/${FAILED}/ since it read it, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)`,
+    );
+    // The CLI says the same, and sends nothing.
+    const { cli } = await import('./helpers.js');
+    const c = await cli(['reexecute', store.failedRunId, '--out', store.out]);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toBe(
+      `bottleneck: run ${store.failedRunId} is not re-executed from ingest: erp.xlsx changed in incoming/${FAILED}/ since it read it, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)\n`,
+    );
+    const ok = await post('/api/runs', { partition: FAILED });
+    expect(ok.statusCode).toBe(202);
+    await engine.idle();
+    const run = (await get(`/api/runs/${ok.json<{ runId: string }>().runId}`)).json<{ status: string }>();
+    expect(run.status).toBe('published');
+    expect((await offer()).status).toBe('published');
   });
 
   it('GET /metrics: time since the last publish and failed checks by severity, per month', async () => {
@@ -296,6 +335,20 @@ describe('console API: re-execution from a later stage', () => {
       expectations: { premium: 99_999 },
     });
     expect(ko.error?.stage).toBe('analytics');
+    // The same run, the same files: it would fail the same way, so it is refused...
+    const same = await post(`/api/runs/${ko.runId}/reexecute`);
+    expect(same.statusCode).toBe(409);
+    expect(same.json<{ message: string }>().message).toMatch(
+      new RegExp(
+        `^run ${ko.runId} is not re-executed: it failed on its data \\(analytics .*\\) and the files are unchanged`,
+      ),
+    );
+    // ...until the code of the failed stage changes (a fix deployed): the record says which code ran.
+    const { readFile, writeFile } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const recPath = join(store.out, 'runs', month, ko.runId, 'analytics.json');
+    const rec = JSON.parse(await readFile(recPath, 'utf8')) as { codeVersion: string };
+    await writeFile(recPath, JSON.stringify({ ...rec, codeVersion: 'the-code-before-the-fix' }));
     const r = await post(`/api/runs/${ko.runId}/reexecute`);
     expect(r.statusCode).toBe(202);
     const { runId, fromStage } = r.json<{ runId: string; fromStage: string }>();

@@ -1,19 +1,24 @@
 /**
  * The console as a person uses it: Debian's chromium (installed by .ci/run when absent) driven by
  * playwright-core, over a folder store holding a published month, a failed month and a month
- * waiting for its third file. The page opens with the token in the URL fragment, shows the graph,
- * the grid and the failed run's message in words; the failed run is re-executed after its input is
- * fixed, and the page shows the month published. A screenshot is saved under test/output/.
+ * waiting for its third file, and a month failed at clean (a bad cell). The page opens with the
+ * token in the URL fragment, shows the graph, the grid and the failed run's message in words; each
+ * failed month is fixed by dropping a good file and one click on the action the page offers; a
+ * backfill skips the waiting month; the folder watcher runs the waiting month when its third file
+ * arrives; another name for this host (DNS rebinding) and a POST from another site are refused.
+ * A screenshot is saved under test/output/.
  */
+import { createServer, request, type Server } from 'node:http';
+import { copyFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddedConsole } from '@bottleneck/cli/console';
+import { embeddedConsole, MonthWatcher, type EmbeddedEngine } from '@bottleneck/cli/console';
 import { cleanupTmp, ROOT, tmp } from './helpers.js';
-import { FAILED, makeConsoleStore, PUBLISHED, WAITING, type ConsoleStore } from './console-store.js';
+import { CLEAN_FAILED, FAILED, makeConsoleStore, PUBLISHED, WAITING, type ConsoleStore } from './console-store.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'browser-test-token-abcdef0123456789';
@@ -24,16 +29,32 @@ if (!existsSync(CHROMIUM))
 describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
   let store: ConsoleStore;
   let app: FastifyInstance;
+  let engine: EmbeddedEngine;
   let url: string;
+  let port: number;
+  let elsewhere: Server;
+  let watcher: MonthWatcher | null = null;
   let browser: Browser;
   let page: Page;
   const requests: { url: string; cookie?: string }[] = [];
 
   beforeAll(async () => {
-    store = await makeConsoleStore(await tmp('bn-console-browser-'));
-    ({ app } = await embeddedConsole(store.out, { token: TOKEN, refreshMs: 0 }));
+    store = await makeConsoleStore(await tmp('bn-console-browser-'), { cleanFailure: true });
+    ({ app, engine } = await embeddedConsole(store.out, {
+      token: TOKEN,
+      refreshMs: 0,
+      hosts: ['localhost', '127.0.0.1'],
+    }));
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    port = Number(new URL(url).port);
+    // Another site: a page on another origin that tries to act on the console.
+    elsewhere = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
+    await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // evil.example resolves to this machine, as an attacker's DNS would make it (DNS rebinding).
+      args: ['--no-sandbox', '--disable-dev-shm-usage', '--host-resolver-rules=MAP evil.example 127.0.0.1'],
+    });
     page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
     page.on('request', (r) =>
       requests.push({ url: r.url(), ...(r.headers().cookie ? { cookie: r.headers().cookie } : {}) }),
@@ -41,6 +62,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
   });
 
   afterAll(async () => {
+    await watcher?.stop();
+    await new Promise((r) => elsewhere?.close(r));
     await browser?.close();
     await app?.close();
     await cleanupTmp();
@@ -87,26 +110,111 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     await page.screenshot({ path: join(OUTPUT, 'console-failed-month.png') });
   });
 
-  it('re-executes the failed run after its input is fixed, with a confirmation, and shows the month published', async () => {
+  it('offers the re-run once the failed input is fixed (a re-execution would reuse the old file): one click, published', async () => {
+    await page.selectOption('#month', FAILED);
     await store.fixFailedInput();
-    await page.click('#reexecute');
-    await page.locator('#confirm[open]').waitFor();
-    expect(await page.locator('#confirm-text').textContent()).toContain(
-      `Re-execute run ${store.failedRunId} from its failed stage (ingest)`,
+    await page.locator('#fix:not([hidden])').waitFor();
+    expect(await page.locator('#fix').textContent()).toBe(`Re-run ${FAILED} with the new files`);
+    expect(await page.locator('#offer-why').textContent()).toMatch(
+      new RegExp(
+        `^ingest failed in run ${store.failedRunId}; erp\\.xlsx changed in incoming/ since: a new run reads the new files`,
+      ),
     );
-    await page.click('#confirm-ok');
+    // The re-execution is not offered: it would read the old erp.xlsx again.
+    expect(await page.locator('#reexecute').count()).toBe(0);
+    await page.click('#fix');
     await page.locator('#status-line.published').waitFor({ timeout: 120_000 });
     expect(await page.locator('#status-line').textContent()).toMatch(
       new RegExp(`^${FAILED}: published \\(published by run ${FAILED}-`),
     );
     await page.locator('#graph g.node[data-asset="extracts"][data-state="materialized"]').waitFor();
-    const child = page.locator('.run-row[data-status="published"]');
-    expect(await child.locator('.head').textContent()).toContain(`reexecution of ${store.failedRunId}`);
     await page.click('#graph g.node[data-asset="merged_with_revenue"]');
     await page.locator('#asset table tr').nth(2).waitFor();
     await mkdir(OUTPUT, { recursive: true });
     await page.screenshot({ path: join(OUTPUT, 'console.png'), fullPage: true });
     expect(existsSync(join(OUTPUT, 'console.png'))).toBe(true);
+  });
+
+  it('a failure at clean: nothing offered for the bad file; the fixed file dropped, one click, published', async () => {
+    await page.selectOption('#month', CLEAN_FAILED);
+    await expect.poll(() => page.locator('#status-line').textContent()).toMatch(new RegExp(`^${CLEAN_FAILED}: failed`));
+    expect(await page.locator('#run-error').textContent()).toMatch(
+      /^clean \(erp_clean\) failed: .*"vingt euros" is not a number/,
+    );
+    expect(await page.locator('#fix').isHidden()).toBe(true);
+    expect(await page.locator('#offer-why').textContent()).toMatch(
+      new RegExp(
+        `^run ${store.cleanFailedRunId} already failed on these very files .*: fix the export and drop the new file in incoming/${CLEAN_FAILED}/`,
+      ),
+    );
+    await store.fixCleanInput();
+    await page.locator('#fix:not([hidden])').waitFor();
+    expect(await page.locator('#fix').textContent()).toBe(`Re-run ${CLEAN_FAILED} with the new files`);
+    expect(await page.locator('#offer-why').textContent()).toContain(
+      `clean failed in run ${store.cleanFailedRunId}; erp.xlsx changed in incoming/ since`,
+    );
+    await page.click('#fix');
+    await page.locator('#status-line.published').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#status-line').textContent()).toMatch(new RegExp(`^${CLEAN_FAILED}: published`));
+  });
+
+  it('a backfill over a month still waiting for a file skips it, and says which file is missing', async () => {
+    await page.click('#backfill');
+    await page.locator('#confirm[open]').waitFor();
+    await page.fill('#bf-from', WAITING);
+    await page.fill('#bf-to', WAITING);
+    await page.click('#confirm-ok');
+    await expect
+      .poll(() => page.locator('#toast').textContent())
+      .toMatch(
+        new RegExp(
+          `backfill bf-.*, 0 month\\(s\\); skipped ${WAITING} \\(liaison\\.xlsx missing from incoming/${WAITING}/\\)`,
+        ),
+      );
+    const runs = (await (
+      await app.inject({ url: `/api/runs?partition=${WAITING}`, headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { runs: unknown[] };
+    expect(runs.runs).toEqual([]);
+  });
+
+  it('the folder watcher notices the third file of a waiting month: it runs by itself, and the page shows it published', async () => {
+    watcher = new MonthWatcher(engine, { settleMs: 300, intervalMs: 100 });
+    await watcher.tick(); // the cursor's start: what is there now
+    watcher.start();
+    await page.selectOption('#month', WAITING);
+    await copyFile(join(store.good, 'liaison.xlsx'), join(store.out, 'incoming', WAITING, 'liaison.xlsx'));
+    await page.locator('#status-line.published').waitFor({ timeout: 120_000 });
+    expect(await page.locator('#status-line').textContent()).toMatch(new RegExp(`^${WAITING}: published`));
+    expect(watcher.triggered.map((t) => t.partition)).toEqual([WAITING]);
+  });
+
+  it('refuses another name for this host (DNS rebinding) and a POST from another site', async () => {
+    const evil = await browser.newPage();
+    const r = await evil.goto(`http://evil.example:${port}/`);
+    expect(r?.status()).toBe(403);
+    expect(await evil.locator('body').textContent()).toContain(
+      'Host \\"evil.example:' + port + '\\" is not a name this console serves (localhost, 127.0.0.1)',
+    );
+    // A page on another origin posts (no body, no token) to the console: refused before anything else.
+    const addr = elsewhere.address() as { port: number };
+    await evil.goto(`http://127.0.0.1:${addr.port}/`);
+    const response = evil.waitForResponse((x) => x.url().includes('/reexecute'));
+    await evil.evaluate(
+      (u) => fetch(u, { method: 'POST', mode: 'no-cors' }).catch(() => undefined),
+      `${url}/api/runs/${store.publishedRunId}/reexecute`,
+    );
+    expect((await response).status()).toBe(403);
+    await evil.close();
+    // The same from a client that sends Host: evil.example by hand.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/graph', headers: { host: 'evil.example' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
   });
 
   it('asks for the token once when the link carries none, and refuses a wrong one', async () => {

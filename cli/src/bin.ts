@@ -29,10 +29,13 @@ Usage:
       Prints the asset graph as Mermaid.
   bottleneck trigger --partition YYYY-MM
       Asks the running services (Kafka, from KAFKA_BROKERS and KAFKA_TOPIC_PREFIX) to run a month.
-  bottleneck ui --out DIR [--port N] [--host H]
+  bottleneck ui --out DIR [--port N] [--host H] [--no-watch] [--settle-ms MS]
       Serves the operator console (page and JSON API) over the folder store OUT; re-runs and
-      re-executions run in this process. Binds 127.0.0.1:8090 unless told otherwise; when
-      BN_CONSOLE_TOKEN is set, the page and every API call need it.
+      re-executions run in this process. Watches OUT/incoming/: a waiting or failed month whose
+      files change runs by itself once they have settled (--no-watch: not). Binds 127.0.0.1:8090
+      unless told otherwise; a --host other than loopback needs BN_CONSOLE_TOKEN; when it is set,
+      the page and every API call need it. Answers only to localhost, 127.0.0.1, --host and
+      BN_CONSOLE_HOSTS (Host and Origin checked).
   bottleneck runs --out DIR [--partition YYYY-MM] [--status S] [--json]
       Lists the runs recorded in OUT (newest first), with their trigger, stages and error.
   bottleneck backfill --from YYYY-MM --to YYYY-MM [--out DIR] [--json]

@@ -34,28 +34,62 @@ function runLine(r: RunSummary | RunDetail): string {
 export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
   const { values: v } = t.parse(
     argv,
-    { out: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' } },
+    {
+      out: { type: 'string' },
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      'settle-ms': { type: 'string' },
+    },
     false,
   );
   if (v.help) return (write(t.help), t.EXIT.OK);
   const out = await outDir(t, v.out, 'ui');
   const port = t.intOf('port', v.port, 8090);
+  const settleMs = t.intOf('settle-ms', v['settle-ms'], 5000);
   const host = typeof v.host === 'string' ? v.host : '127.0.0.1';
   const config = await t.config();
+  const { isLoopback } = await import('@bottleneck/console/app');
+  if (!isLoopback(host) && !config.BN_CONSOLE_TOKEN)
+    t.usage(
+      `--host ${host} would open the console (its data and its actions) to the network without a token: set BN_CONSOLE_TOKEN (every API call then needs it), or keep the default 127.0.0.1`,
+    );
+  const hosts = ['localhost', '127.0.0.1', '::1', host, ...(config.BN_CONSOLE_HOSTS ?? [])];
   const [{ embeddedConsole }, { stderrLogger }] = await Promise.all([import('./console.js'), import('./log.js')]);
   const { app } = await embeddedConsole(out, {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
     log: stderrLogger('error'),
+    // The watcher's doings, in words on stdout (the stages' own lines stay quiet).
+    watchLog: {
+      debug() {},
+      info: (obj: object, msg?: string) => {
+        const o = obj as { partition?: string; runId?: string };
+        write(`${new Date().toISOString()}  ${o.partition ?? ''}: ${msg ?? ''}${o.runId ? ` (run ${o.runId})` : ''}\n`);
+      },
+      warn: (obj: object, msg?: string) => {
+        const o = obj as { partition?: string; reason?: string };
+        write(`${new Date().toISOString()}  ${o.partition ?? ''}: ${msg ?? ''}${o.reason ? `: ${o.reason}` : ''}\n`);
+      },
+      error: (obj: object, msg?: string) =>
+        process.stderr.write(`bottleneck ui: ${msg ?? ''} ${JSON.stringify(obj)}\n`),
+    },
+    hosts,
+    watch: v['no-watch'] ? false : { settleMs, intervalMs: 1000 },
   });
-  let address: string;
   try {
-    address = await app.listen({ host, port });
+    await app.listen({ host, port });
   } catch (e) {
     t.usage(`cannot listen on ${host}:${port}: ${errorMessage(e)}`);
   }
+  // The addresses the socket really has (0.0.0.0 is every interface, not 127.0.0.1).
+  const addresses = app
+    .addresses()
+    .map((a) =>
+      typeof a === 'string' ? a : `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/`,
+    );
   write(
-    `bottleneck ui: the console over ${out} at ${address}/${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\nCtrl-C to stop.\n`,
+    `bottleneck ui: the console over ${out} at ${addresses.join(' and ')}${config.BN_CONSOLE_TOKEN ? ' (the page asks for BN_CONSOLE_TOKEN once, or take it in the link: #token=...)' : ''}\n${v['no-watch'] ? 'incoming/ is not watched (--no-watch): run months from the page.' : `watching incoming/: a waiting or failed month runs by itself once its files have settled (${settleMs} ms)`}\nCtrl-C to stop.\n`,
   );
   await new Promise<void>((r) => {
     process.once('SIGTERM', () => r());
@@ -116,6 +150,21 @@ async function servicesBus(t: CliTools) {
   }
 }
 
+/** The services' bucket, from the same settings they have. */
+async function bucketStore(config: Awaited<ReturnType<CliTools['config']>> & { S3_BUCKET: string }) {
+  const { S3Store } = await import('@bottleneck/shared/adapters/s3-store');
+  return new S3Store({
+    bucket: config.S3_BUCKET,
+    region: config.S3_REGION,
+    forcePathStyle: config.S3_FORCE_PATH_STYLE,
+    ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}),
+    ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+    ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
+      : {}),
+  });
+}
+
 function unreachable(e: unknown, t: CliTools): number {
   const code = (e as { code?: string }).code;
   if (code !== 'BN_ERR_BUS_CONNECT' && code !== 'BN_ERR_BUS_PUBLISH' && code !== 'BN_ERR_BUS_TOPICS') throw e;
@@ -148,9 +197,11 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
     const { EmbeddedEngine } = await import('./console.js');
     const engine = new EmbeddedEngine(out);
     try {
-      const rec = await (await engine.actions()).backfill(from, to);
-      if (!v.json)
-        write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length > 1 ? 's' : ''}, running here\n`);
+      const rec = await (await engine.actions()).backfill(from, to, { snapshot: await engine.catalog.snapshot() });
+      if (!v.json) {
+        write(`backfill ${rec.id}: ${rec.runs.length} month${rec.runs.length === 1 ? '' : 's'}, running here\n`);
+        for (const sk of rec.skipped ?? []) write(`  ${sk.partition}  skipped: ${sk.why}\n`);
+      }
       await engine.idle();
       const progress = backfillProgress(rec, await engine.catalog.snapshot());
       if (v.json) write(JSON.stringify(progress, null, 2) + '\n');
@@ -160,8 +211,34 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
       await engine.close();
     }
   }
-  const { bus } = await servicesBus(t);
+  const { config, bus } = await servicesBus(t);
   try {
+    if (config.S3_BUCKET) {
+      // With the bucket: as the console does (months without their files skipped, the outbox).
+      const [{ Catalog }, { Actions }, { graphSpec }] = await Promise.all([
+        import('@bottleneck/shared/catalog/index'),
+        import('@bottleneck/shared/catalog/actions'),
+        import('./console.js'),
+      ]);
+      const store = await bucketStore({ ...config, S3_BUCKET: config.S3_BUCKET });
+      try {
+        const rec = await new Actions(store, bus, { codeVersions: graphSpec().codeVersions, waitMs: 10_000 }).backfill(
+          from,
+          to,
+          { snapshot: await new Catalog(store, graphSpec()).snapshot() },
+        );
+        if (v.json) write(JSON.stringify(rec, null, 2) + '\n');
+        else {
+          write(
+            `backfill ${rec.id} ${rec.pending ? 'recorded (Kafka has not taken it yet: the console service sends it when Kafka is back)' : 'sent to the services'}: ${rec.runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ') || 'no month to run'}\n`,
+          );
+          for (const sk of rec.skipped ?? []) write(`  ${sk.partition}  skipped: ${sk.why}\n`);
+        }
+        return t.EXIT.OK;
+      } finally {
+        store.close();
+      }
+    }
     const { makeEvent, newRunId, stageEventId } = await import('@bottleneck/shared/events/index');
     const runs: { partition: string; runId: string }[] = [];
     for (const partition of months) {
@@ -205,12 +282,12 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
     process.stderr.write(`bottleneck: ${e.message}\n`);
     return t.EXIT.USAGE;
   };
-  const report = (r: { runId: string; fromStage: string }, s: Snapshot | null) => {
+  const report = (r: { runId: string; fromStage: string; pending?: boolean }, s: Snapshot | null) => {
     const run = s?.runs.find((x) => x.runId === r.runId);
     if (v.json) write(JSON.stringify(run ?? r, null, 2) + '\n');
     else
       write(
-        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : ' sent to the services\n'}`,
+        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : r.pending ? ' recorded as pending: Kafka did not take it yet, the console service sends it when Kafka is back\n' : ' sent to the services\n'}`,
       );
     return !run || run.status === 'published' || run.status === 'succeeded' ? t.EXIT.OK : t.EXIT.RUN_FAILED;
   };
@@ -233,19 +310,9 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
       t.usage(
         "without --out, reexecute reads the run's record from the bucket: it needs S3_BUCKET (and S3_ENDPOINT, S3_ACCESS_KEY_ID... as the services have them)",
       );
-    const { S3Store } = await import('@bottleneck/shared/adapters/s3-store');
-    const store = new S3Store({
-      bucket: config.S3_BUCKET,
-      region: config.S3_REGION,
-      forcePathStyle: config.S3_FORCE_PATH_STYLE,
-      ...(config.S3_PREFIX ? { prefix: config.S3_PREFIX } : {}),
-      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
-      ...(config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
-        ? { credentials: { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY } }
-        : {}),
-    });
+    const store = await bucketStore({ ...config, S3_BUCKET: config.S3_BUCKET });
     try {
-      const r = await new Actions(store, bus)
+      const r = await new Actions(store, bus, { codeVersions: graphSpec().codeVersions, waitMs: 10_000 })
         .reexecute(runId, await new Catalog(store, graphSpec()).snapshot())
         .catch(refused);
       return typeof r === 'number' ? r : report(r, null);

@@ -1,8 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { ASSETS, STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
-import { Actions } from '@bottleneck/shared/catalog/actions';
+import { createHash } from 'node:crypto';
+import { ActionRefused, Actions } from '@bottleneck/shared/catalog/actions';
+import { dismissedMonths, readDismissals } from '@bottleneck/shared/catalog/dismissed';
 import { Catalog } from '@bottleneck/shared/catalog/index';
-import type { Logger } from '@bottleneck/shared/stage/context';
+import { errorMessage } from '@bottleneck/shared/errors/index';
+import { INPUT_NAMES, parseIncomingKey } from '@bottleneck/shared/keys';
+import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
+import { silentLogger, type Logger } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages, type EmbeddedAdapters } from '@bottleneck/shared/wiring';
 
 /**
@@ -45,7 +50,7 @@ export class EmbeddedEngine {
       });
       this.closeContext = close;
       await subscribeStages(this.adapters.bus, STAGE_HANDLERS, ctx);
-      return new Actions(this.adapters.store, this.adapters.bus);
+      return new Actions(this.adapters.store, this.adapters.bus, { codeVersions: graphSpec().codeVersions });
     })();
     return this.started;
   }
@@ -61,11 +66,140 @@ export class EmbeddedEngine {
   }
 }
 
-/** The console app over a folder store; close() stops the stages too. */
+export interface WatchOptions {
+  /** How often incoming/ is listed, ms. */
+  intervalMs?: number;
+  /** A month's files must be unchanged this long before it runs (files dropped together give one run), ms. */
+  settleMs?: number;
+}
+
+/**
+ * `bottleneck ui`'s folder watcher: lists incoming/ every intervalMs and keeps a cursor (each
+ * month's files as last seen: keys and ETags), as the ingest service's watcher does. A month whose
+ * files changed since, that has all three, quiet for settleMs, and that is waiting for files,
+ * failed, or new, is run (a re-run pinned to those files). Published months are left to the
+ * operator (the page shows them stale); dismissed months are left alone; files a run already
+ * refused are not run again (refused in words in the log). What was there when the watcher
+ * started is the cursor's start (starting the console re-runs nothing), except months with all
+ * three files and no run at all, which are run as new.
+ */
+export class MonthWatcher {
+  private readonly cursor = new Map<string, string>();
+  private baseline = false;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | null = null;
+  private readonly catalog: Catalog;
+  readonly triggered: { partition: string; runId: string; at: string }[] = [];
+
+  constructor(
+    private readonly engine: EmbeddedEngine,
+    private readonly o: WatchOptions & { log?: Logger; now?: () => Date } = {},
+  ) {
+    this.catalog = new Catalog(engine.adapters.store, graphSpec());
+  }
+
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
+  }
+
+  /** One look at incoming/: the runs it started. */
+  async tick(): Promise<{ partition: string; runId: string }[]> {
+    const store = this.engine.adapters.store;
+    const log = this.o.log ?? silentLogger;
+    const months = new Map<string, ObjectInfo[]>();
+    for (const obj of await store.list('incoming/')) {
+      const k = parseIncomingKey(obj.key);
+      if (k) months.set(k.partition, [...(months.get(k.partition) ?? []), obj]);
+    }
+    const versionOf = (objs: ObjectInfo[]) =>
+      createHash('sha256')
+        .update(
+          objs
+            .map((x) => `${x.key}:${x.etag}`)
+            .sort()
+            .join('\n'),
+        )
+        .digest('hex')
+        .slice(0, 24);
+    if (!this.baseline) {
+      // The cursor's start: what is there now, except months with all three files and no run yet
+      // (dropped while no watcher ran): those are run as new.
+      const s = await this.catalog.snapshot();
+      for (const [p, objs] of months)
+        if (objs.length < INPUT_NAMES.length || s.runs.some((r) => r.partition === p))
+          this.cursor.set(p, versionOf(objs));
+      this.baseline = true;
+    }
+    const changed = [...months].filter(([p, objs]) => this.cursor.get(p) !== versionOf(objs));
+    if (!changed.length) return [];
+    const [snapshot, dismissals] = await Promise.all([this.catalog.snapshot(), readDismissals(store)]);
+    const dismissed = dismissedMonths(dismissals.records);
+    const started: { partition: string; runId: string }[] = [];
+    for (const [p, objs] of changed.sort(([a], [b]) => a.localeCompare(b))) {
+      const version = versionOf(objs);
+      if (objs.length < INPUT_NAMES.length) {
+        this.cursor.set(p, version);
+        continue;
+      }
+      const youngest = Math.max(...objs.map((x) => x.modified.getTime()));
+      if (this.now().getTime() - youngest < (this.o.settleMs ?? 5_000)) continue;
+      this.cursor.set(p, version);
+      const month = snapshot.partitions.find((x) => x.partition === p);
+      const eligible =
+        !dismissed.has(p) &&
+        (!month ||
+          month.status === 'waiting-for-files' ||
+          month.status === 'failed' ||
+          (month.status === 'stale' && !month.latestRun && !month.published));
+      if (!eligible) continue;
+      try {
+        const r = await (await this.engine.actions()).rerun(p, 'upload', snapshot);
+        started.push({ partition: p, runId: r.runId });
+        this.triggered.unshift({ partition: p, runId: r.runId, at: this.now().toISOString() });
+        this.triggered.length = Math.min(this.triggered.length, 20);
+        log.info({ partition: p, runId: r.runId }, 'new files: run started by the folder watcher');
+      } catch (e) {
+        if (!(e instanceof ActionRefused)) throw e;
+        log.warn({ partition: p, reason: e.message }, 'new files: not run');
+      }
+    }
+    return started;
+  }
+
+  start(): void {
+    const loop = () => {
+      this.running = this.tick()
+        .catch((e: unknown) =>
+          (this.o.log ?? silentLogger).error({ err: errorMessage(e) }, 'folder watcher: look failed'),
+        )
+        .finally(() => {
+          this.running = null;
+          if (this.timer !== undefined) this.timer = setTimeout(loop, this.o.intervalMs ?? 1_000);
+        });
+    };
+    this.timer = setTimeout(loop, 0);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+}
+
+/** The console app over a folder store; close() stops the watcher and the stages too. */
 export async function embeddedConsole(
   out: string,
-  o: { token?: string; refreshMs?: number; log?: Logger } = {},
-): Promise<{ app: FastifyInstance; engine: EmbeddedEngine }> {
+  o: {
+    token?: string;
+    refreshMs?: number;
+    log?: Logger;
+    hosts?: readonly string[];
+    watch?: WatchOptions | false;
+    /** Where the folder watcher says what it started or refused (default: `log`). */
+    watchLog?: Logger;
+  } = {},
+): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
   const engine = new EmbeddedEngine(out, o.log);
   const app = buildConsole({
@@ -73,10 +207,15 @@ export async function embeddedConsole(
     graph: graphSpec(),
     actions: () => engine.actions(),
     ...(o.token ? { token: o.token } : {}),
+    ...(o.hosts ? { hosts: o.hosts } : {}),
     refreshMs: o.refreshMs ?? 500,
   });
+  const wlog = o.watchLog ?? o.log;
+  const watcher = o.watch ? new MonthWatcher(engine, { ...o.watch, ...(wlog ? { log: wlog } : {}) }) : null;
+  watcher?.start();
   app.addHook('onClose', async () => {
+    await watcher?.stop();
     await engine.close();
   });
-  return { app, engine };
+  return { app, engine, watcher };
 }

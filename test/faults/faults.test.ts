@@ -9,7 +9,10 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { layout, type PipelineEvent } from '@bottleneck/shared';
 import { readCurrent } from '@bottleneck/shared/published';
-import { cli, REFERENCE } from '../helpers.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { cli, REFERENCE, ROOT } from '../helpers.js';
+import { freePort } from '../integration/stack.js';
 import {
   assertWhole,
   deadLetters,
@@ -533,5 +536,86 @@ describe('faults', () => {
       note: 'recover: upload to the 20th set',
     });
     expect(row).toMatchObject({ runs: 20, published: 20, failed: 0, lost: 0, dupEvents: 0, dupFiles: 0 });
+  });
+
+  describe('the console service', () => {
+    const TOKEN = 'faults-console-token-0123456789abcdef';
+    let consoleProc: ChildProcess | undefined;
+    let base = '';
+    beforeAll(async () => {
+      const port = await freePort();
+      consoleProc = spawn(process.execPath, [join(ROOT, 'services', 'console', 'dist', 'main.js')], {
+        env: { ...w.stack.env, BN_CONSOLE_TOKEN: TOKEN, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port) },
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
+      base = `http://127.0.0.1:${port}`;
+      await waitFor('the console to answer', async () =>
+        fetch(`${base}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      );
+    });
+    afterAll(async () => {
+      if (consoleProc && consoleProc.exitCode === null) {
+        const closed = new Promise((r) => consoleProc!.once('close', r));
+        consoleProc.kill('SIGTERM');
+        await closed;
+      }
+    });
+
+    it('a console action with Kafka down: 202 at once, recorded as pending; done once Kafka is back', async () => {
+      const m = '2031-11';
+      await upload(w, m, await month(w, 21, 0.15));
+      const first = await published(w, m);
+      await w.kafka!.kill();
+      let answerMs: number;
+      let r: Response;
+      try {
+        const t = Date.now();
+        r = await fetch(`${base}/api/runs`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ partition: m }),
+        });
+        answerMs = Date.now() - t;
+      } finally {
+        await w.kafka!.restart();
+      }
+      const body = (await r.json()) as { runId: string; pending: boolean };
+      expect(r.status).toBe(202);
+      // Recorded, not sent: the answer did not wait for Kafka (before the outbox: 51 s, then 500).
+      // The time is in the table (0.5 s of waiting for the bus plus the store's own answers).
+      expect(body.pending).toBe(true);
+      expect(answerMs).toBeLessThan(10_000);
+      const back = Date.now();
+      const again = await published(w, m, first.runId);
+      expect(again.runId).toBe(body.runId);
+      await w.stack.waitReady();
+      await assertWhole(w, m);
+      const row = await tally(w, 'console action, Kafka down', [m], {
+        expectPublished: [m],
+        recoverMs: Date.now() - back,
+        note: `202 in ${answerMs} ms, pending; done after restart`,
+      });
+      expect(row).toMatchObject({ runs: 2, published: 2, failed: 0, lost: 0, dupEvents: 0 });
+    });
+
+    it("the console's /readyz with S3 frozen: 503 in words within 2 s", async () => {
+      const frozen = w.relay.add({ bucket: w.stack.bucket, action: { hold: 'before' } });
+      const t = Date.now();
+      const r = await fetch(`${base}/readyz`);
+      const ms = Date.now() - t;
+      const text = await r.text();
+      frozen.release();
+      expect(r.status).toBe(503);
+      expect(JSON.parse(text)).toEqual({
+        status: 'not ready',
+        reason: 'the object store did not answer within 1500 ms',
+      });
+      expect(text).not.toContain(w.stack.bucket);
+      expect(ms).toBeLessThan(2_500);
+      await tally(w, 'console /readyz, S3 frozen', [], { note: `503 in ${ms} ms` });
+    });
   });
 });

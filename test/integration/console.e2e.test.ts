@@ -171,7 +171,7 @@ describe('console on the services stack', () => {
     expect(partitions.map((p) => p.status)).toEqual(['published', 'published', 'published']);
   });
 
-  it('re-executes a failed run from the command line through the services, once its input is fixed', async () => {
+  it('after a failure and a fixed file: the re-execution is refused in words (it would reuse the old file), the offered re-run publishes once', async () => {
     const month = '2026-10';
     const { readFile } = await import('node:fs/promises');
     const erp = await readFile(join(monthDir, 'erp.xlsx'));
@@ -189,6 +189,9 @@ describe('console on the services stack', () => {
     expect(failed.error?.words).toBe(
       'ingest (raw_erp) failed: erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again',
     );
+    // The same files again: refused in words, nothing sent (no second dead-letter record or mail).
+    const same = await api('/api/runs', { method: 'POST', body: JSON.stringify({ partition: month }) });
+    expect(same.status).toBe(409);
     await store.put(layout.incoming(month, 'erp'), erp);
     const env = {
       KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
@@ -201,20 +204,52 @@ describe('console on the services stack', () => {
       S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
     };
     const out = await cli(['reexecute', runId, '--json'], env);
-    expect(out.code, out.stderr).toBe(0);
-    const child = JSON.parse(out.stdout) as { runId: string; fromStage: string; parentRunId: string };
-    expect(child).toMatchObject({ fromStage: 'ingest', parentRunId: runId });
-    const done = await waitFor('the re-execution to publish', async () => {
+    expect(out.code).toBe(2);
+    expect(out.stderr).toBe(
+      `bottleneck: run ${runId} is not re-executed from ingest: erp.xlsx changed in incoming/${month}/ since it read it, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)\n`,
+    );
+    const offer = await waitFor('the offered re-run', async () => {
+      const { partitions } = (await (await api('/api/partitions')).json()) as {
+        partitions: { partition: string; offer: { action: string; label?: string } }[];
+      };
+      const o = partitions.find((p) => p.partition === month)?.offer;
+      return o?.action === 'rerun' && o;
+    });
+    expect(offer.label).toBe(`Re-run ${month} with the new files`);
+    const again = await api('/api/runs', { method: 'POST', body: JSON.stringify({ partition: month }) });
+    expect(again.status).toBe(202);
+    const child = (await again.json()) as { runId: string };
+    const done = await waitFor('the re-run to publish', async () => {
       const x = await api(`/api/runs/${child.runId}`);
-      const run = x.ok
-        ? ((await x.json()) as { status: string; trigger: { source: string; parentRunId?: string } })
-        : null;
+      const run = x.ok ? ((await x.json()) as { status: string; trigger: { source: string } }) : null;
       return run && run.status !== 'running' && run;
     });
-    expect(done).toMatchObject({ status: 'published', trigger: { source: 'reexecution', parentRunId: runId } });
+    expect(done).toMatchObject({ status: 'published', trigger: { source: 'console' } });
     await stack.waitIdle();
     expect((await eventsOf('published')).filter((e) => e.partition === month).map((e) => e.runId)).toEqual([
       child.runId,
     ]);
+    const dead = (await store.list(`dead-letter/${month}/`)).filter((o) => o.key.endsWith('.json'));
+    expect(dead).toHaveLength(1);
+  });
+
+  it('bottleneck backfill through the services skips a month without its files, naming them, and sends nothing for it', async () => {
+    const month = '2026-11';
+    await store.putFile(layout.incoming(month, 'erp'), join(monthDir, 'erp.xlsx'));
+    const env = {
+      KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
+      KAFKA_TOPIC_PREFIX: stack.prefix,
+      S3_BUCKET: stack.bucket,
+      S3_ENDPOINT: stack.env.S3_ENDPOINT!,
+      S3_REGION: stack.env.S3_REGION!,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: stack.env.S3_ACCESS_KEY_ID!,
+      S3_SECRET_ACCESS_KEY: stack.env.S3_SECRET_ACCESS_KEY!,
+    };
+    const out = await cli(['backfill', '--from', month, '--to', month], env);
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toMatch(/^backfill bf-\S+ sent to the services: no month to run\n/);
+    expect(out.stdout).toContain(`  ${month}  skipped: web.xlsx and liaison.xlsx missing from incoming/${month}/\n`);
+    expect((await eventsOf('trigger')).filter((e) => e.partition === month)).toEqual([]);
   });
 });

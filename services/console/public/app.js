@@ -224,7 +224,10 @@ function renderGrid() {
   const rows = [...state.partitions].reverse().map((p) =>
     h(
       'tr',
-      { class: p.partition === state.month ? 'selected' : '', 'data-partition': p.partition },
+      {
+        class: `${p.partition === state.month ? 'selected' : ''}${p.dismissed ? ' dismissed' : ''}`,
+        'data-partition': p.partition,
+      },
       h('td', { class: 'month', onclick: () => selectMonth(p.partition) }, p.partition),
       h('td', {}, h('span', { class: `st ${p.status}` }, p.status)),
       assets.map((a) => {
@@ -242,7 +245,7 @@ function renderGrid() {
           st.state === 'failed' ? '✕' : st.warnings ? '!' : '',
         );
       }),
-      h('td', { class: 'words' }, p.words),
+      h('td', { class: 'words' }, p.dismissed ? `dismissed (${p.dismissed.reason}); ${p.words}` : p.words),
     ),
   );
   $('grid').replaceChildren(h('thead', {}, head), h('tbody', {}, rows));
@@ -434,10 +437,12 @@ async function renderRun() {
       h('td', {}, m.location),
     ),
   );
+  // Only the action that can succeed is offered (the month's offer says which, and why).
+  const offer = (state.partitions.find((p) => p.partition === run.partition) || {}).offer;
   const actions = h(
     'div',
     { class: 'actions' },
-    run.status === 'failed'
+    run.status === 'failed' && offer && offer.action === 'reexecute' && offer.runId === run.runId
       ? h(
           'button',
           { id: 'reexecute', type: 'button', onclick: () => reexecute(run) },
@@ -597,13 +602,64 @@ function renderStatusLine() {
     : 'No month in the store yet: drop files in incoming/<YYYY-MM>/ or run bottleneck run.';
 }
 
+function renderOffer() {
+  const p = currentPartition();
+  const o = p ? p.offer : null;
+  $('offer').hidden = !p;
+  $('offer-why').textContent = o ? o.why : '';
+  const fix = $('fix');
+  fix.hidden = !o || o.action === 'none';
+  fix.textContent = o && o.action !== 'none' ? o.label : '';
+  fix.dataset.action = o ? o.action : '';
+  $('dismiss').hidden = !p || Boolean(p.dismissed) || p.status === 'published' || p.status === 'running';
+  $('restore').hidden = !p || !p.dismissed;
+}
+
+// One click: the offered action, without a confirmation (it is the one that can succeed).
+async function fix() {
+  const p = currentPartition();
+  const o = p && p.offer;
+  if (!o || o.action === 'none') return;
+  if (o.action === 'reexecute') await act('re-execution', `/api/runs/${encodeURIComponent(o.runId)}/reexecute`);
+  else await act('re-run', '/api/runs', { partition: o.partition });
+}
+async function dismiss() {
+  const p = currentPartition();
+  if (!p) return;
+  if (
+    !(await confirmDialog(
+      `Dismiss ${p.partition}? It is hidden from the default view, the folder watcher and backfills leave it alone; its files and runs stay, and it can be restored.`,
+    ))
+  )
+    return;
+  await act('dismissed', `/api/partitions/${encodeURIComponent(p.partition)}/dismiss`, {
+    reason: 'dismissed from the console',
+  });
+}
+async function restore() {
+  const p = currentPartition();
+  if (p) await act('restored', `/api/partitions/${encodeURIComponent(p.partition)}/restore`);
+}
+async function renderPending() {
+  const r = (await api('/api/actions/pending')).body;
+  const el = $('pending');
+  el.hidden = !r.pending.length;
+  el.textContent = r.pending.length
+    ? `${r.pending.length} action(s) recorded, not yet taken by the bus (${r.pending.map((a) => `${a.kind} of ${a.runs.map((x) => x.partition).join(', ')}`).join('; ')}): they are sent when it answers again.`
+    : '';
+}
+
 function renderMonthSelect() {
   const sel = $('month');
   sel.replaceChildren(
     ...[...state.partitions]
       .reverse()
       .map((p) =>
-        h('option', { value: p.partition, selected: p.partition === state.month }, `${p.partition} (${p.status})`),
+        h(
+          'option',
+          { value: p.partition, selected: p.partition === state.month },
+          `${p.partition} (${p.dismissed ? 'dismissed' : p.status})`,
+        ),
       ),
   );
 }
@@ -616,6 +672,7 @@ async function loadRuns() {
 async function renderAll() {
   renderMonthSelect();
   renderStatusLine();
+  renderOffer();
   renderGraph();
   renderGrid();
   renderPlots();
@@ -647,9 +704,11 @@ async function poll(first) {
     if (r.notModified) return;
     state.etag = r.etag;
     state.partitions = r.body.partitions;
+    // The default month is the latest one not dismissed.
     if (!state.month || !state.partitions.some((p) => p.partition === state.month))
-      state.month = state.partitions.at(-1)?.partition ?? null;
+      state.month = (state.partitions.filter((p) => !p.dismissed).at(-1) || state.partitions.at(-1))?.partition ?? null;
     await renderAll();
+    await renderPending();
   } catch (e) {
     setLive(false);
     onError(e);
@@ -681,7 +740,12 @@ function confirmDialog(text, fields = []) {
 async function act(what, path, body) {
   try {
     const r = (await api(path, { method: 'POST', body })).body;
-    toast(`${what}: ${r.runId ? `run ${r.runId}` : r.id ? `backfill ${r.id}, ${r.runs.length} month(s)` : 'sent'}`);
+    const skipped =
+      r.skipped && r.skipped.length ? `; skipped ${r.skipped.map((x) => `${x.partition} (${x.why})`).join(', ')}` : '';
+    toast(
+      `${what}: ${r.runId ? `run ${r.runId}` : r.runs ? `backfill ${r.id}, ${r.runs.length} month(s)${skipped}` : r.partition || 'done'}${r.pending ? ' (recorded: the bus has not taken it yet, it is sent when it answers)' : ''}`,
+    );
+    if (r.pending) void renderPending().catch(() => undefined);
     state.etag = null;
     if (r.runId) {
       state.month = r.partition;
@@ -780,5 +844,8 @@ document.addEventListener('DOMContentLoaded', () => {
   $('month').addEventListener('change', (ev) => void selectMonth(ev.target.value));
   $('rerun').addEventListener('click', () => void rerun());
   $('backfill').addEventListener('click', () => void backfill());
+  $('fix').addEventListener('click', () => void fix());
+  $('dismiss').addEventListener('click', () => void dismiss());
+  $('restore').addEventListener('click', () => void restore());
   void start();
 });

@@ -15,6 +15,15 @@ import {
   type Snapshot,
 } from '@bottleneck/shared/catalog/index';
 import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
+import { offerFor } from '@bottleneck/shared/catalog/advice';
+import { pendingActions } from '@bottleneck/shared/catalog/outbox';
+import {
+  dismissedMonths,
+  dismissMonth,
+  readDismissals,
+  restoreMonth,
+  type Dismissal,
+} from '@bottleneck/shared/catalog/dismissed';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -36,6 +45,27 @@ export interface ConsoleOptions {
   readiness?: () => Promise<string | null>;
   logger?: object | boolean;
   now?: () => Date;
+  /**
+   * The host names this console answers to (Host header, and the Origin of every POST): anything
+   * else is refused (403), so a page on another site cannot reach it through DNS rebinding. Unset:
+   * any Host (the service behind its own proxy), and POSTs only from this console's own origin.
+   */
+  hosts?: readonly string[];
+  /** How long /readyz waits for its probe (the store) before answering not ready, ms. */
+  probeMs?: number;
+}
+
+/** Loopback names and addresses: a console on these is reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** The host name of a Host header or an origin's authority ("[::1]:8090" -> "::1"). */
+export function hostName(authority: string): string {
+  const a = authority.trim().toLowerCase();
+  if (a.startsWith('[')) return a.slice(1, a.indexOf(']'));
+  return a.replace(/:\d+$/, '');
 }
 
 const PUBLIC = fileURLToPath(new URL('../public/', import.meta.url));
@@ -47,20 +77,24 @@ const STATIC: Record<string, { file: string; type: string }> = {
 const RUN_STATUSES = ['running', 'published', 'succeeded', 'failed', 'superseded'] as const;
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
+/** The catalog's snapshot with the console's own records (dismissed months), and their joint version. */
+type View = Snapshot & { dismissed: Map<string, Dismissal> };
+
 /** The snapshot, rebuilt at most every refreshMs; concurrent callers share one rebuild. */
 class SnapshotCache {
   private at = 0;
-  private value: Snapshot | null = null;
-  private pending: Promise<Snapshot> | null = null;
+  private value: View | null = null;
+  private pending: Promise<View> | null = null;
   constructor(
     private readonly catalog: Catalog,
+    private readonly store: ObjectStore,
     private readonly refreshMs: number,
   ) {}
-  get(): Promise<Snapshot> {
+  get(): Promise<View> {
     if (this.value && Date.now() - this.at < this.refreshMs) return Promise.resolve(this.value);
-    this.pending ??= this.catalog
-      .snapshot()
-      .then((s) => {
+    this.pending ??= Promise.all([this.catalog.snapshot(), readDismissals(this.store)])
+      .then(([snap, d]) => {
+        const s: View = { ...snap, version: `${snap.version}-${d.version}`, dismissed: dismissedMonths(d.records) };
         this.value = s;
         this.at = Date.now();
         return s;
@@ -69,6 +103,13 @@ class SnapshotCache {
         this.pending = null;
       });
     return this.pending;
+  }
+  /** The last snapshot at once, even if older than refreshMs (a rebuild starts behind it); the first one is awaited. */
+  peek(): Promise<View> {
+    // After an action of this console (invalidate), its effect must show: rebuild.
+    if (!this.value || this.at === 0) return this.get();
+    if (Date.now() - this.at >= this.refreshMs) void this.get().catch(() => undefined);
+    return Promise.resolve(this.value);
   }
   invalidate(): void {
     this.at = 0;
@@ -128,7 +169,9 @@ const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ err
 export function buildConsole(o: ConsoleOptions): FastifyInstance {
   const now = o.now ?? (() => new Date());
   const catalog = new Catalog(o.store, o.graph, now);
-  const cache = new SnapshotCache(catalog, o.refreshMs ?? 1_000);
+  const cache = new SnapshotCache(catalog, o.store, o.refreshMs ?? 1_000);
+  const hosts = o.hosts ? new Set(o.hosts.map((h) => hostName(h))) : null;
+  const codeVersions = o.graph.codeVersions;
   const registry = consoleMetrics(cache, now);
   // Unknown fields are refused, not silently dropped (Fastify's default removes them).
   const app = Fastify({
@@ -144,7 +187,37 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       .header('www-authenticate', 'Bearer')
       .send({ error: 'unauthorized', message: 'send Authorization: Bearer <BN_CONSOLE_TOKEN>' });
 
+  const forbidden = (reply: FastifyReply, message: string) => reply.code(403).send({ error: 'forbidden', message });
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    // DNS rebinding: a name that resolves here but is not one of ours is another site's page.
+    const host = req.headers.host ?? '';
+    if (hosts && !hosts.has(hostName(host)))
+      return forbidden(
+        reply,
+        `Host ${JSON.stringify(host.slice(0, 100))} is not a name this console serves (${[...hosts].join(', ')}): open it by one of those, or add the name to BN_CONSOLE_HOSTS`,
+      );
+    // Cross-site requests: a browser says where a POST comes from; only this console's own page may act.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      const origin = req.headers.origin;
+      const site = req.headers['sec-fetch-site'];
+      let from: string | null;
+      if (origin !== undefined) {
+        try {
+          from = origin === 'null' ? null : new URL(origin).host;
+        } catch {
+          from = null;
+        }
+        if (from === null || from.toLowerCase() !== host.toLowerCase() || (hosts && !hosts.has(hostName(from))))
+          return forbidden(
+            reply,
+            `a ${req.method} from ${JSON.stringify(origin.slice(0, 100))} is refused: actions are taken from this console's own page only`,
+          );
+      } else if (site === 'cross-site' || site === 'same-site')
+        return forbidden(
+          reply,
+          `a cross-site ${req.method} is refused: actions are taken from this console's own page only`,
+        );
+    }
     if (req.url.startsWith('/api/') || req.url === '/api') {
       if (o.token && !bearerMatches(req.headers.authorization, o.token)) return deny(reply);
       void reply.header('cache-control', 'no-store');
@@ -177,14 +250,38 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   }
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // /readyz answers within probeMs whatever the store does: one probe at a time, its last answer
+  // cached; a probe that has not answered in time is reported as such (and left to finish).
+  const probeMs = o.probeMs ?? 1_500;
+  let probe: Promise<string | null> | null = null;
+  let lastProbe: { at: number; why: string | null } | null = null;
+  const runProbe = (): Promise<string | null> => {
+    probe ??= (async () => {
+      try {
+        return o.readiness ? await o.readiness() : (await o.store.list('_readyz/'), null);
+      } catch {
+        // Unauthenticated: the reason in words, never the endpoint or bucket behind it.
+        return 'object store unreachable';
+      }
+    })().then((why) => {
+      lastProbe = { at: Date.now(), why };
+      probe = null;
+      return why;
+    });
+    return probe;
+  };
   app.get('/readyz', async (_req, reply) => {
-    let why: string | null;
-    try {
-      why = o.readiness ? await o.readiness() : (await o.store.list('_readyz/'), null);
-    } catch {
-      // Unauthenticated: the reason in words, never the endpoint or bucket behind it.
-      why = 'object store unreachable';
-    }
+    const fresh = lastProbe && Date.now() - lastProbe.at < 1_000 ? lastProbe.why : undefined;
+    const why =
+      fresh !== undefined
+        ? fresh
+        : await Promise.race([
+            runProbe(),
+            new Promise<string>((r) => {
+              const t = setTimeout(() => r(`the object store did not answer within ${probeMs} ms`), probeMs);
+              t.unref();
+            }),
+          ]);
     return why ? reply.code(503).send({ status: 'not ready', reason: why }) : { status: 'ready' };
   });
   app.get('/metrics', async (req, reply) => {
@@ -193,7 +290,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   });
 
   /** Answers 304 when the client has this snapshot already (the page polls with If-None-Match). */
-  const withEtag = async <T>(req: FastifyRequest, reply: FastifyReply, body: (s: Snapshot) => T) => {
+  const withEtag = async <T>(req: FastifyRequest, reply: FastifyReply, body: (s: View) => T) => {
     const s = await cache.get();
     const etag = `"${s.version}"`;
     void reply.header('etag', etag);
@@ -218,7 +315,67 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     stages: [...new Set(o.graph.assets.map((a) => a.stage))],
   }));
   app.get('/api/partitions', async (req, reply) =>
-    withEtag(req, reply, (s) => ({ version: s.version, builtAt: s.builtAt, partitions: s.partitions })),
+    withEtag(req, reply, (s) => ({
+      version: s.version,
+      builtAt: s.builtAt,
+      partitions: s.partitions.map((p) => {
+        const d = s.dismissed.get(p.partition);
+        return {
+          ...p,
+          offer: offerFor(s, p.partition, codeVersions),
+          ...(d ? { dismissed: { at: d.dismissedAt, reason: d.reason } } : {}),
+        };
+      }),
+    })),
+  );
+  app.get('/api/actions/pending', async () => ({
+    pending: (await pendingActions(o.store)).map((r) => ({
+      id: r.id,
+      kind: r.kind,
+      createdAt: r.createdAt,
+      attempts: r.attempts,
+      runs: r.events.map((e) => ({ partition: e.partition, runId: e.runId })),
+      ...(r.lastError ? { lastError: r.lastError } : {}),
+    })),
+  }));
+  const monthParams = {
+    type: 'object',
+    required: ['partition'],
+    properties: { partition: { type: 'string', pattern: '^\\d{4}-(0[1-9]|1[0-2])$' } },
+  } as const;
+  app.post<{ Params: { partition: string }; Body: { reason?: string } | undefined }>(
+    '/api/partitions/:partition/dismiss',
+    {
+      schema: {
+        params: monthParams,
+        body: {
+          type: ['object', 'null'],
+          additionalProperties: false,
+          properties: { reason: { type: 'string', maxLength: 500 } },
+        },
+      },
+    },
+    async (req) => {
+      const rec = await dismissMonth(
+        o.store,
+        req.params.partition,
+        req.body?.reason ?? 'dismissed from the console',
+        now(),
+      );
+      cache.invalidate();
+      return rec;
+    },
+  );
+  app.post<{ Params: { partition: string } }>(
+    '/api/partitions/:partition/restore',
+    { schema: { params: monthParams } },
+    async (req, reply) => {
+      const rec = await restoreMonth(o.store, req.params.partition, now());
+      cache.invalidate();
+      if (!rec)
+        return reply.code(404).send({ error: 'not found', message: `${req.params.partition} is not dismissed` });
+      return rec;
+    },
   );
   app.get<{ Querystring: { partition?: string; status?: string } }>('/api/runs', async (req, reply) => {
     const { partition, status } = req.query;
@@ -273,7 +430,8 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     },
   } as const;
   app.post<{ Body: { partition: string } }>('/api/runs', { schema: { body: partitionBody } }, async (req, reply) => {
-    const r = await (await o.actions()).rerun(req.body.partition, 'console');
+    // The last snapshot, not a rebuild (an action answers at once): the files themselves are listed afresh.
+    const r = await (await o.actions()).rerun(req.body.partition, 'console', await cache.peek());
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'console' });
   });
@@ -283,7 +441,9 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     async (req, reply) => {
       const { from, to } = req.body;
       if (to < from) return bad(reply, `to (${to}) is before from (${from})`);
-      const rec = await (await o.actions()).backfill(from, to);
+      const s = await cache.peek();
+      const skip = new Map([...s.dismissed.keys()].map((p) => [p, `${p} is dismissed`]));
+      const rec = await (await o.actions()).backfill(from, to, { skip, snapshot: s });
       cache.invalidate();
       return reply.code(202).send({ ...rec, progress: `/api/backfills/${rec.id}`, max: MAX_BACKFILL_MONTHS });
     },

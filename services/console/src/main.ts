@@ -7,6 +7,9 @@ import { routeProcessWarnings } from '@bottleneck/shared/service/warnings';
 import { serviceAdapters, serviceSettings } from '@bottleneck/shared/wiring';
 import { buildConsole } from './app.js';
 
+/** How long an action may stay pending (its triggers not taken by Kafka) before the sweep sends it again, ms. */
+const OUTBOX_GRACE_MS = 5_000;
+
 /** The asset graph as the console shows it, with each stage's current code version (for staleness). */
 export const consoleGraph = () => ({
   assets: ASSETS,
@@ -29,20 +32,44 @@ async function start(): Promise<void> {
   );
   routeProcessWarnings(log);
   const adapters = await serviceAdapters(serviceSettings(config, log.child({ component: 'kafka' })));
-  const actions = new Actions(adapters.store, adapters.bus);
+  const graph = consoleGraph();
+  const actions = new Actions(adapters.store, adapters.bus, { codeVersions: graph.codeVersions });
   const app = buildConsole({
     store: adapters.store,
-    graph: consoleGraph(),
+    graph,
     actions: async () => actions,
     token: config.BN_CONSOLE_TOKEN,
     refreshMs: config.BN_CONSOLE_REFRESH_MS,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
+    ...(config.BN_CONSOLE_HOSTS?.length
+      ? { hosts: ['localhost', '127.0.0.1', '::1', ...config.BN_CONSOLE_HOSTS] }
+      : {}),
   });
+  // The outbox: actions whose triggers Kafka did not take (down, or a replica died in between) are sent again.
+  const sweep = async () => {
+    try {
+      for (const id of await actions.outbox.sweep(OUTBOX_GRACE_MS))
+        log.info({ action: id }, 'pending console action: triggers sent');
+    } catch (e) {
+      log.warn(
+        { err: errorMessage(e) },
+        'pending console actions: not sent yet (Kafka or the store?), trying again later',
+      );
+    }
+  };
+  let sweeping = false;
+  const sweeper = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    void sweep().finally(() => (sweeping = false));
+  }, OUTBOX_GRACE_MS / 2);
+  sweeper.unref();
   const address = await app.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info({ address, settings: redactedConfig('console', config) }, 'console started');
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       void (async () => {
+        clearInterval(sweeper);
         await app.close();
         await adapters.bus.close();
         await adapters.close?.();

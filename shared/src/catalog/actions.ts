@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { makeEvent, newRunId, stageEventId, type PipelineEvent } from '../events/index.js';
 import type { Bus } from '../ports/bus.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { INPUT_NAMES, layout, type InputName } from '../keys.js';
 import { readStageRecord } from '../runs/record.js';
-import { isNotFound, monthRange, type RunStatus, type Snapshot } from './index.js';
+import { changedInputs, failedOnTheseFiles, knownBad } from './advice.js';
+import { isNotFound, listInWords, monthRange, type RunStatus, type Snapshot } from './index.js';
+import { Outbox, type Submitted } from './outbox.js';
 
 /**
  * What the console (service or `bottleneck ui`) and the CLI can ask of the pipeline: each action
- * publishes trigger events on the bus, as any other trigger; the stages do the rest. The bus is
- * Kafka for the services, the in-memory bus with the stages subscribed for the embedded console.
+ * publishes trigger events on the bus, as any other trigger, through the console's outbox
+ * (outbox.ts: recorded first, sent again until the bus takes them); the stages do the rest. The
+ * bus is Kafka for the services, the in-memory bus with the stages subscribed for the embedded
+ * console. An action that cannot succeed is refused in words (409) before anything is sent: a
+ * month without its files, files a run already refused, a re-execution whose inputs changed.
  */
 
 /** An action refused: no such run (404), or not one that can be re-executed (409). */
@@ -29,6 +35,8 @@ export interface BackfillRecord {
   to: string;
   createdAt: string;
   runs: { partition: string; runId: string }[];
+  /** Months not run, and why (files missing, dismissed, files already refused). */
+  skipped?: { partition: string; missing?: string[]; why: string }[];
 }
 
 export interface BackfillProgress extends BackfillRecord {
@@ -41,35 +49,90 @@ export interface BackfillProgress extends BackfillRecord {
 /** Most months one backfill may cover (20 years). */
 export const MAX_BACKFILL_MONTHS = 240;
 
+type Pins = Record<InputName, { key: string; etag: string }>;
+
 const trigger = (
   partition: string,
-  source: 'console' | 'backfill' | 'cli',
+  source: 'console' | 'backfill' | 'cli' | 'upload',
   now: Date,
+  files?: Pins,
   runId = newRunId(partition, now),
 ) =>
   makeEvent(
     'trigger',
-    { runId, partition, materializations: {}, checks: [], payload: { source } },
+    { runId, partition, materializations: {}, checks: [], payload: { source, ...(files ? { files } : {}) } },
     now,
     stageEventId(runId, 'trigger'),
   );
 
+/** Where the month's files stand: pinned versions when all three are there, else which are missing. */
+async function monthFiles(store: ObjectStore, partition: string): Promise<{ pins: Pins } | { missing: string[] }> {
+  const objects = await store.list(layout.incomingPrefix(partition));
+  const found = INPUT_NAMES.map((n) => [n, objects.find((o) => o.key === layout.incoming(partition, n))] as const);
+  const missing = found.filter(([, o]) => !o).map(([n]) => `${n}.xlsx`);
+  if (missing.length) return { missing };
+  return {
+    pins: Object.fromEntries(found.map(([n, o]) => [n, { key: o?.key ?? '', etag: o?.etag ?? '' }])) as Pins,
+  };
+}
+
+export interface ActionOptions {
+  now?: () => Date;
+  /** How long an action waits for the bus before answering "pending" (the outbox sends it later), ms. */
+  waitMs?: number;
+  /** Each stage's current code version: files a run refused may pass under new code. */
+  codeVersions?: Readonly<Record<string, string | undefined>>;
+}
+
 export class Actions {
+  readonly outbox: Outbox;
+  private readonly now: () => Date;
+
   constructor(
     private readonly store: ObjectStore,
-    private readonly bus: Bus,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  /** A new run of a month (its current files in incoming/). */
-  async rerun(partition: string, source: 'console' | 'cli' = 'console'): Promise<{ runId: string; partition: string }> {
-    const e = trigger(partition, source, this.now());
-    await this.bus.publish(e);
-    return { runId: e.runId, partition };
+    bus: Bus,
+    private readonly o: ActionOptions = {},
+  ) {
+    this.now = o.now ?? (() => new Date());
+    this.outbox = new Outbox(store, bus, { now: this.now, ...(o.waitMs !== undefined ? { waitMs: o.waitMs } : {}) });
   }
 
-  /** One run per month from `from` to `to`; the record under state/backfills/ is written before the triggers. */
-  async backfill(from: string, to: string): Promise<BackfillRecord> {
+  /**
+   * A new run of a month from its files now in incoming/ (pinned: the run reads those versions).
+   * Refused (409, in words) when a file is missing, or when a run already failed on these very
+   * files for bad data (a snapshot tells): another attempt would only add a dead-letter record and a mail.
+   */
+  async rerun(
+    partition: string,
+    source: 'console' | 'cli' | 'upload' = 'console',
+    snapshot?: Snapshot,
+  ): Promise<{ runId: string; partition: string } & Submitted> {
+    const files = await monthFiles(this.store, partition);
+    if ('missing' in files)
+      throw new ActionRefused(
+        `${partition} cannot run: ${listInWords(files.missing)} ${files.missing.length > 1 ? 'are' : 'is'} missing from incoming/${partition}/ (a month needs erp.xlsx, web.xlsx and liaison.xlsx); drop ${files.missing.length > 1 ? 'them' : 'it'} there, or dismiss the month`,
+        409,
+      );
+    const bad = snapshot ? knownBad(snapshot, partition, this.o.codeVersions) : null;
+    if (bad && sameFiles(bad, files.pins))
+      throw new ActionRefused(
+        `${partition} is not run again: run ${bad.runId} already failed on these very files (${bad.error?.words ?? 'failed'}); fix the export and drop the new file in incoming/${partition}/`,
+        409,
+      );
+    const e = trigger(partition, source, this.now(), files.pins);
+    const r = await this.outbox.submit(source === 'upload' ? 'watch' : 'rerun', [e]);
+    return { runId: e.runId, partition, ...r };
+  }
+
+  /**
+   * One run per month from `from` to `to` that has its three files (the others are skipped, with
+   * which files they miss); the record under state/backfills/ is written before the triggers.
+   */
+  async backfill(
+    from: string,
+    to: string,
+    o: { skip?: ReadonlyMap<string, string>; snapshot?: Snapshot } = {},
+  ): Promise<BackfillRecord & Partial<Submitted>> {
     const months = monthRange(from, to);
     if (months.length > MAX_BACKFILL_MONTHS)
       throw new RangeError(
@@ -77,20 +140,45 @@ export class Actions {
       );
     const now = this.now();
     const id = `bf-${now.toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
-    const events = months.map((p) => trigger(p, 'backfill', now));
+    const skipped: NonNullable<BackfillRecord['skipped']> = [];
+    const events: PipelineEvent[] = [];
+    for (const p of months) {
+      const why = o.skip?.get(p);
+      if (why) {
+        skipped.push({ partition: p, why });
+        continue;
+      }
+      const files = await monthFiles(this.store, p);
+      if ('missing' in files) {
+        skipped.push({
+          partition: p,
+          missing: files.missing,
+          why: `${listInWords(files.missing)} missing from incoming/${p}/`,
+        });
+        continue;
+      }
+      const bad = o.snapshot ? knownBad(o.snapshot, p, this.o.codeVersions) : null;
+      if (bad && sameFiles(bad, files.pins)) {
+        skipped.push({ partition: p, why: `run ${bad.runId} already failed on these very files` });
+        continue;
+      }
+      events.push(trigger(p, 'backfill', now, files.pins));
+    }
     const rec: BackfillRecord = {
       id,
       from,
       to,
       createdAt: now.toISOString(),
       runs: events.map((e) => ({ partition: e.partition, runId: e.runId })),
+      skipped,
     };
     await this.store.put(`${BACKFILLS_PREFIX}${id}.json`, JSON.stringify(rec, null, 2) + '\n', {
       contentType: 'application/json',
       ifNoneMatch: true,
     });
-    for (const e of events) await this.bus.publish(e);
-    return rec;
+    if (!events.length) return rec;
+    const r = await this.outbox.submit('backfill', events);
+    return { ...rec, pending: r.pending };
   }
 
   /** A backfill's record, or null. */
@@ -113,7 +201,7 @@ export class Actions {
   async reexecute(
     runId: string,
     snapshot: Snapshot,
-  ): Promise<{ runId: string; partition: string; fromStage: string; parentRunId: string }> {
+  ): Promise<{ runId: string; partition: string; fromStage: string; parentRunId: string } & Submitted> {
     const run = snapshot.runs.find((r) => r.runId === runId);
     if (!run) throw new ActionRefused(`no run ${runId} in the store`, 404);
     if (run.status !== 'failed' || !run.error)
@@ -140,6 +228,18 @@ export class Actions {
         `run ${runId} reused ${foreign.join(', ')} from run ${run.trigger.parentRunId ?? 'another run'}: re-execute that run instead, or re-run the month`,
         409,
       );
+    const month = snapshot.partitions.find((p) => p.partition === run.partition);
+    const changed = month ? changedInputs(run, month) : [];
+    if (changed.length)
+      throw new ActionRefused(
+        `run ${runId} is not re-executed from ${run.error.stage}: ${listInWords(changed)} changed in incoming/${run.partition}/ since it read ${changed.length > 1 ? 'them' : 'it'}, and a re-execution reuses the old versions; re-run the month instead (it reads the new files)`,
+        409,
+      );
+    if (month && failedOnTheseFiles(run, month, this.o.codeVersions))
+      throw new ActionRefused(
+        `run ${runId} is not re-executed: it failed on its data (${run.error.words}) and the files are unchanged, so it would fail the same way; fix the export and drop the new file in incoming/${run.partition}/, then re-run the month`,
+        409,
+      );
     const now = this.now();
     const child = newRunId(run.partition, now);
     const {
@@ -162,9 +262,14 @@ export class Actions {
             stageEventId(child, 'trigger'),
           )
         : makeEvent(type, fields, now, stageEventId(child, type));
-    await this.bus.publish(event);
-    return { runId: child, partition: run.partition, fromStage: run.error.stage, parentRunId: run.runId };
+    const r = await this.outbox.submit('reexecution', [event]);
+    return { runId: child, partition: run.partition, fromStage: run.error.stage, parentRunId: run.runId, ...r };
   }
+}
+
+/** Whether the run read exactly these versions of the three files. */
+function sameFiles(run: Snapshot['runs'][number], pins: Pins): boolean {
+  return INPUT_NAMES.every((n) => run.inputs.find((i) => i.name === `${n}.xlsx`)?.etag === pins[n].etag);
 }
 
 /** A backfill's progress from a snapshot: each month's run and its status. */

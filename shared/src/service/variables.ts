@@ -309,6 +309,14 @@ const TABLE = [
     kind: 'string',
   },
   {
+    name: 'BN_CONSOLE_HOSTS',
+    meaning:
+      'host names the console answers to besides localhost and 127.0.0.1 (Host and Origin checked, against DNS rebinding and cross-site requests), comma-separated',
+    services: ['console'],
+    cli: true,
+    kind: 'list',
+  },
+  {
     name: 'BN_CONSOLE_REFRESH_MS',
     meaning: 'how often the console rebuilds its catalog from the store at most (the page polls with ETags), ms',
     default: '2000',
