@@ -32,8 +32,12 @@ export interface KafkaBusOptions {
   topicPrefix?: string;
   /** Partitions of each topic created at start (default 3). Existing topics are left as they are. */
   numPartitions?: number;
-  /** Replication factor of the topics created at start (default -1: the broker's `default.replication.factor`). */
-  replicationFactor?: number;
+  /**
+   * Replication factor of the topics created at start: a number, -1 for the broker's
+   * `default.replication.factor`, or `'auto'` (3 copies and `min.insync.replicas` 2 on a cluster of
+   * three brokers or more, fewer on a smaller one: see replicationFor). Default -1.
+   */
+  replicationFactor?: number | 'auto';
   /** Extra topic configuration at creation, e.g. `{ 'retention.ms': '1209600000' }`. */
   topicConfig?: Record<string, string>;
   /** Handler calls for one message before it goes to the dead-letter topic (default 5). */
@@ -136,7 +140,7 @@ export class KafkaBus implements Bus {
   private readonly brokers: string;
   private readonly topicSettings: {
     numPartitions: number;
-    replicationFactor: number;
+    replicationFactor: number | 'auto';
     configEntries?: Record<string, string>;
   };
   private readonly consumerSettings: ConsumerSettings;
@@ -168,10 +172,10 @@ export class KafkaBus implements Bus {
       );
     }
     const rf = options.replicationFactor ?? -1;
-    if (!Number.isInteger(rf) || (rf < 1 && rf !== -1)) {
+    if (rf !== 'auto' && (!Number.isInteger(rf) || (rf < 1 && rf !== -1))) {
       throw new BottleneckError(
         'BN_ERR_CONFIG_INVALID',
-        `KafkaBus option replicationFactor must be an integer >= 1, or -1 for the broker default, got ${String(rf)}`,
+        `KafkaBus option replicationFactor must be an integer >= 1, -1 for the broker default, or 'auto', got ${String(rf)}`,
       );
     }
     this.topicSettings = {

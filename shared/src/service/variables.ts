@@ -60,10 +60,11 @@ const TABLE = [
   },
   {
     name: 'KAFKA_REPLICATION_FACTOR',
-    meaning: 'replication factor of each topic created at start',
-    default: '1',
+    meaning:
+      'replication factor of each topic created at start: a number, or auto (3 copies with min.insync.replicas 2 on three brokers or more, one copy per broker below that)',
+    default: 'auto',
     services: ALL,
-    kind: 'int',
+    kind: 'string',
   },
   {
     name: 'KAFKA_SESSION_TIMEOUT_MS',
