@@ -58,6 +58,8 @@ export interface ServiceAdapterSettings {
     quick?: boolean;
     /** Months (topic partitions) handled at once by each subscription: one slow or stuck month does not hold the others. */
     partitionsConsumedConcurrently?: number;
+    /** Months handled at once by each subscription, each in its own lane (BN_MONTHS_IN_FLIGHT). */
+    monthsInFlight?: number;
   };
   s3: {
     bucket: string;
@@ -98,7 +100,7 @@ export function kafkaSettings(
   c: KafkaConfig,
   topics?: Pick<
     ConfigFor<ServiceName>,
-    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'
+    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS' | 'BN_MONTHS_IN_FLIGHT'
   >,
 ): ServiceAdapterSettings['kafka'] {
   const sasl =
@@ -110,10 +112,12 @@ export function kafkaSettings(
     clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck',
     topicPrefix: c.KAFKA_TOPIC_PREFIX,
     ssl: c.KAFKA_SSL,
-    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3,
+    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 12,
     replicationFactor: replicationSetting(topics?.KAFKA_REPLICATION_FACTOR),
     sessionTimeoutMs: topics?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
-    ...(topics ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS } : {}),
+    ...(topics
+      ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS, monthsInFlight: topics.BN_MONTHS_IN_FLIGHT }
+      : {}),
     ...(sasl ? { sasl } : {}),
   };
 }

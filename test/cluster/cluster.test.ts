@@ -7,9 +7,12 @@
  * or mail) and adds a row to the table printed at the end (also .cache/cluster/table.md).
  * BN_CLUSTER_OUTAGE_MS shortens the five-minute outage (for trying the suite out).
  */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers.js';
 import {
   month,
   published,
@@ -127,10 +130,21 @@ beforeAll(async () => {
 });
 
 beforeEach(async () => {
-  // Each scenario starts from a whole cluster: three nodes up, every replica in sync.
-  expect(await c.up()).toEqual([1, 2, 3]);
+  // Each scenario starts from a whole cluster: three nodes up (a failed scenario's node brought
+  // back), every replica in sync.
+  for (const n of [1, 2, 3]) if (!(await c.up()).includes(n)) await c.restart(n);
   await inSync();
   await w.stack.waitReady();
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state !== 'fail') return;
+  // What the services said, for the person reading the failure.
+  const dir = join(ROOT, '.cache', 'cluster');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `${ctx.task.name.split(':')[0]}-services.log`);
+  await writeFile(file, w.stack.outputs.map((o) => `=== ${o.service} pid ${o.pid}\n${o.chunks.join('')}`).join('\n'));
+  process.stderr.write(`cluster: the services' output is in ${file}\n`);
 });
 
 afterAll(async () => {

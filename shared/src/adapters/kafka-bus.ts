@@ -74,6 +74,12 @@ export interface KafkaBusOptions {
   maxWaitTimeInMs?: number;
   /** Partitions (months) handled at once per subscription (default 1: one message at a time, like MemoryBus). */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Months (message keys) handled at once by each subscription, across its partitions (default 4).
+   * Each month's events run in order in a lane of their own, so a slow month holds only its own
+   * later events; a further month waits for a free lane.
+   */
+  monthsInFlight?: number;
   /** How long close() lets a running handler finish before leaving its message uncommitted (default 30,000 ms). */
   closeTimeoutMs?: number;
   /** How long subscribe() waits for the group to assign partitions (default 30,000 ms); delivery starts later if it takes longer. */
@@ -120,6 +126,8 @@ function kafkaTransient(e: unknown): boolean {
  *   goes to the dead-letter topic at once (headers name its topic, partition, offset, error class
  *   and message) and, when its run and month can be read, a `failed` event is published.
  * - The consumer heartbeats while a handler runs, so a slow month does not cause a rebalance.
+ * - Messages go to per-month lanes: one month's events in order, other months beside them (up to
+ *   `monthsInFlight`), so a slow month does not hold the months that share its partition.
  *
  * @example
  * const bus = new KafkaBus({ brokers: ['127.0.0.1:9092'], logger, onDeadLetter: (dl) => logger.warn(dl, 'dead letter') });
@@ -204,6 +212,7 @@ export class KafkaBus implements Bus {
       maxRetryDelayMs: positiveInt('maxRetryDelayMs', options.maxRetryDelayMs, 5_000, 0),
       closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 30_000, 0),
       joinTimeoutMs: positiveInt('joinTimeoutMs', options.joinTimeoutMs, 30_000, 0),
+      monthsInFlight: positiveInt('monthsInFlight', options.monthsInFlight, 4),
       retry,
     };
     this.log = options.logger ?? silentLogger;

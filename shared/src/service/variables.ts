@@ -53,8 +53,8 @@ const TABLE = [
   },
   {
     name: 'KAFKA_TOPIC_PARTITIONS',
-    meaning: 'partitions of each topic created at start',
-    default: '3',
+    meaning: 'partitions of each topic created at start (also the partitions each consumer fetches at once)',
+    default: '12',
     services: ALL,
     kind: 'int',
   },
@@ -65,6 +65,14 @@ const TABLE = [
     default: 'auto',
     services: ALL,
     kind: 'string',
+  },
+  {
+    name: 'BN_MONTHS_IN_FLIGHT',
+    meaning:
+      'months each consumer handles at once, each in a lane of its own: a slow month holds only its own later events; one more month waits for a free lane',
+    default: '4',
+    services: ALL,
+    kind: 'int',
   },
   {
     name: 'KAFKA_SESSION_TIMEOUT_MS',
