@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
+import { readCurrent } from '@bottleneck/shared/published';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 import {
@@ -172,6 +173,48 @@ describe('three-broker cluster', () => {
       expect(r.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue, r.resourceName).toBe(
         '2',
       );
+  });
+
+  it('L1: a month held in flight delays no other month, on its partition or another', async () => {
+    const files = await month(w, 35, SCALE);
+    /** Uploads the months together; ms until all are published. */
+    const timed = async (ms: string[]) => {
+      const t = Date.now();
+      await Promise.all(ms.map((m) => upload(w, m, files)));
+      for (const m of ms) await published(w, m);
+      return Date.now() - t;
+    };
+    const normal = monthsFrom('2044-01', 4);
+    const normalMs = await timed(normal);
+    // The hostile month: its erp.xlsx does not come back from the store until the others are through.
+    const slow = '2044-06';
+    const hold = w.relay.add({
+      method: 'GET',
+      key: new RegExp(`^incoming/${slow}/erp\\.xlsx`),
+      action: { hold: 'before' },
+    });
+    const t = Date.now();
+    try {
+      await upload(w, slow, files);
+      await waitFor('the hostile month read', async () => hold.hits() >= 1);
+      const others = monthsFrom('2044-07', 4);
+      const otherMs = await timed(others);
+      const slowPart = await triggerPartition(slow);
+      const sharing = (await Promise.all(others.map(triggerPartition))).filter((p) => p === slowPart).length;
+      expect(await readCurrent(w.store, slow), 'the hostile month is still held').toBeNull();
+      hold.release();
+      await published(w, slow);
+      const ratio = otherMs / normalMs;
+      await row(
+        'L1 one month held in flight',
+        [...normal, slow, ...others],
+        t,
+        otherMs,
+        `4 months: ${(normalMs / 1000).toFixed(1)} s alone, ${(otherMs / 1000).toFixed(1)} s beside the held month (x${ratio.toFixed(2)}); ${sharing} of them on its partition`,
+      );
+    } finally {
+      hold.release();
+    }
   });
 
   it('C1: the partition leader SIGKILLed during a 20-month burst', async () => {
