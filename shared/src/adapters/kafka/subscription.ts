@@ -84,6 +84,9 @@ export function decodeMessage(
   return event;
 }
 
+/** Tries of a failed offset commit after the first (about 15 s in all, backoff from 250 ms). */
+const COMMIT_RETRIES = 6;
+
 /**
  * One subscription: a kafkajs consumer in the subscription's group, reading the topics of its
  * event types. Each message: decode (a poison message goes to the dead-letter topic at once), call
@@ -251,17 +254,30 @@ export class KafkaSubscription implements Subscription {
     this.toCommit.set(`${topic}\u0000${partition}`, { topic, partition, offset });
     if (this.committing) return;
     this.committing = (async () => {
+      let failures = 0;
       while (this.toCommit.size) {
         const offsets = [...this.toCommit.values()];
         this.toCommit.clear();
         try {
           await this.consumer.commitOffsets(offsets);
+          failures = 0;
         } catch (e) {
-          // A commit refused during a rebalance: the new owner of the partition gets those events again.
+          failures++;
+          // The group coordinator moved (its broker died) or a rebalance is under way. A commit
+          // dropped here is never made if no later message of the partition comes: try again a few
+          // times (a newer offset of a partition, queued meanwhile, replaces it).
+          const again = failures <= COMMIT_RETRIES && !this.stopping;
           this.log.warn(
-            { group: this.opts.group, offsets, err: describeKafkaError(e) },
-            'offset commit failed: these events may be delivered again',
+            { group: this.opts.group, offsets, attempt: failures, err: describeKafkaError(e) },
+            again ? 'offset commit failed: trying again' : 'offset commit failed: these events may be delivered again',
           );
+          if (again) {
+            for (const o of offsets) {
+              const k = `${o.topic}\u0000${o.partition}`;
+              if (!this.toCommit.has(k)) this.toCommit.set(k, o);
+            }
+            await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** (failures - 1))));
+          }
         }
       }
       // Same tick as the emptiness check above: a commitLater after this starts a new loop.
