@@ -145,7 +145,8 @@ afterEach(async (ctx) => {
   await mkdir(dir, { recursive: true });
   const file = join(dir, `${ctx.task.name.split(':')[0]}-services.log`);
   await writeFile(file, w.stack.outputs.map((o) => `=== ${o.service} pid ${o.pid}\n${o.chunks.join('')}`).join('\n'));
-  process.stderr.write(`cluster: the services' output is in ${file}\n`);
+  const why = (ctx.task.result.errors ?? []).map((e) => e.message).join('; ');
+  process.stderr.write(`cluster: ${ctx.task.name} failed: ${why}; the services' output is in ${file}\n`);
 });
 
 afterAll(async () => {
