@@ -55,12 +55,19 @@ function monthsFrom(first: string, n: number): string[] {
 
 async function backfill(replicas: number, first: string): Promise<Result> {
   const standin = await startStandIn({ apiKey: STANDIN_API_KEY });
-  const stack = await startStack({
-    sendgridUrl: standin.url,
-    sendgridKey: STANDIN_API_KEY,
-    pollIntervalMs: 1000,
-    replicas: Object.fromEntries(SERVICES.map((s) => [s, replicas])),
-    extraEnv: { KAFKA_TOPIC_PARTITIONS: '12' },
+  const start = () =>
+    startStack({
+      sendgridUrl: standin.url,
+      sendgridKey: STANDIN_API_KEY,
+      pollIntervalMs: 1000,
+      replicas: Object.fromEntries(SERVICES.map((s) => [s, replicas])),
+      extraEnv: { KAFKA_TOPIC_PARTITIONS: '12' },
+    });
+  // A service that meets a cold broker's NOT_LEADER at start exits (an orchestrator would restart
+  // it): start the stack again, once, rather than lose the measurement.
+  const stack = await start().catch((e: unknown) => {
+    process.stderr.write(`scale: the stack did not start (${String(e).slice(0, 300)}): once more\n`);
+    return start();
   });
   try {
     const store = new S3Store({
@@ -109,13 +116,17 @@ async function backfill(replicas: number, first: string): Promise<Result> {
   }
 }
 
-it('backfill with 1 replica per stage', async () => {
+/** BENCH_REPLICAS: which runs (default 1,2). */
+const RUNS = (process.env.BENCH_REPLICAS ?? '1,2').split(',').map(Number);
+
+it.skipIf(!RUNS.includes(1))('backfill with 1 replica per stage', async () => {
   results.push(await backfill(1, '2050-01'));
+  expect(results.at(-1)!.months).toBe(MONTHS);
 });
 
-it('backfill with 2 replicas per stage', async () => {
+it.skipIf(!RUNS.includes(2))('backfill with 2 replicas per stage', async () => {
   results.push(await backfill(2, '2060-01'));
-  expect(results.every((r) => r.months === MONTHS)).toBe(true);
+  expect(results.at(-1)!.months).toBe(MONTHS);
 });
 
 afterAll(async () => {
