@@ -5,9 +5,12 @@
 #                                                   KAFKA_BROKERS=127.0.0.1:<port>[,...] on stdout
 #   scripts/kafka-local.sh stop [--port P]         stop one instance (by its first broker port), or all
 #   scripts/kafka-local.sh status [--port P]       say which instances are running (exit 1 if none)
-#   scripts/kafka-local.sh kill --port P           SIGKILL an instance's nodes, keeping its data (fault tests)
-#   scripts/kafka-local.sh stop --port P --keep-data   stop it cleanly (SIGTERM), keeping its data
-#   scripts/kafka-local.sh restart --port P        start a killed or stopped instance again, same ports and data
+#   scripts/kafka-local.sh kill --port P [--node N]       SIGKILL an instance's nodes (or node N), keeping the data
+#   scripts/kafka-local.sh stop --port P --keep-data [--node N]   stop it (or node N) cleanly (SIGTERM), keeping the data
+#   scripts/kafka-local.sh restart --port P [--node N]    start the killed or stopped nodes (or node N) again, same ports and data
+#   scripts/kafka-local.sh nodes --port P                 one line per node: node=N port=P pid=PID up|down
+#   scripts/kafka-local.sh controller --port P            the node id of the active KRaft controller
+#   scripts/kafka-local.sh leader --port P --topic T [--partition N]   the node id leading a partition (default 0)
 #
 # The broker's jars come from Maven Central through deploy/test-servers/kafka/pom.xml and are
 # cached in .cache/kafka-<version>/libs; each instance lives in .cache/run/kafka-<port>/
@@ -21,6 +24,7 @@
 #   KAFKA_START_TIMEOUT  seconds to wait for readiness (default 90)
 #   KAFKA_PARTITIONS     num.partitions of auto-created topics (default 1)
 #   KAFKA_STOP_GRACE     seconds between SIGTERM and SIGKILL on stop (default 3)
+#   KAFKA_NODE_STOP_TIMEOUT  seconds a node stopped alone (stop --node) gets for its clean shutdown (default 60)
 #   KAFKA_EXTRA_PROPS    extra lines appended to every node's server.properties (\n-separated)
 set -euo pipefail
 
@@ -35,7 +39,7 @@ RUN_BASE="$CACHE/run"
 TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
 # shellcheck disable=SC2034 # read by lib/local-server.sh
-SERVER_NAME=kafka-local USAGE_LINES=2,11p INSTANCE_PREFIX=kafka-
+SERVER_NAME=kafka-local USAGE_LINES=2,15p INSTANCE_PREFIX=kafka-
 # shellcheck source=lib/local-server.sh
 . "$ROOT/scripts/lib/local-server.sh"
 
@@ -127,11 +131,13 @@ start_node() { # dir n_brokers
   echo $! >"$dir/pid"
 }
 
-wait_ready() { # run_dir n_brokers brokers_csv
-  local rdir=$1 n=$2 brokers=$3 deadline=$((SECONDS + TIMEOUT)) d pid ready
+wait_ready() { # run_dir brokers_csv node_dir...: the nodes named are up, then the cluster answers
+  local rdir=$1 brokers=$2 deadline=$((SECONDS + TIMEOUT)) d pid ready
+  shift 2
+  local n=$#
   while :; do
     ready=0
-    for d in "$rdir"/node-*; do
+    for d in "$@"; do
       pid="$(node_pid "$d")"
       # kill -0, not alive(): just after the fork the child may not have exec'd java yet
       if ! kill -0 "$pid" 2>/dev/null; then
@@ -145,13 +151,15 @@ wait_ready() { # run_dir n_brokers brokers_csv
     [ "$SECONDS" -ge "$deadline" ] && { log "not ready after ${TIMEOUT}s (logs in $rdir)"; return 1; }
     sleep 0.2
   done
-  # the brokers say they started: check from a real client that all of them are in the cluster
-  # metadata and that the group coordinator answers (this also creates __consumer_offsets, so the
-  # first test's consumer does not pay for it). Skipped where kafkajs is not installed.
+  # the brokers say they started: check from a real client that all the running ones are in the
+  # cluster metadata and that the group coordinator answers (this also creates __consumer_offsets,
+  # so the first test's consumer does not pay for it). Skipped where kafkajs is not installed.
+  local up=0
+  for d in "$rdir"/node-*; do alive "$(node_pid "$d")" && up=$((up + 1)); done
   if command -v node >/dev/null && (cd "$ROOT" && node -e 'require.resolve("kafkajs")' 2>/dev/null); then
     local left=$((deadline - SECONDS))
     [ "$left" -lt 5 ] && left=5
-    node "$ROOT/scripts/kafka-ready.mjs" "$brokers" "$n" "$left" >&2 || { log "kafkajs probe failed (logs in $rdir)"; return 1; }
+    node "$ROOT/scripts/kafka-ready.mjs" "$brokers" "$up" "$left" >&2 || { log "kafkajs probe failed (logs in $rdir)"; return 1; }
   fi
 }
 
@@ -203,7 +211,7 @@ cmd_start() {
   for p in "${pids[@]}"; do wait "$p" || { rm -rf "$rdir"; die "storage format failed"; }; done
 
   for ((i = 0; i < n; i++)); do start_node "$rdir/node-$((i + 1))" "$n"; done
-  if ! wait_ready "$rdir" "$n" "$brokers"; then
+  if ! wait_ready "$rdir" "$brokers" "$rdir"/node-*; then
     stop_instance "$rdir" keep
     die "Kafka did not start; its logs are kept in $rdir"
   fi
@@ -251,49 +259,129 @@ cmd_status() {
 }
 
 # ---------------------------------------------------------------- faults: kill, keep, restart
-one_instance() { # [--port P] [--keep-data] -> RDIR (the instance named by its first broker port), KEEP
+one_instance() { # [--port P] [--keep-data] [--node N] [--topic T] [--partition N] -> RDIR, KEEP, NODE, TOPIC, PART
   local port="" a
-  KEEP=""
+  KEEP="" NODE="" TOPIC="" PART=0
   while [ $# -gt 0 ]; do
     a=$1
     case "$a" in
       --port) port="${2:-}"; shift 2 ;;
       --port=*) port="${a#*=}"; shift ;;
       --keep-data) KEEP=keep; shift ;;
+      --node) NODE="${2:-}"; shift 2 ;;
+      --node=*) NODE="${a#*=}"; shift ;;
+      --topic) TOPIC="${2:-}"; shift 2 ;;
+      --topic=*) TOPIC="${a#*=}"; shift ;;
+      --partition) PART="${2:-}"; shift 2 ;;
+      --partition=*) PART="${a#*=}"; shift ;;
       *) usage ;;
     esac
   done
   [ -n "$port" ] || die "--port is required (never all instances: other runs may share this machine)"
   RDIR="$RUN_BASE/kafka-$port"
   [ -d "$RDIR" ] || die "no instance on port $port"
+  if [ -n "$NODE" ]; then
+    [[ "$NODE" =~ ^[0-9]+$ ]] && [ -d "$RDIR/node-$NODE" ] || die "no node $NODE in ${RDIR##*/}"
+  fi
+}
+
+target_nodes() { # -> the node dirs NODE names (one) or all of RDIR
+  if [ -n "$NODE" ]; then echo "$RDIR/node-$NODE"; else ls -d "$RDIR"/node-*; fi
 }
 
 cmd_kill() {
   one_instance "$@"
   local d pid
-  for d in "$RDIR"/node-*; do
+  for d in $(target_nodes); do
     pid="$(node_pid "$d")"
     if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; while alive "$pid"; do sleep 0.05; done; fi
   done
-  log "killed ${RDIR##*/} (data kept)"
+  log "killed ${RDIR##*/}${NODE:+ node $NODE} (data kept)"
+}
+
+cmd_stop_node() { # SIGTERM one node and wait for its clean shutdown (a broker hands its leaderships over first)
+  local d pid deadline=$((SECONDS + ${KAFKA_NODE_STOP_TIMEOUT:-60}))
+  d="$RDIR/node-$NODE"
+  pid="$(node_pid "$d")"
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    while alive "$pid" && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
+    if alive "$pid"; then
+      log "node $NODE did not stop in ${KAFKA_NODE_STOP_TIMEOUT:-60}s: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      while alive "$pid"; do sleep 0.05; done
+    fi
+  fi
+  log "stopped ${RDIR##*/} node $NODE (data kept)"
 }
 
 cmd_restart() {
   one_instance "$@"
-  local d n=0 t0=$SECONDS
-  for d in "$RDIR"/node-*; do
-    [ -d "$d" ] || continue
-    n=$((n + 1))
-    alive "$(node_pid "$d")" && die "node $(basename "$d") of ${RDIR##*/} is still running"
-  done
-  for d in "$RDIR"/node-*; do
+  local d n=0 t0=$SECONDS todo=()
+  for d in "$RDIR"/node-*; do [ -d "$d" ] && n=$((n + 1)); done
+  if [ -n "$NODE" ]; then
+    alive "$(node_pid "$RDIR/node-$NODE")" && die "node $NODE of ${RDIR##*/} is still running"
+    todo=("$RDIR/node-$NODE")
+  else
+    for d in "$RDIR"/node-*; do alive "$(node_pid "$d")" || todo+=("$d"); done
+    [ "${#todo[@]}" -gt 0 ] || die "every node of ${RDIR##*/} is running"
+  fi
+  for d in "${todo[@]}"; do
     # wait_ready looks for "Kafka Server started" in server.log: keep the previous life's log aside
     [ -f "$d/server.log" ] && mv "$d/server.log" "$d/server.log.$(date +%s%N)"
     start_node "$d" "$n"
   done
-  wait_ready "$RDIR" "$n" "$(cat "$RDIR/brokers")" || die "Kafka did not restart; its logs are in $RDIR"
-  log "restarted ${RDIR##*/} in $((SECONDS - t0))s"
+  wait_ready "$RDIR" "$(cat "$RDIR/brokers")" "${todo[@]}" || die "Kafka did not restart; its logs are in $RDIR"
+  log "restarted ${RDIR##*/}${NODE:+ node $NODE} in $((SECONDS - t0))s"
   echo "KAFKA_BROKERS=$(cat "$RDIR/brokers")"
+}
+
+cmd_nodes() {
+  one_instance "$@"
+  local d id pid port ports
+  IFS=, read -r -a ports <"$RDIR/brokers"
+  for d in "$RDIR"/node-*; do
+    id="${d##*/node-}"
+    port="${ports[$((id - 1))]##*:}"
+    pid="$(node_pid "$d")"
+    if alive "$pid"; then echo "node=$id port=$port pid=$pid up"; else echo "node=$id port=$port pid=- down"; fi
+  done
+}
+
+# The active controller: each running node's KRaft quorum state names the leader it follows; the
+# highest epoch is the current one. Read from the files, so no tool jar and no JVM start is needed.
+cmd_controller() {
+  one_instance "$@"
+  local d best_epoch=-1 best_id="" f epoch id
+  for d in "$RDIR"/node-*; do
+    alive "$(node_pid "$d")" || continue
+    f="$d/data/__cluster_metadata-0/quorum-state"
+    [ -f "$f" ] || continue
+    epoch="$(sed -n 's/.*"leaderEpoch":\([0-9-]*\).*/\1/p' "$f")"
+    id="$(sed -n 's/.*"leaderId":\([0-9-]*\).*/\1/p' "$f")"
+    if [ -n "$epoch" ] && [ -n "$id" ] && [ "$id" -ge 0 ] && [ "$epoch" -gt "$best_epoch" ]; then
+      best_epoch=$epoch best_id=$id
+    fi
+  done
+  [ -n "$best_id" ] || die "no running node of ${RDIR##*/} knows an active controller (an election may be under way)"
+  echo "$best_id"
+}
+
+cmd_leader() {
+  one_instance "$@"
+  [ -n "$TOPIC" ] || die "--topic is required"
+  (cd "$ROOT" && node -e '
+    const { Kafka, logLevel } = require("kafkajs");
+    const [brokers, topic, part] = process.argv.slice(1);
+    const admin = new Kafka({ clientId: "kafka-local-leader", brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+    (async () => {
+      await admin.connect();
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const p = topics[0].partitions.find((x) => x.partitionId === Number(part));
+      if (!p || p.leader < 0) throw new Error(`partition ${part} of ${topic} has no leader now`);
+      console.log(p.leader);
+    })().catch((e) => { console.error(`kafka-local: ${e.message}`); process.exitCode = 1; }).finally(() => admin.disconnect());
+  ' "$(cat "$RDIR/brokers")" "$TOPIC" "$PART")
 }
 
 case "${1:-}" in
@@ -304,12 +392,19 @@ case "${1:-}" in
     shift
     if [[ " $* " == *" --keep-data "* ]]; then
       one_instance "$@"
-      stop_instance "$RDIR" keep
-      log "stopped ${RDIR##*/} (data kept)"
+      if [ -n "$NODE" ]; then
+        cmd_stop_node
+      else
+        stop_instance "$RDIR" keep
+        log "stopped ${RDIR##*/} (data kept)"
+      fi
     else
       cmd_stop "${KAFKA_PORT:-}" "$@"
     fi
     ;;
   status) shift; cmd_status "$@" ;;
+  nodes) shift; cmd_nodes "$@" ;;
+  controller) shift; cmd_controller "$@" ;;
+  leader) shift; cmd_leader "$@" ;;
   *) usage ;;
 esac

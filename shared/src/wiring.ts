@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderStore } from './adapters/folder-store.js';
 import { MemoryBus } from './adapters/memory-bus.js';
+import { BottleneckError } from './errors/index.js';
 import { OutboxMailer } from './adapters/outbox-mailer.js';
 import { Duck } from './duck/index.js';
 import { exportCsv } from './duck/export.js';
@@ -50,7 +51,7 @@ export interface ServiceAdapterSettings {
     clientId: string;
     topicPrefix: string;
     numPartitions: number;
-    replicationFactor: number;
+    replicationFactor: number | 'auto';
     ssl: boolean;
     sessionTimeoutMs: number;
     sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string };
@@ -58,6 +59,8 @@ export interface ServiceAdapterSettings {
     quick?: boolean;
     /** Months (topic partitions) handled at once by each subscription: one slow or stuck month does not hold the others. */
     partitionsConsumedConcurrently?: number;
+    /** Months handled at once by each subscription, each in its own lane (BN_MONTHS_IN_FLIGHT). */
+    monthsInFlight?: number;
   };
   s3: {
     bucket: string;
@@ -82,12 +85,23 @@ type KafkaConfig = Pick<
   | 'KAFKA_SASL_PASSWORD'
 > & { KAFKA_BROKERS: string[] };
 
+/** KAFKA_REPLICATION_FACTOR: `auto` (the default) or a whole number >= 1. */
+export function replicationSetting(raw: string | undefined): number | 'auto' {
+  const v = (raw ?? 'auto').trim();
+  if (v === 'auto') return 'auto';
+  if (/^\d+$/.test(v) && Number(v) >= 1) return Number(v);
+  throw new BottleneckError(
+    'BN_ERR_CONFIG_INVALID',
+    `configuration: KAFKA_REPLICATION_FACTOR must be auto or a whole number >= 1 (got ${JSON.stringify(v)})`,
+  );
+}
+
 /** The Kafka client settings of a validated configuration (TLS and SASL included), for the services and the CLI. */
 export function kafkaSettings(
   c: KafkaConfig,
   topics?: Pick<
     ConfigFor<ServiceName>,
-    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS'
+    'KAFKA_TOPIC_PARTITIONS' | 'KAFKA_REPLICATION_FACTOR' | 'KAFKA_SESSION_TIMEOUT_MS' | 'BN_MONTHS_IN_FLIGHT'
   >,
 ): ServiceAdapterSettings['kafka'] {
   const sasl =
@@ -99,10 +113,12 @@ export function kafkaSettings(
     clientId: c.KAFKA_CLIENT_ID ?? 'bottleneck',
     topicPrefix: c.KAFKA_TOPIC_PREFIX,
     ssl: c.KAFKA_SSL,
-    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 3,
-    replicationFactor: topics?.KAFKA_REPLICATION_FACTOR ?? -1,
+    numPartitions: topics?.KAFKA_TOPIC_PARTITIONS ?? 12,
+    replicationFactor: replicationSetting(topics?.KAFKA_REPLICATION_FACTOR),
     sessionTimeoutMs: topics?.KAFKA_SESSION_TIMEOUT_MS ?? 30_000,
-    ...(topics ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS } : {}),
+    ...(topics
+      ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS, monthsInFlight: topics.BN_MONTHS_IN_FLIGHT }
+      : {}),
     ...(sasl ? { sasl } : {}),
   };
 }

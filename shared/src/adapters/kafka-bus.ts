@@ -33,8 +33,12 @@ export interface KafkaBusOptions {
   topicPrefix?: string;
   /** Partitions of each topic created at start (default 3). Existing topics are left as they are. */
   numPartitions?: number;
-  /** Replication factor of the topics created at start (default -1: the broker's `default.replication.factor`). */
-  replicationFactor?: number;
+  /**
+   * Replication factor of the topics created at start: a number, -1 for the broker's
+   * `default.replication.factor`, or `'auto'` (3 copies and `min.insync.replicas` 2 on a cluster of
+   * three brokers or more, fewer on a smaller one: see replicationFor). Default -1.
+   */
+  replicationFactor?: number | 'auto';
   /** Extra topic configuration at creation, e.g. `{ 'retention.ms': '1209600000' }`. */
   topicConfig?: Record<string, string>;
   /** Handler calls for one message before it goes to the dead-letter topic (default 5). */
@@ -71,6 +75,12 @@ export interface KafkaBusOptions {
   maxWaitTimeInMs?: number;
   /** Partitions (months) handled at once per subscription (default 1: one message at a time, like MemoryBus). */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Months (message keys) handled at once by each subscription, across its partitions (default 4).
+   * Each month's events run in order in a lane of their own, so a slow month holds only its own
+   * later events; a further month waits for a free lane.
+   */
+  monthsInFlight?: number;
   /** How long close() lets a running handler finish before leaving its message uncommitted (default 30,000 ms). */
   closeTimeoutMs?: number;
   /** How long subscribe() waits for the group to assign partitions (default 30,000 ms); delivery starts later if it takes longer. */
@@ -110,6 +120,8 @@ function positiveInt(name: string, v: number | undefined, dflt: number, min = 1)
  *   goes to the dead-letter topic at once (headers name its topic, partition, offset, error class
  *   and message) and, when its run and month can be read, a `failed` event is published.
  * - The consumer heartbeats while a handler runs, so a slow month does not cause a rebalance.
+ * - Messages go to per-month lanes: one month's events in order, other months beside them (up to
+ *   `monthsInFlight`), so a slow month does not hold the months that share its partition.
  *
  * @example
  * const bus = new KafkaBus({ brokers: ['127.0.0.1:9092'], logger, onDeadLetter: (dl) => logger.warn(dl, 'dead letter') });
@@ -130,7 +142,7 @@ export class KafkaBus implements Bus {
   private readonly brokers: string;
   private readonly topicSettings: {
     numPartitions: number;
-    replicationFactor: number;
+    replicationFactor: number | 'auto';
     configEntries?: Record<string, string>;
   };
   private readonly consumerSettings: ConsumerSettings;
@@ -162,10 +174,10 @@ export class KafkaBus implements Bus {
       );
     }
     const rf = options.replicationFactor ?? -1;
-    if (!Number.isInteger(rf) || (rf < 1 && rf !== -1)) {
+    if (rf !== 'auto' && (!Number.isInteger(rf) || (rf < 1 && rf !== -1))) {
       throw new BottleneckError(
         'BN_ERR_CONFIG_INVALID',
-        `KafkaBus option replicationFactor must be an integer >= 1, or -1 for the broker default, got ${String(rf)}`,
+        `KafkaBus option replicationFactor must be an integer >= 1, -1 for the broker default, or 'auto', got ${String(rf)}`,
       );
     }
     this.topicSettings = {
@@ -194,6 +206,7 @@ export class KafkaBus implements Bus {
       maxRetryDelayMs: positiveInt('maxRetryDelayMs', options.maxRetryDelayMs, 5_000, 0),
       closeTimeoutMs: positiveInt('closeTimeoutMs', options.closeTimeoutMs, 30_000, 0),
       joinTimeoutMs: positiveInt('joinTimeoutMs', options.joinTimeoutMs, 30_000, 0),
+      monthsInFlight: positiveInt('monthsInFlight', options.monthsInFlight, 4),
       retry,
     };
     this.log = options.logger ?? silentLogger;

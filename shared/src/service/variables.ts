@@ -53,15 +53,24 @@ const TABLE = [
   },
   {
     name: 'KAFKA_TOPIC_PARTITIONS',
-    meaning: 'partitions of each topic created at start',
-    default: '3',
+    meaning: 'partitions of each topic created at start (also the partitions each consumer fetches at once)',
+    default: '12',
     services: ALL,
     kind: 'int',
   },
   {
     name: 'KAFKA_REPLICATION_FACTOR',
-    meaning: 'replication factor of each topic created at start',
-    default: '1',
+    meaning:
+      'replication factor of each topic created at start: a number, or auto (3 copies with min.insync.replicas 2 on three brokers or more, one copy per broker below that)',
+    default: 'auto',
+    services: ALL,
+    kind: 'string',
+  },
+  {
+    name: 'BN_MONTHS_IN_FLIGHT',
+    meaning:
+      'months each consumer handles at once, each in a lane of its own: a slow month holds only its own later events; one more month waits for a free lane',
+    default: '4',
     services: ALL,
     kind: 'int',
   },

@@ -12,6 +12,7 @@ import {
   tooLarge,
   type KafkaDeadLetter,
 } from './dead-letter.js';
+import { MonthLanes, PartitionOffsets } from './lanes.js';
 import { DEAD_LETTER_SUFFIX, describeKafkaError, topicName, typeOfTopic } from './topics.js';
 
 /** How a subscription's consumer behaves; KafkaBus fills in the defaults. */
@@ -26,6 +27,8 @@ export interface ConsumerSettings {
   maxRetryDelayMs: number;
   closeTimeoutMs: number;
   joinTimeoutMs: number;
+  /** Months (message keys) handled at once by this subscription, across its partitions (lanes.ts). */
+  monthsInFlight: number;
   retry: RetryOptions;
 }
 
@@ -81,14 +84,15 @@ export function decodeMessage(
   return event;
 }
 
-/** A message still being handled after this long goes on in the background, its partition paused. */
-const DETACH_AFTER_MS = 1_000;
+/** Tries of a failed offset commit after the first (about 15 s in all, backoff from 250 ms). */
+const COMMIT_RETRIES = 6;
 
 /**
  * One subscription: a kafkajs consumer in the subscription's group, reading the topics of its
  * event types. Each message: decode (a poison message goes to the dead-letter topic at once), call
  * the handler (retried in place with backoff, then dead-lettered), and only then commit its
- * offset. The group keeps its heartbeat while a handler runs.
+ * offset. The group keeps its heartbeat while a handler runs. Messages go to per-month lanes
+ * (lanes.ts): a slow month holds only its own later events, not the other months of its partition.
  */
 export class KafkaSubscription implements Subscription {
   private readonly consumer: Consumer;
@@ -103,6 +107,9 @@ export class KafkaSubscription implements Subscription {
   /** Offsets of handled messages not committed yet, latest per partition, and the commit running. */
   private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   private committing: Promise<void> | undefined;
+  private readonly lanes: MonthLanes;
+  /** Per topic-partition: offsets handed to lanes and not handled yet. */
+  private readonly offsets = new Map<string, PartitionOffsets>();
   /** Partitions assigned at the last join (0 before a join or after a rebalance took them), and whether the consumer died. */
   assigned = 0;
   dead: string | null = null;
@@ -118,6 +125,7 @@ export class KafkaSubscription implements Subscription {
     const s = deps.settings;
     this.log = deps.log;
     this.topics = [...new Set(opts.types)].map((t) => topicName(deps.prefix, t));
+    this.lanes = new MonthLanes(s.monthsInFlight);
     this.consumer = deps.kafka.consumer({
       groupId: opts.group,
       partitionAssigners: [subscriptionAwareRoundRobin],
@@ -246,17 +254,30 @@ export class KafkaSubscription implements Subscription {
     this.toCommit.set(`${topic}\u0000${partition}`, { topic, partition, offset });
     if (this.committing) return;
     this.committing = (async () => {
+      let failures = 0;
       while (this.toCommit.size) {
         const offsets = [...this.toCommit.values()];
         this.toCommit.clear();
         try {
           await this.consumer.commitOffsets(offsets);
+          failures = 0;
         } catch (e) {
-          // A commit refused during a rebalance: the new owner of the partition gets those events again.
+          failures++;
+          // The group coordinator moved (its broker died) or a rebalance is under way. A commit
+          // dropped here is never made if no later message of the partition comes: try again a few
+          // times (a newer offset of a partition, queued meanwhile, replaces it).
+          const again = failures <= COMMIT_RETRIES && !this.stopping;
           this.log.warn(
-            { group: this.opts.group, offsets, err: describeKafkaError(e) },
-            'offset commit failed: these events may be delivered again',
+            { group: this.opts.group, offsets, attempt: failures, err: describeKafkaError(e) },
+            again ? 'offset commit failed: trying again' : 'offset commit failed: these events may be delivered again',
           );
+          if (again) {
+            for (const o of offsets) {
+              const k = `${o.topic}\u0000${o.partition}`;
+              if (!this.toCommit.has(k)) this.toCommit.set(k, o);
+            }
+            await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** (failures - 1))));
+          }
         }
       }
       // Same tick as the emptiness check above: a commitLater after this starts a new loop.
@@ -269,64 +290,62 @@ export class KafkaSubscription implements Subscription {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Hands the message to its month's lane and returns: kafkajs goes on with the partition's next
+   * message (another month runs beside this one; the same month queues behind it). Returns only
+   * once the message is queued: with monthsInFlight months in flight, a new month waits here for a
+   * lane, and so does its partition. The offset is committed once this message and every earlier
+   * one of its partition are handled.
+   */
   private async eachMessage(payload: EachMessagePayload): Promise<void> {
     // Closing: a message fetched before the pause is left uncommitted, for the group's next consumer.
     if (this.stopping) return;
-    this.inFlight++;
     const { topic, partition, message } = payload;
-    const done = this.handleMessage(payload)
-      .then(
-        () => null,
-        (e: unknown) => ({ error: e }),
-      )
-      .finally(() => {
+    const tp = `${topic}\u0000${partition}`;
+    let offsets = this.offsets.get(tp);
+    if (!offsets) this.offsets.set(tp, (offsets = new PartitionOffsets()));
+    const offset = BigInt(message.offset);
+    offsets.dispatched(offset);
+    this.inFlight++;
+    const key = message.key?.length ? message.key.toString('utf8') : `partition ${partition}`;
+    await this.lanes.enqueue(key, async () => {
+      try {
+        // Not started before close: left uncommitted (and its commit point held), for the next consumer.
+        if (this.stopping) return;
+        if ((await this.handleUntilDone(payload)) !== 'handled') return;
+        const point = offsets.handled(offset);
+        if (point !== undefined) this.commitLater(topic, partition, point.toString());
+      } finally {
         if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    let timer: NodeJS.Timeout | undefined;
-    const first = await Promise.race([
-      done,
-      new Promise<'slow'>((r) => {
-        timer = setTimeout(() => r('slow'), DETACH_AFTER_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (first !== 'slow') {
-      if (first) throw first.error;
-      return;
-    }
-    // A slow message (a month slow to read, a store slow to answer) must not hold the other
-    // partitions: kafkajs fetches again only once every partition's batch of a fetch is done. Its
-    // partition is paused (the messages after it wait, in order) and it goes on in the background;
-    // its offset is still committed only when it is handled, and the partition then resumes.
-    const tp = [{ topic, partitions: [partition] }];
-    this.consumer.pause(tp);
-    void done.then((r) => {
-      if (r) {
-        // Not handled: read it again from its offset (the consumer had moved past it).
-        this.log.error(
-          { group: this.opts.group, topic, partition, offset: message.offset, err: describeKafkaError(r.error) },
-          'handler failed: the message will be read again',
-        );
-        try {
-          this.consumer.seek({ topic, partition, offset: message.offset });
-        } catch (e) {
-          this.log.warn(
-            { group: this.opts.group, topic, partition, err: describeKafkaError(e) },
-            'seek failed: the message comes again after a restart or a rebalance',
-          );
-        }
       }
-      if (!this.stopping) this.consumer.resume(tp);
     });
   }
 
-  private async handleMessage(payload: EachMessagePayload): Promise<void> {
+  /**
+   * Delivers a message until its handler resolved or it went to the dead-letter topic. What throws
+   * here is a failed dead-letter write (Kafka unreachable): the message is tried again after a
+   * backoff, its offset uncommitted meanwhile, as kafkajs would have fetched it again.
+   */
+  private async handleUntilDone(payload: EachMessagePayload): Promise<Outcome> {
+    const { topic, partition, message } = payload;
+    for (;;) {
+      try {
+        return await this.handleMessage(payload);
+      } catch (e) {
+        this.log.error(
+          { group: this.opts.group, topic, partition, offset: message.offset, err: describeKafkaError(e) },
+          'handler failed: the message will be handled again',
+        );
+        if (!(await this.sleep(Math.max(100, this.deps.settings.maxRetryDelayMs)))) return 'abandoned';
+      }
+    }
+  }
+
+  private async handleMessage(payload: EachMessagePayload): Promise<Outcome> {
     const { topic, partition, message } = payload;
     const stopBeating = this.keepAlive(() => payload.heartbeat());
     try {
-      const outcome = await this.deliver(topic, partition, message);
-      // At-least-once: the offset moves only once the handler's effects are done.
-      if (outcome === 'handled') this.commitLater(topic, partition, (BigInt(message.offset) + 1n).toString());
+      return await this.deliver(topic, partition, message);
     } finally {
       stopBeating();
     }

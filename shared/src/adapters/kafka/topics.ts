@@ -24,9 +24,26 @@ export function typeOfTopic(prefix: string, topic: string): EventType | undefine
 
 export interface TopicSettings {
   numPartitions: number;
-  /** -1: the broker's `default.replication.factor`. */
-  replicationFactor: number;
+  /**
+   * -1: the broker's `default.replication.factor`; `'auto'`: from the cluster's broker count (see
+   * {@link replicationFor}).
+   */
+  replicationFactor: number | 'auto';
   configEntries?: Record<string, string>;
+}
+
+/**
+ * The replication of the topics on a cluster of `brokers` brokers when it is `'auto'`: three
+ * copies where there are three brokers or more, with `min.insync.replicas` 2 (a write is
+ * acknowledged by two brokers, so one broker may fail or restart without losing an acknowledged
+ * event or stopping writes); on two brokers two copies, min.insync.replicas 1; on one, one copy.
+ *
+ * @example
+ * replicationFor(3); // { replicationFactor: 3, minInsyncReplicas: 2 }
+ */
+export function replicationFor(brokers: number): { replicationFactor: number; minInsyncReplicas: number } {
+  const replicationFactor = Math.max(1, Math.min(3, brokers));
+  return { replicationFactor, minInsyncReplicas: Math.max(1, replicationFactor - 1) };
 }
 
 /**
@@ -38,11 +55,19 @@ export interface TopicSettings {
  * kafkaLogCreator).
  */
 export async function ensureTopics(admin: Admin, topics: string[], s: TopicSettings, log: Logger): Promise<void> {
-  const configEntries = Object.entries(s.configEntries ?? {}).map(([name, value]) => ({ name, value }));
+  let replicationFactor = s.replicationFactor === 'auto' ? -1 : s.replicationFactor;
   try {
     // Just after CreateTopics a KRaft broker's metadata cache may not know the topics yet
     // (UNKNOWN_TOPIC_OR_PARTITION, retriable), which kafkajs's leader wait does not retry: we do.
     const retry = { retries: 6, initialDelayMs: 100, maxDelayMs: 1_000 };
+    const config = { ...s.configEntries };
+    if (s.replicationFactor === 'auto') {
+      const { brokers } = await withRetry(() => admin.describeCluster(), retry);
+      const r = replicationFor(brokers.length);
+      replicationFactor = r.replicationFactor;
+      config['min.insync.replicas'] ??= String(r.minInsyncReplicas);
+    }
+    const configEntries = Object.entries(config).map(([name, value]) => ({ name, value }));
     const existing = new Set(await withRetry(() => admin.listTopics(), retry));
     const there = topics.filter((t) => existing.has(t));
     const missing = topics.filter((t) => !existing.has(t));
@@ -51,13 +76,13 @@ export async function ensureTopics(admin: Admin, topics: string[], s: TopicSetti
       const specs: ITopicConfig[] = missing.map((topic) => ({
         topic,
         numPartitions: s.numPartitions,
-        replicationFactor: s.replicationFactor,
+        replicationFactor,
         ...(configEntries.length ? { configEntries } : {}),
       }));
       const created = await withRetry(() => admin.createTopics({ topics: specs, waitForLeaders: true }), retry);
       if (created)
         log.info(
-          { topics: missing, numPartitions: s.numPartitions, replicationFactor: s.replicationFactor },
+          { topics: missing, numPartitions: s.numPartitions, replicationFactor, ...config },
           'bus topics created',
         );
       else log.debug({ topics: missing }, 'bus topics created meanwhile by another client: left as they are');
@@ -74,7 +99,7 @@ export async function ensureTopics(admin: Admin, topics: string[], s: TopicSetti
   } catch (e) {
     throw new BottleneckError(
       'BN_ERR_BUS_TOPICS',
-      `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${s.replicationFactor === -1 ? 'broker default' : s.replicationFactor}) failed: ${describeKafkaError(e)}`,
+      `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${replicationFactor === -1 ? (s.replicationFactor === 'auto' ? 'auto' : 'broker default') : replicationFactor}) failed: ${describeKafkaError(e)}`,
       { cause: e },
     );
   }

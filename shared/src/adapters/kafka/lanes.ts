@@ -1,0 +1,79 @@
+/**
+ * Per-month lanes inside a partition. A consumer hands each message to the lane of its key (the
+ * month): one month's events run one after the other, in offset order, while other months of the
+ * same partition go on beside it, up to `capacity` months at once. The offsets of a partition are
+ * committed up to its lowest message not handled yet, so a crash redelivers every message not
+ * handled (at-least-once, as before), and nothing after it is lost.
+ */
+
+/** The offsets of one partition handed to lanes and not handled yet; the commit point is the lowest of them. */
+export class PartitionOffsets {
+  /** Offset -> copies in flight (a rebalance may deliver an offset again while its first copy runs). */
+  private readonly pending = new Map<bigint, number>();
+  /** One past the highest offset handed out. */
+  private next = -1n;
+  private committed = -1n;
+
+  dispatched(offset: bigint): void {
+    this.pending.set(offset, (this.pending.get(offset) ?? 0) + 1);
+    // The first offset fetched is where the group's commit stood: nothing to commit below it.
+    if (this.committed < 0n) this.committed = offset;
+    if (offset + 1n > this.next) this.next = offset + 1n;
+  }
+
+  /** Marks one copy of an offset handled; returns the offset to commit now, or undefined when the commit point did not move. */
+  handled(offset: bigint): bigint | undefined {
+    const n = this.pending.get(offset);
+    if (n === undefined) return undefined;
+    if (n > 1) this.pending.set(offset, n - 1);
+    else this.pending.delete(offset);
+    const point = this.commitPoint();
+    if (point <= this.committed) return undefined;
+    this.committed = point;
+    return point;
+  }
+
+  /** The lowest offset not handled yet, or one past the highest handed out when all are. */
+  commitPoint(): bigint {
+    let min: bigint | undefined;
+    for (const o of this.pending.keys()) if (min === undefined || o < min) min = o;
+    return min ?? this.next;
+  }
+}
+
+/** Lanes keyed by month: tasks of one key run in order, tasks of different keys at once, at most `capacity` keys at a time. */
+export class MonthLanes {
+  /** The tail of each key's chain: a key is in flight while it has one. */
+  private readonly tails = new Map<string, Promise<void>>();
+  private waiters: (() => void)[] = [];
+
+  constructor(readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`lanes: capacity must be >= 1, got ${capacity}`);
+  }
+
+  /** Keys (months) in flight: running or queued. */
+  get busy(): number {
+    return this.tails.size;
+  }
+
+  /**
+   * Queues `task` after the earlier tasks of its key. Resolves once it is queued: at once when its
+   * key is in flight or a lane is free, otherwise when a lane frees up (the caller, a partition's
+   * fetch loop, waits meanwhile: that is the limit). The task must not throw; a throw is dropped.
+   */
+  async enqueue(key: string, task: () => Promise<void>): Promise<void> {
+    while (!this.tails.has(key) && this.tails.size >= this.capacity) {
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+    const tail = this.tails.get(key) ?? Promise.resolve();
+    const mine = tail.then(() => task().catch(() => {}));
+    this.tails.set(key, mine);
+    void mine.then(() => {
+      if (this.tails.get(key) !== mine) return;
+      this.tails.delete(key);
+      // Every waiter checks again: one may find its own key in flight, another a free lane.
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+}
