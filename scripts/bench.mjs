@@ -33,7 +33,13 @@ const TARGETS = {
   k20Ratio: 0.25,
   k20RssMiB: 250,
   linearRatio: 1.5,
+  millionRatio: 0.25,
+  millionRssMiB: 1024,
 };
+
+/** Web rows per unit of K the generator makes (30,826 at K = 20): K for a month of a million web rows. */
+const WEB_ROWS_PER_K = 30826 / 20;
+const MILLION_K = Math.ceil(1_000_000 / WEB_ROWS_PER_K);
 
 const HELP = `Usage: node scripts/bench.mjs [options]
   --scales LIST   generated month sizes, K times the reference (default 1,10,20)
@@ -41,6 +47,7 @@ const HELP = `Usage: node scripts/bench.mjs [options]
   --seed N        generator seed (default 1)
   --partition P   partition passed to bottleneck run (default 2024-01)
   --timeout SEC   give up on any single child process after SEC seconds (default 300)
+  --million       add a month of a million web rows (K = ${MILLION_K}; slow: minutes per run, pandas longer)
   --keep          keep the temp dirs (their path is printed to stderr)
   --json          print the results as one JSON object instead of the table
 `;
@@ -63,6 +70,7 @@ function parseOptions(argv) {
         partition: { type: 'string', default: '2024-01' },
         timeout: { type: 'string', default: '300' },
         keep: { type: 'boolean', default: false },
+        million: { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -94,6 +102,7 @@ function parseOptions(argv) {
     partition: v.partition,
     timeoutMs: wholeNumber('timeout', v.timeout) * 1000,
     keep: v.keep,
+    million: v.million,
     json: v.json,
   };
 }
@@ -304,6 +313,7 @@ async function benchCase(c, o) {
     pipeline: ps,
     pandas: bs,
     ratio: ps.medianS / bs.medianS,
+    load1: loadavg()[0],
     run: {
       totalRevenue: warm.summary.totalRevenue,
       premium: warm.summary.premium,
@@ -376,6 +386,17 @@ function evaluateTargets(results) {
   } else {
     targets.push(notMeasured(linTarget, 'needs K=1, K=10 and K=20'));
   }
+  const m = results.find((r) => r.case === '1M rows');
+  const mTarget = `1M rows <= ${TARGETS.millionRatio}x the pandas baseline and < ${TARGETS.millionRssMiB} MiB`;
+  targets.push(
+    m
+      ? {
+          target: mTarget,
+          measured: `${m.ratio.toFixed(2)}x (${m.pipeline.medianS.toFixed(3)} s vs ${m.pandas.medianS.toFixed(3)} s), ${m.pipeline.medianRssMB.toFixed(0)} MiB`,
+          met: m.ratio <= TARGETS.millionRatio && m.pipeline.medianRssMB < TARGETS.millionRssMiB,
+        }
+      : notMeasured(mTarget, 'no --million'),
+  );
   return targets;
 }
 
@@ -404,6 +425,7 @@ function report(results, targets, o) {
     'pandas RSS MiB',
     'pandas CPU s',
     'ratio',
+    'load',
   ];
   const body = results.map((r) => [
     r.case,
@@ -417,15 +439,19 @@ function report(results, targets, o) {
     r.pandas.medianRssMB.toFixed(0),
     r.pandas.medianCpuS.toFixed(2),
     `${r.ratio.toFixed(2)}x`,
+    r.load1.toFixed(1),
   ]);
   const out = [];
   out.push(
     `bottleneck run vs the pandas baseline: median of ${o.runs} runs after 1 warm-up (node ${process.version}, ${cpus().length} CPUs)`,
   );
   out.push('');
-  out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
+  out.push(table([head, ...body], ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r']));
   out.push('');
   out.push('CPU s: user + system time of the process, all its threads (on a busy machine, steadier than wall time).');
+  out.push(
+    'load: the 1-minute load average when the case ended (pandas runs beside the pipeline, under the same load).',
+  );
   out.push(
     `load average while measuring: ${loadavg()
       .map((x) => x.toFixed(1))
@@ -474,6 +500,10 @@ async function main() {
   for (const k of o.scales) {
     const g = await generate(k, o);
     cases.push({ label: `K=${k}`, k, input: g.input, webRows: g.webRows });
+  }
+  if (o.million) {
+    const g = await generate(MILLION_K, o);
+    cases.push({ label: '1M rows', k: MILLION_K, input: g.input, webRows: g.webRows });
   }
 
   const results = [];

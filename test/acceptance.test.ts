@@ -217,23 +217,28 @@ describe.skipIf(!REFERENCE)("the reference month written by openpyxl (pandas' wr
 afterAll(cleanupTmp);
 
 describe('the command line', () => {
-  it.skipIf(!REFERENCE)("keeps Kafka, S3, SendGrid and the services' HTTP stack off the embedded path", async () => {
-    const out = await tmp();
-    const list = join(out, 'modules.json');
-    const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json'], {
-      NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`,
-      BOTTLENECK_TEST_LOADED_MODULES: list,
-    });
-    expect(r.code, r.stderr).toBe(0);
-    const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
-    expect(loaded.some((m) => m.includes('/node_modules/exceljs/'))).toBe(true);
-    for (const pkg of ['kafkajs', '@aws-sdk', '@sendgrid', 'fastify', 'pino', 'prom-client', 'croner']) {
-      expect(
-        loaded.filter((m) => m.includes(`/node_modules/${pkg}/`)),
-        pkg,
-      ).toEqual([]);
-    }
-  });
+  it.skipIf(!REFERENCE)(
+    "keeps Kafka, S3, SendGrid, the services' HTTP stack and exceljs off the embedded path",
+    async () => {
+      const out = await tmp();
+      const list = join(out, 'modules.json');
+      const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json'], {
+        NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`,
+        BOTTLENECK_TEST_LOADED_MODULES: list,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
+      // The list works: DuckDB's native binding is in it.
+      expect(loaded.some((m) => m.includes('/node_modules/@duckdb/'))).toBe(true);
+      // The report is written by the pipeline's own writer (issue 18): no spreadsheet library either.
+      for (const pkg of ['kafkajs', '@aws-sdk', '@sendgrid', 'fastify', 'pino', 'prom-client', 'croner', 'exceljs']) {
+        expect(
+          loaded.filter((m) => m.includes(`/node_modules/${pkg}/`)),
+          pkg,
+        ).toEqual([]);
+      }
+    },
+  );
 
   it('exits 2 with a message on a usage error', async () => {
     const r = await cli(['run', '--out', '/tmp/x']);

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   INPUT_NAMES,
@@ -36,6 +37,12 @@ export interface EmbeddedRunOptions {
   workers?: number;
   alertTo?: string[];
   alertFrom?: string;
+  /**
+   * DuckDB's memory limit for the run (default 512MB: the tables of a month of a million web rows fit;
+   * beyond, DuckDB spills to the scratch folder rather than growing the process). Threads: the
+   * machine's cores.
+   */
+  duckdbMemoryLimit?: string;
 }
 
 export interface RunSummary {
@@ -79,6 +86,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const workers = opts.workers ?? 0;
   const { ctx, close } = await createContext(adapters, {
     workers,
+    duckdb: { threads: Math.max(1, availableParallelism()), memoryLimit: opts.duckdbMemoryLimit ?? '512MB' },
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
     ...(opts.limits ? { limits: opts.limits } : {}),

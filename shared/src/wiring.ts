@@ -200,6 +200,11 @@ export interface ContextOptions {
   workRoot?: string;
   /** How long transient errors are retried before a run fails, ms (default 30 s; the services' BN_RETRY_BUDGET_MS: 10 minutes). */
   retryBudgetMs?: number;
+  /**
+   * DuckDB's settings: threads (default 2) and memory limit (default DuckDB's own, 80% of RAM). With
+   * a limit, what does not fit spills to a folder in the context's scratch folder.
+   */
+  duckdb?: { threads?: number; memoryLimit?: string };
 }
 
 export interface Wired {
@@ -213,11 +218,16 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
   const workers = o.workers ?? 0;
   const tasks: TaskRunner =
     workers > 0 ? new WorkerPool({ size: workers, ...(o.preload ? { preload: o.preload } : {}) }) : new InlineRunner();
-  const duck = new Duck();
-  duck.warm();
   const root = o.workRoot ?? tmpdir();
   await mkdir(root, { recursive: true });
   const workDir = await mkdtemp(join(root, 'bottleneck-'));
+  const duck = new Duck({
+    threads: String(o.duckdb?.threads ?? 2),
+    ...(o.duckdb?.memoryLimit
+      ? { memory_limit: o.duckdb.memoryLimit, temp_directory: join(workDir, 'duckdb-spill') }
+      : {}),
+  });
+  duck.warm();
   const ctx: StageContext = {
     store: a.store,
     duck,

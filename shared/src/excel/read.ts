@@ -3,7 +3,7 @@ import type { SourceSpec } from '../sources.js';
 import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
 import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
-import { mark, timed } from '../profile.js';
+import { cpuMs, mark, timed } from '../profile.js';
 import { parsePart, type XmlBounds } from './xml.js';
 import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
@@ -358,6 +358,7 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     ctx.dateStyles = await readDateStyles(zip, info.styles, bounds);
     const first = new FirstRow();
     const t0 = performance.now();
+    const cpu0 = cpuMs();
     await parsePart(
       zip,
       defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`),
@@ -374,7 +375,7 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
       if (cells.has(c) && cells.type[c] === T_SHARED) needed = Math.max(needed, Number(cells.raw[c]));
     if (needed >= 0) ctx.shared = await readSharedStrings(zip, info.sharedStrings, bounds, needed + 1);
     locateColumns(headerNames(cells, ctx, first.number), spec, file, ctx.sheet, first.number);
-    mark(`check ${file}: header row`, t0);
+    mark(`check ${file}: header row`, t0, cpu0);
     // Every part's CRC, the rest of the sheet included: a damaged file fails here, at ingest.
     await timed(`check ${file}: CRC of every part`, () => zip.verifyRest());
     return {

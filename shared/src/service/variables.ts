@@ -186,7 +186,7 @@ const TABLE = [
   },
   {
     name: 'BN_PROFILE',
-    meaning: "print each phase's start and duration to stderr at exit (diagnostics)",
+    meaning: "print each phase's start, duration and CPU time to stderr at exit (diagnostics)",
     default: 'false',
     services: ALL,
     cli: true,
