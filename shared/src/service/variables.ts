@@ -154,6 +154,15 @@ const TABLE = [
     kind: 'int',
   },
   {
+    name: 'BN_EVENT_KEYS',
+    meaning:
+      'event signing keys, comma-separated, each at least 16 characters (or BN_EVENT_KEYS_FILE): the first signs every event, all verify, so keys rotate without downtime; unset: events neither signed nor checked (one WARN at start, local use only)',
+    secret: true,
+    services: ALL,
+    cli: true,
+    kind: 'list',
+  },
+  {
     name: 'BN_STATUS_TOKEN',
     meaning: 'bearer token required by /status and /metrics (unset: open)',
     secret: true,
