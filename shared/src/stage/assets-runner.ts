@@ -11,9 +11,8 @@ import type {
   RunInfo,
   StageDefinition,
 } from '../assets/define.js';
-import { ASSET_STAGE, STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
+import { STAGE_EVENTS, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
-import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
 import { assetErrorBoundary, BottleneckError, defined, type ErrorCode } from '../errors/index.js';
 import {
