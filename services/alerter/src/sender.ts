@@ -3,6 +3,7 @@ import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import { AlertDelivery } from './delivery.js';
 import { startDeadLetterConsumer } from './dead-letters.js';
+import { refusedComposer } from './refused.js';
 
 /** How often the pending alerts are looked at. */
 const SWEEP_MS = 10_000;
@@ -16,8 +17,15 @@ export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
   const { ctx, store, log, metrics } = rt;
   if (!ctx.mailer) throw new Error('the alerter needs a mailer');
   const config = loadConfig('alerter', rt.env);
-  const delivery = new AlertDelivery({ store, mailer: ctx.mailer, log, retryForMs: config.BN_ALERT_RETRY_MS });
-  const deadLetters = await startDeadLetterConsumer(rt, delivery);
+  if (!ctx.alert) throw new Error('the alerter needs its alert settings');
+  const delivery = new AlertDelivery({
+    store,
+    mailer: ctx.mailer,
+    log,
+    retryForMs: config.BN_ALERT_RETRY_MS,
+    compose: refusedComposer(store, ctx.alert),
+  });
+  const deadLetters = await startDeadLetterConsumer(rt, delivery, config.BN_ALERT_GROUP_MS);
   let pending: { id: string; attempts: number; createdAt: string; nextAttemptAt: string; lastError?: string }[] = [];
   let sweeping: Promise<void> | undefined;
   const sweep = () => {

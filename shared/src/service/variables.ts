@@ -301,6 +301,14 @@ const TABLE = [
     kind: 'int',
   },
   {
+    name: 'BN_ALERT_GROUP_MS',
+    meaning:
+      "refused events (unsigned, wrongly signed, invalid) are mailed in groups, one mail per kind and hour: how long the hour's first one waits for others before its mail is sent, ms",
+    default: '60000',
+    services: ['alerter'],
+    kind: 'int',
+  },
+  {
     name: 'BN_PIPELINE_NAME',
     meaning: 'name in alert subjects',
     default: 'BottleNeck pipeline',
