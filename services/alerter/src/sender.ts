@@ -4,6 +4,7 @@ import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/ru
 import { AlertDelivery } from './delivery.js';
 import { startDeadLetterConsumer } from './dead-letters.js';
 import { refusedComposer } from './refused.js';
+import { queueUploadAlerts } from './uploads.js';
 
 /** How often the pending alerts are looked at. */
 const SWEEP_MS = 10_000;
@@ -26,11 +27,14 @@ export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
     compose: refusedComposer(store, ctx.alert),
   });
   const deadLetters = await startDeadLetterConsumer(rt, delivery, config.BN_ALERT_GROUP_MS);
+  const alertSettings = ctx.alert;
+  const uploadsSeen = new Set<string>();
   let pending: { id: string; attempts: number; createdAt: string; nextAttemptAt: string; lastError?: string }[] = [];
   let sweeping: Promise<void> | undefined;
   const sweep = () => {
     sweeping ??= (async () => {
       try {
+        await queueUploadAlerts(store, delivery, alertSettings, uploadsSeen);
         await delivery.sweep();
         pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({
           id,

@@ -5,7 +5,9 @@ import type { ObjectInfo, ObjectStore } from '../ports/object-store.js';
 import { RUNS_PREFIX } from '../runs/record.js';
 
 /** Where the unrecognised uploads are recorded (by ingest's watcher), one object per key. */
-export const UNRECOGNISED_PREFIX = 'state/unrecognised/';
+import { UNRECOGNISED_PREFIX } from '../uploads.js';
+
+export { UNRECOGNISED_PREFIX };
 /** Where the alerter records refused events (refused/<month>/...) and their hourly groups (refused/_hourly/). */
 export const REFUSED_PREFIX = 'refused/';
 
