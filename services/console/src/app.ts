@@ -15,6 +15,7 @@ import {
   type Snapshot,
 } from '@bottleneck/shared/catalog/index';
 import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
+import { registerTruthRoutes } from './routes-truth.js';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -303,6 +304,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'reexecution' });
   });
+  registerTruthRoutes(app, () => cache.get(), registry);
   app.addHook('onClose', async () => {
     registry.clear();
   });
