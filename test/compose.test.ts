@@ -250,7 +250,12 @@ describe('docker-compose.yml', () => {
   it('takes every credential from a Docker secret, and .env.example covers every variable without a secret', async () => {
     const { doc, text } = await load();
     expect(doc.services.alerter!.environment!.SENDGRID_API_KEY_FILE).toBe('/run/secrets/sendgrid_api_key');
-    expect(doc.services.alerter!.secrets).toEqual(['s3_access_key_id', 's3_secret_access_key', 'sendgrid_api_key']);
+    expect(doc.services.alerter!.secrets).toEqual([
+      's3_access_key_id',
+      's3_secret_access_key',
+      'sendgrid_api_key',
+      'event_keys',
+    ]);
     for (const s of [...SERVICES, 's3-bucket']) {
       const e = doc.services[s]!.environment!;
       expect([e.S3_ACCESS_KEY_ID_FILE, e.S3_SECRET_ACCESS_KEY_FILE], s).toEqual([
