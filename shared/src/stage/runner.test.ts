@@ -223,12 +223,12 @@ describe('bindStage: refused events are no runs', () => {
     expect(bus.messages()).toEqual([]);
   });
 
-  it('a refusal from inside the handler removes the start record and goes to the bus (no failed event)', async () => {
+  it('an event its run needs but that does not carry what the stage reads is a failed run of ours (not a refusal): recorded, failed event', async () => {
     const { run, bus, store } = await setup(async () => {
       throw new BottleneckError('BN_ERR_EVENT_INVALID', 'the validated event has no materialization of x');
     });
-    await expect(run(validated('run-2'))).rejects.toMatchObject({ code: 'BN_ERR_EVENT_INVALID' });
-    expect(await readStageRecord(store, '2026-11', 'run-2', 'merge')).toBeNull();
-    expect(bus.messages()).toEqual([]);
+    await run(validated('run-2'));
+    expect((await readStageRecord(store, '2026-11', 'run-2', 'merge'))?.status).toBe('failed');
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['failed']);
   });
 });

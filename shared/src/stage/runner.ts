@@ -1,6 +1,5 @@
 import { BottleneckError, errorClassOf, errorMessage, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
 import {
-  isRefusal,
   makeEvent,
   stageEventId,
   type CheckResult,
@@ -11,7 +10,7 @@ import {
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
-import { ownPart, runRecordKey, writeStageRecord, type StageRecord } from '../runs/record.js';
+import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import { admitEvent } from './provenance.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
@@ -189,15 +188,6 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
       if (event.type === 'failed') throw e;
-      if (isRefusal(e)) {
-        // The event itself is refused (it does not carry what the stage needs): no run, no failed
-        // event; the start record goes, and the bus dead-letters the event at once.
-        ctx.log.warn({ ...log, err: errorMessage(e) }, 'event refused: dead-lettered, no run recorded');
-        await ctx.store
-          .delete(runRecordKey(event.partition, event.runId, handler.stage))
-          .catch((d: unknown) => ctx.log.warn({ ...log, err: errorMessage(d) }, 'start record not removed'));
-        throw e;
-      }
       const err = outage(e, event, ctx.retryBudgetMs);
       ctx.log.error({ ...log, code: (err as { code?: string }).code, err: errorMessage(err) }, 'stage failed');
       out = [failedEvent(handler.stage, event, err, ctx.now())];
