@@ -255,11 +255,12 @@ cmd_prepare() {
   [ -e "$dir" ] && die "project $name exists already ($dir): scripts/containers.sh down $name"
   mkdir -p "$dir/secrets"
   chmod 700 "$dir"
-  # The run's own secrets, random: the S3 server's root credentials, a SendGrid-shaped key, the console token.
+  # The run's own secrets, random: the S3 server's root credentials, a SendGrid-shaped key, the console token, the event signing key.
   printf 'bottleneck%s' "$(random_hex 4)" >"$dir/secrets/s3_access_key_id"
   random_hex 24 >"$dir/secrets/s3_secret_access_key"
   printf 'SG.local%s.%s' "$(random_hex 6)" "$(random_hex 16)" >"$dir/secrets/sendgrid_api_key"
   random_hex 24 >"$dir/secrets/console_token"
+  random_hex 32 >"$dir/secrets/event_keys"
   chmod 644 "$dir/secrets/"* # read by the containers' users (the folder above is closed)
 
   # The network first, so that a stand-in on the host can listen on its gateway before the alerter starts.

@@ -250,7 +250,12 @@ describe('docker-compose.yml', () => {
   it('takes every credential from a Docker secret, and .env.example covers every variable without a secret', async () => {
     const { doc, text } = await load();
     expect(doc.services.alerter!.environment!.SENDGRID_API_KEY_FILE).toBe('/run/secrets/sendgrid_api_key');
-    expect(doc.services.alerter!.secrets).toEqual(['s3_access_key_id', 's3_secret_access_key', 'sendgrid_api_key']);
+    expect(doc.services.alerter!.secrets).toEqual([
+      's3_access_key_id',
+      's3_secret_access_key',
+      'sendgrid_api_key',
+      'event_keys',
+    ]);
     for (const s of [...SERVICES, 's3-bucket']) {
       const e = doc.services[s]!.environment!;
       expect([e.S3_ACCESS_KEY_ID_FILE, e.S3_SECRET_ACCESS_KEY_FILE], s).toEqual([
@@ -266,8 +271,14 @@ describe('docker-compose.yml', () => {
       s3_secret_access_key: { file: './secrets/s3_secret_access_key' },
       sendgrid_api_key: { file: './secrets/sendgrid_api_key' },
       console_token: { file: './secrets/console_token' },
+      event_keys: { file: './secrets/event_keys' },
     });
     expect(doc.services.console!.environment!.BN_CONSOLE_TOKEN_FILE).toBe('/run/secrets/console_token');
+    // Every service signs and checks events with the same keys, from a secret.
+    for (const s of SERVICES) {
+      expect(doc.services[s]!.environment!.BN_EVENT_KEYS_FILE, s).toBe('/run/secrets/event_keys');
+      expect(doc.services[s]!.secrets, s).toContain('event_keys');
+    }
     const env = await envExample();
     const referenced = new Set([...text.matchAll(/\$\{([A-Z0-9_]+)/g)].map((m) => m[1]!));
     const documented = await envExampleComments();

@@ -9,6 +9,7 @@ export * from './events/index.js';
 export * from './assets/keys.js';
 export * from './keys.js';
 export * from './sources.js';
+export * from './uploads.js';
 export * from './ports/bus.js';
 export * from './ports/object-store.js';
 export * from './ports/mailer.js';

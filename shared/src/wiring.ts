@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FolderStore } from './adapters/folder-store.js';
 import { MemoryBus } from './adapters/memory-bus.js';
 import { BottleneckError } from './errors/index.js';
+import { eventKeysOf } from './events/sign.js';
 import { OutboxMailer } from './adapters/outbox-mailer.js';
 import { Duck } from './duck/index.js';
 import { exportCsv } from './duck/export.js';
@@ -61,6 +62,8 @@ export interface ServiceAdapterSettings {
     partitionsConsumedConcurrently?: number;
     /** Months handled at once by each subscription, each in its own lane (BN_MONTHS_IN_FLIGHT). */
     monthsInFlight?: number;
+    /** BN_EVENT_KEYS: the first signs every event produced, all verify every event consumed (none: no signing, one WARN). */
+    eventKeys?: string[];
   };
   s3: {
     bucket: string;
@@ -83,6 +86,7 @@ type KafkaConfig = Pick<
   | 'KAFKA_SASL_MECHANISM'
   | 'KAFKA_SASL_USERNAME'
   | 'KAFKA_SASL_PASSWORD'
+  | 'BN_EVENT_KEYS'
 > & { KAFKA_BROKERS: string[] };
 
 /** KAFKA_REPLICATION_FACTOR: `auto` (the default) or a whole number >= 1. */
@@ -120,6 +124,7 @@ export function kafkaSettings(
       ? { partitionsConsumedConcurrently: topics.KAFKA_TOPIC_PARTITIONS, monthsInFlight: topics.BN_MONTHS_IN_FLIGHT }
       : {}),
     ...(sasl ? { sasl } : {}),
+    ...(c.BN_EVENT_KEYS?.length ? { eventKeys: c.BN_EVENT_KEYS } : {}),
   };
 }
 
@@ -164,9 +169,17 @@ export function limitsOf(
 /** The Kafka bus from its settings (loaded on demand: the embedded path never imports kafkajs). */
 export async function kafkaBus(k: ServiceAdapterSettings['kafka'], log: Logger = silentLogger): Promise<Bus> {
   const { KafkaBus } = await import('./adapters/kafka-bus.js');
-  const { quick, sasl, ...kafka } = k;
+  const { quick, sasl, eventKeys: secrets, ...kafka } = k;
+  const eventKeys = eventKeysOf(secrets);
+  if (eventKeys) log.info({ signingKey: eventKeys.signingKeyId }, 'events are signed and checked (BN_EVENT_KEYS)');
+  else
+    log.warn(
+      { eventKeys: 'unset' },
+      'BN_EVENT_KEYS is not set: events are neither signed nor checked, so anyone who can write to a topic can fake a run (local use only; see the README, "Event signatures")',
+    );
   return new KafkaBus({
     ...kafka,
+    eventKeys,
     ...(sasl ? { sasl } : {}),
     logger: log,
     ...(quick ? { connectionTimeoutMs: 3_000, retry: { retries: 2, initialRetryTime: 300, maxRetryTime: 1_000 } } : {}),

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { layout, type PipelineEvent } from '@bottleneck/shared';
+import { EventKeys, layout, type PipelineEvent } from '@bottleneck/shared';
 import { readCurrent, readPublished } from '@bottleneck/shared/published';
 import { S3Store } from '@bottleneck/shared/adapters/s3-store';
 import { runEmbedded } from '@bottleneck/cli/embedded';
@@ -208,6 +208,10 @@ describe('the compose stack in containers (podman)', () => {
     );
     await waitIdle();
     expect((await eventsOf('published')).filter((e) => e.runId === manifest.runId)).toHaveLength(1);
+    // Every event of the run is signed with the project's key (secrets/event_keys).
+    const keys = new EventKeys((await readSecret(env!, 'event_keys')).split(','));
+    const published = (await eventsOf('published')).find((e) => e.runId === manifest.runId);
+    expect(keys.verify(published)).toMatchObject({ runId: manifest.runId });
     // The console, reading the same bucket, shows the run published.
     const token = await readSecret(env!, 'console_token');
     const run = await waitFor('the run in the console', async () => {

@@ -7,7 +7,8 @@
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { layout, type PipelineEvent } from '@bottleneck/shared';
+import { EventKeys, layout, type PipelineEvent } from '@bottleneck/shared';
+import { Catalog } from '@bottleneck/shared/catalog/index';
 import { readCurrent } from '@bottleneck/shared/published';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -181,6 +182,7 @@ describe('faults', () => {
       const r = await cli(['trigger', '--partition', b], {
         KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
         KAFKA_TOPIC_PREFIX: w.stack.prefix,
+        BN_EVENT_KEYS: w.stack.env.BN_EVENT_KEYS!,
       });
       expect(r.code, r.stderr).toBe(0);
       await published(w, b);
@@ -208,23 +210,87 @@ describe('faults', () => {
     expect(row).toMatchObject({ runs: 3, published: 3, failed: 0, lost: 0, dupEvents: 0 });
   });
 
-  it("F5: an event carrying another month's locations is refused to the dead-letter path, nothing published", async () => {
+  it('F5: forged events, one signed with a wrong key and one unsigned, are refused: recorded under the month they name, the month unchanged, at most one mail per kind and hour', async () => {
     const src = '2031-01';
-    const m = '2031-07';
-    const validated = w.tap.events('validated', src).at(-1)!;
-    const runId = `${m}-20310701T000000-forged`;
-    const forged = { ...validated, id: `${runId}.validated`, runId, partition: m };
-    const p = await producer();
-    await p.send({ topic: `${w.stack.prefix}.validated`, messages: [{ key: m, value: JSON.stringify(forged) }] });
-    await p.disconnect();
-    const records = await waitFor(`the dead-letter record of ${m}`, async () => {
-      const l = await deadLetters(w, m);
-      return l.length ? l : null;
+    const snapshot = () => new Catalog(w.store, { assets: [] }).snapshot();
+    const monthOf = async () => (await snapshot()).partitions.find((p) => p.partition === src);
+    const before = await waitFor(`${src} published`, async () => {
+      const p = await monthOf();
+      return p?.status === 'published' ? p : null;
     });
-    expect(JSON.stringify(records[0]!.record)).toContain('an event may only carry its own run');
-    const row = await tally(w, 'F5 forged event', [m]);
-    expect(await w.store.list(layout.extractsPrefix(m))).toEqual([]);
-    expect(row).toMatchObject({ published: 0, failed: 1, lost: 0, dupMails: 0 });
+    const validated = w.tap.events('validated', src).at(-1)!;
+    // As in the issue: a run id dated 2099 and assets of another month.
+    const runId = `${src}-20990101T000000-forged`;
+    const base = { ...validated, runId, materializations: {}, checks: [] } as Record<string, unknown>;
+    delete base.sig;
+    const wrongKey = new EventKeys(['not-the-pipelines-key-0123456789']);
+    const forged = (n: number) => [
+      { key: src, value: JSON.stringify({ ...base, id: `${runId}.unsigned-${n}` }) },
+      { key: src, value: JSON.stringify(wrongKey.sign({ ...base, id: `${runId}.wrong-key-${n}` })) },
+    ];
+    const refusedKeys = async () =>
+      (await w.store.list(`refused/${src}/`)).filter((o) => o.key.endsWith('.json')).map((o) => o.key);
+    const p = await producer();
+    await p.send({ topic: `${w.stack.prefix}.validated`, messages: [...forged(1), ...forged(2)] });
+    await waitFor('four refused records', async () => (await refusedKeys()).length >= 4);
+    const refusedMails = () =>
+      w.standin
+        .received()
+        .map((m) => m.subject ?? '')
+        .filter((x) => / refused events? \((unsigned|bad-signature)\)$/.test(x));
+    const mails = await waitFor('one mail per kind', async () => {
+      const l = refusedMails();
+      return l.some((x) => x.endsWith('(unsigned)')) && l.some((x) => x.endsWith('(bad-signature)')) ? l : null;
+    });
+    expect(mails).toHaveLength(2);
+    // More of them in the same hour: recorded and counted, no new alert queued, so no new mail.
+    await p.send({ topic: `${w.stack.prefix}.validated`, messages: [...forged(3)] });
+    await p.disconnect();
+    await waitFor('six refused records', async () => (await refusedKeys()).length >= 6);
+    const queued = (await w.store.list('state/alerts/')).filter((o) => o.key.includes('refused-'));
+    expect(queued).toEqual([]);
+    expect(refusedMails()).toHaveLength(2);
+    const after = await monthOf();
+    expect(after?.status).toBe('published');
+    expect(after?.latestRun?.runId).toBe(before.latestRun?.runId);
+    expect(after?.published?.runId).toBe(before.published?.runId);
+    expect(after?.refused.count).toBeGreaterThanOrEqual(6);
+    expect(new Set(after?.refused.latest.map((r) => r.kind))).toEqual(new Set(['unsigned', 'bad-signature']));
+    expect((await snapshot()).runs.some((r) => r.runId === runId)).toBe(false);
+    expect(await w.store.list(`runs/${src}/${runId}/`)).toEqual([]);
+    const row = await tally(w, 'F5 forged events', [src], { note: '6 refused, 2 mails' });
+    expect(row).toMatchObject({ lost: 0, dupMails: 0 });
+  });
+
+  it('F5b: uploads the pipeline cannot place are listed (key, size, when, why) and alerted once each', async () => {
+    const keys = ['incomming/2029-02/erp.xlsx', 'incoming/erp.xlsx', 'incoming/2028-13/erp.xlsx'];
+    for (const k of keys) await w.store.put(k, 'not placed');
+    const listed = await waitFor('three unrecognised uploads', async () => {
+      const l = (await new Catalog(w.store, { assets: [] }).snapshot()).unrecognisedUploads.filter((u) =>
+        keys.includes(u.key),
+      );
+      return l.length === 3 ? l : null;
+    });
+    for (const u of listed) expect(u).toMatchObject({ bytes: 10, why: expect.stringContaining(u.key) as string });
+    const subjects = () =>
+      w.standin
+        .received()
+        .map((m) => m.subject ?? '')
+        .filter((x) => x.includes('upload not recognised'));
+    await waitFor('one mail per upload', async () => keys.every((k) => subjects().some((x) => x.endsWith(k))));
+    // Uploaded again: still one record and one mail per key.
+    for (const k of keys) await w.store.put(k, 'not placed, again');
+    await waitFor('the alerts settled', async () => {
+      const l = (await new Catalog(w.store, { assets: [] }).snapshot()).unrecognisedUploads.filter((u) =>
+        keys.includes(u.key),
+      );
+      return l.every((u) => u.alert?.status === 'sent');
+    });
+    for (const k of keys)
+      expect(
+        subjects().filter((x) => x.endsWith(k)),
+        k,
+      ).toHaveLength(1);
   });
 
   it.skipIf(QUICK)(

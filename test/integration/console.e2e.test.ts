@@ -196,6 +196,7 @@ describe('console on the services stack', () => {
     const env = {
       KAFKA_BROKERS: stack.env.KAFKA_BROKERS!,
       KAFKA_TOPIC_PREFIX: stack.prefix,
+      BN_EVENT_KEYS: stack.env.BN_EVENT_KEYS!,
       S3_BUCKET: stack.bucket,
       S3_ENDPOINT: stack.env.S3_ENDPOINT!,
       S3_REGION: stack.env.S3_REGION!,

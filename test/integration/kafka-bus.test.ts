@@ -3,7 +3,9 @@ import { Kafka, logLevel, type KafkaMessage } from 'kafkajs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KafkaBus, type KafkaBusOptions, type KafkaDeadLetter } from '../../shared/src/adapters/kafka-bus.js';
 import type { DeadLetterMessage } from '../../shared/src/ports/bus.js';
-import { makeEvent, type EventOf, type PipelineEvent } from '../../shared/src/events/index.js';
+import { EventKeys, makeEvent, type EventOf, type PipelineEvent } from '../../shared/src/events/index.js';
+import { BottleneckError } from '../../shared/src/errors/index.js';
+import { failedEvent } from '../../shared/src/stage/runner.js';
 import type { Logger } from '../../shared/src/stage/context.js';
 import { busContract } from '../../shared/src/testing/contracts/bus.js';
 import { uniqueTag, waitUntil } from '../../shared/src/testing/contracts/helpers.js';
@@ -209,7 +211,7 @@ describe('KafkaBus (Kafka-specific)', () => {
     expect(seen[0]).toMatchObject({ group: 'analytics', errorCode: 'BN_ERR_EVENT_INVALID', attempts: 0 });
   });
 
-  it('sends a poison message to the dead-letter topic with its origin, publishes failed when it can, and delivers the next event', async () => {
+  it('sends a poison message to the dead-letter topic with its origin, publishes no failed event for it (a refused message is no run), and delivers the next event', async () => {
     const dead: KafkaDeadLetter[] = [];
     const bus = newBus({ onDeadLetter: (d) => dead.push(d) });
     await bus.start();
@@ -256,7 +258,11 @@ describe('KafkaBus (Kafka-specific)', () => {
     await producer.disconnect();
     await bus.publish(good);
 
-    await waitUntil(() => handled.length >= 1 && failed.length >= 1, WAIT, 'the good event and the failed event');
+    // A genuine failed event of the month, after the poison ones: the failed topic is keyed by month,
+    // so a failed event made of a poison message would arrive before it.
+    const sentinel = failedEvent('merge', good, new BottleneckError('BN_ERR_ASSET_FAILED', 'sentinel'), new Date());
+    await bus.publish(sentinel);
+    await waitUntil(() => handled.length >= 1 && failed.length >= 1, WAIT, 'the good event and the sentinel');
     expect(handled).toEqual([good]);
     const [dl1, dl2] = dead;
     expect(dead).toHaveLength(2);
@@ -310,21 +316,51 @@ describe('KafkaBus (Kafka-specific)', () => {
       'dlq-error-message': dl1!.message,
     });
 
-    // Only the parseable one names a run: one failed event, about it. (The failed topic is keyed by
-    // month too, so a failed event for the first poison would have arrived before this one.)
-    expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({
-      runId,
-      partition: '2031-07',
-      payload: {
-        stage: 'merge',
-        code: 'BN_ERR_EVENT_INVALID',
-        errorClass: 'BottleneckError',
-        message: schemaMessage,
-        retriable: false,
-        trigger: { id: 'poison-1', type: 'cleaned', v: 1, ts: '2031-07-01T00:00:00.000Z' },
+    // No failed event names the poison messages' run: only the sentinel arrived.
+    expect(failed.map((f) => f.id)).toEqual([sentinel.id]);
+  });
+
+  it('with BN_EVENT_KEYS: signs what it produces; an unsigned or wrongly signed message is dead-lettered at once, never handled', async () => {
+    const dead: KafkaDeadLetter[] = [];
+    const keys = new EventKeys(['integration-key-0123456789abcdef']);
+    const bus = newBus({ onDeadLetter: (d) => dead.push(d), eventKeys: keys });
+    await bus.start();
+    const topic = bus.topicOf('cleaned');
+    const handled: PipelineEvent[] = [];
+    await bus.subscribe({
+      group: 'merge',
+      types: ['cleaned'],
+      handler: async (e) => {
+        handled.push(e);
       },
     });
+    const ev = (id: string) =>
+      makeEvent(
+        'cleaned',
+        { runId, partition: '2031-08', materializations: {}, checks: [], payload: {} },
+        new Date(),
+        id,
+      );
+    const producer = raw.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { key: '2031-08', value: JSON.stringify(ev('unsigned')) },
+        { key: '2031-08', value: JSON.stringify(new EventKeys(['wrong-key-0123456789abcdef']).sign(ev('forged'))) },
+      ],
+    });
+    await producer.disconnect();
+    const good = ev('good');
+    await bus.publish(good);
+    await waitUntil(() => handled.length >= 1 && dead.length >= 2, WAIT, 'the good event and two dead letters');
+    expect(handled).toEqual([good]);
+    expect(dead.map((d) => [d.code, d.attempts])).toEqual([
+      ['BN_ERR_EVENT_UNSIGNED', 0],
+      ['BN_ERR_EVENT_SIGNATURE', 0],
+    ]);
+    const [m] = await readRaw(topic, 3).then((l) => l.filter((x) => x.value?.toString().includes('"good"')));
+    expect(keys.verify(JSON.parse(m!.value!.toString()))).toMatchObject({ id: 'good' });
   });
 
   it('dead-letters an event whose handler always throws after maxAttempts calls; later events still arrive', async () => {

@@ -135,6 +135,13 @@ describe('a service process writes JSON lines only', () => {
     }
   });
 
+  it('warns once at start, without BN_EVENT_KEYS, that events are neither signed nor checked', () => {
+    for (const r of runs)
+      expect(
+        parseAll(r.lines).filter((x) => x.level === 40 && /^BN_EVENT_KEYS is not set/.test(x.msg ?? '')),
+      ).toHaveLength(1);
+  });
+
   it('says at debug level, not as a warning, that the topics already exist', () => {
     const second = parseAll(runs[1]!.lines);
     const loud = second.filter(

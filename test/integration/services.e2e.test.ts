@@ -139,6 +139,7 @@ describe('six services over Kafka and S3', () => {
     const r = await cli(['trigger', '--partition', '2026-11'], {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
       KAFKA_TOPIC_PREFIX: stack.prefix,
+      BN_EVENT_KEYS: stack.env.BN_EVENT_KEYS!,
     });
     expect(r.code, r.stderr).toBe(0);
     const runId = /run (\S+)/.exec(r.stdout)![1]!;

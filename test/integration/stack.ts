@@ -160,6 +160,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   });
   await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   s3.destroy();
+  const EVENT_KEY = randomBytes(32).toString('hex');
   const env: Record<string, string> = {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS!,
     KAFKA_TOPIC_PREFIX: prefix,
@@ -183,6 +184,10 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     SENDGRID_API_URL: o.sendgridUrl,
     ALERT_TO: 'data-team@bottleneck.example',
     ALERT_FROM: 'pipeline@bottleneck.example',
+    // Events are signed and checked, as in production (a random key per stack: nothing in the repo).
+    BN_EVENT_KEYS: EVENT_KEY,
+    // Refused events are mailed in hourly groups; the first waits this long for the others.
+    BN_ALERT_GROUP_MS: '2000',
     ...o.extraEnv,
   };
   const instances: Instance[] = SERVICES.flatMap((svc) =>

@@ -2,6 +2,7 @@ import { errorMessage, escapeHtml, isBottleneckError, redactSecrets, type Object
 import type { DeadLetterMessage } from '@bottleneck/shared/ports/bus';
 import { AlertDelivery, type AlertState } from './delivery.js';
 import { headerSafe } from './stage.js';
+import { recordRefused, refusalKind } from './refused.js';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import type { Logger } from '@bottleneck/shared/stage/context';
 
@@ -67,7 +68,22 @@ async function handle(
   alert: { to: string[]; from: string; pipelineName: string },
   log: Logger,
   dl: DeadLetterMessage,
+  groupMs: number,
 ): Promise<void> {
+  const reason = refusalKind(dl.errorCode);
+  if (reason) {
+    // A refused event: its own record, counted in its hour's group; no mail of its own.
+    const fresh = await recordRefused(store, delivery, dl, reason, {
+      now: new Date(),
+      groupMs,
+      placeholder: { to: alert.to, from: alert.from, subject: 'refused events', text: '', html: '' },
+    });
+    log.warn(
+      { topic: dl.sourceTopic, offset: dl.sourceOffset, code: dl.errorCode, fresh },
+      'refused event recorded (alerted in the hourly group)',
+    );
+    return;
+  }
   const { key, record } = busDeadLetter(dl, new Date());
   // The claim: the first delivery writes the record; a redelivery finds it and queues nothing new.
   try {
@@ -104,9 +120,15 @@ async function handle(
 
 /**
  * The alerter's second input: the bus's dead-letter topic (messages no stage could handle,
- * poison messages). Each is recorded under dead-letter/ (before any mail) and alerted once.
+ * poison messages). Each is recorded under dead-letter/ (before any mail) and alerted once; a
+ * refused event (unsigned, wrongly signed, invalid) is recorded under refused/ and alerted in its
+ * kind's hourly group (refused.ts).
  */
-export async function startDeadLetterConsumer(rt: ServiceRuntime, delivery: AlertDelivery): Promise<ServiceExtra> {
+export async function startDeadLetterConsumer(
+  rt: ServiceRuntime,
+  delivery: AlertDelivery,
+  groupMs: number,
+): Promise<ServiceExtra> {
   const { bus, store, ctx, log } = rt;
   if (!ctx.alert) throw new Error('the alerter needs its alert settings');
   const alert = ctx.alert;
@@ -115,7 +137,7 @@ export async function startDeadLetterConsumer(rt: ServiceRuntime, delivery: Aler
   const sub = await bus.subscribeDeadLetters({
     group: 'bottleneck-alerter-dead-letters',
     handler: async (dl) => {
-      await handle(store, delivery, alert, log, dl);
+      await handle(store, delivery, alert, log, dl, groupMs);
       handled++;
     },
   });

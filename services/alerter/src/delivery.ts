@@ -20,6 +20,8 @@ export interface PendingAlert {
   state: 'pending' | 'sending';
   nextAttemptAt: string;
   lastError?: string;
+  /** A grouped alert: its mail is composed at send time from its record (the count so far), by DeliveryOptions.compose. */
+  digest?: boolean;
 }
 
 /** What a record says of its alert. `uncertain`: the alerter died while sending; not sent again, to never mail twice. */
@@ -38,6 +40,8 @@ export interface DeliveryOptions {
   /** How long an alert is retried before it is given up, ms (BN_ALERT_RETRY_MS). */
   retryForMs: number;
   now?: () => Date;
+  /** Composes the mail of a grouped alert (`digest`) when it is sent, from its record. */
+  compose?: (p: PendingAlert) => Promise<MailMessage>;
 }
 
 /** The wait before the next attempt: 15 s, doubling, at most 15 minutes. */
@@ -62,10 +66,28 @@ export class AlertDelivery {
     this.now = o.now ?? (() => new Date());
   }
 
-  /** Queues an alert; false when it was queued (or sent) before. */
-  async enqueue(id: string, recordKey: string, mail: MailMessage): Promise<boolean> {
-    const at = this.now().toISOString();
-    const p: PendingAlert = { id, recordKey, mail, createdAt: at, attempts: 0, state: 'pending', nextAttemptAt: at };
+  /**
+   * Queues an alert; false when it was queued (or sent) before. `o.delayMs`: its first attempt waits
+   * that long (a grouped alert gathers what follows); `o.digest`: its mail is composed when sent.
+   */
+  async enqueue(
+    id: string,
+    recordKey: string,
+    mail: MailMessage,
+    o: { delayMs?: number; digest?: boolean } = {},
+  ): Promise<boolean> {
+    const now = this.now();
+    const at = now.toISOString();
+    const p: PendingAlert = {
+      id,
+      recordKey,
+      mail,
+      createdAt: at,
+      attempts: 0,
+      state: 'pending',
+      nextAttemptAt: new Date(now.getTime() + (o.delayMs ?? 0)).toISOString(),
+      ...(o.digest ? { digest: true } : {}),
+    };
     try {
       await this.o.store.put(pendingKey(id), JSON.stringify(p, null, 2) + '\n', {
         ifNoneMatch: true,
@@ -143,7 +165,8 @@ export class AlertDelivery {
     await this.write(marked);
     let sent: SendResult;
     try {
-      sent = await this.o.mailer.send(p.mail);
+      const mail = p.digest && this.o.compose ? await this.o.compose(p) : p.mail;
+      sent = await this.o.mailer.send(mail);
     } catch (e) {
       const error = redactSecrets(errorMessage(e));
       if (now.getTime() - Date.parse(p.createdAt) >= this.o.retryForMs) {

@@ -3,6 +3,8 @@ import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 import { AlertDelivery } from './delivery.js';
 import { startDeadLetterConsumer } from './dead-letters.js';
+import { refusedComposer } from './refused.js';
+import { queueUploadAlerts } from './uploads.js';
 
 /** How often the pending alerts are looked at. */
 const SWEEP_MS = 10_000;
@@ -16,13 +18,23 @@ export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
   const { ctx, store, log, metrics } = rt;
   if (!ctx.mailer) throw new Error('the alerter needs a mailer');
   const config = loadConfig('alerter', rt.env);
-  const delivery = new AlertDelivery({ store, mailer: ctx.mailer, log, retryForMs: config.BN_ALERT_RETRY_MS });
-  const deadLetters = await startDeadLetterConsumer(rt, delivery);
+  if (!ctx.alert) throw new Error('the alerter needs its alert settings');
+  const delivery = new AlertDelivery({
+    store,
+    mailer: ctx.mailer,
+    log,
+    retryForMs: config.BN_ALERT_RETRY_MS,
+    compose: refusedComposer(store, ctx.alert),
+  });
+  const deadLetters = await startDeadLetterConsumer(rt, delivery, config.BN_ALERT_GROUP_MS);
+  const alertSettings = ctx.alert;
+  const uploadsSeen = new Set<string>();
   let pending: { id: string; attempts: number; createdAt: string; nextAttemptAt: string; lastError?: string }[] = [];
   let sweeping: Promise<void> | undefined;
   const sweep = () => {
     sweeping ??= (async () => {
       try {
+        await queueUploadAlerts(store, delivery, alertSettings, uploadsSeen);
         await delivery.sweep();
         pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({
           id,

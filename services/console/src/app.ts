@@ -24,6 +24,7 @@ import {
   restoreMonth,
   type Dismissal,
 } from '@bottleneck/shared/catalog/dismissed';
+import { registerTruthRoutes } from './routes-truth.js';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -463,6 +464,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     cache.invalidate();
     return reply.code(202).send({ ...r, source: 'reexecution' });
   });
+  registerTruthRoutes(app, () => cache.get(), registry);
   app.addHook('onClose', async () => {
     registry.clear();
   });

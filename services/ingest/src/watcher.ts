@@ -1,4 +1,4 @@
-import { errorMessage, parseIncomingKey } from '@bottleneck/shared';
+import { errorMessage, parseIncomingKey, recordUnrecognised, type ObjectInfo } from '@bottleneck/shared';
 import { checkMonth as checkClaim, sendClaim, sendPending } from './claims.js';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
@@ -26,6 +26,8 @@ export interface WatcherStatus {
   triggered: { partition: string; runId: string; at: string; via: string }[];
   /** Months with some of their files, and the ones they wait for. */
   waiting: Record<string, string[]>;
+  /** Uploads it could not place, recorded by this process (the catalog lists all of them). */
+  unrecognised: number;
 }
 
 /** How long a claim may stay pending (its trigger not taken by the bus) before the sweep sends it again. */
@@ -43,7 +45,32 @@ export const CLAIM_GRACE_MS = 10_000;
 export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
   const { store, bus, log } = rt;
   const config = loadConfig('ingest', rt.env);
-  const status: WatcherStatus = { lastPollAt: null, notifications: 0, triggered: [], waiting: {} };
+  const status: WatcherStatus = { lastPollAt: null, notifications: 0, triggered: [], waiting: {}, unrecognised: 0 };
+  /** Keys already looked at (recorded, or recorded before by someone): not written again. */
+  const placedOrRecorded = new Set<string>();
+
+  /** Records an object it cannot place (once per key), logs it and counts it; the alerter mails it. */
+  const unrecognised = async (objects: readonly ObjectInfo[], via: string): Promise<void> => {
+    for (const o of objects) {
+      if (placedOrRecorded.has(o.key) || parseIncomingKey(o.key)) continue;
+      try {
+        const r = await recordUnrecognised(store, o, via, new Date());
+        placedOrRecorded.add(o.key);
+        if (!r) continue;
+        status.unrecognised++;
+        rt.metrics.unrecognised.inc();
+        log.warn(
+          { key: o.key, bytes: o.bytes, why: r.why, via },
+          'upload not recognised: recorded, the alerter mails it',
+        );
+      } catch (e) {
+        log.warn({ key: o.key, err: errorMessage(e) }, 'unrecognised upload not recorded yet (the store?): next poll');
+      }
+    }
+  };
+  // Outside incoming/ (a misspelt prefix) is seen by the notifications, and by a listing of the
+  // whole bucket at most every 30 s (the pipeline's own folders are skipped, not parsed).
+  let polls = 0;
   const inFlight = new Map<string, Promise<void>>();
   const rechecks = new Map<string, NodeJS.Timeout>();
   let stopped = false;
@@ -100,6 +127,9 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
 
   async function poll(): Promise<void> {
     const objects = await store.list('incoming/');
+    const everyN = Math.max(1, Math.ceil(30_000 / Math.max(1, config.BN_POLL_INTERVAL_MS)));
+    const wide = polls++ % everyN === 0 ? await store.list('') : objects;
+    await unrecognised(wide, 'poll');
     const months = new Set(
       objects.map((o) => parseIncomingKey(o.key)?.partition).filter((p): p is string => Boolean(p)),
     );
@@ -114,6 +144,19 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     handler: async ({ value }) => {
       const keys = keysOfNotification(value);
       status.notifications++;
+      // A notification names the key only: its size and time come from the store.
+      const odd = keys
+        .map((k) => k.replace(/^[^/]*\/(?=incoming\/)/, ''))
+        .filter((k) => !parseIncomingKey(k) && !placedOrRecorded.has(k));
+      if (odd.length) {
+        const heads = await Promise.all(odd.map((k) => store.head(k).catch(() => null)));
+        await unrecognised(
+          heads
+            .filter((h): h is NonNullable<typeof h> => h !== null)
+            .map((h, i) => ({ ...h, key: h.key || (odd[i] ?? '') })),
+          'notification',
+        );
+      }
       const months = new Set(
         keys
           .map((k) => parseIncomingKey(k.replace(/^[^/]*\/(?=incoming\/)/, ''))?.partition)

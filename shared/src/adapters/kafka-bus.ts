@@ -11,7 +11,7 @@ import {
 } from 'kafkajs';
 import { BottleneckError, errorMessage } from '../errors/index.js';
 import { kafkaTransient } from './kafka-errors.js';
-import { parseEvent, type EventType, type PipelineEvent } from '../events/index.js';
+import { parseEvent, type EventKeys, type EventType, type PipelineEvent } from '../events/index.js';
 import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
 import { silentLogger, type Logger } from '../stage/context.js';
 import { EVENT_HEADERS, deadLetterMessageOf, type KafkaDeadLetter } from './kafka/dead-letter.js';
@@ -87,6 +87,12 @@ export interface KafkaBusOptions {
   joinTimeoutMs?: number;
   /** Clock for dead-letter and `failed` timestamps (tests). */
   now?: () => Date;
+  /**
+   * Event signing keys (BN_EVENT_KEYS): every event produced is signed with the first, every event
+   * consumed must carry a signature one of them made, else it is dead-lettered at once
+   * (BN_ERR_EVENT_UNSIGNED / BN_ERR_EVENT_SIGNATURE). Unset: nothing signed, nothing checked.
+   */
+  eventKeys?: EventKeys | null;
 }
 
 const DEFAULT_RETRY: RetryOptions = { retries: 10, initialRetryTime: 100, maxRetryTime: 5_000 };
@@ -148,6 +154,7 @@ export class KafkaBus implements Bus {
   private readonly consumerSettings: ConsumerSettings;
   private readonly onDeadLetter: ((dl: KafkaDeadLetter) => void) | undefined;
   private readonly now: () => Date;
+  private readonly eventKeys: EventKeys | null;
   private readonly subs = new Set<KafkaSubscription>();
   private readonly rawSubs = new Set<RawSubscription>();
   private starting: Promise<void> | undefined;
@@ -167,6 +174,7 @@ export class KafkaBus implements Bus {
       );
     }
     this.prefix = options.topicPrefix ?? 'bottleneck';
+    this.eventKeys = options.eventKeys ?? null;
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(this.prefix)) {
       throw new BottleneckError(
         'BN_ERR_CONFIG_INVALID',
@@ -299,7 +307,7 @@ export class KafkaBus implements Bus {
       [
         {
           key: valid.partition,
-          value: JSON.stringify(valid),
+          value: JSON.stringify(this.eventKeys ? this.eventKeys.sign(valid) : valid),
           headers: { [EVENT_HEADERS.type]: valid.type, [EVENT_HEADERS.version]: String(valid.v) },
         },
       ],
@@ -394,6 +402,7 @@ export class KafkaBus implements Bus {
       log: this.log,
       produce: (topic, messages) => this.produce(topic, messages, `dead-letter record for group ${opts.group}`),
       publish: (e) => this.publish(e),
+      eventKeys: this.eventKeys,
       ...(this.onDeadLetter ? { onDeadLetter: this.onDeadLetter } : {}),
       now: this.now,
     });

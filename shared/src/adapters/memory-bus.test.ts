@@ -43,9 +43,12 @@ describe('MemoryBus (adapter-specific)', () => {
         offset: 0,
         errorClass: 'Error',
         message: 'cannot handle this one',
-        value: JSON.stringify(poison),
+        value: expect.stringMatching(/"sig":"hmac-sha256:[0-9a-f]{8}:[0-9a-f]{64}"/) as string,
       },
     ]);
+    // The message as it was on the bus: the event and its signature.
+    const { sig: _sig, ...unsigned } = JSON.parse(dead[0]?.value ?? '{}') as Record<string, unknown>;
+    expect(unsigned).toEqual(JSON.parse(JSON.stringify(poison)));
     expect(bus.deadLetters).toEqual(dead);
   });
 

@@ -1,4 +1,4 @@
-import { decodeEvent, parseEvent, type PipelineEvent } from '../events/index.js';
+import { decodeSignedEvent, EventKeys, isRefusal, parseEvent, type PipelineEvent } from '../events/index.js';
 import { BottleneckError, defined, errorClassOf } from '../errors/index.js';
 import type {
   Bus,
@@ -16,6 +16,11 @@ export interface MemoryBusOptions {
   retryDelayMs?: number;
   onDeadLetter?: (dl: DeadLetter) => void;
   topicPrefix?: string;
+  /**
+   * Signing keys. Default: an ephemeral key of the bus's own (nothing outside the process can write
+   * to it, so the embedded run signs and verifies every event the way the services do); null: no signing.
+   */
+  eventKeys?: EventKeys | null;
 }
 
 interface Entry {
@@ -54,7 +59,11 @@ export class MemoryBus implements Bus {
   private idleWaiters: (() => void)[] = [];
   readonly deadLetters: DeadLetter[] = [];
 
-  constructor(private readonly options: MemoryBusOptions = {}) {}
+  private readonly keys: EventKeys | null;
+
+  constructor(private readonly options: MemoryBusOptions = {}) {
+    this.keys = options.eventKeys === undefined ? EventKeys.ephemeral() : options.eventKeys;
+  }
 
   topicOf(type: string): string {
     return `${this.options.topicPrefix ?? 'bottleneck'}.${type}`;
@@ -64,7 +73,8 @@ export class MemoryBus implements Bus {
     if (this.closed)
       throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
     const valid = parseEvent(event);
-    this.append({ topic: this.topicOf(valid.type), value: JSON.stringify(valid), key: valid.partition, raw: false });
+    const value = JSON.stringify(this.keys ? this.keys.sign(valid) : valid);
+    this.append({ topic: this.topicOf(valid.type), value, key: valid.partition, raw: false });
   }
 
   async publishRaw(topic: string, value: string, key?: string): Promise<void> {
@@ -87,7 +97,7 @@ export class MemoryBus implements Bus {
     return this.join(
       opts.group,
       opts.types.map((t) => this.topicOf(t)),
-      (e) => opts.handler(decodeEvent(e.value)),
+      (e) => opts.handler(decodeSignedEvent(e.value, this.keys)),
     );
   }
 
@@ -130,7 +140,10 @@ export class MemoryBus implements Bus {
 
   /** Events published so far, for tests: topic and parsed event. */
   messages(): { topic: string; event: PipelineEvent }[] {
-    return this.log.filter((m) => !m.raw).map((m) => ({ topic: m.topic, event: JSON.parse(m.value) as PipelineEvent }));
+    // As handlers see them: the signature checked and removed.
+    return this.log
+      .filter((m) => !m.raw)
+      .map((m) => ({ topic: m.topic, event: decodeSignedEvent(m.value, this.keys) }));
   }
 
   /** Resolves when every group has handled every message it can get. */
@@ -218,7 +231,7 @@ export class MemoryBus implements Bus {
         await m.handle(msg);
         return;
       } catch (e) {
-        const poison = (e as { code?: string }).code === 'BN_ERR_EVENT_INVALID';
+        const poison = isRefusal(e);
         // Messages of the dead-letter topic are not dead-lettered again: their reader retries.
         if ((attempt >= max || poison) && msg.topic !== this.deadLetterTopic) {
           const dl: DeadLetter = {

@@ -24,6 +24,7 @@ function run(o: {
     trigger: { source: 'upload', eventId: 'x' },
     startedAt: '2026-05-01T00:00:00.000Z',
     endedAt: '2026-05-01T00:00:01.000Z',
+    recordedAt: '2026-05-01T00:00:01.000Z',
     durationMs: 1000,
     inputs: (['erp', 'web', 'liaison'] as const).map((n) => ({
       name: `${n}.xlsx`,
@@ -70,6 +71,8 @@ function snapshot(
     version: 'v',
     builtAt: '',
     runs: [r],
+    refused: [],
+    unrecognisedUploads: [],
     partitions: [
       {
         partition: M,
@@ -77,6 +80,7 @@ function snapshot(
         words: r.error?.words ?? '',
         latestRun: null,
         published: null,
+        refused: { count: 0, latest: [] },
         incoming,
         assets: {},
         figures: { totalRevenue: null, premium: null, ordinary: null, rowCounts: {} },

@@ -36,6 +36,14 @@ export const ERROR_CODES = {
     summary: 'An asset computation failed unexpectedly (wraps the cause).',
   },
   BN_ERR_EVENT_INVALID: { retriable: false, summary: 'An event does not match its schema.' },
+  BN_ERR_EVENT_UNSIGNED: {
+    retriable: false,
+    summary: 'An event carries no signature while BN_EVENT_KEYS is set: refused and dead-lettered.',
+  },
+  BN_ERR_EVENT_SIGNATURE: {
+    retriable: false,
+    summary: 'An event signature was not made by any key of BN_EVENT_KEYS: refused and dead-lettered.',
+  },
   BN_ERR_KEY_INVALID: { retriable: false, summary: 'An object key is unsafe (.., absolute, NUL or too long).' },
   BN_ERR_STORE_IO: { retriable: true, classified: true, summary: 'Reading or writing the object store failed.' },
   BN_ERR_STORE_NOT_FOUND: { retriable: false, summary: 'An object is not in the store.' },

@@ -9,8 +9,10 @@ import { MergedEvent } from './types/merged.js';
 import { AnalysedEvent } from './types/analysed.js';
 import { PublishedEvent } from './types/published.js';
 import { FailedEvent } from './types/failed.js';
+import type { EventKeys } from './sign.js';
 
 export * from './envelope.js';
+export * from './sign.js';
 export {
   TriggerEvent,
   FileArrivedEvent,
@@ -76,6 +78,26 @@ export function decodeEvent(text: string): PipelineEvent {
     raw = JSON.parse(text);
   } catch (e) {
     throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
+  }
+  return parseEvent(raw);
+}
+
+/**
+ * Decodes a consumed message: JSON, then (with keys) its signature checked and removed, then the
+ * schema. Without keys a `sig` is dropped unchecked (local use). Throws BN_ERR_EVENT_INVALID,
+ * BN_ERR_EVENT_UNSIGNED or BN_ERR_EVENT_SIGNATURE.
+ */
+export function decodeSignedEvent(text: string, keys: EventKeys | null): PipelineEvent {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
+  }
+  if (keys) return parseEvent(keys.verify(raw));
+  if (raw && typeof raw === 'object' && 'sig' in raw) {
+    const { sig: _sig, ...rest } = raw as Record<string, unknown>;
+    return parseEvent(rest);
   }
   return parseEvent(raw);
 }

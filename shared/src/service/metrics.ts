@@ -37,6 +37,11 @@ export function createMetrics(service: string) {
       help: 'alerts waiting to be sent (the mail service failed; retried with backoff)',
       registers: [registry],
     }),
+    unrecognised: new Counter({
+      name: 'bn_unrecognised_uploads_total',
+      help: 'uploads the pipeline cannot place (wrong prefix, no month, not a month, unknown file), each key counted once',
+      registers: [registry],
+    }),
     lag: new Gauge({
       name: 'bn_consumer_lag',
       help: 'messages not yet consumed by this service, by topic',

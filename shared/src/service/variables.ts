@@ -163,6 +163,15 @@ const TABLE = [
     kind: 'int',
   },
   {
+    name: 'BN_EVENT_KEYS',
+    meaning:
+      'event signing keys, comma-separated, each at least 16 characters (or BN_EVENT_KEYS_FILE): the first signs every event, all verify, so keys rotate without downtime; unset: events neither signed nor checked (one WARN at start, local use only)',
+    secret: true,
+    services: ALL,
+    cli: true,
+    kind: 'list',
+  },
+  {
     name: 'BN_STATUS_TOKEN',
     meaning: 'bearer token required by /status and /metrics (unset: open)',
     secret: true,
@@ -297,6 +306,14 @@ const TABLE = [
     name: 'BN_ALERT_RETRY_MS',
     meaning: 'how long an alert that cannot be sent is retried (it waits in state/alerts/), ms',
     default: '86400000',
+    services: ['alerter'],
+    kind: 'int',
+  },
+  {
+    name: 'BN_ALERT_GROUP_MS',
+    meaning:
+      "refused events (unsigned, wrongly signed, invalid) are mailed in groups, one mail per kind and hour: how long the hour's first one waits for others before its mail is sent, ms",
+    default: '60000',
     services: ['alerter'],
     kind: 'int',
   },

@@ -12,9 +12,8 @@ import type {
   StageDefinition,
 } from '../assets/define.js';
 import { declaredCheck } from '../assets/define.js';
-import { ASSET_STAGE, STAGE_EVENTS, isAssetKey, type AssetKey } from '../assets/keys.js';
+import { STAGE_EVENTS, isAssetKey, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
-import { layout } from '../keys.js';
 import type { Db, Json } from '../duck/index.js';
 import {
   assetErrorBoundary,
@@ -40,6 +39,9 @@ import { expectationResult } from './checks.js';
 import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
 import { loadSqlOf, type AssetIO, type DuckScope } from './io.js';
+import { checkProvenance } from './provenance.js';
+
+export { checkProvenance } from './provenance.js';
 
 const camel = (s: string) => s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
@@ -511,26 +513,6 @@ function order(def: StageDefinition, r: CheckResult): number {
   const i = def.assets.findIndex((a) => a.key === r.asset);
   const j = def.assets[i]?.checks.findIndex((c) => c.name === r.check) ?? -1;
   return i * 1000 + (j < 0 ? 999 : j);
-}
-
-/**
- * Refuses an upstream materialization that is not this run's: a hand-made or replayed event whose
- * locations point at another month or run (it would publish another month's figures). A dropped
- * file is under incoming/<partition>/, anything a stage made under staging/<partition>/<run-id>/.
- */
-export function checkProvenance(event: PipelineEvent, key: AssetKey, m: Materialization): void {
-  const source = ASSET_STAGE[key] === 'ingest';
-  const prefix = source ? layout.incomingPrefix(event.partition) : layout.staging(event.partition, event.runId, '');
-  // A re-execution from a failed stage reuses its parent run's upstream assets (same month only).
-  const parent = !source && event.parentRunId ? layout.staging(event.partition, event.parentRunId, '') : null;
-  const inside = m.location.startsWith(prefix) || (parent !== null && m.location.startsWith(parent));
-  if (!inside || m.location.split('/').some((s) => s === '..' || s === '.')) {
-    throw new BottleneckError(
-      'BN_ERR_EVENT_INVALID',
-      `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`,
-      { asset: key },
-    );
-  }
 }
 
 /** The stage's assets with every asset after its upstream assets of the same stage. */

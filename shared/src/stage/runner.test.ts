@@ -200,3 +200,35 @@ describe('bindStage', () => {
     });
   });
 });
+
+describe('bindStage: refused events are no runs', () => {
+  it("refuses an event naming another month's assets before anything is recorded: no handler call, no record, no failed event", async () => {
+    const { run, bus, calls, store } = await setup(async (e) => [merged(e)]);
+    const forged = makeEvent('validated', {
+      runId: 'run-forged',
+      partition: '2026-11',
+      materializations: {
+        raw_erp: { location: 'incoming/2026-10/erp.xlsx', dataVersion: 'x', metadata: { durationMs: 1 } },
+      },
+      checks: [],
+      payload: {},
+    });
+    await expect(run(forged)).rejects.toMatchObject({
+      code: 'BN_ERR_EVENT_INVALID',
+      message:
+        "the validated event of run run-forged (2026-11) names raw_erp at incoming/2026-10/erp.xlsx, outside incoming/2026-11/: refused (an event may only carry its own run's assets)",
+    });
+    expect(calls()).toBe(0);
+    expect(await readStageRecord(store, '2026-11', 'run-forged', 'merge')).toBeNull();
+    expect(bus.messages()).toEqual([]);
+  });
+
+  it('an event its run needs but that does not carry what the stage reads is a failed run of ours (not a refusal): recorded, failed event', async () => {
+    const { run, bus, store } = await setup(async () => {
+      throw new BottleneckError('BN_ERR_EVENT_INVALID', 'the validated event has no materialization of x');
+    });
+    await run(validated('run-2'));
+    expect((await readStageRecord(store, '2026-11', 'run-2', 'merge'))?.status).toBe('failed');
+    expect(bus.messages().map((m) => m.event.type)).toEqual(['failed']);
+  });
+});

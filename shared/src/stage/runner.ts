@@ -4,6 +4,7 @@ import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
+import { admitEvent } from './provenance.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
 
@@ -301,6 +302,9 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
       return;
     }
+    // Only verified facts make a run: an event naming another run's or month's assets is refused
+    // before anything is recorded (the bus dead-letters it; the alerter records it as refused).
+    admitEvent(event);
     const t0 = performance.now();
     const record = recordBase(handler, event, ctx.now().toISOString());
     // The run record: this stage started (best effort: the outcome below is what must not be lost).

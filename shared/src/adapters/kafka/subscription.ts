@@ -1,13 +1,18 @@
 import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Message, RetryOptions } from 'kafkajs';
-import { BottleneckError, errorClassOf, errorMessage } from '../../errors/index.js';
-import { decodeEvent, type EventType, type PipelineEvent } from '../../events/index.js';
+import { BottleneckError, errorClassOf, errorMessage, isBottleneckError } from '../../errors/index.js';
+import {
+  decodeSignedEvent,
+  isRefusal,
+  type EventKeys,
+  type EventType,
+  type PipelineEvent,
+} from '../../events/index.js';
 import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
 import type { Logger } from '../../stage/context.js';
 import { subscriptionAwareRoundRobin } from './assigner.js';
 import {
   deadLetterOf,
   MAX_DEAD_LETTER_COPY_BYTES,
-  poisonFailedEvent,
   referenceOf,
   tooLarge,
   type KafkaDeadLetter,
@@ -45,6 +50,8 @@ export interface SubscriptionDeps {
   publish(event: PipelineEvent): Promise<void>;
   onDeadLetter?: (dl: KafkaDeadLetter) => void;
   now: () => Date;
+  /** Keys an event's signature must verify with (null: events are not checked). */
+  eventKeys?: EventKeys | null;
 }
 
 type Outcome = 'handled' | 'abandoned';
@@ -59,6 +66,7 @@ export function decodeMessage(
   partition: number,
   message: KafkaMessage,
   expected: EventType | undefined,
+  keys: EventKeys | null = null,
 ): PipelineEvent {
   const where = `message at offset ${message.offset} of ${topic} partition ${partition}`;
   if (message.value === null) {
@@ -69,8 +77,10 @@ export function decodeMessage(
   }
   let event: PipelineEvent;
   try {
-    event = decodeEvent(message.value.toString('utf8'));
+    event = decodeSignedEvent(message.value.toString('utf8'), keys);
   } catch (e) {
+    if (isBottleneckError(e) && (e.code === 'BN_ERR_EVENT_UNSIGNED' || e.code === 'BN_ERR_EVENT_SIGNATURE'))
+      throw new BottleneckError(e.code, `${where}: ${e.message}`, { cause: e });
     throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, {
       cause: e,
     });
@@ -355,7 +365,13 @@ export class KafkaSubscription implements Subscription {
     const src = { topic, partition, message, group: this.opts.group };
     let event: PipelineEvent;
     try {
-      event = decodeMessage(topic, partition, message, typeOfTopic(this.deps.prefix, topic));
+      event = decodeMessage(
+        topic,
+        partition,
+        message,
+        typeOfTopic(this.deps.prefix, topic),
+        this.deps.eventKeys ?? null,
+      );
     } catch (e) {
       // A poison message never gets better: dead-letter it now, so it does not stall its partition.
       await this.giveUp(src, e, 0);
@@ -369,7 +385,7 @@ export class KafkaSubscription implements Subscription {
           .then((): Outcome => 'handled');
         return await Promise.race([run, this.abandoned]);
       } catch (e) {
-        if (attempt >= maxAttempts || (e as { code?: unknown }).code === 'BN_ERR_EVENT_INVALID') {
+        if (attempt >= maxAttempts || isRefusal(e)) {
           await this.giveUp(src, e, attempt);
           return 'handled';
         }
@@ -425,10 +441,8 @@ export class KafkaSubscription implements Subscription {
         ? 'message is not a valid event: sent to the dead-letter topic'
         : 'handler kept failing: event sent to the dead-letter topic',
     );
-    if (attempts === 0 && error instanceof BottleneckError) {
-      const failed = poisonFailedEvent(src.message.value, src.group, error, now);
-      if (failed) await this.deps.publish(failed);
-    }
+    // No `failed` event for a refused message: a refused event is no run (the alerter records it
+    // from the dead-letter topic under refused/ and alerts it in an hourly group).
     try {
       this.deps.onDeadLetter?.(record);
     } catch (e) {
