@@ -133,7 +133,7 @@ const BUGS = [
   {
     area: 'retries',
     what: 'withRetry makes one retry more than asked (`>=` turned `>`)',
-    edits: [[['shared/src/retry/index.ts'], ': attempt >= retries;', ': attempt > retries;']],
+    edits: [[['shared/src/retry/index.ts'], ': attempt >= retries', ': attempt > retries']],
   },
   {
     area: 'checks',

@@ -16,6 +16,11 @@ export interface RetryOptions {
   /** Decides what is retried; defaults to the error's `retriable` property or a transient I/O code. */
   shouldRetry?: (e: unknown) => boolean;
   onRetry?: (e: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * A counted retry (no `budgetMs`) gives up when a server's Retry-After asks for longer than this
+   * (default 60,000 ms); shorter ones are waited whole, even past `maxDelayMs`.
+   */
+  maxRetryAfterMs?: number;
   /** Test hook: a fake sleep. */
   sleep?: (ms: number) => Promise<void>;
   /** Test hook: a fake random in [0,1). */
@@ -62,11 +67,14 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
       const base = Math.min(max, initial * factor ** Math.min(attempt, 30));
       // Full jitter between half and all of the backoff, so retrying clients do not move in step.
       // A server that says when to come back is obeyed: never sooner than its Retry-After (and when
-      // that is past the budget, or past the longest wait of a counted retry, the retries are over).
+      // that is past the budget, or past maxRetryAfterMs for a counted retry, the retries are over).
       const after = retryAfterOf(e) ?? 0;
       const delay = Math.max(Math.round(base / 2 + random() * (base / 2)), after);
       const spent = now() - started;
-      const over = opts.budgetMs !== undefined ? spent + delay > opts.budgetMs : attempt >= retries || after > max;
+      const over =
+        opts.budgetMs !== undefined
+          ? spent + delay > opts.budgetMs
+          : attempt >= retries || after > (opts.maxRetryAfterMs ?? 60_000);
       if (over) {
         const msg = e instanceof Error ? e.message : String(e);
         const tried =
