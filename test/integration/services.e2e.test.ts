@@ -188,7 +188,7 @@ describe('six services over Kafka and S3', () => {
     expect(await store.list('extracts/2026-12/')).toEqual([]);
   });
 
-  it('sets a poison message aside: a dead-letter record and one alert, and the consumer goes on', async () => {
+  it('sets a poison message aside: a refused-event record, one grouped alert for its kind and hour, and the consumer goes on', async () => {
     const kafka = new Kafka({
       clientId: 'e2e-poison',
       brokers: process.env.KAFKA_BROKERS!.split(','),
@@ -202,25 +202,31 @@ describe('six services over Kafka and S3', () => {
       messages: [{ key: '2026-09', value: 'this is not an event {' }],
     });
     await producer.disconnect();
-    const records = await waitFor('the bus dead-letter record', async () => {
-      const l = (await store.list('dead-letter/unknown/')).filter(
+    // A message that is no event is refused (kind invalid), never a run: recorded under refused/.
+    const records = await waitFor('the refused-event record', async () => {
+      const l = (await store.list('refused/unknown/')).filter(
         (o) => o.key.endsWith('.json') && o.key.includes(`bus-${stack.prefix}.merged-`),
       );
       return l.length ? l : null;
     });
     const record = JSON.parse((await store.get(records[0]!.key)).toString('utf8'));
     expect(record).toMatchObject({
-      kind: 'bus-dead-letter',
+      kind: 'refused-event',
+      reason: 'invalid',
+      code: 'BN_ERR_EVENT_INVALID',
       sourceTopic: `${stack.prefix}.merged`,
       group: 'bottleneck-analytics',
-      errorCode: 'BN_ERR_EVENT_INVALID',
       value: 'this is not an event {',
     });
-    await waitFor('the dead-letter alert', async () => standin.received().length > before);
+    const refusedMails = () =>
+      standin
+        .received()
+        .slice(before)
+        .filter((m) => / refused events? \(invalid\)$/.test(m.subject ?? ''));
+    await waitFor('the grouped alert', async () => refusedMails().length > 0);
     await stack.waitIdle();
-    const mails = standin.received().slice(before);
-    expect(mails).toHaveLength(1);
-    expect(mails[0]!.subject).toBe(`[BottleNeck pipeline] message dead-lettered on ${stack.prefix}.merged`);
+    expect(refusedMails()).toHaveLength(1);
+    expect(refusedMails()[0]!.subject).toMatch(/^\[BottleNeck pipeline\] \d+ refused events? \(invalid\)$/);
   });
 
   it('finishes a run, once, when merge is killed with SIGKILL mid-run and restarted', async () => {
