@@ -86,11 +86,18 @@ describe('bindStage, effect by effect', () => {
         `put ${MARKER}`,
       ]);
       const n = clean.log.effects().length;
+      const published = clean.log.effects().findIndex((c) => c.op === 'publish') + 1;
       for (let k = 1; k <= n; k++) {
         const what = `crash at effect ${String(k)}`;
         const { folder, log, bus, handle } = await setup(fail);
         log.restart(k);
-        await expect(handle(validated()), what).rejects.toBeInstanceOf(Crash);
+        if (fail && k > published) {
+          // Once the failed event is out, the outcome record and the marker are best effort: the
+          // handling is not handed back to the bus, which would publish the failed event again.
+          await expect(handle(validated()), what).resolves.toBeUndefined();
+        } else {
+          await expect(handle(validated()), what).rejects.toBeInstanceOf(Crash);
+        }
         expect(await folder.head(MARKER), what).toBeNull();
         log.restart();
         await handle(validated());
