@@ -235,6 +235,33 @@ describe("bottleneck ui's folder watcher", () => {
       await engine.close();
     }
   });
+  it('lists uploads it cannot place (a misspelt prefix, no month folder, not a month), once per key', async () => {
+    const dir = join(await tmp('bn-console-unplaced-'), 'out');
+    const put = async (key: string) => {
+      await mkdir(join(dir, key, '..'), { recursive: true });
+      await copyFile(join(good, 'erp.xlsx'), join(dir, key));
+    };
+    await mkdir(join(dir, 'incoming'), { recursive: true });
+    const engine = new EmbeddedEngine(dir);
+    const watcher = new MonthWatcher(engine, { settleMs: 60_000 });
+    try {
+      await put('incomming/2029-02/erp.xlsx');
+      await put('incoming/erp.xlsx');
+      await put('incoming/2028-13/web.xlsx');
+      await put('incoming/2029-03/erp.xlsx'); // placeable: a month waiting for files
+      await watcher.tick();
+      await watcher.tick();
+      const s = await engine.catalog.snapshot();
+      expect(s.unrecognisedUploads.map((u) => u.key).sort()).toEqual([
+        'incoming/2028-13/web.xlsx',
+        'incoming/erp.xlsx',
+        'incomming/2029-02/erp.xlsx',
+      ]);
+      expect(s.unrecognisedUploads.find((u) => u.key === 'incoming/2028-13/web.xlsx')!.why).toContain('not a month');
+    } finally {
+      await engine.close();
+    }
+  });
 });
 
 describe('bottleneck ui on a network', () => {

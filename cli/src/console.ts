@@ -6,6 +6,7 @@ import { dismissedMonths, readDismissals } from '@bottleneck/shared/catalog/dism
 import { Catalog } from '@bottleneck/shared/catalog/index';
 import { errorMessage } from '@bottleneck/shared/errors/index';
 import { INPUT_NAMES, parseIncomingKey } from '@bottleneck/shared/keys';
+import { recordUnrecognised, unrecognisedReason } from '@bottleneck/shared/uploads';
 import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
 import { silentLogger, type Logger } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages, type EmbeddedAdapters } from '@bottleneck/shared/wiring';
@@ -83,6 +84,9 @@ export interface WatchOptions {
  * started is the cursor's start (starting the console re-runs nothing), except months with all
  * three files and no run at all, which are run as new.
  */
+/** How often `bottleneck ui`'s watcher lists the whole folder for misplaced uploads, ms. */
+const WIDE_LIST_MS = 30_000;
+
 export class MonthWatcher {
   private readonly cursor = new Map<string, string>();
   private baseline = false;
@@ -90,6 +94,9 @@ export class MonthWatcher {
   private running: Promise<unknown> | null = null;
   private readonly catalog: Catalog;
   readonly triggered: { partition: string; runId: string; at: string }[] = [];
+  /** Uploads it could not place, recorded (or found recorded): not written again. */
+  readonly unplaced = new Set<string>();
+  private wideAt = -Infinity;
 
   constructor(
     private readonly engine: EmbeddedEngine,
@@ -102,15 +109,36 @@ export class MonthWatcher {
     return this.o.now?.() ?? new Date();
   }
 
+  private async unrecognised(objects: readonly ObjectInfo[]): Promise<void> {
+    const log = this.o.log ?? silentLogger;
+    for (const o of objects) {
+      if (this.unplaced.has(o.key) || parseIncomingKey(o.key) || !unrecognisedReason(o.key)) continue;
+      try {
+        const r = await recordUnrecognised(this.engine.adapters.store, o, 'ui', this.now());
+        this.unplaced.add(o.key);
+        if (r) log.warn({ key: o.key, bytes: o.bytes, why: r.why }, 'upload not recognised: listed in the console');
+      } catch (e) {
+        log.warn({ key: o.key, err: errorMessage(e) }, 'unrecognised upload not recorded yet: next look');
+      }
+    }
+  }
+
   /** One look at incoming/: the runs it started. */
   async tick(): Promise<{ partition: string; runId: string }[]> {
     const store = this.engine.adapters.store;
     const log = this.o.log ?? silentLogger;
     const months = new Map<string, ObjectInfo[]>();
-    for (const obj of await store.list('incoming/')) {
+    const objects = await store.list('incoming/');
+    for (const obj of objects) {
       const k = parseIncomingKey(obj.key);
       if (k) months.set(k.partition, [...(months.get(k.partition) ?? []), obj]);
     }
+    // Uploads it cannot place (in incoming/, or a misspelt prefix beside it: the whole folder is
+    // listed at most every 30 s) are recorded once per key, as the ingest service's watcher does:
+    // the console lists them under unrecognised uploads.
+    const wide = this.now().getTime() - this.wideAt >= WIDE_LIST_MS;
+    if (wide) this.wideAt = this.now().getTime();
+    await this.unrecognised(wide ? await store.list('') : objects);
     const versionOf = (objs: ObjectInfo[]) =>
       createHash('sha256')
         .update(
