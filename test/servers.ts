@@ -174,3 +174,37 @@ export async function startS3(opts: StartS3Options = {}): Promise<S3Server> {
     stop: stopper(S3_SCRIPT, port),
   };
 }
+
+/**
+ * A suite's own servers for a vitest global setup: Kafka (never KAFKA_BROKERS from outside: the
+ * suite kills and restarts its nodes, by port only) and one S3 server, their settings put in the
+ * environment, the first broker's port in `portVar`. Returns the teardown.
+ */
+export async function ownServers(o: {
+  suite: string;
+  portVar: string;
+  kafka?: StartKafkaOptions;
+}): Promise<() => Promise<void>> {
+  const t0 = Date.now();
+  delete process.env.KAFKA_BROKERS;
+  let kafka: KafkaServer | undefined;
+  let s3: S3Server | undefined;
+  try {
+    [kafka, s3] = await Promise.all([startKafka(o.kafka), startS3()]);
+  } catch (e) {
+    await Promise.all([kafka?.stop(), s3?.stop()]);
+    throw e;
+  }
+  process.env.KAFKA_BROKERS = kafka.brokers.join(',');
+  process.env[o.portVar] = kafka.brokers[0]!.split(':').pop()!;
+  process.env.S3_ENDPOINT = s3.endpoint;
+  process.env.S3_ACCESS_KEY_ID = s3.accessKeyId;
+  process.env.S3_SECRET_ACCESS_KEY = s3.secretAccessKey;
+  process.env.S3_REGION = s3.region;
+  process.stderr.write(
+    `${o.suite} servers ready in ${Date.now() - t0} ms: Kafka ${process.env.KAFKA_BROKERS}, S3 ${s3.endpoint}\n`,
+  );
+  return async () => {
+    await Promise.all([kafka!.stop(), s3!.stop()]);
+  };
+}

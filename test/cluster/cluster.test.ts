@@ -11,6 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ConfigResourceTypes } from 'kafkajs';
+import { EVENT_TYPES } from '@bottleneck/shared/events/index';
 import { readCurrent } from '@bottleneck/shared/published';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
@@ -62,20 +63,7 @@ function monthsFrom(first: string, n: number): string[] {
 }
 
 /** Every topic of the stack and the group offsets: what must be back in sync before the next fault. */
-const allTopics = () => [
-  ...[
-    'trigger',
-    'file-arrived',
-    'cleaned',
-    'validated',
-    'merged',
-    'analysed',
-    'published',
-    'failed',
-    'dead-letter',
-  ].map((t) => `${w.stack.prefix}.${t}`),
-  '__consumer_offsets',
-];
+const allTopics = () => [...[...EVENT_TYPES, 'dead-letter'].map((t) => `${w.stack.prefix}.${t}`), '__consumer_offsets'];
 
 async function inSync(): Promise<void> {
   await waitFor('every replica in sync', async () => (await c.underReplicated(allTopics())).length === 0, 300_000, 500);

@@ -1,31 +1,10 @@
-import { startKafka, startS3, type KafkaServer, type S3Server } from '../servers.js';
+import { ownServers } from '../servers.js';
 
 /**
  * One Kafka broker and one S3 server for the whole fault suite, on loopback, started by the
  * project's scripts. The broker is always this suite's own (never KAFKA_BROKERS from outside): the
- * scenarios kill and restart it, by its port only.
+ * scenarios kill and restart it, by its port only (FAULTS_KAFKA_PORT).
  */
-export default async function setup(): Promise<() => Promise<void>> {
-  const t0 = Date.now();
-  delete process.env.KAFKA_BROKERS;
-  let kafka: KafkaServer | undefined;
-  let s3: S3Server | undefined;
-  try {
-    [kafka, s3] = await Promise.all([startKafka(), startS3()]);
-  } catch (e) {
-    await Promise.all([kafka?.stop(), s3?.stop()]);
-    throw e;
-  }
-  process.env.KAFKA_BROKERS = kafka.brokers.join(',');
-  process.env.FAULTS_KAFKA_PORT = kafka.brokers[0]!.split(':').pop()!;
-  process.env.S3_ENDPOINT = s3.endpoint;
-  process.env.S3_ACCESS_KEY_ID = s3.accessKeyId;
-  process.env.S3_SECRET_ACCESS_KEY = s3.secretAccessKey;
-  process.env.S3_REGION = s3.region;
-  process.stderr.write(
-    `fault suite servers ready in ${Date.now() - t0} ms: Kafka ${process.env.KAFKA_BROKERS}, S3 ${s3.endpoint}\n`,
-  );
-  return async () => {
-    await Promise.all([kafka!.stop(), s3!.stop()]);
-  };
+export default function setup(): Promise<() => Promise<void>> {
+  return ownServers({ suite: 'fault suite', portVar: 'FAULTS_KAFKA_PORT' });
 }
