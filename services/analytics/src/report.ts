@@ -319,8 +319,3 @@ export async function readSummary(path: string): Promise<Map<string, unknown>> {
     typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
   return new Map(got.rows.map((r) => [label(r[0]), r[1]]));
 }
-
-/** readSummary as entries, which cross a worker boundary. */
-export async function readSummaryEntries(path: string): Promise<[string, unknown][]> {
-  return [...(await readSummary(path))];
-}
