@@ -17,7 +17,7 @@ import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler 
 import { silentLogger } from './stage/context.js';
 import { StoreIO } from './stage/io.js';
 import { bindStage } from './stage/runner.js';
-import { s3TimeoutsFor } from './adapters/s3-errors.js';
+import { s3ClientSettingsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
 
 /**
@@ -72,6 +72,10 @@ export interface ServiceAdapterSettings {
     region: string;
     forcePathStyle: boolean;
     credentials?: { accessKeyId: string; secretAccessKey: string };
+    /** From the retry budget (`s3ClientSettingsFor`): the client's timeouts, and one attempt per request. */
+    socketTimeoutMs?: number;
+    connectionTimeoutMs?: number;
+    maxAttempts?: number;
   };
   /** Only the alerter sends mail. */
   sendgrid?: { apiKey: string; baseUrl: string };
@@ -145,8 +149,8 @@ export function serviceSettings(
       ...(c.S3_ACCESS_KEY_ID && c.S3_SECRET_ACCESS_KEY
         ? { credentials: { accessKeyId: c.S3_ACCESS_KEY_ID, secretAccessKey: c.S3_SECRET_ACCESS_KEY } }
         : {}),
-      // A frozen store is given up on within the retry budget, not after a 60-second socket timeout.
-      ...s3TimeoutsFor(c.BN_RETRY_BUDGET_MS),
+      // A frozen store is given up on within the retry budget: short timeouts, one SDK attempt (our retry owns the budget).
+      ...s3ClientSettingsFor(c.BN_RETRY_BUDGET_MS),
     },
     ...(sendgrid ? { sendgrid } : {}),
     log,

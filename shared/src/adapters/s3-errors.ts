@@ -1,3 +1,4 @@
+import { requestTimeoutFor } from '../retry/index.js';
 import { headerOf, parseRetryAfter } from './retry-after.js';
 
 // How the S3 adapter classifies what the SDK throws: pure functions of the error's fields (no SDK
@@ -93,16 +94,22 @@ export function s3HintFor(e: unknown, bucket: string): string {
 }
 
 /**
- * The S3 client's timeouts for a retry budget (BN_RETRY_BUDGET_MS): a request that hangs (a frozen
- * server) is abandoned after a tenth of the budget (at most 60 s, at least 1 s), and a connection
- * after a twentieth (at most 5 s, at least 500 ms), so that a handler meeting a frozen store gives
- * up close to its budget (at most the SDK's 3 attempts of a tenth each after it), not a 60-second
- * socket timeout per attempt after it.
+ * The S3 client's settings for a retry budget (BN_RETRY_BUDGET_MS). A request that hangs (a frozen
+ * server) is abandoned after a tenth of the budget (at most 60 s, at least 1 s: `requestTimeoutFor`),
+ * a connection after a twentieth (at most 5 s, at least 500 ms), and the SDK makes one attempt:
+ * the pipeline's own retry (`withRetry` under the handler's deadline) owns the budget, and an SDK
+ * retrying inside it would multiply every frozen request by its attempts (three socket timeouts
+ * per call, which is how a 30 s budget once took 80 s).
  */
-export function s3TimeoutsFor(budgetMs: number): { socketTimeoutMs: number; connectionTimeoutMs: number } {
+export function s3ClientSettingsFor(budgetMs: number): {
+  socketTimeoutMs: number;
+  connectionTimeoutMs: number;
+  maxAttempts: number;
+} {
   const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, Math.round(v)));
   return {
-    socketTimeoutMs: clamp(budgetMs / 10, 1_000, 60_000),
+    socketTimeoutMs: requestTimeoutFor(budgetMs),
     connectionTimeoutMs: clamp(budgetMs / 20, 500, 5_000),
+    maxAttempts: 1,
   };
 }

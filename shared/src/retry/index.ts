@@ -91,3 +91,13 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
     }
   }
 }
+
+/**
+ * How long one request to the store may take before it is abandoned, for a retry budget
+ * (BN_RETRY_BUDGET_MS): a tenth of it, at least 1 s, at most 60 s. The S3 client's socket timeout
+ * is this, and a handler's steps are cut at the end of the budget or after this long, whichever
+ * is later: a handler that meets a frozen store gives up within its budget plus one request.
+ */
+export function requestTimeoutFor(budgetMs: number): number {
+  return Math.min(60_000, Math.max(1_000, Math.round(budgetMs / 10)));
+}

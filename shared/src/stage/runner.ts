@@ -2,7 +2,7 @@ import { createError, errorClassOf, errorMessage, isBottleneckError, assetErrorB
 import { makeEvent, stageEventId, type CheckResult, type EventOf, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
-import { withRetry } from '../retry/index.js';
+import { requestTimeoutFor, withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import { admitEvent } from './provenance.js';
 import { timed } from '../profile.js';
@@ -14,7 +14,13 @@ function mergeChecks(a: readonly CheckResult[], b: readonly CheckResult[]): Chec
 }
 
 /** Builds the `failed` event for an error thrown while a stage handled `event`. */
-export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now: Date): EventOf<'failed'> {
+export function failedEvent(
+  stage: string,
+  event: PipelineEvent,
+  e: unknown,
+  now: Date,
+  startedAt?: Date,
+): EventOf<'failed'> {
   const err = isBottleneckError(e) ? e : assetErrorBoundary(stage, 'unknown', e);
   const loc = err.location
     ? Object.fromEntries(Object.entries(err.location).filter(([, v]) => v !== undefined))
@@ -42,6 +48,7 @@ export function failedEvent(stage: string, event: PipelineEvent, e: unknown, now
             : err.message,
         retriable: err.retriable,
         ...(loc && Object.keys(loc).length ? { location: loc } : {}),
+        ...(startedAt ? { startedAt: startedAt.toISOString() } : {}),
         failedAt: now.toISOString(),
         trigger: { id: event.id, type: event.type, v: event.v, ts: event.ts },
       },
@@ -146,11 +153,60 @@ export interface Deadline {
   readonly budgetMs: number;
   /** Milliseconds left (0 when spent). */
   remaining(): number;
+  /**
+   * How long a step may outlive the deadline: one store request's timeout (default
+   * `requestTimeoutFor(budgetMs)`, the S3 client's socket timeout). A step is cut at the end of
+   * the budget or after this long, whichever is later, so a step started with the budget spent
+   * still gets its one attempt, and no step ends later than the budget plus one request.
+   */
+  readonly graceMs?: number;
 }
 
-export function startDeadline(budgetMs: number, now: () => number = Date.now): Deadline {
+export function startDeadline(
+  budgetMs: number,
+  now: () => number = Date.now,
+  graceMs: number = requestTimeoutFor(budgetMs),
+): Deadline {
   const end = now() + budgetMs;
-  return { budgetMs, remaining: () => Math.max(0, end - now()) };
+  return { budgetMs, graceMs, remaining: () => Math.max(0, end - now()) };
+}
+
+/** How long a step started now may take: what is left of the deadline, or one request when that is less. */
+export function stepLimitMs(deadline: Deadline): number {
+  return Math.max(deadline.remaining(), deadline.graceMs ?? requestTimeoutFor(deadline.budgetMs));
+}
+
+/**
+ * Races `step` against the deadline (`stepLimitMs`): past it, the step is given up with
+ * BN_ERR_RETRIES_EXHAUSTED (an outage: the run fails as BN_ERR_INFRA_UNAVAILABLE). The step is not
+ * cancelled (the store's port takes no signal): it goes on in the background, its result or error
+ * dropped; nothing it returns is published. Retries inside the step stop by themselves at the
+ * deadline (`within`).
+ */
+export async function boundedStep<T>(what: string, deadline: Deadline, step: () => Promise<T>): Promise<T> {
+  const limit = stepLimitMs(deadline);
+  const started = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const running = step();
+  // Once given up, a late rejection of the step is expected: it must not become an unhandled one.
+  running.catch(() => undefined);
+  const cut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const spentMs = Date.now() - started;
+      reject(
+        createError(
+          'BN_ERR_RETRIES_EXHAUSTED',
+          `gave up after ${Math.round(spentMs / 1000)} s: ${what} did not answer within the retry budget`,
+          { details: { spentMs } },
+        ),
+      );
+    }, limit);
+  });
+  try {
+    return await Promise.race([running, cut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Retry options for a step: transient errors retried for what is left of the deadline. */
@@ -182,10 +238,12 @@ export async function claimOrSkip(
   log: Record<string, unknown> = {},
 ): Promise<Claim> {
   try {
-    const done = await withRetry(
-      () => ctx.store.head(marker),
-      within(deadline, (e, attempt, delayMs) =>
-        ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
+    const done = await boundedStep('the marker check', deadline, () =>
+      withRetry(
+        () => ctx.store.head(marker),
+        within(deadline, (e, attempt, delayMs) =>
+          ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
+        ),
       ),
     );
     return done ? { state: 'handled' } : { state: 'new' };
@@ -207,8 +265,11 @@ export async function runUnderDeadline(
   deadline: Deadline,
   log: Record<string, unknown> = {},
 ): Promise<PipelineEvent[]> {
+  const attempt = () => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx));
   return withRetry(
-    () => timed(`stage ${handler.stage} on ${event.type}`, () => handler.handle(event, ctx)),
+    // The first attempt is the stage's work, which may rightly take longer than the budget (a big
+    // month); a retry is only waiting out an outage, so it ends with the deadline.
+    (n) => (n === 0 ? attempt() : boundedStep(`stage ${handler.stage} (retry ${n})`, deadline, attempt)),
     within(deadline, (e, attempt, delayMs) =>
       ctx.log.warn({ ...log, attempt, delayMs, err: errorMessage(e) }, 'transient error: retrying'),
     ),
@@ -226,13 +287,14 @@ export function failureOf(
   e: unknown,
   ctx: Pick<StageContext, 'now' | 'retryBudgetMs' | 'log'>,
   log: Record<string, unknown> = {},
+  startedAt?: Date,
 ): EventOf<'failed'> {
   const err = outageError(e, event, ctx.retryBudgetMs);
   ctx.log.error(
     { ...log, code: isBottleneckError(err) ? err.code : undefined, err: errorMessage(err) },
     'stage failed',
   );
-  return failedEvent(handler.stage, event, err, ctx.now());
+  return failedEvent(handler.stage, event, err, ctx.now(), startedAt);
 }
 
 /** Step 3, publish: the events, in order, each retried for what is left of the deadline. */
@@ -249,15 +311,17 @@ export async function writeOutcome(
   durationMs: number,
   deadline: Deadline,
 ): Promise<void> {
-  await withRetry(
-    () =>
-      writeStageRecord(ctx.store, {
-        ...record,
-        ...outcomeOf(event, out),
-        endedAt: ctx.now().toISOString(),
-        durationMs,
-      }),
-    within(deadline),
+  await boundedStep('the run record', deadline, () =>
+    withRetry(
+      () =>
+        writeStageRecord(ctx.store, {
+          ...record,
+          ...outcomeOf(event, out),
+          endedAt: ctx.now().toISOString(),
+          durationMs,
+        }),
+      within(deadline),
+    ),
   );
 }
 
@@ -269,13 +333,15 @@ export async function writeMarker(
   out: readonly PipelineEvent[],
   deadline: Deadline,
 ): Promise<void> {
-  await withRetry(
-    () =>
-      store.put(
-        marker,
-        JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n',
-      ),
-    within(deadline),
+  await boundedStep('the marker', deadline, () =>
+    withRetry(
+      () =>
+        store.put(
+          marker,
+          JSON.stringify({ handled: event.id, emitted: out.map((o) => ({ id: o.id, type: o.type })) }) + '\n',
+        ),
+      within(deadline),
+    ),
   );
 }
 
@@ -291,11 +357,17 @@ export async function writeMarker(
  * effort. (Before, a store still down after the failure made the marker write throw, the bus
  * redelivered the event, the marker check ran out again, and a second `failed` message with the
  * same id went out: two alerts for one run.)
+ *
+ * A handler gives up within its budget plus one store request (`Deadline.graceMs`): every store
+ * step is cut at the deadline (`boundedStep`), and when the marker check found the store
+ * unreachable for the whole budget, the `failed` event goes out at once: the run records (start
+ * and outcome) and the marker, which would each wait for the store again, are not attempted.
  */
 export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): EventHandler {
   return async (event) => {
     const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: handler.stage };
     const marker = doneMarkerKey(handler.stage, event);
+    const startedAt = ctx.now();
     const deadline = startDeadline(ctx.retryBudgetMs);
     const claim = await claimOrSkip(ctx, marker, event, deadline, log);
     if (claim.state === 'handled') {
@@ -306,15 +378,20 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     // before anything is recorded (the bus dead-letters it; the alerter records it as refused).
     admitEvent(event);
     const t0 = performance.now();
-    const record = recordBase(handler, event, ctx.now().toISOString());
+    const record = recordBase(handler, event, startedAt.toISOString());
+    // The store stayed unreachable for the whole budget: nothing more is asked of it in this handling.
+    const storeDown = claim.state === 'unknown';
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
-    await writeStageRecord(ctx.store, {
-      ...record,
-      status: 'running',
-      emitted: [],
-      materializations: {},
-      checks: [],
-    }).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
+    if (!storeDown)
+      await boundedStep('the run record', deadline, () =>
+        writeStageRecord(ctx.store, {
+          ...record,
+          status: 'running',
+          emitted: [],
+          materializations: {},
+          checks: [],
+        }),
+      ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
     let out: PipelineEvent[];
     let failed = false;
     try {
@@ -323,12 +400,13 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
       if (event.type === 'failed') throw e;
-      out = [failureOf(handler, event, e, ctx, log)];
+      out = [failureOf(handler, event, e, ctx, log, startedAt)];
       failed = true;
     }
     await publishEvents(bus, out, deadline);
     const durationMs = Math.round(performance.now() - t0);
     try {
+      if (storeDown) throw new Error('the store stayed unreachable for the whole retry budget: not tried again');
       await writeOutcome(ctx, record, event, out, durationMs, deadline);
       await writeMarker(ctx.store, marker, event, out, deadline);
     } catch (e) {

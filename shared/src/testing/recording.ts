@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { createError } from '../errors/index.js';
 import type { PipelineEvent } from '../events/index.js';
 import type { Bus } from '../ports/bus.js';
 import type { Mailer, MailMessage, SendResult } from '../ports/mailer.js';
@@ -154,5 +155,49 @@ export function recordingMailer(inner: Mailer, log: CallLog): Mailer {
       log.effect('mailer', 'send', msg.subject);
       return inner.send(msg);
     },
+  };
+}
+
+/**
+ * A store that answers nothing, as a frozen S3 server does (connections accepted, no reply): each
+ * call for which `frozen(op, key)` holds never settles, or, with `timeoutMs`, fails retriable
+ * after that long (as the S3 client's socket timeout ends a frozen request). Other calls go to
+ * `inner`. Wrap it in `recordingStore` to see which calls were made.
+ *
+ * @example
+ * const store = frozenStore(new FolderStore(dir), { frozen: (op) => op !== 'head', timeoutMs: 3_000 });
+ */
+export function frozenStore(
+  inner: ObjectStore,
+  o: { frozen?: (op: string, key: string) => boolean; timeoutMs?: number } = {},
+): ObjectStore {
+  const frozen = o.frozen ?? (() => true);
+  const hang = <T>(op: string, key: string, pass: () => Promise<T>): Promise<T> => {
+    if (!frozen(op, key)) return pass();
+    const { timeoutMs } = o;
+    if (timeoutMs === undefined) return new Promise<T>(() => undefined);
+    return new Promise<T>((_, reject) =>
+      setTimeout(
+        () =>
+          reject(
+            createError('BN_ERR_STORE_IO', `${op} ${key} failed: TimeoutError: no answer within ${timeoutMs} ms`, {
+              retriable: true,
+            }),
+          ),
+        timeoutMs,
+      ),
+    );
+  };
+  return {
+    put: (key, body, opts) => hang('put', key, () => inner.put(key, body, opts)),
+    putFile: (key, path, opts) => hang('put', key, () => inner.putFile(key, path, opts)),
+    putStream: (key, body, opts) => hang('put', key, () => inner.putStream(key, body, opts)),
+    delete: (key) => hang('delete', key, () => inner.delete(key)),
+    get: (key, opts) => hang('get', key, () => inner.get(key, opts)),
+    getStream: (key, opts) => hang('get', key, () => inner.getStream(key, opts)),
+    getToFile: (key, opts) => hang('get', key, () => inner.getToFile(key, opts)),
+    head: (key) => hang('head', key, () => inner.head(key)),
+    list: (prefix) => hang('list', prefix, () => inner.list(prefix)),
+    describe: (key) => inner.describe(key),
   };
 }

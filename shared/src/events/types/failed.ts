@@ -20,6 +20,8 @@ export const FailedEvent = EnvelopeBase.extend({
         row: z.number().int().optional(),
       })
       .optional(),
+    /** When the stage began handling the trigger (its retry budget's start): `failedAt` minus this is how long it took to give up. */
+    startedAt: z.iso.datetime({ offset: true }).optional(),
     failedAt: z.iso.datetime({ offset: true }),
     /** The event whose handling failed (without its materializations, to keep records small). */
     trigger: z.object({ id: z.string(), type: z.string(), v: z.number(), ts: z.string() }).optional(),
