@@ -20,6 +20,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { s3ClientSettingsFor } from '../../shared/src/adapters/s3-errors.js';
 import { S3Store, type S3StoreOptions } from '../../shared/src/adapters/s3-store.js';
 import { objectStoreContract } from '../../shared/src/testing/contracts/object-store.js';
 
@@ -334,5 +335,31 @@ describe('S3Store error classification and retries (a fake endpoint that counts 
     );
     expect(inspect(err, { depth: 3 })).not.toContain('wJalrXUtnFEMI');
     store.close();
+  });
+
+  it("ends a frozen request (connection accepted, no answer) at the socket timeout, in one attempt with the services' settings", async () => {
+    let n = 0;
+    const frozen = createServer((req) => {
+      n++;
+      req.resume();
+    });
+    await new Promise<void>((r) => frozen.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(frozen.address() as AddressInfo).port}`;
+    // A 10 s retry budget: a 1 s socket timeout, one attempt (our retry owns the budget).
+    const store = new S3Store({ ...opts(url), ...s3ClientSettingsFor(10_000) });
+    const t = Date.now();
+    await expect(store.head('staging/2026-11/r/_done/merge.validated.json')).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_IO',
+      retriable: true,
+      message: expect.stringMatching(
+        /^stat s3:\/\/b\/staging\/2026-11\/r\/_done\/merge\.validated\.json failed: TimeoutError: /,
+      ),
+    });
+    // Not before the timeout; and it did end (before, the setting only logged a warning and the request hung).
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1_000);
+    expect(n).toBe(1);
+    store.close();
+    frozen.closeAllConnections();
+    await new Promise((r) => frozen.close(r));
   });
 });

@@ -99,7 +99,10 @@ export class S3Store implements ObjectStore {
       retryMode: 'standard',
       requestHandler: {
         connectionTimeout: opts.connectionTimeoutMs ?? 5_000,
-        requestTimeout: opts.socketTimeoutMs ?? 60_000,
+        // The idle timeout, which ends a frozen request with a TimeoutError. (`requestTimeout`, what
+        // this once set, only logs a warning in @smithy/node-http-handler 4 unless told to throw:
+        // a frozen server held every request until the process gave up on it.)
+        socketTimeout: opts.socketTimeoutMs ?? 60_000,
       },
     });
   }
