@@ -190,6 +190,46 @@ describe('faults', () => {
     },
   );
 
+  it('F3b: with S3 frozen, a stage gives up within its budget plus one request timeout: one failed event, the real budget in words', async () => {
+    const m = '2033-01';
+    const budgetMs = 30_000;
+    // The S3 client's socket timeout for that budget (requestTimeoutFor: a tenth of it).
+    const requestMs = 3_000;
+    await w.stack.kill('merge');
+    await upload(w, m, await month(w, 5, 0.15));
+    await waitFor(`${m} validated`, async () => w.tap.events('validated', m).length > 0);
+    // Frozen for the month: connections accepted, nothing answered (the relay holds every request).
+    const frozen = w.relay.add({ key: new RegExp(`^(staging|runs)/${m}/`), action: { hold: 'before' } });
+    let failed: PipelineEvent & {
+      payload: { code: string; message: string; retriable: boolean; startedAt?: string; failedAt: string };
+    };
+    let held: number;
+    try {
+      await w.stack.restart('merge', { env: { BN_RETRY_BUDGET_MS: String(budgetMs) } });
+      failed = (await waitFor(`${m} failed`, async () => w.tap.events('failed', m)[0])) as typeof failed;
+      held = frozen.hits();
+    } finally {
+      // The alerter's own marker is under staging/ too: its mail waits for the store.
+      frozen.release();
+    }
+    // How long merge took to give up, as merge itself recorded it (handling start to failure).
+    const giveUpMs = Date.parse(failed.payload.failedAt) - Date.parse(failed.payload.startedAt!);
+    expect(failed.payload).toMatchObject({ code: 'BN_ERR_INFRA_UNAVAILABLE', retriable: true });
+    expect(failed.payload.message).toContain(`stayed unreachable for 30 seconds (BN_RETRY_BUDGET_MS=${budgetMs})`);
+    expect(giveUpMs).toBeGreaterThanOrEqual(budgetMs - requestMs);
+    // Within the budget plus one request timeout; the 2 s on top are for timers that fire late on a
+    // loaded machine (before: 80.7 s for this budget, the SDK's attempts times a 60 s socket timeout).
+    expect(giveUpMs).toBeLessThanOrEqual(budgetMs + requestMs + 2_000);
+    await waitFor(`the alert of ${m}`, async () => mailsAbout(w, m)[0]);
+    await w.stack.restart('merge', { env: {} });
+    const row = await tally(w, 'F3b S3 frozen, 30 s budget', [m], {
+      note: `failed after ${(giveUpMs / 1000).toFixed(1)} s (${held} requests held)`,
+    });
+    expect(row).toMatchObject({ runs: 1, published: 0, failed: 1, lost: 0, dupMails: 0 });
+    expect(w.tap.events('failed', m)).toHaveLength(1);
+    expect(mailsAbout(w, m)).toHaveLength(1);
+  });
+
   it.skipIf(QUICK)('F4: reverting a file publishes the figures of the latest files', async () => {
     const m = '2031-06';
     await upload(w, m, await month(w, 6));
