@@ -127,6 +127,38 @@ describe('alert delivery', () => {
       attempts: 1,
     });
   });
+
+  it('sends once when two alerters (two replicas, or a sweep and a first attempt) take the same alert at once', async () => {
+    const store = await folder();
+    await store.put('dead-letter/2026-11/r1.json', JSON.stringify({ alert: { status: 'pending', attempts: 0 } }));
+    // Both read the alert as pending before either marks it: the race two sweeps can run.
+    let reads = 0;
+    let bothRead!: () => void;
+    const barrier = new Promise<void>((r) => (bothRead = r));
+    const racing = Object.create(store) as ObjectStore;
+    racing.get = async (key, o) => {
+      const out = await store.get(key, o);
+      if (key === `${PENDING_PREFIX}run-r1.json` && ++reads <= 2) {
+        if (reads === 2) bothRead();
+        await barrier;
+      }
+      return out;
+    };
+    const { m, impl } = mailer();
+    const replica = () => new AlertDelivery({ store: racing, mailer: impl, log: silentLogger, retryForMs: 3600_000 });
+    const [a, b] = [replica(), replica()];
+    await a.enqueue('run-r1', 'dead-letter/2026-11/r1.json', mail);
+    const outcomes = await Promise.all([a.attempt('run-r1', true), b.attempt('run-r1', true)]);
+    expect(outcomes.sort()).toEqual(['later', 'sent']);
+    expect(m.sent).toHaveLength(1);
+    // The alert is settled: nothing left for a later sweep to send.
+    expect(await a.sweep()).toBe(0);
+    expect(m.sent).toHaveLength(1);
+    expect(JSON.parse((await store.get('dead-letter/2026-11/r1.json')).toString()).alert).toMatchObject({
+      status: 'sent',
+      attempts: 1,
+    });
+  });
 });
 
 describe('the alerter stage', () => {

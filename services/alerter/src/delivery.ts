@@ -6,6 +6,14 @@ import type { Logger } from '@bottleneck/shared/stage/context';
 /** Where pending alerts live: one object per alert, removed once it is sent (or given up). */
 export const PENDING_PREFIX = 'state/alerts/';
 const pendingKey = (id: string) => `${PENDING_PREFIX}${id}.json`;
+/**
+ * Who makes attempt n of an alert: state/alert-sends/<id>/<n>.json, written If-None-Match. Two
+ * alerters (two replicas sweeping, or a sweep and the first attempt in one process) may read the
+ * same pending alert; only the one that creates the claim sends. Claims are kept (one small object
+ * per attempt): a claim removed could be taken again by an alerter that read the alert before.
+ */
+export const SEND_CLAIMS_PREFIX = 'state/alert-sends/';
+const sendClaimKey = (id: string, attempt: number) => `${SEND_CLAIMS_PREFIX}${id}/${attempt}.json`;
 
 /** An alert not sent yet, kept in the store so that it survives restarts and outages. */
 export interface PendingAlert {
@@ -162,7 +170,12 @@ export class AlertDelivery {
     }
     if (!force && Date.parse(p.nextAttemptAt) > now.getTime()) return 'later';
     const marked: PendingAlert = { ...p, state: 'sending', attempts: p.attempts + 1 };
+    // The mark first: a crash after it (claim made or not) is found as `sending`, never retried blind.
     await this.write(marked);
+    if (!(await this.claimSend(marked))) {
+      this.o.log.info({ alert: id, attempt: marked.attempts }, 'another alerter makes this attempt: not sent here');
+      return 'later';
+    }
     let sent: SendResult;
     try {
       const mail = p.digest && this.o.compose ? await this.o.compose(p) : p.mail;
@@ -192,6 +205,21 @@ export class AlertDelivery {
       this.settle(marked, { status: 'sent', attempts: marked.attempts, id: sent.id, at: this.now().toISOString() }),
     );
     return 'sent';
+  }
+
+  /** Takes attempt `p.attempts` of the alert for this alerter; false when another one took it. */
+  private async claimSend(p: PendingAlert): Promise<boolean> {
+    try {
+      await this.o.store.put(
+        sendClaimKey(p.id, p.attempts),
+        JSON.stringify({ id: p.id, attempt: p.attempts, at: this.now().toISOString() }) + '\n',
+        { ifNoneMatch: true, contentType: 'application/json' },
+      );
+      return true;
+    } catch (e) {
+      if (conflict(e)) return false;
+      throw e;
+    }
   }
 
   /** The alerts waiting to be sent, oldest first. */
