@@ -65,13 +65,14 @@ const record = async (folder: FolderStore) =>
   JSON.parse((await folder.get(KEY)).toString()) as { alert: { status: string; attempts: number } };
 
 describe('the alerter, effect by effect', () => {
-  it('writes the dead-letter record, queues the alert, marks it sending, mails, settles the record, then drops the alert', async () => {
+  it('writes the dead-letter record, queues the alert, marks it sending, claims the attempt, mails, settles the record, then drops the alert', async () => {
     const { log, sent, ctx } = await setup();
     await alerterStage.handle(failed(), ctx);
     expect(log.lines()).toEqual([
       `put ${KEY}`,
       'put state/alerts/run-2026-11-r1.json',
       'put state/alerts/run-2026-11-r1.json',
+      'put state/alert-sends/run-2026-11-r1/1.json',
       'send [BottleNeck pipeline] run failed at stage clean for 2026-11',
       `put ${KEY}`,
       'delete state/alerts/run-2026-11-r1.json',
@@ -80,7 +81,7 @@ describe('the alerter, effect by effect', () => {
   });
 
   it('for every k, a crash at the k-th effect then a redelivery and a sweep: a record always, never two mails, one mail unless the crash took the send', async () => {
-    for (let k = 1; k <= 6; k++) {
+    for (let k = 1; k <= 7; k++) {
       const { folder, log, sent, ctx, delivery } = await setup();
       log.restart(k);
       await alerterStage.handle(failed(), ctx).catch(() => undefined);
@@ -90,11 +91,12 @@ describe('the alerter, effect by effect', () => {
       await delivery.sweep();
       await delivery.sweep();
       const what = `crash at effect ${String(k)}`;
-      // Killed at the send (k = 4) or after it (k = 5): the mark says `sending`, so the alert is uncertain, never sent again.
-      expect(sent.length, what).toBe(k === 4 ? 0 : 1);
+      // Killed at the attempt's claim (k = 4), the send (k = 5) or after it (k = 6): the mark says
+      // `sending`, so the alert is uncertain, never sent again.
+      expect(sent.length, what).toBe(k === 4 || k === 5 ? 0 : 1);
       expect(await folder.list(PENDING_PREFIX), what).toEqual([]);
-      expect((await record(folder)).alert.status, what).toBe(k === 4 || k === 5 ? 'uncertain' : 'sent');
-      expect(mailedBeforeCrash, what).toBe(k >= 5 ? 1 : 0);
+      expect((await record(folder)).alert.status, what).toBe(k >= 4 && k <= 6 ? 'uncertain' : 'sent');
+      expect(mailedBeforeCrash, what).toBe(k >= 6 ? 1 : 0);
     }
   });
 
