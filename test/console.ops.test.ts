@@ -5,7 +5,7 @@
  * restored, and `bottleneck ui` refuses to open itself to the network without a token.
  */
 import { spawn } from 'node:child_process';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,55 @@ describe('console actions go through the outbox', () => {
     const sent = await new Actions(store, second.bus).outbox.sweep(0);
     expect(sent).toEqual([r.id]);
     expect(second.taken.map((e) => e.runId)).toEqual([r.runId]);
+  });
+});
+
+describe("the embedded engine's dead letters", () => {
+  it('are recorded as the services record them: refused events under refused/<month>/, listed by the console, one mail per kind and hour', async () => {
+    const root = await tmp('bn-console-dl-');
+    const engine = new EmbeddedEngine(root);
+    await engine.actions();
+    const bus = engine.adapters.bus;
+    // Unsigned events on a stage's topic (the in-process bus signs what it publishes itself).
+    const forged = (n: number) =>
+      JSON.stringify({
+        id: `forged-${n}`,
+        type: 'validated',
+        v: 1,
+        ts: '2027-05-01T00:00:00.000Z',
+        runId: `2027-05-20990101T000000-f${n}`,
+        partition: '2027-05',
+        materializations: {},
+        checks: [],
+        payload: {},
+      });
+    for (const n of [1, 2, 3]) await bus.publishRaw(bus.topicOf('validated'), forged(n), '2027-05');
+    await engine.idle();
+    const refused = (await engine.catalog.snapshot()).refused.filter((r) => r.partition === '2027-05');
+    expect(refused.map((r) => [r.kind, r.eventId]).sort()).toEqual([
+      ['unsigned', 'forged-1'],
+      ['unsigned', 'forged-2'],
+      ['unsigned', 'forged-3'],
+    ]);
+    for (const r of refused)
+      expect(r.key).toMatch(/^refused\/2027-05\/bus-bottleneck\.validated\.session-\d+T\d+-0-\d+\.json$/);
+    const mails = await readdir(join(root, 'outbox'));
+    const subjects = await Promise.all(
+      mails.map(
+        async (f) => (JSON.parse(await readFile(join(root, 'outbox', f), 'utf8')) as { subject: string }).subject,
+      ),
+    );
+    expect(subjects).toEqual(['[BottleNeck pipeline] 1 refused event (unsigned)']);
+    await engine.close();
+
+    // A second process over the same folder: its bus counts offsets from 0 again, and its refused
+    // events are new records, not taken for redeliveries of the first one's.
+    const again = new EmbeddedEngine(root);
+    await again.actions();
+    await again.adapters.bus.publishRaw(again.adapters.bus.topicOf('validated'), forged(4), '2027-05');
+    await again.idle();
+    expect((await again.catalog.snapshot()).refused.filter((r) => r.partition === '2027-05')).toHaveLength(4);
+    await again.close();
   });
 });
 

@@ -10,6 +10,8 @@ import { recordUnrecognised, unrecognisedReason } from '@bottleneck/shared/uploa
 import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
 import { silentLogger, type Logger } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages, type EmbeddedAdapters } from '@bottleneck/shared/wiring';
+import { recordDeadLetters } from '@bottleneck/alerter/embedded';
+import { sessionName } from './embedded.js';
 
 /**
  * The console over a folder store (what `bottleneck run` writes, the bucket's layout): the same
@@ -51,6 +53,8 @@ export class EmbeddedEngine {
       });
       this.closeContext = close;
       await subscribeStages(this.adapters.bus, STAGE_HANDLERS, ctx);
+      // Dead letters recorded as the services' alerter does (refused events under refused/).
+      await recordDeadLetters(this.adapters.bus, ctx, sessionName(new Date()));
       return new Actions(this.adapters.store, this.adapters.bus, { codeVersions: graphSpec().codeVersions });
     })();
     return this.started;

@@ -18,6 +18,7 @@ import type { ReadLimits } from '@bottleneck/shared/excel/read';
 import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import type { Logger, ProgressListener } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages } from '@bottleneck/shared/wiring';
+import { recordDeadLetters } from '@bottleneck/alerter/embedded';
 
 export { STAGE_HANDLERS };
 
@@ -62,6 +63,14 @@ export interface RunSummary {
   error: { stage: string; asset?: string; code: string; message: string; location?: Record<string, unknown> } | null;
   durationMs: number;
   events: { type: string; id: string }[];
+}
+
+/**
+ * The name of this process's in-process bus, for its dead letters' records: its offsets start at
+ * 0 in every process, so records keyed by topic and offset need it (`session-20261206T061000123`).
+ */
+export function sessionName(d: Date): string {
+  return `session-${d.toISOString().replace(/[-:.Z]/g, '')}`;
 }
 
 /** The current month in Europe/Paris, `YYYY-MM`: the default partition. */
@@ -114,6 +123,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
       }),
     );
     await subscribeStages(bus, STAGE_HANDLERS, ctx);
+    // Dead letters recorded as the services' alerter does (refused events under refused/).
+    await recordDeadLetters(bus, ctx, sessionName(now()));
     await bus.publish(
       makeEvent(
         'trigger',

@@ -62,7 +62,13 @@ export function busDeadLetter(dl: DeadLetterMessage, now: Date): { key: string; 
   return { key: `dead-letter/${partition ?? 'unknown'}/bus-${topic}-${dl.sourcePartition}-${offset}.json`, record };
 }
 
-async function handle(
+/**
+ * Records one dead letter and queues its alert: a refused event under refused/<month>/ (counted in
+ * its kind's hourly group, whose one mail is composed when sent), any other under dead-letter/
+ * with one alert, attempted at once. A redelivered dead letter records and queues nothing twice.
+ * The services' alerter and the embedded engines (`bottleneck run`, `bottleneck ui`) both use it.
+ */
+export async function handleDeadLetter(
   store: ObjectStore,
   delivery: AlertDelivery,
   alert: { to: string[]; from: string; pipelineName: string },
@@ -137,7 +143,7 @@ export async function startDeadLetterConsumer(
   const sub = await bus.subscribeDeadLetters({
     group: 'bottleneck-alerter-dead-letters',
     handler: async (dl) => {
-      await handle(store, delivery, alert, log, dl, groupMs);
+      await handleDeadLetter(store, delivery, alert, log, dl, groupMs);
       handled++;
     },
   });
