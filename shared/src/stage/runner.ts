@@ -360,8 +360,9 @@ export async function writeMarker(
  *
  * A handler gives up within its budget plus one store request (`Deadline.graceMs`): every store
  * step is cut at the deadline (`boundedStep`), and when the marker check found the store
- * unreachable for the whole budget, the `failed` event goes out at once: the run records (start
- * and outcome) and the marker, which would each wait for the store again, are not attempted.
+ * unreachable for the whole budget, the `failed` event goes out at once (the start record, which
+ * would wait for the store again first, is not attempted). After it, the outcome record and the
+ * marker are waited for up to a budget of their own.
  */
 export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): EventHandler {
   return async (event) => {
@@ -379,7 +380,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     admitEvent(event);
     const t0 = performance.now();
     const record = recordBase(handler, event, startedAt.toISOString());
-    // The store stayed unreachable for the whole budget: nothing more is asked of it in this handling.
+    // The store stayed unreachable for the whole budget: `failed` goes out before it is asked again.
     const storeDown = claim.state === 'unknown';
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
     if (!storeDown)
@@ -405,10 +406,14 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     }
     await publishEvents(bus, out, deadline);
     const durationMs = Math.round(performance.now() - t0);
+    // Once `failed` is out, the outcome and the marker get a budget of their own: the failure is
+    // already said (this wait holds only this month's lane), and a marker written once the store is
+    // back keeps a redelivery of the event from running the failed month again (a failed run later
+    // published by a redelivery: met in fault F3 when these writes were skipped).
+    const after = failed ? startDeadline(ctx.retryBudgetMs) : deadline;
     try {
-      if (storeDown) throw new Error('the store stayed unreachable for the whole retry budget: not tried again');
-      await writeOutcome(ctx, record, event, out, durationMs, deadline);
-      await writeMarker(ctx.store, marker, event, out, deadline);
+      await writeOutcome(ctx, record, event, out, durationMs, after);
+      await writeMarker(ctx.store, marker, event, out, after);
     } catch (e) {
       // Success: throw, the bus redelivers, the handling repeats (same event ids; downstream skips the twin).
       if (!failed) throw e;
