@@ -96,4 +96,16 @@ describe('refused events', () => {
     expect(sent).toHaveLength(3);
     expect(sent[2]?.subject).toBe('[BN] 1 refused event (unsigned)');
   });
+
+  it('are counted whole when two alerters record them at once (each writes its own member, no shared count to lose)', async () => {
+    const { sent, delivery, refuse, at } = await setup();
+    // Two replicas' handlings interleaved: every one of them reads and writes at the same time.
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => refuse(dl(i, 'BN_ERR_EVENT_UNSIGNED'))));
+    expect(results.every(Boolean)).toBe(true);
+    at('2026-12-06T03:11:01Z');
+    await delivery.sweep();
+    await delivery.sweep();
+    expect(sent.map((m) => m.subject)).toEqual(['[BN] 12 refused events (unsigned)']);
+    expect(sent[0]?.text.match(/^- 2026-03, event forged-\d+/gm)).toHaveLength(5);
+  });
 });

@@ -16,7 +16,11 @@ import { headerSafe } from './stage.js';
 export type RefusalKind = 'unsigned' | 'bad-signature' | 'invalid';
 
 export const REFUSED_PREFIX = 'refused/';
-/** The hourly groups: refused/_hourly/<kind>-<yyyymmddThh>.json. */
+/**
+ * The hourly groups: refused/_hourly/<kind>-<yyyymmddThh>.json (the group and its alert), and one
+ * member per refused event under refused/_hourly/<kind>-<yyyymmddThh>/ (the count is how many
+ * members there are: each alerter writes its own, so two replicas never lose a count).
+ */
 export const HOURLY_PREFIX = `${REFUSED_PREFIX}_hourly/`;
 /** How many refused events a grouped mail lists. */
 export const FIRST_FEW = 5;
@@ -52,15 +56,28 @@ export interface RefusedEventRecord {
   recordedAt: string;
 }
 
-/** One hour's group of refused events of one kind: what its mail says. */
+/** One refused event of an hour's group, as its mail lists it. */
+export interface RefusedEntry {
+  key: string;
+  partition: string | null;
+  eventId: string | null;
+  why: string;
+}
+
+/** One hour's group of refused events of one kind: what its mail says (count and first few as of when it was written; the mail counts the members). */
 export interface RefusedHourRecord {
   kind: 'refused-hour';
   reason: RefusalKind;
   hour: string;
   count: number;
-  first: { key: string; partition: string | null; eventId: string | null; why: string }[];
+  first: RefusedEntry[];
   alert: AlertState;
 }
+
+/** Where an hour's group keeps its members: one object per refused event, named by where it came from, in order. */
+const membersPrefix = (hourKey: string) => `${hourKey.replace(/\.json$/, '')}/`;
+const memberName = (r: RefusedEventRecord) =>
+  `${r.sourceTopic}-${String(r.sourcePartition).padStart(6, '0')}-${String(r.sourceOffset).padStart(20, '0')}.json`;
 
 /** The refused record of a dead letter and its key (by where the message came from: a redelivery lands on the same key). */
 export function refusedRecord(
@@ -135,7 +152,11 @@ export async function recordRefused(
   }
   const hour = hourOf(o.now);
   const hourKey = `${HOURLY_PREFIX}${reason}-${hour}.json`;
-  const entry = { key, partition: record.claimed.partition, eventId: record.claimed.id, why: record.why };
+  const entry: RefusedEntry = { key, partition: record.claimed.partition, eventId: record.claimed.id, why: record.why };
+  // Counted by its own object (no read-modify-write of a shared count: two alerters would lose one).
+  await store.put(membersPrefix(hourKey) + memberName(record), JSON.stringify(entry) + '\n', {
+    contentType: 'application/json',
+  });
   const fresh: RefusedHourRecord = {
     kind: 'refused-hour',
     reason,
@@ -154,17 +175,7 @@ export async function recordRefused(
   } catch (e) {
     if (!conflict(e)) throw e;
   }
-  // Not the first this hour: counted (one alerter consumes the dead-letter topic's partition in
-  // order; two replicas racing here may lose a count, never a record: the console counts records).
-  const cur = await readJson<RefusedHourRecord>(store, hourKey);
-  if (cur) {
-    const next: RefusedHourRecord = {
-      ...cur,
-      count: cur.count + 1,
-      first: cur.first.length < FIRST_FEW ? [...cur.first, entry] : cur.first,
-    };
-    await store.put(hourKey, JSON.stringify(next, null, 2) + '\n', { contentType: 'application/json' });
-  }
+  // Not the first this hour: its member counts it; the group's mail is already queued.
   return true;
 }
 
@@ -203,6 +214,11 @@ export function refusedComposer(
 ): (p: PendingAlert) => Promise<MailMessage> {
   return async (p) => {
     const h = await readJson<RefusedHourRecord>(store, p.recordKey);
-    return h ? refusedMail(h, alert, (k) => store.describe(k)) : p.mail;
+    if (!h) return p.mail;
+    const members = (await store.list(membersPrefix(p.recordKey))).filter((o) => o.key.endsWith('.json'));
+    const first = (
+      await Promise.all(members.slice(0, FIRST_FEW).map((o) => readJson<RefusedEntry>(store, o.key)))
+    ).filter((e): e is RefusedEntry => e !== null);
+    return refusedMail(members.length ? { ...h, count: members.length, first } : h, alert, (k) => store.describe(k));
   };
 }
