@@ -293,6 +293,9 @@ describe('alert delivery: what it logs, writes and keeps', () => {
     const queued = (await store.get(`${PENDING_PREFIX}run-r1.json`)).toString();
     expect(queued).toBe(JSON.stringify(JSON.parse(queued), null, 2) + '\n');
     await d.attempt('run-r1', true);
+    const retried = (await store.get(`${PENDING_PREFIX}run-r1.json`)).toString();
+    expect(JSON.parse(retried)).toMatchObject({ state: 'pending', attempts: 1 });
+    expect(retried).toBe(JSON.stringify(JSON.parse(retried), null, 2) + '\n');
     m.down = false;
     await d.attempt('run-r1', true);
     const record = (await store.get(RECORD)).toString();
