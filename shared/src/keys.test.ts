@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { INPUT_NAMES, layout, validateKey } from './keys.js';
+import { INPUT_NAMES, layout, parseIncomingKey, validateKey } from './keys.js';
 
 const refused = (key: string, why: string) => {
   let caught: unknown;
@@ -61,8 +61,16 @@ describe('validateKey', () => {
 
   it('refuses a key that is not a string with BN_ERR_KEY_INVALID (not a TypeError)', () => {
     expect(() => validateKey(undefined as unknown as string)).toThrow(
-      expect.objectContaining({ code: 'BN_ERR_KEY_INVALID' }),
+      expect.objectContaining({
+        code: 'BN_ERR_KEY_INVALID',
+        message: 'object key "undefined" is refused: it is not a string',
+      }),
     );
+  });
+
+  it('takes a prefix (an empty last segment) but no empty segment before it', () => {
+    expect(validateKey('incoming/2026-01/')).toBe('incoming/2026-01/');
+    refused('incoming//2026-01/', 'it contains an empty segment');
   });
 });
 
@@ -76,6 +84,13 @@ describe('layout', () => {
     expect(layout.manifest('2026-01', 'r1')).toBe('extracts/2026-01/r1/_manifest.json');
     expect(layout.current('2026-01')).toBe('extracts/2026-01/_current.json');
     expect(layout.deadLetter('2026-01', 'r1')).toBe('dead-letter/2026-01/r1.json');
+    expect(layout.ingestClaimsRoot).toBe('state/ingest/');
+    expect(layout.ingestClaimsPrefix('2026-01')).toBe('state/ingest/2026-01/');
+    expect(layout.publishLock('2026-01')).toBe('state/publish/2026-01.lock');
+    // A slot's instant, its ':' and '.' made '-' (safe in a key and a file name).
+    expect(layout.scheduleClaim('2026-01', new Date('2026-01-31T08:30:00.000Z'))).toBe(
+      'state/schedule/2026-01/2026-01-31T08-30-00-000Z.json',
+    );
   });
 
   it('builds valid keys, each under its prefix', () => {
@@ -94,5 +109,31 @@ describe('layout', () => {
     ]) {
       expect(validateKey(k)).toBe(k);
     }
+  });
+});
+
+describe('parseIncomingKey', () => {
+  it('reads the month and the input of incoming/<YYYY-MM>/<erp|web|liaison>.xlsx', () => {
+    expect(parseIncomingKey('incoming/2026-01/erp.xlsx')).toEqual({ partition: '2026-01', name: 'erp' });
+    expect(parseIncomingKey('incoming/2026-10/web.xlsx')).toEqual({ partition: '2026-10', name: 'web' });
+    expect(parseIncomingKey('incoming/2026-12/liaison.xlsx')).toEqual({ partition: '2026-12', name: 'liaison' });
+    expect(parseIncomingKey('incoming/2026-09/erp.xlsx')).toEqual({ partition: '2026-09', name: 'erp' });
+  });
+
+  it('is null for any other key: no month 00 or 13, a whole key only, a known input only', () => {
+    for (const key of [
+      'incoming/2026-00/erp.xlsx',
+      'incoming/2026-13/erp.xlsx',
+      'incoming/2026-1/erp.xlsx',
+      'incoming/202-01/erp.xlsx',
+      'incoming/abcd-01/erp.xlsx',
+      'x/incoming/2026-01/erp.xlsx',
+      'incoming/2026-01/erp.xlsx.tmp',
+      'incoming/2026-01/erp.xls',
+      'incoming/2026-01/other.xlsx',
+      'incoming/2026-01/',
+      '',
+    ])
+      expect(parseIncomingKey(key), key).toBeNull();
   });
 });

@@ -20,7 +20,7 @@ export function validateKey(key: string): string {
     );
   if (typeof given !== 'string') throw bad('it is not a string');
   if (key.length === 0) throw bad('it is empty');
-  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
+  if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) throw bad('it contains NUL or a control character');
   if (key.startsWith('/')) throw bad('it is absolute');

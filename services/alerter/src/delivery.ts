@@ -129,15 +129,10 @@ export class AlertDelivery {
     await this.o.store.delete(pendingKey(p.id));
   }
 
-  /** What the alert's record says of it, or null when the record cannot be read. */
+  /** What the alert's record says of it, or null when it says nothing (the record must exist: `settle` writes to it). */
   private async recordStatus(p: PendingAlert): Promise<AlertState['status'] | null> {
-    try {
-      const record = JSON.parse((await this.o.store.get(p.recordKey)).toString('utf8')) as { alert?: AlertState };
-      return record.alert?.status ?? null;
-    } catch (e) {
-      if (isBottleneckError(e) && e.code === 'BN_ERR_STORE_NOT_FOUND') return null;
-      throw e;
-    }
+    const record = JSON.parse((await this.o.store.get(p.recordKey)).toString('utf8')) as { alert?: AlertState };
+    return record.alert?.status ?? null;
   }
 
   /**

@@ -148,6 +148,17 @@ describe('claims at their edges', () => {
     expect((await checkMonth(folder, '2026-11', opts(new Date(youngest + 5_000), 5_000))).state).toBe('claimed');
   });
 
+  it('writes the claim as JSON (content type) with If-None-Match, then marks it sent as JSON', async () => {
+    const { log, store, rbus, bus } = await month();
+    expect(await ingest(store, rbus, at(60))).toBe('claimed');
+    expect(log.effects().map((c) => [c.op, c.target, c.opts])).toEqual([
+      ['put', 'state/ingest/2026-11/00000001.json', { contentType: 'application/json', ifNoneMatch: true }],
+      ['publish', expect.stringMatching(/\.trigger$/), undefined],
+      ['put', 'state/ingest/2026-11/00000001.json', { contentType: 'application/json' }],
+    ]);
+    await bus.close();
+  });
+
   it('writes the claim as indented JSON ending with a newline, with If-None-Match', async () => {
     const { folder } = await month();
     const got = await checkMonth(folder, '2026-11', opts(at(60)));
@@ -185,6 +196,12 @@ describe('claims at their edges', () => {
     for (const p of ['2026-12', '2026-10']) await checkMonth(folder, p, opts(at(60)));
     await checkMonth(folder, '2026-11', opts(at(70)));
     await folder.put('state/ingest/2026-09/readme.txt', 'not a claim');
+    // Folders that only contain a month's name are not months: their claims are not sent.
+    for (const p of ['x2026-09', '2026-09x'])
+      await folder.put(
+        `state/ingest/${p}/00000001.json`,
+        JSON.stringify({ status: 'pending', claimedAt: '2020-01-01', trigger: { partition: p } }),
+      );
     await folder.put(
       'state/ingest/notes/00000001.json',
       JSON.stringify({ status: 'pending', claimedAt: '2020-01-01' }),

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { makeEvent, type Materialization, type PipelineEvent } from '@bottleneck/shared/events/index';
+import { STAGE_DEFINITIONS } from '@bottleneck/shared/assets/graph';
 import { layout } from '@bottleneck/shared/keys';
 import { readCurrent, readPublished } from '@bottleneck/shared/published';
 import { runStage } from '@bottleneck/shared/stage/assets-runner';
@@ -99,5 +100,60 @@ describe('the publisher', () => {
         'run run-a of 2026-11 is not published: incoming/2026-11/erp.xlsx changed since this run read it; the run of the new version publishes the month',
     });
     expect(await readCurrent(store, '2026-11')).toBeNull();
+  });
+
+  it('publishes a run again over itself, even when its redelivered event says another start (no runStartedAt: its ts)', async () => {
+    const { ctx, store } = await setup();
+    const first = await analysed(store, 'run-a', '2026-11-15T08:00:00.000Z');
+    const again = JSON.parse(JSON.stringify(first)) as PipelineEvent;
+    delete first.runStartedAt;
+    first.ts = '2026-11-15T09:00:00.000Z';
+    delete again.runStartedAt;
+    again.ts = '2026-11-15T08:30:00.000Z';
+    await runStage(publisherStage, first, ctx);
+    // An earlier start than the pointer's, but the pointer is this run's own: not superseded.
+    await runStage(publisherStage, again, ctx);
+    expect(await readCurrent(store, '2026-11')).toMatchObject({
+      runId: 'run-a',
+      runStartedAt: '2026-11-15T08:30:00.000Z',
+    });
+  });
+
+  it('does not publish a run whose input file was deleted since it read it', async () => {
+    const { ctx, store } = await setup();
+    const e = await analysed(store, 'run-a', '2026-11-15T08:00:00.000Z');
+    await store.delete(layout.incoming('2026-11', 'erp'));
+    await expect(runStage(publisherStage, e, ctx)).rejects.toMatchObject({
+      code: 'BN_ERR_RUN_SUPERSEDED',
+      stage: 'publisher',
+      asset: 'extracts',
+      message:
+        'run run-a of 2026-11 is not published: incoming/2026-11/erp.xlsx changed since this run read it; the run of the new version publishes the month',
+    });
+    expect(await readCurrent(store, '2026-11')).toBeNull();
+  });
+
+  it('fails, publishing nothing, when an asset the graph publishes comes without its published form', async () => {
+    const { ctx, store } = await setup();
+    const graphPublisher = STAGE_DEFINITIONS.find((s) => s.stage === 'publisher')!;
+    const e = await analysed(store, 'run-a', '2026-11-15T08:00:00.000Z');
+    delete e.materializations.premium_wines!.metadata.publish;
+    await expect(runStage(graphPublisher, e, ctx)).rejects.toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      message: 'asset extracts (stage publisher) failed: asset premium_wines has no published form (publishAs)',
+    });
+    expect(await store.list('extracts/2026-11/')).toEqual([]);
+  });
+
+  it('prunes the oldest runs by run id, not by the order their keys list in', async () => {
+    const { ctx, store } = await setup();
+    // Run ids that sort one way and list another: "run-a-1/..." lists before "run-a/...".
+    const ids = ['run-a', 'run-a-1', 'run-a-2', 'run-a-3', 'run-a-4'];
+    for (const [i, id] of ids.entries())
+      await runStage(publisherStage, await analysed(store, id, `2026-11-15T0${String(i)}:00:00.000Z`), ctx);
+    const runs = [...new Set((await store.list('extracts/2026-11/')).map((o) => o.key.split('/')[2]!))]
+      .filter((r) => r !== '_current.json')
+      .sort();
+    expect(runs).toEqual(['run-a-1', 'run-a-2', 'run-a-3', 'run-a-4']);
   });
 });

@@ -94,6 +94,19 @@ describe('the publisher, effect by effect', () => {
     ]);
   });
 
+  it('writes the manifest and the pointer as JSON (content type, indented, a final newline)', async () => {
+    const s = await setup();
+    await s.handle(s.b);
+    const json = s.log.effects().filter((c) => c.opts?.contentType === 'application/json');
+    expect(json.map((c) => c.target)).toEqual(
+      expect.arrayContaining(['extracts/2026-11/run-b/_manifest.json', 'extracts/2026-11/_current.json']),
+    );
+    for (const key of ['extracts/2026-11/run-b/_manifest.json', 'extracts/2026-11/_current.json']) {
+      const body = (await s.folder.get(key)).toString();
+      expect(body).toBe(JSON.stringify(JSON.parse(body), null, 2) + '\n');
+    }
+  });
+
   it('for every k, a crash at the k-th effect leaves readers a whole set, and a redelivery publishes run-b once', async () => {
     const clean = await setup();
     await clean.handle(clean.b);
@@ -171,6 +184,16 @@ describe('the publisher at its edges', () => {
         check: 'sku_single_version',
         passed: true,
         severity: 'WARN',
+        blocking: false,
+        description: 'd',
+        metadata: {},
+      },
+      // A failed ERROR check that does not block is not a warning (nor a pass).
+      {
+        asset: 'liaison_clean',
+        check: 'keys_unique',
+        passed: false,
+        severity: 'ERROR',
         blocking: false,
         description: 'd',
         metadata: {},

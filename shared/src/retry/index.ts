@@ -32,13 +32,13 @@ export interface RetryOptions {
  * adapters put in `details.retryAfterMs`), or undefined.
  */
 export function retryAfterOf(e: unknown): number | undefined {
-  if (!e || typeof e !== 'object') return undefined;
-  const details = (e as { details?: unknown }).details;
+  if (e === null || e === undefined) return undefined;
+  const { details, retryAfterMs } = e as { details?: unknown; retryAfterMs?: unknown };
   const v =
-    details && typeof details === 'object' && 'retryAfterMs' in details
+    details !== null && typeof details === 'object' && 'retryAfterMs' in details
       ? (details as { retryAfterMs?: unknown }).retryAfterMs
-      : (e as { retryAfterMs?: unknown }).retryAfterMs;
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+      : retryAfterMs;
+  return typeof v === 'number' && v >= 0 && v < Infinity ? v : undefined;
 }
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -284,5 +284,66 @@ describe('withRetry and Retry-After', () => {
     expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: -1 }))).toBeUndefined();
     expect(retryAfterOf(Object.assign(new Error('x'), { retryAfterMs: '5' }))).toBeUndefined();
     expect(retryAfterOf(null)).toBeUndefined();
+    expect(retryAfterOf(undefined)).toBeUndefined();
+    expect(retryAfterOf('HTTP 429')).toBeUndefined();
+    expect(retryAfterOf(throttled(0))).toBe(0);
+    expect(retryAfterOf(throttled(Infinity))).toBeUndefined();
+    expect(retryAfterOf(throttled(NaN))).toBeUndefined();
+    // Details that are not an object: the error's own field.
+    expect(retryAfterOf({ details: null, retryAfterMs: 5 })).toBe(5);
+    expect(retryAfterOf({ details: 'HTTP 429', retryAfterMs: 5 })).toBe(5);
+    expect(retryAfterOf({ details: { status: 429 }, retryAfterMs: 5 })).toBe(5);
+  });
+
+  it('waits a Retry-After of exactly maxRetryAfterMs, and gives up past it', async () => {
+    const slept: number[] = [];
+    let n = 0;
+    await withRetry(
+      async () => {
+        if (n++ < 1) throw throttled(2_000);
+        return 'ok';
+      },
+      { maxRetryAfterMs: 2_000, sleep: async (ms) => void slept.push(ms) },
+    );
+    expect(slept).toEqual([2_000]);
+    await expect(
+      withRetry(
+        async () => {
+          throw throttled(2_001);
+        },
+        { maxRetryAfterMs: 2_000, sleep: async (ms) => void slept.push(ms) },
+      ),
+    ).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED' });
+    expect(slept).toEqual([2_000]);
+  });
+
+  it('with a budget, still retries when the wait ends exactly at the budget, not past it', async () => {
+    let t = 0;
+    const slept: number[] = [];
+    const sleep = async (ms: number) => {
+      slept.push(ms);
+      t += ms;
+    };
+    let n = 0;
+    await expect(
+      withRetry(
+        async () => {
+          if (n++ < 1) throw throttled(1_000);
+          return 'ok';
+        },
+        { budgetMs: 1_000, now: () => t, sleep, random: () => 0, initialDelayMs: 10 },
+      ),
+    ).resolves.toBe('ok');
+    expect(slept).toEqual([1_000]);
+    t = 0;
+    await expect(
+      withRetry(
+        async () => {
+          throw throttled(1_001);
+        },
+        { budgetMs: 1_000, now: () => t, sleep, random: () => 0, initialDelayMs: 10 },
+      ),
+    ).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED' });
+    expect(slept).toEqual([1_000]);
   });
 });

@@ -3,12 +3,14 @@ import { MemoryBus } from '../adapters/memory-bus.js';
 import { BottleneckError, createError } from '../errors/index.js';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { readStageRecord } from '../runs/record.js';
 import { cleanupTestContexts, testContext } from '../testing/context.js';
 import type { StageHandler } from './context.js';
 import {
   bindStage,
   claimOrSkip,
   doneMarkerKey,
+  failedEvent,
   failureOf,
   formatBudget,
   outageError,
@@ -237,5 +239,176 @@ describe('bindStage: one run, one failed event', () => {
     );
     await expect(run(validated())).rejects.toMatchObject({ code: 'BN_ERR_RETRIES_EXHAUSTED' });
     expect(bus.messages().map((m) => m.event.type)).toEqual(['merged']);
+  });
+});
+
+describe('failedEvent: what a failure says', () => {
+  const check = (asset: string, name: string, passed: boolean) => ({
+    asset,
+    check: name,
+    passed,
+    severity: 'ERROR' as const,
+    blocking: true,
+    description: 'd',
+    metadata: {},
+  });
+
+  it('keeps a message of 2,000 characters whole and cuts a longer one, saying how much is left out', () => {
+    const e = validated();
+    const at = (n: number) =>
+      failedEvent('merge', e, new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'x'.repeat(n)), NOW()).payload.message;
+    expect(at(2_000)).toBe('x'.repeat(2_000));
+    expect(at(2_001)).toBe(`${'x'.repeat(2_000)}... (1 more characters)`);
+    expect(at(5_000)).toBe(`${'x'.repeat(2_000)}... (3000 more characters)`);
+  });
+
+  it("carries the run's fields, the error's stage, asset and cell (without empty fields), and the event it answers", () => {
+    const e = makeEvent(
+      'validated',
+      {
+        runId: 'run-1',
+        partition: '2026-11',
+        materializations: {},
+        checks: [check('erp_clean', 'a', true)],
+        payload: {},
+        runStartedAt: '2026-11-26T09:00:00.000Z',
+        parentRunId: 'run-0',
+        expectations: { rowCounts: { erp_clean: 3 } },
+      },
+      NOW(),
+      'run-1.v',
+    );
+    const err = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7: "vingt" is not a number', {
+      stage: 'clean',
+      asset: 'erp_clean',
+      location: { file: 'erp.xlsx', sheet: 'Sheet1', column: undefined, row: 7 },
+      details: { checks: [check('erp_clean', 'a', false), check('erp_clean', 'b', false)] },
+    });
+    const f = failedEvent('merge', e, err, NOW());
+    expect(f).toMatchObject({
+      id: 'run-1.failed.merge',
+      runStartedAt: '2026-11-26T09:00:00.000Z',
+      parentRunId: 'run-0',
+      expectations: { rowCounts: { erp_clean: 3 } },
+      payload: {
+        stage: 'clean',
+        asset: 'erp_clean',
+        code: 'BN_ERR_INPUT_BAD_VALUE',
+        errorClass: 'BottleneckError',
+        retriable: false,
+        failedAt: NOW().toISOString(),
+        trigger: { id: 'run-1.v', type: 'validated', v: 1, ts: e.ts },
+      },
+    });
+    expect(f.payload.location).toEqual({ file: 'erp.xlsx', sheet: 'Sheet1', row: 7 });
+    // The event's result of a check wins over the error's for the same check; new ones are added.
+    expect(f.checks.map((c) => [c.check, c.passed])).toEqual([
+      ['a', true],
+      ['b', false],
+    ]);
+    const bare = failedEvent('merge', validated(), new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
+    expect(bare).not.toHaveProperty('runStartedAt');
+    expect(bare).not.toHaveProperty('parentRunId');
+    expect(bare).not.toHaveProperty('expectations');
+    expect(bare.payload).not.toHaveProperty('asset');
+    expect(bare.payload).not.toHaveProperty('location');
+    expect(bare.payload.stage).toBe('merge');
+    const nowhere = new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty', { location: { column: undefined } });
+    expect(failedEvent('merge', validated(), nowhere, NOW()).payload).not.toHaveProperty('location');
+  });
+
+  it('wraps anything else in the error boundary of the stage, naming the class of the cause', () => {
+    const f = failedEvent('merge', validated(), new RangeError('bad length'), NOW());
+    expect(f.payload).toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      errorClass: 'RangeError',
+      message: 'asset unknown (stage merge) failed: bad length',
+      stage: 'merge',
+    });
+  });
+});
+
+describe("bindStage: the stage's run record", () => {
+  it('names what started the stage: a trigger its source and parent run, a re-executed event "reexecution"', async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const bus = new MemoryBus();
+    const run = bindStage({ ...handlerOf(async (e) => [merged(e)]), codeVersion: 'abc123' }, ctx, bus);
+    const trigger = makeEvent(
+      'trigger',
+      {
+        runId: 'run-t',
+        partition: '2026-11',
+        materializations: {},
+        checks: [],
+        payload: { source: 'manual', parentRunId: 'run-0' },
+      },
+      NOW(),
+      'run-t.trigger',
+    );
+    await run(trigger);
+    expect(await readStageRecord(store, '2026-11', 'run-t', 'merge')).toMatchObject({
+      consumed: { id: 'run-t.trigger', type: 'trigger', source: 'manual', parentRunId: 'run-0' },
+      runStartedAt: trigger.ts,
+      codeVersion: 'abc123',
+      status: 'succeeded',
+    });
+    const again = makeEvent(
+      'validated',
+      { runId: 'run-r', partition: '2026-11', materializations: {}, checks: [], payload: {}, parentRunId: 'run-0' },
+      NOW(),
+      'run-r.v',
+    );
+    await run(again);
+    expect((await readStageRecord(store, '2026-11', 'run-r', 'merge'))!.consumed).toEqual({
+      id: 'run-r.v',
+      type: 'validated',
+      ts: again.ts,
+      source: 'reexecution',
+      parentRunId: 'run-0',
+    });
+    await run(validated('run-p'));
+    const plain = (await readStageRecord(store, '2026-11', 'run-p', 'merge'))!;
+    expect(plain.consumed).toEqual({ id: 'run-p.v', type: 'validated', ts: validated('run-p').ts });
+    expect(plain.runStartedAt).toBe(plain.consumed.ts);
+  });
+
+  it('records a superseded run as superseded, not failed, and without a code version as "unknown"', async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const run = bindStage(
+      handlerOf(async () => {
+        throw new BottleneckError('BN_ERR_RUN_SUPERSEDED', 'run run-1 of 2026-11 is not published: newer');
+      }),
+      ctx,
+      new MemoryBus(),
+    );
+    await run(validated());
+    expect(await readStageRecord(store, '2026-11', 'run-1', 'merge')).toMatchObject({
+      status: 'superseded',
+      codeVersion: 'unknown',
+      emitted: [{ id: 'run-1.failed.merge', type: 'failed' }],
+      error: { code: 'BN_ERR_RUN_SUPERSEDED', retriable: false },
+    });
+  });
+
+  it('tells the progress listener what the stage consumed and emitted', async () => {
+    const seen: unknown[] = [];
+    const { ctx } = await testContext({ now: NOW, progress: { onStage: (p) => seen.push(p) } });
+    const run = bindStage(
+      handlerOf(async (e) => [merged(e)]),
+      ctx,
+      new MemoryBus(),
+    );
+    await run(validated());
+    expect(seen).toEqual([
+      {
+        stage: 'merge',
+        consumed: 'validated',
+        emitted: ['merged'],
+        durationMs: expect.any(Number),
+        runId: 'run-1',
+        partition: '2026-11',
+        eventId: 'run-1.v',
+      },
+    ]);
   });
 });

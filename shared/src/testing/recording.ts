@@ -14,6 +14,8 @@ export interface Call {
   type?: string;
   /** The number of this effect (1-based), or undefined for a read. */
   effect?: number;
+  /** A write's options that reach the store (S3 sends them as headers): its content type, If-None-Match. */
+  opts?: Pick<PutOptions, 'contentType' | 'ifNoneMatch'>;
 }
 
 /**
@@ -59,14 +61,25 @@ export class CallLog {
   }
 
   /** Records an effect about to be made, or throws the crash. */
-  effect(port: Call['port'], op: string, target: string, type?: string): void {
+  effect(port: Call['port'], op: string, target: string, type?: string, opts?: PutOptions): void {
     if (this.crashed) throw this.crashed;
     const n = ++this.count;
     if (this.opts.crashAt !== undefined && n >= this.opts.crashAt) {
       this.crashed = new Crash(n);
       throw this.crashed;
     }
-    this.calls.push({ port, op, target, effect: n, ...(type ? { type } : {}) });
+    const o = {
+      ...(opts?.contentType !== undefined ? { contentType: opts.contentType } : {}),
+      ...(opts?.ifNoneMatch !== undefined ? { ifNoneMatch: opts.ifNoneMatch } : {}),
+    };
+    this.calls.push({
+      port,
+      op,
+      target,
+      effect: n,
+      ...(type ? { type } : {}),
+      ...(Object.keys(o).length ? { opts: o } : {}),
+    });
   }
 
   /** The effects made, in order. */
@@ -86,16 +99,16 @@ export class CallLog {
 export function recordingStore(inner: ObjectStore, log: CallLog): ObjectStore {
   return {
     put(key: string, body: Buffer | string, opts?: PutOptions) {
-      log.effect('store', 'put', key);
+      log.effect('store', 'put', key, undefined, opts);
       return inner.put(key, body, opts);
     },
     putFile(key: string, path: string, opts?: PutOptions) {
-      log.effect('store', 'put', key);
+      log.effect('store', 'put', key, undefined, opts);
       return inner.putFile(key, path, opts);
     },
     putStream(key: string, body: Readable, opts?: PutOptions) {
       try {
-        log.effect('store', 'put', key);
+        log.effect('store', 'put', key, undefined, opts);
       } catch (e) {
         body.destroy();
         throw e;
