@@ -30,6 +30,8 @@ export class EmbeddedEngine {
   constructor(
     out: string,
     private readonly log?: Logger,
+    /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
+    private readonly o: { consoleUrl?: string } = {},
   ) {
     this.adapters = embeddedAdapters(out);
   }
@@ -47,6 +49,7 @@ export class EmbeddedEngine {
           to: ['data-team@bottleneck.example'],
           from: 'pipeline@bottleneck.example',
           pipelineName: 'BottleNeck pipeline',
+          ...(this.o.consoleUrl ? { consoleUrl: this.o.consoleUrl } : {}),
         },
       });
       this.closeContext = close;
@@ -226,10 +229,12 @@ export async function embeddedConsole(
     watch?: WatchOptions | false;
     /** Where the folder watcher says what it started or refused (default: `log`). */
     watchLog?: Logger;
+    /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
+    consoleUrl?: string;
   } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
-  const engine = new EmbeddedEngine(out, o.log);
+  const engine = new EmbeddedEngine(out, o.log, o.consoleUrl ? { consoleUrl: o.consoleUrl } : {});
   const app = buildConsole({
     store: engine.adapters.store,
     graph: graphSpec(),

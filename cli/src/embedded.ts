@@ -37,6 +37,8 @@ export interface EmbeddedRunOptions {
   workers?: number;
   alertTo?: string[];
   alertFrom?: string;
+  /** The console's address (BN_CONSOLE_URL): the alert mail links to the failed run. */
+  consoleUrl?: string;
   /**
    * DuckDB's memory limit for the run (default 512MB: the tables of a month of a million web rows fit;
    * beyond, DuckDB spills to the scratch folder rather than growing the process). Threads: the
@@ -95,6 +97,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
       to: opts.alertTo ?? ['data-team@bottleneck.example'],
       from: opts.alertFrom ?? 'pipeline@bottleneck.example',
       pipelineName: 'BottleNeck pipeline',
+      ...(opts.consoleUrl ? { consoleUrl: opts.consoleUrl } : {}),
     },
     ...(opts.progress ? { progress: opts.progress } : {}),
   });

@@ -129,22 +129,33 @@ export function filterRuns(s: Snapshot, f: { partition?: string; status?: string
     .map(summarize);
 }
 
-/** An asset's materialization history across months: one entry per run that materialized it, oldest month first. */
-export function assetHistory(s: Snapshot, key: string): AssetHistoryEntry[] {
+/**
+ * An asset's history across months: one entry per run that materialized it or tried to. `status`
+ * is `failed` when the run's error names the asset (its compute threw, or a blocking check of it
+ * failed), or when its stage (`stage`, the asset's) failed before naming any asset while the asset
+ * was not made; `error` then says why in words. A failure that kept the asset from being made has
+ * no data version or location (empty). Oldest month first.
+ */
+export function assetHistory(s: Snapshot, key: string, stage?: string): AssetHistoryEntry[] {
   const out: AssetHistoryEntry[] = [];
   for (const r of s.runs) {
     const m = r.materializations[key];
-    if (!m || m.stage === 'reused') continue;
+    if (m?.stage === 'reused') continue;
+    const e = r.error;
+    const failed = e !== null && (e.asset === key || (!m && !e.asset && stage !== undefined && e.stage === stage));
+    if (!m && !failed) continue;
     out.push({
       partition: r.partition,
       runId: r.runId,
       runStatus: r.status,
       startedAt: r.startedAt,
-      rowCount: m.metadata.rowCount ?? null,
-      dataVersion: m.dataVersion,
-      location: m.location,
-      durationMs: m.metadata.durationMs,
+      status: failed ? 'failed' : 'materialized',
+      rowCount: m?.metadata.rowCount ?? null,
+      dataVersion: m?.dataVersion ?? '',
+      location: m?.location ?? '',
+      durationMs: m ? m.metadata.durationMs : (r.stages.find((x) => x.stage === e?.stage)?.durationMs ?? null),
       checks: r.checks.filter((c) => c.asset === key),
+      error: failed ? e : null,
     });
   }
   return out.sort((a, b) => a.partition.localeCompare(b.partition) || a.startedAt.localeCompare(b.startedAt));

@@ -113,11 +113,14 @@ export interface AssetHistoryEntry {
   runId: string;
   runStatus: RunStatus;
   startedAt: string;
+  /** `failed`: the run tried to materialize the asset and failed (`error` says why); data version and location are then empty. */
+  status: 'materialized' | 'failed';
   rowCount: number | null;
   dataVersion: string;
   location: string;
-  durationMs: number;
+  durationMs: number | null;
   checks: CheckResult[];
+  error: RunError | null;
 }
 
 /**

@@ -179,6 +179,7 @@ export async function runService(
             from: alerting.ALERT_FROM,
             pipelineName: alerting.BN_PIPELINE_NAME,
             retryForMs: alerting.BN_ALERT_RETRY_MS,
+            ...(alerting.BN_CONSOLE_URL ? { consoleUrl: alerting.BN_CONSOLE_URL } : {}),
           },
         }
       : {}),

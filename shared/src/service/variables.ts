@@ -343,6 +343,14 @@ const TABLE = [
     kind: 'list',
   },
   {
+    name: 'BN_CONSOLE_URL',
+    meaning:
+      "the console's address as people reach it (https://console.example): alert mails and the CLI's failure output then link to the failed run, <url>/#/runs/<run-id>",
+    services: ['alerter', 'console'],
+    cli: true,
+    kind: 'url',
+  },
+  {
     name: 'BN_CONSOLE_REFRESH_MS',
     meaning: 'how often the console rebuilds its catalog from the store at most (the page polls with ETags), ms',
     default: '2000',

@@ -302,8 +302,20 @@ export class StageRun {
       throw assetErrorBoundary(this.def.stage, asset.key, e);
     }
     const r = checkResultOf(asset, c, outcome);
+    this.logCheck(r);
     this.ctx.progress?.onCheck?.({ ...r, runId: this.run.runId });
     return r;
+  }
+
+  /** A check's outcome in the stage's log (kept with the run record): failed ones at their severity, in words. */
+  private logCheck(r: CheckResult): void {
+    const at = { asset: r.asset, check: r.check, severity: r.severity, blocking: r.blocking, passed: r.passed };
+    if (r.passed) this.ctx.log.info(at, `check ${r.asset}.${r.check} passed`);
+    else
+      this.ctx.log[r.severity === 'ERROR' ? 'error' : 'warn'](
+        at,
+        `check ${r.asset}.${r.check} failed${r.blocking ? ' (blocking)' : ''}: ${r.message ?? r.description}`,
+      );
   }
 
   private async compute(asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> {
@@ -319,6 +331,15 @@ export class StageRun {
       const m = await this.persist(asset, result, conn, t0);
       if (result.kind !== 'table' && result.path) this.ownFiles.set(asset.key, result.path);
       this.progress.materializations[asset.key] = m;
+      this.ctx.log.info(
+        {
+          asset: asset.key,
+          ...(m.metadata.rowCount !== undefined ? { rowCount: m.metadata.rowCount } : {}),
+          durationMs: m.metadata.durationMs,
+          dataVersion: m.dataVersion.slice(0, 12),
+        },
+        `materialized ${asset.key}${m.metadata.rowCount !== undefined ? `: ${m.metadata.rowCount} rows` : ''} in ${m.metadata.durationMs} ms`,
+      );
       this.ctx.progress?.onAsset?.({
         stage: this.def.stage,
         asset: asset.key,
@@ -327,7 +348,9 @@ export class StageRun {
       });
       return true;
     } catch (e) {
-      this.errors.set(asset.key, assetErrorBoundary(this.def.stage, asset.key, e));
+      const err = assetErrorBoundary(this.def.stage, asset.key, e);
+      this.ctx.log.error({ asset: asset.key, code: err.code }, `${asset.key} failed: ${err.message}`);
+      this.errors.set(asset.key, err);
       return false;
     }
   }
@@ -352,6 +375,7 @@ export class StageRun {
     );
     if (exp) {
       results.push(exp);
+      this.logCheck(exp);
       this.ctx.progress?.onCheck?.({ ...exp, runId: this.run.runId });
     }
     this.progress.checks.push(...results);

@@ -39,6 +39,8 @@ export interface AlertConfig {
   pipelineName: string;
   /** How long an alert that cannot be sent is retried, ms (BN_ALERT_RETRY_MS; default a day). */
   retryForMs?: number;
+  /** The console's address (BN_CONSOLE_URL): the mail links to the failed run. */
+  consoleUrl?: string;
 }
 
 /** Everything a stage may use. Adapters are chosen in one place, `wiring.ts` (services, CLI and tests). */

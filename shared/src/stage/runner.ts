@@ -4,6 +4,7 @@ import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
+import { RunLogBuffer, writeStageLog } from '../runs/logs.js';
 import { admitEvent } from './provenance.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
@@ -230,7 +231,7 @@ export function failureOf(
   const err = outageError(e, event, ctx.retryBudgetMs);
   ctx.log.error(
     { ...log, code: isBottleneckError(err) ? err.code : undefined, err: errorMessage(err) },
-    'stage failed',
+    `stage failed: ${errorMessage(err)}`,
   );
   return failedEvent(handler.stage, event, err, ctx.now());
 }
@@ -292,9 +293,12 @@ export async function writeMarker(
  * redelivered the event, the marker check ran out again, and a second `failed` message with the
  * same id went out: two alerts for one run.)
  */
-export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): EventHandler {
+export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): EventHandler {
   return async (event) => {
     const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: handler.stage };
+    // What the stage logs for this run is kept with its run record (redacted, bounded): `bottleneck logs`, the console.
+    const logs = new RunLogBuffer(handler.stage, base.now);
+    const ctx: StageContext = { ...base, log: logs.tee(base.log) };
     const marker = doneMarkerKey(handler.stage, event);
     const deadline = startDeadline(ctx.retryBudgetMs);
     const claim = await claimOrSkip(ctx, marker, event, deadline, log);
@@ -305,6 +309,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     // Only verified facts make a run: an event naming another run's or month's assets is refused
     // before anything is recorded (the bus dead-letters it; the alerter records it as refused).
     admitEvent(event);
+    ctx.log.info({ ...log, consumed: event.type }, `${handler.stage} started on ${event.type}`);
     const t0 = performance.now();
     const record = recordBase(handler, event, ctx.now().toISOString());
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
@@ -328,7 +333,15 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     }
     await publishEvents(bus, out, deadline);
     const durationMs = Math.round(performance.now() - t0);
+    ctx.log.info(
+      { ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs },
+      failed
+        ? `${handler.stage} failed after ${durationMs} ms`
+        : `${handler.stage} handed over ${out.map((o) => o.type).join(', ') || 'nothing'} after ${durationMs} ms`,
+    );
     try {
+      // Before the outcome record: once a record says the stage ended, its log is there (a crash in between writes both again).
+      await withRetry(() => writeStageLog(ctx.store, logs.toLog(event.runId, event.partition)), within(deadline));
       await writeOutcome(ctx, record, event, out, durationMs, deadline);
       await writeMarker(ctx.store, marker, event, out, deadline);
     } catch (e) {
@@ -337,7 +350,6 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       // Failure: the `failed` event is out; another would be a second alert for the same run.
       ctx.log.warn({ ...log, err: errorMessage(e) }, 'failed event published; run record or marker not written');
     }
-    ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
     ctx.progress?.onStage?.({
       stage: handler.stage,
       consumed: event.type,
