@@ -201,6 +201,7 @@ async function execute(
     limits,
     workers,
     ...(consoleUrl ? { consoleUrl } : {}),
+    settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
     // The summary shows a failure to a person; the JSON log lines are for --verbose and machines.
     log: stderrLogger(verbose ? 'info' : json ? 'error' : 'silent'),
     ...(json ? {} : { progress: out.humanProgress(write) }),

@@ -61,6 +61,7 @@ export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
   const { app } = await embeddedConsole(out, {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
     ...(config.BN_CONSOLE_URL ? { consoleUrl: config.BN_CONSOLE_URL } : {}),
+    settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
     log: stderrLogger('error'),
     // The watcher's doings, in words on stdout (the stages' own lines stay quiet).

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { CheckSettings } from '@bottleneck/shared/assets/settings';
 import { ASSETS, STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import { createHash } from 'node:crypto';
 import { ActionRefused, Actions } from '@bottleneck/shared/catalog/actions';
@@ -31,7 +32,7 @@ export class EmbeddedEngine {
     out: string,
     private readonly log?: Logger,
     /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
-    private readonly o: { consoleUrl?: string } = {},
+    private readonly o: { consoleUrl?: string; settings?: CheckSettings } = {},
   ) {
     this.adapters = embeddedAdapters(out);
   }
@@ -45,6 +46,7 @@ export class EmbeddedEngine {
     this.started ??= (async () => {
       const { ctx, close } = await createContext(this.adapters, {
         ...(this.log ? { log: this.log } : {}),
+        ...(this.o.settings ? { settings: this.o.settings } : {}),
         alert: {
           to: ['data-team@bottleneck.example'],
           from: 'pipeline@bottleneck.example',
@@ -231,10 +233,15 @@ export async function embeddedConsole(
     watchLog?: Logger;
     /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
     consoleUrl?: string;
+    /** Thresholds of the month-over-month checks (BN_MOM_*). */
+    settings?: CheckSettings;
   } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
-  const engine = new EmbeddedEngine(out, o.log, o.consoleUrl ? { consoleUrl: o.consoleUrl } : {});
+  const engine = new EmbeddedEngine(out, o.log, {
+    ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
+    ...(o.settings ? { settings: o.settings } : {}),
+  });
   const app = buildConsole({
     store: engine.adapters.store,
     graph: graphSpec(),

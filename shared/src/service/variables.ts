@@ -21,7 +21,11 @@ export interface VariableSpec {
   cli?: boolean;
   /** The command line's default, when it differs. */
   cliDefault?: string;
-  kind: 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
+  /** `decimal`: a non-negative decimal number, kept as its text (bound to SQL as an exact decimal). */
+  kind: 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum' | 'decimal';
+  /** For `int` and `decimal`: the smallest value allowed (inclusive) and the largest. */
+  min?: number;
+  max?: number;
   values?: readonly string[];
 }
 
@@ -278,6 +282,42 @@ const TABLE = [
     default: 'Europe/Paris',
     services: ['publisher'],
     kind: 'string',
+  },
+  {
+    name: 'BN_MOM_REVENUE_CHANGE_PCT',
+    meaning:
+      'month over month (WARN): total revenue may change by at most this many percent against the last published month before it',
+    default: '30',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+  },
+  {
+    name: 'BN_MOM_PRODUCT_COUNT_CHANGE_PCT',
+    meaning: 'month over month (WARN): the number of products may change by at most this many percent',
+    default: '20',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+  },
+  {
+    name: 'BN_MOM_PRICE_RATIO',
+    meaning:
+      "month over month (WARN): a product's price may be at most this many times its previous price, or the previous price at most this many times it (above 1)",
+    default: '2',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+    min: 1.0001,
+  },
+  {
+    name: 'BN_MOM_PRODUCTS_CHURN_PCT',
+    meaning:
+      "month over month (WARN): products that appeared plus products that disappeared may be at most this percent of the previous month's products",
+    default: '10',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
   },
   {
     name: 'SENDGRID_API_KEY',

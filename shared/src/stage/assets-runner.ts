@@ -12,6 +12,7 @@ import type {
   StageDefinition,
 } from '../assets/define.js';
 import { declaredCheck } from '../assets/define.js';
+import { DEFAULT_CHECK_SETTINGS } from '../assets/settings.js';
 import { STAGE_EVENTS, isAssetKey, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
 import type { Db, Json } from '../duck/index.js';
@@ -124,7 +125,8 @@ export function checkResultOf(
   const spec = typeof target === 'string' ? check : declaredCheck(target, check.name);
   const c = { ...check, severity: spec.severity, blocking: spec.blocking };
   const full = { ...(o.metadata ?? {}), ...(o.error ? { error: o.error } : {}) };
-  const found = o.passed ? undefined : (o.message ?? c.found?.(full));
+  // A passed check says something only when it has to (the first month: nothing to compare).
+  const found = o.passed ? o.message : (o.message ?? c.found?.(full));
   // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
   const metadata = capMetadata(full) as Record<string, unknown>;
   const message = found === undefined ? undefined : (capMetadata(found) as string);
@@ -263,6 +265,7 @@ export class StageRun {
       tasks: ctx.tasks,
       limits: ctx.limits,
       log: ctx.log,
+      settings: ctx.settings ?? DEFAULT_CHECK_SETTINGS,
       now: ctx.now,
       db: () => (conn.db ??= this.openScope().connect()),
       input: async (key) => {
@@ -310,7 +313,7 @@ export class StageRun {
   /** A check's outcome in the stage's log (kept with the run record): failed ones at their severity, in words. */
   private logCheck(r: CheckResult): void {
     const at = { asset: r.asset, check: r.check, severity: r.severity, blocking: r.blocking, passed: r.passed };
-    if (r.passed) this.ctx.log.info(at, `check ${r.asset}.${r.check} passed`);
+    if (r.passed) this.ctx.log.info(at, `check ${r.asset}.${r.check} passed${r.message ? `: ${r.message}` : ''}`);
     else
       this.ctx.log[r.severity === 'ERROR' ? 'error' : 'warn'](
         at,
