@@ -62,6 +62,7 @@ export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
     ...(config.BN_CONSOLE_URL ? { consoleUrl: config.BN_CONSOLE_URL } : {}),
     settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
+    ...(config.BN_FILES_DUE_DAY ? { filesDueDay: config.BN_FILES_DUE_DAY } : {}),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
     log: stderrLogger('error'),
     // The watcher's doings, in words on stdout (the stages' own lines stay quiet).
@@ -120,8 +121,14 @@ export async function runsCommand(argv: string[], t: CliTools): Promise<number> 
     import('@bottleneck/shared/adapters/folder-store'),
     import('./console.js'),
   ]);
-  const consoleUrl = (await t.config()).BN_CONSOLE_URL;
-  const s = await new Catalog(new FolderStore(out), graphSpec()).snapshot();
+  const config = await t.config();
+  const consoleUrl = config.BN_CONSOLE_URL;
+  const s = await new Catalog(
+    new FolderStore(out),
+    graphSpec(),
+    () => new Date(),
+    config.BN_FILES_DUE_DAY ? { filesDueDay: config.BN_FILES_DUE_DAY } : {},
+  ).snapshot();
   const runs = filterRuns(s, {
     ...(partition ? { partition } : {}),
     ...(typeof v.status === 'string' ? { status: v.status } : {}),

@@ -77,7 +77,14 @@ export interface WatchOptions {
   intervalMs?: number;
   /** A month's files must be unchanged this long before it runs (files dropped together give one run), ms. */
   settleMs?: number;
+  /** BN_FILES_DUE_DAY: late months are alerted once each (a mail in outbox/), as the alerter does. */
+  filesDueDay?: number;
+  /** BN_CONSOLE_URL: the late month's mail links to it. */
+  consoleUrl?: string;
 }
+
+/** How often `bottleneck ui`'s watcher looks for late months, ms. */
+const LATE_LOOK_MS = 60_000;
 
 /**
  * `bottleneck ui`'s folder watcher: lists incoming/ every intervalMs and keeps a cursor (each
@@ -102,6 +109,7 @@ export class MonthWatcher {
   /** Uploads it could not place, recorded (or found recorded): not written again. */
   readonly unplaced = new Set<string>();
   private wideAt = -Infinity;
+  private lateAt = -Infinity;
 
   constructor(
     private readonly engine: EmbeddedEngine,
@@ -128,6 +136,25 @@ export class MonthWatcher {
     }
   }
 
+  /** Late months (BN_FILES_DUE_DAY) alerted once each, through the same records and queue as the alerter's. */
+  private async late(dueDay: number): Promise<void> {
+    const { store, mailer } = this.engine.adapters;
+    const [{ queueLateAlerts }, { AlertDelivery }] = await Promise.all([
+      import('@bottleneck/alerter/late'),
+      import('@bottleneck/alerter/delivery'),
+    ]);
+    const log = this.o.log ?? silentLogger;
+    const delivery = new AlertDelivery({ store, mailer, log: silentLogger, retryForMs: 24 * 3600_000 });
+    const alert = {
+      to: ['data-team@bottleneck.example'],
+      from: 'pipeline@bottleneck.example',
+      pipelineName: 'BottleNeck pipeline',
+      ...(this.o.consoleUrl ? { consoleUrl: this.o.consoleUrl } : {}),
+    };
+    for (const p of await queueLateAlerts(store, delivery, alert, dueDay, this.now()))
+      log.warn({ partition: p }, `files late for ${p}: alert in outbox/ (once for the month)`);
+  }
+
   /** One look at incoming/: the runs it started. */
   async tick(): Promise<{ partition: string; runId: string }[]> {
     const store = this.engine.adapters.store;
@@ -144,6 +171,10 @@ export class MonthWatcher {
     const wide = this.now().getTime() - this.wideAt >= WIDE_LIST_MS;
     if (wide) this.wideAt = this.now().getTime();
     await this.unrecognised(wide ? await store.list('') : objects);
+    if (this.o.filesDueDay && this.now().getTime() - this.lateAt >= LATE_LOOK_MS) {
+      this.lateAt = this.now().getTime();
+      await this.late(this.o.filesDueDay);
+    }
     const versionOf = (objs: ObjectInfo[]) =>
       createHash('sha256')
         .update(
@@ -182,6 +213,7 @@ export class MonthWatcher {
         !dismissed.has(p) &&
         (!month ||
           month.status === 'waiting-for-files' ||
+          month.status === 'late' ||
           month.status === 'failed' ||
           (month.status === 'stale' && !month.latestRun && !month.published));
       if (!eligible) continue;
@@ -235,6 +267,8 @@ export async function embeddedConsole(
     consoleUrl?: string;
     /** Thresholds of the month-over-month checks (BN_MOM_*). */
     settings?: CheckSettings;
+    /** BN_FILES_DUE_DAY: late months shown as such, and alerted once each (the outbox). */
+    filesDueDay?: number;
   } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
@@ -249,9 +283,17 @@ export async function embeddedConsole(
     ...(o.token ? { token: o.token } : {}),
     ...(o.hosts ? { hosts: o.hosts } : {}),
     refreshMs: o.refreshMs ?? 500,
+    ...(o.filesDueDay ? { filesDueDay: o.filesDueDay } : {}),
   });
   const wlog = o.watchLog ?? o.log;
-  const watcher = o.watch ? new MonthWatcher(engine, { ...o.watch, ...(wlog ? { log: wlog } : {}) }) : null;
+  const watcher = o.watch
+    ? new MonthWatcher(engine, {
+        ...o.watch,
+        ...(wlog ? { log: wlog } : {}),
+        ...(o.filesDueDay ? { filesDueDay: o.filesDueDay } : {}),
+        ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
+      })
+    : null;
   watcher?.start();
   app.addHook('onClose', async () => {
     await watcher?.stop();

@@ -55,6 +55,8 @@ export interface ConsoleOptions {
   hosts?: readonly string[];
   /** How long /readyz waits for its probe (the store) before answering not ready, ms. */
   probeMs?: number;
+  /** BN_FILES_DUE_DAY: months whose files are missing past that day of the following month are `late`. */
+  filesDueDay?: number;
 }
 
 /** Loopback names and addresses: a console on these is reachable from this machine only. */
@@ -162,6 +164,15 @@ function consoleMetrics(cache: SnapshotCache, now: () => Date) {
       for (const p of s.partitions) this.set({ partition: p.partition, status: p.status }, 1);
     },
   });
+  new Gauge({
+    name: 'bn_months_late',
+    help: 'months whose files are missing past BN_FILES_DUE_DAY of the following month (0 when it is not set)',
+    registers: [registry],
+    async collect() {
+      const s = await cache.get();
+      this.set(s.partitions.filter((p) => p.status === 'late').length);
+    },
+  });
   return registry;
 }
 
@@ -170,7 +181,7 @@ const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ err
 /** The console's HTTP server (not listening: the caller listens, tests inject). */
 export function buildConsole(o: ConsoleOptions): FastifyInstance {
   const now = o.now ?? (() => new Date());
-  const catalog = new Catalog(o.store, o.graph, now);
+  const catalog = new Catalog(o.store, o.graph, now, o.filesDueDay ? { filesDueDay: o.filesDueDay } : {});
   const cache = new SnapshotCache(catalog, o.store, o.refreshMs ?? 1_000);
   const hosts = o.hosts ? new Set(o.hosts.map((h) => hostName(h))) : null;
   const codeVersions = o.graph.codeVersions;

@@ -3,6 +3,7 @@ import type { CurrentPointer } from '../published.js';
 import type { StageRecord } from '../runs/record.js';
 import { layout } from '../keys.js';
 import { monthInfo } from './months.js';
+import { lateMonths } from './late.js';
 import { deadLetterOf, pendingRunAlertOf, refusedOf, unrecognisedOf } from './records.js';
 import { assembleRuns, type RecordedStage } from './runs.js';
 import { byMonth, JsonCache, listSources, PARTITION } from './sources.js';
@@ -11,6 +12,7 @@ import type {
   AssetHistoryEntry,
   DeadLetterInfo,
   GraphSpec,
+  PartitionInfo,
   RefusedEvent,
   RunSummary,
   Snapshot,
@@ -47,6 +49,8 @@ export class Catalog {
     private readonly store: ObjectStore,
     private readonly graph: GraphSpec,
     private readonly now: () => Date = () => new Date(),
+    /** BN_FILES_DUE_DAY: months whose files are missing past that day of the following month are `late`. */
+    private readonly o: { filesDueDay?: number } = {},
   ) {
     this.json = new JsonCache(store);
   }
@@ -54,7 +58,9 @@ export class Catalog {
   /** The store as it is now; the previous snapshot when nothing changed. */
   async snapshot(): Promise<Snapshot> {
     const src = await listSources(this.store);
-    if (this.last?.version === src.version) return this.last;
+    // Lateness changes with the clock too: a snapshot is reused only within the same hour when a due day is set.
+    const version = this.o.filesDueDay ? `${src.version}-${this.now().toISOString().slice(0, 13)}` : src.version;
+    if (this.last?.version === version) return this.last;
     const read = <T>(l: typeof src.records) => Promise.all(l.map(async (o) => ({ o, v: await this.json.get<T>(o) })));
 
     const records: RecordedStage[] = (await read<StageRecord>(src.records))
@@ -99,7 +105,7 @@ export class Catalog {
       ...current.keys(),
       ...latestClaims.keys(),
     ]);
-    const partitions = [...months].sort().map((p) =>
+    const info = (p: string) =>
       monthInfo(
         p,
         runs.filter((r) => r.partition === p),
@@ -108,10 +114,11 @@ export class Catalog {
         latestClaims.get(p) ?? null,
         refused.filter((r) => r.partition === p),
         this.graph,
-      ),
-    );
+      );
+    const partitions = [...months].sort().map(info);
+    if (this.o.filesDueDay) markLate(partitions, current, this.now(), this.o.filesDueDay, info);
     this.last = {
-      version: src.version,
+      version,
       builtAt: this.now().toISOString(),
       partitions,
       runs,
@@ -120,6 +127,40 @@ export class Catalog {
     };
     return this.last;
   }
+}
+
+/**
+ * Marks the months late at `now` (status `late`, the words, `late`), and adds the late months the
+ * store has nothing for (no file, no run): those no run would ever show.
+ */
+function markLate(
+  partitions: PartitionInfo[],
+  current: ReadonlyMap<string, CurrentPointer>,
+  now: Date,
+  dueDay: number,
+  info: (p: string) => PartitionInfo,
+): void {
+  const present = new Map(
+    partitions.map((p) => [p.partition, new Set(p.incoming.filter((f) => f.present).map((f) => f.name))]),
+  );
+  const late = lateMonths(
+    { known: partitions.map((p) => p.partition), present, published: new Set(current.keys()) },
+    now,
+    dueDay,
+  );
+  for (const l of late) {
+    let p = partitions.find((x) => x.partition === l.partition);
+    if (!p) {
+      p = info(l.partition);
+      partitions.push(p);
+    }
+    // A run in flight says more than lateness (its files came meanwhile, or it is failing for them).
+    if (p.status === 'running') continue;
+    p.status = 'late';
+    p.words = p.latestRun?.error ? `${l.words}; its latest run failed: ${p.latestRun.error.words}` : l.words;
+    p.late = { lateSince: l.lateSince, missing: l.missing };
+  }
+  partitions.sort((a, b) => a.partition.localeCompare(b.partition));
 }
 
 /** Runs of a snapshot, filtered (partition, status), newest first. */

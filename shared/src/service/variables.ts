@@ -270,6 +270,16 @@ const TABLE = [
     kind: 'string',
   },
   {
+    name: 'BN_FILES_DUE_DAY',
+    meaning:
+      "day of the following month by which a month's three files are due (5: November's by 5 December, Paris time); past it, a month with a file missing and nothing published is late: a status in the console, bn_months_late, one alert per month, and the schedule records it as late instead of running it; unset: no lateness",
+    services: ['console', 'alerter', 'publisher'],
+    cli: true,
+    kind: 'int',
+    min: 1,
+    max: 28,
+  },
+  {
     name: 'BN_SCHEDULE_CRON',
     meaning: 'monthly trigger (cron)',
     default: '0 9 15 * *',
