@@ -249,6 +249,36 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     expect(loaded.filter((m) => m.includes('/node_modules/exceljs/'))).toEqual([]);
   });
 
+  it('with BN_CONSOLE_URL, the failure output and the alert mail link to the failed run; its log says why', async () => {
+    const input = await month((d) =>
+      editSheet(join(d, 'erp.xlsx'), (ws) => {
+        ws.getCell('C12').value = 'vingt euros';
+      }),
+    );
+    const out = await tmp('bn-out-');
+    const env = { BN_CONSOLE_URL: 'https://console.example/' };
+    const r = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12'], env);
+    expect(r.code).toBe(1);
+    const runId = /^Run (\S+) for 2026-12 FAILED/m.exec(r.stdout)?.[1];
+    const link = `https://console.example/#/runs/${runId}`;
+    expect(r.stdout).toContain(`\nIn the console: ${link}\n`);
+    const outbox = (await readdir(join(out, 'outbox'))).filter((f) => f.endsWith('.json'));
+    const mail = JSON.parse(await readFile(join(out, 'outbox', outbox[0]!), 'utf8')) as Failure['mail'];
+    expect(mail.content.find((c) => c.type === 'text/plain')!.value).toContain(
+      `\n\nOpen the run in the console: ${link}`,
+    );
+    expect(mail.content.find((c) => c.type === 'text/html')!.value).toContain(`<a href="${link}">${link}</a>`);
+    const json = await cli(['run', '--input', input, '--out', out, '--partition', '2026-12', '--json'], env);
+    const summary = JSON.parse(json.stdout) as { runId: string; link: string };
+    expect(summary.link).toBe(`https://console.example/#/runs/${summary.runId}`);
+    // The stage's log, kept with the run record, names the asset and the cell.
+    const logs = await cli(['logs', runId!, '--out', out, '--stage', 'clean', '--level', 'error']);
+    expect(logs.code).toBe(0);
+    expect(logs.stdout).toContain(
+      'ERROR  clean      erp_clean failed: erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number.',
+    );
+  });
+
   it('escapes the message in the HTML alert', async () => {
     const f = await runBad(
       await month((d) =>

@@ -161,6 +161,79 @@ describe('console API: reading', () => {
     expect(r.downstream).toContain('revenue_per_product');
     expect((await get('/api/assets/nope')).statusCode).toBe(404);
   });
+
+  it("GET /api/runs/:runId/logs: each stage's log records of the run, filtered by stage, level and text", async () => {
+    const r = await get(`/api/runs/${store.failedRunId}/logs`);
+    expect(r.statusCode).toBe(200);
+    const body = r.json<{
+      runId: string;
+      partition: string;
+      stages: string[];
+      records: { time: string; level: string; stage: string; msg: string; [k: string]: unknown }[];
+      dropped: number;
+    }>();
+    expect(Object.keys(body).sort()).toEqual(['dropped', 'partition', 'records', 'runId', 'stages']);
+    expect(body).toMatchObject({
+      runId: store.failedRunId,
+      partition: FAILED,
+      stages: ['ingest', 'alerter'],
+      dropped: 0,
+    });
+    expect(body.records[0]).toMatchObject({ level: 'info', stage: 'ingest', msg: 'ingest started on trigger' });
+    expect(body.records.filter((x) => x.level === 'error')).toEqual([
+      expect.objectContaining({
+        stage: 'ingest',
+        asset: 'raw_erp',
+        check: 'vital',
+        msg: 'check raw_erp.vital failed (blocking): erp.xlsx is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again',
+      }),
+      expect.objectContaining({
+        stage: 'ingest',
+        code: 'BN_ERR_INPUT_CORRUPT',
+        msg: expect.stringMatching(/^stage failed: erp\.xlsx is truncated or corrupt/),
+      }),
+    ]);
+    expect(body.records.some((x) => x.stage === 'alerter' && x.msg === 'alert sent')).toBe(true);
+    const errors = (await get(`/api/runs/${store.failedRunId}/logs?level=error`)).json<typeof body>().records;
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((x) => x.level === 'error')).toBe(true);
+    const alerter = (await get(`/api/runs/${store.failedRunId}/logs?stage=alerter`)).json<typeof body>();
+    expect(new Set(alerter.records.map((x) => x.stage))).toEqual(new Set(['alerter']));
+    expect(alerter.stages).toEqual(['ingest', 'alerter']);
+    const q = (await get(`/api/runs/${store.failedRunId}/logs?q=TRUNCATED`)).json<typeof body>().records;
+    expect(q.length).toBeGreaterThan(0);
+    expect(q.every((x) => JSON.stringify(x).toLowerCase().includes('truncated'))).toBe(true);
+    const ok = (await get(`/api/runs/${store.publishedRunId}/logs`)).json<typeof body>();
+    expect(ok.stages).toEqual(['ingest', 'clean', 'merge', 'analytics', 'publisher']);
+    expect(ok.records.filter((x) => x.msg.startsWith('materialized merged_with_revenue: '))).toHaveLength(1);
+    expect((await get(`/api/runs/${store.failedRunId}/logs?stage=kafka`)).json()).toEqual({
+      error: 'bad request',
+      message: 'stage must be one of ingest, clean, merge, analytics, publisher, alerter (got "kafka")',
+    });
+    expect((await get(`/api/runs/${store.failedRunId}/logs?level=loud`)).statusCode).toBe(400);
+    expect((await get('/api/runs/2026-01-nope/logs')).statusCode).toBe(404);
+    expect((await get('/api/runs/bad%20id/logs')).statusCode).toBe(400);
+  });
+
+  it('GET /api/assets/:key: failed materializations are in the history with their error, beside the successes', async () => {
+    const r = (await get('/api/assets/raw_erp')).json<{
+      history: { partition: string; runId: string; status: string; dataVersion: string; error: any }[];
+    }>();
+    const failed = r.history.find((h) => h.runId === store.failedRunId);
+    // raw_erp was made, and its blocking check refused it: a failed materialization, with the error and the check.
+    expect(failed).toMatchObject({ partition: FAILED, status: 'failed', runStatus: 'failed' });
+    expect(failed!.error).toMatchObject({ stage: 'ingest', asset: 'raw_erp', code: 'BN_ERR_INPUT_CORRUPT' });
+    expect((failed as unknown as { checks: { check: string; passed: boolean }[] }).checks).toEqual([
+      expect.objectContaining({ check: 'vital', passed: false }),
+    ]);
+    expect(r.history.find((h) => h.runId === store.publishedRunId)).toMatchObject({
+      status: 'materialized',
+      error: null,
+    });
+    // Downstream assets the failure stopped were never tried: not failures of theirs.
+    const merged = (await get('/api/assets/merged_with_revenue')).json<{ history: { runId: string }[] }>();
+    expect(merged.history.map((h) => h.runId)).not.toContain(store.failedRunId);
+  });
 });
 
 describe('console API: actions', () => {
@@ -396,6 +469,31 @@ describe('console service: configuration', () => {
   });
 });
 
+describe('bottleneck logs', () => {
+  it("prints a run's log records as lines, filtered by stage and level, or as the API's JSON", async () => {
+    const { cli } = await import('./helpers.js');
+    const r = await cli(['logs', store.failedRunId, '--out', store.out, '--level', 'warn']);
+    expect(r.code).toBe(0);
+    const [head, ...lines] = r.stdout.trim().split('\n');
+    expect(head).toMatch(
+      new RegExp(`^run ${store.failedRunId} \\(${FAILED}, failed\\): \\d+ log records? at warn or above$`),
+    );
+    expect(lines.length).toBeGreaterThan(0);
+    for (const l of lines) expect(l).toMatch(/^\S+Z {2}(WARN |ERROR) {2}(ingest|alerter) +\S/);
+    expect(r.stdout).toContain('check raw_erp.vital failed (blocking): erp.xlsx is truncated or corrupt');
+    const j = await cli(['logs', store.failedRunId, '--out', store.out, '--stage', 'alerter', '--json']);
+    const body = JSON.parse(j.stdout) as { runId: string; records: { stage: string }[]; dropped: number };
+    expect(body.runId).toBe(store.failedRunId);
+    expect(body.records.length).toBeGreaterThan(0);
+    expect(body.records.every((x) => x.stage === 'alerter')).toBe(true);
+    const unknown = await cli(['logs', '2026-01-nope', '--out', store.out]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`no run 2026-01-nope recorded in ${store.out}`);
+    const badLevel = await cli(['logs', store.failedRunId, '--out', store.out, '--level', 'loud']);
+    expect(badLevel.stderr).toContain('--level must be one of debug, info, warn, error (got "loud")');
+  });
+});
+
 describe('bottleneck runs', () => {
   it('lists the recorded runs of a month as JSON, and refuses a bad status', async () => {
     const { cli } = await import('./helpers.js');
@@ -404,6 +502,23 @@ describe('bottleneck runs', () => {
     const runs = (JSON.parse(r.stdout) as { runs: { partition: string; status: string }[] }).runs;
     expect(runs.length).toBeGreaterThan(0);
     expect(runs.every((x) => x.partition === PUBLISHED)).toBe(true);
+    const failed = await cli(['runs', '--out', store.out, '--status', 'failed'], {
+      BN_CONSOLE_URL: 'https://console.example/ops/',
+    });
+    expect(failed.code).toBe(0);
+    const lines = failed.stdout.trim().split('\n');
+    // Only failed runs: each with its error in words and its link; no month summary after them.
+    const runLines = lines.filter((l) => /^\d{4}-\d{2}-\S+ {2}\d{4}-\d{2} /.test(l));
+    expect(runLines.length).toBeGreaterThan(0);
+    expect(runLines.every((l) => l.split(/ +/)[2] === 'failed')).toBe(true);
+    expect(failed.stdout).not.toContain(store.publishedRunId);
+    expect(failed.stdout).toContain(`    https://console.example/ops/#/runs/${store.failedRunId}\n`);
+    expect(lines.filter((l) => /^\d{4}-\d{2} {2}\S/.test(l))).toEqual([]);
+    const none = await cli(['runs', '--out', store.out, '--status', 'superseded', '--partition', PUBLISHED]);
+    expect(none.stdout).toBe(`no superseded run recorded in ${store.out} for ${PUBLISHED}\n`);
+    const month = await cli(['runs', '--out', store.out, '--partition', PUBLISHED]);
+    expect(month.stdout).not.toContain(store.failedRunId);
+    expect(month.stdout).toMatch(new RegExp(`\\n${PUBLISHED} {2}\\S`));
     const bad = await cli(['runs', '--out', store.out, '--status', 'exploded']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(

@@ -43,6 +43,10 @@ Usage:
   bottleneck reexecute RUN_ID [--out DIR] [--json]
       Re-executes a failed run from its failed stage, reusing the run's upstream assets: with
       --out, here; without, through the services (Kafka and the bucket, S3_* settings).
+  bottleneck logs RUN_ID [--out DIR] [--stage S] [--level L] [--q TEXT] [--json]
+      Prints what each stage logged for the run (kept with its run record, secrets redacted, at
+      most 200 records per stage): --stage one stage, --level that level or above (debug, info,
+      warn, error), --q records containing TEXT. Without --out, from the bucket (S3_* settings).
 
 Exit codes: 0 success, 1 the run failed (see the dead-letter record), 2 usage or configuration
 error, 69 Kafka could not be reached (trigger), 70 internal error, 130 interrupted.
@@ -191,15 +195,18 @@ async function execute(
   const workers = config.BN_EXCEL_WORKERS;
   const write = (s: string) => process.stdout.write(s);
   if (!json) write(`bottleneck run: partition ${o.partition}, input ${o.input}\n`);
+  const consoleUrl = config.BN_CONSOLE_URL;
   const summary = await runEmbedded({
     ...o,
     limits,
     workers,
+    ...(consoleUrl ? { consoleUrl } : {}),
+    settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
     // The summary shows a failure to a person; the JSON log lines are for --verbose and machines.
     log: stderrLogger(verbose ? 'info' : json ? 'error' : 'silent'),
     ...(json ? {} : { progress: out.humanProgress(write) }),
   });
-  write(json ? out.jsonSummary(summary) : out.humanSummary(summary));
+  write(json ? out.jsonSummary(summary, consoleUrl) : out.humanSummary(summary, consoleUrl));
   return summary.status === 'succeeded' ? EXIT.OK : EXIT.RUN_FAILED;
 }
 
@@ -335,6 +342,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./console-commands.js')).backfillCommand(rest, tools);
       case 'reexecute':
         return await (await import('./console-commands.js')).reexecuteCommand(rest, tools);
+      case 'logs':
+        return await (await import('./console-commands.js')).logsCommand(rest, tools);
       case undefined:
       case 'help':
       case '--help':
@@ -354,6 +363,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 process.on('SIGINT', () => process.exit(EXIT.INTERRUPTED));
+// Output piped into a reader that stopped (`bottleneck logs RUN | head`): done, not a crash.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.OK);
+  throw e;
+});
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import type { CliTools } from './bin.js';
+import { runLink } from '@bottleneck/shared/links';
 import { errorMessage } from '@bottleneck/shared/errors/index';
 import type { RunDetail, RunSummary, Snapshot } from '@bottleneck/shared/catalog/index';
 
@@ -23,12 +24,13 @@ async function outDir(t: CliTools, v: unknown, cmd: string): Promise<string> {
 
 const seconds = (ms: number | null) => (ms === null ? '' : `${(ms / 1000).toFixed(1)} s`);
 
-function runLine(r: RunSummary | RunDetail): string {
+function runLine(r: RunSummary | RunDetail, consoleUrl?: string): string {
+  const link = consoleUrl && r.status === 'failed' ? `\n    ${runLink(consoleUrl, r.runId)}` : '';
   const stages = r.stages
     .filter((s) => s.stage !== 'alerter')
     .map((s) => `${s.stage}:${s.status}`)
     .join(' ');
-  return `${r.runId}  ${r.partition}  ${r.status.padEnd(10)}  ${r.trigger.source.padEnd(11)}  ${r.startedAt}  ${seconds(r.durationMs).padStart(7)}  ${stages}${r.error ? `\n    ${r.error.words}` : ''}\n`;
+  return `${r.runId}  ${r.partition}  ${r.status.padEnd(10)}  ${r.trigger.source.padEnd(11)}  ${r.startedAt}  ${seconds(r.durationMs).padStart(7)}  ${stages}${r.error ? `\n    ${r.error.words}` : ''}${link}\n`;
 }
 
 export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
@@ -58,6 +60,9 @@ export async function uiCommand(argv: string[], t: CliTools): Promise<number> {
   const [{ embeddedConsole }, { stderrLogger }] = await Promise.all([import('./console.js'), import('./log.js')]);
   const { app } = await embeddedConsole(out, {
     ...(config.BN_CONSOLE_TOKEN ? { token: config.BN_CONSOLE_TOKEN } : {}),
+    ...(config.BN_CONSOLE_URL ? { consoleUrl: config.BN_CONSOLE_URL } : {}),
+    settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
+    ...(config.BN_FILES_DUE_DAY ? { filesDueDay: config.BN_FILES_DUE_DAY } : {}),
     refreshMs: Math.min(config.BN_CONSOLE_REFRESH_MS, 1000),
     log: stderrLogger('error'),
     // The watcher's doings, in words on stdout (the stages' own lines stay quiet).
@@ -116,7 +121,14 @@ export async function runsCommand(argv: string[], t: CliTools): Promise<number> 
     import('@bottleneck/shared/adapters/folder-store'),
     import('./console.js'),
   ]);
-  const s = await new Catalog(new FolderStore(out), graphSpec()).snapshot();
+  const config = await t.config();
+  const consoleUrl = config.BN_CONSOLE_URL;
+  const s = await new Catalog(
+    new FolderStore(out),
+    graphSpec(),
+    () => new Date(),
+    config.BN_FILES_DUE_DAY ? { filesDueDay: config.BN_FILES_DUE_DAY } : {},
+  ).snapshot();
   const runs = filterRuns(s, {
     ...(partition ? { partition } : {}),
     ...(typeof v.status === 'string' ? { status: v.status } : {}),
@@ -125,9 +137,12 @@ export async function runsCommand(argv: string[], t: CliTools): Promise<number> 
     write(JSON.stringify({ runs }, null, 2) + '\n');
     return t.EXIT.OK;
   }
-  if (!runs.length) write(`no run recorded in ${out}${partition ? ` for ${partition}` : ''}\n`);
-  for (const r of runs) write(runLine(r));
-  const months = s.partitions.filter((p) => !partition || p.partition === partition);
+  const status = typeof v.status === 'string' ? v.status : undefined;
+  if (!runs.length)
+    write(`no ${status ? `${status} ` : ''}run recorded in ${out}${partition ? ` for ${partition}` : ''}\n`);
+  for (const r of runs) write(runLine(r, consoleUrl));
+  // The months' states are a summary of everything: shown only when the runs are not filtered by status.
+  const months = status ? [] : s.partitions.filter((p) => !partition || p.partition === partition);
   if (months.length) write(`\n${months.map((p) => `${p.partition}  ${p.status.padEnd(17)}  ${p.words}`).join('\n')}\n`);
   return t.EXIT.OK;
 }
@@ -195,7 +210,8 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
   if (v.out !== undefined) {
     const out = await outDir(t, v.out, 'backfill');
     const { EmbeddedEngine } = await import('./console.js');
-    const engine = new EmbeddedEngine(out);
+    const consoleUrl = (await t.config()).BN_CONSOLE_URL;
+    const engine = new EmbeddedEngine(out, undefined, consoleUrl ? { consoleUrl } : {});
     try {
       const rec = await (await engine.actions()).backfill(from, to, { snapshot: await engine.catalog.snapshot() });
       if (!v.json) {
@@ -205,7 +221,11 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
       await engine.idle();
       const progress = backfillProgress(rec, await engine.catalog.snapshot());
       if (v.json) write(JSON.stringify(progress, null, 2) + '\n');
-      else for (const r of progress.runs) write(`  ${r.partition}  ${r.runId}  ${r.status}\n`);
+      else
+        for (const r of progress.runs)
+          write(
+            `  ${r.partition}  ${r.runId}  ${r.status}${consoleUrl && r.status === 'failed' ? `  ${runLink(consoleUrl, r.runId)}` : ''}\n`,
+          );
       return progress.status === 'done' ? t.EXIT.OK : t.EXIT.RUN_FAILED;
     } finally {
       await engine.close();
@@ -272,6 +292,7 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
   const runId = positionals[0];
   if (!runId || positionals.length > 1 || !/^[A-Za-z0-9._-]{1,128}$/.test(runId))
     t.usage('reexecute needs one RUN_ID (see `bottleneck runs`)');
+  const consoleUrl = (await t.config()).BN_CONSOLE_URL;
   const [{ Catalog }, { ActionRefused, Actions }, { graphSpec }] = await Promise.all([
     import('@bottleneck/shared/catalog/index'),
     import('@bottleneck/shared/catalog/actions'),
@@ -287,14 +308,14 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
     if (v.json) write(JSON.stringify(run ?? r, null, 2) + '\n');
     else
       write(
-        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run)}` : r.pending ? ' recorded as pending: Kafka did not take it yet, the console service sends it when Kafka is back\n' : ' sent to the services\n'}`,
+        `re-execution of ${runId} from ${r.fromStage}: run ${r.runId}${run ? `\n${runLine(run, consoleUrl)}` : r.pending ? ' recorded as pending: Kafka did not take it yet, the console service sends it when Kafka is back\n' : ' sent to the services\n'}`,
       );
     return !run || run.status === 'published' || run.status === 'succeeded' ? t.EXIT.OK : t.EXIT.RUN_FAILED;
   };
   if (v.out !== undefined) {
     const out = await outDir(t, v.out, 'reexecute');
     const { EmbeddedEngine } = await import('./console.js');
-    const engine = new EmbeddedEngine(out);
+    const engine = new EmbeddedEngine(out, undefined, consoleUrl ? { consoleUrl } : {});
     try {
       const r = await (await engine.actions()).reexecute(runId, await engine.catalog.snapshot()).catch(refused);
       if (typeof r === 'number') return r;
@@ -323,5 +344,78 @@ export async function reexecuteCommand(argv: string[], t: CliTools): Promise<num
     return unreachable(e, t);
   } finally {
     await bus.close().catch(() => undefined);
+  }
+}
+
+/** One log record as a line a person reads: time, level, stage, message, then the other fields. */
+export function logLine(r: import('@bottleneck/shared/runs/logs').LogRecord): string {
+  const { time, level, stage, msg, ...fields } = r;
+  const rest = Object.keys(fields).length ? `  ${JSON.stringify(fields)}` : '';
+  return `${time}  ${level.toUpperCase().padEnd(5)}  ${stage.padEnd(9)}  ${msg}${rest}\n`;
+}
+
+export async function logsCommand(argv: string[], t: CliTools): Promise<number> {
+  const { values: v, positionals } = t.parse(
+    argv,
+    {
+      out: { type: 'string' },
+      stage: { type: 'string' },
+      level: { type: 'string' },
+      q: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    true,
+  );
+  if (v.help) return (write(t.help), t.EXIT.OK);
+  const runId = positionals[0];
+  if (!runId || positionals.length > 1 || !/^[A-Za-z0-9._-]{1,128}$/.test(runId))
+    t.usage('logs needs one RUN_ID (see `bottleneck runs`)');
+  const { LOG_LEVELS, LOG_STAGES, readRunLogs } = await import('@bottleneck/shared/runs/logs');
+  const stage = v.stage === undefined ? undefined : String(v.stage);
+  const level = v.level === undefined ? undefined : String(v.level);
+  if (stage !== undefined && !(LOG_STAGES as readonly string[]).includes(stage))
+    t.usage(`--stage must be one of ${LOG_STAGES.join(', ')} (got ${JSON.stringify(stage)})`);
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level))
+    t.usage(`--level must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level)})`);
+  const [{ Catalog }, { graphSpec }] = await Promise.all([
+    import('@bottleneck/shared/catalog/index'),
+    import('./console.js'),
+  ]);
+  let store: import('@bottleneck/shared/ports/object-store').ObjectStore & { close?: () => void };
+  let where: string;
+  if (v.out !== undefined) {
+    const out = await outDir(t, v.out, 'logs');
+    const { FolderStore } = await import('@bottleneck/shared/adapters/folder-store');
+    store = new FolderStore(out);
+    where = out;
+  } else {
+    const config = await t.config();
+    if (!config.S3_BUCKET)
+      t.usage('logs reads the run records: give --out DIR (a folder store), or S3_BUCKET (and S3_*) for the services');
+    store = await bucketStore({ ...config, S3_BUCKET: config.S3_BUCKET });
+    where = `s3://${config.S3_BUCKET}`;
+  }
+  try {
+    const s = await new Catalog(store, graphSpec()).snapshot();
+    const run = s.runs.find((r) => r.runId === runId);
+    if (!run) t.usage(`no run ${runId} recorded in ${where} (see \`bottleneck runs\`)`);
+    const logs = await readRunLogs(store, run, LOG_STAGES, {
+      ...(stage ? { stage } : {}),
+      ...(level ? { level: level as (typeof LOG_LEVELS)[number] } : {}),
+      ...(typeof v.q === 'string' ? { q: v.q } : {}),
+    });
+    if (v.json) {
+      write(JSON.stringify(logs, null, 2) + '\n');
+      return t.EXIT.OK;
+    }
+    write(
+      `run ${runId} (${run.partition}, ${run.status}): ${logs.records.length} log record${logs.records.length === 1 ? '' : 's'}${stage ? ` of ${stage}` : ''}${level ? ` at ${level} or above` : ''}${logs.dropped ? `; ${logs.dropped} dropped past the bound` : ''}\n`,
+    );
+    if (!logs.stages.length)
+      write('  no stage of this run kept a log (runs recorded before logs were kept have none)\n');
+    for (const r of logs.records) write(logLine(r));
+    return t.EXIT.OK;
+  } finally {
+    store.close?.();
   }
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { CheckSettings } from '@bottleneck/shared/assets/settings';
 import { ASSETS, STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import { createHash } from 'node:crypto';
 import { ActionRefused, Actions } from '@bottleneck/shared/catalog/actions';
@@ -32,6 +33,8 @@ export class EmbeddedEngine {
   constructor(
     out: string,
     private readonly log?: Logger,
+    /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
+    private readonly o: { consoleUrl?: string; settings?: CheckSettings } = {},
   ) {
     this.adapters = embeddedAdapters(out);
   }
@@ -45,10 +48,12 @@ export class EmbeddedEngine {
     this.started ??= (async () => {
       const { ctx, close } = await createContext(this.adapters, {
         ...(this.log ? { log: this.log } : {}),
+        ...(this.o.settings ? { settings: this.o.settings } : {}),
         alert: {
           to: ['data-team@bottleneck.example'],
           from: 'pipeline@bottleneck.example',
           pipelineName: 'BottleNeck pipeline',
+          ...(this.o.consoleUrl ? { consoleUrl: this.o.consoleUrl } : {}),
         },
       });
       this.closeContext = close;
@@ -76,7 +81,14 @@ export interface WatchOptions {
   intervalMs?: number;
   /** A month's files must be unchanged this long before it runs (files dropped together give one run), ms. */
   settleMs?: number;
+  /** BN_FILES_DUE_DAY: late months are alerted once each (a mail in outbox/), as the alerter does. */
+  filesDueDay?: number;
+  /** BN_CONSOLE_URL: the late month's mail links to it. */
+  consoleUrl?: string;
 }
+
+/** How often `bottleneck ui`'s watcher looks for late months, ms. */
+const LATE_LOOK_MS = 60_000;
 
 /**
  * `bottleneck ui`'s folder watcher: lists incoming/ every intervalMs and keeps a cursor (each
@@ -101,6 +113,7 @@ export class MonthWatcher {
   /** Uploads it could not place, recorded (or found recorded): not written again. */
   readonly unplaced = new Set<string>();
   private wideAt = -Infinity;
+  private lateAt = -Infinity;
 
   constructor(
     private readonly engine: EmbeddedEngine,
@@ -127,6 +140,25 @@ export class MonthWatcher {
     }
   }
 
+  /** Late months (BN_FILES_DUE_DAY) alerted once each, through the same records and queue as the alerter's. */
+  private async late(dueDay: number): Promise<void> {
+    const { store, mailer } = this.engine.adapters;
+    const [{ queueLateAlerts }, { AlertDelivery }] = await Promise.all([
+      import('@bottleneck/alerter/late'),
+      import('@bottleneck/alerter/delivery'),
+    ]);
+    const log = this.o.log ?? silentLogger;
+    const delivery = new AlertDelivery({ store, mailer, log: silentLogger, retryForMs: 24 * 3600_000 });
+    const alert = {
+      to: ['data-team@bottleneck.example'],
+      from: 'pipeline@bottleneck.example',
+      pipelineName: 'BottleNeck pipeline',
+      ...(this.o.consoleUrl ? { consoleUrl: this.o.consoleUrl } : {}),
+    };
+    for (const p of await queueLateAlerts(store, delivery, alert, dueDay, this.now()))
+      log.warn({ partition: p }, `files late for ${p}: alert in outbox/ (once for the month)`);
+  }
+
   /** One look at incoming/: the runs it started. */
   async tick(): Promise<{ partition: string; runId: string }[]> {
     const store = this.engine.adapters.store;
@@ -143,6 +175,10 @@ export class MonthWatcher {
     const wide = this.now().getTime() - this.wideAt >= WIDE_LIST_MS;
     if (wide) this.wideAt = this.now().getTime();
     await this.unrecognised(wide ? await store.list('') : objects);
+    if (this.o.filesDueDay && this.now().getTime() - this.lateAt >= LATE_LOOK_MS) {
+      this.lateAt = this.now().getTime();
+      await this.late(this.o.filesDueDay);
+    }
     const versionOf = (objs: ObjectInfo[]) =>
       createHash('sha256')
         .update(
@@ -181,6 +217,7 @@ export class MonthWatcher {
         !dismissed.has(p) &&
         (!month ||
           month.status === 'waiting-for-files' ||
+          month.status === 'late' ||
           month.status === 'failed' ||
           (month.status === 'stale' && !month.latestRun && !month.published));
       if (!eligible) continue;
@@ -230,10 +267,19 @@ export async function embeddedConsole(
     watch?: WatchOptions | false;
     /** Where the folder watcher says what it started or refused (default: `log`). */
     watchLog?: Logger;
+    /** The console's address (BN_CONSOLE_URL): alert mails link to the failed run. */
+    consoleUrl?: string;
+    /** Thresholds of the month-over-month checks (BN_MOM_*). */
+    settings?: CheckSettings;
+    /** BN_FILES_DUE_DAY: late months shown as such, and alerted once each (the outbox). */
+    filesDueDay?: number;
   } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
-  const engine = new EmbeddedEngine(out, o.log);
+  const engine = new EmbeddedEngine(out, o.log, {
+    ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
+    ...(o.settings ? { settings: o.settings } : {}),
+  });
   const app = buildConsole({
     store: engine.adapters.store,
     graph: graphSpec(),
@@ -241,9 +287,17 @@ export async function embeddedConsole(
     ...(o.token ? { token: o.token } : {}),
     ...(o.hosts ? { hosts: o.hosts } : {}),
     refreshMs: o.refreshMs ?? 500,
+    ...(o.filesDueDay ? { filesDueDay: o.filesDueDay } : {}),
   });
   const wlog = o.watchLog ?? o.log;
-  const watcher = o.watch ? new MonthWatcher(engine, { ...o.watch, ...(wlog ? { log: wlog } : {}) }) : null;
+  const watcher = o.watch
+    ? new MonthWatcher(engine, {
+        ...o.watch,
+        ...(wlog ? { log: wlog } : {}),
+        ...(o.filesDueDay ? { filesDueDay: o.filesDueDay } : {}),
+        ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
+      })
+    : null;
   watcher?.start();
   app.addHook('onClose', async () => {
     await watcher?.stop();

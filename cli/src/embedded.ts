@@ -15,6 +15,7 @@ import {
 } from '@bottleneck/shared';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
+import type { CheckSettings } from '@bottleneck/shared/assets/settings';
 import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import type { Logger, ProgressListener } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages } from '@bottleneck/shared/wiring';
@@ -38,6 +39,10 @@ export interface EmbeddedRunOptions {
   workers?: number;
   alertTo?: string[];
   alertFrom?: string;
+  /** The console's address (BN_CONSOLE_URL): the alert mail links to the failed run. */
+  consoleUrl?: string;
+  /** Thresholds of the month-over-month checks (BN_MOM_*); the defaults when unset. */
+  settings?: CheckSettings;
   /**
    * DuckDB's memory limit for the run (default 512MB: the tables of a month of a million web rows fit;
    * beyond, DuckDB spills to the scratch folder rather than growing the process). Threads: the
@@ -98,12 +103,14 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     duckdb: { threads: Math.max(1, availableParallelism()), memoryLimit: opts.duckdbMemoryLimit ?? '512MB' },
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
+    ...(opts.settings ? { settings: opts.settings } : {}),
     ...(opts.limits ? { limits: opts.limits } : {}),
     now,
     alert: {
       to: opts.alertTo ?? ['data-team@bottleneck.example'],
       from: opts.alertFrom ?? 'pipeline@bottleneck.example',
       pipelineName: 'BottleNeck pipeline',
+      ...(opts.consoleUrl ? { consoleUrl: opts.consoleUrl } : {}),
     },
     ...(opts.progress ? { progress: opts.progress } : {}),
   });

@@ -1,4 +1,5 @@
 import type { CheckResult, Materialization } from '@bottleneck/shared';
+import { runLink } from '@bottleneck/shared/links';
 import type { ProgressListener } from '@bottleneck/shared/stage/context';
 import type { RunSummary } from './embedded.js';
 
@@ -35,7 +36,7 @@ export function humanProgress(write: (s: string) => void): ProgressListener {
 }
 
 /** The summary table at the end of a run. */
-export function humanSummary(s: RunSummary): string {
+export function humanSummary(s: RunSummary, consoleUrl?: string): string {
   const lines: string[] = [''];
   if (s.status === 'succeeded') {
     lines.push(`Run ${s.runId} for ${s.partition} succeeded in ${s.durationMs} ms.`, '');
@@ -61,12 +62,13 @@ export function humanSummary(s: RunSummary): string {
     lines.push('Nothing was published for this run.');
     if (s.deadLetter) lines.push(`Dead-letter record: ${s.deadLetter}`);
     if (s.alert) lines.push(`Alert (SendGrid payload): ${s.alert}`);
+    if (consoleUrl) lines.push(`In the console: ${runLink(consoleUrl, s.runId)}`);
   }
   return lines.join('\n') + '\n';
 }
 
 /** The machine-readable result: one JSON object, money as a string with two decimals. */
-export function jsonSummary(s: RunSummary): string {
+export function jsonSummary(s: RunSummary, consoleUrl?: string): string {
   return (
     JSON.stringify({
       status: s.status,
@@ -87,6 +89,7 @@ export function jsonSummary(s: RunSummary): string {
       deadLetter: s.deadLetter,
       alert: s.alert,
       error: s.error,
+      ...(consoleUrl && s.status !== 'succeeded' ? { link: runLink(consoleUrl, s.runId) } : {}),
       durationMs: s.durationMs,
     }) + '\n'
   );

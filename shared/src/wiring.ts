@@ -15,6 +15,7 @@ import type { ObjectStore } from './ports/object-store.js';
 import type { ConfigFor, ServiceName } from './service/variables.js';
 import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler } from './stage/context.js';
 import { silentLogger } from './stage/context.js';
+import type { CheckSettings } from './assets/settings.js';
 import { StoreIO } from './stage/io.js';
 import { bindStage } from './stage/runner.js';
 import { s3ClientSettingsFor } from './adapters/s3-errors.js';
@@ -222,6 +223,8 @@ export interface ContextOptions {
    * a limit, what does not fit spills to a folder in the context's scratch folder.
    */
   duckdb?: { threads?: number; memoryLimit?: string };
+  /** Thresholds of the checks that read settings (BN_MOM_*: `checkSettingsOf(config)`). */
+  settings?: CheckSettings;
 }
 
 export interface Wired {
@@ -258,6 +261,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
+    ...(o.settings ? { settings: o.settings } : {}),
   };
   return {
     ctx,

@@ -5,9 +5,12 @@ import { AlertDelivery } from './delivery.js';
 import { startDeadLetterConsumer } from './dead-letters.js';
 import { refusedComposer } from './refused.js';
 import { queueUploadAlerts } from './uploads.js';
+import { queueLateAlerts } from './late.js';
 
 /** How often the pending alerts are looked at. */
 const SWEEP_MS = 10_000;
+/** How often late months (BN_FILES_DUE_DAY) are looked for. */
+const LATE_LOOK_MS = 60_000;
 
 /**
  * The alerter's own machinery: the reader of the bus's dead letters, and the sweep that retries
@@ -29,12 +32,19 @@ export async function startAlerter(rt: ServiceRuntime): Promise<ServiceExtra> {
   const deadLetters = await startDeadLetterConsumer(rt, delivery, config.BN_ALERT_GROUP_MS);
   const alertSettings = ctx.alert;
   const uploadsSeen = new Set<string>();
+  let lateAt = -Infinity;
   let pending: { id: string; attempts: number; createdAt: string; nextAttemptAt: string; lastError?: string }[] = [];
   let sweeping: Promise<void> | undefined;
   const sweep = () => {
     sweeping ??= (async () => {
       try {
         await queueUploadAlerts(store, delivery, alertSettings, uploadsSeen);
+        // Lateness moves with the days, not the seconds: four listings once a minute.
+        if (config.BN_FILES_DUE_DAY && Date.now() - lateAt >= LATE_LOOK_MS) {
+          lateAt = Date.now();
+          const late = await queueLateAlerts(store, delivery, alertSettings, config.BN_FILES_DUE_DAY, new Date());
+          if (late.length) log.warn({ months: late }, `files late for ${late.join(', ')}: alerted (once per month)`);
+        }
         await delivery.sweep();
         pending = (await delivery.pending()).map(({ id, attempts, createdAt, nextAttemptAt, lastError }) => ({
           id,

@@ -8,6 +8,7 @@ import {
   type EventOf,
   type PipelineEvent,
 } from '@bottleneck/shared';
+import { runLink } from '@bottleneck/shared/links';
 import type { StageContext, StageHandler } from '@bottleneck/shared/stage/context';
 import { AlertDelivery, type AlertState } from './delivery.js';
 
@@ -72,7 +73,8 @@ function buildRecord(e: EventOf<'failed'>, now: Date): DeadLetterRecord {
 }
 
 /** The alert mail of a failed run: subject names the pipeline, stage and partition; the body is escaped. */
-export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterAt: string) {
+export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterAt: string, consoleUrl?: string) {
+  const link = consoleUrl ? runLink(consoleUrl, r.runId) : null;
   const subject = headerSafe(`[${pipelineName}] run failed at stage ${r.stage} for ${r.partition}`);
   const lines = [
     `The ${pipelineName} run ${r.runId} for ${r.partition} failed at stage ${r.stage}${r.asset ? ` (asset ${r.asset})` : ''}.`,
@@ -92,7 +94,13 @@ export function alertMail(r: DeadLetterRecord, pipelineName: string, deadLetterA
     'Nothing was published for this run.',
   ];
   const html = `<p>${lines.map(escapeHtml).join('<br>\n')}</p>`;
-  return { subject, text: lines.join('\n'), html };
+  if (!link) return { subject, text: lines.join('\n'), html };
+  const open = 'Open the run in the console:';
+  return {
+    subject,
+    text: [...lines, '', `${open} ${link}`].join('\n'),
+    html: `${html}\n<p>${escapeHtml(open)} <a href="${escapeHtml(link)}">${escapeHtml(link)}</a></p>`,
+  };
 }
 
 /**
@@ -140,7 +148,7 @@ export const alerterStage: StageHandler = {
     if (record.alert.status !== 'pending') return [];
     const delivery = new AlertDelivery({ store: ctx.store, mailer, log: ctx.log, retryForMs, now: ctx.now });
     const id = `run-${event.runId}`;
-    const mail = alertMail(record, alert.pipelineName, ctx.store.describe(key));
+    const mail = alertMail(record, alert.pipelineName, ctx.store.describe(key), alert.consoleUrl);
     await patient(() =>
       delivery.enqueue(id, key, {
         to: alert.to,

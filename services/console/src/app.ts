@@ -25,6 +25,7 @@ import {
   type Dismissal,
 } from '@bottleneck/shared/catalog/dismissed';
 import { registerTruthRoutes } from './routes-truth.js';
+import { LOG_LEVELS, LOG_STAGES, readRunLogs, type LogLevel } from '@bottleneck/shared/runs/logs';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -54,6 +55,8 @@ export interface ConsoleOptions {
   hosts?: readonly string[];
   /** How long /readyz waits for its probe (the store) before answering not ready, ms. */
   probeMs?: number;
+  /** BN_FILES_DUE_DAY: months whose files are missing past that day of the following month are `late`. */
+  filesDueDay?: number;
 }
 
 /** Loopback names and addresses: a console on these is reachable from this machine only. */
@@ -161,6 +164,15 @@ function consoleMetrics(cache: SnapshotCache, now: () => Date) {
       for (const p of s.partitions) this.set({ partition: p.partition, status: p.status }, 1);
     },
   });
+  new Gauge({
+    name: 'bn_months_late',
+    help: 'months whose files are missing past BN_FILES_DUE_DAY of the following month (0 when it is not set)',
+    registers: [registry],
+    async collect() {
+      const s = await cache.get();
+      this.set(s.partitions.filter((p) => p.status === 'late').length);
+    },
+  });
   return registry;
 }
 
@@ -169,7 +181,7 @@ const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ err
 /** The console's HTTP server (not listening: the caller listens, tests inject). */
 export function buildConsole(o: ConsoleOptions): FastifyInstance {
   const now = o.now ?? (() => new Date());
-  const catalog = new Catalog(o.store, o.graph, now);
+  const catalog = new Catalog(o.store, o.graph, now, o.filesDueDay ? { filesDueDay: o.filesDueDay } : {});
   const cache = new SnapshotCache(catalog, o.store, o.refreshMs ?? 1_000);
   const hosts = o.hosts ? new Set(o.hosts.map((h) => hostName(h))) : null;
   const codeVersions = o.graph.codeVersions;
@@ -396,6 +408,26 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     if (!run) return reply.code(404).send({ error: 'not found', message: `no run ${req.params.runId}` });
     return { ...run, parent: run.trigger.parentRunId ? summarizeOrNull(s, run.trigger.parentRunId) : null };
   });
+  app.get<{ Params: { runId: string }; Querystring: { stage?: string; level?: string; q?: string } }>(
+    '/api/runs/:runId/logs',
+    async (req, reply) => {
+      if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
+      const { stage, level, q } = req.query;
+      if (stage !== undefined && !(LOG_STAGES as readonly string[]).includes(stage))
+        return bad(reply, `stage must be one of ${LOG_STAGES.join(', ')} (got ${JSON.stringify(stage.slice(0, 50))})`);
+      if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level))
+        return bad(reply, `level must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(level.slice(0, 50))})`);
+      if (q !== undefined && q.length > 200) return bad(reply, 'q is at most 200 characters');
+      const s = await cache.get();
+      const run = s.runs.find((r) => r.runId === req.params.runId);
+      if (!run) return reply.code(404).send({ error: 'not found', message: `no run ${req.params.runId}` });
+      return readRunLogs(o.store, run, LOG_STAGES, {
+        ...(stage ? { stage } : {}),
+        ...(level ? { level: level as LogLevel } : {}),
+        ...(q ? { q } : {}),
+      });
+    },
+  );
   app.get<{ Params: { key: string } }>('/api/assets/:key', async (req, reply) => {
     const def = o.graph.assets.find((a) => a.key === req.params.key);
     if (!def || !assetKeys.has(req.params.key))
@@ -411,7 +443,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       description: def.description,
       downstream: o.graph.assets.filter((a) => a.deps.includes(def.key)).map((a) => a.key),
       checks: def.checks,
-      history: assetHistory(s, def.key),
+      history: assetHistory(s, def.key, def.stage),
     };
   });
 

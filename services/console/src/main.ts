@@ -40,6 +40,7 @@ async function start(): Promise<void> {
     actions: async () => actions,
     token: config.BN_CONSOLE_TOKEN,
     refreshMs: config.BN_CONSOLE_REFRESH_MS,
+    ...(config.BN_FILES_DUE_DAY ? { filesDueDay: config.BN_FILES_DUE_DAY } : {}),
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
     ...(config.BN_CONSOLE_HOSTS?.length
       ? { hosts: ['localhost', '127.0.0.1', '::1', ...config.BN_CONSOLE_HOSTS] }

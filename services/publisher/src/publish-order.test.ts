@@ -75,7 +75,7 @@ async function readerSees(store: ObjectStore): Promise<string | null> {
 }
 
 describe('the publisher, effect by effect', () => {
-  it('writes the files, then the manifest, then the pointer, then publishes its event, then its marker', async () => {
+  it('writes the files, then the manifest, then the pointer, then publishes its event, then its log and record, then its marker', async () => {
     const s = await setup();
     await s.handle(s.b);
     expect(s.log.lines()).toEqual([
@@ -89,6 +89,7 @@ describe('the publisher, effect by effect', () => {
       'put extracts/2026-11/_current.json',
       'delete state/publish/2026-11.lock',
       'publish run-b.published',
+      'put runs/2026-11/run-b/publisher.log.jsonl',
       'put runs/2026-11/run-b/publisher.json',
       `put ${doneMarkerKey('publisher', s.b)}`,
     ]);

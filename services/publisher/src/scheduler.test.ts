@@ -10,6 +10,11 @@ import { fireSlot } from './scheduler.js';
 const dirs: string[] = [];
 afterAll(() => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
 
+/** A month's three files in incoming/ (their content does not matter to the schedule). */
+async function drop(store: FolderStore, partition: string, names = ['erp', 'web', 'liaison']) {
+  for (const n of names) await store.put(`incoming/${partition}/${n}.xlsx`, 'x');
+}
+
 describe('the monthly schedule', () => {
   it("gives a slot the month it falls in, in the schedule's time zone", () => {
     expect(partitionOf(new Date('2026-11-15T08:00:00Z'), 'Europe/Paris')).toBe('2026-11');
@@ -24,6 +29,8 @@ describe('the monthly schedule', () => {
     const store = new FolderStore(dir);
     const bus = new MemoryBus();
     const slot = new Date('2026-11-15T08:00:00Z');
+    await drop(store, '2026-11');
+    await drop(store, '2026-12');
     const results = await Promise.all([1, 2, 3].map(() => fireSlot(store, bus, slot, 'Europe/Paris')));
     expect(results.filter(Boolean)).toHaveLength(1);
     const triggers = bus.messages().map((m) => m.event);
@@ -31,10 +38,46 @@ describe('the monthly schedule', () => {
     expect(triggers[0]).toMatchObject({
       type: 'trigger',
       partition: '2026-11',
-      runId: results.find(Boolean),
+      runId: results.find(Boolean)?.runId,
       payload: { source: 'schedule' },
     });
-    expect(await fireSlot(store, bus, new Date('2026-12-15T08:00:00Z'), 'Europe/Paris')).toMatch(/^2026-12-/);
+    expect((await fireSlot(store, bus, new Date('2026-12-15T08:00:00Z'), 'Europe/Paris'))?.runId).toMatch(/^2026-12-/);
+  });
+
+  it('a month with a file missing is not run: the slot records it as waiting for files, or late past the due day', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-'));
+    dirs.push(dir);
+    const store = new FolderStore(dir);
+    const bus = new MemoryBus();
+    await drop(store, '2026-11', ['erp', 'web']);
+    const slot = new Date('2026-11-15T08:00:00Z');
+    expect(await fireSlot(store, bus, slot, 'Europe/Paris', new Date('2026-11-15T08:00:00Z'), { dueDay: 5 })).toEqual({
+      partition: '2026-11',
+      runId: null,
+      waiting: {
+        missing: ['liaison'],
+        late: false,
+        words: 'waiting for files: liaison.xlsx missing; not run (the month runs once its files arrive)',
+      },
+    });
+    expect(bus.messages()).toHaveLength(0);
+    // Once: a second replica, or a restart, finds the slot's record.
+    expect(await fireSlot(store, bus, slot, 'Europe/Paris', new Date('2026-11-15T08:00:01Z'))).toBeNull();
+    const claim = JSON.parse(
+      (await store.get('state/schedule/2026-11/2026-11-15T08-00-00-000Z.json')).toString('utf8'),
+    );
+    expect(claim).toMatchObject({ runId: null, outcome: 'waiting-for-files', missing: ['liaison'] });
+    // A catch-up after the due day (5 December, Paris): late.
+    const late = await fireSlot(
+      store,
+      bus,
+      new Date('2026-11-16T08:00:00Z'),
+      'Europe/Paris',
+      new Date('2026-12-05T23:00:00Z'),
+      { dueDay: 5 },
+    );
+    expect(late).toMatchObject({ runId: null, waiting: { late: true, missing: ['liaison'] } });
+    expect(bus.messages()).toHaveLength(0);
   });
 });
 
@@ -64,6 +107,8 @@ describe('the schedule at start', () => {
     await s.stop();
     expect(bus.messages()).toHaveLength(0);
     // The schedule has fired before (October's slot), then the service was down over 15 November.
+    await drop(new FolderStore(dir), '2026-10');
+    await drop(new FolderStore(dir), '2026-11');
     await fireSlot(new FolderStore(dir), bus, new Date('2026-10-15T07:00:00Z'), 'Europe/Paris');
     s = await startScheduler(await runtime(dir, bus), () => new Date('2026-11-26T10:00:00Z'));
     await s.stop();

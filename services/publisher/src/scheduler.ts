@@ -8,14 +8,25 @@ import {
   type Bus,
   type ObjectStore,
   errorMessage,
+  defined,
 } from '@bottleneck/shared';
+import { INPUT_NAMES, parseIncomingKey, type InputName } from '@bottleneck/shared/keys';
+import { lateFrom } from '@bottleneck/shared/catalog/late';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
+/** What firing a slot did: a run, or nothing because files are missing (the month waits, or is late), or nothing because the slot had fired. */
+export type SlotOutcome =
+  | { partition: string; runId: string }
+  | { partition: string; runId: null; waiting: { missing: InputName[]; late: boolean; words: string } }
+  | null;
+
 /**
  * Fires the trigger of one slot, once: the claim object is written with If-None-Match, so several
- * publisher replicas, or a restart, fire each slot at most once. Returns the run id, or null when
- * the slot was already fired.
+ * publisher replicas, or a restart, fire each slot at most once. A month whose three files are not
+ * all in incoming/ is not run (it would fail for them): the claim records it as waiting for files,
+ * or late past BN_FILES_DUE_DAY (`dueDay`), and the month runs by itself once its files arrive
+ * (ingest's watcher). Returns what the slot did, or null when the slot was already fired.
  */
 export async function fireSlot(
   store: ObjectStore,
@@ -23,23 +34,45 @@ export async function fireSlot(
   slot: Date,
   timeZone: string,
   now = new Date(),
-): Promise<string | null> {
+  o: { dueDay?: number } = {},
+): Promise<SlotOutcome> {
   const partition = partitionOf(slot, timeZone);
-  const runId = newRunId(partition, now);
+  const present = new Set(
+    (await store.list(layout.incomingPrefix(partition))).map((x) => parseIncomingKey(x.key)?.name),
+  );
+  const missing = INPUT_NAMES.filter((n) => !present.has(n));
+  const runId = missing.length ? null : newRunId(partition, now);
+  const late = missing.length > 0 && o.dueDay !== undefined && now >= lateFrom(partition, o.dueDay);
+  const files = missing.map((n) => `${n}.xlsx`).join(', ');
+  const waiting = missing.length
+    ? {
+        missing,
+        late,
+        words: late
+          ? `late: ${files} missing past day ${o.dueDay} of the following month; not run (the month runs once its files arrive)`
+          : `waiting for files: ${files} missing; not run (the month runs once its files arrive)`,
+      }
+    : null;
   try {
     await store.put(
       layout.scheduleClaim(partition, slot),
-      JSON.stringify({ runId, slot: slot.toISOString(), firedAt: now.toISOString() }) + '\n',
+      JSON.stringify({
+        runId,
+        slot: slot.toISOString(),
+        firedAt: now.toISOString(),
+        ...(waiting ? { outcome: late ? 'late' : 'waiting-for-files', ...waiting } : { outcome: 'triggered' }),
+      }) + '\n',
       { ifNoneMatch: true },
     );
   } catch (e) {
     if (isBottleneckError(e) && e.details?.conflict) return null;
     throw e;
   }
+  if (!runId) return { partition, runId: null, waiting: defined(waiting, 'what the slot waits for') };
   await bus.publish(
     makeEvent('trigger', { runId, partition, materializations: {}, checks: [], payload: { source: 'schedule' } }, now),
   );
-  return runId;
+  return { partition, runId };
 }
 
 /**
@@ -51,16 +84,21 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   const { store, bus, log } = rt;
   const config = loadConfig('publisher', rt.env);
   const timeZone = config.BN_SCHEDULE_TZ;
-  const fired: { slot: string; runId: string | null }[] = [];
+  const fired: { slot: string; runId: string | null; words?: string }[] = [];
+  const dueDay = config.BN_FILES_DUE_DAY;
   const fire = async (slot: Date, why: string) => {
     try {
-      const runId = await fireSlot(store, bus, slot, timeZone, now());
-      fired.unshift({ slot: slot.toISOString(), runId });
+      const r = await fireSlot(store, bus, slot, timeZone, now(), dueDay ? { dueDay } : {});
+      fired.unshift({
+        slot: slot.toISOString(),
+        runId: r?.runId ?? null,
+        ...(r && 'waiting' in r ? { words: r.waiting.words } : {}),
+      });
       fired.length = Math.min(fired.length, 12);
-      log.info(
-        { slot: slot.toISOString(), runId, why },
-        runId ? 'scheduled trigger sent' : 'slot already fired elsewhere',
-      );
+      const at = { slot: slot.toISOString(), runId: r?.runId ?? null, partition: r?.partition, why };
+      if (!r) log.info(at, 'slot already fired elsewhere');
+      else if ('waiting' in r) log.warn({ ...at, missing: r.waiting.missing }, `${r.partition}: ${r.waiting.words}`);
+      else log.info(at, 'scheduled trigger sent');
     } catch (e) {
       log.error({ slot: slot.toISOString(), err: errorMessage(e) }, 'scheduled trigger failed');
     }

@@ -6,6 +6,7 @@ import type { GetOptions, ObjectStore } from '../ports/object-store.js';
 import type { Logger } from '../stage/context.js';
 import type { TaskRunner } from '../workers/pool.js';
 import { EXPECTATION_CHECK } from '../stage/checks.js';
+import type { CheckSettings } from './settings.js';
 import { ASSET_STAGE, type AssetKey, type AssetStage, type Stage } from './keys.js';
 
 export type { AssetKey, Stage } from './keys.js';
@@ -109,6 +110,8 @@ export interface AssetContext {
   readonly tasks: TaskRunner;
   readonly limits: ReadLimits;
   readonly log: Logger;
+  /** Thresholds of the checks that read settings (month over month). */
+  readonly settings: CheckSettings;
   now(): Date;
 }
 

@@ -3,6 +3,7 @@ import type { CurrentPointer } from '../published.js';
 import type { StageRecord } from '../runs/record.js';
 import { layout } from '../keys.js';
 import { monthInfo } from './months.js';
+import { lateMonths } from './late.js';
 import { deadLetterOf, pendingRunAlertOf, refusedOf, unrecognisedOf } from './records.js';
 import { assembleRuns, type RecordedStage } from './runs.js';
 import { byMonth, JsonCache, listSources, PARTITION } from './sources.js';
@@ -11,6 +12,7 @@ import type {
   AssetHistoryEntry,
   DeadLetterInfo,
   GraphSpec,
+  PartitionInfo,
   RefusedEvent,
   RunSummary,
   Snapshot,
@@ -47,6 +49,8 @@ export class Catalog {
     private readonly store: ObjectStore,
     private readonly graph: GraphSpec,
     private readonly now: () => Date = () => new Date(),
+    /** BN_FILES_DUE_DAY: months whose files are missing past that day of the following month are `late`. */
+    private readonly o: { filesDueDay?: number } = {},
   ) {
     this.json = new JsonCache(store);
   }
@@ -54,7 +58,9 @@ export class Catalog {
   /** The store as it is now; the previous snapshot when nothing changed. */
   async snapshot(): Promise<Snapshot> {
     const src = await listSources(this.store);
-    if (this.last?.version === src.version) return this.last;
+    // Lateness changes with the clock too: a snapshot is reused only within the same hour when a due day is set.
+    const version = this.o.filesDueDay ? `${src.version}-${this.now().toISOString().slice(0, 13)}` : src.version;
+    if (this.last?.version === version) return this.last;
     const read = <T>(l: typeof src.records) => Promise.all(l.map(async (o) => ({ o, v: await this.json.get<T>(o) })));
 
     const records: RecordedStage[] = (await read<StageRecord>(src.records))
@@ -99,7 +105,7 @@ export class Catalog {
       ...current.keys(),
       ...latestClaims.keys(),
     ]);
-    const partitions = [...months].sort().map((p) =>
+    const info = (p: string) =>
       monthInfo(
         p,
         runs.filter((r) => r.partition === p),
@@ -108,10 +114,11 @@ export class Catalog {
         latestClaims.get(p) ?? null,
         refused.filter((r) => r.partition === p),
         this.graph,
-      ),
-    );
+      );
+    const partitions = [...months].sort().map(info);
+    if (this.o.filesDueDay) markLate(partitions, current, this.now(), this.o.filesDueDay, info);
     this.last = {
-      version: src.version,
+      version,
       builtAt: this.now().toISOString(),
       partitions,
       runs,
@@ -122,6 +129,40 @@ export class Catalog {
   }
 }
 
+/**
+ * Marks the months late at `now` (status `late`, the words, `late`), and adds the late months the
+ * store has nothing for (no file, no run): those no run would ever show.
+ */
+function markLate(
+  partitions: PartitionInfo[],
+  current: ReadonlyMap<string, CurrentPointer>,
+  now: Date,
+  dueDay: number,
+  info: (p: string) => PartitionInfo,
+): void {
+  const present = new Map(
+    partitions.map((p) => [p.partition, new Set(p.incoming.filter((f) => f.present).map((f) => f.name))]),
+  );
+  const late = lateMonths(
+    { known: partitions.map((p) => p.partition), present, published: new Set(current.keys()) },
+    now,
+    dueDay,
+  );
+  for (const l of late) {
+    let p = partitions.find((x) => x.partition === l.partition);
+    if (!p) {
+      p = info(l.partition);
+      partitions.push(p);
+    }
+    // A run in flight says more than lateness (its files came meanwhile, or it is failing for them).
+    if (p.status === 'running') continue;
+    p.status = 'late';
+    p.words = p.latestRun?.error ? `${l.words}; its latest run failed: ${p.latestRun.error.words}` : l.words;
+    p.late = { lateSince: l.lateSince, missing: l.missing };
+  }
+  partitions.sort((a, b) => a.partition.localeCompare(b.partition));
+}
+
 /** Runs of a snapshot, filtered (partition, status), newest first. */
 export function filterRuns(s: Snapshot, f: { partition?: string; status?: string }): RunSummary[] {
   return s.runs
@@ -129,22 +170,33 @@ export function filterRuns(s: Snapshot, f: { partition?: string; status?: string
     .map(summarize);
 }
 
-/** An asset's materialization history across months: one entry per run that materialized it, oldest month first. */
-export function assetHistory(s: Snapshot, key: string): AssetHistoryEntry[] {
+/**
+ * An asset's history across months: one entry per run that materialized it or tried to. `status`
+ * is `failed` when the run's error names the asset (its compute threw, or a blocking check of it
+ * failed), or when its stage (`stage`, the asset's) failed before naming any asset while the asset
+ * was not made; `error` then says why in words. A failure that kept the asset from being made has
+ * no data version or location (empty). Oldest month first.
+ */
+export function assetHistory(s: Snapshot, key: string, stage?: string): AssetHistoryEntry[] {
   const out: AssetHistoryEntry[] = [];
   for (const r of s.runs) {
     const m = r.materializations[key];
-    if (!m || m.stage === 'reused') continue;
+    if (m?.stage === 'reused') continue;
+    const e = r.error;
+    const failed = e !== null && (e.asset === key || (!m && !e.asset && stage !== undefined && e.stage === stage));
+    if (!m && !failed) continue;
     out.push({
       partition: r.partition,
       runId: r.runId,
       runStatus: r.status,
       startedAt: r.startedAt,
-      rowCount: m.metadata.rowCount ?? null,
-      dataVersion: m.dataVersion,
-      location: m.location,
-      durationMs: m.metadata.durationMs,
+      status: failed ? 'failed' : 'materialized',
+      rowCount: m?.metadata.rowCount ?? null,
+      dataVersion: m?.dataVersion ?? '',
+      location: m?.location ?? '',
+      durationMs: m ? m.metadata.durationMs : (r.stages.find((x) => x.stage === e?.stage)?.durationMs ?? null),
       checks: r.checks.filter((c) => c.asset === key),
+      error: failed ? e : null,
     });
   }
   return out.sort((a, b) => a.partition.localeCompare(b.partition) || a.startedAt.localeCompare(b.startedAt));

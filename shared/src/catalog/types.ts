@@ -18,7 +18,7 @@ export interface GraphSpec {
 }
 
 export type RunStatus = 'running' | 'published' | 'succeeded' | 'failed' | 'superseded';
-export type PartitionStatus = 'published' | 'failed' | 'running' | 'waiting-for-files' | 'stale';
+export type PartitionStatus = 'published' | 'failed' | 'running' | 'waiting-for-files' | 'stale' | 'late';
 export type AssetState = 'materialized' | 'failed' | 'running' | 'not-run';
 
 /** The asset stages, in pipeline order; the alerter's record of a failed run is kept beside them. */
@@ -106,6 +106,8 @@ export interface PartitionInfo {
   failedChecks: { WARN: number; ERROR: number };
   /** Events refused for this month (never runs): how many, and the latest five. */
   refused: { count: number; latest: RefusedEvent[] };
+  /** With BN_FILES_DUE_DAY: the month is late (status `late`): since when, and which files are missing. */
+  late?: { lateSince: string; missing: InputName[] };
 }
 
 export interface AssetHistoryEntry {
@@ -113,11 +115,14 @@ export interface AssetHistoryEntry {
   runId: string;
   runStatus: RunStatus;
   startedAt: string;
+  /** `failed`: the run tried to materialize the asset and failed (`error` says why); data version and location are then empty. */
+  status: 'materialized' | 'failed';
   rowCount: number | null;
   dataVersion: string;
   location: string;
-  durationMs: number;
+  durationMs: number | null;
   checks: CheckResult[];
+  error: RunError | null;
 }
 
 /**

@@ -38,6 +38,25 @@ describe('service configuration', () => {
     );
   });
 
+  it('reads the month-over-month thresholds as exact decimal text, and refuses what is not one', () => {
+    const c = loadConfig('merge', { ...BASE, BN_MOM_REVENUE_CHANGE_PCT: '12.5', BN_MOM_PRICE_RATIO: '1.5' });
+    expect([c.BN_MOM_REVENUE_CHANGE_PCT, c.BN_MOM_PRICE_RATIO, c.BN_MOM_PRODUCTS_CHURN_PCT]).toEqual([
+      '12.5',
+      '1.5',
+      '10',
+    ]);
+    expect(() => loadConfig('merge', { ...BASE, BN_MOM_REVENUE_CHANGE_PCT: 'thirty' })).toThrow(
+      'configuration: BN_MOM_REVENUE_CHANGE_PCT must be a number such as 30 or 2.5, at most 4 decimals (got "thirty")',
+    );
+    expect(() => loadConfig('merge', { ...BASE, BN_MOM_PRODUCT_COUNT_CHANGE_PCT: '-5' })).toThrow(
+      'configuration: BN_MOM_PRODUCT_COUNT_CHANGE_PCT must be a number such as 30 or 2.5, at most 4 decimals (got "-5")',
+    );
+    expect(() => loadConfig('cli', { BN_MOM_PRICE_RATIO: '1' })).toThrow(
+      'configuration: BN_MOM_PRICE_RATIO must be above 1 (got "1")',
+    );
+    expect(loadConfig('cli', { BN_MOM_PRICE_RATIO: '1.0001' }).BN_MOM_PRICE_RATIO).toBe('1.0001');
+  });
+
   it('refuses an unknown BN_ variable (a typo) and ignores the rest of the environment', () => {
     expect(() => loadConfig('merge', { ...BASE, BN_POLL_INTERVALL_MS: '5', PATH: '/bin' })).toThrow(
       "configuration: BN_POLL_INTERVALL_MS is not a known setting (see the README's configuration table)",

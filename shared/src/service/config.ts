@@ -19,6 +19,15 @@ function rawValue(v: VariableSpec, env: NodeJS.ProcessEnv): string | undefined {
   return direct === '' ? undefined : direct;
 }
 
+function inRange(v: VariableSpec, n: number, shown: string): void {
+  if (v.min !== undefined && n < v.min)
+    throw invalid(
+      v.name,
+      `must be ${v.min % 1 === 0 ? `at least ${v.min}` : `above ${Math.floor(v.min)}`} (got ${shown})`,
+    );
+  if (v.max !== undefined && n > v.max) throw invalid(v.name, `must be at most ${v.max} (got ${shown})`);
+}
+
 function parse(v: VariableSpec, raw: string): ConfigValue {
   // Messages never echo a secret's value.
   const shown = v.secret ? '(value hidden)' : JSON.stringify(raw);
@@ -26,7 +35,15 @@ function parse(v: VariableSpec, raw: string): ConfigValue {
     case 'int': {
       if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw)))
         throw invalid(v.name, `must be a whole number (got ${shown})`);
+      inRange(v, Number(raw), shown);
       return Number(raw);
+    }
+    case 'decimal': {
+      const t = raw.trim();
+      if (!/^\d{1,9}(\.\d{1,4})?$/.test(t))
+        throw invalid(v.name, `must be a number such as 30 or 2.5, at most 4 decimals (got ${shown})`);
+      inRange(v, Number(t), shown);
+      return t;
     }
     case 'bool': {
       const s = raw.trim().toLowerCase();

@@ -1,4 +1,5 @@
 import { tmpdir } from 'node:os';
+import { checkSettingsOf } from '../assets/settings.js';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger as PinoLogger } from 'pino';
@@ -160,6 +161,7 @@ export async function runService(
     log,
     workRoot: join(config.BN_WORK_DIR ?? tmpdir(), 'bottleneck', def.stage),
     retryBudgetMs: config.BN_RETRY_BUDGET_MS,
+    settings: checkSettingsOf(config),
     progress: {
       onStage: (p) =>
         tracker.finish({
@@ -179,6 +181,7 @@ export async function runService(
             from: alerting.ALERT_FROM,
             pipelineName: alerting.BN_PIPELINE_NAME,
             retryForMs: alerting.BN_ALERT_RETRY_MS,
+            ...(alerting.BN_CONSOLE_URL ? { consoleUrl: alerting.BN_CONSOLE_URL } : {}),
           },
         }
       : {}),

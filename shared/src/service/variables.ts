@@ -21,7 +21,11 @@ export interface VariableSpec {
   cli?: boolean;
   /** The command line's default, when it differs. */
   cliDefault?: string;
-  kind: 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
+  /** `decimal`: a non-negative decimal number, kept as its text (bound to SQL as an exact decimal). */
+  kind: 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum' | 'decimal';
+  /** For `int` and `decimal`: the smallest value allowed (inclusive) and the largest. */
+  min?: number;
+  max?: number;
   values?: readonly string[];
 }
 
@@ -266,6 +270,16 @@ const TABLE = [
     kind: 'string',
   },
   {
+    name: 'BN_FILES_DUE_DAY',
+    meaning:
+      "day of the following month by which a month's three files are due (5: November's by 5 December, Paris time); past it, a month with a file missing and nothing published is late: a status in the console, bn_months_late, one alert per month, and the schedule records it as late instead of running it; unset: no lateness",
+    services: ['console', 'alerter', 'publisher'],
+    cli: true,
+    kind: 'int',
+    min: 1,
+    max: 28,
+  },
+  {
     name: 'BN_SCHEDULE_CRON',
     meaning: 'monthly trigger (cron)',
     default: '0 9 15 * *',
@@ -278,6 +292,42 @@ const TABLE = [
     default: 'Europe/Paris',
     services: ['publisher'],
     kind: 'string',
+  },
+  {
+    name: 'BN_MOM_REVENUE_CHANGE_PCT',
+    meaning:
+      'month over month (WARN): total revenue may change by at most this many percent against the last published month before it',
+    default: '30',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+  },
+  {
+    name: 'BN_MOM_PRODUCT_COUNT_CHANGE_PCT',
+    meaning: 'month over month (WARN): the number of products may change by at most this many percent',
+    default: '20',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+  },
+  {
+    name: 'BN_MOM_PRICE_RATIO',
+    meaning:
+      "month over month (WARN): a product's price may be at most this many times its previous price, or the previous price at most this many times it (above 1)",
+    default: '2',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
+    min: 1.0001,
+  },
+  {
+    name: 'BN_MOM_PRODUCTS_CHURN_PCT',
+    meaning:
+      "month over month (WARN): products that appeared plus products that disappeared may be at most this percent of the previous month's products",
+    default: '10',
+    services: ['merge'],
+    cli: true,
+    kind: 'decimal',
   },
   {
     name: 'SENDGRID_API_KEY',
@@ -341,6 +391,14 @@ const TABLE = [
     services: ['console'],
     cli: true,
     kind: 'list',
+  },
+  {
+    name: 'BN_CONSOLE_URL',
+    meaning:
+      "the console's address as people reach it (https://console.example): alert mails and the CLI's failure output then link to the failed run, <url>/#/runs/<run-id>",
+    services: ['alerter', 'console'],
+    cli: true,
+    kind: 'url',
   },
   {
     name: 'BN_CONSOLE_REFRESH_MS',

@@ -12,6 +12,7 @@ import type {
   StageDefinition,
 } from '../assets/define.js';
 import { declaredCheck } from '../assets/define.js';
+import { DEFAULT_CHECK_SETTINGS } from '../assets/settings.js';
 import { STAGE_EVENTS, isAssetKey, type AssetKey } from '../assets/keys.js';
 import { capMetadata } from '../events/cap.js';
 import type { Db, Json } from '../duck/index.js';
@@ -124,7 +125,8 @@ export function checkResultOf(
   const spec = typeof target === 'string' ? check : declaredCheck(target, check.name);
   const c = { ...check, severity: spec.severity, blocking: spec.blocking };
   const full = { ...(o.metadata ?? {}), ...(o.error ? { error: o.error } : {}) };
-  const found = o.passed ? undefined : (o.message ?? c.found?.(full));
+  // A passed check says something only when it has to (the first month: nothing to compare).
+  const found = o.passed ? o.message : (o.message ?? c.found?.(full));
   // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
   const metadata = capMetadata(full) as Record<string, unknown>;
   const message = found === undefined ? undefined : (capMetadata(found) as string);
@@ -263,6 +265,7 @@ export class StageRun {
       tasks: ctx.tasks,
       limits: ctx.limits,
       log: ctx.log,
+      settings: ctx.settings ?? DEFAULT_CHECK_SETTINGS,
       now: ctx.now,
       db: () => (conn.db ??= this.openScope().connect()),
       input: async (key) => {
@@ -302,8 +305,20 @@ export class StageRun {
       throw assetErrorBoundary(this.def.stage, asset.key, e);
     }
     const r = checkResultOf(asset, c, outcome);
+    this.logCheck(r);
     this.ctx.progress?.onCheck?.({ ...r, runId: this.run.runId });
     return r;
+  }
+
+  /** A check's outcome in the stage's log (kept with the run record): failed ones at their severity, in words. */
+  private logCheck(r: CheckResult): void {
+    const at = { asset: r.asset, check: r.check, severity: r.severity, blocking: r.blocking, passed: r.passed };
+    if (r.passed) this.ctx.log.info(at, `check ${r.asset}.${r.check} passed${r.message ? `: ${r.message}` : ''}`);
+    else
+      this.ctx.log[r.severity === 'ERROR' ? 'error' : 'warn'](
+        at,
+        `check ${r.asset}.${r.check} failed${r.blocking ? ' (blocking)' : ''}: ${r.message ?? r.description}`,
+      );
   }
 
   private async compute(asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> {
@@ -319,6 +334,15 @@ export class StageRun {
       const m = await this.persist(asset, result, conn, t0);
       if (result.kind !== 'table' && result.path) this.ownFiles.set(asset.key, result.path);
       this.progress.materializations[asset.key] = m;
+      this.ctx.log.info(
+        {
+          asset: asset.key,
+          ...(m.metadata.rowCount !== undefined ? { rowCount: m.metadata.rowCount } : {}),
+          durationMs: m.metadata.durationMs,
+          dataVersion: m.dataVersion.slice(0, 12),
+        },
+        `materialized ${asset.key}${m.metadata.rowCount !== undefined ? `: ${m.metadata.rowCount} rows` : ''} in ${m.metadata.durationMs} ms`,
+      );
       this.ctx.progress?.onAsset?.({
         stage: this.def.stage,
         asset: asset.key,
@@ -327,7 +351,9 @@ export class StageRun {
       });
       return true;
     } catch (e) {
-      this.errors.set(asset.key, assetErrorBoundary(this.def.stage, asset.key, e));
+      const err = assetErrorBoundary(this.def.stage, asset.key, e);
+      this.ctx.log.error({ asset: asset.key, code: err.code }, `${asset.key} failed: ${err.message}`);
+      this.errors.set(asset.key, err);
       return false;
     }
   }
@@ -352,6 +378,7 @@ export class StageRun {
     );
     if (exp) {
       results.push(exp);
+      this.logCheck(exp);
       this.ctx.progress?.onCheck?.({ ...exp, runId: this.run.runId });
     }
     this.progress.checks.push(...results);

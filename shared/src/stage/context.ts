@@ -6,6 +6,7 @@ import type { Mailer } from '../ports/mailer.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { TaskRunner } from '../workers/pool.js';
 import type { AssetIO } from './io.js';
+import type { CheckSettings } from '../assets/settings.js';
 
 /** The logging surface stages use (pino's, so a pino logger fits as is). */
 export interface Logger {
@@ -39,6 +40,8 @@ export interface AlertConfig {
   pipelineName: string;
   /** How long an alert that cannot be sent is retried, ms (BN_ALERT_RETRY_MS; default a day). */
   retryForMs?: number;
+  /** The console's address (BN_CONSOLE_URL): the mail links to the failed run. */
+  consoleUrl?: string;
 }
 
 /** Everything a stage may use. Adapters are chosen in one place, `wiring.ts` (services, CLI and tests). */
@@ -59,6 +62,8 @@ export interface StageContext {
   now: () => Date;
   /** How long transient errors (store, bus) are retried before a run fails, ms. */
   retryBudgetMs: number;
+  /** Thresholds of the checks that read settings (BN_MOM_*); the defaults when unset. */
+  settings?: CheckSettings;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */

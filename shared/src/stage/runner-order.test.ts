@@ -75,13 +75,14 @@ const MARKER = doneMarkerKey('merge', validated());
 describe('bindStage, effect by effect', () => {
   for (const fail of [false, true]) {
     const type = fail ? 'failed' : 'merged';
-    it(`${fail ? 'a failing stage' : 'a stage'}: its effects, then its ${type} event, then its outcome record, then its marker; a crash at each effect is redelivered into one ${type} event`, async () => {
+    it(`${fail ? 'a failing stage' : 'a stage'}: its effects, then its ${type} event, then its log, its outcome record, then its marker; a crash at each effect is redelivered into one ${type} event`, async () => {
       const clean = await setup(fail);
       await clean.handle(validated());
       expect(clean.log.lines()).toEqual([
         'put runs/2026-11/run-1/merge.json',
         ...(fail ? [] : ['put staging/2026-11/run-1/merged.parquet']),
         `publish run-1.${fail ? 'failed.merge' : 'merged'}`,
+        'put runs/2026-11/run-1/merge.log.jsonl',
         'put runs/2026-11/run-1/merge.json',
         `put ${MARKER}`,
       ]);

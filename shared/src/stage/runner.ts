@@ -4,6 +4,7 @@ import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
 import { requestTimeoutFor, withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
+import { RunLogBuffer, writeStageLog } from '../runs/logs.js';
 import { admitEvent } from './provenance.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
@@ -292,7 +293,7 @@ export function failureOf(
   const err = outageError(e, event, ctx.retryBudgetMs);
   ctx.log.error(
     { ...log, code: isBottleneckError(err) ? err.code : undefined, err: errorMessage(err) },
-    'stage failed',
+    `stage failed: ${errorMessage(err)}`,
   );
   return failedEvent(handler.stage, event, err, ctx.now(), startedAt);
 }
@@ -364,9 +365,12 @@ export async function writeMarker(
  * would wait for the store again first, is not attempted). After it, the outcome record and the
  * marker are waited for up to a budget of their own.
  */
-export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): EventHandler {
+export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): EventHandler {
   return async (event) => {
     const log = { runId: event.runId, partition: event.partition, eventId: event.id, stage: handler.stage };
+    // What the stage logs for this run is kept with its run record (redacted, bounded): `bottleneck logs`, the console.
+    const logs = new RunLogBuffer(handler.stage, base.now);
+    const ctx: StageContext = { ...base, log: logs.tee(base.log) };
     const marker = doneMarkerKey(handler.stage, event);
     const startedAt = ctx.now();
     const deadline = startDeadline(ctx.retryBudgetMs);
@@ -378,6 +382,7 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     // Only verified facts make a run: an event naming another run's or month's assets is refused
     // before anything is recorded (the bus dead-letters it; the alerter records it as refused).
     admitEvent(event);
+    ctx.log.info({ ...log, consumed: event.type }, `${handler.stage} started on ${event.type}`);
     const t0 = performance.now();
     const record = recordBase(handler, event, startedAt.toISOString());
     // The store stayed unreachable for the whole budget: `failed` goes out before it is asked again.
@@ -406,12 +411,22 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
     }
     await publishEvents(bus, out, deadline);
     const durationMs = Math.round(performance.now() - t0);
+    ctx.log.info(
+      { ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs },
+      failed
+        ? `${handler.stage} failed after ${durationMs} ms`
+        : `${handler.stage} handed over ${out.map((o) => o.type).join(', ') || 'nothing'} after ${durationMs} ms`,
+    );
     // Once `failed` is out, the outcome and the marker get a budget of their own: the failure is
     // already said (this wait holds only this month's lane), and a marker written once the store is
     // back keeps a redelivery of the event from running the failed month again (a failed run later
     // published by a redelivery: met in fault F3 when these writes were skipped).
     const after = failed ? startDeadline(ctx.retryBudgetMs) : deadline;
     try {
+      // Before the outcome record: once a record says the stage ended, its log is there (a crash in between writes both again).
+      await boundedStep('the run log', after, () =>
+        withRetry(() => writeStageLog(ctx.store, logs.toLog(event.runId, event.partition)), within(after)),
+      );
       await writeOutcome(ctx, record, event, out, durationMs, after);
       await writeMarker(ctx.store, marker, event, out, after);
     } catch (e) {
@@ -420,7 +435,6 @@ export function bindStage(handler: StageHandler, ctx: StageContext, bus: Bus): E
       // Failure: the `failed` event is out; another would be a second alert for the same run.
       ctx.log.warn({ ...log, err: errorMessage(e) }, 'failed event published; run record or marker not written');
     }
-    ctx.log.info({ ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs }, 'handled');
     ctx.progress?.onStage?.({
       stage: handler.stage,
       consumed: event.type,

@@ -1,6 +1,7 @@
 import { defineAsset, errorCheck } from '@bottleneck/shared/assets/define';
 import { counted } from '@bottleneck/shared/stage/checks';
 import { text } from '@bottleneck/shared/duck/sql';
+import { monthOverMonthChecks } from './month_over_month.js';
 
 const n = (v: unknown) => Number(v);
 
@@ -28,6 +29,7 @@ export const mergedWithRevenue = defineAsset({
       found: (m) =>
         `${counted(n(m.mergedRows), 'merged row')}, but ${counted(n(m.webProductsWithErpMatch), 'web product has', 'web products have')} an ERP match`,
     }),
+    ...monthOverMonthChecks,
   ],
   async compute(ctx) {
     const db = await ctx.db();
