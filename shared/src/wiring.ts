@@ -16,6 +16,7 @@ import type { ConfigFor, ServiceName } from './service/variables.js';
 import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler } from './stage/context.js';
 import { silentLogger } from './stage/context.js';
 import { StoreIO } from './stage/io.js';
+import { ReadOnce } from './stage/read-once.js';
 import { bindStage } from './stage/runner.js';
 import { s3TimeoutsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
@@ -218,6 +219,8 @@ export interface ContextOptions {
    * a limit, what does not fit spills to a folder in the context's scratch folder.
    */
   duckdb?: { threads?: number; memoryLimit?: string };
+  /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
+  readOnce?: boolean;
 }
 
 export interface Wired {
@@ -251,6 +254,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
+    ...(o.readOnce ? { readOnce: new ReadOnce(duck) } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -5,6 +5,7 @@ import type { ReadLimits } from '../excel/read.js';
 import type { GetOptions, ObjectStore } from '../ports/object-store.js';
 import type { Logger } from '../stage/context.js';
 import type { TaskRunner } from '../workers/pool.js';
+import type { ReadOnce } from '../stage/read-once.js';
 import { EXPECTATION_CHECK } from '../stage/checks.js';
 import { ASSET_STAGE, type AssetKey, type AssetStage, type Stage } from './keys.js';
 
@@ -110,6 +111,8 @@ export interface AssetContext {
   readonly limits: ReadLimits;
   readonly log: Logger;
   now(): Date;
+  /** In-process runs only: each workbook parsed once, by ingest's vital check, its rows taken by clean. */
+  readonly readOnce?: ReadOnce;
 }
 
 /** Figures an asset contributes to an expectations file's checks (`bottleneck run --expect`). */

@@ -103,7 +103,8 @@ export class Db {
   }
 
   /**
-   * Creates the temp table `table` with the given columns plus `_row INTEGER`, and returns a sink
+   * Creates the temp table `table` (or, given `schema`, the table `schema.table`, which every
+   * connection sees) with the given columns plus `_row INTEGER`, and returns a sink
    * that appends rows to it with DuckDB's appender (no intermediate file). Values come as the
    * reader converts them: whole numbers, doubles, and text; exact decimals and timestamps as text,
    * which DuckDB casts to the column's DECIMAL or TIMESTAMP exactly. Close it to flush.
@@ -112,10 +113,11 @@ export class Db {
    * const sink = await db.appendTo('raw_erp', SOURCES.erp.columns);
    * try { await readSheetInto(path, SOURCES.erp, limits, sink); } finally { sink.close(); }
    */
-  async appendTo(table: string, columns: readonly ColumnSpec[]): Promise<TableAppender> {
+  async appendTo(table: string, columns: readonly ColumnSpec[], schema?: string): Promise<TableAppender> {
     const cols = [...columns.map((c) => `${quoteIdent(c.name)} ${c.sql}`), '"_row" INTEGER'].join(', ');
-    await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} (${cols})`);
-    return new TableAppender(await this.conn.createAppender(table), columns);
+    if (schema === undefined) await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} (${cols})`);
+    else await this.run(`CREATE TABLE ${quoteIdent(schema)}.${quoteIdent(table)} (${cols})`);
+    return new TableAppender(await this.conn.createAppender(table, schema ?? null), columns);
   }
 
   /** Registers a Parquet file as a view (in the connection's default schema). */

@@ -265,6 +265,7 @@ export class StageRun {
       limits: ctx.limits,
       log: ctx.log,
       now: ctx.now,
+      ...(ctx.readOnce ? { readOnce: ctx.readOnce } : {}),
       db: () => (conn.db ??= this.openScope().connect()),
       input: async (key) => {
         await materialized(key);

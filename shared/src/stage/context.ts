@@ -6,6 +6,7 @@ import type { Mailer } from '../ports/mailer.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import type { TaskRunner } from '../workers/pool.js';
 import type { AssetIO } from './io.js';
+import type { ReadOnce } from './read-once.js';
 
 /** The logging surface stages use (pino's, so a pino logger fits as is). */
 export interface Logger {
@@ -59,6 +60,8 @@ export interface StageContext {
   now: () => Date;
   /** How long transient errors (store, bus) are retried before a run fails, ms. */
   retryBudgetMs: number;
+  /** In-process runs only: ingest's vital check reads each workbook whole and clean takes its rows (read-once.ts). */
+  readOnce?: ReadOnce;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */
