@@ -101,6 +101,9 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const { ctx, close } = await createContext(adapters, {
     workers,
     duckdb: { threads: Math.max(1, availableParallelism()), memoryLimit: opts.duckdbMemoryLimit ?? '512MB' },
+    // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
+    // workers are to parse them off this thread.
+    readOnce: workers === 0,
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
     ...(opts.settings ? { settings: opts.settings } : {}),

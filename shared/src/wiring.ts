@@ -17,6 +17,7 @@ import type { AlertConfig, Logger, ProgressListener, StageContext, StageHandler 
 import { silentLogger } from './stage/context.js';
 import type { CheckSettings } from './assets/settings.js';
 import { StoreIO } from './stage/io.js';
+import { ReadOnce } from './stage/read-once.js';
 import { bindStage } from './stage/runner.js';
 import { s3ClientSettingsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
@@ -225,6 +226,8 @@ export interface ContextOptions {
   duckdb?: { threads?: number; memoryLimit?: string };
   /** Thresholds of the checks that read settings (BN_MOM_*: `checkSettingsOf(config)`). */
   settings?: CheckSettings;
+  /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
+  readOnce?: boolean;
 }
 
 export interface Wired {
@@ -258,6 +261,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
+    ...(o.readOnce ? { readOnce: new ReadOnce(duck) } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -5,6 +5,7 @@ import type { ReadLimits } from '../excel/read.js';
 import type { GetOptions, ObjectStore } from '../ports/object-store.js';
 import type { Logger } from '../stage/context.js';
 import type { TaskRunner } from '../workers/pool.js';
+import type { ReadOnce } from '../stage/read-once.js';
 import { EXPECTATION_CHECK } from '../stage/checks.js';
 import type { CheckSettings } from './settings.js';
 import { ASSET_STAGE, type AssetKey, type AssetStage, type Stage } from './keys.js';
@@ -113,6 +114,8 @@ export interface AssetContext {
   /** Thresholds of the checks that read settings (month over month). */
   readonly settings: CheckSettings;
   now(): Date;
+  /** In-process runs only: each workbook parsed once, by ingest's vital check, its rows taken by clean. */
+  readonly readOnce?: ReadOnce;
 }
 
 /** Figures an asset contributes to an expectations file's checks (`bottleneck run --expect`). */

@@ -265,6 +265,20 @@ export async function readSheetInto(
   limits: ReadLimits,
   sink: RowSink,
 ): Promise<SheetSummary> {
+  return (await readSheetChecked(path, spec, limits, sink)).sheet;
+}
+
+/**
+ * readSheetInto, also returning the zip's directory: a whole read checks everything the vital
+ * check does (zip, sheet, header, every part's CRC), so an in-process run can take both from one
+ * pass (stage/read-once.ts).
+ */
+export async function readSheetChecked(
+  path: string,
+  spec: SourceSpec,
+  limits: ReadLimits,
+  sink: RowSink,
+): Promise<{ sheet: SheetSummary; zip: ZipSummary }> {
   const file = spec.file;
   const o = await openSheet(path, file, spec.sheet, limits);
   try {
@@ -296,12 +310,15 @@ export async function readSheetInto(
         location: { file, sheet, row: rows.headerRow + 1 },
       });
     return {
-      rowCount: rows.rowCount,
-      headerRow: rows.headerRow,
-      blankRows: rows.blank,
-      extraColumns: rows.extra,
-      sheetRead: sheet,
-      ...(o.fallback ? { sheetFallback: o.fallback } : {}),
+      sheet: {
+        rowCount: rows.rowCount,
+        headerRow: rows.headerRow,
+        blankRows: rows.blank,
+        extraColumns: rows.extra,
+        sheetRead: sheet,
+        ...(o.fallback ? { sheetFallback: o.fallback } : {}),
+      },
+      zip: zip.summary,
     };
   } finally {
     await o.zip.close();

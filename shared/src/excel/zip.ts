@@ -1,9 +1,13 @@
 // eslint-disable-next-line @typescript-eslint/triple-slash-reference -- yauzl ships no types: ours, beside this file, declare the part we use
 /// <reference path="./yauzl.d.ts" />
 import { open as openFile, type FileHandle } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { crc32, createInflateRaw } from 'node:zlib';
-import yauzl, { type Entry, type ZipFile } from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
 import { BottleneckError, defined, errorMessage } from '../errors/index.js';
+
+// CommonJS, required rather than imported: see the note on saxes in xml.ts.
+const yauzl = createRequire(import.meta.url)('yauzl') as typeof import('yauzl');
 
 /** What an xlsx's zip may hold at most. */
 export interface ZipLimits {

@@ -41,6 +41,7 @@ import type { LocalFile } from '../ports/object-store.js';
 import type { StageContext } from './context.js';
 import { loadSqlOf, type AssetIO, type DuckScope } from './io.js';
 import { checkProvenance } from './provenance.js';
+import { timed } from '../profile.js';
 
 export { checkProvenance } from './provenance.js';
 
@@ -245,7 +246,7 @@ export class StageRun {
       const path = this.ownFiles.get(key);
       p = this.own.has(key)
         ? Promise.resolve({ materialization: m, ...(path ? { path } : {}) })
-        : this.ctx.io.load(key, m, this.openScope());
+        : timed(`${this.def.stage}: load ${key}`, () => this.ctx.io.load(key, m, this.openScope()));
       this.loaded.set(key, p);
     }
     return p;
@@ -267,6 +268,7 @@ export class StageRun {
       log: ctx.log,
       settings: ctx.settings ?? DEFAULT_CHECK_SETTINGS,
       now: ctx.now,
+      ...(ctx.readOnce ? { readOnce: ctx.readOnce } : {}),
       db: () => (conn.db ??= this.openScope().connect()),
       input: async (key) => {
         await materialized(key);
@@ -298,9 +300,14 @@ export class StageRun {
     let outcome: CheckOutcome;
     try {
       for (const d of c.deps) await this.load(d);
-      if (c.sql) outcome = await sqlCheck(await actx.db(), actx.sql(c.sql));
-      else if (c.run) outcome = await c.run(actx);
-      else throw new TypeError(`check ${c.name} has neither sql nor run`);
+      const label = `${this.def.stage}: check ${asset.key}.${c.name}`;
+      if (c.sql) {
+        const sql = actx.sql(c.sql);
+        outcome = await timed(label, async () => sqlCheck(await actx.db(), sql));
+      } else if (c.run) {
+        const run = c.run;
+        outcome = await timed(label, async () => run(actx));
+      } else throw new TypeError(`check ${c.name} has neither sql nor run`);
     } catch (e) {
       throw assetErrorBoundary(this.def.stage, asset.key, e);
     }
@@ -330,8 +337,8 @@ export class StageRun {
     const t0 = performance.now();
     try {
       for (const d of asset.deps) await actx.input(d);
-      const result = await asset.compute(actx);
-      const m = await this.persist(asset, result, conn, t0);
+      const result = await timed(`${this.def.stage}: compute ${asset.key}`, () => asset.compute(actx));
+      const m = await timed(`${this.def.stage}: persist ${asset.key}`, () => this.persist(asset, result, conn, t0));
       if (result.kind !== 'table' && result.path) this.ownFiles.set(asset.key, result.path);
       this.progress.materializations[asset.key] = m;
       this.ctx.log.info(

@@ -7,6 +7,7 @@ import type { ObjectStore } from '../ports/object-store.js';
 import type { TaskRunner } from '../workers/pool.js';
 import type { AssetIO } from './io.js';
 import type { CheckSettings } from '../assets/settings.js';
+import type { ReadOnce } from './read-once.js';
 
 /** The logging surface stages use (pino's, so a pino logger fits as is). */
 export interface Logger {
@@ -64,6 +65,8 @@ export interface StageContext {
   retryBudgetMs: number;
   /** Thresholds of the checks that read settings (BN_MOM_*); the defaults when unset. */
   settings?: CheckSettings;
+  /** In-process runs only: ingest's vital check reads each workbook whole and clean takes its rows (read-once.ts). */
+  readOnce?: ReadOnce;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */

@@ -7,6 +7,7 @@ import { loadSql, quoteIdent } from '../duck/sql.js';
 import { BottleneckError } from '../errors/index.js';
 import type { Materialization } from '../events/index.js';
 import { layout } from '../keys.js';
+import { timed } from '../profile.js';
 import type { LocalFile, ObjectStore } from '../ports/object-store.js';
 
 /**
@@ -135,10 +136,13 @@ export class StoreIO implements AssetIO {
     if (asset.kind === 'table') {
       if (!r.db) throw new TypeError(`persist ${asset.key}: a table needs its connection`);
       path = join(r.workDir, asset.file);
-      await r.db.toParquet(asset.key, path);
+      const db = r.db;
+      const parquet = path;
+      await timed(`io: ${asset.key} to Parquet`, () => db.toParquet(asset.key, parquet));
       if (asset.publishAs && asset.publishSql) {
         const csv = join(r.workDir, asset.publishAs);
-        await this.exportCsv(r.db, loadSqlOf(asset, asset.publishSql), csv);
+        const sql = loadSqlOf(asset, asset.publishSql);
+        await timed(`io: ${asset.key} to CSV`, () => this.exportCsv(db, sql, csv));
         published = (
           await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv, { consume: true })
         ).key;

@@ -1,4 +1,4 @@
-import { INPUT_NAMES, SOURCES, type InputName } from '@bottleneck/shared';
+import { INPUT_NAMES, SOURCES, type InputName, type SourceSpec } from '@bottleneck/shared';
 import type { AssetContext, ComputeResult } from '@bottleneck/shared/assets/define';
 import type { Db } from '@bottleneck/shared/duck/index';
 import { readSheetInto, replayBatch, type SheetSummary } from '@bottleneck/shared/excel/read';
@@ -23,12 +23,35 @@ function offThread(ctx: AssetContext, name: InputName): boolean {
 }
 
 /**
+ * Makes raw_<name>: the rows ingest's vital check kept (in one process), or the workbook read here.
+ * `release` frees kept rows once create_<name>_clean.sql has read them.
+ */
+async function readRaw(
+  ctx: AssetContext,
+  db: Db,
+  name: InputName,
+  path: string,
+): Promise<{ sheet: SheetSummary; release?: () => Promise<void> }> {
+  const spec = SOURCES[name];
+  // In one process, ingest's vital check read the same bytes whole: its rows are taken, not read again.
+  const dataVersion = ctx.materialization(`raw_${name}`).dataVersion;
+  const readOnce = ctx.readOnce;
+  const kept = readOnce
+    ? await timed(`clean: take the rows of ${spec.file} read at ingest`, () =>
+        readOnce.take(ctx.run.runId, spec, dataVersion, db, `raw_${name}`),
+      )
+    : null;
+  if (kept) return kept;
+  return { sheet: await readHere(ctx, db, spec, path) };
+}
+
+/**
  * Reads a raw workbook into the table raw_<name> through DuckDB's appender: streamed on this
  * thread, or parsed on a worker thread that sends its rows in batches, appended here as they come.
  * Bounded in bytes, rows, columns, cell length and time; every part's CRC is checked as it is parsed.
  */
-async function readRaw(ctx: AssetContext, db: Db, name: InputName, path: string): Promise<SheetSummary> {
-  const spec = SOURCES[name];
+async function readHere(ctx: AssetContext, db: Db, spec: SourceSpec, path: string): Promise<SheetSummary> {
+  const name = spec.name;
   const sink = await db.appendTo(`raw_${name}`, spec.columns);
   try {
     if (!offThread(ctx, name))
@@ -57,8 +80,12 @@ async function readRaw(ctx: AssetContext, db: Db, name: InputName, path: string)
 export async function cleanWorkbook(ctx: AssetContext, name: InputName): Promise<ComputeResult> {
   const raw = await ctx.inputFile(`raw_${name}`);
   const db = await ctx.db();
-  const sheet = await readRaw(ctx, db, name, raw);
-  await timed(`clean: create ${name}_clean`, () => db.run(ctx.sql(`create_${name}_clean`)));
+  const { sheet, release } = await readRaw(ctx, db, name, raw);
+  try {
+    await timed(`clean: create ${name}_clean`, () => db.run(ctx.sql(`create_${name}_clean`)));
+  } finally {
+    await release?.();
+  }
   return {
     kind: 'table',
     metadata: {
