@@ -236,7 +236,12 @@ export async function runService(
     tracker,
     liveness: () => rawBus.liveness?.() ?? null,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
-    ...(extra?.status ? { extraStatus: extra.status } : {}),
+    extraStatus: async () => ({
+      // The Excel workers per month (clean, analytics): a month slow to parse shows here.
+      ...(ctx.tasks.snapshot ? { workers: ctx.tasks.snapshot() } : {}),
+      ...(rawBus.lanes ? { lanes: rawBus.lanes() } : {}),
+      ...((await extra?.status?.()) ?? {}),
+    }),
   });
   const address = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info(
