@@ -63,12 +63,8 @@ async function backfill(replicas: number, first: string): Promise<Result> {
       replicas: Object.fromEntries(SERVICES.map((s) => [s, replicas])),
       extraEnv: { KAFKA_TOPIC_PARTITIONS: '12' },
     });
-  // A service that meets a cold broker's NOT_LEADER at start exits (an orchestrator would restart
-  // it): start the stack again, once, rather than lose the measurement.
-  const stack = await start().catch((e: unknown) => {
-    process.stderr.write(`scale: the stack did not start (${String(e).slice(0, 300)}): once more\n`);
-    return start();
-  });
+  // A service that meets a cold broker (NOT_LEADER at start) waits for it (shared/src/service/start.ts).
+  const stack = await start();
   try {
     const store = new S3Store({
       bucket: stack.bucket,

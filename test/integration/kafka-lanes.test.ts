@@ -64,6 +64,26 @@ describe('KafkaBus month lanes', () => {
     try {
       const [t] = await admin.fetchOffsets({ groupId: 'clean', topics: [bus.topicOf('trigger')] });
       expect(Number(t!.partitions[0]!.offset)).toBeLessThanOrEqual(0);
+      // What the lanes report (a service's /status, the stuck-lane warning): the slow month holds a
+      // lane with its next event queued behind it, and offset 0 holds the commit point.
+      await waitUntil(() => bus.lanes()[0]?.partitions[0]?.inFlightCount === 2, WAIT, 'the lanes report');
+      expect(bus.lanes()).toEqual([
+        {
+          group: 'clean',
+          months: ['2032-01'],
+          waitingForLane: 0,
+          partitions: [
+            expect.objectContaining({
+              topic: bus.topicOf('trigger'),
+              partition: 0,
+              inFlight: ['0', '2'],
+              inFlightCount: 2,
+              commitPoint: '0',
+            }),
+          ],
+        },
+      ]);
+      expect(bus.lanes()[0]!.partitions[0]!.oldestInFlightMs).toBeGreaterThan(0);
       held.open();
       await waitUntil(() => calls.includes(after.id), WAIT, "the slow month's next event");
       expect(calls).toEqual([slow.id, other.id, after.id]);
@@ -75,6 +95,11 @@ describe('KafkaBus month lanes', () => {
         WAIT,
         'the commit past all three',
       );
+      await waitUntil(() => bus.lanes()[0]?.partitions[0]?.committed === '3', WAIT, 'the lanes report the commit');
+      expect(bus.lanes()[0]).toMatchObject({
+        months: [],
+        partitions: [{ inFlight: [], inFlightCount: 0, commitPoint: '3' }],
+      });
     } finally {
       held.open();
       await admin.disconnect();

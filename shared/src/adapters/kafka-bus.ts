@@ -12,7 +12,14 @@ import {
 import { BottleneckError, errorMessage } from '../errors/index.js';
 import { kafkaTransient } from './kafka-errors.js';
 import { parseEvent, type EventKeys, type EventType, type PipelineEvent } from '../events/index.js';
-import type { Bus, DeadLetterMessage, RawSubscribeOptions, SubscribeOptions, Subscription } from '../ports/bus.js';
+import type {
+  Bus,
+  DeadLetterMessage,
+  LanesReport,
+  RawSubscribeOptions,
+  SubscribeOptions,
+  Subscription,
+} from '../ports/bus.js';
 import { silentLogger, type Logger } from '../stage/context.js';
 import { EVENT_HEADERS, deadLetterMessageOf, type KafkaDeadLetter } from './kafka/dead-letter.js';
 import { RawSubscription, type RawSubscriptionOptions } from './kafka/raw-subscription.js';
@@ -490,6 +497,11 @@ export class KafkaBus implements Bus {
     for (const s of this.subs) if (s.dead) return `consumer of group ${s.group} stopped: ${s.dead}`;
     for (const s of this.rawSubs) if (s.dead) return `consumer of ${s.topic} stopped: ${s.dead}`;
     return null;
+  }
+
+  /** What each subscription's month lanes hold now (see KafkaSubscription.lanes). */
+  lanes(): LanesReport[] {
+    return [...this.subs].map((s) => s.lanes());
   }
 
   /** Messages not yet consumed, per topic, summed over this bus's subscriptions' groups. */

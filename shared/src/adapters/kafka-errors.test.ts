@@ -32,4 +32,25 @@ describe('the Kafka bus: which errors a later attempt may cure', () => {
     expect(kafkaTransient('ECONNRESET')).toBe(false);
     expect(kafkaTransient(null)).toBe(false);
   });
+
+  it('looks through our BN_ERR_RETRIES_EXHAUSTED to its cause, and into an aggregate of answers (all must be transient)', () => {
+    const exhausted = (cause: unknown) =>
+      Object.assign(new Error('gave up'), {
+        name: 'BottleneckError',
+        code: 'BN_ERR_RETRIES_EXHAUSTED',
+        retriable: false,
+        cause,
+      });
+    expect(kafkaTransient(exhausted(kafkajs('KafkaJSProtocolError (LEADER_NOT_AVAILABLE)', true)))).toBe(true);
+    expect(kafkaTransient(exhausted(kafkajs('KafkaJSProtocolError (TOPIC_AUTHORIZATION_FAILED)', false)))).toBe(false);
+    const aggregate = (...errors: unknown[]) =>
+      Object.assign(new Error('aggregate'), { name: 'KafkaJSAggregateError', retriable: false, errors });
+    expect(kafkaTransient(aggregate(kafkajs('NOT_CONTROLLER', true), kafkajs('LEADER_NOT_AVAILABLE', true)))).toBe(
+      true,
+    );
+    expect(
+      kafkaTransient(aggregate(kafkajs('NOT_CONTROLLER', true), kafkajs('INVALID_REPLICATION_FACTOR', false))),
+    ).toBe(false);
+    expect(kafkaTransient(aggregate())).toBe(false);
+  });
 });

@@ -65,6 +65,7 @@ export const ERROR_CODES = {
   },
   BN_ERR_BUS_TOPICS: {
     retriable: false,
+    classified: true,
     summary: 'Creating or checking the bus topics failed (replication factor, partitions, authorization).',
   },
   BN_ERR_BUS_PUBLISH: {

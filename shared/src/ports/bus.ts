@@ -51,6 +51,28 @@ export interface RawSubscribeOptions {
  * that throws gets the event again (with backoff); an event that keeps failing goes to the
  * dead-letter topic and the consumer moves on.
  */
+/** One subscription's month lanes (the Kafka bus): what is in flight, and what is committed, per partition. */
+export interface LanesReport {
+  group: string;
+  /** Months holding a lane (running or queued behind their own earlier events). */
+  months: string[];
+  /** Partitions whose next message waits for a free lane (every lane held by other months). */
+  waitingForLane: number;
+  partitions: {
+    topic: string;
+    partition: number;
+    /** Offsets handed to lanes and not handled yet, lowest first (at most 20 listed). */
+    inFlight: string[];
+    inFlightCount: number;
+    /** How long the lowest offset in flight has been there, ms: it holds the commit point. */
+    oldestInFlightMs: number;
+    /** The offset the next commit carries. */
+    commitPoint: string;
+    /** The last offset committed by this consumer (null before its first commit of the partition). */
+    committed: string | null;
+  }[];
+}
+
 export interface Bus {
   publish(event: PipelineEvent): Promise<void>;
   subscribe(opts: SubscribeOptions): Promise<Subscription>;
@@ -61,6 +83,8 @@ export interface Bus {
   liveness?(): string | null;
   /** Messages not yet consumed by this bus's subscriptions, per topic. */
   lag?(): Promise<Record<string, number>>;
+  /** What each subscription's month lanes hold now: months in flight, offsets in flight and committed per partition (a service's /status). */
+  lanes?(): LanesReport[];
   /** Writes a raw message to a topic that carries no events (created when missing). */
   publishRaw(topic: string, value: string, key?: string): Promise<void>;
   /** Reads a topic that carries no events, in a consumer group, at least once per message. */

@@ -15,6 +15,7 @@ import { defined, errorMessage } from '../errors/index.js';
 import { buildHttp, type NotReady } from './http.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RunTracker } from './status.js';
+import { startStep, type StartPatience } from './start.js';
 import { routeProcessWarnings } from './warnings.js';
 
 /** What a service's extra machinery (a watcher, a scheduler) gets, and gives back. */
@@ -41,6 +42,7 @@ export interface ServiceDefinition {
   stage: Stage;
   handler: StageHandler;
   version: string;
+  /** Started after the stage's subscription; called again when it throws a retriable error (a cold cluster), so it must be safe to repeat. */
   extra?: (rt: ServiceRuntime) => Promise<ServiceExtra>;
 }
 
@@ -187,15 +189,26 @@ export async function runService(
       : {}),
   });
   const rt: ServiceRuntime = { stage: def.stage, config, env, log, bus, store, ctx, metrics };
-  const [subscription] = await subscribeStages(
-    bus,
-    [def.handler],
-    ctx,
-    (stage) => `bottleneck-${stage}`,
-    (_h, bound) => instrument(bound, metrics, tracker),
+  // A cold cluster (leaders not elected yet) or brokers still starting: wait, saying for what, within
+  // the retry budget, as a run waits out an outage; an orchestrator need not restart us meanwhile.
+  const patience: StartPatience = { budgetMs: config.BN_RETRY_BUDGET_MS, log };
+  const [subscription] = await startStep(
+    `the Kafka brokers ${config.KAFKA_BROKERS.join(',')} (bus topics, consumer group bottleneck-${def.stage})`,
+    () =>
+      subscribeStages(
+        bus,
+        [def.handler],
+        ctx,
+        (stage) => `bottleneck-${stage}`,
+        (_h, bound) => instrument(bound, metrics, tracker),
+      ),
+    patience,
   );
   const sub = defined(subscription, 'the stage subscription');
-  const extra = def.extra ? await def.extra(rt) : undefined;
+  const startExtra = def.extra;
+  const extra = startExtra
+    ? await startStep(`the ${def.stage} service's own consumers (Kafka)`, () => startExtra(rt), patience)
+    : undefined;
 
   const readiness = async (): Promise<NotReady | null> => {
     const b = (await rawBus.readiness?.()) ?? null;
@@ -226,7 +239,12 @@ export async function runService(
     tracker,
     liveness: () => rawBus.liveness?.() ?? null,
     ...(config.BN_STATUS_TOKEN ? { statusToken: config.BN_STATUS_TOKEN } : {}),
-    ...(extra?.status ? { extraStatus: extra.status } : {}),
+    extraStatus: async () => ({
+      // The Excel workers per month (clean, analytics): a month slow to parse shows here.
+      ...(ctx.tasks.snapshot ? { workers: ctx.tasks.snapshot() } : {}),
+      ...(rawBus.lanes ? { lanes: rawBus.lanes() } : {}),
+      ...((await extra?.status?.()) ?? {}),
+    }),
   });
   const address = await http.listen({ host: config.HTTP_HOST, port: config.HTTP_PORT });
   log.info(

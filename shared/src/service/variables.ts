@@ -240,8 +240,9 @@ const TABLE = [
   },
   {
     name: 'BN_EXCEL_WORKERS',
-    meaning: 'worker threads for Excel work (each workbook capped in memory and time)',
-    default: '1',
+    meaning:
+      'worker threads for Excel work (each workbook capped in memory and time); one month holds at most all but one of them, so a month slow to parse leaves one to the others',
+    default: '2',
     services: ['clean', 'analytics'],
     cli: true,
     cliDefault: '0',

@@ -67,6 +67,43 @@ describe('WorkerPool', () => {
   });
 });
 
+describe('WorkerPool: one month cannot take every worker', () => {
+  it('a month holds at most all but one worker: another month, queued behind it, runs at once', async () => {
+    const pool = new WorkerPool({ size: 2, maxOldGenerationSizeMb: 64 });
+    try {
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      const slow = '2044-06';
+      // The slow month's two workbooks come first; the first holds its worker until released.
+      const first = pool.run<string>({ module: TASKS, fn: 'held', args: [gate], group: slow });
+      const second = pool.run<string>({ module: TASKS, fn: 'held', args: [gate], group: slow });
+      expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [1, 1], group: '2044-07' })).toBe(2);
+      expect(pool.snapshot()).toEqual({ size: 2, busy: { [slow]: 1 }, queued: { [slow]: 1 } });
+      Atomics.store(gate, 0, 1);
+      expect(await Promise.all([first, second])).toEqual(['released', 'released']);
+      expect(pool.snapshot()).toEqual({ size: 2, busy: {}, queued: {} });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('shares: all but one of the workers per month (a pool of one lends its only one), tasks without a month unlimited', async () => {
+    const sizes = [1, 2, 3].map((size) => new WorkerPool({ size, maxOldGenerationSizeMb: 64 }));
+    expect(sizes.map((p) => p.perGroup)).toEqual([1, 1, 2]);
+    await Promise.all(sizes.map((p) => p.close()));
+    const pool = new WorkerPool({ size: 2, maxOldGenerationSizeMb: 64 });
+    try {
+      const gate = new Int32Array(new SharedArrayBuffer(4));
+      const both = [0, 1].map(() => pool.run<string>({ module: TASKS, fn: 'held', args: [gate] }));
+      await new Promise((r) => setTimeout(r, 0));
+      expect(pool.snapshot()).toEqual({ size: 2, busy: { '-': 2 }, queued: {} });
+      Atomics.store(gate, 0, 1);
+      await Promise.all(both);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('InlineRunner', () => {
   it('runs the same task in this thread', async () => {
     expect(await new InlineRunner().run<number>({ module: TASKS, fn: 'add', args: [2, 2] })).toBe(4);

@@ -12,6 +12,11 @@ export interface Task {
   /** Names the file in the error when the worker dies (out of memory, timeout). */
   label?: string | undefined;
   /**
+   * Who the task works for (the month): a group holds at most `perGroup` workers at once, so one
+   * month's slow or hostile workbook cannot take every worker from the other months.
+   */
+  group?: string | undefined;
+  /**
    * Receives what the function sends as it goes: it is called with a `send(data)` function as its
    * last argument, whose data arrive here in order, all before the task's result.
    */
@@ -19,7 +24,7 @@ export interface Task {
 }
 
 /** How a task runs: the limits and the name it reports under. */
-export type TaskOptions = Pick<Task, 'timeoutMs' | 'label'>;
+export type TaskOptions = Pick<Task, 'timeoutMs' | 'label' | 'group'>;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function's parameters, checked at the call
 type AnyAsyncFn = (...args: any[]) => Promise<unknown>;
@@ -77,10 +82,21 @@ export function streamTask<A extends unknown[], S, R>(
   });
 }
 
+/** Workers busy and tasks queued per group (the month; `-` for tasks without one). */
+export interface WorkersSnapshot {
+  size: number;
+  busy: Record<string, number>;
+  queued: Record<string, number>;
+}
+
 /** Runs tasks, on worker threads or in this thread. Call it through `callTask` / `streamTask`. */
 export interface TaskRunner {
   /** Worker threads that run tasks (0: they run in this thread; their arguments and results are copied otherwise). */
   readonly threads: number;
+  /** Worker threads the tasks of one group (a month) may hold at once (0 when tasks run in this thread). */
+  readonly perGroup: number;
+  /** What the workers are doing (a service's /status), when there are workers. */
+  snapshot?(): WorkersSnapshot;
   run<T>(task: Task): Promise<T>;
   close(): Promise<void>;
 }
@@ -139,6 +155,7 @@ export function deserializeError(s: SerializedError): Error {
 /** Runs tasks in this thread: the fallback, and what tests use. */
 export class InlineRunner implements TaskRunner {
   readonly threads = 0;
+  readonly perGroup = 0;
   async run<T>(task: Task): Promise<T> {
     const mod = (await import(task.module)) as Record<string, (...a: unknown[]) => Promise<T>>;
     const f = mod[task.fn];
@@ -151,6 +168,8 @@ export class InlineRunner implements TaskRunner {
 interface Slot {
   worker: Worker;
   busy: boolean;
+  /** The group of the task it runs. */
+  group?: string | undefined;
 }
 
 interface Pending {
@@ -173,10 +192,28 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
  * A small pool of worker threads. Parsing the workbooks is the costly part of a run: on worker
  * threads the three files parse on both cores while the main thread starts DuckDB, and a workbook
  * that exhausts memory or time kills its worker (which is replaced), never the process.
+ *
+ * Tasks of one group (a month) hold at most `size - 1` workers at once (all of them in a pool of
+ * one): one worker always stays for the other months, so a month whose workbook takes minutes to
+ * parse delays only itself. A queued task whose group is at its share waits; the tasks of other
+ * groups behind it go first. Tasks without a group are not limited.
  */
 export class WorkerPool implements TaskRunner {
   get threads(): number {
     return this.opts.size;
+  }
+  get perGroup(): number {
+    return Math.max(1, this.opts.size - 1);
+  }
+  /** What the pool is doing: workers busy, and queued tasks, per group (a service's status page). */
+  snapshot(): WorkersSnapshot {
+    const count = (groups: (string | undefined)[]) =>
+      groups.reduce<Record<string, number>>((n, g) => ({ ...n, [g ?? '-']: (n[g ?? '-'] ?? 0) + 1 }), {});
+    return {
+      size: this.opts.size,
+      busy: count(this.slots.filter((x) => x.busy).map((x) => x.group)),
+      queued: count(this.queue.map((q) => q.task.group)),
+    };
   }
   private readonly slots: Slot[] = [];
   private readonly queue: Pending[] = [];
@@ -209,14 +246,21 @@ export class WorkerPool implements TaskRunner {
   private dispatch(): void {
     for (const slot of this.slots) {
       if (slot.busy) continue;
-      const next = this.queue.shift();
-      if (!next) return;
-      this.execute(slot, next);
+      const i = this.queue.findIndex((q) => q.task.group === undefined || this.held(q.task.group) < this.perGroup);
+      if (i < 0) return;
+      const [next] = this.queue.splice(i, 1);
+      if (next) this.execute(slot, next);
     }
+  }
+
+  /** Workers running a task of this group. */
+  private held(group: string): number {
+    return this.slots.reduce((n, x) => n + (x.busy && x.group === group ? 1 : 0), 0);
   }
 
   private execute(slot: Slot, p: Pending): void {
     slot.busy = true;
+    slot.group = p.task.group;
     const id = ++this.seq;
     const w = slot.worker;
     w.ref();
@@ -233,6 +277,7 @@ export class WorkerPool implements TaskRunner {
       } else {
         w.unref();
         slot.busy = false;
+        slot.group = undefined;
       }
       this.dispatch();
     };

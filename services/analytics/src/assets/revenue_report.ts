@@ -51,7 +51,10 @@ export const revenueReport = defineAsset({
     };
     const path = join(ctx.workDir, ctx.asset.file);
     // The writer can run on a worker thread: ctx.tasks decides.
-    const written = await callTask(ctx.tasks, writeRevenueReport, [path, rows, summary], { label: ctx.asset.file });
+    const written = await callTask(ctx.tasks, writeRevenueReport, [path, rows, summary], {
+      label: ctx.asset.file,
+      group: ctx.run.partition,
+    });
     return {
       kind: 'file',
       path,

@@ -11,14 +11,15 @@ const readSheetBatches = taskFn<typeof import('@bottleneck/shared/excel/read')>(
 );
 
 /**
- * Which workbooks go to the worker threads: the largest ones, one per thread; the main thread reads
- * the others meanwhile (with one worker: web.xlsx there, erp and liaison here).
+ * Which workbooks go to the worker threads: the largest ones, one per thread a month may hold
+ * (`perGroup`: all but one of the workers, so that another month always finds one free); the main
+ * thread reads the others meanwhile (with two workers or one: web.xlsx there, erp and liaison here).
  */
 function offThread(ctx: AssetContext, name: InputName): boolean {
   const bytes = (n: InputName) => ctx.materialization(`raw_${n}`).metadata.bytes ?? 0;
   return [...INPUT_NAMES]
     .sort((a, b) => bytes(b) - bytes(a))
-    .slice(0, ctx.tasks.threads)
+    .slice(0, ctx.tasks.perGroup)
     .includes(name);
 }
 
@@ -64,7 +65,7 @@ async function readHere(ctx: AssetContext, db: Db, spec: SourceSpec, path: strin
         (batch) => {
           replayBatch(batch, sink);
         },
-        { timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file },
+        { timeoutMs: ctx.limits.maxMillis + 5_000, label: spec.file, group: ctx.run.partition },
       ),
     );
   } finally {

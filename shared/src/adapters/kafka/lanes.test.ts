@@ -35,7 +35,61 @@ describe('PartitionOffsets', () => {
   });
 });
 
+describe('PartitionOffsets.state: what holds the commit point, and since when', () => {
+  it('lists the offsets in flight lowest first, the commit point, and the age of the lowest', () => {
+    let t = 1_000;
+    const o = new PartitionOffsets(() => t);
+    expect(o.state()).toEqual({ inFlight: [], inFlightCount: 0, oldestInFlightMs: 0, commitPoint: '-1', next: '-1' });
+    o.dispatched(7n);
+    t = 5_000;
+    o.dispatched(9n);
+    o.dispatched(8n);
+    t = 65_000;
+    expect(o.state()).toEqual({
+      inFlight: ['7', '8', '9'],
+      inFlightCount: 3,
+      oldestInFlightMs: 64_000,
+      commitPoint: '7',
+      next: '10',
+    });
+    o.handled(7n);
+    // 8 is now the lowest: its own age (handed out at 5 s), not 7's.
+    expect(o.state()).toMatchObject({ inFlight: ['8', '9'], oldestInFlightMs: 60_000, commitPoint: '8' });
+    o.handled(9n);
+    o.handled(8n);
+    expect(o.state()).toEqual({ inFlight: [], inFlightCount: 0, oldestInFlightMs: 0, commitPoint: '10', next: '10' });
+  });
+
+  it('an offset delivered again keeps its first time until its every copy is handled', () => {
+    let t = 0;
+    const o = new PartitionOffsets(() => t);
+    o.dispatched(1n);
+    t = 10;
+    o.dispatched(1n);
+    t = 30;
+    expect(o.state().oldestInFlightMs).toBe(30);
+    o.handled(1n);
+    expect(o.state().oldestInFlightMs).toBe(30);
+    o.handled(1n);
+    expect(o.state().inFlight).toEqual([]);
+  });
+});
+
 describe('MonthLanes', () => {
+  it('reports the months holding a lane and the callers waiting for one', async () => {
+    const lanes = new MonthLanes(1);
+    const slow = gate();
+    await lanes.enqueue('2031-02', () => slow.p);
+    const waiting = lanes.enqueue('2031-01', async () => {});
+    await tick();
+    expect(lanes.state()).toEqual({ months: ['2031-02'], waiting: 1 });
+    slow.open();
+    await waiting;
+    await tick();
+    await tick();
+    expect(lanes.state()).toEqual({ months: [], waiting: 0 });
+  });
+
   it('runs one month in order and other months beside it', async () => {
     const lanes = new MonthLanes(4);
     const log: string[] = [];

@@ -6,16 +6,35 @@
  * handled (at-least-once, as before), and nothing after it is lost.
  */
 
+/** What a partition's offsets look like now (a service's /status, the stuck-lane warning). */
+export interface PartitionOffsetsState {
+  /** Offsets handed to lanes and not handled yet, lowest first (at most 20 listed). */
+  inFlight: string[];
+  /** How many offsets are in flight in all. */
+  inFlightCount: number;
+  /** Since when the lowest one is in flight, ms (0 when none is): what holds the commit point. */
+  oldestInFlightMs: number;
+  /** The lowest offset not handled yet, or one past the highest handed out: what the next commit carries. */
+  commitPoint: string;
+  /** One past the highest offset handed out (-1 before any). */
+  next: string;
+}
+
 /** The offsets of one partition handed to lanes and not handled yet; the commit point is the lowest of them. */
 export class PartitionOffsets {
   /** Offset -> copies in flight (a rebalance may deliver an offset again while its first copy runs). */
   private readonly pending = new Map<bigint, number>();
+  /** Offset -> when its first copy in flight was handed out (ms). */
+  private readonly since = new Map<bigint, number>();
   /** One past the highest offset handed out. */
   private next = -1n;
   private committed = -1n;
 
+  constructor(private readonly now: () => number = Date.now) {}
+
   dispatched(offset: bigint): void {
     this.pending.set(offset, (this.pending.get(offset) ?? 0) + 1);
+    if (!this.since.has(offset)) this.since.set(offset, this.now());
     // The first offset fetched is where the group's commit stood: nothing to commit below it.
     if (this.committed < 0n) this.committed = offset;
     if (offset + 1n > this.next) this.next = offset + 1n;
@@ -26,11 +45,27 @@ export class PartitionOffsets {
     const n = this.pending.get(offset);
     if (n === undefined) return undefined;
     if (n > 1) this.pending.set(offset, n - 1);
-    else this.pending.delete(offset);
+    else {
+      this.pending.delete(offset);
+      this.since.delete(offset);
+    }
     const point = this.commitPoint();
     if (point <= this.committed) return undefined;
     this.committed = point;
     return point;
+  }
+
+  /** The offsets in flight, the commit point, and how long the lowest in flight has been there. */
+  state(): PartitionOffsetsState {
+    const inFlight = [...this.pending.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const oldest = inFlight[0];
+    return {
+      inFlight: inFlight.slice(0, 20).map(String),
+      inFlightCount: inFlight.length,
+      oldestInFlightMs: oldest === undefined ? 0 : this.now() - (this.since.get(oldest) ?? this.now()),
+      commitPoint: this.commitPoint().toString(),
+      next: this.next.toString(),
+    };
   }
 
   /** The lowest offset not handled yet, or one past the highest handed out when all are. */
@@ -57,6 +92,12 @@ export class MonthLanes {
     return this.tails.size;
   }
 
+  /** The keys (months) holding a lane, and how many callers wait for a free one (each a partition's fetch loop). */
+  state(): { months: string[]; waiting: number } {
+    return { months: [...this.tails.keys()].sort(), waiting: this.waiting };
+  }
+  private waiting = 0;
+
   /**
    * Queues `task` after the earlier tasks of its key. Resolves once it is queued: at once when its
    * key is in flight or a lane is free, otherwise when a lane frees up (the caller, a partition's
@@ -64,7 +105,12 @@ export class MonthLanes {
    */
   async enqueue(key: string, task: () => Promise<void>): Promise<void> {
     while (!this.tails.has(key) && this.tails.size >= this.capacity) {
-      await new Promise<void>((r) => this.waiters.push(r));
+      this.waiting++;
+      try {
+        await new Promise<void>((r) => this.waiters.push(r));
+      } finally {
+        this.waiting--;
+      }
     }
     const tail = this.tails.get(key) ?? Promise.resolve();
     const mine = tail.then(() => task().catch(() => {}));

@@ -7,7 +7,7 @@ import {
   type EventType,
   type PipelineEvent,
 } from '../../events/index.js';
-import type { SubscribeOptions, Subscription } from '../../ports/bus.js';
+import type { LanesReport, SubscribeOptions, Subscription } from '../../ports/bus.js';
 import type { Logger } from '../../stage/context.js';
 import { subscriptionAwareRoundRobin } from './assigner.js';
 import {
@@ -97,6 +97,11 @@ export function decodeMessage(
 /** Tries of a failed offset commit after the first (about 15 s in all, backoff from 250 ms). */
 const COMMIT_RETRIES = 6;
 
+/** How often the lanes are looked at: a debug line with what they hold, a warning when an offset is stuck. */
+const LANES_REPORT_MS = 60_000;
+/** An offset in flight longer than this is reported as a warning (a handler hung, or a lane never freed). */
+const LANE_STUCK_MS = 5 * 60_000;
+
 /**
  * One subscription: a kafkajs consumer in the subscription's group, reading the topics of its
  * event types. Each message: decode (a poison message goes to the dead-letter topic at once), call
@@ -117,9 +122,12 @@ export class KafkaSubscription implements Subscription {
   /** Offsets of handled messages not committed yet, latest per partition, and the commit running. */
   private readonly toCommit = new Map<string, { topic: string; partition: number; offset: string }>();
   private committing: Promise<void> | undefined;
-  private readonly lanes: MonthLanes;
+  private readonly monthLanes: MonthLanes;
   /** Per topic-partition: offsets handed to lanes and not handled yet. */
   private readonly offsets = new Map<string, PartitionOffsets>();
+  /** Per topic-partition: the last offset this consumer committed. */
+  private readonly committed = new Map<string, string>();
+  private reportTimer: NodeJS.Timeout | undefined;
   /** Partitions assigned at the last join (0 before a join or after a rebalance took them), and whether the consumer died. */
   assigned = 0;
   dead: string | null = null;
@@ -135,7 +143,7 @@ export class KafkaSubscription implements Subscription {
     const s = deps.settings;
     this.log = deps.log;
     this.topics = [...new Set(opts.types)].map((t) => topicName(deps.prefix, t));
-    this.lanes = new MonthLanes(s.monthsInFlight);
+    this.monthLanes = new MonthLanes(s.monthsInFlight);
     this.consumer = deps.kafka.consumer({
       groupId: opts.group,
       partitionAssigners: [subscriptionAwareRoundRobin],
@@ -157,6 +165,39 @@ export class KafkaSubscription implements Subscription {
 
   get topicNames(): readonly string[] {
     return this.topics;
+  }
+
+  /** What the lanes hold now: months in flight, and per partition the offsets in flight and committed. */
+  lanes(): LanesReport {
+    const { months, waiting } = this.monthLanes.state();
+    return {
+      group: this.opts.group,
+      months,
+      waitingForLane: waiting,
+      partitions: [...this.offsets.entries()]
+        .map(([tp, o]) => {
+          const [topic = '', partition = '0'] = tp.split('\u0000');
+          return { topic, partition: Number(partition), ...o.state(), committed: this.committed.get(tp) ?? null };
+        })
+        .sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition),
+    };
+  }
+
+  /**
+   * Logs the lanes every LANES_REPORT_MS at debug level, and as a warning when an offset has been
+   * in flight for longer than LANE_STUCK_MS (a hung handler, or a lane that never freed up): the
+   * partitions it holds, and what the other lanes hold.
+   */
+  private reportLanes(): void {
+    const report = this.lanes();
+    const stuck = report.partitions.filter((p) => p.oldestInFlightMs > LANE_STUCK_MS);
+    const partitions = report.partitions.filter((p) => p.inFlightCount > 0 || stuck.includes(p));
+    if (stuck.length)
+      this.log.warn(
+        { ...report, partitions, stuck: stuck.map((p) => `${p.topic}/${p.partition}@${p.inFlight[0] ?? '?'}`) },
+        `lanes: ${stuck.length} partition(s) with an offset in flight for over ${LANE_STUCK_MS / 60_000} min (its commit point does not move)`,
+      );
+    else if (partitions.length || report.waitingForLane) this.log.debug({ ...report, partitions }, 'lanes');
   }
 
   /** Joins the group; resolves once partitions are assigned (or after joinTimeoutMs, with a warning). */
@@ -209,6 +250,8 @@ export class KafkaSubscription implements Subscription {
     ]);
     clearTimeout(timer);
     offJoin();
+    this.reportTimer = setInterval(() => this.reportLanes(), LANES_REPORT_MS);
+    this.reportTimer.unref();
     if (!ok)
       this.log.warn(
         { group: this.opts.group, joinTimeoutMs: this.deps.settings.joinTimeoutMs },
@@ -228,6 +271,7 @@ export class KafkaSubscription implements Subscription {
 
   private async doClose(): Promise<void> {
     this.stopping = true;
+    clearInterval(this.reportTimer);
     for (const wake of this.sleepers) wake();
     // kafkajs drops commits once the consumer is told to stop, so the consumer keeps running
     // (paused: no new batch, and the current batch ends after its message in flight) until the
@@ -270,6 +314,7 @@ export class KafkaSubscription implements Subscription {
         this.toCommit.clear();
         try {
           await this.consumer.commitOffsets(offsets);
+          for (const o of offsets) this.committed.set(`${o.topic}\u0000${o.partition}`, o.offset);
           failures = 0;
         } catch (e) {
           failures++;
@@ -318,7 +363,7 @@ export class KafkaSubscription implements Subscription {
     offsets.dispatched(offset);
     this.inFlight++;
     const key = message.key?.length ? message.key.toString('utf8') : `partition ${partition}`;
-    await this.lanes.enqueue(key, async () => {
+    await this.monthLanes.enqueue(key, async () => {
       try {
         // Not started before close: left uncommitted (and its commit point held), for the next consumer.
         if (this.stopping) return;

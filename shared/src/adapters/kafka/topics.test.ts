@@ -96,3 +96,23 @@ describe('ensureTopics with replication auto', () => {
     expect(created).toEqual([{ topic: 'p.a', numPartitions: 3, replicationFactor: 1 }]);
   });
 });
+
+describe('ensureTopics on a cold cluster', () => {
+  /** kafkajs's answer for a partition with no leader yet (retriable), or for a factor above the broker count (not). */
+  const protocol = (type: string, retriable: boolean) =>
+    Object.assign(new Error(`${type} answer`), { name: 'KafkaJSProtocolError', type, retriable });
+
+  it.each([
+    ['LEADER_NOT_AVAILABLE', true],
+    ['NOT_LEADER_OR_FOLLOWER', true],
+    ['INVALID_REPLICATION_FACTOR', false],
+  ])('a broker answering %s: BN_ERR_BUS_TOPICS, retriable %s', async (type, retriable) => {
+    const { admin } = recordingAdmin(3);
+    (admin as { createTopics: unknown }).createTopics = () => Promise.reject(protocol(type, retriable));
+    const err = await ensureTopics(admin, ['p.a'], { numPartitions: 3, replicationFactor: 'auto' }, silentLogger).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'BN_ERR_BUS_TOPICS', retriable });
+    expect((err as Error).message).toContain(`(3 partitions, replication factor 3) failed:`);
+  });
+});

@@ -3,6 +3,7 @@ import { BottleneckError } from '../../errors/index.js';
 import { EVENT_TYPES, type EventType } from '../../events/index.js';
 import { withRetry } from '../../retry/index.js';
 import type { Logger } from '../../stage/context.js';
+import { kafkaTransient } from '../kafka-errors.js';
 
 /** Suffix of the dead-letter topic: `<prefix>.dead-letter`. */
 export const DEAD_LETTER_SUFFIX = 'dead-letter';
@@ -52,7 +53,8 @@ export function replicationFor(brokers: number): { replicationFactor: number; mi
  * `numPartitions` partitions. Fewer is only a warning: ordering per month still holds, there is
  * just less parallelism. Another client creating the same topics at the same moment is not an
  * error either (kafkajs answers false; its TOPIC_ALREADY_EXISTS response is logged at debug by
- * kafkaLogCreator).
+ * kafkaLogCreator). Throws BN_ERR_BUS_TOPICS, retriable when what failed was transient (a cold
+ * cluster still electing its leaders answers NOT_LEADER or LEADER_NOT_AVAILABLE).
  */
 export async function ensureTopics(admin: Admin, topics: string[], s: TopicSettings, log: Logger): Promise<void> {
   let replicationFactor = s.replicationFactor === 'auto' ? -1 : s.replicationFactor;
@@ -100,7 +102,9 @@ export async function ensureTopics(admin: Admin, topics: string[], s: TopicSetti
     throw new BottleneckError(
       'BN_ERR_BUS_TOPICS',
       `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${replicationFactor === -1 ? (s.replicationFactor === 'auto' ? 'auto' : 'broker default') : replicationFactor}) failed: ${describeKafkaError(e)}`,
-      { cause: e },
+      // A cold cluster (leaders not elected yet, a controller moving) is worth another try; a
+      // replication factor above the broker count or a refused authorization is not.
+      { cause: e, retriable: kafkaTransient(e) },
     );
   }
 }

@@ -31,3 +31,9 @@ export async function count(n: number, send: (i: number) => void): Promise<numbe
   }
   return n;
 }
+
+/** Holds its worker until the test sets gate[0] to 1 (the array shares its memory with the test's thread). */
+export async function held(gate: Int32Array): Promise<string> {
+  while (Atomics.load(gate, 0) === 0) await new Promise((r) => setTimeout(r, 10));
+  return 'released';
+}
