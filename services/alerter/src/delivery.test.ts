@@ -336,8 +336,10 @@ describe('alert delivery: what it logs, writes and keeps', () => {
       ['put', RECORD, undefined],
       ['put', `${PENDING_PREFIX}run-r1.json`, { contentType: 'application/json', ifNoneMatch: true }],
       ['put', `${PENDING_PREFIX}run-r1.json`, { contentType: 'application/json' }],
+      ['put', 'state/alert-sends/run-r1/1.json', { contentType: 'application/json', ifNoneMatch: true }],
       ['put', `${PENDING_PREFIX}run-r1.json`, { contentType: 'application/json' }],
       ['put', `${PENDING_PREFIX}run-r1.json`, { contentType: 'application/json' }],
+      ['put', 'state/alert-sends/run-r1/2.json', { contentType: 'application/json', ifNoneMatch: true }],
       ['put', RECORD, { contentType: 'application/json' }],
       ['delete', `${PENDING_PREFIX}run-r1.json`, undefined],
     ]);

@@ -117,12 +117,13 @@ describe('bindStage gives up within its budget plus one request, with one failed
     );
     expect(s.calls()).toBe(0);
     // Before the failed event, only the marker check asked the store (no start record waited for it
-    // again); the outcome record comes after it.
+    // again); the stage's log, then the outcome record, come after it.
     const marker = doneMarkerKey('merge', validated());
     const lines = log.calls.map((c) => `${c.op} ${c.target}`);
     const said = lines.indexOf('publish run-1.failed.merge');
     expect(new Set(lines.slice(0, said))).toEqual(new Set([`head ${marker}`]));
-    expect(lines[said + 1]).toBe('put runs/2026-11/run-1/merge.json');
+    expect(lines[said + 1]).toBe('put runs/2026-11/run-1/merge.log.jsonl');
+    expect(lines.slice(said + 1)).toContain('put runs/2026-11/run-1/merge.json');
   });
 
   it('writes the marker once the store is back after the failed event: a redelivery is skipped, not run into a second outcome', async () => {

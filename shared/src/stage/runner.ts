@@ -423,10 +423,12 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     // published by a redelivery: met in fault F3 when these writes were skipped).
     const after = failed ? startDeadline(ctx.retryBudgetMs) : deadline;
     try {
-      // Before the outcome record: once a record says the stage ended, its log is there (a crash in between writes both again).
+      // Before the outcome record: once a record says the stage ended, its log is there (a crash in
+      // between writes both again). Best effort: a log the store would not take never keeps the
+      // outcome record and the marker from being written.
       await boundedStep('the run log', after, () =>
         withRetry(() => writeStageLog(ctx.store, logs.toLog(event.runId, event.partition)), within(after)),
-      );
+      ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run log not written'));
       await writeOutcome(ctx, record, event, out, durationMs, after);
       await writeMarker(ctx.store, marker, event, out, after);
     } catch (e) {
