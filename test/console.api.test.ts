@@ -236,6 +236,50 @@ describe('console API: reading', () => {
   });
 });
 
+describe('console API: late months (BN_FILES_DUE_DAY)', () => {
+  it('a month past its due day with a file missing is late, in /api/partitions and /metrics; without the setting it waits', async () => {
+    const [{ buildConsole }, { graphSpec }, { FolderStore }] = await Promise.all([
+      import('@bottleneck/console/app'),
+      import('@bottleneck/cli/console'),
+      import('@bottleneck/shared/adapters/folder-store'),
+    ]);
+    const open = (o: { filesDueDay?: number }) =>
+      buildConsole({
+        store: new FolderStore(store.out),
+        graph: graphSpec(),
+        actions: () => engine.actions(),
+        refreshMs: 0,
+        // WAITING (2026-12) lacks liaison.xlsx: its files were due by 5 January 2027.
+        now: () => new Date('2027-01-06T09:00:00Z'),
+        ...o,
+      });
+    const late = open({ filesDueDay: 5 });
+    const waiting = open({});
+    try {
+      const parts = (await late.inject({ method: 'GET', url: '/api/partitions' })).json<{
+        partitions: { partition: string; status: string; words: string; late?: { missing: string[] } }[];
+      }>().partitions;
+      expect(parts.find((p) => p.partition === WAITING)).toMatchObject({
+        status: 'late',
+        words: 'late: liaison.xlsx was due by 5 January 2027 (BN_FILES_DUE_DAY=5) and has not arrived',
+        late: { lateSince: '2027-01-05T23:00:00.000Z', missing: ['liaison'] },
+      });
+      // The months with their three files are not late, whatever their runs did.
+      expect(parts.find((p) => p.partition === FAILED)?.status).not.toBe('late');
+      const metrics = (await late.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(metrics).toMatch(/^bn_months_late(\{[^}]*\})? 1$/m);
+      expect(metrics).toContain(`bn_month_status{partition="${WAITING}",status="late"`);
+      const off = (await waiting.inject({ method: 'GET', url: '/api/partitions' })).json<{
+        partitions: { partition: string; status: string }[];
+      }>().partitions;
+      expect(off.find((p) => p.partition === WAITING)?.status).toBe('waiting-for-files');
+    } finally {
+      await late.close();
+      await waiting.close();
+    }
+  });
+});
+
 describe('console API: actions', () => {
   it('validates partitions and ranges', async () => {
     expect((await post('/api/runs', { partition: '2026-1' })).statusCode).toBe(400);

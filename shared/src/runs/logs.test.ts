@@ -41,6 +41,10 @@ describe('RunLogBuffer: bounded per stage and run', () => {
     return b;
   };
 
+  it('the bound the README states: 200 records per stage and run, the first 150 and the last 50', () => {
+    expect([LOG_MAX_RECORDS, LOG_HEAD, LOG_TAIL, LOG_MAX_MSG]).toEqual([200, 150, 50, 1_000]);
+  });
+
   it(`keeps every record up to the bound (${LOG_MAX_RECORDS}) and drops none`, () => {
     const b = fill(LOG_MAX_RECORDS);
     expect(b.dropped).toBe(0);
