@@ -5,7 +5,7 @@ import { makeEvent, type PipelineEvent } from '../events/index.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { readStageRecord } from '../runs/record.js';
 import { cleanupTestContexts, testContext } from '../testing/context.js';
-import type { StageHandler } from './context.js';
+import { silentLogger, type StageHandler } from './context.js';
 import {
   bindStage,
   claimOrSkip,
@@ -410,5 +410,161 @@ describe("bindStage: the stage's run record", () => {
         eventId: 'run-1.v',
       },
     ]);
+  });
+});
+
+describe('bindStage: what it says, and its edges', () => {
+  /** A logger that keeps every line. */
+  function logged() {
+    const lines: [string, Record<string, unknown>, string | undefined][] = [];
+    const at = (level: string) => (obj: object, msg?: string) => void lines.push([level, { ...obj }, msg]);
+    return { lines, log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } };
+  }
+  const ids = { runId: 'run-1', partition: '2026-11', eventId: 'run-1.v', stage: 'merge' };
+
+  it('logs each transient error it waits out, the handling, and a redelivery it skips', async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const { lines, log } = logged();
+    let heads = 0;
+    const flaky = Object.assign(Object.create(store) as ObjectStore, {
+      head: async (key: string) => (heads++ === 0 ? Promise.reject(unavailable()) : store.head(key)),
+    });
+    let calls = 0;
+    const run = bindStage(
+      handlerOf(async (e) => {
+        if (calls++ === 0) throw unavailable();
+        return [merged(e)];
+      }),
+      { ...ctx, store: flaky, log },
+      new MemoryBus(),
+    );
+    await run(validated());
+    await run(validated());
+    const retrying = (attempt: number) => [
+      'warn',
+      { ...ids, attempt, delayMs: expect.any(Number), err: 'HTTP 503 ServiceUnavailable' },
+      'transient error: retrying',
+    ];
+    expect(lines).toEqual([
+      retrying(1),
+      retrying(1),
+      ['info', { ...ids, eventType: 'validated', emitted: ['merged'], durationMs: expect.any(Number) }, 'handled'],
+      ['info', { ...ids, eventType: 'validated' }, 'already handled: skipped (redelivery)'],
+    ]);
+  });
+
+  it('logs a failure, a run record it could not write, and a marker it could not write after a failed event', async () => {
+    const { ctx, store } = await testContext({ now: NOW, retryBudgetMs: 0 });
+    const { lines, log } = logged();
+    const down = Object.assign(Object.create(store) as ObjectStore, {
+      put: async () => Promise.reject(unavailable()),
+    });
+    const run = bindStage(
+      handlerOf(async () => {
+        throw new BottleneckError('BN_ERR_INPUT_EMPTY', 'web.xlsx has no data rows');
+      }),
+      { ...ctx, store: down, log },
+      new MemoryBus(),
+    );
+    await run(validated());
+    expect(lines).toEqual([
+      ['warn', { ...ids, err: 'HTTP 503 ServiceUnavailable' }, 'run record not written (start)'],
+      ['error', { ...ids, code: 'BN_ERR_INPUT_EMPTY', err: 'web.xlsx has no data rows' }, 'stage failed'],
+      [
+        'warn',
+        { ...ids, err: 'gave up after 1 attempts over 0 s: HTTP 503 ServiceUnavailable' },
+        'failed event published; run record or marker not written',
+      ],
+      ['info', { ...ids, eventType: 'validated', emitted: ['failed'], durationMs: expect.any(Number) }, 'handled'],
+    ]);
+  });
+
+  it("records 'running' while the stage works, then what it made: nothing for a stage that emits nothing", async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    let during: unknown;
+    const run = bindStage(
+      handlerOf(async (e) => {
+        during = await readStageRecord(store, e.partition, e.runId, 'merge');
+        return [];
+      }),
+      ctx,
+      new MemoryBus(),
+    );
+    await run(validated());
+    expect(during).toMatchObject({ status: 'running', emitted: [], materializations: {}, checks: [] });
+    expect(await readStageRecord(store, '2026-11', 'run-1', 'merge')).toMatchObject({
+      status: 'succeeded',
+      emitted: [],
+      materializations: {},
+      checks: [],
+    });
+    expect((await store.get(doneMarkerKey('merge', validated()))).toString()).toBe(
+      JSON.stringify({ handled: 'run-1.v', emitted: [] }) + '\n',
+    );
+  });
+
+  it("records a failure's asset and cell in the run record", async () => {
+    const { ctx, store } = await testContext({ now: NOW });
+    const run = bindStage(
+      handlerOf(async () => {
+        throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7', {
+          asset: 'raw_erp',
+          location: { file: 'erp.xlsx', row: 7 },
+        });
+      }),
+      ctx,
+      new MemoryBus(),
+    );
+    await run(validated());
+    expect((await readStageRecord(store, '2026-11', 'run-1', 'merge'))!.error).toEqual({
+      code: 'BN_ERR_INPUT_BAD_VALUE',
+      message: 'row 7',
+      retriable: false,
+      asset: 'raw_erp',
+      location: { file: 'erp.xlsx', row: 7 },
+    });
+  });
+
+  it("hands a failed event's handling error back to the bus (the alerter has nothing to send a failure to)", async () => {
+    const { ctx } = await testContext({ now: NOW });
+    const bus = new MemoryBus();
+    const boom = new BottleneckError('BN_ERR_MAIL_SEND', 'SendGrid answered 400', { retriable: false });
+    const run = bindStage(
+      {
+        stage: 'alerter',
+        consumes: ['failed'],
+        handle: async () => {
+          throw boom;
+        },
+      },
+      ctx,
+      bus,
+    );
+    const f = failedEvent('merge', validated(), new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
+    await expect(run(f)).rejects.toBe(boom);
+    expect(bus.messages()).toEqual([]);
+  });
+
+  it('throws what is not a store error at the marker check, instead of answering unknown', async () => {
+    const broken = { head: () => Promise.reject(new TypeError('head is broken')) } as unknown as ObjectStore;
+    await expect(claimOrSkip({ store: broken, log: silentLogger }, 'k', validated(), spent)).rejects.toThrow(
+      'head is broken',
+    );
+  });
+
+  it('measures the handling in its duration, and needs no onStage from a progress listener', async () => {
+    const seen: number[] = [];
+    const { ctx } = await testContext({ now: NOW, progress: { onStage: (p) => seen.push(p.durationMs) } });
+    const slow = handlerOf(async (e) => {
+      await new Promise((r) => setTimeout(r, 30));
+      return [merged(e)];
+    });
+    const t0 = performance.now();
+    await bindStage(slow, ctx, new MemoryBus())(validated());
+    const elapsed = performance.now() - t0;
+    expect(seen[0]).toBeGreaterThanOrEqual(25);
+    expect(seen[0]).toBeLessThanOrEqual(Math.ceil(elapsed));
+    const { ctx: other } = await testContext({ now: NOW, progress: { onAsset: () => undefined } });
+    await expect(bindStage(slow, other, new MemoryBus())(validated())).resolves.toBeUndefined();
   });
 });
