@@ -14,10 +14,18 @@ export type Params = Record<string, DuckDBValue> | DuckDBValue[];
 /**
  * @duckdb/node-api is CommonJS (about 50 modules re-exported by its index): `import()` has Node's
  * ESM loader scan every one of them for its export names (cjs-module-lexer), which measured 225 ms
- * of CPU against 90 ms for `require` on this machine. Loaded on first use, never at import.
+ * of CPU against 90 ms for `require` on this machine. The build bundles it into one file beside
+ * this module (scripts/bundle-duckdb.mjs: 50 ms); without that bundle (tests from src/, an install
+ * without dev dependencies) it comes from node_modules. Loaded on first use, never at import.
  */
 function loadDuckdbApi(): typeof import('@duckdb/node-api') {
-  return createRequire(import.meta.url)('@duckdb/node-api') as typeof import('@duckdb/node-api');
+  const require = createRequire(import.meta.url);
+  try {
+    return require('./node-api.cjs') as typeof import('@duckdb/node-api');
+  } catch (e) {
+    if ((e as { code?: string }).code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  return require('@duckdb/node-api') as typeof import('@duckdb/node-api');
 }
 
 /**

@@ -115,6 +115,41 @@ describe('runStage: the one stage runner', () => {
     expect(seen.assets.sort()).toEqual(['revenue_per_product', 'wine_price_zscores']);
   });
 
+  it('tells the IO manager the data version and ETag of a source it read, so that a load in the same process need not hash it again', async () => {
+    const { ctx } = await setup();
+    const told: unknown[][] = [];
+    ctx.io.observed = (...a) => void told.push(a);
+    const raw = defineAsset({
+      key: 'raw_erp',
+      kind: 'source',
+      file: 'erp.xlsx',
+      module,
+      description: 'r',
+      async compute() {
+        return {
+          kind: 'object',
+          path: 'unused',
+          materialization: {
+            location: 'incoming/2026-11/erp.xlsx',
+            dataVersion: 'f'.repeat(64),
+            metadata: { bytes: 3, etag: '3-1-2', durationMs: 0 },
+          },
+        };
+      },
+    });
+    const trigger = makeEvent('trigger', {
+      runId: 'run-1',
+      partition: '2026-11',
+      materializations: {},
+      checks: [],
+      payload: { source: 'cli' },
+    });
+    const file = { key: 'incoming/2026-11/erp.xlsx', sha256: 'f'.repeat(64), bytes: 3 };
+    const payload = () => ({ files: { erp: file, web: file, liaison: file } });
+    await runStage(defineStage({ stage: 'ingest', assets: [raw], payload }), trigger, ctx);
+    expect(told).toEqual([['incoming/2026-11/erp.xlsx', 'f'.repeat(64), '3-1-2']]);
+  });
+
   it('stops everything downstream of a failed blocking check, runs the rest, and fails with what was found', async () => {
     const { ctx, store, seen, dir } = await setup();
     const rpp = table(

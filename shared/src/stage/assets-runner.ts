@@ -399,6 +399,9 @@ export class StageRun {
     t0: number,
   ): Promise<Materialization> {
     if (result.kind === 'object') {
+      const { location, dataVersion, metadata } = result.materialization;
+      // A source this stage hashed: clean, in the same process, need not hash it again (the ETag still checked).
+      if (typeof metadata.etag === 'string') this.ctx.io.observed?.(location, dataVersion, metadata.etag);
       return {
         ...result.materialization,
         metadata: { ...result.materialization.metadata, durationMs: Math.round(performance.now() - t0) },

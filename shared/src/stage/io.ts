@@ -68,6 +68,11 @@ export interface AssetIO {
   load(key: string, m: Materialization, scope: DuckScope): Promise<LoadedInput>;
   /** Persists a computed table or file and returns where it is and its data version. */
   persist(r: PersistRequest): Promise<Persisted>;
+  /**
+   * A stage of this process hashed the object at `location`, read at `etag` (a source's data
+   * version): a later load of it need not hash it again while its ETag holds.
+   */
+  observed?(location: string, dataVersion: string, etag: string): void;
 }
 
 /**
@@ -78,7 +83,7 @@ export interface AssetIO {
  */
 export class StoreIO implements AssetIO {
   private readonly locals = new Map<DuckScope, LocalFile[]>();
-  /** What this process persisted: location -> data version and ETag. A stage of the same process that loads it need not hash it again. */
+  /** What this process persisted or hashed: location -> data version and ETag. A stage of the same process that loads it need not hash it again. */
   private readonly written = new Map<string, { sha256: string; etag: string }>();
 
   constructor(
@@ -127,6 +132,10 @@ export class StoreIO implements AssetIO {
       return { materialization: m };
     }
     return { materialization: m, path: local.path };
+  }
+
+  observed(location: string, dataVersion: string, etag: string): void {
+    this.written.set(location, { sha256: dataVersion, etag });
   }
 
   async persist(r: PersistRequest): Promise<Persisted> {
