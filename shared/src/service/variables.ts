@@ -192,7 +192,8 @@ const TABLE = [
   },
   {
     name: 'BN_RETRY_BUDGET_MS',
-    meaning: 'how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms',
+    meaning:
+      "how long transient errors (S3, Kafka unreachable) are retried before a run fails, ms; a handler gives up within it plus one S3 request timeout (a tenth of it, 1 s to 60 s, also the S3 client's socket timeout)",
     default: '600000',
     services: ALL,
     kind: 'int',
