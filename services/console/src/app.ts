@@ -3,18 +3,10 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { errorMessage } from '@bottleneck/shared/errors/index';
-import { PartitionSchema } from '@bottleneck/shared/events/envelope';
 import type { ObjectStore } from '@bottleneck/shared/ports/object-store';
 import { bearerMatches } from '@bottleneck/shared/service/http';
-import {
-  Catalog,
-  assetHistory,
-  filterRuns,
-  summarize,
-  type GraphSpec,
-  type Snapshot,
-} from '@bottleneck/shared/catalog/index';
-import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
+import { Catalog, assetHistory, summarize, type GraphSpec, type Snapshot } from '@bottleneck/shared/catalog/index';
+import { ActionRefused, Actions, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
 import { offerFor } from '@bottleneck/shared/catalog/advice';
 import { pendingActions } from '@bottleneck/shared/catalog/outbox';
 import {
@@ -25,6 +17,7 @@ import {
   type Dismissal,
 } from '@bottleneck/shared/catalog/dismissed';
 import { registerTruthRoutes } from './routes-truth.js';
+import { registerPageRoutes } from './routes-pages.js';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -75,7 +68,6 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
-const RUN_STATUSES = ['running', 'published', 'succeeded', 'failed', 'superseded'] as const;
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** The catalog's snapshot with the console's own records (dismissed months), and their joint version. */
@@ -378,17 +370,6 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       return rec;
     },
   );
-  app.get<{ Querystring: { partition?: string; status?: string } }>('/api/runs', async (req, reply) => {
-    const { partition, status } = req.query;
-    if (partition !== undefined && !PartitionSchema.safeParse(partition).success)
-      return bad(reply, `partition must be YYYY-MM (got ${JSON.stringify(partition)})`);
-    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status))
-      return bad(reply, `status must be one of ${RUN_STATUSES.join(', ')} (got ${JSON.stringify(status)})`);
-    return withEtag(req, reply, (s) => ({
-      version: s.version,
-      runs: filterRuns(s, { ...(partition ? { partition } : {}), ...(status ? { status } : {}) }),
-    }));
-  });
   app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (req, reply) => {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
     const s = await cache.get();
@@ -449,14 +430,6 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       return reply.code(202).send({ ...rec, progress: `/api/backfills/${rec.id}`, max: MAX_BACKFILL_MONTHS });
     },
   );
-  app.get<{ Params: { id: string } }>('/api/backfills/:id', async (req, reply) => {
-    const rec = await (await o.actions()).backfillRecord(req.params.id);
-    if (!rec)
-      return reply
-        .code(404)
-        .send({ error: 'not found', message: `no backfill ${JSON.stringify(req.params.id.slice(0, 100))}` });
-    return backfillProgress(rec, await cache.get());
-  });
   app.post<{ Params: { runId: string } }>('/api/runs/:runId/reexecute', async (req, reply) => {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
     cache.invalidate();
@@ -465,6 +438,13 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     return reply.code(202).send({ ...r, source: 'reexecution' });
   });
   registerTruthRoutes(app, () => cache.get(), registry);
+  registerPageRoutes(app, {
+    store: o.store,
+    snapshot: () => cache.get(),
+    actions: o.actions,
+    invalidate: () => cache.invalidate(),
+    now,
+  });
   app.addHook('onClose', async () => {
     registry.clear();
   });

@@ -11,6 +11,7 @@ import {
 } from '@bottleneck/shared';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
+import { scheduleControl, writeScheduleState, type ScheduleTick } from '@bottleneck/shared/catalog/sensors';
 
 /**
  * Fires the trigger of one slot, once: the claim object is written with If-None-Match, so several
@@ -52,20 +53,56 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   const config = loadConfig('publisher', rt.env);
   const timeZone = config.BN_SCHEDULE_TZ;
   const fired: { slot: string; runId: string | null }[] = [];
+  const recent: ScheduleTick[] = [];
+  let job: Cron | null = null;
+  /** What the sensors page shows: the last ticks, the next one (best effort: a tick never fails for it). */
+  const saveState = () =>
+    writeScheduleState(store, {
+      cron: config.BN_SCHEDULE_CRON,
+      timeZone,
+      nextTick: job?.nextRun()?.toISOString() ?? null,
+      lastTick: recent[0] ?? null,
+      recent,
+      updatedAt: now().toISOString(),
+    }).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'schedule state not recorded (the store?)'));
   const fire = async (slot: Date, why: string) => {
+    const at = now().toISOString();
+    let tick: ScheduleTick;
     try {
-      const runId = await fireSlot(store, bus, slot, timeZone, now());
-      fired.unshift({ slot: slot.toISOString(), runId });
-      fired.length = Math.min(fired.length, 12);
-      log.info(
-        { slot: slot.toISOString(), runId, why },
-        runId ? 'scheduled trigger sent' : 'slot already fired elsewhere',
-      );
+      // Paused from the console: the slot is claimed as skipped, so no catch-up fires it later.
+      if ((await scheduleControl(store))?.paused) {
+        await store
+          .put(
+            layout.scheduleClaim(partitionOf(slot, timeZone), slot),
+            JSON.stringify({ runId: null, slot: slot.toISOString(), skipped: 'paused', at }) + '\n',
+            { ifNoneMatch: true },
+          )
+          .catch((e: unknown) => {
+            if (!(isBottleneckError(e) && e.details?.conflict)) throw e;
+          });
+        tick = { at, slot: slot.toISOString(), did: 'paused' };
+        log.info({ slot: slot.toISOString(), why }, 'schedule paused: slot skipped');
+      } else {
+        const runId = await fireSlot(store, bus, slot, timeZone, now());
+        fired.unshift({ slot: slot.toISOString(), runId });
+        fired.length = Math.min(fired.length, 12);
+        tick = runId
+          ? { at, slot: slot.toISOString(), did: 'triggered', runId, partition: partitionOf(slot, timeZone) }
+          : { at, slot: slot.toISOString(), did: 'fired elsewhere' };
+        log.info(
+          { slot: slot.toISOString(), runId, why },
+          runId ? 'scheduled trigger sent' : 'slot already fired elsewhere',
+        );
+      }
     } catch (e) {
+      tick = { at, slot: slot.toISOString(), did: 'error', error: errorMessage(e) };
       log.error({ slot: slot.toISOString(), err: errorMessage(e) }, 'scheduled trigger failed');
     }
+    recent.unshift(tick);
+    recent.length = Math.min(recent.length, 12);
+    await saveState();
   };
-  const job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {
+  job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {
     const slot = self.currentRun() ?? now();
     await fire(new Date(Math.floor(slot.getTime() / 60_000) * 60_000), 'schedule');
   });
@@ -73,6 +110,7 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   // its latest slot. A first deployment does not fire the past.
   const missed = job.previousRuns(1, now())[0];
   if (missed && (await store.list('state/schedule/')).length > 0) await fire(missed, 'catch-up at start');
+  await saveState();
   return {
     stop: () => {
       job.stop();
