@@ -96,6 +96,39 @@ describe('GET /api/runs: every month, filtered and paged on the server', () => {
   });
 });
 
+describe('GET /api/overview: what the page draws first, in one round trip', () => {
+  it("holds the graph, the months (with /api/partitions' ETag) and the runs of the month asked for", async () => {
+    const o = (await get(`/api/overview?month=${PUBLISHED}`)).json<{
+      etag: string;
+      graph: { assets: unknown[] };
+      partitions: { partition: string }[];
+      month: string;
+      runs: { runId: string }[];
+    }>();
+    expect(o.graph).toEqual((await get('/api/graph')).json());
+    const months = await get('/api/partitions');
+    expect(o.partitions).toEqual(months.json<{ partitions: unknown[] }>().partitions);
+    expect(o.etag).toBe(months.headers.etag);
+    expect(o.month).toBe(PUBLISHED);
+    expect(o.runs.map((r) => r.runId)).toEqual([store.publishedRunId]);
+    // No month asked (or one not in the store): the latest month.
+    const latest = o.partitions.at(-1)!.partition;
+    expect((await get('/api/overview')).json<{ month: string }>().month).toBe(latest);
+    expect((await get('/api/overview?month=2031-01')).json<{ month: string }>().month).toBe(latest);
+    expect((await get('/api/overview?month=x')).statusCode).toBe(400);
+    expect((await get('/api/overview', {})).statusCode).toBe(401);
+  });
+
+  it('serves the page files with an ETag: a reload revalidates them (304)', async () => {
+    for (const url of ['/', '/app.js', '/app.css']) {
+      const r = await app.inject({ url });
+      expect(r.headers.etag, url).toMatch(/^"[0-9a-f]{16}"$/);
+      const again = await app.inject({ url, headers: { 'if-none-match': r.headers.etag as string } });
+      expect(again.statusCode, url).toBe(304);
+    }
+  });
+});
+
 describe('published files and dead-letter records, read-only', () => {
   it("serves the published set's files and the dead-letter record as attachments, behind the token", async () => {
     const run = (await get(`/api/runs/${store.publishedRunId}`)).json<{

@@ -873,9 +873,14 @@ function renderMonthSelect() {
 }
 
 async function loadRuns() {
-  state.runs = state.month
-    ? (await api(`/api/runs?partition=${encodeURIComponent(state.month)}&limit=100`)).body.runs
-    : [];
+  const pre = state.preloaded;
+  state.preloaded = null;
+  state.runs =
+    pre && pre.month === state.month
+      ? pre.runs
+      : state.month
+        ? (await api(`/api/runs?partition=${encodeURIComponent(state.month)}&limit=100`)).body.runs
+        : [];
   // A run the URL names stays chosen (it may not be listed yet); otherwise the month's latest.
   if (state.page === 'run') return;
   if (!state.runs.some((r) => r.runId === state.runId)) state.runId = state.runs[0]?.runId ?? null;
@@ -1368,10 +1373,12 @@ async function followBackfill(id) {
 async function start() {
   let first;
   try {
-    // The graph and the months at once: one round trip before the first drawing.
-    const [graph, partitions] = await Promise.all([api('/api/graph'), api('/api/partitions')]);
-    state.graph = graph.body;
-    first = partitions;
+    // The graph, the months and the month's runs at once: one round trip before the first drawing.
+    const asked = parseHash(location.hash).month;
+    const o = (await api(`/api/overview${asked ? `?month=${encodeURIComponent(asked)}` : ''}`)).body;
+    state.graph = o.graph;
+    state.preloaded = o.month ? { month: o.month, runs: o.runs } : null;
+    first = { body: { partitions: o.partitions }, etag: o.etag };
   } catch (e) {
     if (e instanceof Unauthorized) return askToken(state.token ? 'The token was refused: enter it again.' : '');
     return toast(e.message);
