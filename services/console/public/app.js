@@ -330,7 +330,9 @@ function linePlot(title, months, allSeries, fmt) {
     const legend = s('g', { class: 'legend' });
     let lx = L + 110;
     for (const se of series) {
-      legend.append(s('text', { x: lx, y: 12, fill: se.color, 'data-series': se.name }, `— ${se.name}`));
+      legend.append(
+        s('text', { x: lx, y: 12, fill: se.color, class: 'series', 'data-series': se.name }, `— ${se.name}`),
+      );
       lx += (se.name.length + 2) * 6 + 10;
     }
     svg.append(legend);
