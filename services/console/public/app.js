@@ -666,7 +666,12 @@ async function renderLogs(run) {
       ),
     );
   const line = (r) => {
-    const { time, level, stage: _stage, msg, ...fields } = r;
+    const { time, level: raw, stage: _stage, msg, ...fields } = r;
+    // pino's numeric levels, or their names.
+    const level =
+      typeof raw === 'number'
+        ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }[raw] ?? String(raw))
+        : String(raw);
     const extra = Object.keys(fields).length ? JSON.stringify(fields) : '';
     return h(
       'div',
