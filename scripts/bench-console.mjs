@@ -88,7 +88,9 @@ async function measure(refreshMs, label) {
     if (!r.ok) throw new Error(`${path}: ${r.status}`);
     return performance.now() - t;
   };
-  const runs = (await (await fetch(`${url}/api/runs`, { headers })).json()).runs;
+  const listed = await (await fetch(`${url}/api/runs?limit=500`, { headers })).json();
+  const runs = listed.runs;
+  const runCount = listed.total ?? runs.length; // paged since issue 16
   const failed = runs.find((r) => r.status === 'failed');
   const endpoints = [
     '/api/overview',
@@ -112,7 +114,7 @@ async function measure(refreshMs, label) {
     rows.push([e.replace(failed.runId, ':runId'), stats(xs)]);
   }
   console.log(
-    `\n${label}: API over ${MONTHS} months (${runs.length} runs), load average ${loadavg()
+    `\n${label}: API over ${MONTHS} months (${runCount} runs), load average ${loadavg()
       .map((x) => x.toFixed(1))
       .join(' ')}:`,
   );
