@@ -7,6 +7,9 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { runEmbedded } from '@bottleneck/cli/embedded';
+import { EmbeddedEngine } from '@bottleneck/cli/console';
+import type { PipelineEvent } from '@bottleneck/shared/events/index';
+import type { SubscribeOptions } from '@bottleneck/shared/ports/bus';
 import { generateMonth } from '@bottleneck/cli/generate/index';
 
 export const PUBLISHED = '2026-10';
@@ -65,4 +68,39 @@ export async function makeConsoleStore(root: string, o: { cleanFailure?: boolean
     ...(cleanFailedRunId ? { cleanFailedRunId } : {}),
     fixCleanInput: () => copyFile(join(good, 'erp.xlsx'), join(out, 'incoming', CLEAN_FAILED, 'erp.xlsx')),
   };
+}
+
+/** Months with their three files in incoming/ and no run yet (what a backfill runs). */
+export async function addFreshMonths(store: ConsoleStore, months: readonly string[]): Promise<void> {
+  for (const p of months) {
+    await mkdir(join(store.out, 'incoming', p), { recursive: true });
+    for (const n of ['erp', 'web', 'liaison'])
+      await copyFile(join(store.good, `${n}.xlsx`), join(store.out, 'incoming', p, `${n}.xlsx`));
+  }
+}
+
+/**
+ * An engine whose ingest holds every backfill trigger after the first until released: the test
+ * cancels while the first month runs and the others wait, as a person cancelling half-way would.
+ */
+export function heldEngine(out: string) {
+  const engine = new EmbeddedEngine(out);
+  const bus = engine.adapters.bus;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let seen = 0;
+  const held: string[] = [];
+  const subscribe = bus.subscribe.bind(bus);
+  bus.subscribe = (opts: SubscribeOptions) =>
+    subscribe({
+      ...opts,
+      handler: async (e: PipelineEvent) => {
+        if (e.type === 'trigger' && e.payload.backfillId && seen++ > 0) {
+          held.push(e.partition);
+          await released;
+        }
+        return opts.handler(e);
+      },
+    });
+  return { engine, release, held };
 }

@@ -276,7 +276,8 @@ export async function backfillCommand(argv: string[], t: CliTools): Promise<numb
     write(
       v.json
         ? JSON.stringify({ from, to, runs }, null, 2) + '\n'
-        : `backfill sent to the services: ${runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ')}\n`,
+        : `backfill sent to the services: ${runs.map((r) => `${r.partition} (run ${r.runId})`).join(', ')}\n` +
+            '  not recorded as a backfill (S3_BUCKET is not set): the console lists it, and can cancel it, only when S3_BUCKET is set\n',
     );
     return t.EXIT.OK;
   } catch (e) {

@@ -8,6 +8,7 @@ import { Catalog } from '@bottleneck/shared/catalog/index';
 import { errorMessage } from '@bottleneck/shared/errors/index';
 import { INPUT_NAMES, parseIncomingKey } from '@bottleneck/shared/keys';
 import { recordUnrecognised, unrecognisedReason } from '@bottleneck/shared/uploads';
+import { writeWatcherState, type Became } from '@bottleneck/shared/catalog/sensors';
 import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
 import { silentLogger, type Logger } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages, type EmbeddedAdapters } from '@bottleneck/shared/wiring';
@@ -159,12 +160,45 @@ export class MonthWatcher {
       log.warn({ partition: p }, `files late for ${p}: alert in outbox/ (once for the month)`);
   }
 
-  /** One look at incoming/: the runs it started. */
+  private polls = 0;
+  private seen: ObjectInfo[] = [];
+  private readonly became = new Map<string, { became: Became; runId?: string; why?: string }>();
+
+  /** One look at incoming/: the runs it started (and its state recorded for the console's sensors page). */
   async tick(): Promise<{ partition: string; runId: string }[]> {
+    const started = await this.look();
+    this.polls++;
+    await writeWatcherState(this.engine.adapters.store, {
+      where: 'ui',
+      lastPollAt: this.now().toISOString(),
+      polls: this.polls,
+      cursor: Object.fromEntries(this.cursor),
+      objectsSeen: this.seen.length,
+      objects: this.seen.map((o) => {
+        const k = parseIncomingKey(o.key);
+        const b = k
+          ? (this.became.get(k.partition) ?? { became: 'seen before' as const })
+          : {
+              became: 'unrecognised' as const,
+              why: this.unplaced.has(o.key)
+                ? 'listed under unrecognised uploads'
+                : "not a month's erp.xlsx, web.xlsx or liaison.xlsx",
+            };
+        return { key: o.key, etag: o.etag, bytes: o.bytes, modified: o.modified.toISOString(), ...b };
+      }),
+      triggered: this.triggered,
+    }).catch((e: unknown) =>
+      (this.o.log ?? silentLogger).warn({ err: errorMessage(e) }, 'folder watcher state not recorded'),
+    );
+    return started;
+  }
+
+  private async look(): Promise<{ partition: string; runId: string }[]> {
     const store = this.engine.adapters.store;
     const log = this.o.log ?? silentLogger;
     const months = new Map<string, ObjectInfo[]>();
     const objects = await store.list('incoming/');
+    this.seen = objects;
     for (const obj of objects) {
       const k = parseIncomingKey(obj.key);
       if (k) months.set(k.partition, [...(months.get(k.partition) ?? []), obj]);
@@ -198,6 +232,12 @@ export class MonthWatcher {
           this.cursor.set(p, versionOf(objs));
       this.baseline = true;
     }
+    for (const [p, objs] of months)
+      if (objs.length < INPUT_NAMES.length)
+        this.became.set(p, {
+          became: 'waiting',
+          why: `${INPUT_NAMES.length - objs.length} of the three files missing`,
+        });
     const changed = [...months].filter(([p, objs]) => this.cursor.get(p) !== versionOf(objs));
     if (!changed.length) return [];
     const [snapshot, dismissals] = await Promise.all([this.catalog.snapshot(), readDismissals(store)]);
@@ -207,10 +247,17 @@ export class MonthWatcher {
       const version = versionOf(objs);
       if (objs.length < INPUT_NAMES.length) {
         this.cursor.set(p, version);
+        this.became.set(p, {
+          became: 'waiting',
+          why: `${INPUT_NAMES.length - objs.length} of the three files missing`,
+        });
         continue;
       }
       const youngest = Math.max(...objs.map((x) => x.modified.getTime()));
-      if (this.now().getTime() - youngest < (this.o.settleMs ?? 5_000)) continue;
+      if (this.now().getTime() - youngest < (this.o.settleMs ?? 5_000)) {
+        this.became.set(p, { became: 'settling', why: 'files still changing: the run starts once they settle' });
+        continue;
+      }
       this.cursor.set(p, version);
       const month = snapshot.partitions.find((x) => x.partition === p);
       const eligible =
@@ -220,15 +267,25 @@ export class MonthWatcher {
           month.status === 'late' ||
           month.status === 'failed' ||
           (month.status === 'stale' && !month.latestRun && !month.published));
-      if (!eligible) continue;
+      if (!eligible) {
+        this.became.set(p, {
+          became: 'not run',
+          why: dismissed.has(p)
+            ? 'the month is dismissed'
+            : `the month is ${month?.status ?? 'new'}: re-run it from the console`,
+        });
+        continue;
+      }
       try {
         const r = await (await this.engine.actions()).rerun(p, 'upload', snapshot);
+        this.became.set(p, { became: 'run', runId: r.runId });
         started.push({ partition: p, runId: r.runId });
         this.triggered.unshift({ partition: p, runId: r.runId, at: this.now().toISOString() });
         this.triggered.length = Math.min(this.triggered.length, 20);
         log.info({ partition: p, runId: r.runId }, 'new files: run started by the folder watcher');
       } catch (e) {
         if (!(e instanceof ActionRefused)) throw e;
+        this.became.set(p, { became: 'not run', why: e.message });
         log.warn({ partition: p, reason: e.message }, 'new files: not run');
       }
     }
@@ -273,13 +330,17 @@ export async function embeddedConsole(
     settings?: CheckSettings;
     /** BN_FILES_DUE_DAY: late months shown as such, and alerted once each (the outbox). */
     filesDueDay?: number;
+    /** The stages to act with (default: a new engine over `out`); tests pass one they can hold. */
+    engine?: EmbeddedEngine;
   } = {},
 ): Promise<{ app: FastifyInstance; engine: EmbeddedEngine; watcher: MonthWatcher | null }> {
   const { buildConsole } = await import('@bottleneck/console/app');
-  const engine = new EmbeddedEngine(out, o.log, {
-    ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
-    ...(o.settings ? { settings: o.settings } : {}),
-  });
+  const engine =
+    o.engine ??
+    new EmbeddedEngine(out, o.log, {
+      ...(o.consoleUrl ? { consoleUrl: o.consoleUrl } : {}),
+      ...(o.settings ? { settings: o.settings } : {}),
+    });
   const app = buildConsole({
     store: engine.adapters.store,
     graph: graphSpec(),

@@ -16,6 +16,10 @@ const state = {
   runId: null,
   asset: null,
   live: false,
+  // The view the URL names (#/months/<YYYY-MM>, #/runs/<id>, #/assets/<key>, #/runs?..., #/backfills[/<id>], #/sensors).
+  page: 'month',
+  query: new URLSearchParams(),
+  backfillId: null,
 };
 
 // ---- small DOM helpers (text only: data never becomes markup) ----
@@ -56,10 +60,12 @@ function toast(msg) {
 
 // ---- the token and the API ----
 function takeToken() {
-  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  const m = /(?:^#|[&?])token=([^&]+)/.exec(location.hash);
   if (m) {
     sessionStorage.setItem('bn-console-token', decodeURIComponent(m[1]));
-    history.replaceState(null, '', location.pathname + location.search);
+    // The token leaves the URL at once; the view the link names stays.
+    const rest = location.hash.replace(/([&?]|^#)token=[^&]+&?/, '$1').replace(/[&?]$/, '');
+    history.replaceState(null, '', location.pathname + location.search + (rest === '#' ? '' : rest));
   }
   return sessionStorage.getItem('bn-console-token');
 }
@@ -80,7 +86,7 @@ async function api(path, opts = {}) {
   if (r.status === 401) throw new Unauthorized('the token was refused');
   if (r.status === 304) return { notModified: true };
   const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.message || `${r.status} ${r.statusText}`);
+  if (!r.ok) throw Object.assign(new Error(body.message || `${r.status} ${r.statusText}`), { status: r.status });
   return { body, etag: r.headers.get('etag') };
 }
 
@@ -105,7 +111,8 @@ function layoutGraph(assets) {
   assets.forEach(d);
   const cols = [];
   for (const a of assets) (cols[depth.get(a.key)] ||= []).push(a);
-  const W = 124,
+  // Wide enough for the longest name (11px text, about 6.6px a character): no label is clipped.
+  const W = Math.max(124, Math.ceil(Math.max(...assets.map((a) => a.key.length)) * 6.6) + 16),
     H = 30,
     GX = 26,
     GY = 12,
@@ -252,7 +259,21 @@ function renderGrid() {
 }
 
 // ---- figures per month: total revenue, premium wines, row counts ----
-function linePlot(title, months, series, fmt) {
+// Series with no value are left out, and series with the same values are one line named by all of
+// them: the legend names exactly the lines drawn.
+function mergeSeries(series) {
+  const out = [];
+  for (const se of series) {
+    if (!se.values.some((v) => v !== null && v !== undefined)) continue;
+    const same = out.find((o) => JSON.stringify(o.values) === JSON.stringify(se.values));
+    if (same) same.name = `${same.name} = ${se.name}`;
+    else out.push({ ...se });
+  }
+  return out;
+}
+
+function linePlot(title, months, allSeries, fmt) {
+  const series = mergeSeries(allSeries);
   const W = 520,
     H = 120,
     L = 64,
@@ -275,10 +296,17 @@ function linePlot(title, months, series, fmt) {
     s('text', { x: 2, y: y(max) + 4 }, fmt(max)),
     s('text', { x: 2, y: y(min) }, fmt(min)),
   );
-  const step = Math.max(1, Math.ceil(months.length / 8));
+  // Labels at least their own width apart (10px text, about 6px a character), a repeated month once.
+  const labelW = Math.max(...months.map((m) => String(m).length)) * 6 + 10;
+  const span = months.length > 1 ? (W - L - R) / (months.length - 1) : W;
+  const step = Math.max(1, Math.ceil(labelW / span));
+  let lastX = -Infinity;
+  let lastLabel = null;
   months.forEach((m, i) => {
-    if (i % step === 0 || i === months.length - 1)
-      svg.append(s('text', { x: x(i), y: H - 6, 'text-anchor': 'middle' }, m));
+    if (i % step !== 0 || m === lastLabel || x(i) - lastX < labelW) return;
+    svg.append(s('text', { x: x(i), y: H - 6, 'text-anchor': 'middle', class: 'tick' }, m));
+    lastX = x(i);
+    lastLabel = m;
   });
   for (const se of series) {
     const pts = se.values.map((v, i) => (v === null ? null : [x(i), y(v)]));
@@ -298,8 +326,17 @@ function linePlot(title, months, series, fmt) {
         );
     });
   }
-  if (series.length > 1)
-    series.forEach((se, i) => svg.append(s('text', { x: L + 150 + i * 120, y: 12, fill: se.color }, `— ${se.name}`)));
+  if (series.length > 1) {
+    const legend = s('g', { class: 'legend' });
+    let lx = L + 110;
+    for (const se of series) {
+      legend.append(
+        s('text', { x: lx, y: 12, fill: se.color, class: 'series', 'data-series': se.name }, `— ${se.name}`),
+      );
+      lx += (se.name.length + 2) * 6 + 10;
+    }
+    svg.append(legend);
+  }
   return svg;
 }
 
@@ -318,9 +355,9 @@ function renderPlots() {
       'Row counts',
       months,
       [
-        { name: 'raw_web', values: rows('raw_web'), color: '#1565c0' },
+        { name: 'erp_clean', values: rows('erp_clean'), color: '#1565c0' },
         { name: 'web_clean', values: rows('web_clean'), color: '#8d6e00' },
-        { name: 'merged', values: rows('merged_with_revenue'), color: '#c62828' },
+        { name: 'merged_with_revenue', values: rows('merged_with_revenue'), color: '#c62828' },
       ],
       fmtInt,
     ),
@@ -375,7 +412,7 @@ function renderRuns() {
           'div',
           { class: 'head' },
           h('span', { class: `st ${r.status}` }, r.status),
-          h('code', {}, r.runId),
+          h('a', { href: `#/runs/${encodeURIComponent(r.runId)}`, class: 'run-link' }, h('code', {}, r.runId)),
           h(
             'span',
             { class: 'muted' },
@@ -472,16 +509,53 @@ async function renderRun() {
             ? `${run.error.code}${run.error.location ? ` at ${JSON.stringify(run.error.location)}` : ''}`
             : null,
         ],
-        ['dead-letter', run.deadLetter ? run.deadLetter.key : null],
+        [
+          'dead-letter',
+          run.deadLetter
+            ? h(
+                'span',
+                {},
+                h('code', {}, run.deadLetter.key),
+                ' ',
+                h(
+                  'button',
+                  { type: 'button', id: 'open-dead-letter', onclick: () => openRecord(run.deadLetter.key) },
+                  'Open',
+                ),
+                ' ',
+                h('button', { type: 'button', onclick: () => download(run.deadLetter.key) }, 'Download'),
+              )
+            : null,
+        ],
         [
           'alert',
           run.alert
             ? `${run.alert.status}${run.alert.attempts ? ` after ${run.alert.attempts} attempt(s)` : ''}${run.alert.error ? `: ${run.alert.error}` : ''}`
             : null,
         ],
-        ['published', run.published ? `${run.published.files.map((f) => f.name).join(', ')} (current set)` : null],
+        [
+          'published',
+          run.published
+            ? h(
+                'span',
+                { id: 'published-files' },
+                run.published.files.map((f) =>
+                  h(
+                    'button',
+                    { type: 'button', class: 'file', 'data-key': f.key, onclick: () => download(f.key) },
+                    `⤓ ${f.name}`,
+                  ),
+                ),
+                ' (current set)',
+              )
+            : null,
+        ],
         ['code version', run.codeVersion],
       ]),
+      h('pre', { id: 'record', class: 'record', hidden: true }),
+      h('h4', {}, 'Logs'),
+      logControls(run),
+      h('div', { id: 'logs', class: 'logs' }, h('p', { class: 'muted' }, 'Loading the logs…')),
       h('h4', {}, 'Inputs'),
       h(
         'table',
@@ -523,6 +597,147 @@ async function renderRun() {
       ),
     ].filter(Boolean),
   );
+  await renderLogs(run);
+}
+
+// ---- a run's logs per stage (GET /api/runs/:id/logs), with a level filter and a search ----
+function logControls(run) {
+  const level = h(
+    'select',
+    { id: 'log-level', 'aria-label': 'log level' },
+    ['', 'debug', 'info', 'warn', 'error'].map((l) =>
+      h('option', { value: l, selected: (state.query.get('level') || '') === l }, l || 'any level'),
+    ),
+  );
+  const q = h('input', {
+    id: 'log-search',
+    type: 'search',
+    placeholder: 'search the log',
+    'aria-label': 'search the log',
+    value: state.query.get('q') || '',
+  });
+  const apply = () => {
+    const params = new URLSearchParams();
+    if (level.value) params.set('level', level.value);
+    if (q.value.trim()) params.set('q', q.value.trim());
+    const qs = params.toString();
+    // The filter is part of the link (replaced, not pushed: Back leaves the run, not the keystroke).
+    history.replaceState(null, '', `#/runs/${encodeURIComponent(run.runId)}${qs ? `?${qs}` : ''}`);
+    state.query = params;
+    void renderLogs(run).catch(onError);
+  };
+  level.addEventListener('change', apply);
+  q.addEventListener('input', () => {
+    clearTimeout(logControls.timer);
+    logControls.timer = setTimeout(apply, 250);
+  });
+  return h('div', { class: 'filters' }, level, q);
+}
+
+async function renderLogs(run) {
+  const el = $('logs');
+  if (!el) return;
+  const params = new URLSearchParams();
+  for (const k of ['level', 'q', 'stage']) if (state.query.get(k)) params.set(k, state.query.get(k));
+  let body;
+  try {
+    const qs = params.toString();
+    body = (await api(`/api/runs/${encodeURIComponent(run.runId)}/logs${qs ? `?${qs}` : ''}`)).body;
+  } catch (e) {
+    if (e instanceof Unauthorized) throw e;
+    if (e.status === 404)
+      return el.replaceChildren(h('p', { class: 'muted', id: 'no-logs' }, 'No logs recorded for this run.'));
+    return el.replaceChildren(h('p', { class: 'error' }, `The logs could not be read: ${e.message}`));
+  }
+  if (state.runId !== run.runId) return;
+  const records = body.records || [];
+  const stages = [
+    ...new Set([
+      ...(body.stages || []).map((x) => (typeof x === 'string' ? x : x.stage)),
+      ...records.map((r) => r.stage),
+    ]),
+  ].filter(Boolean);
+  if (!records.length)
+    return el.replaceChildren(
+      h(
+        'p',
+        { class: 'muted', id: 'no-logs' },
+        params.toString() ? 'No log line matches.' : 'No logs recorded for this run.',
+      ),
+    );
+  const line = (r) => {
+    const { time, level: raw, stage: _stage, msg, ...fields } = r;
+    // pino's numeric levels, or their names.
+    const level =
+      typeof raw === 'number'
+        ? ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }[raw] ?? String(raw))
+        : String(raw);
+    const extra = Object.keys(fields).length ? JSON.stringify(fields) : '';
+    return h(
+      'div',
+      { class: `log-line ${level}` },
+      h('span', { class: 'muted' }, fmtTime(typeof time === 'number' ? new Date(time).toISOString() : time)),
+      ' ',
+      h('span', { class: `lvl ${level}` }, String(level).toUpperCase()),
+      ' ',
+      msg,
+      extra ? h('span', { class: 'fields' }, ` ${extra}`) : null,
+    );
+  };
+  el.replaceChildren(
+    ...stages.map((st) => {
+      const lines = records.filter((r) => r.stage === st);
+      return h(
+        'details',
+        { class: 'log-stage', 'data-stage': st, open: lines.length > 0 },
+        h('summary', {}, `${st} (${lines.length} line${lines.length === 1 ? '' : 's'})`),
+        lines.map(line),
+      );
+    }),
+    body.dropped ? h('p', { class: 'muted' }, `${body.dropped} older line(s) were not kept (bounded per run).`) : null,
+  );
+}
+
+// ---- published files and dead-letter records, read through the API (the token in the header) ----
+async function fetchFile(key) {
+  const headers = {};
+  if (state.token) headers.authorization = `Bearer ${state.token}`;
+  const r = await fetch(`/api/files?key=${encodeURIComponent(key)}`, {
+    headers,
+    cache: 'no-store',
+    credentials: 'omit',
+  });
+  if (r.status === 401) throw new Unauthorized('the token was refused');
+  if (!r.ok) throw new Error((await r.json().catch(() => ({}))).message || `${r.status} ${r.statusText}`);
+  return r.blob();
+}
+async function download(key) {
+  try {
+    const url = URL.createObjectURL(await fetchFile(key));
+    const a = h('a', { href: url, download: key.split('/').pop() });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  } catch (e) {
+    onError(e);
+  }
+}
+async function openRecord(key) {
+  try {
+    const text = await (await fetchFile(key)).text();
+    const el = $('record');
+    let shown = text;
+    try {
+      shown = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // not JSON: shown as it is
+    }
+    el.textContent = shown;
+    el.hidden = false;
+  } catch (e) {
+    onError(e);
+  }
 }
 
 async function renderAsset() {
@@ -665,7 +880,16 @@ function renderMonthSelect() {
 }
 
 async function loadRuns() {
-  state.runs = state.month ? (await api(`/api/runs?partition=${encodeURIComponent(state.month)}`)).body.runs : [];
+  const pre = state.preloaded;
+  state.preloaded = null;
+  state.runs =
+    pre && pre.month === state.month
+      ? pre.runs
+      : state.month
+        ? (await api(`/api/runs?partition=${encodeURIComponent(state.month)}&limit=100`)).body.runs
+        : [];
+  // A run the URL names stays chosen (it may not be listed yet); otherwise the month's latest.
+  if (state.page === 'run') return;
   if (!state.runs.some((r) => r.runId === state.runId)) state.runId = state.runs[0]?.runId ?? null;
 }
 
@@ -681,20 +905,349 @@ async function renderAll() {
   await Promise.all([renderRun(), renderAsset()]);
 }
 
-async function selectMonth(p) {
-  state.month = p;
-  state.runId = null;
-  await renderAll().catch(onError);
+// ---- links: every view has its URL; choosing something navigates, the router draws ----
+function go(hash) {
+  if (location.hash === hash) return void route();
+  location.hash = hash; // a history entry: Back and Forward work
 }
-async function selectRun(id) {
-  state.runId = id;
-  renderRuns();
-  await renderRun().catch(onError);
+function selectMonth(p) {
+  go(`#/months/${p}`);
 }
-async function selectAsset(key) {
-  state.asset = key;
-  await renderAsset().catch(onError);
-  $('asset').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+function selectRun(id) {
+  go(`#/runs/${encodeURIComponent(id)}`);
+}
+function selectAsset(key) {
+  go(`#/assets/${encodeURIComponent(key)}${state.month ? `?month=${state.month}` : ''}`);
+}
+
+/** What the URL names: the page, and its subject and filters. */
+function parseHash(hash) {
+  const [path, qs] = hash.replace(/^#/, '').split('?');
+  const parts = (path || '').split('/').filter(Boolean).map(decodeURIComponent);
+  const query = new URLSearchParams(qs || '');
+  const [head, id] = parts;
+  if (head === 'months' && id) return { page: 'month', month: id, query };
+  if (head === 'runs' && id) return { page: 'run', runId: id, query };
+  if (head === 'runs') return { page: 'runs', query };
+  if (head === 'assets' && id) return { page: 'asset', asset: id, month: query.get('month'), query };
+  if (head === 'backfills') return { page: 'backfills', backfillId: id || null, query };
+  if (head === 'sensors') return { page: 'sensors', query };
+  return { page: 'month', month: null, query };
+}
+
+function showPage(name) {
+  for (const p of ['month', 'runs', 'backfills', 'sensors']) $(`page-${p}`).hidden = p !== name;
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('current', a.dataset.page === name);
+}
+
+let routing = Promise.resolve();
+function route() {
+  routing = routing.then(() => routeNow().catch(onError));
+  return routing;
+}
+async function routeNow() {
+  // A link with the token followed in an open page: taken out of the URL as at load.
+  if (/(?:^#|[&?])token=/.test(location.hash)) state.token = takeToken();
+  if (!state.graph) return;
+  const r = parseHash(location.hash);
+  state.page = r.page;
+  state.query = r.query;
+  if (r.page === 'runs') return (showPage('runs'), renderAllRuns());
+  if (r.page === 'backfills') return ((state.backfillId = r.backfillId), showPage('backfills'), renderBackfills());
+  if (r.page === 'sensors') return (showPage('sensors'), renderSensors());
+  showPage('month');
+  if (r.page === 'run') {
+    state.runId = r.runId;
+    const known = state.runs.find((x) => x.runId === r.runId);
+    if (known) state.month = known.partition;
+    else
+      try {
+        state.month = (await api(`/api/runs/${encodeURIComponent(r.runId)}`)).body.partition;
+      } catch (e) {
+        if (e instanceof Unauthorized) throw e;
+        toast(e.message);
+      }
+  } else if (r.page === 'asset') {
+    state.asset = r.asset;
+    if (r.month) state.month = r.month;
+  } else if (r.month) {
+    state.month = r.month;
+    state.runId = null;
+  }
+  if (!state.month || !state.partitions.some((p) => p.partition === state.month)) state.month = defaultMonth();
+  await renderAll();
+  if (r.page === 'asset') $('asset').scrollIntoView({ block: 'nearest' });
+}
+const defaultMonth = () =>
+  (state.partitions.filter((p) => !p.dismissed).at(-1) || state.partitions.at(-1))?.partition ?? null;
+
+// ---- the runs of every month: filtered and paged on the server ----
+async function renderAllRuns() {
+  const q = state.query;
+  for (const k of ['status', 'trigger', 'from', 'to']) $(`f-${k}`).value = q.get(k) || '';
+  const params = new URLSearchParams();
+  for (const k of ['status', 'trigger', 'from', 'to', 'offset']) if (q.get(k)) params.set(k, q.get(k));
+  params.set('limit', '50');
+  const r = (await api(`/api/runs?${params}`)).body;
+  const pageLink = (offset) => {
+    const p = new URLSearchParams(q);
+    if (offset) p.set('offset', String(offset));
+    else p.delete('offset');
+    const qs = p.toString();
+    return `#/runs${qs ? `?${qs}` : ''}`;
+  };
+  $('all-runs').replaceChildren(
+    h(
+      'p',
+      { class: 'muted', id: 'runs-count' },
+      r.total ? `runs ${r.offset + 1}-${r.offset + r.runs.length} of ${r.total}` : 'No run matches.',
+    ),
+    h(
+      'table',
+      { id: 'runs-table' },
+      h(
+        'tr',
+        {},
+        ['status', 'run', 'month', 'trigger', 'started', 'duration', 'what happened'].map((x) => h('th', {}, x)),
+      ),
+      r.runs.map((x) =>
+        h(
+          'tr',
+          { 'data-run': x.runId, 'data-status': x.status, 'data-trigger': x.trigger.source },
+          h('td', {}, h('span', { class: `st ${x.status}` }, x.status)),
+          h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(x.runId)}` }, h('code', {}, x.runId))),
+          h('td', {}, h('a', { href: `#/months/${x.partition}` }, x.partition)),
+          h('td', {}, `${x.trigger.source}${x.trigger.parentRunId ? ` of ${x.trigger.parentRunId}` : ''}`),
+          h('td', {}, fmtTime(x.startedAt)),
+          h('td', {}, fmtMs(x.durationMs)),
+          h(
+            'td',
+            { class: x.error ? 'error' : 'muted' },
+            x.error ? x.error.words : x.failedChecks.WARN ? `${x.failedChecks.WARN} WARN` : '',
+          ),
+        ),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      r.offset > 0 ? h('a', { href: pageLink(Math.max(0, r.offset - r.limit)), id: 'runs-prev' }, '← newer') : null,
+      r.next !== null ? h('a', { href: pageLink(r.next), id: 'runs-next' }, 'older →') : null,
+    ),
+  );
+}
+
+// ---- backfills: each month's state and run, progress, cancel ----
+async function renderBackfills() {
+  const { backfills } = (await api('/api/backfills')).body;
+  if (!backfills.length)
+    return $('backfills').replaceChildren(
+      h('p', { class: 'muted' }, 'No backfill yet: start one with Backfill… above.'),
+    );
+  $('backfills').replaceChildren(
+    ...backfills.map((b) =>
+      h(
+        'div',
+        {
+          class: `backfill${b.id === state.backfillId ? ' selected' : ''}`,
+          'data-backfill': b.id,
+          'data-status': b.status,
+        },
+        h(
+          'div',
+          { class: 'head' },
+          h('span', { class: `st ${b.status}` }, b.status),
+          ' ',
+          h('a', { href: `#/backfills/${b.id}` }, h('code', {}, b.id)),
+          ` ${b.from} to ${b.to}, started ${fmtTime(b.createdAt)}: `,
+          h('span', { class: 'progress-text' }, `${b.done}/${b.total} done`),
+          ' ',
+          h('progress', { max: b.total || 1, value: b.done }),
+          b.cancelled ? h('span', { class: 'muted' }, ` cancelled ${fmtTime(b.cancelled.cancelledAt)}`) : null,
+          b.status === 'running' && !b.cancelled
+            ? h('button', { type: 'button', class: 'cancel', onclick: () => cancelBackfill(b) }, 'Cancel…')
+            : null,
+        ),
+        h(
+          'table',
+          {},
+          h('tr', {}, h('th', {}, 'month'), h('th', {}, 'state'), h('th', {}, 'run')),
+          b.runs.map((r) =>
+            h(
+              'tr',
+              { 'data-partition': r.partition, 'data-status': r.status },
+              h('td', {}, h('a', { href: `#/months/${r.partition}` }, r.partition)),
+              h('td', {}, h('span', { class: `st ${r.status.replace(' ', '-')}` }, r.status)),
+              h('td', {}, h('a', { href: `#/runs/${encodeURIComponent(r.runId)}` }, h('code', {}, r.runId))),
+            ),
+          ),
+          (b.skipped || []).map((x) =>
+            h(
+              'tr',
+              { 'data-partition': x.partition, 'data-status': 'skipped' },
+              h('td', {}, x.partition),
+              h('td', {}, h('span', { class: 'st not-run' }, 'skipped')),
+              h('td', { class: 'muted' }, x.why),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+  if (state.backfillId)
+    document.querySelector(`[data-backfill="${state.backfillId}"]`)?.scrollIntoView({ block: 'nearest' });
+}
+async function cancelBackfill(b) {
+  if (
+    !(await confirmDialog(
+      `Cancel backfill ${b.id}? Months not started yet are not started; a month already running finishes.`,
+    ))
+  )
+    return;
+  try {
+    await api(`/api/backfills/${encodeURIComponent(b.id)}/cancel`, { method: 'POST' });
+    toast(`backfill ${b.id} cancelled: months not started stay unstarted`);
+  } catch (e) {
+    onError(e);
+  }
+  await renderBackfills().catch(onError);
+}
+
+// ---- sensors and schedules ----
+async function renderSensors() {
+  const { watchers, schedule, control } = (await api('/api/sensors')).body;
+  const paused = Boolean(control && control.paused);
+  $('schedule').replaceChildren(
+    h(
+      'p',
+      { id: 'schedule-state' },
+      h('span', { class: `st ${paused ? 'failed' : 'published'}` }, paused ? 'paused' : 'running'),
+      control
+        ? h('span', { class: 'muted' }, ` (${paused ? 'paused' : 'resumed'} ${fmtTime(control.at)} by ${control.by})`)
+        : null,
+    ),
+    h(
+      'div',
+      { class: 'actions' },
+      paused
+        ? h(
+            'button',
+            { type: 'button', id: 'schedule-resume', onclick: () => scheduleAction('resume') },
+            'Resume the schedule',
+          )
+        : h(
+            'button',
+            { type: 'button', id: 'schedule-pause', onclick: () => scheduleAction('pause') },
+            'Pause the schedule…',
+          ),
+    ),
+    schedule
+      ? kv([
+          ['cron', `${schedule.cron} (${schedule.timeZone})`],
+          [
+            'last tick',
+            schedule.lastTick
+              ? h(
+                  'span',
+                  {},
+                  `${fmtTime(schedule.lastTick.at)} for slot ${fmtTime(schedule.lastTick.slot)}: ${schedule.lastTick.did}`,
+                  schedule.lastTick.runId
+                    ? h(
+                        'span',
+                        {},
+                        ' ',
+                        h(
+                          'a',
+                          { href: `#/runs/${encodeURIComponent(schedule.lastTick.runId)}` },
+                          schedule.lastTick.runId,
+                        ),
+                      )
+                    : null,
+                  schedule.lastTick.error ? `: ${schedule.lastTick.error}` : '',
+                  schedule.lastTick.words ? `: ${schedule.lastTick.words}` : '',
+                )
+              : 'none yet',
+          ],
+          [
+            'next tick',
+            schedule.nextTick ? `${fmtTime(schedule.nextTick)}${paused ? ' (skipped while paused)' : ''}` : 'none',
+          ],
+          ['reported', fmtTime(schedule.updatedAt)],
+        ])
+      : h(
+          'p',
+          { class: 'muted' },
+          "No schedule has reported to this store: the services' publisher runs the monthly schedule (BN_SCHEDULE_CRON); bottleneck ui has none. Pausing here is recorded and honoured when it runs.",
+        ),
+  );
+  $('watchers').replaceChildren(
+    ...(watchers.length
+      ? watchers.map((w) =>
+          h(
+            'div',
+            { class: 'watcher', 'data-where': w.where },
+            kv([
+              ['watcher', w.where === 'ui' ? 'bottleneck ui (folder)' : `${w.where} service`],
+              ['last poll', fmtTime(w.lastPollAt)],
+              ['polls', fmtInt(w.polls)],
+              ['objects seen', fmtInt(w.objectsSeen)],
+              [
+                'cursor',
+                Object.keys(w.cursor).length
+                  ? Object.entries(w.cursor)
+                      .map(([p, v]) => `${p}: ${String(v).slice(0, 10)}`)
+                      .join(', ')
+                  : 'empty',
+              ],
+            ]),
+            h(
+              'table',
+              { class: 'objects' },
+              h(
+                'tr',
+                {},
+                ['object', 'bytes', 'modified', 'became', ''].map((x) => h('th', {}, x)),
+              ),
+              w.objects.map((o) =>
+                h(
+                  'tr',
+                  { 'data-key': o.key, 'data-became': o.became },
+                  h('td', {}, h('code', {}, o.key)),
+                  h('td', {}, fmtInt(o.bytes)),
+                  h('td', {}, fmtTime(o.modified)),
+                  h('td', {}, o.became),
+                  h(
+                    'td',
+                    { class: 'muted' },
+                    o.runId ? h('a', { href: `#/runs/${encodeURIComponent(o.runId)}` }, o.runId) : o.why || '',
+                  ),
+                ),
+              ),
+            ),
+          ),
+        )
+      : [
+          h(
+            'p',
+            { class: 'muted' },
+            'No watcher has reported to this store yet (bottleneck ui --no-watch, or ingest not started).',
+          ),
+        ]),
+  );
+}
+async function scheduleAction(what) {
+  if (
+    what === 'pause' &&
+    !(await confirmDialog('Pause the monthly schedule? Its slots are skipped until it is resumed.'))
+  )
+    return;
+  try {
+    await api(`/api/schedule/${what}`, { method: 'POST' });
+    toast(`schedule ${what === 'pause' ? 'paused' : 'resumed'}`);
+  } catch (e) {
+    onError(e);
+  }
+  await renderSensors().catch(onError);
 }
 
 async function poll(first) {
@@ -705,9 +1258,12 @@ async function poll(first) {
     state.etag = r.etag;
     state.partitions = r.body.partitions;
     // The default month is the latest one not dismissed.
-    if (!state.month || !state.partitions.some((p) => p.partition === state.month))
-      state.month = (state.partitions.filter((p) => !p.dismissed).at(-1) || state.partitions.at(-1))?.partition ?? null;
-    await renderAll();
+    if (!state.month || !state.partitions.some((p) => p.partition === state.month)) state.month = defaultMonth();
+    if (first) await route();
+    else if (state.page === 'runs') await renderAllRuns();
+    else if (state.page === 'backfills') await renderBackfills();
+    else if (state.page === 'sensors') await renderSensors();
+    else await renderAll();
     await renderPending();
   } catch (e) {
     setLive(false);
@@ -747,6 +1303,13 @@ async function act(what, path, body) {
     );
     if (r.pending) void renderPending().catch(() => undefined);
     state.etag = null;
+    if (r.partition) {
+      // The month acted on is shown (and linked) at once.
+      if (location.hash !== `#/months/${r.partition}`) history.pushState(null, '', `#/months/${r.partition}`);
+      state.page = 'month';
+      state.month = r.partition;
+      showPage('month');
+    }
     if (r.runId) {
       state.month = r.partition;
       state.runId = r.runId;
@@ -801,7 +1364,8 @@ async function backfill() {
   )
     return;
   const r = await act('backfill', '/api/backfills', { from: from.value, to: to.value });
-  if (r) followBackfill(r.id);
+  if (r && r.runs && r.runs.length) go(`#/backfills/${r.id}`);
+  else if (r) followBackfill(r.id);
 }
 async function followBackfill(id) {
   try {
@@ -817,10 +1381,12 @@ async function followBackfill(id) {
 async function start() {
   let first;
   try {
-    // The graph and the months at once: one round trip before the first drawing.
-    const [graph, partitions] = await Promise.all([api('/api/graph'), api('/api/partitions')]);
-    state.graph = graph.body;
-    first = partitions;
+    // The graph, the months and the month's runs at once: one round trip before the first drawing.
+    const asked = parseHash(location.hash).month;
+    const o = (await api(`/api/overview${asked ? `?month=${encodeURIComponent(asked)}` : ''}`)).body;
+    state.graph = o.graph;
+    state.preloaded = o.month ? { month: o.month, runs: o.runs } : null;
+    first = { body: { partitions: o.partitions }, etag: o.etag };
   } catch (e) {
     if (e instanceof Unauthorized) return askToken(state.token ? 'The token was refused: enter it again.' : '');
     return toast(e.message);
@@ -842,6 +1408,16 @@ document.addEventListener('DOMContentLoaded', () => {
     void start();
   });
   $('month').addEventListener('change', (ev) => void selectMonth(ev.target.value));
+  window.addEventListener('hashchange', () => void route());
+  $('runs-filter').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const p = new URLSearchParams();
+    for (const k of ['status', 'trigger', 'from', 'to'])
+      if ($(`f-${k}`).value.trim()) p.set(k, $(`f-${k}`).value.trim());
+    const qs = p.toString();
+    go(`#/runs${qs ? `?${qs}` : ''}`);
+  });
+  for (const k of ['status', 'trigger']) $(`f-${k}`).addEventListener('change', () => $('runs-filter').requestSubmit());
   $('rerun').addEventListener('click', () => void rerun());
   $('backfill').addEventListener('click', () => void backfill());
   $('fix').addEventListener('click', () => void fix());

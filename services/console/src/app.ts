@@ -1,20 +1,13 @@
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Gauge, Registry } from 'prom-client';
 import { errorMessage } from '@bottleneck/shared/errors/index';
-import { PartitionSchema } from '@bottleneck/shared/events/envelope';
 import type { ObjectStore } from '@bottleneck/shared/ports/object-store';
 import { bearerMatches } from '@bottleneck/shared/service/http';
-import {
-  Catalog,
-  assetHistory,
-  filterRuns,
-  summarize,
-  type GraphSpec,
-  type Snapshot,
-} from '@bottleneck/shared/catalog/index';
-import { ActionRefused, Actions, backfillProgress, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
+import { Catalog, assetHistory, summarize, type GraphSpec, type Snapshot } from '@bottleneck/shared/catalog/index';
+import { ActionRefused, Actions, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
 import { offerFor } from '@bottleneck/shared/catalog/advice';
 import { pendingActions } from '@bottleneck/shared/catalog/outbox';
 import {
@@ -26,6 +19,7 @@ import {
 } from '@bottleneck/shared/catalog/dismissed';
 import { registerTruthRoutes } from './routes-truth.js';
 import { LOG_LEVELS, LOG_STAGES, readRunLogs, type LogLevel } from '@bottleneck/shared/runs/logs';
+import { registerPageRoutes } from './routes-pages.js';
 
 /**
  * The console: a JSON API and a web page over the catalog (the store's run records, claims,
@@ -78,7 +72,6 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
   '/app.css': { file: 'app.css', type: 'text/css; charset=utf-8' },
 };
-const RUN_STATUSES = ['running', 'published', 'succeeded', 'failed', 'superseded'] as const;
 const RUN_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
 /** The catalog's snapshot with the console's own records (dismissed months), and their joint version. */
@@ -248,9 +241,26 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
   });
 
   // The page: three static files, no build step, nothing from elsewhere (CSP says so), no secret in them.
+  // Read once and revalidated by ETag: a reload costs a 304, not the file.
+  const files = new Map<string, Promise<{ body: Buffer; etag: string }>>();
+  const staticFile = (file: string) => {
+    let f = files.get(file);
+    if (!f) {
+      f = readFile(PUBLIC + file).then((body) => ({
+        body,
+        etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 16)}"`,
+      }));
+      f.catch(() => files.delete(file));
+      files.set(file, f);
+    }
+    return f;
+  };
   for (const [route, { file, type }] of Object.entries(STATIC)) {
-    app.get(route, async (_req, reply) =>
-      reply
+    app.get(route, async (req, reply) => {
+      const { body, etag } = await staticFile(file);
+      void reply.header('etag', etag).header('cache-control', 'no-cache');
+      if (req.headers['if-none-match'] === etag) return reply.code(304).send();
+      return reply
         .type(type)
         .header(
           'content-security-policy',
@@ -258,8 +268,8 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
         )
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
-        .send(await readFile(PUBLIC + file)),
-    );
+        .send(body);
+    });
   }
   app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
   app.get('/healthz', async () => ({ status: 'ok' }));
@@ -302,16 +312,27 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     return reply.type(registry.contentType).send(await registry.metrics());
   });
 
+  /**
+   * What reads are answered from: with a refresh interval, the last snapshot at once (a rebuild
+   * starts behind it, so no reader waits on the store's listings but the first); with none (0),
+   * a snapshot of the store as it is now.
+   */
+  const read = (): Promise<View> => ((o.refreshMs ?? 1_000) > 0 ? cache.peek() : cache.get());
+  // Warm the snapshot as soon as the console listens: the first page load does not build it.
+  app.addHook('onListen', async () => {
+    void cache.get().catch(() => undefined);
+  });
+
   /** Answers 304 when the client has this snapshot already (the page polls with If-None-Match). */
   const withEtag = async <T>(req: FastifyRequest, reply: FastifyReply, body: (s: View) => T) => {
-    const s = await cache.get();
+    const s = await read();
     const etag = `"${s.version}"`;
     void reply.header('etag', etag);
     if (req.headers['if-none-match'] === etag) return reply.code(304).send();
     return body(s);
   };
 
-  app.get('/api/graph', async () => ({
+  const graphBody = {
     assets: o.graph.assets.map((a) => ({
       key: a.key,
       stage: a.stage,
@@ -326,21 +347,49 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       })),
     })),
     stages: [...new Set(o.graph.assets.map((a) => a.stage))],
-  }));
-  app.get('/api/partitions', async (req, reply) =>
-    withEtag(req, reply, (s) => ({
-      version: s.version,
-      builtAt: s.builtAt,
-      partitions: s.partitions.map((p) => {
-        const d = s.dismissed.get(p.partition);
-        return {
-          ...p,
-          offer: offerFor(s, p.partition, codeVersions),
-          ...(d ? { dismissed: { at: d.dismissedAt, reason: d.reason } } : {}),
-        };
-      }),
-    })),
-  );
+  };
+  const partitionsBody = (s: View) => ({
+    version: s.version,
+    builtAt: s.builtAt,
+    partitions: s.partitions.map((p) => {
+      const d = s.dismissed.get(p.partition);
+      return {
+        ...p,
+        offer: offerFor(s, p.partition, codeVersions),
+        ...(d ? { dismissed: { at: d.dismissedAt, reason: d.reason } } : {}),
+      };
+    }),
+  });
+  app.get('/api/graph', async () => graphBody);
+  app.get('/api/partitions', async (req, reply) => withEtag(req, reply, partitionsBody));
+  /**
+   * Everything the page draws first, in one round trip: the graph, the months, and the runs of the
+   * month asked for (or of the latest month not dismissed). The months' ETag is the one
+   * /api/partitions answers with, so the page's polling goes on from it.
+   */
+  app.get<{ Querystring: { month?: string } }>('/api/overview', async (req, reply) => {
+    const asked = req.query.month;
+    if (asked !== undefined && asked !== '' && !/^\d{4}-(0[1-9]|1[0-2])$/.test(asked))
+      return bad(reply, `month must be YYYY-MM (got ${JSON.stringify(asked.slice(0, 100))})`);
+    const s = await read();
+    const months = partitionsBody(s);
+    const month =
+      (asked && s.partitions.some((p) => p.partition === asked) ? asked : null) ??
+      (s.partitions.filter((p) => !s.dismissed.has(p.partition)).at(-1) ?? s.partitions.at(-1))?.partition ??
+      null;
+    return {
+      ...months,
+      etag: `"${s.version}"`,
+      graph: graphBody,
+      month,
+      runs: month
+        ? s.runs
+            .filter((r) => r.partition === month)
+            .slice(0, 100)
+            .map(summarize)
+        : [],
+    };
+  });
   app.get('/api/actions/pending', async () => ({
     pending: (await pendingActions(o.store)).map((r) => ({
       id: r.id,
@@ -390,21 +439,15 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       return rec;
     },
   );
-  app.get<{ Querystring: { partition?: string; status?: string } }>('/api/runs', async (req, reply) => {
-    const { partition, status } = req.query;
-    if (partition !== undefined && !PartitionSchema.safeParse(partition).success)
-      return bad(reply, `partition must be YYYY-MM (got ${JSON.stringify(partition)})`);
-    if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status))
-      return bad(reply, `status must be one of ${RUN_STATUSES.join(', ')} (got ${JSON.stringify(status)})`);
-    return withEtag(req, reply, (s) => ({
-      version: s.version,
-      runs: filterRuns(s, { ...(partition ? { partition } : {}), ...(status ? { status } : {}) }),
-    }));
-  });
   app.get<{ Params: { runId: string } }>('/api/runs/:runId', async (req, reply) => {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
-    const s = await cache.get();
-    const run = s.runs.find((r) => r.runId === req.params.runId);
+    let s = await read();
+    let run = s.runs.find((r) => r.runId === req.params.runId);
+    // A run younger than the last snapshot: looked for in the store as it is now.
+    if (!run) {
+      s = await cache.get();
+      run = s.runs.find((r) => r.runId === req.params.runId);
+    }
     if (!run) return reply.code(404).send({ error: 'not found', message: `no run ${req.params.runId}` });
     return { ...run, parent: run.trigger.parentRunId ? summarizeOrNull(s, run.trigger.parentRunId) : null };
   });
@@ -435,7 +478,7 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
         error: 'not found',
         message: `no asset ${JSON.stringify(req.params.key.slice(0, 100))}; assets: ${[...assetKeys].join(', ')}`,
       });
-    const s = await cache.get();
+    const s = await read();
     return {
       key: def.key,
       stage: def.stage,
@@ -481,14 +524,6 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       return reply.code(202).send({ ...rec, progress: `/api/backfills/${rec.id}`, max: MAX_BACKFILL_MONTHS });
     },
   );
-  app.get<{ Params: { id: string } }>('/api/backfills/:id', async (req, reply) => {
-    const rec = await (await o.actions()).backfillRecord(req.params.id);
-    if (!rec)
-      return reply
-        .code(404)
-        .send({ error: 'not found', message: `no backfill ${JSON.stringify(req.params.id.slice(0, 100))}` });
-    return backfillProgress(rec, await cache.get());
-  });
   app.post<{ Params: { runId: string } }>('/api/runs/:runId/reexecute', async (req, reply) => {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
     cache.invalidate();
@@ -497,6 +532,13 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     return reply.code(202).send({ ...r, source: 'reexecution' });
   });
   registerTruthRoutes(app, () => cache.get(), registry);
+  registerPageRoutes(app, {
+    store: o.store,
+    snapshot: read,
+    actions: o.actions,
+    invalidate: () => cache.invalidate(),
+    now,
+  });
   app.addHook('onClose', async () => {
     registry.clear();
   });

@@ -67,3 +67,52 @@ describe('S3 event notifications', () => {
     expect(keysOfNotification('{"Records": [{"s3": {}}]}')).toEqual([]);
   });
 });
+
+describe('the watcher on the sensors page', () => {
+  it('records its last poll, its cursor and what each object became: a run, waiting, unrecognised', async () => {
+    const { mkdtemp, mkdir, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { FolderStore } = await import('@bottleneck/shared/adapters/folder-store');
+    const { MemoryBus } = await import('@bottleneck/shared/adapters/memory-bus');
+    const { silentLogger } = await import('@bottleneck/shared/stage/context');
+    const { readSensors } = await import('@bottleneck/shared/catalog/sensors');
+    const { startWatcher } = await import('./watcher.js');
+    const dir = await mkdtemp(join(tmpdir(), 'bn-watcher-sensors-'));
+    try {
+      for (const [p, names] of [
+        ['2026-10', ['erp', 'web', 'liaison']],
+        ['2026-11', ['erp']],
+      ] as const) {
+        await mkdir(join(dir, 'incoming', p), { recursive: true });
+        for (const n of names) await writeFile(join(dir, 'incoming', p, `${n}.xlsx`), `${p} ${n}`);
+      }
+      await writeFile(join(dir, 'incoming', 'erp.xlsx'), 'no month');
+      const store = new FolderStore(dir);
+      const bus = new MemoryBus();
+      const w = await startWatcher({
+        store,
+        bus,
+        log: silentLogger,
+        metrics: { unrecognised: { inc: () => undefined } },
+        env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SETTLE_MS: '0', BN_POLL_INTERVAL_MS: '60000' },
+      } as never);
+      await expect.poll(async () => (await readSensors(store)).watchers.length, { timeout: 30_000 }).toBe(1);
+      await w.stop();
+      const [state] = (await readSensors(store)).watchers;
+      const runId = bus.messages().find((m) => m.event.type === 'trigger')?.event.runId;
+      expect(runId).toMatch(/^2026-10-/);
+      expect(state).toMatchObject({ where: 'ingest', polls: 1, objectsSeen: 5 });
+      expect(Object.keys(state!.cursor).sort()).toEqual(['2026-10', '2026-11']);
+      expect(Object.fromEntries(state!.objects.map((o) => [o.key, [o.became, o.runId]]))).toEqual({
+        'incoming/2026-10/erp.xlsx': ['run', runId],
+        'incoming/2026-10/web.xlsx': ['run', runId],
+        'incoming/2026-10/liaison.xlsx': ['run', runId],
+        'incoming/2026-11/erp.xlsx': ['waiting', undefined],
+        'incoming/erp.xlsx': ['unrecognised', undefined],
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { errorMessage, parseIncomingKey, recordUnrecognised, type ObjectInfo } from '@bottleneck/shared';
-import { checkMonth as checkClaim, sendClaim, sendPending } from './claims.js';
+import { checkMonth as checkClaim, sendClaim, sendPending, versionOf } from './claims.js';
+import { writeWatcherState, type Became } from '@bottleneck/shared/catalog/sensors';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
 
@@ -90,8 +91,20 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     return next;
   };
 
+  /** What each month's last check made of its files (the sensors page). */
+  const became = new Map<string, { became: Became; runId?: string; why?: string }>();
   async function check(partition: string, via: string): Promise<void> {
     const outcome = await checkClaim(store, partition, { now: new Date(), settleMs: config.BN_SETTLE_MS, via });
+    became.set(
+      partition,
+      outcome.state === 'waiting'
+        ? { became: 'waiting', why: `waiting for ${outcome.missing.map((n) => `${n}.xlsx`).join(', ')}` }
+        : outcome.state === 'settling'
+          ? { became: 'settling', why: 'files still changing: the run starts once they settle' }
+          : outcome.state === 'current' || outcome.state === 'claimed'
+            ? { became: outcome.state === 'claimed' ? 'run' : 'seen before', runId: outcome.claim.runId }
+            : { became: 'seen before' },
+    );
     if (outcome.state === 'waiting') {
       status.waiting[partition] = outcome.missing;
       return;
@@ -135,6 +148,28 @@ export async function startWatcher(rt: ServiceRuntime): Promise<ServiceExtra> {
     );
     await Promise.all([...months].sort().map((p) => checkMonth(p, 'poll')));
     status.lastPollAt = new Date().toISOString();
+    // The sensors page: the last look, the cursor and what each object became (best effort).
+    const cursor: Record<string, string> = {};
+    for (const p of months) cursor[p] = versionOf(objects.filter((o) => parseIncomingKey(o.key)?.partition === p));
+    await writeWatcherState(store, {
+      where: 'ingest',
+      lastPollAt: status.lastPollAt,
+      polls,
+      cursor,
+      objectsSeen: objects.length,
+      objects: objects.map((o) => {
+        const k = parseIncomingKey(o.key);
+        const b = k ? became.get(k.partition) : undefined;
+        return {
+          key: o.key,
+          etag: o.etag,
+          bytes: o.bytes,
+          modified: o.modified.toISOString(),
+          ...(b ?? { became: 'unrecognised' as const, why: "not a month's erp.xlsx, web.xlsx or liaison.xlsx" }),
+        };
+      }),
+      triggered: status.triggered,
+    }).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'watcher state not recorded (the store?)'));
   }
 
   // S3 event notifications, which the store publishes on a topic of the bus (versitygw does; AWS through a bridge).

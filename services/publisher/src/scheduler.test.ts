@@ -117,3 +117,47 @@ describe('the schedule at start', () => {
     expect(bus.messages().map((m) => m.event.partition)).toEqual(['2026-10', '2026-11']);
   });
 });
+
+describe('the schedule paused from the console', () => {
+  it('skips a slot while paused (claimed as skipped: no catch-up fires it later), and records each tick for the sensors page', async () => {
+    const { startScheduler } = await import('./scheduler.js');
+    const { setSchedulePaused, readSensors } = await import('@bottleneck/shared/catalog/sensors');
+    const { silentLogger } = await import('@bottleneck/shared/stage/context');
+    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-pause-'));
+    dirs.push(dir);
+    const store = new FolderStore(dir);
+    const bus = new MemoryBus();
+    const rt = {
+      store,
+      bus,
+      log: silentLogger as never,
+      env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
+    } as never;
+    // The schedule fired in October; paused before the 15 November slot, which the restart would catch up.
+    await fireSlot(store, bus, new Date('2026-10-15T09:00:00Z'), 'UTC');
+    await setSchedulePaused(store, true, new Date('2026-11-01T00:00:00Z'));
+    let s = await startScheduler(rt, () => new Date('2026-11-26T10:00:00Z'));
+    await s.stop();
+    expect(bus.messages().map((m) => m.event.partition)).toEqual(['2026-10']);
+    const paused = (await readSensors(store)).schedule;
+    expect(paused).toMatchObject({
+      cron: '0 9 15 * *',
+      timeZone: 'UTC',
+      paused: true,
+      nextTick: '2026-12-15T09:00:00.000Z',
+      lastTick: { slot: '2026-11-15T09:00:00.000Z', did: 'paused' },
+    });
+    // Resumed: the skipped slot stays skipped; the next one fires.
+    await setSchedulePaused(store, false, new Date('2026-11-27T00:00:00Z'));
+    s = await startScheduler(rt, () => new Date('2026-11-27T10:00:00Z'));
+    await s.stop();
+    expect(bus.messages().map((m) => m.event.partition)).toEqual(['2026-10']);
+    s = await startScheduler(rt, () => new Date('2026-12-16T10:00:00Z'));
+    await s.stop();
+    expect(bus.messages().map((m) => m.event.partition)).toEqual(['2026-10', '2026-12']);
+    expect((await readSensors(store)).schedule).toMatchObject({
+      paused: false,
+      lastTick: { did: 'triggered', partition: '2026-12', runId: bus.messages()[1]!.event.runId },
+    });
+  });
+});

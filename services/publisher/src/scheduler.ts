@@ -14,6 +14,7 @@ import { INPUT_NAMES, parseIncomingKey, type InputName } from '@bottleneck/share
 import { lateFrom } from '@bottleneck/shared/catalog/late';
 import { loadConfig } from '@bottleneck/shared/service/config';
 import type { ServiceExtra, ServiceRuntime } from '@bottleneck/shared/service/run';
+import { scheduleControl, writeScheduleState, type ScheduleTick } from '@bottleneck/shared/catalog/sensors';
 
 /** What firing a slot did: a run, or nothing because files are missing (the month waits, or is late), or nothing because the slot had fired. */
 export type SlotOutcome =
@@ -86,24 +87,70 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   const timeZone = config.BN_SCHEDULE_TZ;
   const fired: { slot: string; runId: string | null; words?: string }[] = [];
   const dueDay = config.BN_FILES_DUE_DAY;
+  const recent: ScheduleTick[] = [];
+  let job: Cron | null = null;
+  /** What the sensors page shows: the last ticks, the next one (best effort: a tick never fails for it). */
+  const saveState = () =>
+    writeScheduleState(store, {
+      cron: config.BN_SCHEDULE_CRON,
+      timeZone,
+      nextTick: job?.nextRun()?.toISOString() ?? null,
+      lastTick: recent[0] ?? null,
+      recent,
+      updatedAt: now().toISOString(),
+    }).catch((e: unknown) => log.warn({ err: errorMessage(e) }, 'schedule state not recorded (the store?)'));
   const fire = async (slot: Date, why: string) => {
+    const at = now().toISOString();
+    let tick: ScheduleTick;
     try {
-      const r = await fireSlot(store, bus, slot, timeZone, now(), dueDay ? { dueDay } : {});
-      fired.unshift({
-        slot: slot.toISOString(),
-        runId: r?.runId ?? null,
-        ...(r && 'waiting' in r ? { words: r.waiting.words } : {}),
-      });
-      fired.length = Math.min(fired.length, 12);
-      const at = { slot: slot.toISOString(), runId: r?.runId ?? null, partition: r?.partition, why };
-      if (!r) log.info(at, 'slot already fired elsewhere');
-      else if ('waiting' in r) log.warn({ ...at, missing: r.waiting.missing }, `${r.partition}: ${r.waiting.words}`);
-      else log.info(at, 'scheduled trigger sent');
+      // Paused from the console: the slot is claimed as skipped, so no catch-up fires it later.
+      if ((await scheduleControl(store))?.paused) {
+        await store
+          .put(
+            layout.scheduleClaim(partitionOf(slot, timeZone), slot),
+            JSON.stringify({ runId: null, slot: slot.toISOString(), skipped: 'paused', at }) + '\n',
+            { ifNoneMatch: true },
+          )
+          .catch((e: unknown) => {
+            if (!(isBottleneckError(e) && e.details?.conflict)) throw e;
+          });
+        tick = { at, slot: slot.toISOString(), did: 'paused' };
+        log.info({ slot: slot.toISOString(), why }, 'schedule paused: slot skipped');
+      } else {
+        const r = await fireSlot(store, bus, slot, timeZone, now(), dueDay ? { dueDay } : {});
+        fired.unshift({
+          slot: slot.toISOString(),
+          runId: r?.runId ?? null,
+          ...(r && 'waiting' in r ? { words: r.waiting.words } : {}),
+        });
+        fired.length = Math.min(fired.length, 12);
+        const said = { slot: slot.toISOString(), runId: r?.runId ?? null, partition: r?.partition, why };
+        if (!r) {
+          tick = { at, slot: slot.toISOString(), did: 'fired elsewhere' };
+          log.info(said, 'slot already fired elsewhere');
+        } else if ('waiting' in r) {
+          tick = {
+            at,
+            slot: slot.toISOString(),
+            did: r.waiting.late ? 'late' : 'waiting for files',
+            partition: r.partition,
+            words: r.waiting.words,
+          };
+          log.warn({ ...said, missing: r.waiting.missing }, `${r.partition}: ${r.waiting.words}`);
+        } else {
+          tick = { at, slot: slot.toISOString(), did: 'triggered', runId: r.runId, partition: r.partition };
+          log.info(said, 'scheduled trigger sent');
+        }
+      }
     } catch (e) {
+      tick = { at, slot: slot.toISOString(), did: 'error', error: errorMessage(e) };
       log.error({ slot: slot.toISOString(), err: errorMessage(e) }, 'scheduled trigger failed');
     }
+    recent.unshift(tick);
+    recent.length = Math.min(recent.length, 12);
+    await saveState();
   };
-  const job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {
+  job = new Cron(config.BN_SCHEDULE_CRON, { timezone: timeZone, protect: true }, async (self: Cron) => {
     const slot = self.currentRun() ?? now();
     await fire(new Date(Math.floor(slot.getTime() / 60_000) * 60_000), 'schedule');
   });
@@ -111,6 +158,7 @@ export async function startScheduler(rt: ServiceRuntime, now: () => Date = () =>
   // its latest slot. A first deployment does not fire the past.
   const missed = job.previousRuns(1, now())[0];
   if (missed && (await store.list('state/schedule/')).length > 0) await fire(missed, 'catch-up at start');
+  await saveState();
   return {
     stop: () => {
       job.stop();

@@ -57,10 +57,17 @@ const trigger = (
   now: Date,
   files?: Pins,
   runId = newRunId(partition, now),
+  backfillId?: string,
 ) =>
   makeEvent(
     'trigger',
-    { runId, partition, materializations: {}, checks: [], payload: { source, ...(files ? { files } : {}) } },
+    {
+      runId,
+      partition,
+      materializations: {},
+      checks: [],
+      payload: { source, ...(files ? { files } : {}), ...(backfillId ? { backfillId } : {}) },
+    },
     now,
     stageEventId(runId, 'trigger'),
   );
@@ -162,7 +169,7 @@ export class Actions {
         skipped.push({ partition: p, why: `run ${bad.runId} already failed on these very files` });
         continue;
       }
-      events.push(trigger(p, 'backfill', now, files.pins));
+      events.push(trigger(p, 'backfill', now, files.pins, undefined, id));
     }
     const rec: BackfillRecord = {
       id,

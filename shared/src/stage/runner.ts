@@ -6,6 +6,7 @@ import { requestTimeoutFor, withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import { RunLogBuffer, writeStageLog } from '../runs/logs.js';
 import { admitEvent } from './provenance.js';
+import { backfillCancelled } from '../catalog/backfills.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
 
@@ -377,6 +378,12 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     const claim = await claimOrSkip(ctx, marker, event, deadline, log);
     if (claim.state === 'handled') {
       ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
+      return;
+    }
+    // A cancelled backfill's month not started yet is not started (nothing recorded: it shows as
+    // "not started" under its backfill); one already running finishes.
+    if (event.type === 'trigger' && (await backfillCancelled(ctx.store, event.payload.backfillId))) {
+      ctx.log.info({ ...log, backfillId: event.payload.backfillId }, 'backfill cancelled: month not started');
       return;
     }
     // Only verified facts make a run: an event naming another run's or month's assets is refused

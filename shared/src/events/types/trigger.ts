@@ -13,5 +13,7 @@ export const TriggerEvent = EnvelopeBase.extend({
     parentRunId: z.string().optional(),
     /** An upload's trigger pins the files it saw (their ETags): the run reads those versions or is superseded. */
     files: z.object({ erp: PinnedFile, web: PinnedFile, liaison: PinnedFile }).optional(),
+    /** A backfill's trigger names it: ingest does not start the month once the backfill is cancelled. */
+    backfillId: z.string().max(64).optional(),
   }),
 });
