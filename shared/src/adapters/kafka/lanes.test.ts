@@ -35,6 +35,22 @@ describe('PartitionOffsets', () => {
   });
 });
 
+describe("PartitionOffsets after kafkajs fetched a partition again from the group's commit", () => {
+  it('commits again what it had committed, when a commit may not have reached the group (the consumer restarted meanwhile)', () => {
+    const o = new PartitionOffsets();
+    o.dispatched(3n);
+    o.dispatched(4n);
+    expect(o.handled(3n)).toBe(4n);
+    expect(o.handled(4n)).toBe(5n); // this commit was lost: kafkajs's consumer was restarting
+    // kafkajs restarts from the group's commit, 3: both come again, are handled (as copies), and committed.
+    o.dispatched(3n);
+    o.dispatched(4n);
+    expect(o.handled(3n)).toBe(4n);
+    expect(o.handled(4n)).toBe(5n);
+    expect(o.state()).toMatchObject({ inFlight: [], commitPoint: '5' });
+  });
+});
+
 describe('PartitionOffsets.state: what holds the commit point, and since when', () => {
   it('lists the offsets in flight lowest first, the commit point, and the age of the lowest', () => {
     let t = 1_000;

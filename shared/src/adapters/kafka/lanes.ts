@@ -35,8 +35,13 @@ export class PartitionOffsets {
   dispatched(offset: bigint): void {
     this.pending.set(offset, (this.pending.get(offset) ?? 0) + 1);
     if (!this.since.has(offset)) this.since.set(offset, this.now());
-    // The first offset fetched is where the group's commit stood: nothing to commit below it.
-    if (this.committed < 0n) this.committed = offset;
+    // The first offset fetched is where the group's commit stood: nothing to commit below it. An
+    // offset below what was committed here comes again after kafkajs restarted its consumer or
+    // rejoined (it fetches from the group's commit): a commit made meanwhile may not have reached
+    // the group (kafkajs drops a commit while its consumer restarts, without an error), so the
+    // commit point counts from there again. Without this the partition's commit stayed behind,
+    // its last messages handled but never committed, until another message came.
+    if (this.committed < 0n || offset < this.committed) this.committed = offset;
     if (offset + 1n > this.next) this.next = offset + 1n;
   }
 
