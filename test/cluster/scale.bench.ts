@@ -3,7 +3,8 @@
  * bucket at once, through the six services as processes, with 1 and then with 2 replicas of every
  * stage. For each: wall time from the first upload to the last month published, months per minute,
  * CPU seconds per month (user + system of the service processes, from /proc), and the load average,
- * since the machine is shared. Writes .cache/scale/table.md. Asserts only that every month publishes.
+ * since the machine is shared. Writes .cache/scale/table.md. A month is through once published or
+ * failed (a dead-letter record); the test asserts that none failed.
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -25,6 +26,8 @@ const TICKS = 100; // USER_HZ on Linux
 interface Result {
   replicas: number;
   months: number;
+  /** Months that failed (a dead-letter record) instead of publishing: named in the table. */
+  failed: string[];
   wallS: number;
   perMinute: number;
   cpuPerMonth: number;
@@ -82,24 +85,30 @@ async function backfill(replicas: number, first: string): Promise<Result> {
       for (const n of ['erp', 'web', 'liaison'] as const)
         await store.putFile(layout.incoming(m, n), join(dir, `${n}.xlsx`));
     let done = 0;
+    let failed: string[] = [];
+    // A month is through once published, or failed (its dead-letter record written: at load 40 the
+    // wall-clock read limit failed three months at ingest, and a wait for 60 published never ended).
     await waitFor(
-      `${MONTHS} months published`,
+      `${MONTHS} months published or failed`,
       async () => {
         const flags = await Promise.all(months.map(async (m) => Boolean(await readCurrent(store, m))));
         done = flags.filter(Boolean).length;
-        return done === months.length;
+        const dead = new Set((await store.list('dead-letter/')).map((o) => o.key.split('/')[1]));
+        failed = months.filter((m, i) => !flags[i] && dead.has(m));
+        return done + failed.length === months.length;
       },
-      { timeoutMs: 3_000_000, everyMs: 2000, context: () => `${done} published` },
+      { timeoutMs: 3_000_000, everyMs: 2000, context: () => `${done} published, ${failed.length} failed` },
     );
     const wallS = (Date.now() - t0) / 1000;
     const cpuS = stackCpu(stack) - cpu0;
     const r: Result = {
       replicas,
-      months: MONTHS,
+      months: done,
+      failed,
       wallS,
-      perMinute: MONTHS / (wallS / 60),
+      perMinute: done / (wallS / 60),
       cpuS,
-      cpuPerMonth: cpuS / MONTHS,
+      cpuPerMonth: cpuS / Math.max(1, done),
       load: loadavg()
         .map((x) => x.toFixed(1))
         .join(' '),
@@ -117,21 +126,21 @@ const RUNS = (process.env.BENCH_REPLICAS ?? '1,2').split(',').map(Number);
 
 it.skipIf(!RUNS.includes(1))('backfill with 1 replica per stage', async () => {
   results.push(await backfill(1, '2050-01'));
-  expect(results.at(-1)!.months).toBe(MONTHS);
+  expect(results.at(-1)!.failed, 'months failed').toEqual([]);
 });
 
 it.skipIf(!RUNS.includes(2))('backfill with 2 replicas per stage', async () => {
   results.push(await backfill(2, '2060-01'));
-  expect(results.at(-1)!.months).toBe(MONTHS);
+  expect(results.at(-1)!.failed, 'months failed').toEqual([]);
 });
 
 afterAll(async () => {
   const lines = [
-    '| replicas per stage | months | wall | months/min | CPU s (services) | CPU s/month | load average (1, 5, 15 min) at the end |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    '| replicas per stage | months published | failed | wall | months/min | CPU s (services) | CPU s/month | load average (1, 5, 15 min) at the end |',
+    '| ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
     ...results.map(
       (r) =>
-        `| ${r.replicas} | ${r.months} | ${r.wallS.toFixed(0)} s | ${r.perMinute.toFixed(1)} | ${r.cpuS.toFixed(0)} | ${r.cpuPerMonth.toFixed(2)} | ${r.load} |`,
+        `| ${r.replicas} | ${r.months} | ${r.failed.length ? r.failed.join(' ') : 'none'} | ${r.wallS.toFixed(0)} s | ${r.perMinute.toFixed(1)} | ${r.cpuS.toFixed(0)} | ${r.cpuPerMonth.toFixed(2)} | ${r.load} |`,
     ),
   ];
   const text = `${lines.join('\n')}\n\nmonths of generator scale ${SCALE}; ${new Date().toISOString()}\n`;

@@ -85,7 +85,7 @@ export interface KafkaBusOptions {
   /**
    * Months (message keys) handled at once by each subscription, across its partitions (default 4).
    * Each month's events run in order in a lane of their own, so a slow month holds only its own
-   * later events; a further month waits for a free lane.
+   * later events; a further month waits for a free lane (in the lanes: its partition goes on being read).
    */
   monthsInFlight?: number;
   /** How long close() lets a running handler finish before leaving its message uncommitted (default 30,000 ms). */

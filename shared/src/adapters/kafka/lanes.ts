@@ -35,8 +35,13 @@ export class PartitionOffsets {
   dispatched(offset: bigint): void {
     this.pending.set(offset, (this.pending.get(offset) ?? 0) + 1);
     if (!this.since.has(offset)) this.since.set(offset, this.now());
-    // The first offset fetched is where the group's commit stood: nothing to commit below it.
-    if (this.committed < 0n) this.committed = offset;
+    // The first offset fetched is where the group's commit stood: nothing to commit below it. An
+    // offset below what was committed here comes again after kafkajs restarted its consumer or
+    // rejoined (it fetches from the group's commit): a commit made meanwhile may not have reached
+    // the group (kafkajs drops a commit while its consumer restarts, without an error), so the
+    // commit point counts from there again. Without this the partition's commit stayed behind,
+    // its last messages handled but never committed, until another message came.
+    if (this.committed < 0n || offset < this.committed) this.committed = offset;
     if (offset + 1n > this.next) this.next = offset + 1n;
   }
 
@@ -76,50 +81,61 @@ export class PartitionOffsets {
   }
 }
 
-/** Lanes keyed by month: tasks of one key run in order, tasks of different keys at once, at most `capacity` keys at a time. */
+/**
+ * Lanes keyed by month: tasks of one key run in order, tasks of different keys at once, at most
+ * `capacity` keys at a time. A further key's tasks wait, in arrival order, for a lane to free up;
+ * `enqueue` itself never waits, so the caller (a partition's fetch loop, inside kafkajs's runner)
+ * is never held by a slow month: kafkajs can always finish its batch and rejoin its group.
+ */
 export class MonthLanes {
-  /** The tail of each key's chain: a key is in flight while it has one. */
+  /** The tail of each key's chain: a key is in flight (holding a lane or waiting for one) while it has one. */
   private readonly tails = new Map<string, Promise<void>>();
-  private waiters: (() => void)[] = [];
+  /** Keys holding a lane. */
+  private readonly holding = new Set<string>();
+  /** Keys waiting for a lane, first come first served. */
+  private readonly queue: { key: string; start: () => void }[] = [];
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError(`lanes: capacity must be >= 1, got ${capacity}`);
   }
 
-  /** Keys (months) in flight: running or queued. */
+  /** Keys (months) in flight: holding a lane or waiting for one. */
   get busy(): number {
     return this.tails.size;
   }
 
-  /** The keys (months) holding a lane, and how many callers wait for a free one (each a partition's fetch loop). */
+  /** The keys (months) holding a lane, and how many more wait for one. */
   state(): { months: string[]; waiting: number } {
-    return { months: [...this.tails.keys()].sort(), waiting: this.waiting };
+    return { months: [...this.holding].sort(), waiting: this.queue.length };
   }
-  private waiting = 0;
 
   /**
-   * Queues `task` after the earlier tasks of its key. Resolves once it is queued: at once when its
-   * key is in flight or a lane is free, otherwise when a lane frees up (the caller, a partition's
-   * fetch loop, waits meanwhile: that is the limit). The task must not throw; a throw is dropped.
+   * Queues `task` after the earlier tasks of its key and returns at once. The key's first task
+   * starts when the key gets a lane (at once when one is free). The task must not throw; a throw is
+   * dropped.
    */
   async enqueue(key: string, task: () => Promise<void>): Promise<void> {
-    while (!this.tails.has(key) && this.tails.size >= this.capacity) {
-      this.waiting++;
-      try {
-        await new Promise<void>((r) => this.waiters.push(r));
-      } finally {
-        this.waiting--;
-      }
-    }
-    const tail = this.tails.get(key) ?? Promise.resolve();
+    const tail = this.tails.get(key) ?? this.acquire(key);
     const mine = tail.then(() => task().catch(() => {}));
     this.tails.set(key, mine);
     void mine.then(() => {
       if (this.tails.get(key) !== mine) return;
       this.tails.delete(key);
-      // Every waiter checks again: one may find its own key in flight, another a free lane.
-      for (const w of this.waiters.splice(0)) w();
+      this.holding.delete(key);
+      const next = this.queue.shift();
+      if (next) {
+        this.holding.add(next.key);
+        next.start();
+      }
     });
+  }
+
+  private acquire(key: string): Promise<void> {
+    if (this.holding.size < this.capacity) {
+      this.holding.add(key);
+      return Promise.resolve();
+    }
+    return new Promise((start) => this.queue.push({ key, start }));
   }
 }

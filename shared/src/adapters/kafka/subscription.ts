@@ -128,6 +128,10 @@ export class KafkaSubscription implements Subscription {
   /** Per topic-partition: the last offset this consumer committed. */
   private readonly committed = new Map<string, string>();
   private reportTimer: NodeJS.Timeout | undefined;
+  /** Messages handed to lanes and not handled, past which a partition is paused (memory bound). */
+  private readonly maxBuffered: number;
+  /** Resume functions of the partitions paused for room. */
+  private readonly resumers = new Set<() => void>();
   /** Partitions assigned at the last join (0 before a join or after a rebalance took them), and whether the consumer died. */
   assigned = 0;
   dead: string | null = null;
@@ -144,6 +148,7 @@ export class KafkaSubscription implements Subscription {
     this.log = deps.log;
     this.topics = [...new Set(opts.types)].map((t) => topicName(deps.prefix, t));
     this.monthLanes = new MonthLanes(s.monthsInFlight);
+    this.maxBuffered = Math.max(32, s.monthsInFlight * 8);
     this.consumer = deps.kafka.consumer({
       groupId: opts.group,
       partitionAssigners: [subscriptionAwareRoundRobin],
@@ -346,11 +351,15 @@ export class KafkaSubscription implements Subscription {
   }
 
   /**
-   * Hands the message to its month's lane and returns: kafkajs goes on with the partition's next
-   * message (another month runs beside this one; the same month queues behind it). Returns only
-   * once the message is queued: with monthsInFlight months in flight, a new month waits here for a
-   * lane, and so does its partition. The offset is committed once this message and every earlier
-   * one of its partition are handled.
+   * Hands the message to its month's lane and returns at once: kafkajs goes on with the partition's
+   * next message (another month runs beside this one; the same month queues behind it; a month
+   * beyond monthsInFlight waits for a lane in the lanes, not here). Never waiting here matters:
+   * kafkajs rejoins its group after a rebalance only once the batch in hand is through, and a batch
+   * held for minutes behind a slow month got the consumer dropped from its group (its commits then
+   * failed, and its partitions were fetched again from the old offsets: the one-replica backfill
+   * that stalled). The memory is bounded instead: with `maxBuffered` messages handed out and not
+   * handled, the partition is paused (the rest of its batch fetched again later) until half of them
+   * are. The offset is committed once this message and every earlier one of its partition are handled.
    */
   private async eachMessage(payload: EachMessagePayload): Promise<void> {
     // Closing: a message fetched before the pause is left uncommitted, for the group's next consumer.
@@ -372,8 +381,24 @@ export class KafkaSubscription implements Subscription {
         if (point !== undefined) this.commitLater(topic, partition, point.toString());
       } finally {
         if (--this.inFlight === 0) for (const w of this.idleWaiters.splice(0)) w();
+        this.resumeIfRoom();
       }
     });
+    if (this.inFlight >= this.maxBuffered) {
+      this.resumers.add(payload.pause());
+      this.log.debug(
+        { group: this.opts.group, topic, partition, buffered: this.inFlight, maxBuffered: this.maxBuffered },
+        'lanes full: partition paused until half of the messages handed out are handled',
+      );
+    }
+  }
+
+  /** Resumes the partitions paused for room once at most half of maxBuffered messages are in lanes. */
+  private resumeIfRoom(): void {
+    if (this.stopping || this.resumers.size === 0 || this.inFlight > this.maxBuffered / 2) return;
+    const resumers = [...this.resumers];
+    this.resumers.clear();
+    for (const resume of resumers) resume();
   }
 
   /**
