@@ -134,6 +134,7 @@ describe('the schedule paused from the console', () => {
       env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
     } as never;
     // The schedule fired in October; paused before the 15 November slot, which the restart would catch up.
+    for (const m of ['2026-10', '2026-11', '2026-12']) await drop(store, m);
     await fireSlot(store, bus, new Date('2026-10-15T09:00:00Z'), 'UTC');
     await setSchedulePaused(store, true, new Date('2026-11-01T00:00:00Z'));
     let s = await startScheduler(rt, () => new Date('2026-11-26T10:00:00Z'));
@@ -158,6 +159,33 @@ describe('the schedule paused from the console', () => {
     expect((await readSensors(store)).schedule).toMatchObject({
       paused: false,
       lastTick: { did: 'triggered', partition: '2026-12', runId: bus.messages()[1]!.event.runId },
+    });
+  });
+
+  it('records a slot whose month is missing a file as waiting for files, in words, for the sensors page', async () => {
+    const { startScheduler } = await import('./scheduler.js');
+    const { readSensors } = await import('@bottleneck/shared/catalog/sensors');
+    const { silentLogger } = await import('@bottleneck/shared/stage/context');
+    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-wait-'));
+    dirs.push(dir);
+    const store = new FolderStore(dir);
+    const bus = new MemoryBus();
+    const rt = {
+      store,
+      bus,
+      log: silentLogger as never,
+      env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
+    } as never;
+    await fireSlot(store, bus, new Date('2026-10-15T09:00:00Z'), 'UTC');
+    await drop(store, '2026-11', ['erp', 'web']);
+    const s = await startScheduler(rt, () => new Date('2026-11-26T10:00:00Z'));
+    await s.stop();
+    expect(bus.messages()).toEqual([]);
+    expect((await readSensors(store)).schedule?.lastTick).toMatchObject({
+      slot: '2026-11-15T09:00:00.000Z',
+      did: 'waiting for files',
+      partition: '2026-11',
+      words: expect.stringContaining('liaison.xlsx'),
     });
   });
 });

@@ -447,8 +447,13 @@ describe('bindStage: what it says, and its edges', () => {
     ];
     expect(lines).toEqual([
       retrying(1),
+      ['info', { ...ids, consumed: 'validated' }, 'merge started on validated'],
       retrying(1),
-      ['info', { ...ids, eventType: 'validated', emitted: ['merged'], durationMs: expect.any(Number) }, 'handled'],
+      [
+        'info',
+        { ...ids, eventType: 'validated', emitted: ['merged'], durationMs: expect.any(Number) },
+        expect.stringMatching(/^merge handed over merged after \d+ ms$/),
+      ],
       ['info', { ...ids, eventType: 'validated' }, 'already handled: skipped (redelivery)'],
     ]);
   });
@@ -467,15 +472,22 @@ describe('bindStage: what it says, and its edges', () => {
       new MemoryBus(),
     );
     await run(validated());
+    const gaveUp = 'gave up after 1 attempts over 0 s: HTTP 503 ServiceUnavailable';
     expect(lines).toEqual([
+      ['info', { ...ids, consumed: 'validated' }, 'merge started on validated'],
       ['warn', { ...ids, err: 'HTTP 503 ServiceUnavailable' }, 'run record not written (start)'],
-      ['error', { ...ids, code: 'BN_ERR_INPUT_EMPTY', err: 'web.xlsx has no data rows' }, 'stage failed'],
       [
-        'warn',
-        { ...ids, err: 'gave up after 1 attempts over 0 s: HTTP 503 ServiceUnavailable' },
-        'failed event published; run record or marker not written',
+        'error',
+        { ...ids, code: 'BN_ERR_INPUT_EMPTY', err: 'web.xlsx has no data rows' },
+        'stage failed: web.xlsx has no data rows',
       ],
-      ['info', { ...ids, eventType: 'validated', emitted: ['failed'], durationMs: expect.any(Number) }, 'handled'],
+      [
+        'info',
+        { ...ids, eventType: 'validated', emitted: ['failed'], durationMs: expect.any(Number) },
+        expect.stringMatching(/^merge failed after \d+ ms$/),
+      ],
+      ['warn', { ...ids, err: gaveUp }, 'run log not written'],
+      ['warn', { ...ids, err: gaveUp }, 'failed event published; run record or marker not written'],
     ]);
   });
 
