@@ -243,6 +243,8 @@ describe('blockingFailures and gateError (the verdict of the checks)', () => {
     const ok = checkResultOf(asset, asset.checks[0]!, { passed: true });
     expect(blockingFailures([ok, failed('priced'), failed('sane')])).toEqual([]);
     expect(blockingFailures([failed('priced'), failed('unique')]).map((r) => r.check)).toEqual(['unique']);
+    // A result that says blocking but WARN (an event from elsewhere): only an ERROR blocks.
+    expect(blockingFailures([{ ...failed('sane'), blocking: true }])).toEqual([]);
   });
 
   it('refuses to judge nothing (a programming error)', () => {
@@ -385,7 +387,11 @@ describe('withPublishedInputs', () => {
 
   it('refuses an event with nothing to publish', () => {
     expect(() => withPublishedInputs(sink, analysed({ wine_price_zscores: mat('staging/z.parquet') }))).toThrow(
-      'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
+      expect.objectContaining({
+        code: 'BN_ERR_EVENT_INVALID',
+        asset: 'extracts',
+        message: 'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
+      }),
     );
   });
 });

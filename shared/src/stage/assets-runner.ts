@@ -195,7 +195,7 @@ export class StageRun {
   private readonly computed = new Map<AssetKey, Promise<Materialization | undefined>>();
   private readonly settled = new Map<AssetKey, Promise<boolean>>();
   /** Local files of the file assets computed here, for the checks and assets of this stage that read them. */
-  private readonly ownFiles = new Map<AssetKey, string>();
+  private readonly ownFiles = new Map<AssetKey, string | undefined>();
   private readonly copies: LocalFile[] = [];
   private workDir!: string;
 
@@ -316,8 +316,7 @@ export class StageRun {
       const result = await asset.compute(actx);
       const m = await this.persist(asset, result, conn, t0);
       // A file's (or an object's) local copy, for what reads it in this stage; a table has none.
-      const { path } = result as { path?: string };
-      if (path) this.ownFiles.set(asset.key, path);
+      this.ownFiles.set(asset.key, (result as { path?: string }).path);
       this.progress.materializations[asset.key] = m;
       this.ctx.progress?.onAsset?.({
         stage: this.def.stage,
