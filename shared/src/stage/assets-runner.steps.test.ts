@@ -1,13 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { defineAsset, defineStage, errorCheck, warnCheck } from '../assets/define.js';
-import { createError } from '../errors/index.js';
+import { createError, type BottleneckError } from '../errors/index.js';
 import { makeEvent, type CheckResult, type Materialization } from '../events/index.js';
 import {
+  blockingFailures,
   checkResultOf,
+  gateError,
   inputErrorOf,
   runInfoOf,
   stageEvents,
   stopIfFailed,
+  upstreamOf,
   verifyInputs,
   withPublishedInputs,
   type StageProgress,
@@ -65,6 +68,51 @@ describe('runInfoOf (step 1)', () => {
       },
     });
   });
+
+  it("takes the run's start from the event that carries it, and its expectations; pins only from a trigger", () => {
+    const expectations = { rowCounts: { erp_clean: 2 } };
+    const e = makeEvent(
+      'file-arrived',
+      {
+        runId: 'run-1',
+        partition: '2026-11',
+        runStartedAt: '2026-11-26T09:00:00.000Z',
+        expectations,
+        materializations: {},
+        checks: [],
+        payload: {
+          files: {
+            erp: { key: 'incoming/2026-11/erp.xlsx', sha256: 'a', bytes: 1 },
+            web: { key: 'incoming/2026-11/web.xlsx', sha256: 'b', bytes: 1 },
+            liaison: { key: 'incoming/2026-11/liaison.xlsx', sha256: 'c', bytes: 1 },
+          },
+        },
+      },
+      NOW,
+    );
+    expect(runInfoOf(e)).toStrictEqual({
+      runId: 'run-1',
+      partition: '2026-11',
+      startedAt: '2026-11-26T09:00:00.000Z',
+      expectations,
+    });
+  });
+});
+
+describe('upstreamOf', () => {
+  it('takes what this stage run made before what the event carries, and names stage and asset when neither has it', () => {
+    const e = trigger({ raw_erp: mat('incoming/2026-11/erp.xlsx') });
+    const made = { raw_erp: mat('staging/made-here') };
+    expect(upstreamOf('clean', e, made, 'raw_erp').location).toBe('staging/made-here');
+    expect(upstreamOf('clean', e, {}, 'raw_erp').location).toBe('incoming/2026-11/erp.xlsx');
+    expect(() => upstreamOf('clean', e, {}, 'raw_web')).toThrow(
+      expect.objectContaining({
+        code: 'BN_ERR_EVENT_INVALID',
+        stage: 'clean',
+        message: 'the trigger event of run run-1 has no materialization of raw_web, which stage clean needs',
+      }),
+    );
+  });
 });
 
 describe('verifyInputs (step 2)', () => {
@@ -100,7 +148,7 @@ describe('stopIfFailed (step 4)', () => {
   });
 
   it('throws the first asset error in declaration order, whichever failed first in time, with the progress', () => {
-    const errors = new Map<'erp_clean' | 'web_clean', unknown>([
+    const errors = new Map<'erp_clean' | 'web_clean', BottleneckError>([
       ['web_clean', createError('BN_ERR_INPUT_BAD_VALUE', 'web row 3')],
       ['erp_clean', createError('BN_ERR_INPUT_BAD_VALUE', 'erp row 7')],
     ]);
@@ -129,6 +177,163 @@ describe('stopIfFailed (step 4)', () => {
       'erp_clean.sane',
       'web_clean.unique',
     ]);
+  });
+});
+
+describe('stopIfFailed: the order of the check results', () => {
+  const three = defineAsset({
+    key: 'erp_clean',
+    deps: [],
+    kind: 'table',
+    module: import.meta.url,
+    description: 'three checks',
+    checks: [warnCheck('first', 'a', { run }), warnCheck('second', 'b', { run }), warnCheck('third', 'c', { run })],
+    compute: () => Promise.resolve({ kind: 'table' }),
+  });
+  const stage = defineStage({ stage: 'clean', assets: [three] });
+  const r = (name: string): CheckResult =>
+    checkResultOf(
+      three,
+      three.checks.find((c) => c.name === name)!,
+      { passed: true },
+    );
+
+  it('sorts every check of an asset by its declaration, the expectations check last', () => {
+    const exp = checkResultOf(three, { ...three.checks[0]!, name: 'matches_expectations' }, { passed: true });
+    const progress: StageProgress = { materializations: {}, checks: [r('third'), exp, r('second'), r('first')] };
+    stopIfFailed(stage, new Map(), progress);
+    expect(progress.checks.map((c) => c.check)).toEqual(['first', 'second', 'third', 'matches_expectations']);
+  });
+});
+
+describe('blockingFailures and gateError (the verdict of the checks)', () => {
+  const asset = defineAsset({
+    key: 'erp_clean',
+    deps: [],
+    kind: 'table',
+    module: import.meta.url,
+    description: 'erp',
+    checks: [
+      errorCheck('unique', 'no id twice', { run }),
+      errorCheck('priced', 'every row priced', { run, blocking: false }),
+      warnCheck('sane', 'odd values', { run }),
+      errorCheck('readable', 'the file reads', { run }),
+    ],
+    compute: () => Promise.resolve({ kind: 'table' }),
+  });
+  const failed = (name: string, o: { message?: string; metadata?: Record<string, unknown>; error?: unknown } = {}) =>
+    checkResultOf(
+      asset,
+      asset.checks.find((c) => c.name === name)!,
+      { passed: false, ...o } as never,
+    );
+  const expectation = checkResultOf(
+    asset,
+    { ...asset.checks[0]!, name: 'matches_expectations' },
+    { passed: false, message: 'rowCount is 3, expected 4' },
+  );
+  const none: StageProgress = { materializations: {}, checks: [] };
+  const corrupt = (row: number, message?: string) =>
+    failed('readable', {
+      ...(message ? { message } : {}),
+      error: { code: 'BN_ERR_INPUT_CORRUPT', location: { file: 'erp.xlsx', sheet: 'Feuil1', column: 'B', row } },
+    });
+
+  it('counts only failed ERROR checks that block: a non-blocking ERROR and a WARN stop nothing', () => {
+    const ok = checkResultOf(asset, asset.checks[0]!, { passed: true });
+    expect(blockingFailures([ok, failed('priced'), failed('sane')])).toEqual([]);
+    expect(blockingFailures([failed('priced'), failed('unique')]).map((r) => r.check)).toEqual(['unique']);
+    // A result that says blocking but WARN (an event from elsewhere): only an ERROR blocks.
+    expect(blockingFailures([{ ...failed('sane'), blocking: true }])).toEqual([]);
+  });
+
+  it('refuses to judge nothing (a programming error)', () => {
+    expect(() => gateError('clean', [], none)).toThrow(new TypeError('internal: a failed check is missing'));
+  });
+
+  it("fails with the input error every failed check stands for: the first one's code and cell, every message", () => {
+    const e = gateError(
+      'clean',
+      [corrupt(3, 'erp.xlsx row 3 is damaged'), corrupt(9, 'erp.xlsx row 9 is damaged')],
+      none,
+    );
+    expect(e).toMatchObject({
+      code: 'BN_ERR_INPUT_CORRUPT',
+      asset: 'erp_clean',
+      stage: 'clean',
+      message: 'erp.xlsx row 3 is damaged; erp.xlsx row 9 is damaged',
+      location: { file: 'erp.xlsx', sheet: 'Feuil1', column: 'B', row: 3 },
+      details: { failedChecks: ['erp_clean.readable', 'erp_clean.readable'] },
+    });
+  });
+
+  it('fails with BN_ERR_CHECK_FAILED when one failed check is no input error, or an input error says nothing', () => {
+    const mixed = gateError(
+      'clean',
+      [corrupt(3, 'erp.xlsx row 3 is damaged'), failed('unique', { message: 'id 7 twice' })],
+      none,
+    );
+    expect(mixed).toMatchObject({
+      code: 'BN_ERR_CHECK_FAILED',
+      message:
+        'blocking check failed in stage clean: erp_clean.readable: erp.xlsx row 3 is damaged; erp_clean.unique: id 7 twice',
+    });
+    const silent = gateError('clean', [corrupt(3, 'erp.xlsx row 3 is damaged'), corrupt(9)], none);
+    expect(silent.code).toBe('BN_ERR_CHECK_FAILED');
+  });
+
+  it('says what a failed check without a message found: its description and metadata, cut at 300 characters', () => {
+    const e = gateError('clean', [failed('unique', { metadata: { duplicates: 2 } })], none);
+    expect(e.message).toBe('blocking check failed in stage clean: erp_clean.unique: no id twice: {"duplicates":2}');
+    const long = gateError('clean', [failed('unique', { metadata: { ids: 'x'.repeat(400) } })], none);
+    expect(long.message).toBe(
+      `blocking check failed in stage clean: erp_clean.unique: no id twice: ${`{"ids":"${'x'.repeat(400)}`.slice(0, 300)}`,
+    );
+  });
+
+  it('fails with BN_ERR_EXPECTATION_FAILED only when every failed check is the expectations check', () => {
+    expect(gateError('clean', [expectation], none).code).toBe('BN_ERR_EXPECTATION_FAILED');
+    expect(gateError('clean', [expectation, failed('unique', { message: 'id 7 twice' })], none).code).toBe(
+      'BN_ERR_CHECK_FAILED',
+    );
+  });
+});
+
+describe('checkResultOf', () => {
+  const [erp] = clean.assets as [(typeof clean.assets)[0]];
+  const asWarning = warnCheck('unique', 'no id twice', { run });
+
+  it("takes severity and blocking from the asset's declaration, not from the check handed in", () => {
+    expect(checkResultOf(erp, asWarning, { passed: false })).toMatchObject({
+      asset: 'erp_clean',
+      check: 'unique',
+      severity: 'ERROR',
+      blocking: true,
+    });
+  });
+
+  it('given only an asset key, takes the check as it is', () => {
+    expect(checkResultOf('erp_clean', asWarning, { passed: false })).toStrictEqual({
+      asset: 'erp_clean',
+      check: 'unique',
+      passed: false,
+      severity: 'WARN',
+      blocking: false,
+      description: 'no id twice',
+      metadata: {},
+    });
+  });
+
+  it('refuses a result for a check the asset does not declare', () => {
+    expect(() => checkResultOf(erp, warnCheck('other', 'x', { run }), { passed: true })).toThrow(
+      'asset erp_clean declares no check other (it declares unique, sane): a result for an undeclared check is refused',
+    );
+  });
+
+  it('cuts a long message to what an event may carry; a passed check has none', () => {
+    const r = checkResultOf(erp, erp.checks[0]!, { passed: false, message: 'y'.repeat(600) });
+    expect(r.message).toBe(`${'y'.repeat(500)}... (100 more characters)`);
+    expect(checkResultOf(erp, erp.checks[0]!, { passed: true, message: 'fine' })).not.toHaveProperty('message');
   });
 });
 
@@ -170,9 +375,23 @@ describe('withPublishedInputs', () => {
     expect(withPublishedInputs(sink, e).deps).toEqual(['merged_with_revenue', 'premium_wines']);
   });
 
+  it('never takes itself, nor a key that is no asset of the graph', () => {
+    const published = { publish: { as: 'x.csv', location: 'staging/x.csv' } };
+    const e = analysed({
+      extracts: mat('staging/e.json', published),
+      not_an_asset: mat('staging/n.parquet', published),
+      premium_wines: mat('staging/p.parquet', published),
+    } as never);
+    expect(withPublishedInputs(sink, e).deps).toEqual(['premium_wines']);
+  });
+
   it('refuses an event with nothing to publish', () => {
     expect(() => withPublishedInputs(sink, analysed({ wine_price_zscores: mat('staging/z.parquet') }))).toThrow(
-      'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
+      expect.objectContaining({
+        code: 'BN_ERR_EVENT_INVALID',
+        asset: 'extracts',
+        message: 'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
+      }),
     );
   });
 });
@@ -185,5 +404,18 @@ describe('inputErrorOf', () => {
     expect(inputErrorOf({ code: 'BN_ERR_NOT_A_CODE' })).toBeUndefined();
     expect(inputErrorOf('BN_ERR_INPUT_CORRUPT')).toBeUndefined();
     expect(inputErrorOf(undefined)).toBeUndefined();
+  });
+
+  it('keeps the code alone when there is no cell, and a row only when it is a number', () => {
+    expect(inputErrorOf({ code: 'BN_ERR_INPUT_CORRUPT' })).toStrictEqual({ code: 'BN_ERR_INPUT_CORRUPT' });
+    expect(inputErrorOf({ code: 'BN_ERR_INPUT_CORRUPT', location: null })).toStrictEqual({
+      code: 'BN_ERR_INPUT_CORRUPT',
+    });
+    expect(inputErrorOf({ code: 'BN_ERR_INPUT_CORRUPT', location: 'erp.xlsx' })).toStrictEqual({
+      code: 'BN_ERR_INPUT_CORRUPT',
+    });
+    expect(
+      inputErrorOf({ code: 'BN_ERR_INPUT_CORRUPT', location: { sheet: 'Feuil1', column: 'B', row: '3' } }),
+    ).toStrictEqual({ code: 'BN_ERR_INPUT_CORRUPT', location: { sheet: 'Feuil1', column: 'B' } });
   });
 });

@@ -1,4 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -11,10 +12,13 @@ import {
   type AssetDefinition,
   type ComputeResult,
 } from '../assets/define.js';
+import type { Db } from '../duck/index.js';
 import type { BottleneckError } from '../errors/index.js';
 import { makeEvent, type CheckResult, type Materialization, type PipelineEvent } from '../events/index.js';
 import { cleanupTestContexts, testContext } from '../testing/context.js';
-import { runStage } from './assets-runner.js';
+import { checkResultOf, runStage } from './assets-runner.js';
+import type { StageContext } from './context.js';
+import type { AssetIO, DuckScope, PersistRequest } from './io.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -283,7 +287,8 @@ describe('runStage: the one stage runner', () => {
       await mergedEvent(store, dir),
       ctx,
     );
-    expect(out!.checks[0]).toMatchObject({ passed: false, metadata: { productIds: [2, 3] } });
+    expect(out!.checks[0]).toMatchObject({ passed: false });
+    expect(out!.checks[0]!.metadata).toStrictEqual({ productIds: [2, 3] });
     await expect(
       runStage(defineStage({ stage: 'analytics', assets: [mk('check_bad')] }), await mergedEvent(store, dir), ctx),
     ).rejects.toMatchObject({
@@ -497,5 +502,479 @@ describe('runStage: the one stage runner', () => {
     const pub = out!.materializations.merged_with_revenue!.metadata.publish as { as: string; location: string };
     expect(pub).toEqual({ as: 'merged_with_revenue.csv', location: 'staging/2026-11/run-1/merged_with_revenue.csv' });
     expect(await readFile(join(dir, pub.location), 'utf8')).toBe('\ufeffproduct_id\n1\n2\n');
+  });
+});
+
+/**
+ * An IO manager and a scope that record every call in order, with a connection that counts two
+ * rows: the runner's own sequence (scope, loads, persists, release) is what these tests read.
+ */
+function recording() {
+  const calls: string[] = [];
+  const persisted: PersistRequest[] = [];
+  const db = {
+    count: async () => 2,
+    columns: async () => [{ name: 'x', type: 'INTEGER' }],
+    run: async () => undefined,
+  } as unknown as Db;
+  const scope = {
+    connect: async () => {
+      calls.push('connect');
+      return db;
+    },
+  } as unknown as DuckScope;
+  const io: AssetIO = {
+    openScope: async () => {
+      calls.push('openScope');
+      return scope;
+    },
+    closeScope: async (s) => {
+      calls.push(s === scope ? 'closeScope' : 'closeScope of another scope');
+    },
+    load: async (key, m) => {
+      calls.push(`load ${key}`);
+      return { materialization: m };
+    },
+    persist: async (r) => {
+      calls.push(`persist ${r.asset.key}`);
+      persisted.push(r);
+      return {
+        location: `staging/2026-11/run-1/${r.asset.key}`,
+        dataVersion: `v-${r.asset.key}`,
+        ...(r.path ? { bytes: 7 } : {}),
+      };
+    },
+  };
+  const store = {
+    getToFile: async (key: string) => ({
+      path: `/copies/${key}`,
+      release: async () => {
+        calls.push(`release ${key}`);
+      },
+    }),
+  };
+  return { calls, persisted, db, io, store };
+}
+
+async function fakeContext(rec: ReturnType<typeof recording>, progress?: StageContext['progress']) {
+  const root = await mkdtemp(join(tmpdir(), 'bn-runner-'));
+  dirs.push(root);
+  const ctx = {
+    io: rec.io,
+    store: rec.store,
+    workDir: root,
+    now: () => new Date('2026-11-26T10:00:00Z'),
+    ...(progress ? { progress } : {}),
+  } as unknown as StageContext & { io: AssetIO };
+  return { ctx, root };
+}
+
+const upstreamMerged = mat('staging/2026-11/run-1/merged_with_revenue.parquet');
+function mat(location: string): Materialization {
+  return { location, dataVersion: 'v0', metadata: { rowCount: 3, durationMs: 1 } };
+}
+const merged = (extra: Partial<PipelineEvent> = {}) =>
+  makeEvent('merged', {
+    runId: 'run-1',
+    partition: '2026-11',
+    materializations: { merged_with_revenue: upstreamMerged },
+    checks: [],
+    payload: {},
+    ...extra,
+  } as never);
+const passing = () => ({ passed: true });
+
+describe('StageRun (step 3) against a recording IO manager', () => {
+  it('hands an asset what its stage made before it (materialization, local file, lineage), persists each by kind, and releases its scratch space', async () => {
+    const rec = recording();
+    const seen: { assets: string[]; checks: string[] } = { assets: [], checks: [] };
+    const { ctx, root } = await fakeContext(rec, {
+      onAsset: (p) => seen.assets.push(`${p.asset} ${p.runId}`),
+      onCheck: (c) => seen.checks.push(`${c.asset}.${c.check} ${c.runId}`),
+    });
+    const event = merged({
+      checks: [
+        checkResultOf('merged_with_revenue', warnCheck('earlier', 'from merge', { run: passing }), { passed: true }),
+      ],
+    });
+    let scratch = '';
+    const report = defineAsset({
+      key: 'revenue_report',
+      deps: ['merged_with_revenue'],
+      kind: 'file',
+      file: 'r.txt',
+      module,
+      description: 'a file',
+      checks: [warnCheck('readable', 'reads', { run: passing })],
+      async compute(c) {
+        scratch = c.workDir;
+        const path = join(c.workDir, 'r.txt');
+        await writeFile(path, 'report');
+        return { kind: 'file', path, metadata: { lines: 1 } };
+      },
+    });
+    const got: Record<string, unknown> = {};
+    const premium = defineAsset({
+      key: 'premium_wines',
+      deps: ['revenue_report'],
+      kind: 'table',
+      module,
+      description: 'reads the report',
+      async compute(c) {
+        got.input = await c.input('revenue_report');
+        got.inputFile = await c.inputFile('revenue_report');
+        got.upstream = c.materialization('merged_with_revenue');
+        got.notAFile = await c.inputFile('merged_with_revenue').catch((e: Error) => e.message);
+        const l = c.lineage();
+        got.lineage = {
+          // wine_price_zscores runs alongside: it may or may not be there yet.
+          materializations: Object.keys(l.materializations).filter((k) => k !== 'wine_price_zscores'),
+          checks: l.checks.map((r) => r.check),
+        };
+        got.fetched = await c.fetch('incoming/2026-11/erp.xlsx');
+        return { kind: 'table', metadata: { rowCount: 5, columns: [] } };
+      },
+    });
+    const zscores = table('wine_price_zscores', ['merged_with_revenue'], 'CREATE TABLE wine_price_zscores AS SELECT 1');
+    const before = performance.now();
+    // Declared before what it reads: the runner orders the stage's assets.
+    const [out] = await runStage(defineStage({ stage: 'analytics', assets: [premium, report, zscores] }), event, ctx);
+    const elapsed = performance.now() - before;
+
+    const file = out!.materializations.revenue_report!;
+    expect(file).toStrictEqual({
+      location: 'staging/2026-11/run-1/revenue_report',
+      dataVersion: 'v-revenue_report',
+      metadata: { lines: 1, bytes: 7, durationMs: expect.any(Number) },
+    });
+    expect(out!.materializations.premium_wines!.metadata).toStrictEqual({
+      rowCount: 5,
+      columns: [],
+      durationMs: expect.any(Number),
+    });
+    expect(out!.materializations.wine_price_zscores!.metadata).toStrictEqual({
+      rowCount: 2,
+      columns: [{ name: 'x', type: 'INTEGER' }],
+      durationMs: expect.any(Number),
+    });
+    for (const m of Object.values(out!.materializations))
+      expect(m.metadata.durationMs).toBeLessThanOrEqual(elapsed + 1);
+
+    expect(got).toStrictEqual({
+      input: { materialization: file, path: join(scratch, 'r.txt') },
+      inputFile: join(scratch, 'r.txt'),
+      upstream: upstreamMerged,
+      notAFile: 'asset merged_with_revenue is not a file: it has no local path',
+      lineage: { materializations: ['merged_with_revenue', 'revenue_report'], checks: ['earlier', 'readable'] },
+      fetched: '/copies/incoming/2026-11/erp.xlsx',
+    });
+
+    // A file is persisted from its path, a table through a connection of the scope (the asset's own, or one opened for it).
+    const req = (key: string) => rec.persisted.find((r) => r.asset.key === key)!;
+    expect(req('revenue_report')).toStrictEqual({
+      asset: report,
+      run: { runId: 'run-1', partition: '2026-11', startedAt: event.ts },
+      metadata: { lines: 1 },
+      workDir: scratch,
+      path: join(scratch, 'r.txt'),
+    });
+    expect(req('premium_wines').db).toBe(rec.db);
+    expect(Object.keys(req('premium_wines')).sort()).toEqual(['asset', 'db', 'metadata', 'run', 'workDir']);
+    expect(req('wine_price_zscores').db).toBe(rec.db);
+    expect(rec.calls.filter((c) => c === 'connect')).toHaveLength(2);
+    expect(rec.calls.filter((c) => c.startsWith('load'))).toEqual(['load merged_with_revenue']);
+    expect(rec.calls.slice(0, 1)).toEqual(['openScope']);
+    expect(rec.calls.slice(-2)).toEqual(['release incoming/2026-11/erp.xlsx', 'closeScope']);
+
+    expect(scratch.startsWith(join(root, 'analytics-'))).toBe(true);
+    expect(existsSync(scratch)).toBe(false);
+    expect(seen.assets.sort()).toEqual(['premium_wines run-1', 'revenue_report run-1', 'wine_price_zscores run-1']);
+    expect(seen.checks).toEqual(['revenue_report.readable run-1']);
+  });
+
+  it('stops what reads a failed asset, and still releases the copies, the scope and the scratch space', async () => {
+    const rec = recording();
+    const { ctx, root } = await fakeContext(rec);
+    let readerRan = false;
+    const report = defineAsset({
+      key: 'revenue_report',
+      deps: ['merged_with_revenue'],
+      kind: 'file',
+      file: 'r.txt',
+      module,
+      description: 'fails',
+      async compute(c) {
+        await mkdir(join(c.workDir, 'deep'));
+        await writeFile(join(c.workDir, 'deep', 'half.txt'), 'half');
+        await c.fetch('incoming/2026-11/erp.xlsx');
+        throw new TypeError('report broke');
+      },
+    });
+    const premium = defineAsset({
+      key: 'premium_wines',
+      deps: ['revenue_report'],
+      kind: 'table',
+      module,
+      description: 'reads it',
+      async compute() {
+        readerRan = true;
+        return { kind: 'table' };
+      },
+    });
+    await expect(
+      // The reader declared first: the failure reported is still the asset that failed, not the one it stopped.
+      runStage(defineStage({ stage: 'analytics', assets: [premium, report] }), merged(), ctx),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      asset: 'revenue_report',
+      message: 'asset revenue_report (stage analytics) failed: report broke',
+    });
+    expect(readerRan).toBe(false);
+    expect(rec.calls.slice(-2)).toEqual(['release incoming/2026-11/erp.xlsx', 'closeScope']);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('tells an asset that reads an asset of its stage that failed, outside its declared deps, that it was not materialized', async () => {
+    const rec = recording();
+    const { ctx } = await fakeContext(rec);
+    const reader = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'reads ordinary_wines without declaring it',
+      async compute(c) {
+        await c.input('ordinary_wines');
+        return { kind: 'table' };
+      },
+    });
+    const failing = defineAsset({
+      key: 'ordinary_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'fails',
+      compute: () => Promise.reject(new TypeError('ordinary broke')),
+    });
+    await expect(
+      runStage(defineStage({ stage: 'analytics', assets: [reader, failing] }), merged(), ctx),
+    ).rejects.toMatchObject({
+      asset: 'premium_wines',
+      message: 'asset premium_wines (stage analytics) failed: asset ordinary_wines was not materialized',
+    });
+  });
+
+  it('fails with the error of the scope it could not open, having made nothing, and removes its scratch space', async () => {
+    const rec = recording();
+    const { ctx, root } = await fakeContext(rec);
+    let ran = false;
+    ctx.io.openScope = () => Promise.reject(new Error('no DuckDB'));
+    const a = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'p',
+      async compute() {
+        ran = true;
+        return { kind: 'table' };
+      },
+    });
+    await expect(runStage(defineStage({ stage: 'analytics', assets: [a] }), merged(), ctx)).rejects.toThrow(
+      'no DuckDB',
+    );
+    expect(ran).toBe(false);
+    expect(rec.calls).toEqual([]);
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it('a check that throws (or has neither sql nor run) fails its asset, is not reported, and stops what reads the asset', async () => {
+    const rec = recording();
+    const checks: string[] = [];
+    const { ctx } = await fakeContext(rec, { onCheck: (c) => checks.push(c.check) });
+    let readerRan = false;
+    const odd = { name: 'odd', description: 'no way to run', severity: 'WARN', blocking: false, deps: [] } as never;
+    const a = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'p',
+      checks: [warnCheck('fine', 'passes', { run: passing }), odd],
+      compute: () => Promise.resolve({ kind: 'table', metadata: { rowCount: 1, columns: [] } }),
+    });
+    const reader = defineAsset({
+      key: 'revenue_report',
+      deps: ['premium_wines'],
+      kind: 'file',
+      file: 'r.txt',
+      module,
+      description: 'r',
+      async compute() {
+        readerRan = true;
+        return { kind: 'file', path: '/nonexistent' };
+      },
+    });
+    await expect(
+      runStage(defineStage({ stage: 'analytics', assets: [a, reader] }), merged(), ctx),
+    ).rejects.toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      asset: 'premium_wines',
+      message: 'asset premium_wines (stage analytics) failed: check odd has neither sql nor run',
+      details: { checks: [] },
+    });
+    expect(readerRan).toBe(false);
+    expect(checks).toEqual(['fine']);
+  });
+
+  it('skips a check whose asset of the same stage failed: the failure is that asset, nothing else', async () => {
+    const rec = recording();
+    const checks: string[] = [];
+    const { ctx } = await fakeContext(rec, { onCheck: (c) => checks.push(c.check) });
+    const a = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'p',
+      checks: [errorCheck('against_ordinary', 'reads ordinary_wines', { deps: ['ordinary_wines'], run: passing })],
+      compute: () => Promise.resolve({ kind: 'table', metadata: { rowCount: 1, columns: [] } }),
+    });
+    const failing = defineAsset({
+      key: 'ordinary_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'fails',
+      compute: () => Promise.reject(new TypeError('ordinary broke')),
+    });
+    const err = await runStage(defineStage({ stage: 'analytics', assets: [a, failing] }), merged(), ctx).catch(
+      (e: BottleneckError) => e,
+    );
+    expect(err).toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      asset: 'ordinary_wines',
+      message: 'asset ordinary_wines (stage analytics) failed: ordinary broke',
+      details: { checks: [] },
+    });
+    expect(checks).toEqual([]);
+  });
+
+  it('takes an object result as the materialization itself (nothing persisted), timed', async () => {
+    const rec = recording();
+    const { ctx } = await fakeContext(rec);
+    const made: Materialization = {
+      location: 'extracts/2026-11/_manifest.json',
+      dataVersion: 'v9',
+      // What compute says it took is not what the runner measured.
+      metadata: { files: 2, durationMs: -1 },
+    };
+    const sink = defineAsset({
+      key: 'extracts',
+      deps: ['premium_wines'],
+      kind: 'sink',
+      file: '_manifest.json',
+      module,
+      description: 'x',
+      compute: () => Promise.resolve({ kind: 'object', materialization: made }),
+    });
+    const analysed = makeEvent('analysed', {
+      runId: 'run-1',
+      partition: '2026-11',
+      materializations: { premium_wines: mat('staging/2026-11/run-1/premium_wines.parquet') },
+      checks: [],
+      payload: {},
+    });
+    const before = performance.now();
+    const publisher = defineStage({
+      stage: 'publisher',
+      assets: [sink],
+      payload: () => ({ manifestKey: made.location, files: [] }),
+    });
+    const [out] = await runStage(publisher, analysed, ctx);
+    const elapsed = performance.now() - before;
+    const m = out!.materializations.extracts!;
+    expect(m).toStrictEqual({ ...made, metadata: { files: 2, durationMs: expect.any(Number) } });
+    expect(m.metadata.durationMs).toBeGreaterThanOrEqual(0);
+    expect(m.metadata.durationMs).toBeLessThanOrEqual(elapsed + 1);
+    expect(rec.persisted).toEqual([]);
+  });
+
+  it('refuses a compute that returns another kind than its asset declares', async () => {
+    const { ctx } = await fakeContext(recording());
+    const a = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'p',
+      compute: () => Promise.resolve({ kind: 'file', path: '/tmp/p.csv' }),
+    });
+    await expect(runStage(defineStage({ stage: 'analytics', assets: [a] }), merged(), ctx)).rejects.toMatchObject({
+      code: 'BN_ERR_ASSET_FAILED',
+      message:
+        'asset premium_wines (stage analytics) failed: asset premium_wines is a table but compute returned a file',
+    });
+  });
+
+  it('refuses, before anything runs, an event with nothing published for a publishing sink', async () => {
+    const rec = recording();
+    const { ctx } = await fakeContext(rec);
+    const sink = defineAsset({
+      key: 'extracts',
+      deps: 'published',
+      kind: 'sink',
+      file: '_manifest.json',
+      module,
+      description: 'x',
+      compute: () => Promise.reject(new Error('not run')),
+    });
+    const analysed = makeEvent('analysed', {
+      runId: 'run-1',
+      partition: '2026-11',
+      materializations: { premium_wines: mat('staging/2026-11/run-1/premium_wines.parquet') },
+      checks: [],
+      payload: {},
+    });
+    await expect(runStage(defineStage({ stage: 'publisher', assets: [sink] }), analysed, ctx)).rejects.toMatchObject({
+      code: 'BN_ERR_EVENT_INVALID',
+      message: 'the analysed event of run run-1 carries no published asset (publishAs) for extracts to publish',
+    });
+    expect(rec.calls).toEqual([]);
+  });
+
+  it('runs with no progress listener, or one that listens to nothing, and reports the expectations check to one that listens', async () => {
+    const a = defineAsset({
+      key: 'premium_wines',
+      deps: ['merged_with_revenue'],
+      kind: 'table',
+      module,
+      description: 'p',
+      checks: [warnCheck('fine', 'passes', { run: passing })],
+      compute: () => Promise.resolve({ kind: 'table', metadata: { rowCount: 1, columns: [] } }),
+    });
+    const stage = defineStage({ stage: 'analytics', assets: [a] });
+    const event = merged({ expectations: { rowCounts: { premium_wines: 1 } } });
+    for (const progress of [undefined, {}]) {
+      const { ctx } = await fakeContext(recording(), progress);
+      const [out] = await runStage(stage, event, ctx);
+      expect(out!.checks.map((c) => c.check)).toEqual(['fine', 'matches_expectations']);
+    }
+    const heard: (CheckResult & { runId: string })[] = [];
+    const { ctx } = await fakeContext(recording(), { onCheck: (c) => heard.push(c) });
+    await runStage(stage, event, ctx);
+    expect(heard.map((c) => [c.check, c.passed, c.runId])).toEqual([
+      ['fine', true, 'run-1'],
+      ['matches_expectations', true, 'run-1'],
+    ]);
+  });
+
+  it("refuses a cycle among the stage's assets, naming it", async () => {
+    const { ctx } = await fakeContext(recording());
+    const a = table('premium_wines', ['ordinary_wines'], 'SELECT 1');
+    const b = table('ordinary_wines', ['premium_wines'], 'SELECT 1');
+    await expect(runStage(defineStage({ stage: 'analytics', assets: [a, b] }), merged(), ctx)).rejects.toThrow(
+      new TypeError('cycle in the asset graph: premium_wines -> ordinary_wines -> premium_wines'),
+    );
   });
 });

@@ -53,6 +53,12 @@ export interface StageProgress {
   checks: CheckResult[];
 }
 
+/** An asset's hold on the stage run's DuckDB scope: the connection it opened there, if any (its persist reuses it). */
+interface Conn {
+  scope: DuckScope;
+  db?: Promise<Db>;
+}
+
 /** The blocking ERROR checks among `results` that failed. */
 export function blockingFailures(results: readonly CheckResult[]): CheckResult[] {
   return results.filter((r) => !r.passed && r.blocking && r.severity === 'ERROR');
@@ -130,7 +136,7 @@ export function checkResultOf(
   const found = o.passed ? o.message : (o.message ?? c.found?.(full));
   // What travels in events is bounded: a huge cell or a list of every id cannot make them too large.
   const metadata = capMetadata(full) as Record<string, unknown>;
-  const message = found === undefined ? undefined : (capMetadata(found) as string);
+  const message = capMetadata(found) as string | undefined;
   return {
     asset,
     check: c.name,
@@ -150,11 +156,6 @@ async function sqlCheck(db: Db, text: string): Promise<CheckOutcome> {
   const metadata: Record<string, Json> = {};
   for (const [k, v] of Object.entries(row)) if (k !== 'passed') metadata[camel(k)] = v;
   return { passed: row.passed, metadata };
-}
-
-interface Settled {
-  ok: boolean;
-  blocked: boolean;
 }
 
 /**
@@ -190,17 +191,16 @@ export async function runStage(
  */
 export class StageRun {
   readonly progress: StageProgress = { materializations: {}, checks: [] };
-  readonly errors = new Map<AssetKey, unknown>();
+  readonly errors = new Map<AssetKey, BottleneckError>();
   private readonly own: Map<AssetKey, AssetDefinition>;
   private readonly loaded = new Map<AssetKey, Promise<LoadedInput>>();
-  /** Per asset of the stage: materialized (true) or not; then settled, with its checks. */
-  private readonly computed = new Map<AssetKey, Promise<boolean>>();
-  private readonly settled = new Map<AssetKey, Promise<Settled>>();
+  /** Per asset of the stage: its materialization (undefined: not materialized); then whether what is downstream of it may run, once its checks ran. */
+  private readonly computed = new Map<AssetKey, Promise<Materialization | undefined>>();
+  private readonly settled = new Map<AssetKey, Promise<boolean>>();
   /** Local files of the file assets computed here, for the checks and assets of this stage that read them. */
-  private readonly ownFiles = new Map<AssetKey, string>();
+  private readonly ownFiles = new Map<AssetKey, string | undefined>();
   private readonly copies: LocalFile[] = [];
-  private workDir = '';
-  private scope: DuckScope | undefined;
+  private workDir!: string;
 
   constructor(
     private readonly def: StageDefinition,
@@ -214,31 +214,28 @@ export class StageRun {
   /** Computes and checks every asset (independent ones concurrently), then releases the run's scratch space. */
   async materializeAll(): Promise<void> {
     this.workDir = await mkdtemp(join(this.ctx.workDir, `${this.def.stage}-`));
+    let scope: DuckScope | undefined;
     try {
-      this.scope = await this.ctx.io.openScope(this.run);
+      scope = await this.ctx.io.openScope(this.run);
       for (const a of ordered(this.def.assets)) {
-        const conn: { db?: Promise<Db> } = {};
+        const conn: Conn = { scope };
         const actx = this.contextFor(a, conn);
         this.computed.set(a.key, this.compute(a, actx, conn));
-        this.settled.set(a.key, this.check(a, actx));
+        this.settled.set(a.key, this.check(a, actx, scope));
       }
       await Promise.all(this.settled.values());
     } finally {
       for (const c of this.copies) await c.release().catch(() => undefined);
-      if (this.scope) await this.ctx.io.closeScope(this.scope).catch(() => undefined);
-      await rm(this.workDir, { recursive: true, force: true }).catch(() => undefined);
+      if (scope) await this.ctx.io.closeScope(scope).catch(() => undefined);
+      await rm(this.workDir, { recursive: true }).catch(() => undefined);
     }
   }
 
   private upstream(key: AssetKey): Materialization {
-    return upstreamOf(this.def.stage, this.event, this.progress, key);
+    return upstreamOf(this.def.stage, this.event, this.progress.materializations, key);
   }
 
-  private openScope(): DuckScope {
-    return defined(this.scope, 'the stage run scope');
-  }
-
-  private load(key: AssetKey): Promise<LoadedInput> {
+  private load(key: AssetKey, scope: DuckScope): Promise<LoadedInput> {
     let p = this.loaded.get(key);
     if (!p) {
       const m = this.upstream(key);
@@ -246,13 +243,13 @@ export class StageRun {
       const path = this.ownFiles.get(key);
       p = this.own.has(key)
         ? Promise.resolve({ materialization: m, ...(path ? { path } : {}) })
-        : timed(`${this.def.stage}: load ${key}`, () => this.ctx.io.load(key, m, this.openScope()));
+        : timed(`${this.def.stage}: load ${key}`, () => this.ctx.io.load(key, m, scope));
       this.loaded.set(key, p);
     }
     return p;
   }
 
-  private contextFor(asset: AssetDefinition, conn: { db?: Promise<Db> }): AssetContext {
+  private contextFor(asset: AssetDefinition, conn: Conn): AssetContext {
     const { ctx, event, progress } = this;
     const materialized = async (key: AssetKey) => {
       if (this.own.has(key) && !(await this.computed.get(key)))
@@ -269,14 +266,14 @@ export class StageRun {
       settings: ctx.settings ?? DEFAULT_CHECK_SETTINGS,
       now: ctx.now,
       ...(ctx.readOnce ? { readOnce: ctx.readOnce } : {}),
-      db: () => (conn.db ??= this.openScope().connect()),
+      db: () => (conn.db ??= conn.scope.connect()),
       input: async (key) => {
         await materialized(key);
-        return this.load(key);
+        return this.load(key, conn.scope);
       },
       inputFile: async (key) => {
         await materialized(key);
-        const { path } = await this.load(key);
+        const { path } = await this.load(key, conn.scope);
         if (!path) throw new TypeError(`asset ${key} is not a file: it has no local path`);
         return path;
       },
@@ -294,23 +291,24 @@ export class StageRun {
     };
   }
 
-  /** A check runs once its asset and the assets it reads are materialized; null: one of them was not. */
-  private async evaluate(asset: AssetDefinition, c: CheckDefinition, actx: AssetContext): Promise<CheckResult | null> {
+  /** A check runs once its asset and the assets it reads are materialized; null: one of them was not. Throws what the check threw (`check` wraps it). */
+  private async evaluate(
+    asset: AssetDefinition,
+    c: CheckDefinition,
+    actx: AssetContext,
+    scope: DuckScope,
+  ): Promise<CheckResult | null> {
     for (const d of c.deps) if (this.own.has(d) && !(await this.computed.get(d))) return null;
     let outcome: CheckOutcome;
-    try {
-      for (const d of c.deps) await this.load(d);
-      const label = `${this.def.stage}: check ${asset.key}.${c.name}`;
-      if (c.sql) {
-        const sql = actx.sql(c.sql);
-        outcome = await timed(label, async () => sqlCheck(await actx.db(), sql));
-      } else if (c.run) {
-        const run = c.run;
-        outcome = await timed(label, async () => run(actx));
-      } else throw new TypeError(`check ${c.name} has neither sql nor run`);
-    } catch (e) {
-      throw assetErrorBoundary(this.def.stage, asset.key, e);
-    }
+    for (const d of c.deps) await this.load(d, scope);
+    const label = `${this.def.stage}: check ${asset.key}.${c.name}`;
+    if (c.sql) {
+      const sql = actx.sql(c.sql);
+      outcome = await timed(label, async () => sqlCheck(await actx.db(), sql));
+    } else if (c.run) {
+      const run = c.run;
+      outcome = await timed(label, async () => run(actx));
+    } else throw new TypeError(`check ${c.name} has neither sql nor run`);
     const r = checkResultOf(asset, c, outcome);
     this.logCheck(r);
     this.ctx.progress?.onCheck?.({ ...r, runId: this.run.runId });
@@ -328,18 +326,19 @@ export class StageRun {
       );
   }
 
-  private async compute(asset: AssetDefinition, actx: AssetContext, conn: { db?: Promise<Db> }): Promise<boolean> {
+  private async compute(asset: AssetDefinition, actx: AssetContext, conn: Conn): Promise<Materialization | undefined> {
     // Upstream assets of this stage first: a failed one, or one whose blocking check failed, stops this one.
     const ups = await Promise.all(
       asset.deps.filter((d) => this.own.has(d)).map((d) => defined(this.settled.get(d), `the state of asset ${d}`)),
     );
-    if (ups.some((u) => !u.ok || u.blocked)) return false;
+    if (!ups.every(Boolean)) return undefined;
     const t0 = performance.now();
     try {
       for (const d of asset.deps) await actx.input(d);
       const result = await timed(`${this.def.stage}: compute ${asset.key}`, () => asset.compute(actx));
       const m = await timed(`${this.def.stage}: persist ${asset.key}`, () => this.persist(asset, result, conn, t0));
-      if (result.kind !== 'table' && result.path) this.ownFiles.set(asset.key, result.path);
+      // A file's (or an object's) local copy, for what reads it in this stage; a table has none.
+      this.ownFiles.set(asset.key, (result as { path?: string }).path);
       this.progress.materializations[asset.key] = m;
       this.ctx.log.info(
         {
@@ -356,27 +355,28 @@ export class StageRun {
         materialization: m,
         runId: this.run.runId,
       });
-      return true;
+      return m;
     } catch (e) {
       const err = assetErrorBoundary(this.def.stage, asset.key, e);
       this.ctx.log.error({ asset: asset.key, code: err.code }, `${asset.key} failed: ${err.message}`);
       this.errors.set(asset.key, err);
-      return false;
+      return undefined;
     }
   }
 
-  private async check(asset: AssetDefinition, actx: AssetContext): Promise<Settled> {
-    if (!(await this.computed.get(asset.key))) return { ok: false, blocked: true };
-    const m = defined(this.progress.materializations[asset.key], `the materialization of ${asset.key}`);
+  /** Runs the asset's checks once it is materialized; true: what is downstream of it may run (no blocking check failed). */
+  private async check(asset: AssetDefinition, actx: AssetContext, scope: DuckScope): Promise<boolean> {
+    const m = await this.computed.get(asset.key);
+    if (!m) return false;
     const results: CheckResult[] = [];
     try {
       for (const c of asset.checks) {
-        const r = await this.evaluate(asset, c, actx);
+        const r = await this.evaluate(asset, c, actx, scope);
         if (r) results.push(r);
       }
     } catch (e) {
-      this.errors.set(asset.key, e);
-      return { ok: false, blocked: true };
+      this.errors.set(asset.key, assetErrorBoundary(this.def.stage, asset.key, e));
+      return false;
     }
     const exp = expectationResult(
       asset.key,
@@ -389,13 +389,13 @@ export class StageRun {
       this.ctx.progress?.onCheck?.({ ...exp, runId: this.run.runId });
     }
     this.progress.checks.push(...results);
-    return { ok: true, blocked: blockingFailures(results).length > 0 };
+    return blockingFailures(results).length === 0;
   }
 
   private async persist(
     asset: AssetDefinition,
     result: ComputeResult,
-    conn: { db?: Promise<Db> },
+    conn: Conn,
     t0: number,
   ): Promise<Materialization> {
     if (result.kind === 'object') {
@@ -412,7 +412,7 @@ export class StageRun {
     const metadata: AssetMetadata = { ...result.metadata };
     let db: Db | undefined;
     if (result.kind === 'table') {
-      db = await (conn.db ??= this.openScope().connect());
+      db = await (conn.db ??= conn.scope.connect());
       metadata.rowCount ??= await db.count(asset.key);
       metadata.columns ??= await db.columns(asset.key);
     }
@@ -451,14 +451,14 @@ export function runInfoOf(event: PipelineEvent): RunInfo {
   };
 }
 
-/** An upstream asset's materialization: made earlier in this stage run, or carried by the event (else the event is refused). */
+/** An upstream asset's materialization: made earlier in this stage run (`made`), or carried by the event (else the event is refused). */
 export function upstreamOf(
   stage: StageDefinition['stage'],
   event: PipelineEvent,
-  progress: StageProgress,
+  made: Readonly<Record<string, Materialization>>,
   key: AssetKey,
 ): Materialization {
-  const m = progress.materializations[key] ?? event.materializations[key];
+  const m = made[key] ?? event.materializations[key];
   if (!m)
     throw createError(
       'BN_ERR_EVENT_INVALID',
@@ -474,10 +474,9 @@ export function upstreamOf(
  */
 export function verifyInputs(def: StageDefinition, event: PipelineEvent): void {
   const own = new Set(def.assets.map((a) => a.key));
-  const none: StageProgress = { materializations: {}, checks: [] };
   for (const a of def.assets)
     for (const d of [...a.deps, ...a.checks.flatMap((c) => c.deps)])
-      if (!own.has(d)) checkProvenance(event, d, upstreamOf(def.stage, event, none, d));
+      if (!own.has(d)) checkProvenance(event, d, upstreamOf(def.stage, event, {}, d));
 }
 
 /**
@@ -487,7 +486,7 @@ export function verifyInputs(def: StageDefinition, event: PipelineEvent): void {
  */
 export function stopIfFailed(
   def: StageDefinition,
-  errors: ReadonlyMap<AssetKey, unknown>,
+  errors: ReadonlyMap<AssetKey, BottleneckError>,
   progress: StageProgress,
 ): void {
   for (const a of def.assets) {
@@ -572,7 +571,6 @@ function ordered(assets: readonly AssetDefinition[]): AssetDefinition[] {
 }
 
 /** The error a stage stops with, carrying what it materialized and checked before (for the failed event and the run record). */
-function withProgress(e: unknown, progress: StageProgress): unknown {
-  if (!(e instanceof BottleneckError)) return e;
+function withProgress(e: BottleneckError, progress: StageProgress): BottleneckError {
   return withDetails(e, { details: { checks: progress.checks, materializations: progress.materializations } });
 }
