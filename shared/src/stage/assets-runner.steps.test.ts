@@ -330,10 +330,12 @@ describe('checkResultOf', () => {
     );
   });
 
-  it('cuts a long message to what an event may carry; a passed check has none', () => {
+  it('cuts a long message to what an event may carry; a passed check says only what it says itself', () => {
     const r = checkResultOf(erp, erp.checks[0]!, { passed: false, message: 'y'.repeat(600) });
     expect(r.message).toBe(`${'y'.repeat(500)}... (100 more characters)`);
-    expect(checkResultOf(erp, erp.checks[0]!, { passed: true, message: 'fine' })).not.toHaveProperty('message');
+    // A passed check speaks only when it has to ("nothing to compare" on a first month), never from its found().
+    expect(checkResultOf(erp, erp.checks[0]!, { passed: true, message: 'fine' }).message).toBe('fine');
+    expect(checkResultOf(erp, erp.checks[0]!, { passed: true })).not.toHaveProperty('message');
   });
 });
 

@@ -17,7 +17,7 @@ import type { BottleneckError } from '../errors/index.js';
 import { makeEvent, type CheckResult, type Materialization, type PipelineEvent } from '../events/index.js';
 import { cleanupTestContexts, testContext } from '../testing/context.js';
 import { checkResultOf, runStage } from './assets-runner.js';
-import type { StageContext } from './context.js';
+import { silentLogger, type StageContext } from './context.js';
 import type { AssetIO, DuckScope, PersistRequest } from './io.js';
 
 const dirs: string[] = [];
@@ -564,6 +564,7 @@ async function fakeContext(rec: ReturnType<typeof recording>, progress?: StageCo
     store: rec.store,
     workDir: root,
     now: () => new Date('2026-11-26T10:00:00Z'),
+    log: silentLogger,
     ...(progress ? { progress } : {}),
   } as unknown as StageContext & { io: AssetIO };
   return { ctx, root };
