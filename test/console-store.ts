@@ -104,3 +104,36 @@ export function heldEngine(out: string) {
     });
   return { engine, release, held };
 }
+
+/**
+ * Runs `partition` through the pipeline on the store's good files with every web row's
+ * total_sales multiplied by `salesFactor` (a whole number, so the revenue is exactly that many
+ * times the good files'), and returns its run. Two months, the first with twice the sales, make the
+ * second a month with half the revenue of the month before it.
+ */
+export async function runScaledMonth(store: ConsoleStore, partition: string, salesFactor: number) {
+  const dir = join(store.out, '..', `sales-x${salesFactor}`);
+  await mkdir(dir, { recursive: true });
+  for (const n of ['erp', 'liaison']) await copyFile(join(store.good, `${n}.xlsx`), join(dir, `${n}.xlsx`));
+  const wb = new ExcelJS.Workbook();
+  await wb.xlsx.readFile(join(store.good, 'web.xlsx'));
+  const ws = wb.getWorksheet('Sheet1')!;
+  const header = ws.getRow(1).values as unknown[];
+  const col = header.indexOf('total_sales');
+  if (col < 1) throw new Error('fixture: web.xlsx has no total_sales column');
+  ws.eachRow((row, i) => {
+    const cell = row.getCell(col);
+    if (i > 1 && typeof cell.value === 'number') cell.value = cell.value * salesFactor;
+  });
+  await wb.xlsx.writeFile(join(dir, 'web.xlsx'));
+  const r = await runEmbedded({ input: dir, out: store.out, partition });
+  if (r.status !== 'succeeded') throw new Error(`fixture: ${partition} did not publish: ${r.error?.message}`);
+  return r;
+}
+
+/** A month with erp.xlsx and web.xlsx in incoming/ and liaison.xlsx missing (late once past BN_FILES_DUE_DAY). */
+export async function addMonthMissingLiaison(store: ConsoleStore, partition: string): Promise<void> {
+  await mkdir(join(store.out, 'incoming', partition), { recursive: true });
+  for (const n of ['erp', 'web'])
+    await copyFile(join(store.good, `${n}.xlsx`), join(store.out, 'incoming', partition, `${n}.xlsx`));
+}

@@ -21,11 +21,13 @@ import { cleanupTmp, ROOT, tmp } from './helpers.js';
 import { scheduleControl } from '@bottleneck/shared/catalog/sensors';
 import {
   addFreshMonths,
+  addMonthMissingLiaison,
   CLEAN_FAILED,
   FAILED,
   heldEngine,
   makeConsoleStore,
   PUBLISHED,
+  runScaledMonth,
   WAITING,
   type ConsoleStore,
 } from './console-store.js';
@@ -405,5 +407,160 @@ describe.skipIf(!existsSync(CHROMIUM))('the console pages, linked, in a browser'
     await page.click('#schedule-resume');
     await poll(() => page.locator('#schedule-state .st').textContent()).toBe('running');
     expect(await scheduleControl(held.engine.adapters.store)).toMatchObject({ paused: false });
+  });
+});
+
+/**
+ * Issue 16's lateness and checks across months as a person sees them: a month whose liaison.xlsx
+ * has not arrived by BN_FILES_DUE_DAY is `late`, naming the file; a month with half the revenue of
+ * the month before it (that month's web export with twice the sales, this one's as usual) shows the
+ * month-over-month WARN in words on its run, in merged_with_revenue's history and as a mark on the
+ * total-revenue plot. The run view, with its log lines, is saved as test/output/console-run.png
+ * (docs/console-run.png in the README is this file, copied).
+ */
+describe.skipIf(!existsSync(CHROMIUM))('late months and month-over-month WARNs, in a browser', () => {
+  const LATE = '2026-09'; // its files were due by 5 October 2026: late whatever the day the test runs
+  const DOUBLE = '2027-01';
+  const HALF = '2027-02';
+  const poll = <T>(fn: () => T | Promise<T>) => expect.poll(fn, { timeout: 60_000 });
+  let store: ConsoleStore;
+  let app: FastifyInstance;
+  let url: string;
+  let browser: Browser;
+  let page: Page;
+  let halfRunId: string;
+  let doubleRunId: string;
+
+  beforeAll(async () => {
+    store = await makeConsoleStore(await tmp('bn-console-mom-browser-'));
+    await addMonthMissingLiaison(store, LATE);
+    doubleRunId = (await runScaledMonth(store, DOUBLE, 2)).runId;
+    halfRunId = (await runScaledMonth(store, HALF, 1)).runId;
+    ({ app } = await embeddedConsole(store.out, {
+      token: TOKEN,
+      refreshMs: 0,
+      hosts: ['localhost', '127.0.0.1'],
+      filesDueDay: 5,
+    }));
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
+    await page.goto(`${url}/#token=${TOKEN}`);
+    await page.locator('#graph svg').waitFor();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+    await cleanupTmp();
+  });
+
+  /** Money as the checks write it: "70,568.60". */
+  const money = (v: string) => v.replace(/\B(?=(\d{3})+(?!\d))/g, ',').replace(/(\.\d+),/g, '$1');
+  const totals = async () => {
+    const parts = (await (
+      await app.inject({ url: '/api/partitions', headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as {
+      partitions: {
+        partition: string;
+        figures: {
+          totalRevenue: string | null;
+          monthOverMonth: { check: string; previousMonth: string; message: string }[];
+        };
+      }[];
+    };
+    return new Map(parts.partitions.map((p) => [p.partition, p.figures]));
+  };
+
+  it('sees a month past BN_FILES_DUE_DAY with a file missing as late, the missing file named', async () => {
+    const row = page.locator(`#grid tr[data-partition="${LATE}"]`);
+    await poll(() => row.locator('.st').first().textContent()).toBe('late');
+    expect(await row.locator('td.words').textContent()).toBe(
+      'late: liaison.xlsx was due by 5 October 2026 (BN_FILES_DUE_DAY=5) and has not arrived',
+    );
+    await page.click(`#grid tr[data-partition="${LATE}"] td.month`);
+    await poll(() => page.locator('#status-line').textContent()).toBe(
+      `${LATE}: late (late: liaison.xlsx was due by 5 October 2026 (BN_FILES_DUE_DAY=5) and has not arrived)`,
+    );
+  });
+
+  it('sees a month with half the revenue of the month before warn, in words, on its run, in the history and on the plot', async () => {
+    const figures = await totals();
+    const double = figures.get(DOUBLE)!.totalRevenue!;
+    const half = figures.get(HALF)!.totalRevenue!;
+    // Twice the sales, exactly twice the revenue (cents, no float).
+    expect(BigInt(double.replace('.', ''))).toBe(2n * BigInt(half.replace('.', '')));
+    const fell = `total revenue fell 50% against ${DOUBLE}: ${money(double)} -> ${money(half)} (more than 30%)`;
+    const rose = `total revenue rose 100% against ${PUBLISHED}: ${money(half)} -> ${money(double)} (more than 30%)`;
+    // The API: the figures say which months warned against the month before, in the same words.
+    expect(figures.get(HALF)!.monthOverMonth).toEqual([
+      { check: 'total_revenue_vs_previous_month', previousMonth: DOUBLE, message: fell },
+    ]);
+    expect(figures.get(DOUBLE)!.monthOverMonth).toEqual([
+      { check: 'total_revenue_vs_previous_month', previousMonth: PUBLISHED, message: rose },
+    ]);
+    expect(figures.get(PUBLISHED)!.monthOverMonth).toEqual([]);
+
+    // On the run: the WARN among its checks, in words; the month is still published (a WARN stops nothing).
+    await page.goto(`${url}/#/runs/${halfRunId}`);
+    await poll(() => page.locator('#run h3 code').textContent()).toBe(halfRunId);
+    // The generated month trips other WARN checks of its own; of those across months, this one only.
+    const warned = page.locator('#checks tr.warn', { hasText: '_vs_previous_month' });
+    await poll(() => warned.count()).toBe(1);
+    expect(await warned.locator('td').allTextContents()).toEqual([
+      'FAILED',
+      'WARN',
+      'merged_with_revenue.total_revenue_vs_previous_month',
+      fell,
+    ]);
+    expect(await page.locator('#status-line').textContent()).toMatch(new RegExp(`^${HALF}: published`));
+    await poll(() => page.locator('#logs .log-line').count()).toBeGreaterThan(0);
+    expect(await page.locator('#logs details[data-stage="merge"]').textContent()).toContain(
+      `WARN check merged_with_revenue.total_revenue_vs_previous_month failed: ${fell}`,
+    );
+    // Nothing but the stages (a missing note once printed "null" under them).
+    expect((await page.locator('#logs').textContent())!.trim()).not.toMatch(/null$/);
+    await mkdir(OUTPUT, { recursive: true });
+    // What the README shows: the run, its log lines with merge's open (the WARN among them).
+    await page.evaluate(() =>
+      document
+        .querySelectorAll<HTMLDetailsElement>('#logs details.log-stage')
+        .forEach((d) => (d.open = d.dataset.stage === 'merge')),
+    );
+    const [runBox, logsBox] = await Promise.all([
+      page.locator('#run').boundingBox(),
+      page.locator('#logs').boundingBox(),
+    ]);
+    await page.screenshot({
+      path: join(OUTPUT, 'console-run.png'),
+      fullPage: true,
+      clip: { x: runBox!.x, y: runBox!.y, width: runBox!.width, height: logsBox!.y + logsBox!.height - runBox!.y + 8 },
+    });
+
+    // On the total-revenue plot: both months that warned are ringed, the words in the tooltip.
+    const plot = page.locator('#plots svg[aria-label="Total revenue"]');
+    expect(await plot.locator('circle.mark').evaluateAll((cs) => cs.map((c) => c.getAttribute('data-month')))).toEqual([
+      DOUBLE,
+      HALF,
+    ]);
+    expect(await plot.locator(`circle.mark[data-month="${HALF}"] title`).textContent()).toBe(`${HALF}: ${fell}`);
+    expect(await plot.locator('text.marks').textContent()).toBe(`○ WARN against the month before: ${DOUBLE}, ${HALF}`);
+
+    // In merged_with_revenue's history: the failed check under its name, in words, per month.
+    await page.goto(`${url}/#/assets/merged_with_revenue?month=${HALF}`);
+    await poll(() => page.locator('#asset-name').textContent()).toBe('merged_with_revenue');
+    const words = page.locator('#asset .check-words[data-check="total_revenue_vs_previous_month"]');
+    await poll(() => words.allTextContents()).toEqual([fell, rose]);
+    const api = (await (
+      await app.inject({ url: '/api/assets/merged_with_revenue', headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { history: { runId: string; checks: { check: string; passed: boolean; message?: string }[] }[] };
+    const halfEntry = api.history.find((x) => x.runId === halfRunId)!;
+    expect(halfEntry.checks.find((c) => c.check === 'total_revenue_vs_previous_month')).toMatchObject({
+      passed: false,
+      message: fell,
+    });
+    expect(api.history.find((x) => x.runId === doubleRunId)!.checks.filter((c) => !c.passed)).toMatchObject([
+      { check: 'total_revenue_vs_previous_month', message: rose },
+    ]);
   });
 });

@@ -272,7 +272,9 @@ function mergeSeries(series) {
   return out;
 }
 
-function linePlot(title, months, allSeries, fmt) {
+// `marks[i]`: the words of what warned for months[i] (a month-over-month check), drawn as a ring
+// on the first series' point with the words in its tooltip, and counted under the title.
+function linePlot(title, months, allSeries, fmt, marks = []) {
   const series = mergeSeries(allSeries);
   const W = 520,
     H = 120,
@@ -326,6 +328,26 @@ function linePlot(title, months, allSeries, fmt) {
         );
     });
   }
+  const first = series[0];
+  const marked = months.filter((_m, i) => marks[i]?.length && first.values[i] !== null);
+  months.forEach((m, i) => {
+    if (!marks[i]?.length || first.values[i] === null) return;
+    svg.append(
+      s(
+        'circle',
+        { class: 'mark warn', 'data-month': m, cx: x(i), cy: y(first.values[i]), r: 7 },
+        s('title', {}, `${m}: ${marks[i].join('; ')}`),
+      ),
+    );
+  });
+  if (marked.length)
+    svg.append(
+      s(
+        'text',
+        { x: W - R, y: 12, 'text-anchor': 'end', class: 'marks' },
+        `○ WARN against the month before: ${marked.length > 3 ? `${marked.length} months` : marked.join(', ')}`,
+      ),
+    );
   if (series.length > 1) {
     const legend = s('g', { class: 'legend' });
     let lx = L + 110;
@@ -347,8 +369,12 @@ function renderPlots() {
   const premium = ps.map((p) => p.figures.premium);
   const rows = (k) => ps.map((p) => p.figures.rowCounts[k] ?? null);
   $('plots').replaceChildren(
-    linePlot('Total revenue', months, [{ name: 'revenue', values: revenue, color: '#2e7d32' }], (v) =>
-      v === null ? '' : v.toLocaleString('en', { maximumFractionDigits: 0 }),
+    linePlot(
+      'Total revenue',
+      months,
+      [{ name: 'revenue', values: revenue, color: '#2e7d32' }],
+      (v) => (v === null ? '' : v.toLocaleString('en', { maximumFractionDigits: 0 })),
+      ps.map((p) => (p.figures.monthOverMonth ?? []).map((c) => c.message)),
     ),
     linePlot('Premium wines', months, [{ name: 'premium', values: premium, color: '#6a1b9a' }], fmtInt),
     linePlot(
@@ -694,7 +720,10 @@ async function renderLogs(run) {
         lines.map(line),
       );
     }),
-    body.dropped ? h('p', { class: 'muted' }, `${body.dropped} older line(s) were not kept (bounded per run).`) : null,
+    // replaceChildren writes a null as the text "null": only what is there.
+    ...(body.dropped
+      ? [h('p', { class: 'muted' }, `${body.dropped} older line(s) were not kept (bounded per run).`)]
+      : []),
   );
 }
 
@@ -797,6 +826,10 @@ async function renderAsset() {
                   c.check,
                 ),
               ),
+              // What a failed check found, in words (a month-over-month WARN names the month it compared with).
+              x.checks
+                .filter((c) => !c.passed && c.message)
+                .map((c) => h('div', { class: 'check-words', 'data-check': c.check }, c.message)),
             ),
           ),
         ),

@@ -83,7 +83,7 @@ function snapshot(
         refused: { count: 0, latest: [] },
         incoming,
         assets: {},
-        figures: { totalRevenue: null, premium: null, ordinary: null, rowCounts: {} },
+        figures: { totalRevenue: null, premium: null, ordinary: null, rowCounts: {}, monthOverMonth: [] },
         runs: 1,
         failedChecks: { WARN: 0, ERROR: 0 },
       },

@@ -71,6 +71,31 @@ describe('monthInfo', () => {
     expect([m.status, m.words]).toEqual(['failed', 'clean failed: row 7']);
   });
 
+  it("lists the figures' run's failed checks across months in words, and no other check", () => {
+    const check = (name: string, passed: boolean, metadata: Record<string, unknown>, message?: string) => ({
+      asset: 'merged_with_revenue',
+      check: name,
+      passed,
+      severity: 'WARN' as const,
+      blocking: false,
+      description: name,
+      metadata,
+      ...(message ? { message } : {}),
+    });
+    const published = {
+      ...run('p', 'published', '2026-12-06T01:00:00.000Z'),
+      checks: [
+        check('total_revenue_vs_previous_month', false, { previousMonth: '2026-02' }, 'total revenue fell 50%'),
+        check('product_count_vs_previous_month', true, { previousMonth: '2026-02' }),
+        check('keys_look_alike', false, {}, 'a WARN of the month alone'),
+      ],
+    };
+    const m = monthInfo(P, [published], files, pointer('p') as never, null, [], graph);
+    expect(m.figures.monthOverMonth).toEqual([
+      { check: 'total_revenue_vs_previous_month', previousMonth: '2026-02', message: 'total revenue fell 50%' },
+    ]);
+  });
+
   it('refused events are counted under the month and change neither its status nor its latest run', () => {
     const published = run('p', 'published', '2026-12-06T01:00:00.000Z');
     const m = monthInfo(P, [published], files, pointer('p') as never, null, [refused], graph);

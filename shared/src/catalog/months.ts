@@ -143,6 +143,13 @@ export function monthInfo(
       premium: fm.premium_wines?.metadata.rowCount ?? null,
       ordinary: fm.ordinary_wines?.metadata.rowCount ?? null,
       rowCounts,
+      monthOverMonth: (figRun?.checks ?? [])
+        .filter((c) => !c.passed && typeof c.metadata.previousMonth === 'string')
+        .map((c) => ({
+          check: c.check,
+          previousMonth: c.metadata.previousMonth as string,
+          message: c.message ?? c.description,
+        })),
     },
     runs: runs.length,
     failedChecks: latest ? failedChecks(latest.checks) : { WARN: 0, ERROR: 0 },

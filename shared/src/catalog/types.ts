@@ -100,6 +100,11 @@ export interface PartitionInfo {
     premium: number | null;
     ordinary: number | null;
     rowCounts: Record<string, number>;
+    /**
+     * The month-over-month checks (a `previousMonth` in their metadata) that failed in the run the
+     * figures come from, in words: the plots mark these months.
+     */
+    monthOverMonth: { check: string; previousMonth: string; message: string }[];
   };
   runs: number;
   /** Failed checks of the latest run, by severity. */
