@@ -118,21 +118,27 @@ describe('the schedule at start', () => {
   });
 });
 
+/** A publisher's runtime over a fresh folder store and an in-memory bus, the schedule monthly on the 15th at 09:00 UTC. */
+async function monthlyRuntime(prefix: string) {
+  const { silentLogger } = await import('@bottleneck/shared/stage/context');
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  dirs.push(dir);
+  const store = new FolderStore(dir);
+  const bus = new MemoryBus();
+  const rt = {
+    store,
+    bus,
+    log: silentLogger as never,
+    env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
+  } as never;
+  return { store, bus, rt };
+}
+
 describe('the schedule paused from the console', () => {
   it('skips a slot while paused (claimed as skipped: no catch-up fires it later), and records each tick for the sensors page', async () => {
     const { startScheduler } = await import('./scheduler.js');
     const { setSchedulePaused, readSensors } = await import('@bottleneck/shared/catalog/sensors');
-    const { silentLogger } = await import('@bottleneck/shared/stage/context');
-    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-pause-'));
-    dirs.push(dir);
-    const store = new FolderStore(dir);
-    const bus = new MemoryBus();
-    const rt = {
-      store,
-      bus,
-      log: silentLogger as never,
-      env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
-    } as never;
+    const { store, bus, rt } = await monthlyRuntime('bn-sched-pause-');
     // The schedule fired in October; paused before the 15 November slot, which the restart would catch up.
     for (const m of ['2026-10', '2026-11', '2026-12']) await drop(store, m);
     await fireSlot(store, bus, new Date('2026-10-15T09:00:00Z'), 'UTC');
@@ -165,17 +171,7 @@ describe('the schedule paused from the console', () => {
   it('records a slot whose month is missing a file as waiting for files, in words, for the sensors page', async () => {
     const { startScheduler } = await import('./scheduler.js');
     const { readSensors } = await import('@bottleneck/shared/catalog/sensors');
-    const { silentLogger } = await import('@bottleneck/shared/stage/context');
-    const dir = await mkdtemp(join(tmpdir(), 'bn-sched-wait-'));
-    dirs.push(dir);
-    const store = new FolderStore(dir);
-    const bus = new MemoryBus();
-    const rt = {
-      store,
-      bus,
-      log: silentLogger as never,
-      env: { KAFKA_BROKERS: '127.0.0.1:1', S3_BUCKET: 'unused', BN_SCHEDULE_CRON: '0 9 15 * *', BN_SCHEDULE_TZ: 'UTC' },
-    } as never;
+    const { store, bus, rt } = await monthlyRuntime('bn-sched-wait-');
     await fireSlot(store, bus, new Date('2026-10-15T09:00:00Z'), 'UTC');
     await drop(store, '2026-11', ['erp', 'web']);
     const s = await startScheduler(rt, () => new Date('2026-11-26T10:00:00Z'));
