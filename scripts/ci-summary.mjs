@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Reads the vitest summaries in a log ("      Tests  114 passed | 2 skipped (116)") and prints
-// one plain closing line over all of them: "tests: N passed, N failed, N skipped". CI's log reader
+// one plain closing line over all of them: "N passed, N failed, N skipped". CI's log reader
 // knows that line in any language; vitest's own summary it does not. Exits 1 when the log holds no
 // summary at all (the test command ran no test) or when any test failed.
 import { readFileSync } from 'node:fs';
@@ -31,5 +31,5 @@ if (runs === 0) {
   console.error(`${file}: no vitest summary found: the test command ran no test`);
   process.exit(1);
 }
-console.log(`tests: ${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 process.exit(total.failed > 0 || total.passed === 0 ? 1 : 0);
