@@ -15,6 +15,11 @@ export interface CellLocation {
 export interface StageProgressDetails {
   materializations?: Record<string, Materialization>;
   checks?: CheckResult[];
+  /**
+   * The blocking checks (`asset.check`) that stopped the stage: set by the check gate on the error it
+   * raises, whatever its code (BN_ERR_CHECK_FAILED, or the input error a vital check stands for).
+   */
+  failedChecks?: string[];
 }
 
 /**
@@ -33,8 +38,18 @@ export interface ErrorDetailsByCode {
     s3Code?: string;
     attempts?: number;
     requestId?: string;
+    /** The server's Retry-After (a 429 or 503), in ms: the retry helper waits at least that long. */
+    retryAfterMs?: number;
   };
-  BN_ERR_MAIL_SEND: { status?: number; errors?: string[]; network?: string; attempts?: number };
+  BN_ERR_MAIL_SEND: {
+    status?: number;
+    errors?: string[];
+    /** The socket error code (ECONNREFUSED...) when SendGrid could not be reached. */
+    network?: string;
+    attempts?: number;
+    /** SendGrid's Retry-After (a 429 or 5xx), in ms: the retry helper waits at least that long. */
+    retryAfterMs?: number;
+  };
   BN_ERR_RETRIES_EXHAUSTED: { attempts: number; spentMs: number };
   BN_ERR_CHECK_FAILED: { failedChecks: string[] };
   BN_ERR_EXPECTATION_FAILED: { failedChecks: string[] };
@@ -47,11 +62,10 @@ export type DetailsOf<C extends ErrorCode> = StageProgressDetails &
 
 /** Every detail any code declares, each with its type: what a reader of an error of unknown code sees. */
 export type ErrorDetails = StageProgressDetails &
-  Partial<ErrorDetailsByCode['BN_ERR_STORE_IO']> &
-  Partial<ErrorDetailsByCode['BN_ERR_MAIL_SEND']> &
-  Partial<ErrorDetailsByCode['BN_ERR_RETRIES_EXHAUSTED']> &
-  Partial<ErrorDetailsByCode['BN_ERR_CHECK_FAILED']> &
-  Partial<ErrorDetailsByCode['BN_ERR_INFRA_UNAVAILABLE']>;
+  AllOf<{ [C in keyof ErrorDetailsByCode]: Partial<ErrorDetailsByCode[C]> }[keyof ErrorDetailsByCode]>;
+
+/** `A | B | C` as `A & B & C`: every code's details at once, derived so that a code added above is not forgotten. */
+type AllOf<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 export interface BottleneckErrorOptions {
   cause?: unknown;
