@@ -130,10 +130,17 @@ export class SendGridMailer implements Mailer {
       // withRetry wraps the last failure once attempts run out; report that failure itself, with the count.
       const last = e instanceof BottleneckError && e.code === 'BN_ERR_RETRIES_EXHAUSTED' ? e.cause : e;
       if (!(last instanceof BottleneckError)) throw last;
+      const d = last.details;
       const tries = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
       throw createError('BN_ERR_MAIL_SEND', `${last.message}${tries}`, {
         retriable: last.retriable,
-        details: { ...last.details, attempts },
+        details: {
+          ...(d?.status !== undefined ? { status: d.status } : {}),
+          ...(d?.errors ? { errors: d.errors } : {}),
+          ...(d?.network ? { network: d.network } : {}),
+          ...(d?.retryAfterMs !== undefined ? { retryAfterMs: d.retryAfterMs } : {}),
+          attempts,
+        },
       });
     }
   }

@@ -81,9 +81,21 @@ export interface BottleneckErrorOptions {
   details?: ErrorDetails;
 }
 
+/**
+ * The details `D` given for code `C`, with every key `C` does not declare turned into `never`: an
+ * undeclared detail does not compile even where TypeScript skips its excess-property check (a
+ * spread, a variable, details read from another error).
+ */
+export type DeclaredDetails<C extends ErrorCode, D> = [Exclude<keyof D, keyof DetailsOf<C>>] extends [never]
+  ? D // (no `& {}` here: it would switch off TypeScript's check of an object that shares no key with D)
+  : D & { [K in Exclude<keyof D, keyof DetailsOf<C>>]: never };
+
 /** The options of an error of code `C`, as `createError` takes them: typed details, `retriable` only where classified. */
-export type ErrorOptionsOf<C extends ErrorCode> = Omit<BottleneckErrorOptions, 'retriable' | 'details'> & {
-  details?: DetailsOf<C>;
+export type ErrorOptionsOf<C extends ErrorCode, D extends DetailsOf<C> = DetailsOf<C>> = Omit<
+  BottleneckErrorOptions,
+  'retriable' | 'details'
+> & {
+  details?: DeclaredDetails<C, D>;
 } & (C extends ClassifiedCode ? { retriable?: boolean } : { retriable?: never });
 
 /**
@@ -122,10 +134,10 @@ export class BottleneckError extends Error {
  * throw createError('BN_ERR_STORE_IO', `object ${key} already exists`, { retriable: false, details: { conflict: true } });
  * throw createError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage clean: ...', { details: { failedChecks } });
  */
-export function createError<C extends ErrorCode>(
+export function createError<C extends ErrorCode, D extends DetailsOf<C> = DetailsOf<C>>(
   code: C,
   message: string,
-  options?: ErrorOptionsOf<C>,
+  options?: ErrorOptionsOf<C, D>,
 ): BottleneckError {
   const { retriable, ...rest } = options ?? {};
   return new BottleneckError(code, message, { ...rest, ...(retriable !== undefined ? { retriable } : {}) });
@@ -147,6 +159,18 @@ export function withDetails(
     ...((more.stage ?? e.stage) ? { stage: more.stage ?? e.stage } : {}),
     ...(e.details || more.details ? { details: { ...e.details, ...more.details } } : {}),
   });
+}
+
+/**
+ * What any error that stops a stage carries, taken from another error's details: how an error
+ * re-raised under another code keeps the stage's progress without the details its code does not declare.
+ */
+export function progressOf(details: ErrorDetails | undefined): StageProgressDetails {
+  return {
+    ...(details?.materializations ? { materializations: details.materializations } : {}),
+    ...(details?.checks ? { checks: details.checks } : {}),
+    ...(details?.failedChecks ? { failedChecks: details.failedChecks } : {}),
+  };
 }
 
 export function isBottleneckError(e: unknown): e is BottleneckError {

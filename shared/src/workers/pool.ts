@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { BottleneckError, createError, isErrorCode, type ErrorDetails } from '../errors/index.js';
+import { BottleneckError, createError, isErrorCode, withDetails, type ErrorDetails } from '../errors/index.js';
 
 /** A call to run off the main thread: an exported function of a module, with structured-clonable arguments. */
 export interface Task {
@@ -137,13 +137,14 @@ export function serializeError(e: unknown): SerializedError {
 
 export function deserializeError(s: SerializedError): Error {
   if (s.name === 'BottleneckError' && s.code && isErrorCode(s.code)) {
-    return createError(s.code, s.message, {
+    const e = createError(s.code, s.message, {
       ...(s.retriable !== undefined ? { retriable: s.retriable } : {}),
       ...(s.location ? { location: s.location } : {}),
       ...(s.asset ? { asset: s.asset } : {}),
       ...(s.stage ? { stage: s.stage } : {}),
-      ...(s.details ? { details: s.details } : {}),
     });
+    // The same error the worker made, details and all (they were typed by its code there).
+    return s.details ? withDetails(e, { details: s.details }) : e;
   }
   const e = new Error(s.message);
   e.name = s.name;
