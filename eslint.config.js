@@ -37,6 +37,22 @@ export default tseslint.config(
     },
   },
   {
+    // Errors are created from the registry (createError): details typed by code, retriability the
+    // code's (issue 17). Only the registry itself constructs the class.
+    files: ['**/*.ts'],
+    ignores: ['shared/src/errors/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "NewExpression[callee.name='BottleneckError']",
+          message:
+            "Create errors with createError(code, message, { details, cause }) from shared/src/errors: its details are typed by code and its retriability is the code's.",
+        },
+      ],
+    },
+  },
+  {
     // The XML scanner and the cell decoder index bytes, frames and cells inside bounds they have just
     // checked, once per byte or cell: a runtime check there costs measurable time (issue 8).
     files: ['shared/src/excel/xml.ts', 'shared/src/excel/sheet.ts', 'shared/src/excel/workbook.ts'],

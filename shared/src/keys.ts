@@ -1,4 +1,4 @@
-import { BottleneckError } from './errors/index.js';
+import { createError } from './errors/index.js';
 
 /** Input files of a month, by role. */
 export const INPUT_NAMES = ['erp', 'web', 'liaison'] as const;
@@ -14,10 +14,7 @@ export function validateKey(key: string): string {
   // Keys come from events and notifications: the type is checked at run time too.
   const given: unknown = key;
   const bad = (why: string) =>
-    new BottleneckError(
-      'BN_ERR_KEY_INVALID',
-      `object key ${JSON.stringify(String(given).slice(0, 200))} is refused: ${why}`,
-    );
+    createError('BN_ERR_KEY_INVALID', `object key ${JSON.stringify(String(given).slice(0, 200))} is refused: ${why}`);
   if (typeof given !== 'string') throw bad('it is not a string');
   if (key.length === 0) throw bad('it is empty');
   if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw bad(`it is longer than ${MAX_KEY_BYTES} bytes`);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FolderStore } from './adapters/folder-store.js';
-import { BottleneckError } from './errors/index.js';
+import { createError } from './errors/index.js';
 import { layout } from './keys.js';
 import type { ObjectStore } from './ports/object-store.js';
 import { readCurrent, readPublished, type CurrentPointer } from './published.js';
@@ -73,7 +73,7 @@ describe('readers of extracts/ follow the pointer', () => {
 
   it('readCurrent passes on any other failure of the store', async () => {
     const failing = {
-      get: () => Promise.reject(new BottleneckError('BN_ERR_STORE_IO', 'S3 unreachable', { retriable: true })),
+      get: () => Promise.reject(createError('BN_ERR_STORE_IO', 'S3 unreachable', { retriable: true })),
     } as unknown as ObjectStore;
     await expect(readCurrent(failing, '2026-11')).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
   });

@@ -1,4 +1,4 @@
-import { BottleneckError, isBottleneckError } from './errors/index.js';
+import { createError, isBottleneckError } from './errors/index.js';
 import { layout } from './keys.js';
 import type { ObjectStore } from './ports/object-store.js';
 
@@ -47,7 +47,7 @@ export async function readPublished(store: ObjectStore, partition: string, name:
   const current = await readCurrent(store, partition);
   const file = current?.files.find((f) => f.name === name);
   if (!current || !file)
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_STORE_NOT_FOUND',
       `${name} is not published for ${partition}${current ? ` (run ${current.runId})` : ''}`,
     );

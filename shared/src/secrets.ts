@@ -1,5 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
-import { BottleneckError } from './errors/index.js';
+import { BottleneckError, createError } from './errors/index.js';
 
 /** A secret file larger than this is a wrong path (a log, a dump), not a key. */
 const MAX_SECRET_FILE_BYTES = 64 * 1024;
@@ -7,7 +7,7 @@ const MAX_SECRET_FILE_BYTES = 64 * 1024;
 type Env = Record<string, string | undefined>;
 
 function configError(message: string): BottleneckError {
-  return new BottleneckError('BN_ERR_CONFIG_INVALID', message);
+  return createError('BN_ERR_CONFIG_INVALID', message);
 }
 
 /**

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderStore } from './adapters/folder-store.js';
 import { MemoryBus } from './adapters/memory-bus.js';
-import { BottleneckError } from './errors/index.js';
+import { createError } from './errors/index.js';
 import { eventKeysOf } from './events/sign.js';
 import { OutboxMailer } from './adapters/outbox-mailer.js';
 import { Duck } from './duck/index.js';
@@ -100,7 +100,7 @@ export function replicationSetting(raw: string | undefined): number | 'auto' {
   const v = (raw ?? 'auto').trim();
   if (v === 'auto') return 'auto';
   if (/^\d+$/.test(v) && Number(v) >= 1) return Number(v);
-  throw new BottleneckError(
+  throw createError(
     'BN_ERR_CONFIG_INVALID',
     `configuration: KAFKA_REPLICATION_FACTOR must be auto or a whole number >= 1 (got ${JSON.stringify(v)})`,
   );

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KafkaBus, type KafkaBusOptions, type KafkaDeadLetter } from '../../shared/src/adapters/kafka-bus.js';
 import type { DeadLetterMessage } from '../../shared/src/ports/bus.js';
 import { EventKeys, makeEvent, type EventOf, type PipelineEvent } from '../../shared/src/events/index.js';
-import { BottleneckError } from '../../shared/src/errors/index.js';
+import { createError } from '../../shared/src/errors/index.js';
 import { failedEvent } from '../../shared/src/stage/runner.js';
 import type { Logger } from '../../shared/src/stage/context.js';
 import { busContract } from '../../shared/src/testing/contracts/bus.js';
@@ -260,7 +260,7 @@ describe('KafkaBus (Kafka-specific)', () => {
 
     // A genuine failed event of the month, after the poison ones: the failed topic is keyed by month,
     // so a failed event made of a poison message would arrive before it.
-    const sentinel = failedEvent('merge', good, new BottleneckError('BN_ERR_ASSET_FAILED', 'sentinel'), new Date());
+    const sentinel = failedEvent('merge', good, createError('BN_ERR_ASSET_FAILED', 'sentinel'), new Date());
     await bus.publish(sentinel);
     await waitUntil(() => handled.length >= 1 && failed.length >= 1, WAIT, 'the good event and the sentinel');
     expect(handled).toEqual([good]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { BottleneckError } from '@bottleneck/shared/errors/index';
+import { createError } from '@bottleneck/shared/errors/index';
 import { makeEvent, type EventOf } from '@bottleneck/shared/events/index';
 import { layout } from '@bottleneck/shared/keys';
 import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
@@ -108,7 +108,7 @@ describe('the alerter, effect by effect', () => {
     folder.put = async (key, body, opts) => {
       if (key === KEY && sent.length === 1 && failOnce) {
         failOnce = false;
-        throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+        throw createError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
       }
       return put(key, body, opts);
     };
@@ -133,7 +133,7 @@ describe('alert delivery at its edges', () => {
     const later = new AlertDelivery({
       store: folder,
       mailer: {
-        send: async () => Promise.reject(new BottleneckError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
+        send: async () => Promise.reject(createError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
       },
       log: silentLogger,
       retryForMs: 3600_000,
@@ -165,7 +165,7 @@ describe('alert delivery at its edges', () => {
     // Not an If-None-Match conflict: the failure is the caller's to handle, not "queued before".
     const broken = new AlertDelivery({
       store: Object.assign(Object.create(folder) as FolderStore, {
-        put: async () => Promise.reject(new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503', { retriable: true })),
+        put: async () => Promise.reject(createError('BN_ERR_STORE_IO', 'HTTP 503', { retriable: true })),
       }),
       mailer: { send: async () => ({ id: 'x' }) },
       log: silentLogger,
@@ -186,7 +186,7 @@ describe('alert delivery at its edges', () => {
     const d = new AlertDelivery({
       store: folder,
       mailer: {
-        send: async () => Promise.reject(new BottleneckError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
+        send: async () => Promise.reject(createError('BN_ERR_MAIL_SEND', 'down', { retriable: true })),
       },
       log: silentLogger,
       retryForMs: 60_000,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
-import { BottleneckError } from '@bottleneck/shared/errors/index';
+import { createError } from '@bottleneck/shared/errors/index';
 import { makeEvent, type EventOf } from '@bottleneck/shared/events/index';
 import { layout } from '@bottleneck/shared/keys';
 import type { MailMessage, Mailer } from '@bottleneck/shared/ports/mailer';
@@ -32,7 +32,7 @@ function mailer() {
   const impl: Mailer = {
     send: async (msg) => {
       m.calls++;
-      if (m.down) throw new BottleneckError('BN_ERR_MAIL_SEND', 'SendGrid answered 503');
+      if (m.down) throw createError('BN_ERR_MAIL_SEND', 'SendGrid answered 503');
       m.sent.push(msg);
       return { id: `m${m.sent.length}` };
     },
@@ -218,7 +218,7 @@ describe('the alerter stage', () => {
           return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
         return async (...a: unknown[]) => {
           if (refusals-- > 0)
-            throw new BottleneckError('BN_ERR_STORE_IO', 'writing failed: HTTP 503 SlowDown', { retriable: true });
+            throw createError('BN_ERR_STORE_IO', 'writing failed: HTTP 503 SlowDown', { retriable: true });
           return (v as (...b: unknown[]) => unknown).apply(target, a);
         };
       },
@@ -414,7 +414,7 @@ describe('alert delivery: what it logs, writes and keeps', () => {
   it('fails an attempt whose alert cannot be read; the sweep logs it and keeps it pending', async () => {
     const { store, d } = await setup();
     await d.enqueue('run-r1', RECORD, mail);
-    const down = new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 SlowDown', { retriable: true });
+    const down = createError('BN_ERR_STORE_IO', 'HTTP 503 SlowDown', { retriable: true });
     const reads = Object.assign(Object.create(store) as ObjectStore, { get: async () => Promise.reject(down) });
     const blind = new AlertDelivery({ store: reads, mailer: mailer().impl, log: silentLogger, retryForMs: 3600_000 });
     await expect(blind.attempt('run-r1', true)).rejects.toBe(down);

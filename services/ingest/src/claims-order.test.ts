@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
-import { BottleneckError } from '@bottleneck/shared/errors/index';
+import { createError } from '@bottleneck/shared/errors/index';
 import type { ObjectInfo } from '@bottleneck/shared/ports/object-store';
 import { CallLog, Crash, recordingBus, recordingStore } from '@bottleneck/shared/testing/recording';
 import { checkMonth, latestClaim, sendClaim, sendPending, versionOf } from './claims.js';
@@ -177,7 +177,7 @@ describe('claims at their edges', () => {
     const { folder } = await month();
     const down = Object.create(folder) as FolderStore;
     down.put = async () => {
-      throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 SlowDown', { retriable: true });
+      throw createError('BN_ERR_STORE_IO', 'HTTP 503 SlowDown', { retriable: true });
     };
     await expect(checkMonth(down, '2026-11', opts(at(60)))).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
     const odd = Object.create(folder) as FolderStore;

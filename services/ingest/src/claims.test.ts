@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import { MemoryBus } from '@bottleneck/shared/adapters/memory-bus';
-import { BottleneckError } from '@bottleneck/shared/errors/index';
+import { createError } from '@bottleneck/shared/errors/index';
 import { layout } from '@bottleneck/shared/keys';
 import type { Bus } from '@bottleneck/shared/ports/bus';
 import { checkMonth, latestClaim, sendClaim, sendPending } from './claims.js';
@@ -84,7 +84,7 @@ describe('ingest claims', () => {
     const down: Bus = {
       ...new MemoryBus(),
       publish: async () => {
-        throw new BottleneckError('BN_ERR_BUS_PUBLISH', 'Kafka is down', { retriable: true });
+        throw createError('BN_ERR_BUS_PUBLISH', 'Kafka is down', { retriable: true });
       },
     } as unknown as Bus;
     await expect(sendClaim(store, down, got.claim, new Date())).rejects.toMatchObject({ code: 'BN_ERR_BUS_PUBLISH' });

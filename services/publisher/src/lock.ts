@@ -1,4 +1,4 @@
-import { BottleneckError, isBottleneckError, layout, type ObjectStore } from '@bottleneck/shared';
+import { createError, isBottleneckError, layout, type ObjectStore } from '@bottleneck/shared';
 
 /** A lock older than this is a crashed publisher's: it is taken over. */
 export const STALE_LOCK_MS = 10 * 60_000;
@@ -32,14 +32,11 @@ export async function acquirePublishLock(
         await store.delete(key);
         continue;
       }
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_PUBLISH_LOCKED',
         `run ${held.runId ?? '?'} is publishing ${partition} (since ${held.since ?? '?'}); run ${runId} will try again`,
-        { retriable: true },
       );
     }
   }
-  throw new BottleneckError('BN_ERR_PUBLISH_LOCKED', `could not take the publish lock of ${partition}`, {
-    retriable: true,
-  });
+  throw createError('BN_ERR_PUBLISH_LOCKED', `could not take the publish lock of ${partition}`);
 }

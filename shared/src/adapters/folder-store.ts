@@ -4,26 +4,25 @@ import { link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/pr
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BottleneckError, isTransientIoError, errorMessage } from '../errors/index.js';
+import { BottleneckError, createError, errorMessage, isTransientIoError } from '../errors/index.js';
 import { validateKey } from '../keys.js';
 import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 
 const TMP_MARK = '.bn-tmp-';
 
 function notFound(key: string, cause?: unknown): BottleneckError {
-  return new BottleneckError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
+  return createError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
 }
 
 function changed(key: string): BottleneckError {
-  return new BottleneckError(
-    'BN_ERR_STORE_IO',
-    `object ${key} changed since the version asked for (If-Match refused)`,
-    { retriable: false, details: { precondition: true } },
-  );
+  return createError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, {
+    retriable: false,
+    details: { precondition: true },
+  });
 }
 
 function ioError(op: string, key: string, e: unknown): BottleneckError {
-  return new BottleneckError('BN_ERR_STORE_IO', `${op} ${key} failed: ${errorMessage(e)}`, {
+  return createError('BN_ERR_STORE_IO', `${op} ${key} failed: ${errorMessage(e)}`, {
     cause: e,
     retriable: isTransientIoError(e),
   });
@@ -92,7 +91,7 @@ export class FolderStore implements ObjectStore {
           await link(tmp, target);
         } catch (e) {
           if ((e as { code?: string }).code === 'EEXIST') {
-            throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
+            throw createError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
               retriable: false,
               details: { conflict: true },
             });

@@ -9,7 +9,7 @@ import {
   type RetryOptions,
   type SASLOptions,
 } from 'kafkajs';
-import { BottleneckError, errorMessage } from '../errors/index.js';
+import { BottleneckError, createError, errorMessage } from '../errors/index.js';
 import { kafkaTransient } from './kafka-errors.js';
 import { parseEvent, type EventKeys, type EventType, type PipelineEvent } from '../events/index.js';
 import type {
@@ -107,7 +107,7 @@ const DEFAULT_RETRY: RetryOptions = { retries: 10, initialRetryTime: 100, maxRet
 function positiveInt(name: string, v: number | undefined, dflt: number, min = 1): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < min) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_CONFIG_INVALID',
       `KafkaBus option ${name} must be an integer >= ${min}, got ${String(v)}`,
     );
@@ -175,7 +175,7 @@ export class KafkaBus implements Bus {
       options.brokers.length === 0 ||
       options.brokers.some((b) => typeof b !== 'string' || !/^[^\s:]+:\d+$/.test(b))
     ) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         `KafkaBus option brokers must be a non-empty list of host:port, got ${JSON.stringify(options.brokers)}`,
       );
@@ -183,14 +183,14 @@ export class KafkaBus implements Bus {
     this.prefix = options.topicPrefix ?? 'bottleneck';
     this.eventKeys = options.eventKeys ?? null;
     if (!/^[A-Za-z0-9._-]{1,200}$/.test(this.prefix)) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         `KafkaBus option topicPrefix must be 1-200 characters of [A-Za-z0-9._-], got ${JSON.stringify(this.prefix)}`,
       );
     }
     const rf = options.replicationFactor ?? -1;
     if (rf !== 'auto' && (!Number.isInteger(rf) || (rf < 1 && rf !== -1))) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         `KafkaBus option replicationFactor must be an integer >= 1, -1 for the broker default, or 'auto', got ${String(rf)}`,
       );
@@ -285,7 +285,7 @@ export class KafkaBus implements Bus {
     try {
       await this.admin.connect();
     } catch (e) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_BUS_CONNECT',
         `could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`,
         { cause: e, retriable: kafkaTransient(e) },
@@ -295,7 +295,7 @@ export class KafkaBus implements Bus {
     try {
       await this.producer.connect();
     } catch (e) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_BUS_CONNECT',
         `the producer could not connect to the Kafka brokers ${this.brokers}: ${describeKafkaError(e)}`,
         { cause: e, retriable: kafkaTransient(e) },
@@ -396,7 +396,7 @@ export class KafkaBus implements Bus {
   async subscribe(opts: SubscribeOptions): Promise<Subscription> {
     if (this.closing) throw this.closedError('subscribe');
     if (!opts.group)
-      throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'subscribe: group must be a non-empty consumer group name');
+      throw createError('BN_ERR_CONFIG_INVALID', 'subscribe: group must be a non-empty consumer group name');
     if (opts.types.length === 0) return { close: async () => {} };
     await this.start();
     const sub = new KafkaSubscription(opts, {
@@ -526,7 +526,7 @@ export class KafkaBus implements Bus {
     try {
       await this.producer.send({ topic, acks: -1, messages });
     } catch (e) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_BUS_PUBLISH',
         `producing the ${what} to topic ${topic} failed: ${describeKafkaError(e)}`,
         { cause: e, retriable: kafkaTransient(e) },
@@ -535,9 +535,6 @@ export class KafkaBus implements Bus {
   }
 
   private closedError(what: string): BottleneckError {
-    return new BottleneckError(
-      'BN_ERR_BUS_CLOSED',
-      `${what} called after close() on the Kafka bus (prefix ${this.prefix})`,
-    );
+    return createError('BN_ERR_BUS_CLOSED', `${what} called after close() on the Kafka bus (prefix ${this.prefix})`);
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import type { DeadLetter } from '../ports/bus.js';
 import { busContract } from '../testing/contracts/bus.js';
 import { uniqueTag } from '../testing/contracts/helpers.js';
@@ -60,7 +60,7 @@ describe('MemoryBus (adapter-specific)', () => {
       types: ['trigger'],
       handler: async () => {
         calls++;
-        throw new BottleneckError('BN_ERR_EVENT_INVALID', 'payload.files: missing');
+        throw createError('BN_ERR_EVENT_INVALID', 'payload.files: missing');
       },
     });
     await bus.publish(trigger());

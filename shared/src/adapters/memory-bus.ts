@@ -1,5 +1,5 @@
 import { decodeSignedEvent, EventKeys, isRefusal, parseEvent, type PipelineEvent } from '../events/index.js';
-import { BottleneckError, defined, errorClassOf } from '../errors/index.js';
+import { createError, defined, errorClassOf } from '../errors/index.js';
 import type {
   Bus,
   DeadLetter,
@@ -70,16 +70,14 @@ export class MemoryBus implements Bus {
   }
 
   async publish(event: PipelineEvent): Promise<void> {
-    if (this.closed)
-      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
+    if (this.closed) throw createError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
     const valid = parseEvent(event);
     const value = JSON.stringify(this.keys ? this.keys.sign(valid) : valid);
     this.append({ topic: this.topicOf(valid.type), value, key: valid.partition, raw: false });
   }
 
   async publishRaw(topic: string, value: string, key?: string): Promise<void> {
-    if (this.closed)
-      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'publishRaw called after close() on the in-memory bus');
+    if (this.closed) throw createError('BN_ERR_BUS_CLOSED', 'publishRaw called after close() on the in-memory bus');
     this.append({ topic, value, key: key ?? null, raw: true });
   }
 
@@ -113,8 +111,7 @@ export class MemoryBus implements Bus {
   }
 
   private async join(group: string, topics: string[], handle: (e: Entry) => Promise<void>): Promise<Subscription> {
-    if (this.closed)
-      throw new BottleneckError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
+    if (this.closed) throw createError('BN_ERR_BUS_CLOSED', 'subscribe called after close() on the in-memory bus');
     const m: Member = {
       group,
       handle,

@@ -14,7 +14,7 @@ import {
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, createError } from '../errors/index.js';
 import { validateKey } from '../keys.js';
 import type { GetOptions, LocalFile, ObjectInfo, ObjectStore, PutOptions, PutResult } from '../ports/object-store.js';
 import { redactSecrets } from '../text/redact.js';
@@ -79,9 +79,9 @@ export class S3Store implements ObjectStore {
   private readonly partSize: number;
 
   constructor(opts: S3StoreOptions) {
-    if (!opts.bucket) throw new BottleneckError('BN_ERR_CONFIG_INVALID', 'S3Store needs a bucket name');
+    if (!opts.bucket) throw createError('BN_ERR_CONFIG_INVALID', 'S3Store needs a bucket name');
     if (!opts.region)
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         'S3Store needs a region (any value for an S3-compatible server, e.g. us-east-1)',
       );
@@ -122,7 +122,7 @@ export class S3Store implements ObjectStore {
   }
 
   private notFound(key: string, cause?: unknown): BottleneckError {
-    return new BottleneckError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
+    return createError('BN_ERR_STORE_NOT_FOUND', `object ${key} is not in the store`, { cause });
   }
 
   /** Turns an SDK or stream error into a BottleneckError; messages go through redactSecrets. */
@@ -137,21 +137,17 @@ export class S3Store implements ObjectStore {
     const attempts = f.$metadata?.attempts;
     const retryAfterMs = s3RetryAfterMs(e);
     const tries = attempts !== undefined && attempts > 1 ? ` after ${attempts} attempts` : '';
-    return new BottleneckError(
-      'BN_ERR_STORE_IO',
-      `${op} ${where} failed${tries}: ${text}${s3HintFor(e, this.bucket)}`,
-      {
-        cause: e,
-        retriable: isRetriableS3Error(e),
-        details: {
-          ...(status !== undefined ? { status } : {}),
-          ...(f.name && f.name !== 'Error' ? { s3Code: f.name } : {}),
-          ...(attempts !== undefined ? { attempts } : {}),
-          ...(f.$metadata?.requestId ? { requestId: f.$metadata.requestId } : {}),
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        },
+    return createError('BN_ERR_STORE_IO', `${op} ${where} failed${tries}: ${text}${s3HintFor(e, this.bucket)}`, {
+      cause: e,
+      retriable: isRetriableS3Error(e),
+      details: {
+        ...(status !== undefined ? { status } : {}),
+        ...(f.name && f.name !== 'Error' ? { s3Code: f.name } : {}),
+        ...(attempts !== undefined ? { attempts } : {}),
+        ...(f.$metadata?.requestId ? { requestId: f.$metadata.requestId } : {}),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       },
-    );
+    });
   }
 
   async put(key: string, body: Buffer | string, opts?: PutOptions): Promise<PutResult> {
@@ -220,7 +216,7 @@ export class S3Store implements ObjectStore {
       await upload.done();
     } catch (e) {
       if (opts?.ifNoneMatch && isS3PreconditionFailed(e)) {
-        throw new BottleneckError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
+        throw createError('BN_ERR_STORE_IO', `object ${key} already exists (conditional write refused)`, {
           cause: e,
           retriable: false,
           details: { conflict: true },
@@ -240,11 +236,11 @@ export class S3Store implements ObjectStore {
     } catch (e) {
       if (isS3NotFound(e)) throw this.notFound(key, e);
       if (opts?.ifMatch !== undefined && isS3PreconditionFailed(e)) {
-        throw new BottleneckError(
-          'BN_ERR_STORE_IO',
-          `object ${key} changed since the version asked for (If-Match refused)`,
-          { cause: e, retriable: false, details: { precondition: true } },
-        );
+        throw createError('BN_ERR_STORE_IO', `object ${key} changed since the version asked for (If-Match refused)`, {
+          cause: e,
+          retriable: false,
+          details: { precondition: true },
+        });
       }
       throw this.ioError('reading', key, e);
     }

@@ -1,4 +1,4 @@
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, createError } from '../errors/index.js';
 import { headerOf, parseRetryAfter } from './retry-after.js';
 
 // How the SendGrid mailer classifies what @sendgrid/mail throws: pure functions (no SDK import), so
@@ -68,7 +68,7 @@ export function classifySendGridError(
     const retryAfterMs = retriable ? parseRetryAfter(headerOf(e.response.headers, 'retry-after'), o.now) : undefined;
     const texts = errorTexts(e.response.body).map(o.scrub);
     const detail = texts.length ? `: ${texts.join('; ').slice(0, 500)}` : '';
-    return new BottleneckError(
+    return createError(
       'BN_ERR_MAIL_SEND',
       `SendGrid answered HTTP ${status} to POST /v3/mail/send${detail}${sendGridHintFor(status)}`,
       {
@@ -85,7 +85,7 @@ export function classifySendGridError(
   const code = typeof f.code === 'string' ? f.code : undefined;
   const message = o.scrub(typeof f.message === 'string' ? f.message : String(e));
   if (f.isAxiosError === true) {
-    return new BottleneckError(
+    return createError(
       'BN_ERR_MAIL_SEND',
       `could not reach SendGrid at ${o.scrub(o.baseUrl)}: ${code ? `${code} ` : ''}${message}`,
       {
@@ -94,5 +94,5 @@ export function classifySendGridError(
       },
     );
   }
-  return new BottleneckError('BN_ERR_MAIL_SEND', `sending through SendGrid failed: ${message}`, { retriable: false });
+  return createError('BN_ERR_MAIL_SEND', `sending through SendGrid failed: ${message}`, { retriable: false });
 }

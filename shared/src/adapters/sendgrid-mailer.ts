@@ -5,7 +5,7 @@ import sendgrid from '@sendgrid/mail';
 type MailService = typeof sendgrid;
 // The package's typings describe its default instance; the class is exported beside it at run time.
 const { MailService: MailServiceClass } = sendgrid as unknown as { MailService: new () => MailService };
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, createError } from '../errors/index.js';
 import { toSendGridPayload, type MailMessage, type Mailer, type SendResult } from '../ports/mailer.js';
 import { withRetry } from '../retry/index.js';
 import { redactSecrets } from '../text/redact.js';
@@ -56,7 +56,7 @@ export class SendGridMailer implements Mailer {
   constructor(private readonly opts: SendGridMailerOptions) {
     const apiKey = opts.apiKey.trim();
     if (!apiKey)
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         'SendGridMailer needs an API key: set SENDGRID_API_KEY or SENDGRID_API_KEY_FILE',
       );
@@ -65,13 +65,13 @@ export class SendGridMailer implements Mailer {
     try {
       url = new URL(baseUrl);
     } catch {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not a URL: give one like ${DEFAULT_BASE_URL}`,
       );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_CONFIG_INVALID',
         `SendGrid base URL ${JSON.stringify(redactSecrets(baseUrl))} is not http(s): give one like ${DEFAULT_BASE_URL}`,
       );
@@ -118,8 +118,10 @@ export class SendGridMailer implements Mailer {
           shouldRetry: (e) => e instanceof BottleneckError && e.retriable,
           ...(this.opts.onRetry
             ? {
-                onRetry: (e: unknown, attempt: number, delayMs: number) =>
-                  this.opts.onRetry?.(e as BottleneckError, attempt, delayMs),
+                onRetry: (e: unknown, attempt: number, delayMs: number) => {
+                  // shouldRetry retries only BottleneckErrors: this always holds.
+                  if (e instanceof BottleneckError) this.opts.onRetry?.(e, attempt, delayMs);
+                },
               }
             : {}),
         },
@@ -128,10 +130,17 @@ export class SendGridMailer implements Mailer {
       // withRetry wraps the last failure once attempts run out; report that failure itself, with the count.
       const last = e instanceof BottleneckError && e.code === 'BN_ERR_RETRIES_EXHAUSTED' ? e.cause : e;
       if (!(last instanceof BottleneckError)) throw last;
+      const d = last.details;
       const tries = attempts > 1 ? ` (gave up after ${attempts} attempts)` : '';
-      throw new BottleneckError('BN_ERR_MAIL_SEND', `${last.message}${tries}`, {
+      throw createError('BN_ERR_MAIL_SEND', `${last.message}${tries}`, {
         retriable: last.retriable,
-        details: { ...last.details, attempts },
+        details: {
+          ...(d?.status !== undefined ? { status: d.status } : {}),
+          ...(d?.errors ? { errors: d.errors } : {}),
+          ...(d?.network ? { network: d.network } : {}),
+          ...(d?.retryAfterMs !== undefined ? { retryAfterMs: d.retryAfterMs } : {}),
+          attempts,
+        },
       });
     }
   }

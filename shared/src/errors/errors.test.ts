@@ -13,6 +13,7 @@ import {
   isBottleneckError,
   isRetriable,
   isTransientIoError,
+  progressOf,
 } from './index.js';
 
 const DOC = fileURLToPath(new URL('../../../docs/errors.md', import.meta.url));
@@ -90,6 +91,29 @@ describe('BottleneckError', () => {
     createError('BN_ERR_CHECK_FAILED', 'm', { details: { conflict: true } });
     // @ts-expect-error failedChecks is a list of check keys
     createError('BN_ERR_CHECK_FAILED', 'm', { details: { failedChecks: 'a.b' } });
+  });
+
+  it('createError: a detail its code does not declare does not compile, even spread, in a variable or copied from another error', () => {
+    const maybe = String(Date.now()) === '';
+    // @ts-expect-error a conditional spread of a detail BN_ERR_CHECK_FAILED does not declare
+    createError('BN_ERR_CHECK_FAILED', 'm', { details: { failedChecks: [], ...(maybe ? { conflict: true } : {}) } });
+    const extra = { failedChecks: ['a.b'], conflict: true };
+    // @ts-expect-error a variable holding a detail BN_ERR_CHECK_FAILED does not declare
+    createError('BN_ERR_CHECK_FAILED', 'm', { details: extra });
+    const store = createError('BN_ERR_STORE_IO', 'm', { retriable: false, details: { status: 503 } });
+    // @ts-expect-error another code's details (every detail any code has) copied wholesale
+    createError('BN_ERR_INFRA_UNAVAILABLE', 'm', { details: { ...store.details, budgetMs: 1 } });
+    // @ts-expect-error BN_ERR_INPUT_BAD_VALUE declares no HTTP status
+    createError('BN_ERR_INPUT_BAD_VALUE', 'm', { details: { status: 400 } });
+    // What a code declares, spread or not, and the stage's progress (any code), compile and are kept.
+    const e = createError('BN_ERR_INFRA_UNAVAILABLE', 'm', {
+      details: { ...progressOf({ checks: [], failedChecks: ['a.b'], status: 503 }), budgetMs: 1 },
+    });
+    expect(e.details).toEqual({ checks: [], failedChecks: ['a.b'], budgetMs: 1 });
+    const io = createError('BN_ERR_STORE_IO', 'm', {
+      details: { ...(maybe ? {} : { retryAfterMs: 2000 }), status: 429 },
+    });
+    expect([io.retriable, io.details?.retryAfterMs, io.details?.status]).toEqual([true, 2000, 429]);
   });
 
   it('withDetails: the same error (code, message, cause, cell, retriability) with more details', () => {

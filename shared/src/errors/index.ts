@@ -15,6 +15,11 @@ export interface CellLocation {
 export interface StageProgressDetails {
   materializations?: Record<string, Materialization>;
   checks?: CheckResult[];
+  /**
+   * The blocking checks (`asset.check`) that stopped the stage: set by the check gate on the error it
+   * raises, whatever its code (BN_ERR_CHECK_FAILED, or the input error a vital check stands for).
+   */
+  failedChecks?: string[];
 }
 
 /**
@@ -33,8 +38,18 @@ export interface ErrorDetailsByCode {
     s3Code?: string;
     attempts?: number;
     requestId?: string;
+    /** The server's Retry-After (a 429 or 503), in ms: the retry helper waits at least that long. */
+    retryAfterMs?: number;
   };
-  BN_ERR_MAIL_SEND: { status?: number; errors?: string[]; network?: string; attempts?: number };
+  BN_ERR_MAIL_SEND: {
+    status?: number;
+    errors?: string[];
+    /** The socket error code (ECONNREFUSED...) when SendGrid could not be reached. */
+    network?: string;
+    attempts?: number;
+    /** SendGrid's Retry-After (a 429 or 5xx), in ms: the retry helper waits at least that long. */
+    retryAfterMs?: number;
+  };
   BN_ERR_RETRIES_EXHAUSTED: { attempts: number; spentMs: number };
   BN_ERR_CHECK_FAILED: { failedChecks: string[] };
   BN_ERR_EXPECTATION_FAILED: { failedChecks: string[] };
@@ -47,11 +62,10 @@ export type DetailsOf<C extends ErrorCode> = StageProgressDetails &
 
 /** Every detail any code declares, each with its type: what a reader of an error of unknown code sees. */
 export type ErrorDetails = StageProgressDetails &
-  Partial<ErrorDetailsByCode['BN_ERR_STORE_IO']> &
-  Partial<ErrorDetailsByCode['BN_ERR_MAIL_SEND']> &
-  Partial<ErrorDetailsByCode['BN_ERR_RETRIES_EXHAUSTED']> &
-  Partial<ErrorDetailsByCode['BN_ERR_CHECK_FAILED']> &
-  Partial<ErrorDetailsByCode['BN_ERR_INFRA_UNAVAILABLE']>;
+  AllOf<{ [C in keyof ErrorDetailsByCode]: Partial<ErrorDetailsByCode[C]> }[keyof ErrorDetailsByCode]>;
+
+/** `A | B | C` as `A & B & C`: every code's details at once, derived so that a code added above is not forgotten. */
+type AllOf<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 
 export interface BottleneckErrorOptions {
   cause?: unknown;
@@ -67,9 +81,21 @@ export interface BottleneckErrorOptions {
   details?: ErrorDetails;
 }
 
+/**
+ * The details `D` given for code `C`, with every key `C` does not declare turned into `never`: an
+ * undeclared detail does not compile even where TypeScript skips its excess-property check (a
+ * spread, a variable, details read from another error).
+ */
+export type DeclaredDetails<C extends ErrorCode, D> = [Exclude<keyof D, keyof DetailsOf<C>>] extends [never]
+  ? D // (no `& {}` here: it would switch off TypeScript's check of an object that shares no key with D)
+  : D & { [K in Exclude<keyof D, keyof DetailsOf<C>>]: never };
+
 /** The options of an error of code `C`, as `createError` takes them: typed details, `retriable` only where classified. */
-export type ErrorOptionsOf<C extends ErrorCode> = Omit<BottleneckErrorOptions, 'retriable' | 'details'> & {
-  details?: DetailsOf<C>;
+export type ErrorOptionsOf<C extends ErrorCode, D extends DetailsOf<C> = DetailsOf<C>> = Omit<
+  BottleneckErrorOptions,
+  'retriable' | 'details'
+> & {
+  details?: DeclaredDetails<C, D>;
 } & (C extends ClassifiedCode ? { retriable?: boolean } : { retriable?: never });
 
 /**
@@ -108,10 +134,10 @@ export class BottleneckError extends Error {
  * throw createError('BN_ERR_STORE_IO', `object ${key} already exists`, { retriable: false, details: { conflict: true } });
  * throw createError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage clean: ...', { details: { failedChecks } });
  */
-export function createError<C extends ErrorCode>(
+export function createError<C extends ErrorCode, D extends DetailsOf<C> = DetailsOf<C>>(
   code: C,
   message: string,
-  options?: ErrorOptionsOf<C>,
+  options?: ErrorOptionsOf<C, D>,
 ): BottleneckError {
   const { retriable, ...rest } = options ?? {};
   return new BottleneckError(code, message, { ...rest, ...(retriable !== undefined ? { retriable } : {}) });
@@ -133,6 +159,18 @@ export function withDetails(
     ...((more.stage ?? e.stage) ? { stage: more.stage ?? e.stage } : {}),
     ...(e.details || more.details ? { details: { ...e.details, ...more.details } } : {}),
   });
+}
+
+/**
+ * What any error that stops a stage carries, taken from another error's details: how an error
+ * re-raised under another code keeps the stage's progress without the details its code does not declare.
+ */
+export function progressOf(details: ErrorDetails | undefined): StageProgressDetails {
+  return {
+    ...(details?.materializations ? { materializations: details.materializations } : {}),
+    ...(details?.checks ? { checks: details.checks } : {}),
+    ...(details?.failedChecks ? { failedChecks: details.failedChecks } : {}),
+  };
 }
 
 export function isBottleneckError(e: unknown): e is BottleneckError {

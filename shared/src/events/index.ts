@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { BottleneckError, errorMessage } from '../errors/index.js';
+import { createError, errorMessage } from '../errors/index.js';
 import { TriggerEvent } from './types/trigger.js';
 import { FileArrivedEvent } from './types/file-arrived.js';
 import { CleanedEvent } from './types/cleaned.js';
@@ -63,7 +63,7 @@ export function parseEvent(raw: unknown): PipelineEvent {
   const r = PipelineEventSchema.safeParse(raw);
   if (!r.success) {
     const type = raw && typeof raw === 'object' && 'type' in raw ? String(raw.type) : '?';
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_EVENT_INVALID',
       `event of type "${type}" does not match its schema: ${describe(r.error.issues)}`,
     );
@@ -77,7 +77,7 @@ export function decodeEvent(text: string): PipelineEvent {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
+    throw createError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
   }
   return parseEvent(raw);
 }
@@ -92,7 +92,7 @@ export function decodeSignedEvent(text: string, keys: EventKeys | null): Pipelin
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
+    throw createError('BN_ERR_EVENT_INVALID', `message is not JSON: ${errorMessage(e)}`);
   }
   if (keys) return parseEvent(keys.verify(raw));
   if (raw && typeof raw === 'object' && 'sig' in raw) {

@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 
 /**
  * Event signatures: every event on the bus carries `sig`, an HMAC-SHA256 over the canonical JSON of
@@ -25,7 +25,7 @@ export class EventKeys {
     if (!list.length) throw new RangeError('EventKeys needs at least one key');
     for (const s of list)
       if (s.length < 16)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_CONFIG_INVALID',
           `BN_EVENT_KEYS: every key must be at least 16 characters (one is ${s.length}); make one with: openssl rand -hex 32`,
         );
@@ -56,25 +56,22 @@ export class EventKeys {
    */
   verify(raw: unknown): Record<string, unknown> {
     if (!raw || typeof raw !== 'object' || Array.isArray(raw))
-      throw new BottleneckError(
-        'BN_ERR_EVENT_UNSIGNED',
-        'the message is not a JSON object, so it carries no signature',
-      );
+      throw createError('BN_ERR_EVENT_UNSIGNED', 'the message is not a JSON object, so it carries no signature');
     const { sig, ...rest } = raw as Record<string, unknown>;
     if (sig === undefined)
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_EVENT_UNSIGNED',
         'the event carries no signature (sig): refused; every producer must sign with a key of BN_EVENT_KEYS',
       );
     const m = typeof sig === 'string' ? /^hmac-sha256:([0-9a-f]{8}):([0-9a-f]{64})$/.exec(sig) : null;
-    if (!m) throw new BottleneckError('BN_ERR_EVENT_SIGNATURE', 'the event signature (sig) is malformed: refused');
+    if (!m) throw createError('BN_ERR_EVENT_SIGNATURE', 'the event signature (sig) is malformed: refused');
     const given = Buffer.from(m[2] ?? '', 'hex');
     const text = canonicalJson(rest);
     for (const k of this.keys) {
       const expected = Buffer.from(mac(k.secret, text), 'hex');
       if (expected.length === given.length && timingSafeEqual(expected, given)) return rest;
     }
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_EVENT_SIGNATURE',
       `the event signature (key id ${m[1] ?? '?'}) was not made by any key of BN_EVENT_KEYS (${this.keys.map((k) => k.id).join(', ')}): refused (forged, altered, or signed with a retired key)`,
     );

@@ -1,4 +1,4 @@
-import { BottleneckError, type CellLocation } from '../errors/index.js';
+import { type CellLocation, createError } from '../errors/index.js';
 import type { ColumnSpec } from '../sources.js';
 
 /** An Excel error cell (#DIV/0!, #N/A...). */
@@ -96,7 +96,7 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
   const loc: CellLocation = { file: at.file, sheet: at.sheet, column: col.name, row: at.row };
   const where = `${at.file}, sheet "${at.sheet}", column "${col.name}", row ${at.row}`;
   const bad = (what: string) =>
-    new BottleneckError(
+    createError(
       'BN_ERR_INPUT_BAD_VALUE',
       `${where}: ${describeValue(typeof v === 'object' && !(v instanceof Date) ? v.error : v)} ${what}. Fix the cell in the export and drop the file again.`,
       { location: loc },
@@ -106,7 +106,7 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
     case 'text': {
       const s = v instanceof Date ? v.toISOString() : String(v);
       if (s.length > at.maxCellChars)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_TOO_LARGE',
           `${where}: the cell holds ${s.length} characters, more than ${at.maxCellChars}`,
           { location: loc },

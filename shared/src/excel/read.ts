@@ -1,4 +1,4 @@
-import { BottleneckError, defined } from '../errors/index.js';
+import { createError, defined } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
 import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
@@ -93,7 +93,7 @@ function pickSheet(
   const usable = (s: SheetRef): s is SheetRef & { part: string } => s.worksheet && s.part !== null;
   if (named) {
     if (usable(named)) return { ref: named };
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_INPUT_CORRUPT',
       `${file}: sheet "${expected}" ${named.worksheet ? 'has no worksheet part in the zip' : 'is not a worksheet (a chart or dialog sheet)'}; export it again from Excel and drop it again`,
       { location: { file, sheet: expected } },
@@ -102,7 +102,7 @@ function pickSheet(
   const worksheets = info.sheets.filter(usable);
   const only = worksheets[0];
   if (only && worksheets.length === 1) return { ref: only, fallback: { expected, read: only.name } };
-  throw new BottleneckError(
+  throw createError(
     'BN_ERR_INPUT_SHEET_MISSING',
     `${file}: sheet "${expected}" is missing (sheets found: ${quoteList(info.sheets)}); name the sheet to read "${expected}"`,
     { location: { file, sheet: expected } },
@@ -172,7 +172,7 @@ function locateColumns(
   });
   const missing = spec.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
   if (missing.length) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_INPUT_COLUMN_MISSING',
       `${file}, sheet "${sheet}", header row ${row}: required column${missing.length > 1 ? 's' : ''} ${missing.map((m) => `"${m}"`).join(', ')} missing (found: ${names
         .filter(Boolean)
@@ -236,7 +236,7 @@ class SpecRows implements RowConsumer {
       return;
     }
     if (this.rowCount >= this.limits.maxRows)
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_INPUT_TOO_LARGE',
         `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
         { location: { file: ctx.file, sheet: ctx.sheet, row } },
@@ -302,11 +302,11 @@ export async function readSheetChecked(
     await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
     if (!rows.index)
-      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, {
+      throw createError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" is empty: no header row`, {
         location: { file, sheet },
       });
     if (rows.rowCount === 0)
-      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, {
+      throw createError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${sheet}" has a header row but no data rows`, {
         location: { file, sheet, row: rows.headerRow + 1 },
       });
     return {
@@ -384,7 +384,7 @@ export async function checkHeader(path: string, spec: SourceSpec, limits: ReadLi
     );
     const cells = first.cells;
     if (!cells)
-      throw new BottleneckError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, {
+      throw createError('BN_ERR_INPUT_EMPTY', `${file}, sheet "${ctx.sheet}" is empty: no header row`, {
         location: { file, sheet: ctx.sheet },
       });
     let needed = -1;
@@ -428,7 +428,7 @@ export async function readSheetValues(
   const o = await openSheet(path, display, sheet, limits);
   try {
     if (o.fallback)
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_INPUT_SHEET_MISSING',
         `${display}: sheet "${sheet}" is missing (sheets found: ${quoteList(o.info.sheets)})`,
         { location: { file: display, sheet } },

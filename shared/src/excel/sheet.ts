@@ -1,4 +1,4 @@
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { excelDate, type CellValue } from './cells.js';
 import { decodeExcelEscapes } from './workbook.js';
 import { isMain, type Attributes, type XmlHandler } from './xml.js';
@@ -130,7 +130,7 @@ export class RowCells {
       case T_SHARED: {
         const s = ctx.shared[Number(raw)];
         if (s === undefined) {
-          throw new BottleneckError(
+          throw createError(
             'BN_ERR_INPUT_CORRUPT',
             `${ctx.file}, sheet "${ctx.sheet}", row ${row}: cell ${columnName(col)}${row} refers to shared string ${JSON.stringify(raw)}, which the workbook does not have; export it again from Excel and drop it again`,
             { location: { file: ctx.file, sheet: ctx.sheet, row } },
@@ -217,7 +217,7 @@ export class SheetHandler implements XmlHandler {
         const c = r === undefined ? 0 : columnOf(r);
         this.col = c > 0 ? c : this.col + 1;
         if (this.col > this.maxColumns) {
-          throw new BottleneckError(
+          throw createError(
             'BN_ERR_INPUT_TOO_LARGE',
             `${this.file}, sheet "${this.sheet}", row ${this.current}: a cell in column ${this.col > 16_384 ? this.col : columnName(this.col)}, more than the ${this.maxColumns} columns allowed`,
             { location: { file: this.file, sheet: this.sheet, row: this.current } },

@@ -1,4 +1,4 @@
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { isMain, NS, parsePart, type Attributes, type NamespaceScope, type XmlBounds, type XmlHandler } from './xml.js';
 import type { XlsxZip, ZipEntry } from './zip.js';
 
@@ -125,11 +125,9 @@ export async function readWorkbookInfo(zip: XlsxZip, bounds: XmlBounds): Promise
   const part = docRel ? resolveTarget('', docRel.target) : 'xl/workbook.xml';
   const wbEntry = find(zip, part);
   if (!wbEntry)
-    throw new BottleneckError(
-      'BN_ERR_INPUT_NOT_XLSX',
-      `${display} is a zip file but not an xlsx workbook (no ${part})`,
-      { location: { file: display } },
-    );
+    throw createError('BN_ERR_INPUT_NOT_XLSX', `${display} is a zip file but not an xlsx workbook (no ${part})`, {
+      location: { file: display },
+    });
   // A sheet's relationship id is r:id, whatever prefix the writer bound to the relationships namespace.
   const c = new Collector(
     (uri, local) => (!isMain(uri) ? K_OTHER : local === 'sheet' ? WB_SHEET : local === 'workbookPr' ? WB_PR : K_OTHER),

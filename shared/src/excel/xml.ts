@@ -1,7 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { SaxesTagPlain } from 'saxes';
-import { BottleneckError, type CellLocation } from '../errors/index.js';
+import { BottleneckError, type CellLocation, createError } from '../errors/index.js';
 import type { XlsxZip, ZipEntry } from './zip.js';
 
 // saxes is CommonJS: required, not imported, so that Node's ESM loader does not start its CommonJS
@@ -90,7 +90,7 @@ export class NamespaceScope {
 
 /** The error a part that is not well-formed XML gets. */
 export function notXml(display: string, part: string, why: string): BottleneckError {
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INPUT_CORRUPT',
     `${display} cannot be read as an xlsx workbook (${part}: ${why}): export it again from Excel and drop it again`,
     { location: { file: display } },
@@ -306,7 +306,7 @@ function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocat
 
 function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
   const at = place(b, h);
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INPUT_TOO_LARGE',
     `${at.text}: reading took more than ${b.timeLimitMs} ms (BN_MAX_READ_MS); the workbook is too large or hostile`,
     { location: at.location },
@@ -315,7 +315,7 @@ function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
 
 function tooLong(b: XmlBounds, h: XmlHandler, n: number): BottleneckError {
   const at = place(b, h);
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INPUT_TOO_LARGE',
     `${at.text}: more than ${n} characters without markup (a cell holds at most ${b.maxCellChars} characters); the workbook is damaged or hostile`,
     { location: at.location },

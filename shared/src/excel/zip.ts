@@ -4,7 +4,7 @@ import { open as openFile, type FileHandle } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { crc32, createInflateRaw } from 'node:zlib';
 import type { Entry, ZipFile } from 'yauzl';
-import { BottleneckError, defined, errorMessage } from '../errors/index.js';
+import { BottleneckError, createError, defined, errorMessage } from '../errors/index.js';
 
 // CommonJS, required rather than imported: see the note on saxes in xml.ts.
 const yauzl = createRequire(import.meta.url)('yauzl') as typeof import('yauzl');
@@ -82,7 +82,7 @@ export class XlsxZip {
     const loc = { location: { file: display } };
     const fh = await openFile(path, 'r').catch((e: unknown) => {
       if ((e as { code?: string }).code === 'ENOENT')
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_MISSING',
           `${display} is missing: put the month's ${display} beside the other exports`,
           loc,
@@ -94,13 +94,13 @@ export class XlsxZip {
     try {
       const { size } = await fh.stat();
       if (size === 0)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_EMPTY',
           `${display} is empty (0 bytes): the export or the copy did not finish; export it again from Excel and drop it again`,
           loc,
         );
       if (size > limits.maxBytes)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_TOO_LARGE',
           `${display} is ${size} bytes, more than the ${limits.maxBytes} bytes allowed (BN_MAX_FILE_BYTES)`,
           loc,
@@ -108,7 +108,7 @@ export class XlsxZip {
       const head = Buffer.alloc(4);
       await fh.read(head, 0, 4, 0);
       if (size < 22 || head.readUInt32LE(0) !== LOCAL_SIG) {
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_NOT_XLSX',
           `${display} is not an xlsx workbook (it does not start with the zip signature PK): export it again from Excel as .xlsx`,
           loc,
@@ -133,7 +133,7 @@ export class XlsxZip {
         throw directoryError(display, e);
       });
       if (zipfile.entryCount > limits.maxEntries)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_TOO_LARGE',
           `${display} has ${zipfile.entryCount} zip entries, more than the ${limits.maxEntries} allowed`,
           loc,
@@ -155,7 +155,7 @@ export class XlsxZip {
         };
         total += e.uncompressed;
         if (e.uncompressed > 1_000_000 && e.uncompressed / Math.max(e.compressed, 1) > limits.maxRatio) {
-          throw new BottleneckError(
+          throw createError(
             'BN_ERR_INPUT_TOO_LARGE',
             `${display} looks like a zip bomb: entry ${e.name} expands ${Math.round(e.uncompressed / Math.max(e.compressed, 1))} times (at most ${limits.maxRatio} allowed)`,
             loc,
@@ -165,7 +165,7 @@ export class XlsxZip {
         byEntry.set(e, r);
       }
       if (total > limits.maxUncompressedBytes)
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_TOO_LARGE',
           `${display} expands to ${total} bytes, more than the ${limits.maxUncompressedBytes} allowed (BN_MAX_UNCOMPRESSED_BYTES)`,
           loc,
@@ -249,7 +249,7 @@ export class XlsxZip {
 }
 
 function corrupt(display: string, name: string, why: string): BottleneckError {
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INPUT_CORRUPT',
     `${display} is corrupt: zip entry ${name} ${why}; export it again from Excel and drop it again`,
     { location: { file: display } },
@@ -257,7 +257,7 @@ function corrupt(display: string, name: string, why: string): BottleneckError {
 }
 
 function zip64(display: string): BottleneckError {
-  return new BottleneckError(
+  return createError(
     'BN_ERR_INPUT_TOO_LARGE',
     `${display} is a zip64 archive, larger than any monthly export should be`,
     { location: { file: display } },
@@ -269,13 +269,13 @@ function directoryError(display: string, e: unknown): BottleneckError {
   const msg = errorMessage(e);
   const loc = { location: { file: display }, cause: e };
   if (/end of central directory record signature not found/.test(msg)) {
-    return new BottleneckError(
+    return createError(
       'BN_ERR_INPUT_CORRUPT',
       `${display} is truncated or corrupt (no zip central directory): the file was cut during copy or upload; drop it again`,
       loc,
     );
   }
-  return new BottleneckError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (${msg}): drop it again`, loc);
+  return createError('BN_ERR_INPUT_CORRUPT', `${display} is truncated or corrupt (${msg}): drop it again`, loc);
 }
 
 /**
@@ -344,7 +344,7 @@ async function checkLayout(
   let at = 0;
   for (const e of sorted) {
     if (e.offset !== at) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_INPUT_CORRUPT',
         `${display} is corrupt: ${e.offset > at ? `${e.offset - at} bytes before zip entry ${e.name} are not listed in its directory` : `zip entry ${e.name} overlaps the one before`}; export it again from Excel and drop it again`,
         { location: { file: display } },
@@ -353,7 +353,7 @@ async function checkLayout(
     at = defined(ends.get(e), `end of zip entry ${e.name}`);
   }
   if (at !== zip.directoryOffset) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_INPUT_CORRUPT',
       `${display} is corrupt: ${zip.directoryOffset - at} bytes between the last zip entry and the directory are not listed; export it again from Excel and drop it again`,
       { location: { file: display } },

@@ -1,4 +1,4 @@
-import { BottleneckError, isRetriable, isTransientIoError } from '../errors/index.js';
+import { createError, errorField, isBottleneckError, isRetriable, isTransientIoError } from '../errors/index.js';
 
 export interface RetryOptions {
   retries?: number;
@@ -32,12 +32,10 @@ export interface RetryOptions {
  * adapters put in `details.retryAfterMs`), or undefined.
  */
 export function retryAfterOf(e: unknown): number | undefined {
-  if (e === null || e === undefined) return undefined;
-  const { details, retryAfterMs } = e as { details?: unknown; retryAfterMs?: unknown };
-  const v =
-    details !== null && typeof details === 'object' && 'retryAfterMs' in details
-      ? (details as { retryAfterMs?: unknown }).retryAfterMs
-      : retryAfterMs;
+  // A BottleneckError's details are typed; anything else (a client's own error) is read without trusting its shape.
+  const v = isBottleneckError(e)
+    ? e.details?.retryAfterMs
+    : (errorField(errorField(e, 'details'), 'retryAfterMs') ?? errorField(e, 'retryAfterMs'));
   return typeof v === 'number' && v >= 0 && v < Infinity ? v : undefined;
 }
 
@@ -81,7 +79,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: Re
           opts.budgetMs !== undefined
             ? `${attempt + 1} attempts over ${Math.round(spent / 1000)} s`
             : `${attempt + 1} attempts`;
-        throw new BottleneckError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${tried}: ${msg}`, {
+        throw createError('BN_ERR_RETRIES_EXHAUSTED', `gave up after ${tried}: ${msg}`, {
           cause: e,
           details: { attempts: attempt + 1, spentMs: spent },
         });

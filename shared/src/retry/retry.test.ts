@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, createError } from '../errors/index.js';
 import { retryAfterOf, withRetry } from './index.js';
 
 /** A fake sleep that records the delays instead of waiting. */
@@ -24,7 +24,7 @@ function failing(...errors: unknown[]) {
   return { fn, attempts };
 }
 
-const flaky = () => new BottleneckError('BN_ERR_STORE_IO', 'reading incoming/2026-01/erp.xlsx failed: SlowDown');
+const flaky = () => createError('BN_ERR_STORE_IO', 'reading incoming/2026-01/erp.xlsx failed: SlowDown');
 
 describe('withRetry', () => {
   it('with a time budget, keeps retrying a transient error past any count until the budget is spent, then says how long it tried', async () => {
@@ -166,8 +166,8 @@ describe('withRetry', () => {
 
   it('rethrows a non-retriable error at once, unchanged', async () => {
     for (const e of [
-      new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad'),
-      new BottleneckError('BN_ERR_STORE_IO', 'object x already exists (conditional write refused)', {
+      createError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad'),
+      createError('BN_ERR_STORE_IO', 'object x already exists (conditional write refused)', {
         retriable: false,
       }),
       new Error('unknown'),
@@ -203,7 +203,7 @@ describe('withRetry', () => {
 
 describe('withRetry and Retry-After', () => {
   const throttled = (retryAfterMs?: number) =>
-    new BottleneckError('BN_ERR_STORE_IO', 'HTTP 429 SlowDown', {
+    createError('BN_ERR_STORE_IO', 'HTTP 429 SlowDown', {
       retriable: true,
       details: { status: 429, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) },
     });

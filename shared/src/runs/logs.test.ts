@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../adapters/folder-store.js';
 import { MemoryBus } from '../adapters/memory-bus.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { makeEvent } from '../events/index.js';
 import type { Logger, StageHandler } from '../stage/context.js';
 import { bindStage } from '../stage/runner.js';
@@ -170,7 +170,7 @@ describe('bindStage keeps the stage log with the run record', () => {
         consumes: ['validated'],
         handle: async (e, c) => {
           c.log.info({ asset: 'merged_with_revenue', token: 'token=abc123' }, 'working');
-          if (fail) throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, row 12: "x" is not a number');
+          if (fail) throw createError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, row 12: "x" is not a number');
           return [
             makeEvent(
               'merged',

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import type { Stage } from '../assets/keys.js';
-import { BottleneckError } from '../errors/index.js';
+import { BottleneckError, createError } from '../errors/index.js';
 import { readOptionalSecret } from '../secrets.js';
 import { VARIABLES, variablesOf, type ConfigFor, type ConfigUser, type VariableSpec } from './variables.js';
 
@@ -9,7 +9,7 @@ export type ConfigValue = string | number | boolean | string[] | undefined;
 export type ServiceConfig<S extends ConfigUser = Stage> = ConfigFor<S>;
 
 function invalid(name: string, why: string): BottleneckError {
-  return new BottleneckError('BN_ERR_CONFIG_INVALID', `configuration: ${name} ${why}`);
+  return createError('BN_ERR_CONFIG_INVALID', `configuration: ${name} ${why}`);
 }
 
 function rawValue(v: VariableSpec, env: NodeJS.ProcessEnv): string | undefined {

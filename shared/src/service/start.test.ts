@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { startStep, type StartPatience } from './start.js';
 
 /** A log that keeps its lines, a fake clock that the fake sleep moves. */
@@ -26,7 +26,7 @@ function patience(budgetMs: number) {
 
 /** What kafkajs throws for a partition whose leader is not elected yet (retriable), wrapped as ensureTopics does. */
 const cold = () =>
-  new BottleneckError(
+  createError(
     'BN_ERR_BUS_TOPICS',
     'creating the bus topics bn.trigger ... bn.dead-letter (12 partitions, replication factor 3) failed: There is no leader for this topic-partition as we are in the middle of a leadership election',
     { retriable: true },
@@ -61,7 +61,7 @@ describe('startStep: a service start waits for a cold cluster', () => {
   it('does not wait on an error no later attempt can cure (a replication factor above the broker count)', async () => {
     const { p, lines } = patience(600_000);
     let calls = 0;
-    const bad = new BottleneckError('BN_ERR_BUS_TOPICS', 'INVALID_REPLICATION_FACTOR', { retriable: false });
+    const bad = createError('BN_ERR_BUS_TOPICS', 'INVALID_REPLICATION_FACTOR', { retriable: false });
     await expect(
       startStep(
         'the Kafka brokers',

@@ -19,13 +19,13 @@ import type { Db, Json } from '../duck/index.js';
 import {
   assetErrorBoundary,
   BottleneckError,
+  type CellLocation,
   createError,
   defined,
+  type ErrorCode,
   errorField,
   isErrorCode,
   withDetails,
-  type CellLocation,
-  type ErrorCode,
 } from '../errors/index.js';
 import {
   makeEvent,
@@ -80,7 +80,7 @@ export function gateError(stage: string, failed: readonly CheckResult[], progres
   // Checks that stand for input errors (a damaged file): the run fails with the first one's code and cell.
   const input = inputError(first);
   if (input?.code && failed.every((r) => inputError(r)?.code && r.message)) {
-    return new BottleneckError(input.code, failed.map((r) => r.message).join('; '), {
+    return createError(input.code, failed.map((r) => r.message).join('; '), {
       asset: first.asset,
       stage,
       details,
@@ -95,7 +95,7 @@ export function gateError(stage: string, failed: readonly CheckResult[], progres
   const code = failed.every((r) => r.check === 'matches_expectations')
     ? 'BN_ERR_EXPECTATION_FAILED'
     : 'BN_ERR_CHECK_FAILED';
-  return new BottleneckError(code, `blocking check failed in stage ${stage}: ${summary}`, {
+  return createError(code, `blocking check failed in stage ${stage}: ${summary}`, {
     asset: first.asset,
     stage,
     details,

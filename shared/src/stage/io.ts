@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AssetDefinition, AssetMetadata, LoadedInput, RunInfo } from '../assets/define.js';
 import type { Db, Duck } from '../duck/index.js';
 import { loadSql, quoteIdent } from '../duck/sql.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import type { Materialization } from '../events/index.js';
 import { layout } from '../keys.js';
 import { timed } from '../profile.js';
@@ -119,7 +119,7 @@ export class StoreIO implements AssetIO {
       mine !== undefined && mine.sha256 === m.dataVersion && (await this.store.head(m.location))?.etag === mine.etag;
     const sha = unchanged ? m.dataVersion : await sha256File(local.path);
     if (sha !== m.dataVersion) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_EVENT_INVALID',
         `${key} at ${m.location} is not the version the event names (sha256 ${sha.slice(0, 12)}..., expected ${m.dataVersion.slice(0, 12)}...): refused`,
         { asset: key },

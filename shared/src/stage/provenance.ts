@@ -1,5 +1,5 @@
 import { ASSET_STAGE, type AssetKey } from '../assets/keys.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import type { Materialization, PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 
@@ -15,7 +15,7 @@ export function checkProvenance(event: PipelineEvent, key: AssetKey, m: Material
   const parent = !source && event.parentRunId ? layout.staging(event.partition, event.parentRunId, '') : null;
   const inside = m.location.startsWith(prefix) || (parent !== null && m.location.startsWith(parent));
   if (!inside || m.location.split('/').some((s) => s === '..' || s === '.')) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_EVENT_INVALID',
       `the ${event.type} event of run ${event.runId} (${event.partition}) names ${key} at ${m.location}, outside ${prefix}: refused (an event may only carry its own run's assets)`,
       { asset: key },

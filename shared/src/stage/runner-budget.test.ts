@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { makeEvent, type EventOf, type PipelineEvent } from '../events/index.js';
 import type { ObjectStore } from '../ports/object-store.js';
 import { cleanupTestContexts, testContext } from '../testing/context.js';
@@ -28,7 +28,7 @@ const validated = () =>
   );
 const merged = (e: PipelineEvent) =>
   makeEvent('merged', { runId: e.runId, partition: e.partition, materializations: {}, checks: [], payload: {} });
-const unavailable = () => new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+const unavailable = () => createError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
 
 /**
  * A store in memory with no I/O at all (put, get and head answer at once): fake time moves only
@@ -45,7 +45,7 @@ function instantStore(): ObjectStore {
     },
     get: (key) => {
       const buf = objects.get(key);
-      return buf ? Promise.resolve(buf) : Promise.reject(new BottleneckError('BN_ERR_STORE_NOT_FOUND', key));
+      return buf ? Promise.resolve(buf) : Promise.reject(createError('BN_ERR_STORE_NOT_FOUND', key));
     },
     head: (key) => Promise.resolve(objects.has(key) ? info(key) : null),
     list: (prefix) => Promise.resolve([...objects.keys()].filter((k) => k.startsWith(prefix)).map(info)),

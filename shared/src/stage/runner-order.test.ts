@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../adapters/folder-store.js';
 import { MemoryBus } from '../adapters/memory-bus.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
 import { readStageRecord } from '../runs/record.js';
 import { CallLog, Crash, recordingBus, recordingStore } from '../testing/recording.js';
@@ -45,7 +45,7 @@ async function setup(fail: boolean) {
     consumes: ['validated'],
     handle: async (e: PipelineEvent, c) => {
       if (fail)
-        throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad', {
+        throw createError('BN_ERR_INPUT_BAD_VALUE', 'erp.xlsx, sheet "Sheet1", column "price", row 12: bad', {
           asset: 'erp_clean',
         });
       const put = await c.store.put('staging/2026-11/run-1/merged.parquet', 'rows');

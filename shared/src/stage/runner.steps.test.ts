@@ -36,7 +36,7 @@ const merged = (e: PipelineEvent) =>
 // A deadline whose budget is long but already spent: a step must not start the budget again.
 const spent: Deadline = { budgetMs: 60_000, remaining: () => 0 };
 const ample: Deadline = { budgetMs: 60_000, remaining: () => 60_000 };
-const unavailable = () => new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+const unavailable = () => createError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
 const handlerOf = (handle: StageHandler['handle']): StageHandler => ({
   stage: 'merge',
   consumes: ['validated'],
@@ -70,7 +70,7 @@ describe('outageError', () => {
   });
 
   it('leaves any other error as it is', () => {
-    const bad = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7');
+    const bad = createError('BN_ERR_INPUT_BAD_VALUE', 'row 7');
     expect(outageError(bad, { partition: '2026-11' }, 30_000)).toBe(bad);
   });
 });
@@ -256,7 +256,7 @@ describe('failedEvent: what a failure says', () => {
   it('keeps a message of 2,000 characters whole and cuts a longer one, saying how much is left out', () => {
     const e = validated();
     const at = (n: number) =>
-      failedEvent('merge', e, new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'x'.repeat(n)), NOW()).payload.message;
+      failedEvent('merge', e, createError('BN_ERR_INPUT_BAD_VALUE', 'x'.repeat(n)), NOW()).payload.message;
     expect(at(2_000)).toBe('x'.repeat(2_000));
     expect(at(2_001)).toBe(`${'x'.repeat(2_000)}... (1 more characters)`);
     expect(at(5_000)).toBe(`${'x'.repeat(2_000)}... (3000 more characters)`);
@@ -278,7 +278,7 @@ describe('failedEvent: what a failure says', () => {
       NOW(),
       'run-1.v',
     );
-    const err = new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7: "vingt" is not a number', {
+    const err = createError('BN_ERR_INPUT_BAD_VALUE', 'row 7: "vingt" is not a number', {
       stage: 'clean',
       asset: 'erp_clean',
       location: { file: 'erp.xlsx', sheet: 'Sheet1', column: undefined, row: 7 },
@@ -306,14 +306,14 @@ describe('failedEvent: what a failure says', () => {
       ['a', true],
       ['b', false],
     ]);
-    const bare = failedEvent('merge', validated(), new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
+    const bare = failedEvent('merge', validated(), createError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
     expect(bare).not.toHaveProperty('runStartedAt');
     expect(bare).not.toHaveProperty('parentRunId');
     expect(bare).not.toHaveProperty('expectations');
     expect(bare.payload).not.toHaveProperty('asset');
     expect(bare.payload).not.toHaveProperty('location');
     expect(bare.payload.stage).toBe('merge');
-    const nowhere = new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty', { location: { column: undefined } });
+    const nowhere = createError('BN_ERR_INPUT_EMPTY', 'empty', { location: { column: undefined } });
     expect(failedEvent('merge', validated(), nowhere, NOW()).payload).not.toHaveProperty('location');
   });
 
@@ -376,7 +376,7 @@ describe("bindStage: the stage's run record", () => {
     const { ctx, store } = await testContext({ now: NOW });
     const run = bindStage(
       handlerOf(async () => {
-        throw new BottleneckError('BN_ERR_RUN_SUPERSEDED', 'run run-1 of 2026-11 is not published: newer');
+        throw createError('BN_ERR_RUN_SUPERSEDED', 'run run-1 of 2026-11 is not published: newer');
       }),
       ctx,
       new MemoryBus(),
@@ -466,7 +466,7 @@ describe('bindStage: what it says, and its edges', () => {
     });
     const run = bindStage(
       handlerOf(async () => {
-        throw new BottleneckError('BN_ERR_INPUT_EMPTY', 'web.xlsx has no data rows');
+        throw createError('BN_ERR_INPUT_EMPTY', 'web.xlsx has no data rows');
       }),
       { ...ctx, store: down, log },
       new MemoryBus(),
@@ -519,7 +519,7 @@ describe('bindStage: what it says, and its edges', () => {
     const { ctx, store } = await testContext({ now: NOW });
     const run = bindStage(
       handlerOf(async () => {
-        throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'row 7', {
+        throw createError('BN_ERR_INPUT_BAD_VALUE', 'row 7', {
           asset: 'raw_erp',
           location: { file: 'erp.xlsx', row: 7 },
         });
@@ -540,7 +540,7 @@ describe('bindStage: what it says, and its edges', () => {
   it("hands a failed event's handling error back to the bus (the alerter has nothing to send a failure to)", async () => {
     const { ctx } = await testContext({ now: NOW });
     const bus = new MemoryBus();
-    const boom = new BottleneckError('BN_ERR_MAIL_SEND', 'SendGrid answered 400', { retriable: false });
+    const boom = createError('BN_ERR_MAIL_SEND', 'SendGrid answered 400', { retriable: false });
     const run = bindStage(
       {
         stage: 'alerter',
@@ -552,7 +552,7 @@ describe('bindStage: what it says, and its edges', () => {
       ctx,
       bus,
     );
-    const f = failedEvent('merge', validated(), new BottleneckError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
+    const f = failedEvent('merge', validated(), createError('BN_ERR_INPUT_EMPTY', 'empty'), NOW());
     await expect(run(f)).rejects.toBe(boom);
     expect(bus.messages()).toEqual([]);
   });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../adapters/folder-store.js';
 import { MemoryBus } from '../adapters/memory-bus.js';
-import { BottleneckError } from '../errors/index.js';
+import { createError } from '../errors/index.js';
 import { makeEvent, type PipelineEvent } from '../events/index.js';
 import { createContext } from '../wiring.js';
 import { readStageRecord } from '../runs/record.js';
@@ -69,7 +69,7 @@ describe('bindStage', () => {
 
   it('turns a validation error into a failed event naming stage, code and cell, without retrying it', async () => {
     const { run, bus, calls } = await setup(async () => {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_INPUT_BAD_VALUE',
         'erp.xlsx, sheet "Sheet1", column "price", row 12: "vingt euros" is not a number.',
         { location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'price', row: 12 }, asset: 'erp_clean' },
@@ -123,7 +123,7 @@ describe('bindStage', () => {
     });
     expect(Object.keys(ok!.materializations)).toEqual(['merged_with_revenue']);
     const { run: runBad, store: store2 } = await setup(async () => {
-      throw new BottleneckError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x');
+      throw createError('BN_ERR_CHECK_FAILED', 'blocking check failed in stage merge: x');
     });
     await runBad(validated('run-bad'));
     expect(await readStageRecord(store2, '2026-11', 'run-bad', 'merge')).toMatchObject({
@@ -151,7 +151,7 @@ describe('bindStage', () => {
         const head = s.head.bind(s);
         s.head = async (key: string) => {
           if (key.includes('/_done/') && heads++ < 2)
-            throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+            throw createError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
           return head(key);
         };
         return s;
@@ -170,7 +170,7 @@ describe('bindStage', () => {
         const head = s.head.bind(s);
         s.head = async (key: string) => {
           if (key.includes('/_done/'))
-            throw new BottleneckError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
+            throw createError('BN_ERR_STORE_IO', 'HTTP 503 ServiceUnavailable', { retriable: true });
           return head(key);
         };
         return s;
@@ -225,7 +225,7 @@ describe('bindStage: refused events are no runs', () => {
 
   it('an event its run needs but that does not carry what the stage reads is a failed run of ours (not a refusal): recorded, failed event', async () => {
     const { run, bus, store } = await setup(async () => {
-      throw new BottleneckError('BN_ERR_EVENT_INVALID', 'the validated event has no materialization of x');
+      throw createError('BN_ERR_EVENT_INVALID', 'the validated event has no materialization of x');
     });
     await run(validated('run-2'));
     expect((await readStageRecord(store, '2026-11', 'run-2', 'merge'))?.status).toBe('failed');

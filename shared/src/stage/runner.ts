@@ -1,4 +1,11 @@
-import { createError, errorClassOf, errorMessage, isBottleneckError, assetErrorBoundary } from '../errors/index.js';
+import {
+  assetErrorBoundary,
+  createError,
+  errorClassOf,
+  errorMessage,
+  isBottleneckError,
+  progressOf,
+} from '../errors/index.js';
 import { makeEvent, stageEventId, type CheckResult, type EventOf, type PipelineEvent } from '../events/index.js';
 import { layout } from '../keys.js';
 import type { Bus, EventHandler } from '../ports/bus.js';
@@ -87,7 +94,9 @@ export function outageError(e: unknown, event: Pick<PipelineEvent, 'partition'>,
     {
       cause: e,
       details: {
-        ...e.details,
+        ...progressOf(e.details),
+        ...(e.details?.attempts !== undefined ? { attempts: e.details.attempts } : {}),
+        ...(e.details?.spentMs !== undefined ? { spentMs: e.details.spentMs } : {}),
         budgetMs,
       },
     },

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { BottleneckError, type ErrorCode, type ErrorDetails } from '../errors/index.js';
+import { BottleneckError, createError, isErrorCode, withDetails, type ErrorDetails } from '../errors/index.js';
 
 /** A call to run off the main thread: an exported function of a module, with structured-clonable arguments. */
 export interface Task {
@@ -136,14 +136,15 @@ export function serializeError(e: unknown): SerializedError {
 }
 
 export function deserializeError(s: SerializedError): Error {
-  if (s.name === 'BottleneckError' && s.code) {
-    return new BottleneckError(s.code as ErrorCode, s.message, {
+  if (s.name === 'BottleneckError' && s.code && isErrorCode(s.code)) {
+    const e = createError(s.code, s.message, {
       ...(s.retriable !== undefined ? { retriable: s.retriable } : {}),
       ...(s.location ? { location: s.location } : {}),
       ...(s.asset ? { asset: s.asset } : {}),
       ...(s.stage ? { stage: s.stage } : {}),
-      ...(s.details ? { details: s.details } : {}),
     });
+    // The same error the worker made, details and all (they were typed by its code there).
+    return s.details ? withDetails(e, { details: s.details }) : e;
   }
   const e = new Error(s.message);
   e.name = s.name;
@@ -282,7 +283,7 @@ export class WorkerPool implements TaskRunner {
       this.dispatch();
     };
     const died = (why: string) =>
-      new BottleneckError(
+      createError(
         'BN_ERR_INPUT_TOO_LARGE',
         `${p.task.label ?? p.task.fn}: ${why}; the file is too large or hostile`,
         p.task.label ? { location: { file: p.task.label } } : {},

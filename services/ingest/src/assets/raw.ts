@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { BottleneckError, isBottleneckError, layout, SOURCES, type InputName } from '@bottleneck/shared';
+import { createError, type InputName, isBottleneckError, layout, SOURCES } from '@bottleneck/shared';
 import { defineAsset, errorCheck, type AssetDefinition } from '@bottleneck/shared/assets/define';
 import { checkHeader } from '@bottleneck/shared/excel/read';
 
@@ -59,14 +59,14 @@ function rawAsset(name: InputName): AssetDefinition {
       const pinned = ctx.run.pins?.[objectKey];
       if (head && pinned !== undefined && head.etag !== pinned) {
         // The upload that started this run was replaced since: the run of the newer files has the month.
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_RUN_SUPERSEDED',
           `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed since the upload that started it; the run of the new version has the month`,
           { location: { file: display } },
         );
       }
       if (!head) {
-        throw new BottleneckError(
+        throw createError(
           'BN_ERR_INPUT_MISSING',
           `${display} is missing: expected at ${ctx.store.describe(objectKey)} (the month needs erp.xlsx, web.xlsx and liaison.xlsx)`,
           {
@@ -77,7 +77,7 @@ function rawAsset(name: InputName): AssetDefinition {
       // Read the version the run pinned (or saw): If-Match, so a file replaced in between is not read half-new.
       const path = await ctx.fetch(objectKey, { ifMatch: pinned ?? head.etag }).catch((e: unknown) => {
         if (isBottleneckError(e) && e.details?.precondition) {
-          throw new BottleneckError(
+          throw createError(
             'BN_ERR_RUN_SUPERSEDED',
             `run ${ctx.run.runId} of ${ctx.run.partition} is not run: ${display} changed while it was being read; the run of the new version has the month`,
             { location: { file: display } },

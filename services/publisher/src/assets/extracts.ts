@@ -1,4 +1,4 @@
-import { BottleneckError, layout, type Materialization } from '@bottleneck/shared';
+import { BottleneckError, createError, layout, type Materialization } from '@bottleneck/shared';
 import { defineAsset, type AssetContext } from '@bottleneck/shared/assets/define';
 import { readCurrent, type CurrentPointer, type Manifest } from '@bottleneck/shared/published';
 import { acquirePublishLock } from '../lock.js';
@@ -10,10 +10,7 @@ export const KEEP_PUBLISHED_RUNS = 3;
 
 // The runner's error boundary names the stage and the asset (publisher, extracts).
 function superseded(ctx: AssetContext, why: string): BottleneckError {
-  return new BottleneckError(
-    'BN_ERR_RUN_SUPERSEDED',
-    `run ${ctx.run.runId} of ${ctx.run.partition} is not published: ${why}`,
-  );
+  return createError('BN_ERR_RUN_SUPERSEDED', `run ${ctx.run.runId} of ${ctx.run.partition} is not published: ${why}`);
 }
 
 /** Whether the published set of `current` comes from a run that started after `run` (so `run` must not replace it). */

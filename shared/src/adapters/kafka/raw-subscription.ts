@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, Kafka, KafkaMessage } from 'kafkajs';
-import { BottleneckError } from '../../errors/index.js';
+import { createError } from '../../errors/index.js';
 import type { Subscription } from '../../ports/bus.js';
 import { withRetry } from '../../retry/index.js';
 import type { Logger } from '../../stage/context.js';
@@ -81,7 +81,7 @@ export class RawSubscription implements Subscription {
         }
       }, retry);
     } catch (e) {
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_BUS_CONNECT',
         `consumer group ${this.o.group} could not subscribe to ${this.o.topic}: ${describeKafkaError(e)}`,
         { cause: e },

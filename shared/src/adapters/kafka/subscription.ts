@@ -1,5 +1,5 @@
 import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Message, RetryOptions } from 'kafkajs';
-import { BottleneckError, errorClassOf, errorMessage, isBottleneckError } from '../../errors/index.js';
+import { createError, errorClassOf, errorMessage, isBottleneckError } from '../../errors/index.js';
 import {
   decodeSignedEvent,
   isRefusal,
@@ -70,23 +70,20 @@ export function decodeMessage(
 ): PipelineEvent {
   const where = `message at offset ${message.offset} of ${topic} partition ${partition}`;
   if (message.value === null) {
-    throw new BottleneckError(
-      'BN_ERR_EVENT_INVALID',
-      `${where} has no value (a tombstone); the bus never produces one`,
-    );
+    throw createError('BN_ERR_EVENT_INVALID', `${where} has no value (a tombstone); the bus never produces one`);
   }
   let event: PipelineEvent;
   try {
     event = decodeSignedEvent(message.value.toString('utf8'), keys);
   } catch (e) {
     if (isBottleneckError(e) && (e.code === 'BN_ERR_EVENT_UNSIGNED' || e.code === 'BN_ERR_EVENT_SIGNATURE'))
-      throw new BottleneckError(e.code, `${where}: ${e.message}`, { cause: e });
-    throw new BottleneckError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, {
+      throw createError(e.code, `${where}: ${e.message}`, { cause: e });
+    throw createError('BN_ERR_EVENT_INVALID', `${where} is not a valid event: ${errorMessage(e)}`, {
       cause: e,
     });
   }
   if (expected !== undefined && event.type !== expected) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_EVENT_INVALID',
       `${where} is a "${event.type}" event, but the topic carries "${expected}" events`,
     );
@@ -240,7 +237,7 @@ export class KafkaSubscription implements Subscription {
       });
     } catch (e) {
       await c.disconnect().catch(() => {});
-      throw new BottleneckError(
+      throw createError(
         'BN_ERR_BUS_CONNECT',
         `consumer group ${this.opts.group} could not subscribe to ${topics.join(', ')}: ${describeKafkaError(e)}`,
         { cause: e },

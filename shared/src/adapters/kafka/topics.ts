@@ -1,5 +1,5 @@
 import type { Admin, ITopicConfig } from 'kafkajs';
-import { BottleneckError } from '../../errors/index.js';
+import { createError } from '../../errors/index.js';
 import { EVENT_TYPES, type EventType } from '../../events/index.js';
 import { withRetry } from '../../retry/index.js';
 import type { Logger } from '../../stage/context.js';
@@ -99,7 +99,7 @@ export async function ensureTopics(admin: Admin, topics: string[], s: TopicSetti
       }
     }
   } catch (e) {
-    throw new BottleneckError(
+    throw createError(
       'BN_ERR_BUS_TOPICS',
       `creating the bus topics ${topics[0]} ... ${topics.at(-1)} (${s.numPartitions} partitions, replication factor ${replicationFactor === -1 ? (s.replicationFactor === 'auto' ? 'auto' : 'broker default') : replicationFactor}) failed: ${describeKafkaError(e)}`,
       // A cold cluster (leaders not elected yet, a controller moving) is worth another try; a

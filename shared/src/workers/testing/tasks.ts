@@ -1,12 +1,12 @@
 /** Tasks for the worker pool's own tests. */
-import { BottleneckError } from '../../errors/index.js';
+import { createError } from '../../errors/index.js';
 
 export async function add(a: number, b: number): Promise<number> {
   return a + b;
 }
 
 export async function fail(): Promise<never> {
-  throw new BottleneckError('BN_ERR_INPUT_BAD_VALUE', 'x.xlsx, sheet "S", column "c", row 3: bad', {
+  throw createError('BN_ERR_INPUT_BAD_VALUE', 'x.xlsx, sheet "S", column "c", row 3: bad', {
     location: { file: 'x.xlsx', row: 3 },
   });
 }
