@@ -66,6 +66,19 @@ export class Catalog {
     );
   }
 
+  /**
+   * The next snapshot lists the run records themselves, not only their index (and repairs the
+   * index where it differs): what an action decides on must be what the records say.
+   */
+  checkRecords(): void {
+    this.records.checkNext();
+  }
+
+  /** Whether the last snapshot holds the run's records as the store has them now (a listing of the run's prefix). */
+  runIsCurrent(partition: string, runId: string): Promise<boolean> {
+    return this.records.runIsCurrent(partition, runId);
+  }
+
   /** The store as it is now; the previous snapshot when nothing changed. */
   async snapshot(): Promise<Snapshot> {
     const src = await listSources(this.store, () => this.records.list());

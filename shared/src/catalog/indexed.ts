@@ -21,6 +21,8 @@ import { byMonth, type JsonCache } from './sources.js';
 export class IndexedRecords {
   private verifiedAt = -Infinity;
   private readonly indexes = new Map<string, { etag: string; index: MonthIndex | null }>();
+  /** The last listing's records: key to ETag. */
+  private last = new Map<string, string>();
 
   constructor(
     private readonly store: ObjectStore,
@@ -30,6 +32,22 @@ export class IndexedRecords {
 
   private get now() {
     return (this.o.clock ?? Date.now)();
+  }
+
+  /**
+   * Whether the last listing holds a run's records as the store has them now (one small listing of
+   * the run's own prefix): false when a record of it was written, replaced or deleted since.
+   */
+  async runIsCurrent(partition: string, runId: string): Promise<boolean> {
+    const prefix = `${RUNS_PREFIX}${partition}/${runId}/`;
+    const now = (await this.store.list(prefix)).filter((o) => o.key.endsWith('.json'));
+    const known = [...this.last].filter(([k]) => k.startsWith(prefix));
+    return now.length === known.length && now.every((o) => this.last.get(o.key) === o.etag);
+  }
+
+  /** The next listing goes to the records themselves (before an action: it acts on what the records say). */
+  checkNext(): void {
+    this.verifiedAt = -Infinity;
   }
 
   /** The run records (`runs/<month>/<run>/<stage>.json`) as a listing would give them; their content is in the JSON cache. */
@@ -45,7 +63,12 @@ export class IndexedRecords {
       if (!index) return this.verify();
       for (const [key, e] of Object.entries(index.entries)) out.push(this.seed(key, e));
     }
-    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    return this.remember(out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)));
+  }
+
+  private remember(l: ObjectInfo[]): ObjectInfo[] {
+    this.last = new Map(l.map((o) => [o.key, o.etag]));
+    return l;
   }
 
   /** Lists runs/ (the truth), answers with it, and repairs every month's index that differs. */
@@ -75,7 +98,7 @@ export class IndexedRecords {
       await repairMonthIndex(this.store, month, truth, listedAt).catch(() => undefined);
     }
     this.verifiedAt = this.now;
-    return records;
+    return this.remember(records);
   }
 
   private async read(o: ObjectInfo, month: string): Promise<MonthIndex | null> {
