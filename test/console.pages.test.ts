@@ -106,7 +106,8 @@ describe('GET /api/overview: what the page draws first, in one round trip', () =
       runs: { runId: string }[];
     }>();
     expect(o.graph).toEqual((await get('/api/graph')).json());
-    const months = await get('/api/partitions');
+    // The months as the page draws them: /api/partitions?view=page (no file lists, no data versions).
+    const months = await get('/api/partitions?view=page');
     expect(o.partitions).toEqual(months.json<{ partitions: unknown[] }>().partitions);
     expect(o.etag).toBe(months.headers.etag);
     expect(o.month).toBe(PUBLISHED);

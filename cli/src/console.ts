@@ -240,6 +240,8 @@ export class MonthWatcher {
         });
     const changed = [...months].filter(([p, objs]) => this.cursor.get(p) !== versionOf(objs));
     if (!changed.length) return [];
+    // Starting a run is an action: decided on the records themselves, not only their index.
+    this.catalog.checkRecords();
     const [snapshot, dismissals] = await Promise.all([this.catalog.snapshot(), readDismissals(store)]);
     const dismissed = dismissedMonths(dismissals.records);
     const started: { partition: string; runId: string }[] = [];

@@ -1285,7 +1285,8 @@ async function scheduleAction(what) {
 
 async function poll(first) {
   try {
-    const r = first || (await api('/api/partitions', { headers: state.etag ? { 'if-none-match': state.etag } : {} }));
+    const r =
+      first || (await api('/api/partitions?view=page', { headers: state.etag ? { 'if-none-match': state.etag } : {} }));
     setLive(true);
     if (r.notModified) return;
     state.etag = r.etag;

@@ -6,7 +6,14 @@ import { Gauge, Registry } from 'prom-client';
 import { errorMessage } from '@bottleneck/shared/errors/index';
 import type { ObjectStore } from '@bottleneck/shared/ports/object-store';
 import { bearerMatches } from '@bottleneck/shared/service/http';
-import { Catalog, assetHistory, summarize, type GraphSpec, type Snapshot } from '@bottleneck/shared/catalog/index';
+import {
+  Catalog,
+  assetHistory,
+  summarize,
+  type GraphSpec,
+  type PartitionInfo,
+  type Snapshot,
+} from '@bottleneck/shared/catalog/index';
 import { ActionRefused, Actions, MAX_BACKFILL_MONTHS } from '@bottleneck/shared/catalog/actions';
 import { offerFor } from '@bottleneck/shared/catalog/advice';
 import { pendingActions } from '@bottleneck/shared/catalog/outbox';
@@ -108,8 +115,10 @@ class SnapshotCache {
     if (Date.now() - this.at >= this.refreshMs) void this.get().catch(() => undefined);
     return Promise.resolve(this.value);
   }
+  /** After an action, or before one: the next snapshot is rebuilt, from the run records themselves. */
   invalidate(): void {
     this.at = 0;
+    this.catalog.checkRecords();
   }
 }
 
@@ -170,6 +179,42 @@ function consoleMetrics(cache: SnapshotCache, now: () => Date) {
 }
 
 const bad = (reply: FastifyReply, message: string) => reply.code(400).send({ error: 'bad request', message });
+
+/**
+ * Response bodies built once per snapshot (a snapshot never changes; a new one has a new version):
+ * the JSON text by route and query, so a poll, a reload or a second reader costs no rebuilding and
+ * no serializing. Only the current version's bodies are kept, at most `max` of them.
+ */
+export class BodyCache {
+  private version = '';
+  private readonly bodies = new Map<string, string>();
+  constructor(private readonly max = 256) {}
+  get(version: string, key: string, build: () => unknown): string {
+    if (version !== this.version) {
+      this.bodies.clear();
+      this.version = version;
+    }
+    let b = this.bodies.get(key);
+    if (b === undefined) {
+      b = JSON.stringify(build());
+      if (this.bodies.size < this.max) this.bodies.set(key, b);
+    }
+    return b;
+  }
+}
+
+/**
+ * A month as the page draws it (the grid, the graph, the plots, the month's actions): its latest
+ * run by id and status only, no file list, no data versions. `/api/partitions` has the whole month.
+ */
+function pageMonth(p: PartitionInfo & { offer: unknown; dismissed?: unknown }) {
+  const { latestRun, incoming: _i, assets, ...rest } = p;
+  return {
+    ...rest,
+    latestRun: latestRun ? { runId: latestRun.runId, status: latestRun.status } : null,
+    assets: Object.fromEntries(Object.entries(assets).map(([k, { dataVersion: _d, ...a }]) => [k, a] as const)),
+  };
+}
 
 /** The console's HTTP server (not listening: the caller listens, tests inject). */
 export function buildConsole(o: ConsoleOptions): FastifyInstance {
@@ -360,8 +405,24 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
       };
     }),
   });
+  const bodies = new BodyCache();
+  const json = (reply: FastifyReply, body: string) => reply.type('application/json; charset=utf-8').send(body);
+  const pageMonths = (s: View) => {
+    const b = partitionsBody(s);
+    return { ...b, partitions: b.partitions.map(pageMonth) };
+  };
   app.get('/api/graph', async () => graphBody);
-  app.get('/api/partitions', async (req, reply) => withEtag(req, reply, partitionsBody));
+  // ?view=page: the months as the page draws them (pageMonth), a fifth of the whole.
+  app.get<{ Querystring: { view?: string } }>('/api/partitions', async (req, reply) => {
+    const page = req.query.view === 'page';
+    if (req.query.view !== undefined && !page) return bad(reply, 'view must be page (or absent)');
+    return withEtag(req, reply, (s) =>
+      json(
+        reply,
+        bodies.get(s.version, page ? 'months:page' : 'months', () => (page ? pageMonths(s) : partitionsBody(s))),
+      ),
+    );
+  });
   /**
    * Everything the page draws first, in one round trip: the graph, the months, and the runs of the
    * month asked for (or of the latest month not dismissed). The months' ETag is the one
@@ -372,23 +433,25 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     if (asked !== undefined && asked !== '' && !/^\d{4}-(0[1-9]|1[0-2])$/.test(asked))
       return bad(reply, `month must be YYYY-MM (got ${JSON.stringify(asked.slice(0, 100))})`);
     const s = await read();
-    const months = partitionsBody(s);
     const month =
       (asked && s.partitions.some((p) => p.partition === asked) ? asked : null) ??
       (s.partitions.filter((p) => !s.dismissed.has(p.partition)).at(-1) ?? s.partitions.at(-1))?.partition ??
       null;
-    return {
-      ...months,
-      etag: `"${s.version}"`,
-      graph: graphBody,
-      month,
-      runs: month
-        ? s.runs
-            .filter((r) => r.partition === month)
-            .slice(0, 100)
-            .map(summarize)
-        : [],
-    };
+    return json(
+      reply,
+      bodies.get(s.version, `overview:${month ?? ''}`, () => ({
+        ...pageMonths(s),
+        etag: `"${s.version}"`,
+        graph: graphBody,
+        month,
+        runs: month
+          ? s.runs
+              .filter((r) => r.partition === month)
+              .slice(0, 100)
+              .map(summarize)
+          : [],
+      })),
+    );
   });
   app.get('/api/actions/pending', async () => ({
     pending: (await pendingActions(o.store)).map((r) => ({
@@ -443,8 +506,11 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
     if (!RUN_ID.test(req.params.runId)) return bad(reply, 'run ids are 1-128 characters of [A-Za-z0-9._-]');
     let s = await read();
     let run = s.runs.find((r) => r.runId === req.params.runId);
-    // A run younger than the last snapshot: looked for in the store as it is now.
-    if (!run) {
+    // A run younger than the last snapshot: looked for in the store as it is now. A run whose
+    // records changed since the snapshot (written after it, or missed by the run index): the
+    // snapshot is rebuilt from the records, so the run shows what its records say now.
+    if (!run || !(await catalog.runIsCurrent(run.partition, run.runId))) {
+      if (run) cache.invalidate();
       s = await cache.get();
       run = s.runs.find((r) => r.runId === req.params.runId);
     }
@@ -479,15 +545,18 @@ export function buildConsole(o: ConsoleOptions): FastifyInstance {
         message: `no asset ${JSON.stringify(req.params.key.slice(0, 100))}; assets: ${[...assetKeys].join(', ')}`,
       });
     const s = await read();
-    return {
-      key: def.key,
-      stage: def.stage,
-      deps: def.deps,
-      description: def.description,
-      downstream: o.graph.assets.filter((a) => a.deps.includes(def.key)).map((a) => a.key),
-      checks: def.checks,
-      history: assetHistory(s, def.key, def.stage),
-    };
+    return json(
+      reply,
+      bodies.get(s.version, `asset:${def.key}`, () => ({
+        key: def.key,
+        stage: def.stage,
+        deps: def.deps,
+        description: def.description,
+        downstream: o.graph.assets.filter((a) => a.deps.includes(def.key)).map((a) => a.key),
+        checks: def.checks,
+        history: assetHistory(s, def.key, def.stage),
+      })),
+    );
   });
 
   const partitionBody = {

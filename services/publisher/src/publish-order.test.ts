@@ -80,6 +80,9 @@ describe('the publisher, effect by effect', () => {
     await s.handle(s.b);
     expect(s.log.lines()).toEqual([
       'put runs/2026-11/run-b/publisher.json',
+      // the run index (derived from the records, shared/src/runs/run-index.ts): its next generation, the one before the last deleted
+      'put state/index/runs/2026-11/0000000003.json',
+      'delete state/index/runs/2026-11/0000000001.json',
       'put state/publish/2026-11.lock',
       'put extracts/2026-11/run-b/merged_with_revenue.csv',
       'put extracts/2026-11/run-b/premium_wines.csv',
@@ -91,6 +94,8 @@ describe('the publisher, effect by effect', () => {
       'publish run-b.published',
       'put runs/2026-11/run-b/publisher.log.jsonl',
       'put runs/2026-11/run-b/publisher.json',
+      'put state/index/runs/2026-11/0000000004.json',
+      'delete state/index/runs/2026-11/0000000002.json',
       `put ${doneMarkerKey('publisher', s.b)}`,
     ]);
   });

@@ -6,6 +6,7 @@ import { monthInfo } from './months.js';
 import { lateMonths } from './late.js';
 import { deadLetterOf, pendingRunAlertOf, refusedOf, unrecognisedOf } from './records.js';
 import { assembleRuns, type RecordedStage } from './runs.js';
+import { IndexedRecords } from './indexed.js';
 import { byMonth, JsonCache, listSources, PARTITION } from './sources.js';
 import { summarize } from './summary.js';
 import type {
@@ -43,6 +44,7 @@ export { isNotFound, UNRECOGNISED_PREFIX, REFUSED_PREFIX } from './sources.js';
  */
 export class Catalog {
   private readonly json: JsonCache;
+  private readonly records: IndexedRecords;
   private last: Snapshot | null = null;
 
   constructor(
@@ -50,14 +52,36 @@ export class Catalog {
     private readonly graph: GraphSpec,
     private readonly now: () => Date = () => new Date(),
     /** BN_FILES_DUE_DAY: months whose files are missing past that day of the following month are `late`. */
-    private readonly o: { filesDueDay?: number } = {},
+    private readonly o: {
+      filesDueDay?: number;
+      /** How often the run records themselves are listed to check (and repair) the run index, ms (60 s). */
+      verifyMs?: number;
+    } = {},
   ) {
     this.json = new JsonCache(store);
+    this.records = new IndexedRecords(
+      store,
+      this.json,
+      this.o.verifyMs === undefined ? {} : { verifyMs: this.o.verifyMs },
+    );
+  }
+
+  /**
+   * The next snapshot lists the run records themselves, not only their index (and repairs the
+   * index where it differs): what an action decides on must be what the records say.
+   */
+  checkRecords(): void {
+    this.records.checkNext();
+  }
+
+  /** Whether the last snapshot holds the run's records as the store has them now (a listing of the run's prefix). */
+  runIsCurrent(partition: string, runId: string): Promise<boolean> {
+    return this.records.runIsCurrent(partition, runId);
   }
 
   /** The store as it is now; the previous snapshot when nothing changed. */
   async snapshot(): Promise<Snapshot> {
-    const src = await listSources(this.store);
+    const src = await listSources(this.store, () => this.records.list());
     // Lateness changes with the clock too: a snapshot is reused only within the same hour when a due day is set.
     const version = this.o.filesDueDay ? `${src.version}-${this.now().toISOString().slice(0, 13)}` : src.version;
     if (this.last?.version === version) return this.last;

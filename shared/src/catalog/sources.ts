@@ -33,9 +33,12 @@ export interface Sources {
   version: string;
 }
 
-/** Lists every source of the catalog (eight listings, concurrently). */
-export async function listSources(store: ObjectStore): Promise<Sources> {
-  const list = (p: string) => store.list(p);
+/**
+ * Lists every source of the catalog (eight listings, concurrently). `records` replaces the listing
+ * of runs/ (the catalog passes the run index's, indexed.ts).
+ */
+export async function listSources(store: ObjectStore, records?: () => Promise<ObjectInfo[]>): Promise<Sources> {
+  const list = (p: string) => (p === RUNS_PREFIX && records ? records() : store.list(p));
   const json = (l: ObjectInfo[]) => l.filter((o) => o.key.endsWith('.json'));
   const [runObjs, incoming, extractObjs, deadObjs, claimObjs, alertObjs, refusedObjs, unrecObjs] = await Promise.all([
     list(RUNS_PREFIX),
@@ -76,6 +79,12 @@ export class JsonCache {
   private readonly cache = new Map<string, { etag: string; value: unknown }>();
 
   constructor(private readonly store: ObjectStore) {}
+
+  /** Puts what is known to be the object's JSON at this ETag (the run index holds the records' content). */
+  seed(o: ObjectInfo, value: unknown): void {
+    const hit = this.cache.get(o.key);
+    if (hit?.etag !== o.etag) this.cache.set(o.key, { etag: o.etag, value });
+  }
 
   /** The object's JSON; null when it went meanwhile or is not JSON. */
   async get<T>(o: ObjectInfo): Promise<T | null> {

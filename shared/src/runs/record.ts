@@ -1,6 +1,7 @@
 import { isBottleneckError } from '../errors/index.js';
 import type { CheckResult, Materialization, PipelineEvent } from '../events/index.js';
 import type { ObjectStore } from '../ports/object-store.js';
+import { indexStageRecord } from './run-index.js';
 
 /**
  * What a run leaves in the store, stage by stage: the durable run record that survives restarts of
@@ -36,11 +37,16 @@ export const RUNS_PREFIX = 'runs/';
 export const runRecordKey = (partition: string, runId: string, stage: string) =>
   `${RUNS_PREFIX}${partition}/${runId}/${stage}.json`;
 
-/** Writes a stage's record (its own object: no other writer). */
+/**
+ * Writes a stage's record (its own object: no other writer), then adds it to its month's run index
+ * (run-index.ts). The index is derived data: when its update fails or the process stops between the
+ * two, the record stands and the catalog repairs the index from the records.
+ */
 export async function writeStageRecord(store: ObjectStore, r: StageRecord): Promise<void> {
-  await store.put(runRecordKey(r.partition, r.runId, r.stage), JSON.stringify(r) + '\n', {
-    contentType: 'application/json',
-  });
+  const key = runRecordKey(r.partition, r.runId, r.stage);
+  const body = JSON.stringify(r) + '\n';
+  await store.put(key, body, { contentType: 'application/json' });
+  await indexStageRecord(store, key, r, body).catch(() => undefined);
 }
 
 /** A stage's record, or null. */

@@ -80,10 +80,13 @@ describe('bindStage, effect by effect', () => {
       await clean.handle(validated());
       expect(clean.log.lines()).toEqual([
         'put runs/2026-11/run-1/merge.json',
+        // each record is added to its month's run index (derived data, shared/src/runs/run-index.ts)
+        'put state/index/runs/2026-11/0000000001.json',
         ...(fail ? [] : ['put staging/2026-11/run-1/merged.parquet']),
         `publish run-1.${fail ? 'failed.merge' : 'merged'}`,
         'put runs/2026-11/run-1/merge.log.jsonl',
         'put runs/2026-11/run-1/merge.json',
+        'put state/index/runs/2026-11/0000000002.json',
         `put ${MARKER}`,
       ]);
       const n = clean.log.effects().length;
