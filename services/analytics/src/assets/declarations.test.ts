@@ -65,9 +65,9 @@ describe('the analytics assets declare', () => {
 
 describe('what a failed analytics check says', () => {
   it('total_revenue_preserved', () => {
-    expect(found(revenuePerProduct, 'total_revenue_preserved', { perProductTotal: '10.00', mergedTotal: '10.01' })).toBe(
-      'the revenue per product sums to 10.00, the merged rows to 10.01',
-    );
+    expect(
+      found(revenuePerProduct, 'total_revenue_preserved', { perProductTotal: '10.00', mergedTotal: '10.01' }),
+    ).toBe('the revenue per product sums to 10.00, the merged rows to 10.01');
   });
 
   it('row_count_matches_merged, one and several', () => {
