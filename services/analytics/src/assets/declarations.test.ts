@@ -1,9 +1,15 @@
 import type { AssetContext, AssetDefinition } from '@bottleneck/shared/assets/define';
 import { describe, expect, it } from 'vitest';
-import { revenuePerProduct } from './revenue_per_product.js';
-import { revenueReport } from './revenue_report.js';
-import { winePriceZscores } from './wine_price_zscores.js';
-import { ordinaryWines, premiumWines, PREMIUM_Z } from './wines.js';
+
+// The asset modules are imported inside the tests: a module that throws as it loads (an asset or a
+// check declared wrong) then fails these tests, instead of failing the file's import, which a
+// mutation run does not count as a failed test (README, Mutation testing).
+const load = async () => ({
+  ...(await import('./revenue_per_product.js')),
+  ...(await import('./revenue_report.js')),
+  ...(await import('./wine_price_zscores.js')),
+  ...(await import('./wines.js')),
+});
 
 // What the analytics assets declare, as the runner, the publisher and a failed check's message use
 // it: inputs, the files published, the checks (all blocking), the figures, and the words.
@@ -13,15 +19,19 @@ const found = (a: AssetDefinition, name: string, m: Record<string, unknown>) =>
 const checks = (a: AssetDefinition) => a.checks.map((c) => [c.name, c.severity, c.blocking, c.deps, c.sql ?? 'run']);
 
 describe('the analytics assets declare', () => {
-  it('premium above a z of 2, ordinary at or below it', () => {
-    expect(PREMIUM_Z).toBe(2);
-    expect(premiumWines.description).toBe('wines with z > 2, by price descending then product_id');
-    expect(ordinaryWines.description).toBe('wines with z <= 2, by price descending then product_id');
+  it('premium above a z of 2, ordinary at or below it', async () => {
+    const m = await load();
+    expect(m.PREMIUM_Z).toBe(2);
+    expect(m.premiumWines.description).toBe('wines with z > 2, by price descending then product_id');
+    expect(m.ordinaryWines.description).toBe('wines with z <= 2, by price descending then product_id');
   });
 
-  it('their inputs and the files published', () => {
+  it('their inputs and the files published', async () => {
+    const m = await load();
     const shape = (a: AssetDefinition) => [a.key, a.deps, a.kind, a.file, a.publishAs];
-    expect([revenuePerProduct, winePriceZscores, premiumWines, ordinaryWines, revenueReport].map(shape)).toEqual([
+    expect(
+      [m.revenuePerProduct, m.winePriceZscores, m.premiumWines, m.ordinaryWines, m.revenueReport].map(shape),
+    ).toEqual([
       ['revenue_per_product', ['merged_with_revenue'], 'table', 'revenue_per_product.parquet', undefined],
       ['wine_price_zscores', ['merged_with_revenue'], 'table', 'wine_price_zscores.parquet', undefined],
       ['premium_wines', ['wine_price_zscores'], 'file', 'premium_wines.csv', 'premium_wines.csv'],
@@ -34,13 +44,16 @@ describe('the analytics assets declare', () => {
         'revenue_per_product.xlsx',
       ],
     ]);
-    expect(revenuePerProduct.description).toBe('revenue per product, by revenue descending then product_id');
-    expect(winePriceZscores.description).toBe('z-score of price over the merged rows (sample standard deviation)');
-    expect(revenueReport.description).toBe('workbook: sheet "Revenue by Product" and sheet "Summary"');
+    expect(m.revenuePerProduct.description).toBe('revenue per product, by revenue descending then product_id');
+    expect(m.winePriceZscores.description).toBe('z-score of price over the merged rows (sample standard deviation)');
+    expect(m.revenueReport.description).toBe('workbook: sheet "Revenue by Product" and sheet "Summary"');
   });
 
-  it('their checks, all blocking', () => {
-    expect([revenuePerProduct, winePriceZscores, premiumWines, ordinaryWines, revenueReport].map(checks)).toEqual([
+  it('their checks, all blocking', async () => {
+    const m = await load();
+    expect(
+      [m.revenuePerProduct, m.winePriceZscores, m.premiumWines, m.ordinaryWines, m.revenueReport].map(checks),
+    ).toEqual([
       [['total_revenue_preserved', 'ERROR', true, [], 'check_revenue_per_product_total_revenue_preserved']],
       [['row_count_matches_merged', 'ERROR', true, [], 'check_wine_price_zscores_row_count_matches_merged']],
       [['premium_plus_ordinary_is_merged', 'ERROR', true, ['ordinary_wines', 'merged_with_revenue'], 'run']],
@@ -48,7 +61,7 @@ describe('the analytics assets declare', () => {
       [['summary_total_matches', 'ERROR', true, [], 'run']],
     ]);
     expect(
-      [revenuePerProduct, winePriceZscores, premiumWines, revenueReport].map((a) => a.checks[0]!.description),
+      [m.revenuePerProduct, m.winePriceZscores, m.premiumWines, m.revenueReport].map((a) => a.checks[0]!.description),
     ).toEqual([
       'sum of revenue equals the total of merged_with_revenue',
       'one z-score per merged row',
@@ -57,36 +70,41 @@ describe('the analytics assets declare', () => {
     ]);
   });
 
-  it('the figures: premium and ordinary counts from the rows written', () => {
-    expect(premiumWines.figures!({ durationMs: 0, rowCount: 3 })).toEqual({ premium: 3 });
-    expect(ordinaryWines.figures!({ durationMs: 0, rowCount: 7 })).toEqual({ ordinary: 7 });
+  it('the figures: premium and ordinary counts from the rows written', async () => {
+    const m = await load();
+    expect(m.premiumWines.figures!({ durationMs: 0, rowCount: 3 })).toEqual({ premium: 3 });
+    expect(m.ordinaryWines.figures!({ durationMs: 0, rowCount: 7 })).toEqual({ ordinary: 7 });
   });
 });
 
 describe('what a failed analytics check says', () => {
-  it('total_revenue_preserved', () => {
+  it('total_revenue_preserved', async () => {
+    const m = await load();
     expect(
-      found(revenuePerProduct, 'total_revenue_preserved', { perProductTotal: '10.00', mergedTotal: '10.01' }),
+      found(m.revenuePerProduct, 'total_revenue_preserved', { perProductTotal: '10.00', mergedTotal: '10.01' }),
     ).toBe('the revenue per product sums to 10.00, the merged rows to 10.01');
   });
 
-  it('row_count_matches_merged, one and several', () => {
-    expect(found(winePriceZscores, 'row_count_matches_merged', { zscoreRows: 1, mergedRows: 2 })).toBe(
+  it('row_count_matches_merged, one and several', async () => {
+    const m = await load();
+    expect(found(m.winePriceZscores, 'row_count_matches_merged', { zscoreRows: 1, mergedRows: 2 })).toBe(
       '1 z-score for 2 merged rows',
     );
-    expect(found(winePriceZscores, 'row_count_matches_merged', { zscoreRows: '2', mergedRows: '1' })).toBe(
+    expect(found(m.winePriceZscores, 'row_count_matches_merged', { zscoreRows: '2', mergedRows: '1' })).toBe(
       '2 z-scores for 1 merged row',
     );
   });
 
-  it('premium_plus_ordinary_is_merged: the sum beside the merged rows', () => {
-    expect(found(premiumWines, 'premium_plus_ordinary_is_merged', { premium: 2, ordinary: 5, mergedRows: 8 })).toBe(
+  it('premium_plus_ordinary_is_merged: the sum beside the merged rows', async () => {
+    const m = await load();
+    expect(found(m.premiumWines, 'premium_plus_ordinary_is_merged', { premium: 2, ordinary: 5, mergedRows: 8 })).toBe(
       '2 premium + 5 ordinary = 7, not the 8 merged rows',
     );
   });
 
   it('premium_plus_ordinary_is_merged counts the CSVs as written against the merged rows', async () => {
-    const check = premiumWines.checks[0]!;
+    const m = await load();
+    const check = m.premiumWines.checks[0]!;
     const counts: Record<string, number> = { premium_wines: 2, ordinary_wines: 5 };
     const ctx = (mergedRows: number) =>
       ({

@@ -8,7 +8,13 @@ import { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { AssetContext, AssetDefinition } from '@bottleneck/shared/assets/define';
 import { DEFAULT_READ_LIMITS } from '@bottleneck/shared/excel/read';
 import { writeWorkbook } from '@bottleneck/shared/testing/workbook';
-import { rawErp, rawLiaison, rawWeb } from './raw.js';
+
+// The asset modules are imported inside the tests: a module that throws as it loads (an asset or a
+// check declared wrong) then fails these tests, instead of failing the file's import, which a
+// mutation run does not count as a failed test (README, Mutation testing).
+const load = async () => ({
+  ...(await import('./raw.js')),
+});
 
 // The dropped exports as assets: what each declares, the version it reads (or refuses to read), and
 // its vital check's verdict, naming file, sheet, column and row.
@@ -56,7 +62,8 @@ async function failure(p: Promise<unknown>): Promise<BottleneckError> {
 }
 
 describe('the raw assets declare', () => {
-  it('one source per export, its file named as the user drops it, one blocking vital check', () => {
+  it('one source per export, its file named as the user drops it, one blocking vital check', async () => {
+    const m = await load();
     const shape = (a: AssetDefinition) => [
       a.key,
       a.kind,
@@ -64,13 +71,13 @@ describe('the raw assets declare', () => {
       a.deps,
       a.checks.map((c) => [c.name, c.severity, c.blocking]),
     ];
-    expect([rawErp, rawWeb, rawLiaison].map(shape)).toEqual([
+    expect([m.rawErp, m.rawWeb, m.rawLiaison].map(shape)).toEqual([
       ['raw_erp', 'source', 'erp.xlsx', [], [['vital', 'ERROR', true]]],
       ['raw_web', 'source', 'web.xlsx', [], [['vital', 'ERROR', true]]],
       ['raw_liaison', 'source', 'liaison.xlsx', [], [['vital', 'ERROR', true]]],
     ]);
-    expect(rawErp.description).toBe('erp.xlsx as dropped in incoming/<partition>/; data version = content hash');
-    expect(rawErp.checks[0]!.description).toBe(
+    expect(m.rawErp.description).toBe('erp.xlsx as dropped in incoming/<partition>/; data version = content hash');
+    expect(m.rawErp.checks[0]!.description).toBe(
       'file present, within size bounds, an intact xlsx with the required sheet and columns',
     );
   });
@@ -78,11 +85,12 @@ describe('the raw assets declare', () => {
 
 describe('a raw asset materialized', () => {
   it('reads the version it saw (If-Match its ETag): its content hash is the data version, its size and ETag kept', async () => {
+    const m = await load();
     const body = Buffer.from('erp bytes');
     await store.put(ERP_KEY, body);
     const head = (await store.head(ERP_KEY))!;
     const { ctx, fetched } = context();
-    const r = await rawErp.compute(ctx);
+    const r = await m.rawErp.compute(ctx);
     expect(fetched).toEqual([[ERP_KEY, { ifMatch: head.etag }]]);
     expect(r).toMatchObject({
       kind: 'object',
@@ -95,17 +103,19 @@ describe('a raw asset materialized', () => {
   });
 
   it('reads the version the run pinned, when it is still there', async () => {
+    const m = await load();
     await store.put(ERP_KEY, 'pinned');
     const head = (await store.head(ERP_KEY))!;
     const { ctx, fetched } = context({ pins: { [ERP_KEY]: head.etag } });
-    await rawErp.compute(ctx);
+    await m.rawErp.compute(ctx);
     expect(fetched).toEqual([[ERP_KEY, { ifMatch: head.etag }]]);
   });
 
   it('is not run when the file was replaced since the upload that started the run', async () => {
+    const m = await load();
     await store.put(ERP_KEY, 'newer');
     const { ctx, fetched } = context({ pins: { [ERP_KEY]: 'an-older-etag' } });
-    const e = await failure(rawErp.compute(ctx));
+    const e = await failure(m.rawErp.compute(ctx));
     expect([e.code, e.message, e.location]).toEqual([
       'BN_ERR_RUN_SUPERSEDED',
       'run 2026-11-r1 of 2026-11 is not run: erp.xlsx changed since the upload that started it; the run of the new version has the month',
@@ -115,6 +125,7 @@ describe('a raw asset materialized', () => {
   });
 
   it('is not run when the file changes while it is read (the If-Match read refused)', async () => {
+    const m = await load();
     await store.put(ERP_KEY, 'read');
     // Replaced between the HEAD and the read: the store refuses the If-Match read.
     const { ctx } = context({
@@ -124,7 +135,7 @@ describe('a raw asset materialized', () => {
         return '';
       },
     });
-    const e = await failure(rawErp.compute(ctx));
+    const e = await failure(m.rawErp.compute(ctx));
     expect([e.code, e.message, e.location]).toEqual([
       'BN_ERR_RUN_SUPERSEDED',
       'run 2026-11-r1 of 2026-11 is not run: erp.xlsx changed while it was being read; the run of the new version has the month',
@@ -133,15 +144,17 @@ describe('a raw asset materialized', () => {
   });
 
   it('passes any other read failure on as it is', async () => {
+    const m = await load();
     await store.put(ERP_KEY, 'read');
     const other = await failure(store.get('incoming/2026-11/nowhere.xlsx'));
-    await expect(rawErp.compute(context({ fetch: () => Promise.reject(other) }).ctx)).rejects.toBe(other);
+    await expect(m.rawErp.compute(context({ fetch: () => Promise.reject(other) }).ctx)).rejects.toBe(other);
     const plain = new Error('socket hang up');
-    await expect(rawErp.compute(context({ fetch: () => Promise.reject(plain) }).ctx)).rejects.toBe(plain);
+    await expect(m.rawErp.compute(context({ fetch: () => Promise.reject(plain) }).ctx)).rejects.toBe(plain);
   });
 
   it('a missing file names itself, where it was expected and the three files a month needs', async () => {
-    const e = await failure(rawWeb.compute(context().ctx));
+    const m = await load();
+    const e = await failure(m.rawWeb.compute(context().ctx));
     expect([e.code, e.message, e.location]).toEqual([
       'BN_ERR_INPUT_MISSING',
       `web.xlsx is missing: expected at ${store.describe('incoming/2026-11/web.xlsx')} (the month needs erp.xlsx, web.xlsx and liaison.xlsx)`,
@@ -152,19 +165,21 @@ describe('a raw asset materialized', () => {
 
 describe("a raw asset's vital check", () => {
   it('passes on an intact export, saying which sheet it read and how many zip entries it holds', async () => {
+    const m = await load();
     const path = join(dir, 'erp-ok.xlsx');
     const header = SOURCES.erp.columns.map((c) => c.name);
     await writeWorkbook(path, [{ name: 'Sheet1', rows: [header, [1, 1, 10, 5, 'instock']] }]);
-    const r = await rawErp.checks[0]!.run!(context({ path }).ctx);
+    const r = await m.rawErp.checks[0]!.run!(context({ path }).ctx);
     expect(r.passed).toBe(true);
     expect(r.metadata).toMatchObject({ sheet: 'Sheet1' });
     expect(r.metadata!.zipEntries).toBeGreaterThan(3);
   });
 
   it('fails with the input error it found, naming file, sheet, column and row', async () => {
+    const m = await load();
     const path = join(dir, 'erp-bad.xlsx');
     await writeWorkbook(path, [{ name: 'Sheet1', rows: [['product_id', 'price']] }]);
-    const r = await rawErp.checks[0]!.run!(context({ path }).ctx);
+    const r = await m.rawErp.checks[0]!.run!(context({ path }).ctx);
     expect(r.passed).toBe(false);
     expect(r).toEqual({
       passed: false,
@@ -178,9 +193,10 @@ describe("a raw asset's vital check", () => {
   });
 
   it('fails on a file that is no xlsx at all, saying what to do', async () => {
+    const m = await load();
     const path = join(dir, 'erp-text.xlsx');
     await writeFile(path, 'not a zip');
-    const r = await rawErp.checks[0]!.run!(context({ path }).ctx);
+    const r = await m.rawErp.checks[0]!.run!(context({ path }).ctx);
     expect(r.passed).toBe(false);
     expect(r).toEqual({
       passed: false,
@@ -191,14 +207,16 @@ describe("a raw asset's vital check", () => {
   });
 
   it('lets an error that is no input error through (a bug is not a bad file)', async () => {
+    const m = await load();
     const { ctx } = context();
     const bug = new TypeError('boom');
     (ctx as { inputFile: unknown }).inputFile = () => Promise.resolve(join(dir, 'x.xlsx'));
     (ctx as { readOnce: unknown }).readOnce = { keep: () => Promise.reject(bug) };
-    await expect(rawErp.checks[0]!.run!(ctx)).rejects.toBe(bug);
+    await expect(m.rawErp.checks[0]!.run!(ctx)).rejects.toBe(bug);
   });
 
   it('takes the whole read kept for clean when the run has one, instead of reading the header again', async () => {
+    const m = await load();
     const kept = { zip: { entries: [1, 2] }, sheetRead: 'Kept' };
     const calls: unknown[] = [];
     const { ctx } = context({ path: join(dir, 'never-read.xlsx') });
@@ -208,7 +226,7 @@ describe("a raw asset's vital check", () => {
         return Promise.resolve(kept);
       },
     };
-    await expect(rawErp.checks[0]!.run!(ctx)).resolves.toEqual({
+    await expect(m.rawErp.checks[0]!.run!(ctx)).resolves.toEqual({
       passed: true,
       metadata: { zipEntries: 2, sheet: 'Kept' },
     });

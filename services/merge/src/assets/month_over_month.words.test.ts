@@ -174,17 +174,22 @@ describe('month-over-month: the month to compare with', () => {
 
   it('skips a pointer that cannot be read or names no merged_with_revenue.csv, and keys that are no month pointer', async () => {
     const store = storeOf({
-      'extracts/2026-07/_current.json': pointer('2026-07'),
+      'extracts/2026-07/_current.json': pointer('2026-07', ['premium_wines.csv', 'merged_with_revenue.csv']),
       'extracts/2026-08/_current.json': pointer('2026-08', ['premium_wines.csv']),
       'extracts/2026-09/_current.json': '{ not json',
       'extracts/2026-10/_current.jsonx': pointer('2026-10'),
       'extracts/2026-13/_current.json': pointer('2026-13'),
       'extracts/2026-11/_current.json': pointer('2026-11'),
-      'extracts/x/2026-10/_current.json': pointer('2026-10'),
+      'extracts/old/extracts/2026-10/_current.json': pointer('2026-10'),
     });
     expect((await previousPublished(store, '2026-11'))?.partition).toBe('2026-07');
     expect((await previousPublished(store, '2026-12'))?.partition).toBe('2026-11');
     expect(await previousPublished(store, '2026-07')).toBeNull();
+    // The CSV is fetched by its entry in the pointer, wherever it is listed.
+    const { ctx, calls } = context({ passed: true }, store);
+    (ctx.run as { partition: string }).partition = '2026-08';
+    await total.run!(ctx);
+    expect(calls[0]).toEqual(['fetch', 'extracts/2026-07/2026-07-r/merged_with_revenue.csv']);
   });
 
   it('takes the latest month before, whatever order the store lists them in', async () => {
