@@ -151,11 +151,9 @@ describe('cleanWorkbook', () => {
     const r = await cleanWorkbook(ctx, 'erp');
     expect(calls).toEqual([['r1', SOURCES.erp, 'v-raw_erp'], 'release']);
     expect(log).toEqual([['run', 'create_erp_clean']]);
-    expect(r.metadata).toEqual({
-      rawRows: 5,
-      blankRows: 0,
-      sheet: 'Export',
-      sheetFallback: { expected: 'Sheet1', read: 'Export' },
+    expect(r).toEqual({
+      kind: 'table',
+      metadata: { rawRows: 5, blankRows: 0, sheet: 'Export', sheetFallback: { expected: 'Sheet1', read: 'Export' } },
     });
   });
 
