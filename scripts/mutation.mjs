@@ -82,7 +82,10 @@ const tag = only ? `${scope}-${only.replace(/[^a-z0-9]+/gi, '-')}` : scope;
 const base = JSON.parse(readFileSync('stryker.config.json', 'utf8'));
 const dir = '.cache/stryker';
 mkdirSync(dir, { recursive: true });
-const tests = only ? TESTS[only] : undefined;
+// The parts' own tests (their union for a whole scope whose parts all have them); else all the unit tests.
+const tests = Object.keys(parts).every((p) => TESTS[p])
+  ? [...new Set(Object.keys(parts).flatMap((p) => TESTS[p]))]
+  : undefined;
 const config = {
   ...base,
   // vitest's `related` mode picks the test files that import a mutated module; it misses the tests
