@@ -116,6 +116,10 @@ describe('month-over-month: the comparison row, in words', () => {
       context({ passed: false, previous_count: 0, current_count: 12345, change_pct: null }).ctx,
     );
     expect(none.message).toBe('12,345 products against none in 2026-10');
+    const many = await count.run!(
+      context({ passed: false, previous_count: 1, current_count: 1234567, change_pct: null }).ctx,
+    );
+    expect(many.message).toBe('1,234,567 products against none in 2026-10');
   });
 
   it('prices: the five largest moves in words, and how many more', async () => {
