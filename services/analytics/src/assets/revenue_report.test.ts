@@ -32,6 +32,10 @@ describe('revenue_report.summary_total_matches', () => {
   });
 
   it('fails when the writer recorded no total', async () => {
-    expect((await check.run!(ctxWith(undefined, '30012.50'))).passed).toBe(false);
+    // Shown as it came (no "NaN" from formatting a total that is not there).
+    await expect(check.run!(ctxWith(undefined, '30012.50'))).resolves.toEqual({
+      passed: false,
+      metadata: { summaryTotal: 'undefined', perProductTotal: '30012.50' },
+    });
   });
 });
