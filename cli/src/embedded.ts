@@ -49,7 +49,16 @@ export interface EmbeddedRunOptions {
    * machine's cores.
    */
   duckdbMemoryLimit?: string;
+  /**
+   * Workbooks larger than this in all (bytes, default 2 MiB: between five and six times the reference
+   * month) make DuckDB hand freed memory back to the system at once: about 45 MiB less peak RSS at
+   * 20 times the reference size, for about 15% more CPU time, which the small months are spared.
+   */
+  returnFreedMemoryAbove?: number;
 }
+
+/** See EmbeddedRunOptions.returnFreedMemoryAbove. */
+const RETURN_FREED_MEMORY_ABOVE = 2 * 1024 * 1024;
 
 export interface RunSummary {
   status: 'succeeded' | 'failed';
@@ -98,9 +107,23 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
   // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
+  const inputBytes = (
+    await Promise.all(
+      INPUT_NAMES.map((name) =>
+        stat(join(opts.input, SOURCES[name].file)).then(
+          (s) => (s.isFile() ? s.size : 0),
+          () => 0,
+        ),
+      ),
+    )
+  ).reduce((a, b) => a + b, 0);
   const { ctx, close } = await createContext(adapters, {
     workers,
-    duckdb: { threads: Math.max(1, availableParallelism()), memoryLimit: opts.duckdbMemoryLimit ?? '512MB' },
+    duckdb: {
+      threads: Math.max(1, availableParallelism()),
+      memoryLimit: opts.duckdbMemoryLimit ?? '512MB',
+      returnFreedMemory: inputBytes > (opts.returnFreedMemoryAbove ?? RETURN_FREED_MEMORY_ABOVE),
+    },
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,

@@ -223,7 +223,12 @@ export interface ContextOptions {
    * DuckDB's settings: threads (default 2) and memory limit (default DuckDB's own, 80% of RAM). With
    * a limit, what does not fit spills to a folder in the context's scratch folder.
    */
-  duckdb?: { threads?: number; memoryLimit?: string };
+  /**
+   * DuckDB's threads and memory limit (spilling to the scratch folder beyond it); `returnFreedMemory`
+   * has its allocator hand freed memory back to the system at once (allocator_bulk_deallocation_flush_threshold
+   * 0): a lower peak RSS, for some CPU time (issue 18: K = 20, 219-235 MiB instead of 268-311, 15% more CPU).
+   */
+  duckdb?: { threads?: number; memoryLimit?: string; returnFreedMemory?: boolean };
   /** Thresholds of the checks that read settings (BN_MOM_*: `checkSettingsOf(config)`). */
   settings?: CheckSettings;
   /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
@@ -249,6 +254,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     ...(o.duckdb?.memoryLimit
       ? { memory_limit: o.duckdb.memoryLimit, temp_directory: join(workDir, 'duckdb-spill') }
       : {}),
+    ...(o.duckdb?.returnFreedMemory ? { allocator_bulk_deallocation_flush_threshold: '0MB' } : {}),
   });
   duck.warm();
   const ctx: StageContext = {

@@ -2,6 +2,7 @@ import { createError, defined } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { convert, EPOCH_1900, EPOCH_1904, type CellPlace, type CellValue, type Converted } from './cells.js';
 import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } from './sheet.js';
+import { SharedStrings } from './shared-strings.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
 import { cpuMs, mark, timed } from '../profile.js';
 import { parsePart, type XmlBounds } from './xml.js';
@@ -127,7 +128,7 @@ async function openSheet(path: string, file: string, expected: string, limits: R
     const info = await timed(`read ${file}: workbook and relationships`, () => readWorkbookInfo(zip, bounds));
     const { ref, fallback } = pickSheet(info, expected, file);
     const ctx: CellContext = {
-      shared: [],
+      shared: new SharedStrings(),
       dateStyles: [],
       epoch: info.date1904 ? EPOCH_1904 : EPOCH_1900,
       file,

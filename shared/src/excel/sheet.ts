@@ -1,5 +1,6 @@
 import { createError } from '../errors/index.js';
 import { excelDate, type CellValue } from './cells.js';
+import type { SharedStrings } from './shared-strings.js';
 import { decodeExcelEscapes } from './workbook.js';
 import { isMain, type Attributes, type XmlHandler } from './xml.js';
 
@@ -70,7 +71,7 @@ export function columnName(n: number): string {
 
 /** What the sheet's cells need to become values: the shared strings, which styles are dates, the date system. */
 export interface CellContext {
-  shared: readonly string[];
+  shared: SharedStrings;
   dateStyles: readonly boolean[];
   /** EPOCH_1900 or EPOCH_1904. */
   epoch: number;
@@ -128,7 +129,7 @@ export class RowCells {
         return ctx.dateStyles[this.style[col]!] ? excelDate(n, ctx.epoch) : n;
       }
       case T_SHARED: {
-        const s = ctx.shared[Number(raw)];
+        const s = ctx.shared.get(Number(raw));
         if (s === undefined) {
           throw createError(
             'BN_ERR_INPUT_CORRUPT',

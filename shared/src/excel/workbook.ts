@@ -1,4 +1,5 @@
 import { createError } from '../errors/index.js';
+import { SharedStrings } from './shared-strings.js';
 import { isMain, NS, parsePart, type Attributes, type NamespaceScope, type XmlBounds, type XmlHandler } from './xml.js';
 import type { XlsxZip, ZipEntry } from './zip.js';
 
@@ -271,7 +272,8 @@ const SS_RPH = 3;
 
 /**
  * Reads sharedStrings.xml: each `<si>`'s text, its `<t>` or the `<t>` of its rich-text runs
- * (`<r>`) joined, phonetic runs (`<rPh>`) left out, whitespace kept exactly, `_xHHHH_` decoded.
+ * (`<r>`) joined, phonetic runs (`<rPh>`) left out, whitespace kept exactly, `_xHHHH_` decoded,
+ * kept as UTF-8 in a SharedStrings store (decoded when a cell refers to one).
  * `until` stops after that many strings (a header check needs only the first few).
  */
 export async function readSharedStrings(
@@ -279,10 +281,10 @@ export async function readSharedStrings(
   part: string | null,
   bounds: XmlBounds,
   until = Infinity,
-): Promise<string[]> {
+): Promise<SharedStrings> {
+  const out = new SharedStrings();
   const entry = part ? zip.entry(part) : undefined;
-  if (!entry) return [];
-  const out: string[] = [];
+  if (!entry) return out;
   let buf = '';
   let inSi = false;
   let inT = false;
@@ -305,7 +307,8 @@ export async function readSharedStrings(
       else if (kind === SS_RPH) phonetic--;
       else if (kind === SS_SI) {
         inSi = false;
-        out.push(decodeExcelEscapes(buf));
+        out.add(decodeExcelEscapes(buf));
+        buf = '';
         if (out.length >= until) this.done = true;
       }
     },
@@ -315,5 +318,5 @@ export async function readSharedStrings(
     row: () => 0,
   };
   await parsePart(zip, entry, h, bounds);
-  return out;
+  return out.finish();
 }
