@@ -13,6 +13,7 @@ import {
   type Expectations,
   type PipelineEvent,
 } from '@bottleneck/shared';
+import type { Prefetch } from '@bottleneck/shared/stage/prefetch';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
 import type { CheckSettings } from '@bottleneck/shared/assets/settings';
@@ -49,6 +50,8 @@ export interface EmbeddedRunOptions {
    * machine's cores.
    */
   duckdbMemoryLimit?: string;
+  /** The input's workbooks being read on a worker since the process started (`startPrefetch`): ingest takes their rows. */
+  prefetch?: Prefetch;
 }
 
 export interface RunSummary {
@@ -104,6 +107,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,
+    ...(workers === 0 && opts.prefetch ? { prefetch: opts.prefetch } : {}),
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
     ...(opts.settings ? { settings: opts.settings } : {}),

@@ -18,6 +18,7 @@ import { silentLogger } from './stage/context.js';
 import type { CheckSettings } from './assets/settings.js';
 import { StoreIO } from './stage/io.js';
 import { ReadOnce } from './stage/read-once.js';
+import type { Prefetch } from './stage/prefetch.js';
 import { bindStage } from './stage/runner.js';
 import { s3ClientSettingsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
@@ -228,6 +229,8 @@ export interface ContextOptions {
   settings?: CheckSettings;
   /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
   readOnce?: boolean;
+  /** With readOnce: the workbooks being read on a worker since the process started (stage/prefetch.ts). */
+  prefetch?: Prefetch;
 }
 
 export interface Wired {
@@ -261,7 +264,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
-    ...(o.readOnce ? { readOnce: new ReadOnce(duck) } : {}),
+    ...(o.readOnce ? { readOnce: new ReadOnce(duck, o.prefetch) } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
