@@ -118,6 +118,8 @@ async function runCommand(argv: string[]): Promise<number> {
   if (typeof v.out !== 'string') usage('run needs --out DIR (where extracts/, dead-letter/ and outbox/ go)');
   // The workbooks are read on a worker from now on, while this thread imports the graph and starts DuckDB.
   const prefetch = await startPrefetch(resolve(v.input));
+  // And DuckDB's instance starts (on its own threads) while this thread imports the graph.
+  await startDuckdb();
   try {
     const { currentPartition } = await import('./embedded.js');
     const partition = partitionOf(v.partition, currentPartition);
@@ -155,6 +157,22 @@ async function startPrefetch(input: string) {
     );
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Starts DuckDB's instance with the in-process run's settings (`startDuckdbEarly`): the run's
+ * context takes it. Only a speed-up: when it fails, the run starts DuckDB itself.
+ */
+async function startDuckdb(): Promise<void> {
+  try {
+    const [{ startDuckdbEarly, duckdbOptions }, { embeddedDuckdb }] = await Promise.all([
+      import('@bottleneck/shared/duck/index'),
+      import('./duckdb.js'),
+    ]);
+    void startDuckdbEarly(duckdbOptions(embeddedDuckdb()));
+  } catch {
+    // The run's context creates its own instance.
   }
 }
 

@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   INPUT_NAMES,
@@ -21,6 +20,7 @@ import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import type { Logger, ProgressListener } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages } from '@bottleneck/shared/wiring';
 import { recordDeadLetters } from '@bottleneck/alerter/embedded';
+import { embeddedDuckdb } from './duckdb.js';
 
 export { STAGE_HANDLERS };
 
@@ -103,7 +103,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   const workers = opts.workers ?? 0;
   const { ctx, close } = await createContext(adapters, {
     workers,
-    duckdb: { threads: Math.max(1, availableParallelism()), memoryLimit: opts.duckdbMemoryLimit ?? '512MB' },
+    duckdb: embeddedDuckdb(opts.duckdbMemoryLimit),
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,

@@ -6,7 +6,7 @@ import { MemoryBus } from './adapters/memory-bus.js';
 import { BottleneckError } from './errors/index.js';
 import { eventKeysOf } from './events/sign.js';
 import { OutboxMailer } from './adapters/outbox-mailer.js';
-import { Duck } from './duck/index.js';
+import { Duck, duckdbOptions } from './duck/index.js';
 import { exportCsv } from './duck/export.js';
 import { DEFAULT_READ_LIMITS, type ReadLimits } from './excel/read.js';
 import type { Bus, Subscription } from './ports/bus.js';
@@ -247,12 +247,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
   const root = o.workRoot ?? tmpdir();
   await mkdir(root, { recursive: true });
   const workDir = await mkdtemp(join(root, 'bottleneck-'));
-  const duck = new Duck({
-    threads: String(o.duckdb?.threads ?? 2),
-    ...(o.duckdb?.memoryLimit
-      ? { memory_limit: o.duckdb.memoryLimit, temp_directory: join(workDir, 'duckdb-spill') }
-      : {}),
-  });
+  const duck = new Duck(duckdbOptions(o.duckdb ?? {}, join(workDir, 'duckdb-spill')));
   duck.warm();
   const ctx: StageContext = {
     store: a.store,
