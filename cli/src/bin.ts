@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@bottleneck/shared/errors/index';
-import { mark } from '@bottleneck/shared/profile';
+import { mark, timed } from '@bottleneck/shared/profile';
 
 // Node's own start and this module's static imports, until here.
 mark("node start and the CLI's static imports", 0);
@@ -121,7 +121,10 @@ async function runCommand(argv: string[]): Promise<number> {
   // And DuckDB's instance starts (on its own threads) while this thread imports the graph.
   await startDuckdb();
   try {
-    const { currentPartition } = await import('./embedded.js');
+    const { currentPartition } = await timed(
+      'cli: import the asset graph (embedded.js)',
+      () => import('./embedded.js'),
+    );
     const partition = partitionOf(v.partition, currentPartition);
     const expectations = typeof v.expect === 'string' ? await readExpectations(v.expect) : undefined;
     await checkInputAndOut(v.input, v.out);
