@@ -222,9 +222,11 @@ describe('the command line', () => {
     async () => {
       const out = await tmp();
       const list = join(out, 'modules.json');
+      const esm = join(out, 'esm.txt');
       const r = await cli(['run', '--input', REFERENCE!, '--out', out, '--partition', '2026-11', '--json'], {
-        NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')}`,
+        NODE_OPTIONS: `--require ${join(FIXTURES, 'loaded-modules.cjs')} --import ${join(FIXTURES, 'loaded-esm.mjs')}`,
         BOTTLENECK_TEST_LOADED_MODULES: list,
+        BOTTLENECK_TEST_LOADED_ESM: esm,
       });
       expect(r.code, r.stderr).toBe(0);
       const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
@@ -237,6 +239,12 @@ describe('the command line', () => {
           pkg,
         ).toEqual([]);
       }
+      // Start-up (issue 18): zod as the build's one bundled module, not its ESM build's ~95, and
+      // none of the console's catalog (the runner imports it for a backfill's trigger only).
+      const modules = (await readFile(esm, 'utf8')).split('\n');
+      expect(modules.some((m) => m.endsWith('/shared/dist/events/zod.js'))).toBe(true);
+      expect(modules.filter((m) => m.includes('/node_modules/zod/'))).toEqual([]);
+      expect(modules.filter((m) => m.includes('/shared/dist/catalog/'))).toEqual([]);
     },
   );
 

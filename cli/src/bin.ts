@@ -3,7 +3,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@bottleneck/shared/errors/index';
-import { mark } from '@bottleneck/shared/profile';
+import { mark, timed } from '@bottleneck/shared/profile';
 
 // Node's own start and this module's static imports, until here.
 mark("node start and the CLI's static imports", 0);
@@ -116,15 +116,69 @@ async function runCommand(argv: string[]): Promise<number> {
   if (v.help) return (process.stdout.write(HELP), EXIT.OK);
   if (typeof v.input !== 'string') usage('run needs --input DIR (the folder with erp.xlsx, web.xlsx, liaison.xlsx)');
   if (typeof v.out !== 'string') usage('run needs --out DIR (where extracts/, dead-letter/ and outbox/ go)');
-  const { currentPartition } = await import('./embedded.js');
-  const partition = partitionOf(v.partition, currentPartition);
-  const expectations = typeof v.expect === 'string' ? await readExpectations(v.expect) : undefined;
-  await checkInputAndOut(v.input, v.out);
-  return execute(
-    { input: resolve(v.input), out: resolve(v.out), partition, ...(expectations ? { expectations } : {}) },
-    Boolean(v.json),
-    Boolean(v.verbose),
-  );
+  // The workbooks are read on a worker from now on, while this thread imports the graph and starts DuckDB.
+  const prefetch = await startPrefetch(resolve(v.input));
+  // And DuckDB's instance starts (on its own threads) while this thread imports the graph.
+  await startDuckdb(resolve(v.input));
+  try {
+    const { currentPartition } = await timed(
+      'cli: import the asset graph (embedded.js)',
+      () => import('./embedded.js'),
+    );
+    const partition = partitionOf(v.partition, currentPartition);
+    const expectations = typeof v.expect === 'string' ? await readExpectations(v.expect) : undefined;
+    await checkInputAndOut(v.input, v.out);
+    return await execute(
+      { input: resolve(v.input), out: resolve(v.out), partition, ...(expectations ? { expectations } : {}) },
+      Boolean(v.json),
+      Boolean(v.verbose),
+      prefetch,
+    );
+  } finally {
+    await prefetch?.close();
+  }
+}
+
+/**
+ * Starts reading the input's workbooks on a worker thread (stage/prefetch.ts); undefined when it
+ * cannot start. Only a speed-up: ingest uses its rows only if they are of the very bytes it checked
+ * (not at all with BN_EXCEL_WORKERS, whose workers parse in clean).
+ */
+async function startPrefetch(input: string) {
+  try {
+    const [{ Prefetch }, { SOURCES }] = await Promise.all([
+      import('@bottleneck/shared/stage/prefetch'),
+      import('@bottleneck/shared/sources'),
+    ]);
+    // The small workbooks first: their rows are ready while the large one is still being read.
+    return await Prefetch.start(
+      (['liaison', 'erp', 'web'] as const).map((n) => ({
+        name: n,
+        file: SOURCES[n].file,
+        path: join(input, SOURCES[n].file),
+      })),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts DuckDB's instance with the in-process run's settings (`startDuckdbEarly`): the run's
+ * context takes it. Only a speed-up: when it fails, the run starts DuckDB itself.
+ */
+async function startDuckdb(input: string): Promise<void> {
+  try {
+    const [{ startDuckdbEarly, duckdbOptions }, { embeddedDuckdb, inputBytes }, { SOURCES }] = await Promise.all([
+      import('@bottleneck/shared/duck/index'),
+      import('./duckdb.js'),
+      import('@bottleneck/shared/sources'),
+    ]);
+    const files = (['liaison', 'erp', 'web'] as const).map((n) => SOURCES[n].file);
+    void startDuckdbEarly(duckdbOptions(embeddedDuckdb({ inputBytes: inputBytes(input, files) })));
+  } catch {
+    // The run's context creates its own instance.
+  }
 }
 
 /** The real path of `p`, or of its nearest existing ancestor joined with the rest (OUT may not exist yet). */
@@ -183,6 +237,7 @@ async function execute(
   o: { input: string; out: string; partition: string; expectations?: import('@bottleneck/shared').Expectations },
   json: boolean,
   verbose: boolean,
+  prefetch?: import('@bottleneck/shared/stage/prefetch').Prefetch,
 ): Promise<number> {
   const [{ runEmbedded }, out, { stderrLogger }, { limitsOf }] = await Promise.all([
     import('./embedded.js'),
@@ -201,6 +256,7 @@ async function execute(
     limits,
     workers,
     ...(consoleUrl ? { consoleUrl } : {}),
+    ...(prefetch ? { prefetch } : {}),
     settings: (await import('@bottleneck/shared/assets/settings')).checkSettingsOf(config),
     // The summary shows a failure to a person; the JSON log lines are for --verbose and machines.
     log: stderrLogger(verbose ? 'info' : json ? 'error' : 'silent'),

@@ -1,5 +1,4 @@
 import { stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import {
   INPUT_NAMES,
@@ -13,6 +12,7 @@ import {
   type Expectations,
   type PipelineEvent,
 } from '@bottleneck/shared';
+import type { Prefetch } from '@bottleneck/shared/stage/prefetch';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
 import type { CheckSettings } from '@bottleneck/shared/assets/settings';
@@ -20,6 +20,7 @@ import { STAGE_HANDLERS } from '@bottleneck/shared/assets/graph';
 import type { Logger, ProgressListener } from '@bottleneck/shared/stage/context';
 import { createContext, embeddedAdapters, subscribeStages } from '@bottleneck/shared/wiring';
 import { recordDeadLetters } from '@bottleneck/alerter/embedded';
+import { embeddedDuckdb, inputBytes } from './duckdb.js';
 
 export { STAGE_HANDLERS };
 
@@ -49,16 +50,11 @@ export interface EmbeddedRunOptions {
    * machine's cores.
    */
   duckdbMemoryLimit?: string;
-  /**
-   * Workbooks larger than this in all (bytes, default 2 MiB: between five and six times the reference
-   * month) make DuckDB hand freed memory back to the system at once: about 45 MiB less peak RSS at
-   * 20 times the reference size, for about 15% more CPU time, which the small months are spared.
-   */
+  /** Workbooks larger than this in all (bytes) make DuckDB hand freed memory back at once (`RETURN_FREED_MEMORY_ABOVE`). */
   returnFreedMemoryAbove?: number;
+  /** The input's workbooks being read on a worker since the process started (`startPrefetch`): ingest takes their rows. */
+  prefetch?: Prefetch;
 }
-
-/** See EmbeddedRunOptions.returnFreedMemoryAbove. */
-const RETURN_FREED_MEMORY_ABOVE = 2 * 1024 * 1024;
 
 export interface RunSummary {
   status: 'succeeded' | 'failed';
@@ -107,26 +103,20 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
   // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
-  const inputBytes = (
-    await Promise.all(
-      INPUT_NAMES.map((name) =>
-        stat(join(opts.input, SOURCES[name].file)).then(
-          (s) => (s.isFile() ? s.size : 0),
-          () => 0,
-        ),
-      ),
-    )
-  ).reduce((a, b) => a + b, 0);
   const { ctx, close } = await createContext(adapters, {
     workers,
-    duckdb: {
-      threads: Math.max(1, availableParallelism()),
-      memoryLimit: opts.duckdbMemoryLimit ?? '512MB',
-      returnFreedMemory: inputBytes > (opts.returnFreedMemoryAbove ?? RETURN_FREED_MEMORY_ABOVE),
-    },
+    duckdb: embeddedDuckdb({
+      ...(opts.duckdbMemoryLimit ? { memoryLimit: opts.duckdbMemoryLimit } : {}),
+      inputBytes: inputBytes(
+        opts.input,
+        INPUT_NAMES.map((name) => SOURCES[name].file),
+      ),
+      ...(opts.returnFreedMemoryAbove !== undefined ? { returnFreedMemoryAbove: opts.returnFreedMemoryAbove } : {}),
+    }),
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,
+    ...(workers === 0 && opts.prefetch ? { prefetch: opts.prefetch } : {}),
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
     ...(opts.settings ? { settings: opts.settings } : {}),

@@ -6,7 +6,7 @@ import { MemoryBus } from './adapters/memory-bus.js';
 import { createError } from './errors/index.js';
 import { eventKeysOf } from './events/sign.js';
 import { OutboxMailer } from './adapters/outbox-mailer.js';
-import { Duck } from './duck/index.js';
+import { Duck, duckdbOptions } from './duck/index.js';
 import { exportCsv } from './duck/export.js';
 import { DEFAULT_READ_LIMITS, type ReadLimits } from './excel/read.js';
 import type { Bus, Subscription } from './ports/bus.js';
@@ -18,6 +18,7 @@ import { silentLogger } from './stage/context.js';
 import type { CheckSettings } from './assets/settings.js';
 import { StoreIO } from './stage/io.js';
 import { ReadOnce } from './stage/read-once.js';
+import type { Prefetch } from './stage/prefetch.js';
 import { bindStage } from './stage/runner.js';
 import { s3ClientSettingsFor } from './adapters/s3-errors.js';
 import { InlineRunner, WorkerPool, type TaskRunner } from './workers/pool.js';
@@ -233,6 +234,8 @@ export interface ContextOptions {
   settings?: CheckSettings;
   /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
   readOnce?: boolean;
+  /** With readOnce: the workbooks being read on a worker since the process started (stage/prefetch.ts). */
+  prefetch?: Prefetch;
 }
 
 export interface Wired {
@@ -249,13 +252,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
   const root = o.workRoot ?? tmpdir();
   await mkdir(root, { recursive: true });
   const workDir = await mkdtemp(join(root, 'bottleneck-'));
-  const duck = new Duck({
-    threads: String(o.duckdb?.threads ?? 2),
-    ...(o.duckdb?.memoryLimit
-      ? { memory_limit: o.duckdb.memoryLimit, temp_directory: join(workDir, 'duckdb-spill') }
-      : {}),
-    ...(o.duckdb?.returnFreedMemory ? { allocator_bulk_deallocation_flush_threshold: '0MB' } : {}),
-  });
+  const duck = new Duck(duckdbOptions(o.duckdb ?? {}, join(workDir, 'duckdb-spill')));
   duck.warm();
   const ctx: StageContext = {
     store: a.store,
@@ -267,7 +264,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     limits: { ...DEFAULT_READ_LIMITS, ...o.limits },
     now: o.now ?? (() => new Date()),
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
-    ...(o.readOnce ? { readOnce: new ReadOnce(duck) } : {}),
+    ...(o.readOnce ? { readOnce: new ReadOnce(duck, o.prefetch) } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from './zod.js';
 
 /** `YYYY-MM`, the month a run is about. */
 export const PartitionSchema = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'partition must be YYYY-MM');

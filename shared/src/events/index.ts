@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import { z } from './zod.js';
 import { createError, errorMessage } from '../errors/index.js';
 import { TriggerEvent } from './types/trigger.js';
 import { FileArrivedEvent } from './types/file-arrived.js';

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import type { AssetDefinition, AssetMetadata, LoadedInput, RunInfo } from '../assets/define.js';
 import type { Db, Duck } from '../duck/index.js';
-import { loadSql, quoteIdent } from '../duck/sql.js';
+import { loadSql, quoteIdent, quoteLiteral } from '../duck/sql.js';
 import { createError } from '../errors/index.js';
 import type { Materialization } from '../events/index.js';
 import { layout } from '../keys.js';
@@ -134,6 +134,26 @@ export class StoreIO implements AssetIO {
     return { materialization: m, path: local.path };
   }
 
+  /**
+   * Another connection on `db`'s default schema, if `table` is a table there (not a temp one, which
+   * only `db` sees); null otherwise.
+   */
+  private async secondConnection(db: Db, table: string): Promise<Db | null> {
+    const r = await db.one(
+      `SELECT current_schema() AS s, (SELECT count(*)::INTEGER FROM duckdb_tables() WHERE schema_name = current_schema() AND table_name = $t AND NOT temporary) AS n`,
+      { t: table },
+    );
+    if (Number(r.n) !== 1 || typeof r.s !== 'string') return null;
+    const second = await this.duck.connect();
+    try {
+      await second.run(`SET schema = ${quoteLiteral(r.s)}`);
+    } catch (e) {
+      second.close();
+      throw e;
+    }
+    return second;
+  }
+
   observed(location: string, dataVersion: string, etag: string): void {
     this.written.set(location, { sha256: dataVersion, etag });
   }
@@ -147,15 +167,27 @@ export class StoreIO implements AssetIO {
       path = join(r.workDir, asset.file);
       const db = r.db;
       const parquet = path;
-      await timed(`io: ${asset.key} to Parquet`, () => db.toParquet(asset.key, parquet));
+      const toParquet = (on: Db) => timed(`io: ${asset.key} to Parquet`, () => on.toParquet(asset.key, parquet));
       if (asset.publishAs && asset.publishSql) {
         const csv = join(r.workDir, asset.publishAs);
+        const key = layout.staging(run.partition, run.runId, asset.publishAs);
         const sql = loadSqlOf(asset, asset.publishSql);
-        await timed(`io: ${asset.key} to CSV`, () => this.exportCsv(db, sql, csv));
-        published = (
-          await this.store.putFile(layout.staging(run.partition, run.runId, asset.publishAs), csv, { consume: true })
-        ).key;
-      }
+        const toCsv = async () => {
+          await timed(`io: ${asset.key} to CSV`, () => this.exportCsv(db, sql, csv));
+          return (await this.store.putFile(key, csv, { consume: true })).key;
+        };
+        // The Parquet on a second connection while the CSV is written and stored: two files of the
+        // same table at once (both cores), each the same bytes as one after the other.
+        const second = await this.secondConnection(db, asset.key);
+        try {
+          const [p, c] = await Promise.allSettled([toParquet(second ?? db), second ? toCsv() : Promise.resolve('')]);
+          if (p.status === 'rejected') throw p.reason;
+          if (c.status === 'rejected') throw c.reason;
+          published = second ? c.value : await toCsv();
+        } finally {
+          second?.close();
+        }
+      } else await toParquet(db);
     }
     if (!path) throw new TypeError(`persist ${asset.key}: nothing to store`);
     // A table's Parquet is ours to give away; a file asset's file may still be read by the stage's checks.

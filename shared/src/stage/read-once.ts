@@ -1,8 +1,9 @@
 import type { Db, Duck } from '../duck/index.js';
 import { quoteIdent } from '../duck/sql.js';
-import { readSheetChecked, type ReadLimits, type SheetSummary, type ZipSummary } from '../excel/read.js';
+import { readSheetChecked, replayBatch, type ReadLimits, type SheetSummary, type ZipSummary } from '../excel/read.js';
 import { timed } from '../profile.js';
 import type { SourceSpec } from '../sources.js';
+import type { Prefetch } from './prefetch.js';
 
 /** The schema of the kept tables: not a stage run's, so they outlive ingest's scope. */
 const SCHEMA = 'read_once';
@@ -33,7 +34,11 @@ export class ReadOnce {
   private schema?: Promise<void>;
   private seq = 0;
 
-  constructor(private readonly duck: Duck) {}
+  /** `prefetch`: the workbooks read on a worker from the process's start; a read it did of the same bytes with the same limits is taken instead of reading again. */
+  constructor(
+    private readonly duck: Duck,
+    private readonly prefetch?: Prefetch,
+  ) {}
 
   /** Reads the whole sheet into a kept table; what the vital check needs, or null (nothing kept) when the read failed. */
   async keep(
@@ -51,7 +56,15 @@ export class ReadOnce {
       const sink = await db.appendTo(table, spec.columns, SCHEMA);
       let read: Awaited<ReturnType<typeof readSheetChecked>>;
       try {
-        read = await timed(`read once: ${spec.file} whole`, () => readSheetChecked(path, spec, limits, sink));
+        const pre = await this.prefetch?.claim(spec.file, dataVersion, JSON.stringify(limits));
+        read = pre
+          ? await timed(`read once: ${spec.file} whole, from the prefetch`, async () => {
+              for await (const batch of pre.batches) replayBatch(batch, sink);
+              const r = await pre.result();
+              if (!r) throw new Error(`the prefetch of ${spec.file} failed`);
+              return r;
+            })
+          : await timed(`read once: ${spec.file} whole`, () => readSheetChecked(path, spec, limits, sink));
       } finally {
         sink.close();
       }

@@ -13,9 +13,18 @@ import { requestTimeoutFor, withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import { RunLogBuffer, writeStageLog } from '../runs/logs.js';
 import { admitEvent } from './provenance.js';
-import { backfillCancelled } from '../catalog/backfills.js';
 import { timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
+
+/**
+ * catalog/backfills.ts's `backfillCancelled`, its module (and the catalog's dozen it imports)
+ * loaded only for a backfill's trigger: a run that is not part of a backfill does not pay for it
+ * at start.
+ */
+async function backfillCancelled(store: StageContext['store'], backfillId: string | undefined): Promise<boolean> {
+  if (backfillId === undefined) return false;
+  return (await import('../catalog/backfills.js')).backfillCancelled(store, backfillId);
+}
 
 function mergeChecks(a: readonly CheckResult[], b: readonly CheckResult[]): CheckResult[] {
   const seen = new Set(a.map((c) => `${c.asset}.${c.check}`));

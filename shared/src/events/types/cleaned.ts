@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 /** clean: the three cleaned assets are materialized (their checks run in the validation gate). v1. */

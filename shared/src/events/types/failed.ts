@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 /** Any stage: the run failed. The alerter writes the dead-letter record and sends the alert. v1. */

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 export const ArrivedFile = z.object({ key: z.string(), sha256: z.string(), bytes: z.number().int().nonnegative() });

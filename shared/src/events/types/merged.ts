@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 /** merge: merged_with_revenue is materialized and its checks passed. v1. */

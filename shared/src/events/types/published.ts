@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 /** publisher: the run's outputs are under extracts/<partition>/<run-id>/, manifest after them, and the month's pointer switched last. v1. */

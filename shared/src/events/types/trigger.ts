@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 export const PinnedFile = z.object({ key: z.string(), etag: z.string() });

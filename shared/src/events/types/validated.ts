@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../zod.js';
 import { EnvelopeBase } from '../envelope.js';
 
 /** clean: the quality gate passed: the checks of the cleaned assets and the cross-asset checks. v1. */

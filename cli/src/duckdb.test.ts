@@ -1,0 +1,32 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { embeddedDuckdb, inputBytes, RETURN_FREED_MEMORY_ABOVE } from './duckdb.js';
+
+const dirs: string[] = [];
+afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
+
+describe("the in-process run's DuckDB settings", () => {
+  it('hands freed memory back only above the threshold (the small months keep the faster allocator)', () => {
+    expect(embeddedDuckdb({ inputBytes: RETURN_FREED_MEMORY_ABOVE }).returnFreedMemory).toBe(false);
+    expect(embeddedDuckdb({ inputBytes: RETURN_FREED_MEMORY_ABOVE + 1 }).returnFreedMemory).toBe(true);
+    expect(embeddedDuckdb().returnFreedMemory).toBe(false);
+    expect(embeddedDuckdb({ inputBytes: 10, returnFreedMemoryAbove: 9 }).returnFreedMemory).toBe(true);
+  });
+
+  it('keeps a memory limit (512MB unless given) and at least one thread', () => {
+    expect(embeddedDuckdb().memoryLimit).toBe('512MB');
+    expect(embeddedDuckdb({ memoryLimit: '1GB' }).memoryLimit).toBe('1GB');
+    expect(embeddedDuckdb().threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it("sums the workbooks' sizes; a missing file or a folder counts nothing", async () => {
+    const d = await mkdtemp(join(tmpdir(), 'bn-duckdb-'));
+    dirs.push(d);
+    await writeFile(join(d, 'a.xlsx'), Buffer.alloc(3));
+    await writeFile(join(d, 'b.xlsx'), Buffer.alloc(4));
+    expect(inputBytes(d, ['a.xlsx', 'b.xlsx', 'missing.xlsx'])).toBe(7);
+    expect(inputBytes(d, ['.'])).toBe(0);
+  });
+});
