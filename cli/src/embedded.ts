@@ -44,16 +44,11 @@ export interface EmbeddedRunOptions {
   /** Thresholds of the month-over-month checks (BN_MOM_*); the defaults when unset. */
   settings?: CheckSettings;
   /**
-   * DuckDB's memory limit for the run, spilling to the scratch folder beyond it rather than growing
-   * the process (default: `duckdbSettingsFor`, 512MB, 384MB for a month whose workbooks weigh more
-   * than `lowerMemoryLimitAbove`). Threads: the machine's cores.
+   * DuckDB's memory limit for the run (default 512MB: the tables of a month of a million web rows fit;
+   * beyond, DuckDB spills to the scratch folder rather than growing the process). Threads: the
+   * machine's cores.
    */
   duckdbMemoryLimit?: string;
-  /**
-   * Workbooks larger than this in all (bytes, default 64 MiB: about 200 times the reference month)
-   * give DuckDB a 384MB memory limit instead of 512MB (see `duckdbSettingsFor`).
-   */
-  lowerMemoryLimitAbove?: number;
   /**
    * Workbooks larger than this in all (bytes, default 2 MiB: between five and six times the reference
    * month) make DuckDB hand freed memory back to the system at once: about 45 MiB less peak RSS at
@@ -64,28 +59,6 @@ export interface EmbeddedRunOptions {
 
 /** See EmbeddedRunOptions.returnFreedMemoryAbove. */
 const RETURN_FREED_MEMORY_ABOVE = 2 * 1024 * 1024;
-/** See EmbeddedRunOptions.lowerMemoryLimitAbove. */
-const LOWER_MEMORY_LIMIT_ABOVE = 64 * 1024 * 1024;
-
-/**
- * DuckDB's memory settings for an in-process run, by the workbooks' size in bytes (issue 18).
- * Small months keep 512MB and DuckDB's allocator cache (the fastest). Above 2 MiB freed memory goes
- * back to the system at once, so DuckDB's limit bounds what it holds. Above 64 MiB the limit is
- * 384MB: on the million-row month (204 MB) the web sheet's raw table then spills to the run's scratch
- * folder sooner, and the peak RSS, while those rows go in beside node, DuckDB's library, the reader's
- * shared strings and Node's heap, is 968 MiB instead of 1,099 (under 1 GiB). 256MB is too little:
- * merge's join then fails with DuckDB's Out of Memory error on that month.
- */
-export function duckdbSettingsFor(
-  inputBytes: number,
-  opts: Pick<EmbeddedRunOptions, 'duckdbMemoryLimit' | 'returnFreedMemoryAbove' | 'lowerMemoryLimitAbove'> = {},
-): { memoryLimit: string; returnFreedMemory: boolean } {
-  const large = inputBytes > (opts.lowerMemoryLimitAbove ?? LOWER_MEMORY_LIMIT_ABOVE);
-  return {
-    memoryLimit: opts.duckdbMemoryLimit ?? (large ? '384MB' : '512MB'),
-    returnFreedMemory: inputBytes > (opts.returnFreedMemoryAbove ?? RETURN_FREED_MEMORY_ABOVE),
-  };
-}
 
 export interface RunSummary {
   status: 'succeeded' | 'failed';
@@ -148,7 +121,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     workers,
     duckdb: {
       threads: Math.max(1, availableParallelism()),
-      ...duckdbSettingsFor(inputBytes, opts),
+      memoryLimit: opts.duckdbMemoryLimit ?? '512MB',
+      returnFreedMemory: inputBytes > (opts.returnFreedMemoryAbove ?? RETURN_FREED_MEMORY_ABOVE),
     },
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
