@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -76,6 +76,7 @@ export class FolderStore implements ObjectStore {
     const tmp = join(dirname(target), `${TMP_MARK}${randomBytes(6).toString('hex')}`);
     const hash = createHash('sha256');
     let bytes = 0;
+    let out: WriteStream | undefined;
     try {
       await mkdir(dirname(target), { recursive: true });
       const counter = new Transform({
@@ -85,7 +86,8 @@ export class FolderStore implements ObjectStore {
           cb(null, chunk);
         },
       });
-      await pipeline(body, counter, createWriteStream(tmp));
+      out = createWriteStream(tmp);
+      await pipeline(body, counter, out);
       if (opts?.ifNoneMatch) {
         try {
           await link(tmp, target);
@@ -104,6 +106,10 @@ export class FolderStore implements ObjectStore {
         await rename(tmp, target);
       }
     } catch (e) {
+      // A body that fails at once can reject the pipeline before the file stream has even opened
+      // its file: the stream then creates it and closes it afterwards. Wait for that close, or
+      // the unlink runs first and the temporary file stays behind.
+      if (out) await closed(out);
       await unlink(tmp).catch(() => undefined);
       if (e instanceof BottleneckError) throw e;
       throw ioError('writing', key, e);
@@ -187,4 +193,12 @@ export class FolderStore implements ObjectStore {
       throw ioError('deleting', key, e);
     }
   }
+}
+
+/** Resolves once `out` has closed its file (destroying it first if it is still open). */
+async function closed(out: WriteStream): Promise<void> {
+  if (out.closed) return;
+  const done = new Promise<void>((resolve) => out.once('close', () => resolve()));
+  if (!out.destroyed) out.destroy();
+  await done;
 }
