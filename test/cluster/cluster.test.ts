@@ -68,6 +68,11 @@ async function cleanWorkers(): Promise<{ size: number; busy: Record<string, numb
 
 let w: World;
 let c: Cluster;
+
+/** Times a service's consumer rejoined its group because its commits went to a coordinator that had moved. */
+const rejoinsSoFar = () =>
+  w.stack.outputs.reduce((n, o) => n + o.chunks.join('').split('rejoining the group to find it').length - 1, 0);
+let rejoinsBefore = 0;
 const rows: ClusterRow[] = [];
 const t0 = Date.now();
 
@@ -117,7 +122,12 @@ async function row(
 ): Promise<ClusterRow> {
   const totalMs = Date.now() - startedAt;
   for (const m of months) await assertWhole(w, m);
-  const r = await tally(w, scenario, months, { expectPublished: months, recoverMs, note: `${note}; load ${load()}` });
+  const rejoins = rejoinsSoFar() - rejoinsBefore;
+  const r = await tally(w, scenario, months, {
+    expectPublished: months,
+    recoverMs,
+    note: `${note}${rejoins ? `; ${rejoins} group rejoin(s) after commits refused by a moved coordinator` : ''}; load ${load()}`,
+  });
   const { copies, dupIds } = duplicates(months);
   const out: ClusterRow = { ...r, months: months.length, totalMs, copies };
   rows.push(out);
@@ -168,6 +178,7 @@ beforeEach(async () => {
   for (const n of [1, 2, 3]) if (!(await c.up()).includes(n)) await c.restart(n);
   await inSync();
   await w.stack.waitReady(PATIENCE);
+  rejoinsBefore = rejoinsSoFar();
 });
 
 afterEach(async (ctx) => {
