@@ -26,7 +26,12 @@ function fakeKafka(o: { commitErrors?: string[] } = {}) {
     commitOffsets: async (o: { partition: number; offset: string }[]) => {
       const failing = commitErrors.shift();
       calls.push(`${failing ? 'failed ' : ''}commit ${o.map((x) => `${x.partition}@${x.offset}`).join(',')}`);
-      if (failing) throw Object.assign(new Error(failing), { type: failing });
+      // As kafkajs throws it once its own retries gave up: the broker's error as the cause.
+      if (failing)
+        throw Object.assign(new Error(failing), {
+          name: 'KafkaJSNumberOfRetriesExceeded',
+          cause: Object.assign(new Error(failing), { type: failing }),
+        });
     },
     pause: () => {},
     disconnect: async () => {},

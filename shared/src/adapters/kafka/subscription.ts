@@ -121,6 +121,19 @@ const COORDINATOR_ERRORS = new Set([
   'ILLEGAL_GENERATION',
   'UNKNOWN_MEMBER_ID',
 ]);
+/**
+ * The broker's error type (NOT_COORDINATOR_FOR_GROUP, ...) of a kafkajs error: on the error itself,
+ * or on its cause once kafkajs's retries gave up (KafkaJSNumberOfRetriesExceeded wraps it).
+ */
+export function protocolErrorType(e: unknown): string | undefined {
+  for (let x = e, depth = 0; x && typeof x === 'object' && depth < 5; depth++) {
+    const { type, cause } = x as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string') return type;
+    x = cause;
+  }
+  return undefined;
+}
+
 /** Failed commits in a row, with a coordinator error, after which the consumer rejoins its group (about 2 s). */
 const REJOIN_AFTER = 3;
 /** Failed commits after a rejoin before another (about a minute, at 5 s apart). */
@@ -365,7 +378,7 @@ export class KafkaSubscription implements Subscription {
             const k = `${o.topic}\u0000${o.partition}`;
             if (!this.toCommit.has(k)) this.toCommit.set(k, o);
           }
-          const coordinator = COORDINATOR_ERRORS.has((e as { type?: string }).type ?? '');
+          const coordinator = COORDINATOR_ERRORS.has(protocolErrorType(e) ?? '');
           const rejoin =
             coordinator &&
             failures >= REJOIN_AFTER &&
