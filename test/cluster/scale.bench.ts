@@ -65,6 +65,8 @@ async function backfill(replicas: number, first: string): Promise<Result> {
       pollIntervalMs: 1000,
       replicas: Object.fromEntries(SERVICES.map((s) => [s, replicas])),
       extraEnv: { KAFKA_TOPIC_PARTITIONS: '12' },
+      // Up to twelve Node processes starting together on a shared 2-core machine.
+      readyTimeoutMs: 900_000,
     });
   // A service that meets a cold broker (NOT_LEADER at start) waits for it (shared/src/service/start.ts).
   const stack = await start();

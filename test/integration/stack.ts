@@ -36,6 +36,11 @@ export interface StackOptions {
   replicas?: Partial<Record<ServiceName, number>>;
   /** The S3 endpoint the services use (e.g. a relay in front of the server); default S3_ENDPOINT. */
   s3Endpoint?: string;
+  /**
+   * Safety net on the wait for every service's /readyz at start (default PATIENCE_MS): the cluster
+   * suite and the scale bench start many processes beside three JVMs on a loaded machine.
+   */
+  readyTimeoutMs?: number;
 }
 
 /** One service process slot: `merge` is the first replica of merge, `merge#2` the second. */
@@ -280,18 +285,31 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       await stack.waitReady(PATIENCE_MS, [name]);
     },
     async waitReady(timeoutMs = PATIENCE_MS, only) {
-      const end = Date.now() + timeoutMs;
+      const t0 = Date.now();
       const which = only ?? instances.filter((i) => procs.has(i));
       for (;;) {
-        const states = await Promise.all(which.map(async (i) => (await get(i, '/readyz', 5_000)).status === 200));
-        if (states.every(Boolean)) return;
+        const answers = await Promise.all(which.map((i) => get(i, '/readyz', 5_000)));
+        if (answers.every((a) => a.status === 200)) return;
         const dead = which.filter((s) => !running(s));
         if (dead.length)
           throw new Error(
             `services exited: ${dead.map((s) => `${s} (${String(procs.get(s)?.exitCode)}): ${(logs.get(s) ?? []).join('').slice(-800)}`).join('; ')}`,
           );
-        if (Date.now() > end)
-          throw new Error(`not ready after ${timeoutMs} ms: ${which.filter((_, i) => !states[i]).join(', ')}`);
+        if (Date.now() - t0 > timeoutMs) {
+          // What each instance not ready answered (its reason), or that it did not answer yet (still
+          // starting: what it last said is in its output).
+          const why = which.flatMap((s, i) => {
+            const a = answers[i]!;
+            if (a.status === 200) return [];
+            const said = a.status
+              ? `/readyz ${a.status} ${a.body.slice(0, 300)}`
+              : `/readyz not answering yet; its output ends: ${(logs.get(s) ?? []).join('').slice(-400) || '(nothing)'}`;
+            return [`${s}: ${said}`];
+          });
+          throw new Error(
+            `waited ${Math.round((Date.now() - t0) / 1000)} s (net ${timeoutMs} ms) for /readyz 200 from ${which.length} service instance(s); not ready: ${why.join('; ')}`,
+          );
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
     },
@@ -318,7 +336,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
   });
   for (const s of instances) await startOne(s);
   try {
-    await stack.waitReady();
+    await stack.waitReady(o.readyTimeoutMs ?? PATIENCE_MS);
   } catch (e) {
     await stack.stop();
     throw e;

@@ -1,10 +1,11 @@
 import { mkdir, mkdtemp, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BottleneckError } from '../errors/index.js';
 import { SOURCES, type SourceSpec } from '../sources.js';
 import { buildZip, referenceDir, writeWorkbook, writeZip, type ZipEntrySpec } from '../testing/workbook.js';
+import { threadCpuMs } from '../workers/cpu-budget.js';
 import { checkHeader, DEFAULT_READ_LIMITS, readSheet, readSheetValues, type ReadLimits } from './read.js';
 
 const ERP = SOURCES.erp;
@@ -658,9 +659,28 @@ describe('checkHeader: the vital check, with the same parser', () => {
     );
     expect(e).toMatchObject({
       code: 'BN_ERR_INPUT_TOO_LARGE',
-      message: 'erp.xlsx: reading took more than 0 ms (BN_MAX_READ_MS); the workbook is too large or hostile',
+      message:
+        'erp.xlsx: reading took more than 0 ms of CPU time (BN_MAX_READ_MS); the workbook is too large or hostile',
     });
   });
+
+  it.runIf(threadCpuMs() !== null)(
+    'counts CPU time, not wall time: a process starved of CPU still reads a valid workbook',
+    async () => {
+      const p = await workbook([HEADER, [1, 1, 1, 1, 'a']]);
+      // Each look at the wall clock finds a minute gone (a process that gets almost no CPU): a limit
+      // in wall time called this file hostile after two looks.
+      let t = Date.now();
+      const starved = vi.spyOn(Date, 'now').mockImplementation(() => (t += 60_000));
+      try {
+        expect(await checkHeader(p, ERP, DEFAULT_READ_LIMITS)).toMatchObject({ headerRow: 1 });
+        expect((await readSheet(p, ERP, DEFAULT_READ_LIMITS)).rows).toHaveLength(1);
+        expect(starved).toHaveBeenCalled();
+      } finally {
+        starved.mockRestore();
+      }
+    },
+  );
 });
 
 describe('readSheetValues: a sheet as the workbook holds it', () => {

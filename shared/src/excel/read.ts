@@ -5,6 +5,7 @@ import { RowCells, SheetHandler, T_SHARED, type CellContext, type RowConsumer } 
 import { SharedStrings } from './shared-strings.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
 import { cpuMs, mark, timed } from '../profile.js';
+import { CpuBudget } from '../workers/cpu-budget.js';
 import { parsePart, type XmlBounds } from './xml.js';
 import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
@@ -19,7 +20,10 @@ export interface ReadLimits extends ZipLimits {
   maxColumns: number;
   /** Longest text of one cell, characters (Excel's own limit is 32,767). */
   maxCellChars: number;
-  /** Longest time one workbook's read may take, every pass together (BN_MAX_READ_MS). */
+  /**
+   * Most CPU time (ms) of the thread reading it that one workbook's read may take, every pass together
+   * (BN_MAX_READ_MS); wall time where the thread's CPU time cannot be read.
+   */
   maxMillis: number;
 }
 
@@ -121,10 +125,10 @@ interface Opened {
 }
 
 async function openSheet(path: string, file: string, expected: string, limits: ReadLimits): Promise<Opened> {
-  const deadline = Date.now() + limits.maxMillis;
+  const budget = new CpuBudget(limits.maxMillis);
   const zip = await timed(`read ${file}: zip directory`, () => XlsxZip.open(path, file, limits));
   try {
-    const bounds: XmlBounds = { deadline, maxCellChars: limits.maxCellChars, file, timeLimitMs: limits.maxMillis };
+    const bounds: XmlBounds = { budget, maxCellChars: limits.maxCellChars, file, timeLimitMs: limits.maxMillis };
     const info = await timed(`read ${file}: workbook and relationships`, () => readWorkbookInfo(zip, bounds));
     const { ref, fallback } = pickSheet(info, expected, file);
     const ctx: CellContext = {

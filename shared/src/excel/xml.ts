@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import type { SaxesTagPlain } from 'saxes';
 import { BottleneckError, type CellLocation, createError } from '../errors/index.js';
 import type { XlsxZip, ZipEntry } from './zip.js';
+import type { CpuBudget } from '../workers/cpu-budget.js';
 
 // saxes is CommonJS: required, not imported, so that Node's ESM loader does not start its CommonJS
 // export scanner for it (40 ms of CPU against 7 ms for saxes and yauzl together, measured alone).
@@ -42,8 +43,11 @@ export interface XmlHandler {
 
 /** The bounds of one part's parse. */
 export interface XmlBounds {
-  /** Date.now() after which the parse stops with BN_ERR_INPUT_TOO_LARGE. */
-  deadline: number;
+  /**
+   * The read's time limit (BN_MAX_READ_MS), in CPU time of the thread reading it (every pass of one
+   * workbook shares it): once spent, the parse stops with BN_ERR_INPUT_TOO_LARGE.
+   */
+  budget: CpuBudget;
   /** Longest text a cell may hold, characters: a text run with no markup much longer than this is refused. */
   maxCellChars: number;
   /** What the errors name: the file (erp.xlsx), and the sheet when a sheet is read. */
@@ -182,7 +186,7 @@ export async function parsePart(
   for await (const chunk of zip.chunks(entry)) {
     if (draining) continue;
     try {
-      if (Date.now() >= bounds.deadline) throw timeout(bounds, handler);
+      if (bounds.budget.spent()) throw timeout(bounds, handler);
       const text = decoder.decode(chunk);
       parser.write(text);
       if (events === seen) {
@@ -308,7 +312,7 @@ function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
   const at = place(b, h);
   return createError(
     'BN_ERR_INPUT_TOO_LARGE',
-    `${at.text}: reading took more than ${b.timeLimitMs} ms (BN_MAX_READ_MS); the workbook is too large or hostile`,
+    `${at.text}: reading took more than ${b.timeLimitMs} ms of CPU time (BN_MAX_READ_MS); the workbook is too large or hostile`,
     { location: at.location },
   );
 }

@@ -233,7 +233,8 @@ const TABLE = [
   },
   {
     name: 'BN_MAX_READ_MS',
-    meaning: 'longest time reading one workbook may take, ms',
+    meaning:
+      "most CPU time reading one workbook may take, ms: the reading thread's CPU time (Linux), so a process starved of CPU on a loaded machine does not fail a valid file; wall time where it cannot be read",
     default: '120000',
     services: ['ingest', 'clean', 'analytics'],
     cli: true,

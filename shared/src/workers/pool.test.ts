@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // (npm test builds first), and so does the error class they bring back.
 import { BottleneckError } from '../../dist/errors/index.js';
 import { callTask, InlineRunner, streamTask, taskFn, WorkerPool } from '../../dist/workers/pool.js';
+import { osThreadId } from '../../dist/workers/cpu-budget.js';
 
 const TASKS = new URL('../../dist/workers/testing/tasks.js', import.meta.url).href;
 
@@ -30,10 +31,27 @@ describe('WorkerPool', () => {
       .catch((x: unknown) => x);
     expect(e).toMatchObject({
       code: 'BN_ERR_INPUT_TOO_LARGE',
-      message: 'web.xlsx: reading it took more than 300 ms (BN_MAX_READ_MS); the file is too large or hostile',
+      message:
+        'web.xlsx: reading it took more than 300 ms of CPU time (BN_MAX_READ_MS); the file is too large or hostile',
     });
     expect(await pool.run<number>({ module: TASKS, fn: 'add', args: [1, 1] })).toBe(2);
   });
+
+  it.runIf(osThreadId() !== undefined)(
+    "counts the worker's CPU time, not wall time: a task that waits far past its budget is not stopped",
+    async () => {
+      // Also on a fresh worker (its thread id not known yet when the task starts).
+      const fresh = new WorkerPool({ size: 1, maxOldGenerationSizeMb: 64 });
+      try {
+        for (const p of [pool, fresh])
+          expect(
+            await p.run<string>({ module: TASKS, fn: 'nap', args: [1_000], timeoutMs: 200, label: 'web.xlsx' }),
+          ).toBe('rested');
+      } finally {
+        await fresh.close();
+      }
+    },
+  );
 
   it('hands what a task sends to onMessage, in order, before its result', async () => {
     const got: unknown[] = [];

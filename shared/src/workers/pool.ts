@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { BottleneckError, createError, isErrorCode, withDetails, type ErrorDetails } from '../errors/index.js';
+import { CpuBudget, threadCpuMs } from './cpu-budget.js';
 
 /** A call to run off the main thread: an exported function of a module, with structured-clonable arguments. */
 export interface Task {
@@ -7,7 +8,11 @@ export interface Task {
   module: string;
   fn: string;
   args: unknown[];
-  /** The worker is terminated (and replaced) when the task takes longer. */
+  /**
+   * The worker is terminated (and replaced) when the task has used this much of its thread's CPU
+   * time (ms; wall time where the thread's CPU time cannot be read): a task waiting, or a worker
+   * starved of CPU by a loaded machine, is not stopped.
+   */
   timeoutMs?: number | undefined;
   /** Names the file in the error when the worker dies (out of memory, timeout). */
   label?: string | undefined;
@@ -168,6 +173,11 @@ export class InlineRunner implements TaskRunner {
 
 interface Slot {
   worker: Worker;
+  /**
+   * The worker's OS thread id (Linux), by which its CPU time is read: undefined until the worker has
+   * said it, null when it has none.
+   */
+  tid?: number | null | undefined;
   busy: boolean;
   /** The group of the task it runs. */
   group?: string | undefined;
@@ -233,7 +243,15 @@ export class WorkerPool implements TaskRunner {
       stderr: false,
     });
     worker.unref();
-    return { worker, busy: false };
+    const slot: Slot = { worker, busy: false };
+    const onTid = (m: unknown) => {
+      if (m && typeof m === 'object' && 'tid' in m) {
+        slot.tid = typeof m.tid === 'number' ? m.tid : null;
+        worker.off('message', onTid);
+      }
+    };
+    worker.on('message', onTid);
+    return slot;
   }
 
   run<T>(task: Task): Promise<T> {
@@ -316,11 +334,24 @@ export class WorkerPool implements TaskRunner {
     w.on('message', onMessage);
     w.on('error', onError);
     w.on('exit', onExit);
-    if (p.task.timeoutMs) {
-      timer = setTimeout(() => {
-        finish(true);
-        p.reject(died(`reading it took more than ${p.task.timeoutMs} ms (BN_MAX_READ_MS)`));
-      }, p.task.timeoutMs);
+    if (p.task.timeoutMs !== undefined && p.task.timeoutMs > 0) {
+      // The worker's CPU time, read from here (a worker spinning on a hostile workbook answers nothing).
+      // A worker that has not said its thread id yet is starting: its CPU time so far is about nil.
+      const budget = new CpuBudget(
+        p.task.timeoutMs,
+        {
+          now: Date.now,
+          cpu: () => (typeof slot.tid === 'number' ? threadCpuMs(slot.tid) : null),
+        },
+        slot.tid === undefined ? 0 : undefined,
+      );
+      const check = () => {
+        if (budget.spent()) {
+          finish(true);
+          p.reject(died(`reading it took more than ${p.task.timeoutMs} ms of CPU time (BN_MAX_READ_MS)`));
+        } else timer = setTimeout(check, budget.nextCheckInMs());
+      };
+      timer = setTimeout(check, budget.nextCheckInMs());
     }
     w.postMessage({ id, module: p.task.module, fn: p.task.fn, args: p.task.args, streams: Boolean(p.task.onMessage) });
   }

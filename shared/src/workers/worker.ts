@@ -1,8 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { osThreadId } from './cpu-budget.js';
 import { serializeError } from './pool.js';
 
 if (!parentPort) throw new Error('worker.js runs as a worker thread of the pool');
 const port = parentPort;
+
+// The pool's time limit counts this thread's CPU time: it reads it from /proc by this id.
+port.postMessage({ tid: osThreadId() });
 
 // Import what the tasks need right away: this overlaps the main thread's own start.
 const wanted = (workerData as { preload?: string[] } | null)?.preload ?? [];

@@ -1,4 +1,12 @@
-import type { Consumer, EachMessagePayload, Kafka, KafkaMessage, Message, RetryOptions } from 'kafkajs';
+import type {
+  Consumer,
+  ConsumerRunConfig,
+  EachMessagePayload,
+  Kafka,
+  KafkaMessage,
+  Message,
+  RetryOptions,
+} from 'kafkajs';
 import { createError, errorClassOf, errorMessage, isBottleneckError } from '../../errors/index.js';
 import {
   decodeSignedEvent,
@@ -35,6 +43,8 @@ export interface ConsumerSettings {
   /** Months (message keys) handled at once by this subscription, across its partitions (lanes.ts). */
   monthsInFlight: number;
   retry: RetryOptions;
+  /** First wait before a failed offset commit is tried again, doubling to 20 times it (default 250 ms: up to 5 s). */
+  commitBackoffMs?: number;
 }
 
 /** What a subscription needs from its bus. */
@@ -91,8 +101,40 @@ export function decodeMessage(
   return event;
 }
 
-/** Tries of a failed offset commit after the first (about 15 s in all, backoff from 250 ms). */
+/** Tries of a failed offset commit logged one by one (about 15 s, backoff from 250 ms to 5 s); then every 12th. */
 const COMMIT_RETRIES = 6;
+/**
+ * Commit errors that say the group's coordinator moved or the group is being rebuilt. kafkajs sends
+ * commits to the coordinator it found when it joined (on NOT_COORDINATOR it refreshes the cluster's
+ * metadata, never the coordinator), so once the coordinator has moved (its broker restarted, or the
+ * __consumer_offsets leadership moved back to a broker that came back) every commit fails until the
+ * consumer rejoins its group, and on a quiet partition nothing makes it rejoin.
+ */
+const COORDINATOR_ERRORS = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'REBALANCE_IN_PROGRESS',
+  'ILLEGAL_GENERATION',
+  'UNKNOWN_MEMBER_ID',
+]);
+/**
+ * The broker's error type (NOT_COORDINATOR_FOR_GROUP, ...) of a kafkajs error: on the error itself,
+ * or on its cause once kafkajs's retries gave up (KafkaJSNumberOfRetriesExceeded wraps it).
+ */
+export function protocolErrorType(e: unknown): string | undefined {
+  for (let x = e, depth = 0; x && typeof x === 'object' && depth < 5; depth++) {
+    const { type, cause } = x as { type?: unknown; cause?: unknown };
+    if (typeof type === 'string') return type;
+    x = cause;
+  }
+  return undefined;
+}
+
+/** Failed commits in a row, with a coordinator error, after which the consumer rejoins its group (about 2 s). */
+const REJOIN_AFTER = 3;
+/** Failed commits after a rejoin before another (about a minute, at 5 s apart). */
+const REJOIN_EVERY = 12;
 
 /** How often the lanes are looked at: a debug line with what they hold, a warning when an offset is stuck. */
 const LANES_REPORT_MS = 60_000;
@@ -230,11 +272,7 @@ export class KafkaSubscription implements Subscription {
     try {
       await c.connect();
       await c.subscribe({ topics, fromBeginning: true });
-      await c.run({
-        autoCommit: false,
-        partitionsConsumedConcurrently: this.deps.settings.partitionsConsumedConcurrently,
-        eachMessage: (p) => this.eachMessage(p),
-      });
+      await c.run(this.runConfig());
     } catch (e) {
       await c.disconnect().catch(() => {});
       throw createError(
@@ -311,6 +349,8 @@ export class KafkaSubscription implements Subscription {
     if (this.committing) return;
     this.committing = (async () => {
       let failures = 0;
+      /** The failure count at the last rejoin: at most one rejoin per REJOIN_EVERY failures. */
+      let rejoinedAt: number | undefined;
       while (this.toCommit.size) {
         const offsets = [...this.toCommit.values()];
         this.toCommit.clear();
@@ -318,28 +358,78 @@ export class KafkaSubscription implements Subscription {
           await this.consumer.commitOffsets(offsets);
           for (const o of offsets) this.committed.set(`${o.topic}\u0000${o.partition}`, o.offset);
           failures = 0;
+          rejoinedAt = undefined;
         } catch (e) {
           failures++;
-          // The group coordinator moved (its broker died) or a rebalance is under way. A commit
-          // dropped here is never made if no later message of the partition comes: try again a few
-          // times (a newer offset of a partition, queued meanwhile, replaces it).
-          const again = failures <= COMMIT_RETRIES && !this.stopping;
-          this.log.warn(
-            { group: this.opts.group, offsets, attempt: failures, err: describeKafkaError(e) },
-            again ? 'offset commit failed: trying again' : 'offset commit failed: these events may be delivered again',
-          );
-          if (again) {
-            for (const o of offsets) {
-              const k = `${o.topic}\u0000${o.partition}`;
-              if (!this.toCommit.has(k)) this.toCommit.set(k, o);
-            }
-            await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** (failures - 1))));
+          if (this.stopping) {
+            this.log.warn(
+              { group: this.opts.group, offsets, attempt: failures, err: describeKafkaError(e) },
+              'offset commit failed while closing: these events will be delivered again',
+            );
+            break;
           }
+          // A commit given up here is never made if no later message of the partition comes (the
+          // group then stays behind for good): it is tried again, a newer offset of a partition,
+          // queued meanwhile, replacing it, until it is made or the subscription closes.
+          for (const o of offsets) {
+            const k = `${o.topic}\u0000${o.partition}`;
+            if (!this.toCommit.has(k)) this.toCommit.set(k, o);
+          }
+          const coordinator = COORDINATOR_ERRORS.has(protocolErrorType(e) ?? '');
+          const rejoin =
+            coordinator &&
+            failures >= REJOIN_AFTER &&
+            (rejoinedAt === undefined || failures - rejoinedAt >= REJOIN_EVERY);
+          if (failures <= COMMIT_RETRIES || failures % 12 === 0 || rejoin)
+            this.log.warn(
+              { group: this.opts.group, offsets, attempt: failures, err: describeKafkaError(e) },
+              rejoin
+                ? 'offset commit failed: the group coordinator moved; rejoining the group to find it'
+                : 'offset commit failed: trying again',
+            );
+          if (rejoin) {
+            rejoinedAt = failures;
+            await this.rejoin().catch((err: unknown) =>
+              this.log.warn({ group: this.opts.group, err: describeKafkaError(err) }, 'rejoining the group failed'),
+            );
+          }
+          // Woken early by close: one last try of what is queued.
+          const base = this.deps.settings.commitBackoffMs ?? 250;
+          await this.sleep(Math.min(20 * base, base * 2 ** Math.min(failures - 1, 5)));
         }
       }
+      this.toCommit.clear();
       // Same tick as the emptiness check above: a commitLater after this starts a new loop.
       this.committing = undefined;
     })();
+  }
+
+  /** What kafkajs runs: the same at the start and at a rejoin. */
+  private runConfig(): ConsumerRunConfig {
+    return {
+      autoCommit: false,
+      partitionsConsumedConcurrently: this.deps.settings.partitionsConsumedConcurrently,
+      eachMessage: (p) => this.eachMessage(p),
+    };
+  }
+
+  /**
+   * Rejoins the group (kafkajs's consumer stopped and run again): the join finds the group's
+   * coordinator anew. The messages after the group's last commit are delivered again; their
+   * offsets count again in the lanes (PartitionOffsets) and their handlers find their markers:
+   * at-least-once, as after any rebalance.
+   */
+  private async rejoin(): Promise<void> {
+    // kafkajs's stop waits for its fetch loop: bounded, so that a hung loop cannot hold the commits
+    // (and close) for good; run() then finds the consumer still running and leaves it be.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.consumer.stop(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.deps.settings.sessionTimeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (!this.stopping) await this.consumer.run(this.runConfig());
   }
 
   private idle(): Promise<void> {

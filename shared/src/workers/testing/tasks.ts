@@ -18,6 +18,12 @@ export async function spin(ms: number): Promise<void> {
   }
 }
 
+/** Waits `ms` without using the CPU: what a worker starved of CPU looks like to a wall clock. */
+export async function nap(ms: number): Promise<string> {
+  await new Promise((r) => setTimeout(r, ms));
+  return 'rested';
+}
+
 export async function hog(): Promise<number> {
   const keep: number[][] = [];
   for (;;) keep.push(new Array<number>(1_000_000).fill(Math.random()));
