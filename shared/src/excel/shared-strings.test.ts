@@ -9,6 +9,7 @@ import { DEFAULT_READ_LIMITS, readSheet } from './read.js';
 import { SharedStrings } from './shared-strings.js';
 import { readSharedStrings } from './workbook.js';
 import { XlsxZip } from './zip.js';
+import { CpuBudget } from '../workers/cpu-budget.js';
 
 /** A store holding `strings`, finished. */
 function storeOf(strings: readonly string[], opts?: ConstructorParameters<typeof SharedStrings>[0]): SharedStrings {
@@ -122,7 +123,7 @@ async function workbook(name: string, sheetData: string, sst: string): Promise<s
 async function sharedOf(path: string, until?: number): Promise<(string | undefined)[]> {
   const zip = await XlsxZip.open(path, 'web.xlsx', DEFAULT_READ_LIMITS);
   try {
-    const bounds = { deadline: Date.now() + 60_000, maxCellChars: 32_767, file: 'web.xlsx', timeLimitMs: 60_000 };
+    const bounds = { budget: new CpuBudget(60_000), maxCellChars: 32_767, file: 'web.xlsx', timeLimitMs: 60_000 };
     return all(await readSharedStrings(zip, 'xl/sharedStrings.xml', bounds, until));
   } finally {
     await zip.close();

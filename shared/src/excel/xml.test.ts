@@ -6,6 +6,7 @@ import { BottleneckError } from '../errors/index.js';
 import { writeZip } from '../testing/workbook.js';
 import { NamespaceScope, NS, parsePart, type Attributes, type XmlBounds, type XmlHandler } from './xml.js';
 import { XlsxZip } from './zip.js';
+import { CpuBudget } from '../workers/cpu-budget.js';
 
 // One part parsed as the readers parse it: namespaces by URI whatever the prefixes, the encodings
 // OPC allows, and the bounds (depth, DOCTYPE, time) refused with the file, sheet and row named.
@@ -51,7 +52,7 @@ function recorder(o: { doneAfter?: number; row?: number } = {}) {
 }
 
 const bounds = (b: Partial<XmlBounds> = {}): XmlBounds => ({
-  deadline: Date.now() + 60_000,
+  budget: new CpuBudget(60_000),
   maxCellChars: 1000,
   file: 'erp.xlsx',
   timeLimitMs: 5000,
@@ -131,18 +132,19 @@ describe('parsePart: bounds', () => {
     expect(r.message).toContain('a DOCTYPE is not allowed in an xlsx part');
   });
 
-  it('stops at the deadline, naming the file, the sheet and the row it was in', async () => {
+  it('stops once the read budget is spent, naming the file, the sheet and the row it was in', async () => {
     expect(
-      await refusal(parse('<a/>', recorder({ row: 12 }), bounds({ deadline: Date.now() - 1, sheet: 'Sheet1' }))),
+      await refusal(parse('<a/>', recorder({ row: 12 }), bounds({ budget: new CpuBudget(0), sheet: 'Sheet1' }))),
     ).toEqual({
       code: 'BN_ERR_INPUT_TOO_LARGE',
       message:
-        'erp.xlsx, sheet "Sheet1", row 12: reading took more than 5000 ms (BN_MAX_READ_MS); the workbook is too large or hostile',
+        'erp.xlsx, sheet "Sheet1", row 12: reading took more than 5000 ms of CPU time (BN_MAX_READ_MS); the workbook is too large or hostile',
       location: { file: 'erp.xlsx', sheet: 'Sheet1', row: 12 },
     });
     // No sheet, no row yet: the file alone.
-    expect(await refusal(parse('<a/>', recorder(), bounds({ deadline: Date.now() - 1 })))).toMatchObject({
-      message: 'erp.xlsx: reading took more than 5000 ms (BN_MAX_READ_MS); the workbook is too large or hostile',
+    expect(await refusal(parse('<a/>', recorder(), bounds({ budget: new CpuBudget(0) })))).toMatchObject({
+      message:
+        'erp.xlsx: reading took more than 5000 ms of CPU time (BN_MAX_READ_MS); the workbook is too large or hostile',
       location: { file: 'erp.xlsx' },
     });
   });
