@@ -140,7 +140,13 @@ async function row(
   rows.push(out);
   process.stderr.write(`cluster: ${formatRow(out)}\n`);
   expect(dupIds, 'runs with more than one event id of a type').toEqual([]);
-  expect(w.standin.received(), 'mails (no month fails here)').toHaveLength(0);
+  // S3Proxy's filesystem store writes a large object under a temporary name beside it
+  // (incoming/<m>/web.xlsx-<uuid>) and renames it once written; ingest's watcher can list it in
+  // between and rightly reports an upload it cannot place, with a mail. Real S3 lists no object
+  // before its PUT completes, so those mails are the test server's, set apart; any other is not.
+  const serverTemp = /upload not recognised: incoming\/\d{4}-\d{2}\/(erp|web|liaison)\.xlsx-[0-9a-f]{8}-[0-9a-f-]{27}$/;
+  const mails = w.standin.received().filter((m) => !serverTemp.test(String(m.subject)));
+  expect(mails, 'mails (no month fails here)').toHaveLength(0);
   expect(out).toMatchObject({
     runs: months.length,
     published: months.length,
