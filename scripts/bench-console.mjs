@@ -147,20 +147,11 @@ async function measure(refreshMs, label) {
     const loads = [];
     const dcl = [];
     for (let i = 0; i < LOADS + 1; i++) {
-      const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-      const page = await ctx.newPage();
-      const t = performance.now();
-      await page.goto(`${url}/#token=${TOKEN}`);
-      await page.locator('#grid tbody tr').nth(MONTHS).waitFor();
-      await page.locator('#graph g.node').first().waitFor();
-      await page.locator('#runs > *').first().waitFor();
-      const took = performance.now() - t;
-      const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
+      const { took, nav } = await loadPage(url);
       if (i > 0) {
         loads.push(took);
         dcl.push(nav);
       } // the first load warms the browser's own caches
-      await ctx.close();
     }
     const l = stats(loads);
     const d = stats(dcl);
@@ -172,6 +163,27 @@ async function measure(refreshMs, label) {
   await app.close();
 }
 
+/**
+ * One page load in a fresh browser context: ms from navigation until the grid (every month), the
+ * graph and the runs are drawn, and DOMContentLoaded as the browser measured it.
+ */
+async function loadPage(url) {
+  const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  try {
+    const page = await ctx.newPage();
+    const t = performance.now();
+    await page.goto(`${url}/#token=${TOKEN}`);
+    await page.locator('#grid tbody tr').nth(MONTHS).waitFor();
+    await page.locator('#graph g.node').first().waitFor();
+    await page.locator('#runs > *').first().waitFor();
+    const took = performance.now() - t;
+    const nav = await page.evaluate(() => performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd);
+    return { took, nav };
+  } finally {
+    await ctx.close();
+  }
+}
+
 /** The first page load of a console just started (its catalog cold: every record read once). */
 async function cold() {
   if (!browser) return;
@@ -179,15 +191,7 @@ async function cold() {
   for (let i = 0; i < COLD; i++) {
     const { app } = await embeddedConsole(out, { token: TOKEN, refreshMs: 2000 });
     const url = await app.listen({ host: '127.0.0.1', port: 0 });
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-    const page = await ctx.newPage();
-    const t = performance.now();
-    await page.goto(`${url}/#token=${TOKEN}`);
-    await page.locator('#grid tbody tr').nth(MONTHS).waitFor();
-    await page.locator('#graph g.node').first().waitFor();
-    await page.locator('#runs > *').first().waitFor();
-    loads.push(performance.now() - t);
-    await ctx.close();
+    loads.push((await loadPage(url)).took);
     await app.close();
   }
   const c = stats(loads);
