@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 import { sourceAliases } from './vitest.aliases.js';
 
@@ -13,5 +14,9 @@ export default defineConfig({
     testTimeout: 180_000,
     hookTimeout: 180_000,
     pool: 'forks',
+    // One test file per core. Vitest's default is one fewer (cores - 1), which on a 2-core machine
+    // runs the files one after the other; most of the slow files wait on CLI processes, DuckDB or a
+    // browser, so a second file beside them cut the run by about a third (3 workers: no better).
+    maxWorkers: availableParallelism(),
   },
 });
