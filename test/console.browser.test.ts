@@ -38,6 +38,22 @@ export const OUTPUT = join(ROOT, 'test', 'output');
 if (!existsSync(CHROMIUM))
   console.warn(`${CHROMIUM} is absent: the console's browser test is skipped (.ci/run installs Debian's chromium)`);
 
+/**
+ * One browser for the three groups below, launched by the first that needs it (a group run alone
+ * with -t launches it too) and closed after the file: each group opens its own page, each page in
+ * its own context (no cookie or storage shared), instead of launching Chromium three times.
+ */
+let browserMade: Promise<Browser> | undefined;
+const sharedBrowser = () =>
+  (browserMade ??= chromium.launch({
+    executablePath: CHROMIUM,
+    // evil.example resolves to this machine, as an attacker's DNS would make it (DNS rebinding).
+    args: ['--no-sandbox', '--disable-dev-shm-usage', '--host-resolver-rules=MAP evil.example 127.0.0.1'],
+  }));
+afterAll(async () => {
+  await (await browserMade)?.close();
+});
+
 describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
   let store: ConsoleStore;
   let app: FastifyInstance;
@@ -62,11 +78,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
     // Another site: a page on another origin that tries to act on the console.
     elsewhere = createServer((_req, res) => res.end('<!doctype html><title>elsewhere</title>'));
     await new Promise<void>((r) => elsewhere.listen(0, '127.0.0.1', r));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // evil.example resolves to this machine, as an attacker's DNS would make it (DNS rebinding).
-      args: ['--no-sandbox', '--disable-dev-shm-usage', '--host-resolver-rules=MAP evil.example 127.0.0.1'],
-    });
+    browser = await sharedBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
     page.on('request', (r) =>
       requests.push({ url: r.url(), ...(r.headers().cookie ? { cookie: r.headers().cookie } : {}) }),
@@ -76,7 +88,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console page in a browser', () => {
   afterAll(async () => {
     await watcher?.stop();
     await new Promise((r) => elsewhere?.close(r));
-    await browser?.close();
+    await page?.close();
     await app?.close();
     await cleanupTmp();
   });
@@ -271,7 +283,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console pages, linked, in a browser'
       engine: held.engine,
     }));
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await sharedBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
     await page.goto(`${url}/#token=${TOKEN}`);
     await page.locator('#graph svg').waitFor();
@@ -279,7 +291,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the console pages, linked, in a browser'
 
   afterAll(async () => {
     held?.release();
-    await browser?.close();
+    await page?.close();
     await app?.close();
     await cleanupTmp();
   });
@@ -443,14 +455,14 @@ describe.skipIf(!existsSync(CHROMIUM))('late months and month-over-month WARNs, 
       filesDueDay: 5,
     }));
     url = await app.listen({ host: '127.0.0.1', port: 0 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+    browser = await sharedBrowser();
     page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
     await page.goto(`${url}/#token=${TOKEN}`);
     await page.locator('#graph svg').waitFor();
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await page?.close();
     await app?.close();
     await cleanupTmp();
   });
