@@ -18,5 +18,8 @@ export default defineConfig({
     // runs the files one after the other; most of the slow files wait on CLI processes, DuckDB or a
     // browser, so a second file beside them cut the run by about a third (3 workers: no better).
     maxWorkers: availableParallelism(),
+    // expect.poll waits for a condition, not for a time: its default gives up after 1 s, which a
+    // backfill's first month on a loaded machine can take to start (a false failure, seen at a load of 20).
+    expect: { poll: { timeout: 60_000 } },
   },
 });
