@@ -62,12 +62,14 @@ const BUGS = [
   {
     area: 'delivery order',
     what: 'done-marker written before the event is published (runner.ts)',
+    // The runner's steps are named functions since 78bb7d0: the handling calls publishEvents, then
+    // writeOutcome and writeMarker; the bug moves the publish after the marker.
     edits: [
-      [['shared/src/stage/runner.ts'], '    for (const o of out) await withRetry(() => bus.publish(o), budget);\n', ''],
+      [['shared/src/stage/runner.ts'], '    await publishEvents(bus, out, deadline);\n', ''],
       [
         ['shared/src/stage/runner.ts'],
-        '    ctx.log.info({ ...log, eventType: event.type, emitted',
-        '    for (const o of out) await withRetry(() => bus.publish(o), budget);\n    ctx.log.info({ ...log, eventType: event.type, emitted',
+        '      await writeMarker(ctx.store, marker, event, out, after);\n',
+        '      await writeMarker(ctx.store, marker, event, out, after);\n      await publishEvents(bus, out, deadline);\n',
       ],
     ],
   },
@@ -96,11 +98,7 @@ const BUGS = [
     area: 'idempotency',
     what: "the stage runner looks for another stage's marker (redelivery handled twice)",
     edits: [
-      [
-        ['shared/src/stage/runner.ts'],
-        'withRetry(() => ctx.store.head(marker), {',
-        'withRetry(() => ctx.store.head(`${marker}.seen`), {',
-      ],
+      [['shared/src/stage/runner.ts'], '() => ctx.store.head(marker),', '() => ctx.store.head(`${marker}.seen`),'],
     ],
   },
   {
