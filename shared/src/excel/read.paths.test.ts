@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { BottleneckError } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { rowXml, xlsxOf, type PartOptions, type PartSheet } from '../testing/xlsx-parts.js';
@@ -16,6 +16,7 @@ import {
   type Converted,
   type RowBatch,
 } from './read.js';
+import { XlsxZip } from './zip.js';
 
 // The reader's paths beside the plain readSheet: the worker's batches and their replay, the vital
 // check's header (shared strings read only as far as it needs), the sheet chosen or refused, the
@@ -169,6 +170,18 @@ describe('the header row matched to the spec', () => {
     });
   });
 
+  it('reads a spec column in the last column allowed (maxColumns)', async () => {
+    const p = await xlsx(rowXml(1, ['x', 'id', 'sku']) + rowXml(2, ['n', 5, 'a']));
+    const d = await readSheet(p, SPEC, { ...L, maxColumns: 3 });
+    expect(d.rows).toEqual([{ id: 5, sku: 'a', _row: 2 }]);
+  });
+
+  it("each row holds the spec's columns and _row, nothing else", async () => {
+    const p = await xlsx(rowXml(1, ['sku', 'id', 'x']) + rowXml(2, ['a', 5, 'n']));
+    const [row] = (await readSheet(p, SPEC)).rows;
+    expect(Object.keys(row!)).toEqual(['id', 'sku', '_row']);
+  });
+
   it('blank rows after the header are counted, not read, and a row with one value is read', async () => {
     const p = await xlsx(
       rowXml(1, ['id', 'sku', 'note']) +
@@ -201,8 +214,21 @@ describe('checkHeader: only what the header needs', () => {
     );
   });
 
-  it('an inline header needs no shared strings part', async () => {
-    const p = await xlsx(rowXml(1, ['id', 'sku']) + rowXml(2, [1, 'a']));
+  it('an inline header reads no shared strings: a broken strings part is left to the full read', async () => {
+    const p = await xlsx(rowXml(1, ['id', 'sku']) + rowXml(2, [1, 'a']), { sharedXml: '<sst><si><t>a</t></si' });
+    expect(await checkHeader(p, SPEC, L)).toMatchObject({ headerRow: 1 });
+    expect((await refusal(readSheet(p, SPEC))).message).toMatch(
+      /^w\.xlsx cannot be read as an xlsx workbook \(xl\/sharedStrings\.xml: /,
+    );
+  });
+
+  it('a header whose one shared string is the first reads that one', async () => {
+    const p = await xlsx(
+      '<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="inlineStr"><is><t>sku</t></is></c></row>',
+      {
+        shared: ['id'],
+      },
+    );
     expect(await checkHeader(p, SPEC, L)).toMatchObject({ headerRow: 1 });
   });
 
@@ -213,6 +239,27 @@ describe('checkHeader: only what the header needs', () => {
       message: 'w.xlsx, sheet "Sheet1" is empty: no header row',
       location: { file: 'w.xlsx', sheet: 'Sheet1' },
     });
+  });
+});
+
+describe('the file is closed on every path', () => {
+  it('after a read, a refusal, a header check and a sheet read back', async () => {
+    const close = vi.spyOn(XlsxZip.prototype, 'close');
+    try {
+      const good = await xlsx(rowXml(1, ['id', 'sku']) + rowXml(2, [1, 'a']));
+      const bad = await xlsx(rowXml(1, ['id', 'sku']) + rowXml(2, ['x', 'a']));
+      const chart = await xlsx([{ name: 'Sheet1', xml: '', chart: true }]);
+      await readSheet(good, SPEC);
+      await refusal(readSheet(bad, SPEC));
+      await checkHeader(good, SPEC, L);
+      await refusal(checkHeader(await xlsx(rowXml(1, ['id'])), SPEC, L));
+      await readSheetValues(good, 'w.xlsx', 'Sheet1');
+      await refusal(readSheetValues(await xlsx([{ name: 'Data', xml: '' }]), 'w.xlsx', 'Sheet1'));
+      await refusal(readSheet(chart, SPEC));
+      expect(close).toHaveBeenCalledTimes(7);
+    } finally {
+      close.mockRestore();
+    }
   });
 });
 

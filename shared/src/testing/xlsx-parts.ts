@@ -19,6 +19,8 @@ export interface PartSheet {
 /** What else the workbook holds: shared strings (each `<si>`'s text), cellXfs number formats, custom formats, the 1904 date system. */
 export interface PartOptions {
   shared?: string[];
+  /** The shared strings part as it is (damaged, say), instead of one built from `shared`. */
+  sharedXml?: string;
   /** numFmtId of each cell style (the s of a cell), in order. */
   styles?: number[];
   formats?: Record<number, string>;
@@ -50,7 +52,7 @@ export function xlsxOf(sheets: readonly PartSheet[], o: PartOptions = {}): Buffe
         s.chart ? `chartsheets/sheet${i + 1}.xml` : `worksheets/sheet${i + 1}.xml`,
       ),
     ),
-    ...(o.shared ? [rel('rIdS', 'sharedStrings', 'sharedStrings.xml')] : []),
+    ...(o.shared || o.sharedXml !== undefined ? [rel('rIdS', 'sharedStrings', 'sharedStrings.xml')] : []),
     ...(o.styles ? [rel('rIdT', 'styles', 'styles.xml')] : []),
   ];
   const whole = (x: string) => x.startsWith('<worksheet') || x.startsWith('<?xml');
@@ -70,11 +72,12 @@ export function xlsxOf(sheets: readonly PartSheet[], o: PartOptions = {}): Buffe
         ),
       })),
   ];
-  if (o.shared)
+  if (o.shared || o.sharedXml !== undefined)
     entries.push({
       name: 'xl/sharedStrings.xml',
       data: Buffer.from(
-        `<sst xmlns="${MAIN_NS}" count="${o.shared.length}">${o.shared.map((t) => `<si><t xml:space="preserve">${t}</t></si>`).join('')}</sst>`,
+        o.sharedXml ??
+          `<sst xmlns="${MAIN_NS}" count="${o.shared?.length ?? 0}">${(o.shared ?? []).map((t) => `<si><t xml:space="preserve">${t}</t></si>`).join('')}</sst>`,
       ),
     });
   if (o.styles) {
