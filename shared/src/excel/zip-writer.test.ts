@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, inflateRawSync } from 'node:zlib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_READ_LIMITS } from './read.js';
 import { XlsxZip } from './zip.js';
 import { ZipWriter, type EntryBody } from './zip-writer.js';
@@ -128,6 +128,28 @@ describe('ZipWriter: what the reader reads back', () => {
     await zip.abort();
     await expect(zip.abort()).resolves.toBeUndefined();
     await expect(XlsxZip.open(p, 'out.xlsx', DEFAULT_READ_LIMITS)).rejects.toThrow(/out\.xlsx/);
+  });
+
+  it('refuses a write that does not land in full, naming the file, the bytes and the offset', async () => {
+    const probe = await open(path(), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const p = path();
+    const zip = await ZipWriter.create(p, WHEN);
+    await zip.entry('a.xml', text('<a/>'));
+    const real = proto.write;
+    const short = vi.spyOn(proto, 'write').mockImplementation(async function (this: FileHandle, ...args: never[]) {
+      const r = (await Reflect.apply(real, this, args)) as { bytesWritten: number; buffer: Buffer };
+      return { ...r, bytesWritten: r.bytesWritten - 1 };
+    } as never);
+    try {
+      await expect(zip.entry('b.xml', text('<b/>'))).rejects.toThrow(
+        `${p}: wrote 34 of 35 bytes at offset ${30 + 5 + 6 + 16}`,
+      );
+    } finally {
+      short.mockRestore();
+      await zip.abort();
+    }
   });
 
   it('replaces a longer file at the same path', async () => {
