@@ -78,6 +78,13 @@ describe('readSheetBatches and replayBatch: the worker path', () => {
     expect(replayed).toEqual(Array.from({ length: 4097 }, (_, i) => [[i, `s${i}`], i + 2]));
   });
 
+  it('sends no empty batch after a full one', async () => {
+    const rows = Array.from({ length: 4096 }, (_, i) => rowXml(i + 2, [i])).join('');
+    const batches: RowBatch[] = [];
+    await readSheetBatches(await xlsx(rowXml(1, ['id', 'sku']) + rows), SPEC, L, (b) => batches.push(b));
+    expect(batches.map((b) => b.rows.length)).toEqual([4096]);
+  });
+
   it('sends nothing more than the one batch when the rows fit in it, and refuses as readSheet does', async () => {
     const p = await xlsx(rowXml(1, ['id', 'sku']) + rowXml(2, [1, 'a']) + rowXml(3, [2, 'b']));
     const batches: RowBatch[] = [];
@@ -232,8 +239,14 @@ describe('checkHeader: only what the header needs', () => {
     expect(await checkHeader(p, SPEC, L)).toMatchObject({ headerRow: 1 });
   });
 
-  it('refuses a sheet without a header row', async () => {
-    const e = await refusal(checkHeader(await xlsx(''), SPEC, L));
+  it('refuses a sheet without a header row, as the full read does', async () => {
+    const empty = await xlsx('');
+    expect(await refusal(readSheet(empty, SPEC))).toMatchObject({
+      code: 'BN_ERR_INPUT_EMPTY',
+      message: 'w.xlsx, sheet "Sheet1" is empty: no header row',
+      location: { file: 'w.xlsx', sheet: 'Sheet1' },
+    });
+    const e = await refusal(checkHeader(empty, SPEC, L));
     expect(e).toMatchObject({
       code: 'BN_ERR_INPUT_EMPTY',
       message: 'w.xlsx, sheet "Sheet1" is empty: no header row',
