@@ -152,6 +152,24 @@ describe('ZipWriter: what the reader reads back', () => {
     }
   });
 
+  it('closes its file when finished and when aborted', async () => {
+    const probe = await open(path(), 'w');
+    const proto = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    const closed = vi.spyOn(proto, 'close');
+    try {
+      const done = await ZipWriter.create(path(), WHEN);
+      await done.entry('a.xml', text('<a/>'));
+      await done.close();
+      expect(closed).toHaveBeenCalledTimes(1);
+      const aborted = await ZipWriter.create(path(), WHEN);
+      await aborted.abort();
+      expect(closed).toHaveBeenCalledTimes(2);
+    } finally {
+      closed.mockRestore();
+    }
+  });
+
   it('replaces a longer file at the same path', async () => {
     const p = path();
     await writeFile(p, Buffer.alloc(100_000, 1));
