@@ -6,6 +6,7 @@ import { BottleneckError } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { MAIN_NS, rowXml, xlsxOf, type PartOptions, type PartSheet } from '../testing/xlsx-parts.js';
 import { DEFAULT_READ_LIMITS, readSheet, readSheetValues, type ReadLimits } from './read.js';
+import { columnOf } from './sheet.js';
 
 // The worksheet part as SheetHandler reads it: cell types, styles, references present or not, rows
 // out of place, the columns a spec wants. Workbooks built part by part in memory (a few hundred bytes).
@@ -91,6 +92,23 @@ describe('SheetHandler: cell types', () => {
     });
   });
 
+  it('an ISO date cell stays text, even when it looks like a number', async () => {
+    const p = await xlsx('<row r="1"><c r="A1" t="d"><v>12</v></c><c r="B1" t="d" s="1"><v>45322</v></c></row>', {
+      styles: [0, 14],
+    });
+    expect((await values(p)).rows).toEqual([['12', '45322']]);
+  });
+
+  it('elements of another namespace inside a cell or a row are not its', async () => {
+    const p = await xlsx(
+      `<worksheet xmlns="${MAIN_NS}" xmlns:x="urn:other"><sheetData>` +
+        '<row r="1"><c r="A1"><v>1</v><x:v>9</x:v></c><x:c r="B1"><v>8</v></x:c>' +
+        '<c r="C1" t="inlineStr"><is><t>a</t><x:t>z</x:t></is></c></row><x:row r="5"><c r="A5"><v>5</v></c></x:row>' +
+        '</sheetData></worksheet>',
+    );
+    expect(await values(p)).toEqual({ rows: [[1, null, 'a']], rowNumbers: [1] });
+  });
+
   it('a <t> or <v> outside what the cell type reads is not its text', async () => {
     // A shared-string cell with stray inline text keeps its index; text outside any cell is dropped.
     const p = await xlsx(
@@ -160,14 +178,21 @@ describe('SheetHandler: bounds and what the spec wants', () => {
       message: 'w.xlsx, sheet "Sheet1", row 2: a cell in column D, more than the 3 columns allowed',
       location: { file: 'w.xlsx', sheet: 'Sheet1', row: 2 },
     });
-    // Exactly maxColumns columns are read.
-    expect((await values(await xlsx(rowXml(1, [1, 2, 3])), limits)).rows).toEqual([[1, 2, 3]]);
+    // Exactly maxColumns columns are read, the last one with its style.
+    const last = await xlsx(rowXml(1, [1, 2]).replace('</row>', '<c r="C1" s="1"><v>1</v></c></row>'), {
+      styles: [0, 14],
+    });
+    expect((await values(last, limits)).rows).toEqual([[1, 2, new Date(Date.UTC(1900, 0, 1))]]);
     const far = await refusal(values(await xlsx('<row r="3"><c r="XFE3"><v>1</v></c></row>')));
     expect(far.message).toBe(
       'w.xlsx, sheet "Sheet1", row 3: a cell in column 16385, more than the 512 columns allowed',
     );
-    const farther = await refusal(values(await xlsx('<row r="3"><c r="ZZZZZ3"><v>1</v></c></row>')));
-    expect(farther.message).toMatch(/^w\.xlsx, sheet "Sheet1", row 3: a cell in column \d{5,}, more than the 512/);
+    const farther = await refusal(values(await xlsx(`<row r="3"><c r="${'Z'.repeat(300)}3"><v>1</v></c></row>`)));
+    expect(farther.message).toMatch(/^w\.xlsx, sheet "Sheet1", row 3: a cell in column \d{5}, more than the 512/);
+    const xfd = await refusal(values(await xlsx('<row r="3"><c r="XFD3"><v>1</v></c></row>')));
+    expect(xfd.message).toBe('w.xlsx, sheet "Sheet1", row 3: a cell in column XFD, more than the 512 columns allowed');
+    // A reference of letters alone is a column too.
+    expect(columnOf('AB')).toBe(28);
   });
 
   it('keeps only the columns the spec reads: a broken cell elsewhere in the row is not looked at', async () => {
