@@ -117,6 +117,8 @@ const config = {
   timeoutMS: 60_000,
   timeoutFactor: 3,
   concurrency: Number(process.env.BN_MUTATION_CONCURRENCY ?? 1),
+  // A sandbox folder of its own: runs of two files (--mutate) can go at once.
+  tempDirName: `${dir}/tmp-${tag}`,
   incrementalFile: `${dir}/incremental-${tag}.json`,
   jsonReporter: { fileName: `${dir}/report-${tag}.json` },
   reporters: ['clear-text', 'progress', 'json'],
