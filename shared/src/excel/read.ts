@@ -172,8 +172,9 @@ function locateColumns(
   row: number,
 ): { index: number[]; extra: string[] } {
   const pos = new Map<string, number>();
+  // names[0] is '' (columns count from 1): skipped with the other empty names.
   names.forEach((h, i) => {
-    if (i > 0 && h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i);
+    if (h && !pos.has(h.toLowerCase())) pos.set(h.toLowerCase(), i);
   });
   const missing = spec.columns.filter((c) => !pos.has(c.name.toLowerCase())).map((c) => c.name);
   if (missing.length) {
@@ -189,7 +190,7 @@ function locateColumns(
   const known = new Set(spec.columns.map((c) => c.name.toLowerCase()));
   return {
     index: spec.columns.map((c) => defined(pos.get(c.name.toLowerCase()), `column ${c.name}`)),
-    extra: names.filter((h, i) => i > 0 && h && !known.has(h.toLowerCase())),
+    extra: names.filter((h) => h && !known.has(h.toLowerCase())),
   };
 }
 

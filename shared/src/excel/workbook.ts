@@ -157,17 +157,15 @@ export async function readWorkbookInfo(zip: XlsxZip, bounds: XmlBounds): Promise
       });
     }
   }
-  const shared = (suffix: string, conventional: string) => {
-    const rel = rels.find((r) => !r.external && relType(r.type, suffix));
-    // A workbook without relationships (hand-made) keeps its parts at their conventional names.
-    return rel ? partOf(rel) : rels.length === 0 ? (find(zip, conventional)?.name ?? null) : null;
-  };
+  // A workbook without relationships has no sheet to read either (each sheet is found through its
+  // relationship): its shared parts are not looked for at conventional names.
+  const shared = (suffix: string) => partOf(rels.find((r) => !r.external && relType(r.type, suffix)));
   return {
     part: wbEntry.name,
     sheets,
     date1904,
-    sharedStrings: shared(REL_SUFFIX.sharedStrings, 'xl/sharedStrings.xml'),
-    styles: shared(REL_SUFFIX.styles, 'xl/styles.xml'),
+    sharedStrings: shared(REL_SUFFIX.sharedStrings),
+    styles: shared(REL_SUFFIX.styles),
   };
 }
 

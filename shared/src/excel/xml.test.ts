@@ -231,3 +231,32 @@ describe('parsePart: encodings', () => {
     expect(await refusal(parse(body, recorder()))).toEqual(notXml('bytes that are not UTF-8 text'));
   });
 });
+
+describe('parsePart: text and declarations', () => {
+  it('CDATA is text; attributes that only look like declarations declare nothing', async () => {
+    const h = recorder();
+    await parse(`<a xmlns="${NS.main}" xmlnsx="urn:no" x="1"><t><![CDATA[a<b & c]]></t></a>`, h);
+    expect(h.seen).toEqual(['<main:a>', '<main:t>', 'a<b & c', '/', '/']);
+    expect(await refusal(parse(`<a xmlnsoo="${NS.main}"><oo:b/></a>`, recorder()))).toEqual(
+      notXml('1:78: unbound namespace prefix: "oo"'),
+    );
+  });
+
+  it('text without markup is counted from the last markup, not over the whole part', async () => {
+    // Chunks of 256 KiB: the 2nd and 4th hold no markup; each alone is under the bound (265,536).
+    const C = 256 * 1024;
+    const body = `<r><b/>${'x'.repeat(C - 7)}${'x'.repeat(C)}<b/>${'x'.repeat(C - 4)}${'x'.repeat(C)}<b/></r>`;
+    const h = recorder();
+    await parse(body, h, bounds({ maxCellChars: 20_000 }));
+    expect(h.seen.filter((s) => s === '<b>')).toHaveLength(3);
+    const r = await refusal(
+      parse(`<r>${'x'.repeat(3 * C)}</r>`, recorder(), bounds({ maxCellChars: 20_000, sheet: 'S' })),
+    );
+    expect(r).toEqual({
+      code: 'BN_ERR_INPUT_TOO_LARGE',
+      message:
+        'erp.xlsx, sheet "S": more than 265536 characters without markup (a cell holds at most 20000 characters); the workbook is damaged or hostile',
+      location: { file: 'erp.xlsx', sheet: 'S' },
+    });
+  });
+});

@@ -165,7 +165,6 @@ export class ZipWriter {
       end.writeUInt32LE(cd.length, 12);
       end.writeUInt32LE(cdStart, 16);
       await this.write(end);
-      await this.fh.truncate(this.offset);
       return { bytes: this.offset, entries: this.entries };
     } finally {
       await this.fh.close();
