@@ -28,13 +28,29 @@ describe('exportCsv', () => {
     expect(out).toBe('\ufefftitle\nMillésimé\n');
   });
 
-  const dangerous = ['=1+1', '+33 1 23', '-2', '@SUM(A1)', '\tx', '\rx', 'plain', "'quoted", ''];
+  const dangerous = [
+    '=1+1',
+    '+33 1 23',
+    '-2',
+    '@SUM(A1)',
+    '\tx',
+    '\rx',
+    '\0x',
+    'plain',
+    "'quoted",
+    '',
+    // Only the first character counts: not a dangerous one further on, nor after a line break.
+    'Millésimé =1+1 -2',
+    'a\n=1',
+    `=${'é'.repeat(5_000)}`,
+    `${'é'.repeat(5_000)}=`,
+  ];
 
   it('neutralises text cells exactly as neutralizeText does, and leaves numbers alone', async () => {
     const values = dangerous
       .map(
         (v, i) =>
-          `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '")}'`}, -${i}.5::DECIMAL(5,2))`,
+          `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '").replace('\0', "' || chr(0) || '")}'`}, -${i}.5::DECIMAL(5,2))`,
       )
       .join(', ');
     const out = (await csvOf(`SELECT * FROM (VALUES ${values}) t(id, txt, amount) ORDER BY id`)).replace(/^\ufeff/, '');
