@@ -12,6 +12,7 @@ import {
   type Expectations,
   type PipelineEvent,
 } from '@bottleneck/shared';
+import { timed } from '@bottleneck/shared/profile';
 import type { Prefetch } from '@bottleneck/shared/stage/prefetch';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
@@ -163,14 +164,18 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
       ),
     );
     await bus.idle();
-    const events = bus
-      .messages()
-      .map((m) => m.event)
-      .filter((e) => e.runId === runId);
-    return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
+    return await timed('run: summary', async () => {
+      const events = bus
+        .messages()
+        .map((m) => m.event)
+        .filter((e) => e.runId === runId);
+      return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
+    });
   } finally {
-    await bus.close();
-    await close();
+    await timed('run: close the bus, DuckDB, the scratch folder', async () => {
+      await bus.close();
+      await close();
+    });
   }
 }
 
