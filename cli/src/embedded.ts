@@ -117,6 +117,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,
+    // One process runs every stage: a stage's start record is written beside its work.
+    startRecordBesideWork: true,
     ...(workers === 0 && opts.prefetch ? { prefetch: opts.prefetch } : {}),
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,

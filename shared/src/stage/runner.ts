@@ -413,18 +413,24 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     // The store stayed unreachable for the whole budget: `failed` goes out before it is asked again.
     const storeDown = claim.state === 'unknown';
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
-    if (!storeDown)
-      await timed(`${handler.stage}: run record (start)`, () =>
-        boundedStep('the run record', deadline, () =>
-          writeStageRecord(ctx.store, {
-            ...record,
-            status: 'running',
-            emitted: [],
-            materializations: {},
-            checks: [],
-          }),
-        ),
-      ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
+    // In one process (`startRecordBesideWork`) it is written while the work begins, the main thread's
+    // bookkeeping beside DuckDB's work instead of before it, and awaited before anything the stage
+    // says afterwards (its events, its log, its outcome record, its marker), so the outcome always
+    // comes after it and a record never goes back to `running`.
+    const started = storeDown
+      ? Promise.resolve()
+      : timed(`${handler.stage}: run record (start)`, () =>
+          boundedStep('the run record', deadline, () =>
+            writeStageRecord(ctx.store, {
+              ...record,
+              status: 'running',
+              emitted: [],
+              materializations: {},
+              checks: [],
+            }),
+          ),
+        ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
+    if (!ctx.startRecordBesideWork) await started;
     let out: PipelineEvent[];
     let failed = false;
     try {
@@ -432,10 +438,14 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
       out = await runUnderDeadline(handler, event, ctx, deadline, log);
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
-      if (event.type === 'failed') throw e;
+      if (event.type === 'failed') {
+        await started;
+        throw e;
+      }
       out = [failureOf(handler, event, e, ctx, log, startedAt)];
       failed = true;
     }
+    await started;
     await timed(`${handler.stage}: publish`, () => publishEvents(bus, out, deadline));
     const durationMs = Math.round(performance.now() - t0);
     ctx.log.info(
