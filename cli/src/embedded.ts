@@ -24,6 +24,9 @@ import { recordDeadLetters } from '@bottleneck/alerter/embedded';
 import { embeddedDuckdb, inputBytes } from './duckdb.js';
 
 export { STAGE_HANDLERS };
+// For the CLI's run path: from here, so that the bundled graph (scripts/bundle-run.mjs) is their one copy.
+export { limitsOf } from '@bottleneck/shared/wiring';
+export { checkSettingsOf } from '@bottleneck/shared/assets/settings';
 
 export interface EmbeddedRunOptions {
   /** Folder with erp.xlsx, web.xlsx, liaison.xlsx. */
