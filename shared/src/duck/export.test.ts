@@ -75,4 +75,22 @@ describe('exportCsv', () => {
     expect(x).toBe('\ufeffid,a,b,c,d\n1,"a,b","say ""hi""","two\nlines",\n');
     expect(y).toBe(x);
   });
+
+  it('returns the number of rows written and the columns (premium_wines and ordinary_wines count their rows by it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-csv-'));
+    dirs.push(dir);
+    const info = await duck.with((db) =>
+      exportCsv(db, `SELECT range::INTEGER AS n, 'x' AS s FROM range(1234) ORDER BY n`, join(dir, 'a.csv')),
+    );
+    expect(info).toEqual({
+      rowCount: 1234,
+      columns: [
+        { name: 'n', type: 'INTEGER' },
+        { name: 's', type: 'VARCHAR' },
+      ],
+    });
+    const none = await duck.with((db) => exportCsv(db, `SELECT 1 AS n WHERE false`, join(dir, 'b.csv')));
+    expect(none.rowCount).toBe(0);
+    expect(await readFile(join(dir, 'b.csv'), 'utf8')).toBe('\ufeffn\n');
+  });
 });
