@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import ExcelJS from 'exceljs';
@@ -256,6 +257,15 @@ describe('the command line', () => {
       expect(modules.some((m) => m.endsWith('/shared/dist/events/zod.js'))).toBe(true);
       expect(modules.filter((m) => m.includes('/node_modules/zod/'))).toEqual([]);
       expect(modules.filter((m) => m.includes('/shared/dist/catalog/'))).toEqual([]);
+      // The graph as the build bundled it (scripts/bundle-run.mjs), and none of its modules also
+      // loaded as a file: two copies of a module are two sets of its classes and state.
+      const bundle = join(ROOT, 'cli', 'dist', 'embedded.bundle.json');
+      if (existsSync(bundle)) {
+        const bundled = (JSON.parse(await readFile(bundle, 'utf8')) as { modules: { path: string }[] }).modules;
+        expect(bundled.length).toBeGreaterThan(0);
+        expect(modules.some((m) => m.endsWith('/cli/dist/embedded.bundle.js'))).toBe(true);
+        expect(modules.filter((m) => bundled.some((b) => m.endsWith(`/${b.path}`)))).toEqual([]);
+      }
     },
   );
 

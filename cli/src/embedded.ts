@@ -12,6 +12,7 @@ import {
   type Expectations,
   type PipelineEvent,
 } from '@bottleneck/shared';
+import { timed } from '@bottleneck/shared/profile';
 import type { Prefetch } from '@bottleneck/shared/stage/prefetch';
 import type { FolderStore } from '@bottleneck/shared/adapters/folder-store';
 import type { ReadLimits } from '@bottleneck/shared/excel/read';
@@ -23,6 +24,9 @@ import { recordDeadLetters } from '@bottleneck/alerter/embedded';
 import { embeddedDuckdb, inputBytes } from './duckdb.js';
 
 export { STAGE_HANDLERS };
+// For the CLI's run path: from here, so that the bundled graph (scripts/bundle-run.mjs) is their one copy.
+export { limitsOf } from '@bottleneck/shared/wiring';
+export { checkSettingsOf } from '@bottleneck/shared/assets/settings';
 
 export interface EmbeddedRunOptions {
   /** Folder with erp.xlsx, web.xlsx, liaison.xlsx. */
@@ -116,6 +120,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
     readOnce: workers === 0,
+    // One process runs every stage: a stage's start record is written beside its work.
+    startRecordBesideWork: true,
     ...(workers === 0 && opts.prefetch ? { prefetch: opts.prefetch } : {}),
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,
@@ -163,14 +169,18 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
       ),
     );
     await bus.idle();
-    const events = bus
-      .messages()
-      .map((m) => m.event)
-      .filter((e) => e.runId === runId);
-    return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
+    return await timed('run: summary', async () => {
+      const events = bus
+        .messages()
+        .map((m) => m.event)
+        .filter((e) => e.runId === runId);
+      return await summarize(opts, store, runId, events, Math.round(performance.now() - t0));
+    });
   } finally {
-    await bus.close();
-    await close();
+    await timed('run: close the bus, DuckDB, the scratch folder', async () => {
+      await bus.close();
+      await close();
+    });
   }
 }
 

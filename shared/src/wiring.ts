@@ -236,6 +236,8 @@ export interface ContextOptions {
   readOnce?: boolean;
   /** With readOnce: the workbooks being read on a worker since the process started (stage/prefetch.ts). */
   prefetch?: Prefetch;
+  /** One process runs every stage: a stage's start record is written beside its work (StageContext). */
+  startRecordBesideWork?: boolean;
 }
 
 export interface Wired {
@@ -265,6 +267,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     now: o.now ?? (() => new Date()),
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
     ...(o.readOnce ? { readOnce: new ReadOnce(duck, o.prefetch) } : {}),
+    ...(o.startRecordBesideWork ? { startRecordBesideWork: true } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { neutralizeText } from '@bottleneck/shared';
+import { neutralizeText } from '@bottleneck/shared/text/sanitize';
 import { OFFICE_THEME_XML } from '@bottleneck/shared/excel/theme';
 import { ZipWriter } from '@bottleneck/shared/excel/zip-writer';
 

@@ -35,6 +35,20 @@ describe('FolderStore (adapter-specific)', () => {
     await rm(root, { recursive: true, force: true });
   });
 
+  it('leaves no temporary file when the object cannot take its place (put and putStream)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
+    const store = new FolderStore(root);
+    // `a/b` is a folder (it holds an object): a file cannot be renamed onto it.
+    await store.put('a/b/c', 'x');
+    await expect(store.put('a/b', 'in memory')).rejects.toMatchObject({ code: 'BN_ERR_STORE_IO' });
+    await expect(store.putStream('a/b', Readable.from([Buffer.from('streamed')]))).rejects.toMatchObject({
+      code: 'BN_ERR_STORE_IO',
+    });
+    expect(await readdir(join(root, 'a'))).toEqual(['b']);
+    expect(await store.get('a/b/c')).toEqual(Buffer.from('x'));
+    await rm(root, { recursive: true, force: true });
+  });
+
   it('leaves no temporary file after a refused conditional write', async () => {
     const root = await mkdtemp(join(tmpdir(), 'bn-store-'));
     const store = new FolderStore(root);

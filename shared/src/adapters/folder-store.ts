@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { link, mkdir, readFile, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -43,8 +43,17 @@ export class FolderStore implements ObjectStore {
     return this.pathOf(key);
   }
 
+  /**
+   * A body already in memory: hashed as it is and written with one call, no stream (run records,
+   * logs, markers and the run index are written this way, several times per stage), with the same
+   * temporary file, rename or link, and errors as `putStream`.
+   */
   async put(key: string, body: Buffer | string, opts?: PutOptions): Promise<PutResult> {
-    return this.putStream(key, Readable.from([typeof body === 'string' ? Buffer.from(body) : body]), opts);
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    return this.place(key, opts, (tmp) => writeFile(tmp, bytes), {
+      bytes: bytes.length,
+      sha256: () => createHash('sha256').update(bytes).digest('hex'),
+    });
   }
 
   async putFile(key: string, path: string, opts?: PutOptions): Promise<PutResult> {
@@ -72,22 +81,49 @@ export class FolderStore implements ObjectStore {
   }
 
   async putStream(key: string, body: Readable, opts?: PutOptions): Promise<PutResult> {
-    const target = this.pathOf(key);
-    const tmp = join(dirname(target), `${TMP_MARK}${randomBytes(6).toString('hex')}`);
     const hash = createHash('sha256');
     let bytes = 0;
     let out: WriteStream | undefined;
+    return this.place(
+      key,
+      opts,
+      async (tmp) => {
+        const counter = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            bytes += chunk.length;
+            cb(null, chunk);
+          },
+        });
+        out = createWriteStream(tmp);
+        await pipeline(body, counter, out);
+      },
+      { bytes: () => bytes, sha256: () => hash.digest('hex') },
+      // A body that fails at once can reject the pipeline before the file stream has even opened
+      // its file: the stream then creates it and closes it afterwards. Wait for that close, or
+      // the unlink runs first and the temporary file stays behind.
+      async () => {
+        if (out) await closed(out);
+      },
+    );
+  }
+
+  /**
+   * Writes an object: `write` fills a temporary file beside the target, which is then renamed into
+   * place (or linked, for If-None-Match), so readers never see a partial object.
+   */
+  private async place(
+    key: string,
+    opts: PutOptions | undefined,
+    write: (tmp: string) => Promise<void>,
+    result: { bytes: number | (() => number); sha256: () => string },
+    onError?: () => Promise<void>,
+  ): Promise<PutResult> {
+    const target = this.pathOf(key);
+    const tmp = join(dirname(target), `${TMP_MARK}${randomBytes(6).toString('hex')}`);
     try {
       await mkdir(dirname(target), { recursive: true });
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          bytes += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      out = createWriteStream(tmp);
-      await pipeline(body, counter, out);
+      await write(tmp);
       if (opts?.ifNoneMatch) {
         try {
           await link(tmp, target);
@@ -106,15 +142,16 @@ export class FolderStore implements ObjectStore {
         await rename(tmp, target);
       }
     } catch (e) {
-      // A body that fails at once can reject the pipeline before the file stream has even opened
-      // its file: the stream then creates it and closes it afterwards. Wait for that close, or
-      // the unlink runs first and the temporary file stays behind.
-      if (out) await closed(out);
+      await onError?.();
       await unlink(tmp).catch(() => undefined);
       if (e instanceof BottleneckError) throw e;
       throw ioError('writing', key, e);
     }
-    return { key, bytes, sha256: hash.digest('hex') };
+    return {
+      key,
+      bytes: typeof result.bytes === 'number' ? result.bytes : result.bytes(),
+      sha256: result.sha256(),
+    };
   }
 
   /** Refuses a read when the object is no longer the version `ifMatch` names. */

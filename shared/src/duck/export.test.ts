@@ -28,13 +28,29 @@ describe('exportCsv', () => {
     expect(out).toBe('\ufefftitle\nMillésimé\n');
   });
 
-  const dangerous = ['=1+1', '+33 1 23', '-2', '@SUM(A1)', '\tx', '\rx', 'plain', "'quoted", ''];
+  const dangerous = [
+    '=1+1',
+    '+33 1 23',
+    '-2',
+    '@SUM(A1)',
+    '\tx',
+    '\rx',
+    '\0x',
+    'plain',
+    "'quoted",
+    '',
+    // Only the first character counts: not a dangerous one further on, nor after a line break.
+    'Millésimé =1+1 -2',
+    'a\n=1',
+    `=${'é'.repeat(5_000)}`,
+    `${'é'.repeat(5_000)}=`,
+  ];
 
   it('neutralises text cells exactly as neutralizeText does, and leaves numbers alone', async () => {
     const values = dangerous
       .map(
         (v, i) =>
-          `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '")}'`}, -${i}.5::DECIMAL(5,2))`,
+          `(${i}, ${v === '' ? "''" : `'${v.replace(/'/g, "''").replace('\t', "' || chr(9) || '").replace('\r', "' || chr(13) || '").replace('\0', "' || chr(0) || '")}'`}, -${i}.5::DECIMAL(5,2))`,
       )
       .join(', ');
     const out = (await csvOf(`SELECT * FROM (VALUES ${values}) t(id, txt, amount) ORDER BY id`)).replace(/^\ufeff/, '');
@@ -58,5 +74,23 @@ describe('exportCsv', () => {
     const [x, y] = [await csvOf(sql), await csvOf(sql)];
     expect(x).toBe('\ufeffid,a,b,c,d\n1,"a,b","say ""hi""","two\nlines",\n');
     expect(y).toBe(x);
+  });
+
+  it('returns the number of rows written and the columns (premium_wines and ordinary_wines count their rows by it)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-csv-'));
+    dirs.push(dir);
+    const info = await duck.with((db) =>
+      exportCsv(db, `SELECT range::INTEGER AS n, 'x' AS s FROM range(1234) ORDER BY n`, join(dir, 'a.csv')),
+    );
+    expect(info).toEqual({
+      rowCount: 1234,
+      columns: [
+        { name: 'n', type: 'INTEGER' },
+        { name: 's', type: 'VARCHAR' },
+      ],
+    });
+    const none = await duck.with((db) => exportCsv(db, `SELECT 1 AS n WHERE false`, join(dir, 'b.csv')));
+    expect(none.rowCount).toBe(0);
+    expect(await readFile(join(dir, 'b.csv'), 'utf8')).toBe('\ufeffn\n');
   });
 });

@@ -67,6 +67,11 @@ export interface StageContext {
   settings?: CheckSettings;
   /** In-process runs only: ingest's vital check reads each workbook whole and clean takes its rows (read-once.ts). */
   readOnce?: ReadOnce;
+  /**
+   * In-process runs only: a stage's start record is written while its work begins (awaited before its
+   * events, its log, its outcome record and its marker), not before it (bindStage).
+   */
+  startRecordBesideWork?: boolean;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */

@@ -13,7 +13,7 @@ import { requestTimeoutFor, withRetry } from '../retry/index.js';
 import { ownPart, writeStageRecord, type StageRecord } from '../runs/record.js';
 import { RunLogBuffer, writeStageLog } from '../runs/logs.js';
 import { admitEvent } from './provenance.js';
-import { timed } from '../profile.js';
+import { cpuMs, mark, timed } from '../profile.js';
 import type { StageContext, StageHandler } from './context.js';
 
 /**
@@ -393,7 +393,7 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     const marker = doneMarkerKey(handler.stage, event);
     const startedAt = ctx.now();
     const deadline = startDeadline(ctx.retryBudgetMs);
-    const claim = await claimOrSkip(ctx, marker, event, deadline, log);
+    const claim = await timed(`${handler.stage}: marker check`, () => claimOrSkip(ctx, marker, event, deadline, log));
     if (claim.state === 'handled') {
       ctx.log.info({ ...log, eventType: event.type }, 'already handled: skipped (redelivery)');
       return;
@@ -413,16 +413,24 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     // The store stayed unreachable for the whole budget: `failed` goes out before it is asked again.
     const storeDown = claim.state === 'unknown';
     // The run record: this stage started (best effort: the outcome below is what must not be lost).
-    if (!storeDown)
-      await boundedStep('the run record', deadline, () =>
-        writeStageRecord(ctx.store, {
-          ...record,
-          status: 'running',
-          emitted: [],
-          materializations: {},
-          checks: [],
-        }),
-      ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
+    // In one process (`startRecordBesideWork`) it is written while the work begins, the main thread's
+    // bookkeeping beside DuckDB's work instead of before it, and awaited before anything the stage
+    // says afterwards (its events, its log, its outcome record, its marker), so the outcome always
+    // comes after it and a record never goes back to `running`.
+    const started = storeDown
+      ? Promise.resolve()
+      : timed(`${handler.stage}: run record (start)`, () =>
+          boundedStep('the run record', deadline, () =>
+            writeStageRecord(ctx.store, {
+              ...record,
+              status: 'running',
+              emitted: [],
+              materializations: {},
+              checks: [],
+            }),
+          ),
+        ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run record not written (start)'));
+    if (!ctx.startRecordBesideWork) await started;
     let out: PipelineEvent[];
     let failed = false;
     try {
@@ -430,11 +438,15 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
       out = await runUnderDeadline(handler, event, ctx, deadline, log);
     } catch (e) {
       // The alerter has nothing to send a failure to: let the bus redeliver, then dead-letter.
-      if (event.type === 'failed') throw e;
+      if (event.type === 'failed') {
+        await started;
+        throw e;
+      }
       out = [failureOf(handler, event, e, ctx, log, startedAt)];
       failed = true;
     }
-    await publishEvents(bus, out, deadline);
+    await started;
+    await timed(`${handler.stage}: publish`, () => publishEvents(bus, out, deadline));
     const durationMs = Math.round(performance.now() - t0);
     ctx.log.info(
       { ...log, eventType: event.type, emitted: out.map((o) => o.type), durationMs },
@@ -447,6 +459,8 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
     // back keeps a redelivery of the event from running the failed month again (a failed run later
     // published by a redelivery: met in fault F3 when these writes were skipped).
     const after = failed ? startDeadline(ctx.retryBudgetMs) : deadline;
+    const tEnd = performance.now();
+    const cEnd = cpuMs();
     try {
       // Before the outcome record: once a record says the stage ended, its log is there (a crash in
       // between writes both again). Best effort: a log the store would not take never keeps the
@@ -456,6 +470,7 @@ export function bindStage(handler: StageHandler, base: StageContext, bus: Bus): 
       ).catch((e: unknown) => ctx.log.warn({ ...log, err: errorMessage(e) }, 'run log not written'));
       await writeOutcome(ctx, record, event, out, durationMs, after);
       await writeMarker(ctx.store, marker, event, out, after);
+      mark(`${handler.stage}: run log, record and marker`, tEnd, cEnd);
     } catch (e) {
       // Success: throw, the bus redelivers, the handling repeats (same event ids; downstream skips the twin).
       if (!failed) throw e;
