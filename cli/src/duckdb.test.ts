@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { embeddedDuckdb, inputBytes, RETURN_FREED_MEMORY_ABOVE } from './duckdb.js';
+import { embeddedDuckdb, inputBytes, LARGE_MONTH, LARGE_MONTH_ABOVE, RETURN_FREED_MEMORY_ABOVE } from './duckdb.js';
 
 const dirs: string[] = [];
 afterAll(async () => Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }))));
@@ -13,6 +13,24 @@ describe("the in-process run's DuckDB settings", () => {
     expect(embeddedDuckdb({ inputBytes: RETURN_FREED_MEMORY_ABOVE + 1 }).returnFreedMemory).toBe(true);
     expect(embeddedDuckdb().returnFreedMemory).toBe(false);
     expect(embeddedDuckdb({ inputBytes: 10, returnFreedMemoryAbove: 9 }).returnFreedMemory).toBe(true);
+  });
+
+  it("holds ingest's DuckDB lower and flushes the appender more often only above the large-month threshold", () => {
+    const large = embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE + 1 });
+    expect(large).toMatchObject({
+      memoryLimit: '512MB',
+      returnFreedMemory: true,
+      appendFlushRows: LARGE_MONTH.appendFlushRows,
+      stages: { ingest: { memoryLimit: LARGE_MONTH.ingestMemoryLimit } },
+    });
+    // Only ingest: clean's and merge's tables need the run's limit (merge's join failed under 384MB).
+    expect(Object.keys(large.stages ?? {})).toEqual(['ingest']);
+    // The small months (K = 20: 7.5 MB) as before: no stage of their own, DuckDB's appender batch.
+    for (const small of [embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE }), embeddedDuckdb()]) {
+      expect(small.stages).toBeUndefined();
+      expect(small.appendFlushRows).toBeUndefined();
+    }
+    expect(embeddedDuckdb({ inputBytes: 10, largeMonthAbove: 9 }).stages).toBeDefined();
   });
 
   it('keeps a memory limit (512MB unless given) and at least one thread', () => {

@@ -56,6 +56,8 @@ export interface EmbeddedRunOptions {
   duckdbMemoryLimit?: string;
   /** Workbooks larger than this in all (bytes) make DuckDB hand freed memory back at once (`RETURN_FREED_MEMORY_ABOVE`). */
   returnFreedMemoryAbove?: number;
+  /** Workbooks larger than this in all (bytes) are read with DuckDB held lower (`LARGE_MONTH_ABOVE`, `LARGE_MONTH`). */
+  largeMonthAbove?: number;
   /** The input's workbooks being read on a worker since the process started (`startPrefetch`): ingest takes their rows. */
   prefetch?: Prefetch;
 }
@@ -107,7 +109,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
   // own start, module loading and JIT warm-up, and copies every batch of rows back to this thread
   // and its appender. Workers add a hard memory cap per workbook for those who want it.
   const workers = opts.workers ?? 0;
-  const { ctx, close } = await createContext(adapters, {
+  const { ctx, close, wrapStage } = await createContext(adapters, {
     workers,
     duckdb: embeddedDuckdb({
       ...(opts.duckdbMemoryLimit ? { memoryLimit: opts.duckdbMemoryLimit } : {}),
@@ -116,6 +118,7 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
         INPUT_NAMES.map((name) => SOURCES[name].file),
       ),
       ...(opts.returnFreedMemoryAbove !== undefined ? { returnFreedMemoryAbove: opts.returnFreedMemoryAbove } : {}),
+      ...(opts.largeMonthAbove !== undefined ? { largeMonthAbove: opts.largeMonthAbove } : {}),
     }),
     // Every stage here: each workbook parsed once (ingest's check keeps the rows for clean), unless
     // workers are to parse them off this thread.
@@ -151,7 +154,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
         else await store.delete(key);
       }),
     );
-    await subscribeStages(bus, STAGE_HANDLERS, ctx);
+    // Each stage with its DuckDB settings (a large month's ingest under a lower memory limit).
+    await subscribeStages(bus, STAGE_HANDLERS, ctx, (s) => s, wrapStage);
     // Dead letters recorded as the services' alerter does (refused events under refused/).
     await recordDeadLetters(bus, ctx, sessionName(now()));
     await bus.publish(

@@ -229,7 +229,7 @@ export interface ContextOptions {
    * has its allocator hand freed memory back to the system at once (allocator_bulk_deallocation_flush_threshold
    * 0): a lower peak RSS, for some CPU time (issue 18: K = 20, 219-235 MiB instead of 268-311, 15% more CPU).
    */
-  duckdb?: { threads?: number; memoryLimit?: string; returnFreedMemory?: boolean };
+  duckdb?: DuckdbSettings;
   /** Thresholds of the checks that read settings (BN_MOM_*: `checkSettingsOf(config)`). */
   settings?: CheckSettings;
   /** One process runs every stage (`bottleneck run`): each workbook is parsed once (stage/read-once.ts). */
@@ -240,8 +240,33 @@ export interface ContextOptions {
   startRecordBesideWork?: boolean;
 }
 
+/** DuckDB's threads and memory limit at a time of the run. */
+export interface DuckdbLimits {
+  threads?: number;
+  memoryLimit?: string;
+}
+
+/** What `createContext` gives DuckDB (`ContextOptions.duckdb`). */
+export interface DuckdbSettings extends DuckdbLimits {
+  /** Freed memory back to the system at once (allocator_bulk_deallocation_flush_threshold 0). */
+  returnFreedMemory?: boolean;
+  /** Rows appended from a sheet go to their table every that many rows (DuckDB's own: 204,800; `TableAppender`). */
+  appendFlushRows?: number;
+  /**
+   * Per stage, in a process that runs every stage (`bottleneck run`): the threads and memory limit
+   * a stage runs with, over the ones above, set as the stage starts (`Wired.wrapStage`).
+   */
+  stages?: Partial<Record<string, DuckdbLimits>>;
+}
+
 export interface Wired {
   ctx: StageContext;
+  /**
+   * For `subscribeStages`: each stage's handler run with its DuckDB settings (`duckdb.stages`, over
+   * the run's), set before it starts when they differ from those in force. Without `duckdb.stages`
+   * the handler as it is.
+   */
+  wrapStage: (h: StageHandler, bound: ReturnType<typeof bindStage>) => ReturnType<typeof bindStage>;
   /** Stops the workers, closes DuckDB, removes the scratch folder. */
   close: () => Promise<void>;
 }
@@ -254,7 +279,10 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
   const root = o.workRoot ?? tmpdir();
   await mkdir(root, { recursive: true });
   const workDir = await mkdtemp(join(root, 'bottleneck-'));
-  const duck = new Duck(duckdbOptions(o.duckdb ?? {}, join(workDir, 'duckdb-spill')));
+  const duck = new Duck(
+    duckdbOptions(o.duckdb ?? {}, join(workDir, 'duckdb-spill')),
+    o.duckdb?.appendFlushRows ? { appendFlushRows: o.duckdb.appendFlushRows } : {},
+  );
   duck.warm();
   const ctx: StageContext = {
     store: a.store,
@@ -275,6 +303,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
   };
   return {
     ctx,
+    wrapStage: o.duckdb?.stages ? duckdbPerStage(duck, o.duckdb, o.duckdb.stages, ctx.log) : (_h, bound) => bound,
     close: async () => {
       await tasks.close();
       await duck.close();
@@ -300,4 +329,33 @@ export async function subscribeStages(
       await bus.subscribe({ group: group(h.stage), types: h.consumes, handler: wrap(h, bindStage(h, ctx, bus)) }),
     );
   return subs;
+}
+
+/**
+ * Each stage's handler run with its DuckDB threads and memory limit (`stages[stage]` over `base`):
+ * set on the instance as the stage starts, when they differ from the last set (DuckDB's settings
+ * are the instance's: the stages of a run follow one another in one process). Logged at debug
+ * level as DuckDB reports them.
+ */
+function duckdbPerStage(
+  duck: Duck,
+  base: DuckdbLimits,
+  stages: Partial<Record<string, DuckdbLimits>>,
+  log: Logger,
+): Wired['wrapStage'] {
+  let inForce = JSON.stringify({ threads: base.threads, memoryLimit: base.memoryLimit });
+  return (h, bound) => async (event) => {
+    const want: DuckdbLimits = {
+      ...(base.threads !== undefined ? { threads: base.threads } : {}),
+      ...(base.memoryLimit !== undefined ? { memoryLimit: base.memoryLimit } : {}),
+      ...stages[h.stage],
+    };
+    const key = JSON.stringify({ threads: want.threads, memoryLimit: want.memoryLimit });
+    if (key !== inForce) {
+      const now = await duck.configure(want);
+      inForce = key;
+      log.debug({ stage: h.stage, ...now }, "DuckDB's threads and memory limit for the stage");
+    }
+    return bound(event);
+  };
 }

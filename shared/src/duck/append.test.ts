@@ -59,3 +59,57 @@ describe("Db.appendTo: rows into a temp table through DuckDB's appender", () => 
     ]);
   });
 });
+
+describe('Db.appendTo with a flush every n rows (a large month: Duck({ appendFlushRows }))', () => {
+  const flushing = new Duck({ threads: '1' }, { appendFlushRows: 3 });
+  afterAll(() => flushing.close());
+
+  /** Rows the table has for another connection after `n` rows were appended (the appender still open), then after close. */
+  async function committed(d: Duck, n: number): Promise<[number, number, number[]]> {
+    const db = await d.connect();
+    const other = await d.connect();
+    try {
+      const sink = await db.appendTo('flushed', [{ name: 'id', type: 'int', sql: 'BIGINT' }], 'main');
+      let before: number;
+      try {
+        for (let i = 0; i < n; i++) sink.row([i], i + 2);
+        before = await other.count('flushed');
+      } finally {
+        sink.close();
+      }
+      const rows = await other.rows('SELECT id::INTEGER AS id FROM flushed');
+      await other.run('DROP TABLE flushed');
+      return [before, rows.length, rows.map((r) => Number(r.id))];
+    } finally {
+      db.close();
+      other.close();
+    }
+  }
+
+  it('hands the rows to the table every n rows, in order, and the rest on close', async () => {
+    expect(await committed(flushing, 7)).toEqual([6, 7, [0, 1, 2, 3, 4, 5, 6]]);
+  });
+
+  it("without it, DuckDB's appender keeps them until close", async () => {
+    expect(await committed(duck, 7)).toEqual([0, 7, [0, 1, 2, 3, 4, 5, 6]]);
+  });
+});
+
+describe("Duck.configure: DuckDB's threads and memory limit from now on", () => {
+  it('sets what is given, keeps the rest, and returns both as DuckDB reports them', async () => {
+    const d = new Duck({ threads: '2', memory_limit: '512MB' });
+    try {
+      expect(await d.configure({ memoryLimit: '256MB' })).toEqual({ threads: 2, memoryLimit: '244.1 MiB' });
+      expect(await d.configure({ threads: 1 })).toEqual({ threads: 1, memoryLimit: '244.1 MiB' });
+      expect(await d.configure({ threads: 2, memoryLimit: '512MB' })).toEqual({ threads: 2, memoryLimit: '488.2 MiB' });
+      // Every connection: a new one sees the instance's settings.
+      expect(
+        await d.with((db) =>
+          db.one("SELECT current_setting('memory_limit') AS m, current_setting('threads')::INTEGER AS t"),
+        ),
+      ).toEqual({ m: '488.2 MiB', t: 2 });
+    } finally {
+      await d.close();
+    }
+  });
+});

@@ -95,7 +95,14 @@ async function takeEarly(options: Record<string, string>): Promise<DuckDBInstanc
 export class Duck {
   private inst?: Promise<DuckDBInstance>;
 
-  constructor(private readonly options: Record<string, string> = { threads: '2' }) {}
+  /**
+   * `options`: DuckDB's (`duckdbOptions`). `appendFlushRows`: the appenders of `Db.appendTo` hand
+   * their rows to the table every that many rows, instead of DuckDB's 204,800 (see `TableAppender`).
+   */
+  constructor(
+    private readonly options: Record<string, string> = { threads: '2' },
+    private readonly tuning: { appendFlushRows?: number } = {},
+  ) {}
 
   warm(): void {
     void this.instance().catch(() => undefined);
@@ -114,17 +121,33 @@ export class Duck {
 
   /** A new connection; the caller closes it (`db.close()`). */
   async connect(): Promise<Db> {
-    return new Db(await (await this.instance()).connect());
+    return new Db(await (await this.instance()).connect(), this.tuning.appendFlushRows);
   }
 
   /** Runs `fn` with a fresh connection, closed afterwards (its temp tables go with it). */
   async with<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const conn = await (await this.instance()).connect();
     try {
-      return await fn(new Db(conn));
+      return await fn(new Db(conn, this.tuning.appendFlushRows));
     } finally {
       conn.closeSync();
     }
+  }
+
+  /**
+   * Sets the instance's threads and memory limit (instance-wide: what runs from now on, on every
+   * connection), each only when given; returns both as DuckDB then reports them. What does not fit
+   * under a lower limit is spilled to the spill folder (`temp_directory`), tables included.
+   */
+  async configure(s: { threads?: number; memoryLimit?: string }): Promise<{ threads: number; memoryLimit: string }> {
+    return this.with(async (db) => {
+      if (s.threads !== undefined) await db.run(`SET GLOBAL threads = ${Math.max(1, Math.trunc(s.threads))}`);
+      if (s.memoryLimit !== undefined) await db.run(`SET GLOBAL memory_limit = ${quoteLiteral(s.memoryLimit)}`);
+      const r = await db.one(
+        "SELECT current_setting('threads')::INTEGER AS threads, current_setting('memory_limit') AS memory_limit",
+      );
+      return { threads: Number(r.threads), memoryLimit: text(r.memory_limit) };
+    });
   }
 
   async close(): Promise<void> {
@@ -137,7 +160,11 @@ export class Duck {
 
 /** A connection with the few operations stages need. */
 export class Db {
-  constructor(readonly conn: DuckDBConnection) {}
+  /** `appendFlushRows`: see `Duck`. */
+  constructor(
+    readonly conn: DuckDBConnection,
+    private readonly appendFlushRows?: number,
+  ) {}
 
   close(): void {
     this.conn.closeSync();
@@ -188,7 +215,7 @@ export class Db {
     const cols = [...columns.map((c) => `${quoteIdent(c.name)} ${c.sql}`), '"_row" INTEGER'].join(', ');
     if (schema === undefined) await this.run(`CREATE TEMP TABLE ${quoteIdent(table)} (${cols})`);
     else await this.run(`CREATE TABLE ${quoteIdent(schema)}.${quoteIdent(table)} (${cols})`);
-    return new TableAppender(await this.conn.createAppender(table, schema ?? null), columns);
+    return new TableAppender(await this.conn.createAppender(table, schema ?? null), columns, this.appendFlushRows);
   }
 
   /** Registers a Parquet file as a view (in the connection's default schema). */
@@ -203,13 +230,21 @@ export class Db {
 
 const INT32_MAX = 2 ** 31 - 1;
 
-/** Rows of a sheet into a table, value by value through DuckDB's appender. */
+/**
+ * Rows of a sheet into a table, value by value through DuckDB's appender. DuckDB's appender holds
+ * up to 204,800 rows in a buffer of its own before it hands them to the table, and that buffer is
+ * outside DuckDB's memory limit: for a sheet of a million web rows (long descriptions), some
+ * hundred MiB beside the table. With `flushRows`, the rows go to the table every that many rows
+ * (the table's rows and their order are the same; each flush is one more commit).
+ */
 export class TableAppender implements RowSink {
   private readonly kinds: Uint8Array;
+  private pending = 0;
 
   constructor(
     private readonly appender: DuckDBAppender,
     columns: readonly ColumnSpec[],
+    private readonly flushRows = 0,
   ) {
     // 0 whole number, 1 double, 2 text (text, exact decimals and timestamps).
     this.kinds = Uint8Array.from(columns, (c) => (c.type === 'int' ? 0 : c.type === 'double' ? 1 : 2));
@@ -229,6 +264,10 @@ export class TableAppender implements RowSink {
     }
     a.appendInteger(row);
     a.endRow();
+    if (this.flushRows > 0 && ++this.pending >= this.flushRows) {
+      a.flushSync();
+      this.pending = 0;
+    }
   }
 
   /** Flushes the rows into the table and releases the appender. */
