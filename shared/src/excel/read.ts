@@ -6,8 +6,9 @@ import { SharedStrings } from './shared-strings.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
 import { cpuMs, mark, timed } from '../profile.js';
 import { CpuBudget } from '../workers/cpu-budget.js';
-import { parsePart, type XmlBounds } from './xml.js';
-import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
+import { MAX_IN_FLIGHT, SheetSplit, SPLIT_MIN_BYTES, SPLIT_SHARE, unpack, type PackedBatch } from './split.js';
+import { parsePart, timeout, type PartCut, type PartSource, type XmlBounds } from './xml.js';
+import { PartBytes, XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
 export type { CellValue, Converted } from './cells.js';
 export type { ZipLimits, ZipSummary } from './zip.js';
@@ -201,6 +202,10 @@ class SpecRows implements RowConsumer {
   headerRow = 0;
   rowCount = 0;
   blank = 0;
+  /** Rows (blank ones included) to pass over: appended already from a split's worker (split.ts). */
+  skip = 0;
+  /** Called once the header row is located. */
+  onHeader?: () => void;
   private readonly values: Converted[];
   private readonly place: CellPlace;
 
@@ -223,6 +228,11 @@ class SpecRows implements RowConsumer {
       this.headerRow = row;
       this.wanted = new Uint8Array(this.limits.maxColumns + 1);
       for (const i of index) this.wanted[i] = 1;
+      this.onHeader?.();
+      return;
+    }
+    if (this.skip > 0) {
+      this.skip--;
       return;
     }
     const index = this.index;
@@ -240,14 +250,29 @@ class SpecRows implements RowConsumer {
       this.blank++;
       return;
     }
-    if (this.rowCount >= this.limits.maxRows)
+    this.take(this.values, row);
+  }
+
+  /** A non-blank data row, counted against maxRows and handed to the sink. */
+  take(values: readonly Converted[], row: number): void {
+    if (this.rowCount >= this.limits.maxRows) {
+      const { file, sheet } = this.ctx;
       throw createError(
         'BN_ERR_INPUT_TOO_LARGE',
-        `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
-        { location: { file: ctx.file, sheet: ctx.sheet, row } },
+        `${file}, sheet "${sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
+        {
+          location: { file, sheet, row },
+        },
       );
+    }
     this.rowCount++;
-    this.sink.row(this.values, row);
+    this.sink.row(values, row);
+  }
+
+  /** The rows of a split's worker, after this thread's own: as if read here. */
+  replay(batch: PackedBatch): void {
+    unpack(batch, this.spec.columns, (values, row) => this.take(values, row));
+    this.blank += batch.blank;
   }
 }
 
@@ -283,27 +308,62 @@ export async function readSheetChecked(
   spec: SourceSpec,
   limits: ReadLimits,
   sink: RowSink,
+  opts: { split?: boolean } = {},
 ): Promise<{ sheet: SheetSummary; zip: ZipSummary }> {
   const file = spec.file;
   const o = await openSheet(path, file, spec.sheet, limits);
+  let split: SheetSplit | undefined;
   try {
     const { zip, info, bounds, ctx } = o;
+    const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
+    // A large sheet: a worker starts now (it loads while the shared strings are read) on the part's bytes.
+    let source: PartSource = zip;
+    if (opts.split && sheetEntry.uncompressed >= SPLIT_MIN_BYTES) {
+      const data = await zip.compressed(sheetEntry);
+      source = new PartBytes(file, sheetEntry, data);
+      split = await SheetSplit.start({
+        display: file,
+        sheet: ctx.sheet,
+        entry: sheetEntry,
+        data: Uint8Array.from(data),
+        from: Math.floor(sheetEntry.uncompressed * SPLIT_SHARE),
+        columns: [...spec.columns],
+        maxRows: limits.maxRows,
+        maxColumns: limits.maxColumns,
+        maxCellChars: limits.maxCellChars,
+        maxMillis: limits.maxMillis,
+        maxInFlight: MAX_IN_FLIGHT,
+      });
+    }
     const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () =>
       Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]),
     );
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const rows = new SpecRows(spec, ctx, limits, sink);
-    const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
+    const handler = new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet);
+    let cut: PartCut | undefined;
+    if (split) {
+      const s = split;
+      rows.onHeader = () =>
+        s.begin({
+          shared: shared.data(),
+          dateStyles: [...dateStyles],
+          epoch: ctx.epoch,
+          index: defined(rows.index, 'the header'),
+        });
+      cut = {
+        from: Math.floor(sheetEntry.uncompressed * SPLIT_SHARE),
+        at: () => s.at(),
+        taken: (clean) =>
+          takeSplit(s, clean && handler.depth === 2 && handler.inSheetData && rows.index !== null, rows, bounds),
+      };
+    }
     await timed(`read ${file}: sheet rows to the sink`, () =>
-      parsePart(
-        zip,
-        sheetEntry,
-        new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet),
-        bounds,
-        { drain: true },
-      ),
+      parsePart(source, sheetEntry, handler, bounds, { drain: true, ...(cut ? { cut } : {}) }),
     );
+    // Read to its end, here or (a split taken) on the worker, from the same bytes: verified.
+    if (split) zip.markVerified(sheetEntry);
     await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
     if (!rows.index)
@@ -326,7 +386,43 @@ export async function readSheetChecked(
       zip: zip.summary,
     };
   } finally {
+    await split?.close();
     await o.zip.close();
+  }
+}
+
+/**
+ * At the cut of a split sheet: the worker's rows appended after this thread's own, batch by batch
+ * as they come, when the parse here stopped where the cut is safe (`safe`). True when the worker
+ * read the rest of the part; false to parse on from the cut (the worker failed, or the cut is not
+ * safe), the rows appended already passed over.
+ */
+async function takeSplit(split: SheetSplit, safe: boolean, rows: SpecRows, bounds: XmlBounds): Promise<boolean> {
+  if (!safe) {
+    await split.close();
+    return false;
+  }
+  const t0 = performance.now();
+  const cpu0 = cpuMs();
+  let elements = 0;
+  let last = 0;
+  try {
+    for (;;) {
+      const next = await split.next();
+      if (next === true) return true;
+      if (next === false) {
+        rows.skip = elements;
+        return false;
+      }
+      if (bounds.budget.spent()) throw timeout(bounds, { row: () => last });
+      rows.replay(next);
+      elements += next.elements;
+      last = next.rows[next.rows.length - 1] ?? last;
+      split.ack(next);
+    }
+  } finally {
+    await split.close();
+    mark(`read ${bounds.file}: rows after the cut, from the worker`, t0, cpu0);
   }
 }
 
