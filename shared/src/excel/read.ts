@@ -298,6 +298,23 @@ export async function readSheetInto(
   return (await readSheetChecked(path, spec, limits, sink)).sheet;
 }
 
+/** A split read's settings (split.ts): the defaults, or a test's. */
+export interface SplitOptions {
+  /** Sheet parts smaller than this (uncompressed bytes) are read on one thread. */
+  minBytes?: number;
+  /** The byte of the part at or after which the cut falls (default: SPLIT_SHARE of the part). */
+  from?: number;
+  /** The worker's script (default: split-worker.js beside read.js). */
+  workerUrl?: URL;
+}
+
+/** What became of a split read: where the part was cut (null: it was not), rows appended from the worker, whether the worker read the rest. */
+export interface SplitOutcome {
+  cut: number | null;
+  workerRows: number;
+  workerDone: boolean;
+}
+
 /**
  * readSheetInto, also returning the zip's directory: a whole read checks everything the vital
  * check does (zip, sheet, header, every part's CRC), so an in-process run can take both from one
@@ -308,8 +325,8 @@ export async function readSheetChecked(
   spec: SourceSpec,
   limits: ReadLimits,
   sink: RowSink,
-  opts: { split?: boolean } = {},
-): Promise<{ sheet: SheetSummary; zip: ZipSummary }> {
+  opts: { split?: boolean | SplitOptions } = {},
+): Promise<{ sheet: SheetSummary; zip: ZipSummary; split?: SplitOutcome }> {
   const file = spec.file;
   const o = await openSheet(path, file, spec.sheet, limits);
   let split: SheetSplit | undefined;
@@ -318,22 +335,27 @@ export async function readSheetChecked(
     const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
     // A large sheet: a worker starts now (it loads while the shared strings are read) on the part's bytes.
     let source: PartSource = zip;
-    if (opts.split && sheetEntry.uncompressed >= SPLIT_MIN_BYTES) {
+    const splitting = opts.split === true ? {} : opts.split || null;
+    const from = splitting?.from ?? Math.floor(sheetEntry.uncompressed * SPLIT_SHARE);
+    if (splitting && sheetEntry.uncompressed >= (splitting.minBytes ?? SPLIT_MIN_BYTES)) {
       const data = await zip.compressed(sheetEntry);
       source = new PartBytes(file, sheetEntry, data);
-      split = await SheetSplit.start({
-        display: file,
-        sheet: ctx.sheet,
-        entry: sheetEntry,
-        data: Uint8Array.from(data),
-        from: Math.floor(sheetEntry.uncompressed * SPLIT_SHARE),
-        columns: [...spec.columns],
-        maxRows: limits.maxRows,
-        maxColumns: limits.maxColumns,
-        maxCellChars: limits.maxCellChars,
-        maxMillis: limits.maxMillis,
-        maxInFlight: MAX_IN_FLIGHT,
-      });
+      split = await SheetSplit.start(
+        {
+          display: file,
+          sheet: ctx.sheet,
+          entry: sheetEntry,
+          data: Uint8Array.from(data),
+          from,
+          columns: [...spec.columns],
+          maxRows: limits.maxRows,
+          maxColumns: limits.maxColumns,
+          maxCellChars: limits.maxCellChars,
+          maxMillis: limits.maxMillis,
+          maxInFlight: MAX_IN_FLIGHT,
+        },
+        splitting.workerUrl,
+      );
     }
     const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () =>
       Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]),
@@ -343,6 +365,7 @@ export async function readSheetChecked(
     const rows = new SpecRows(spec, ctx, limits, sink);
     const handler = new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet);
     let cut: PartCut | undefined;
+    const outcome: SplitOutcome = { cut: null, workerRows: 0, workerDone: false };
     if (split) {
       const s = split;
       rows.onHeader = () =>
@@ -353,10 +376,16 @@ export async function readSheetChecked(
           index: defined(rows.index, 'the header'),
         });
       cut = {
-        from: Math.floor(sheetEntry.uncompressed * SPLIT_SHARE),
-        at: () => s.at(),
+        from,
+        at: async () => (outcome.cut = await s.at()),
         taken: (clean) =>
-          takeSplit(s, clean && handler.depth === 2 && handler.inSheetData && rows.index !== null, rows, bounds),
+          takeSplit(
+            s,
+            clean && handler.depth === 2 && handler.inSheetData && rows.index !== null,
+            rows,
+            bounds,
+            outcome,
+          ),
       };
     }
     await timed(`read ${file}: sheet rows to the sink`, () =>
@@ -384,6 +413,7 @@ export async function readSheetChecked(
         ...(o.fallback ? { sheetFallback: o.fallback } : {}),
       },
       zip: zip.summary,
+      ...(split ? { split: outcome } : {}),
     };
   } finally {
     await split?.close();
@@ -397,7 +427,13 @@ export async function readSheetChecked(
  * read the rest of the part; false to parse on from the cut (the worker failed, or the cut is not
  * safe), the rows appended already passed over.
  */
-async function takeSplit(split: SheetSplit, safe: boolean, rows: SpecRows, bounds: XmlBounds): Promise<boolean> {
+async function takeSplit(
+  split: SheetSplit,
+  safe: boolean,
+  rows: SpecRows,
+  bounds: XmlBounds,
+  outcome: SplitOutcome,
+): Promise<boolean> {
   if (!safe) {
     await split.close();
     return false;
@@ -409,13 +445,14 @@ async function takeSplit(split: SheetSplit, safe: boolean, rows: SpecRows, bound
   try {
     for (;;) {
       const next = await split.next();
-      if (next === true) return true;
+      if (next === true) return (outcome.workerDone = true);
       if (next === false) {
         rows.skip = elements;
         return false;
       }
       if (bounds.budget.spent()) throw timeout(bounds, { row: () => last });
       rows.replay(next);
+      outcome.workerRows += next.rows.length;
       elements += next.elements;
       last = next.rows[next.rows.length - 1] ?? last;
       split.ack(next);
