@@ -232,7 +232,8 @@ await import(${JSON.stringify(real)});`,
     const p = await workbook(xml);
     const bytes = Buffer.from(await readFile(p));
     const sheetStart = bytes.indexOf('xl/worksheets/sheet1.xml') + 'xl/worksheets/sheet1.xml'.length;
-    bytes[bytes.indexOf('PK\u0003\u0004', sheetStart) - 50] ^= 0xff;
+    const at = bytes.indexOf('PK\u0003\u0004', sheetStart) - 50;
+    bytes.writeUInt8((bytes.readUInt8(at) ^ 0xff) & 0xff, at);
     const q = join(dir, 'damaged.xlsx');
     await writeFile(q, bytes);
     const three = await failure(q);
