@@ -338,14 +338,14 @@ export async function readSheetChecked(
     const splitting = opts.split === true ? {} : opts.split || null;
     const from = splitting?.from ?? Math.floor(sheetEntry.uncompressed * SPLIT_SHARE);
     if (splitting && sheetEntry.uncompressed >= (splitting.minBytes ?? SPLIT_MIN_BYTES)) {
-      const data = await zip.compressed(sheetEntry);
+      const data = await zip.compressed(sheetEntry, { shared: true });
       source = new PartBytes(file, sheetEntry, data);
       split = await SheetSplit.start(
         {
           display: file,
           sheet: ctx.sheet,
           entry: sheetEntry,
-          data: Uint8Array.from(data),
+          data,
           from,
           columns: [...spec.columns],
           maxRows: limits.maxRows,

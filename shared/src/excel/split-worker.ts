@@ -4,7 +4,7 @@ import { CpuBudget } from '../workers/cpu-budget.js';
 import { convert, type CellPlace, type Converted } from './cells.js';
 import { SharedStrings } from './shared-strings.js';
 import { RowCells, SheetHandler, type CellContext, type RowConsumer } from './sheet.js';
-import { BatchPacker, PACKED_ROWS, type SplitJob, type SplitMessage, type SplitStart } from './split.js';
+import { BatchPacker, PACKED_ROWS, transferables, type SplitJob, type SplitMessage, type SplitStart } from './split.js';
 import { parsePart, type PartSource } from './xml.js';
 import { PartBytes, type ZipEntry } from './zip.js';
 
@@ -17,7 +17,7 @@ import { PartBytes, type ZipEntry } from './zip.js';
  */
 const job = workerData as SplitJob;
 const port = parentPort;
-const post = (m: SplitMessage) => port?.postMessage(m);
+const post = (m: SplitMessage, transfer: ArrayBuffer[] = []) => port?.postMessage(m, transfer);
 
 /** Why the split is given up, when nothing is wrong with the workbook. */
 class NoSplit extends Error {}
@@ -129,7 +129,7 @@ let rowCount = 0;
 function flush(): void {
   const batch = packer.take();
   inFlight += batch.bytes;
-  post({ type: 'batch', batch });
+  post({ type: 'batch', batch }, transferables(batch));
 }
 
 const consumer: RowConsumer = {

@@ -197,11 +197,15 @@ export class XlsxZip {
 
   /**
    * The entry's compressed bytes, read in one go (the file is bounded by maxBytes): for a part read
-   * by two threads (excel/split.ts), both inflate these very bytes with `PartBytes`.
+   * by two threads (excel/split.ts), both inflate these very bytes with `PartBytes` (`shared`: in a
+   * SharedArrayBuffer, which the other thread reads without a copy).
    */
-  async compressed(entry: ZipEntry): Promise<Buffer> {
+  async compressed(entry: ZipEntry, opts: { shared?: boolean } = {}): Promise<Buffer> {
     checkMethod(this.display, entry);
-    const data = Buffer.allocUnsafe(entry.compressed);
+    // Shared: in a SharedArrayBuffer, which a worker reads without a copy.
+    const data = opts.shared
+      ? Buffer.from(new SharedArrayBuffer(entry.compressed))
+      : Buffer.allocUnsafe(entry.compressed);
     const { bytesRead } = await this.fh.read(data, 0, entry.compressed, this.dataStart.get(entry));
     if (bytesRead !== entry.compressed) throw corrupt(this.display, entry.name, 'runs past the end of the file');
     return data;
