@@ -318,7 +318,8 @@ export interface SplitOutcome {
 /**
  * readSheetInto, also returning the zip's directory: a whole read checks everything the vital
  * check does (zip, sheet, header, every part's CRC), so an in-process run can take both from one
- * pass (stage/read-once.ts).
+ * pass (stage/read-once.ts). With `split`, a sheet part of SPLIT_MIN_BYTES or more is parsed on
+ * this thread and a worker at once (split.ts): the same rows, in the same order, the same errors.
  */
 export async function readSheetChecked(
   path: string,
