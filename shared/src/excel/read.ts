@@ -6,8 +6,9 @@ import { SharedStrings } from './shared-strings.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
 import { cpuMs, mark, timed } from '../profile.js';
 import { CpuBudget } from '../workers/cpu-budget.js';
-import { parsePart, type XmlBounds } from './xml.js';
-import { XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
+import { MAX_IN_FLIGHT, SheetSplit, SPLIT_MIN_BYTES, SPLIT_SHARE, unpack, type PackedBatch } from './split.js';
+import { parsePart, timeout, type PartCut, type PartSource, type XmlBounds } from './xml.js';
+import { PartBytes, XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
 export type { CellValue, Converted } from './cells.js';
 export type { ZipLimits, ZipSummary } from './zip.js';
@@ -202,6 +203,10 @@ class SpecRows implements RowConsumer {
   headerRow = 0;
   rowCount = 0;
   blank = 0;
+  /** Rows (blank ones included) to pass over: appended already from a split's worker (split.ts). */
+  skip = 0;
+  /** Called once the header row is located. */
+  onHeader?: () => void;
   private readonly values: Converted[];
   private readonly place: CellPlace;
 
@@ -224,6 +229,11 @@ class SpecRows implements RowConsumer {
       this.headerRow = row;
       this.wanted = new Uint8Array(this.limits.maxColumns + 1);
       for (const i of index) this.wanted[i] = 1;
+      this.onHeader?.();
+      return;
+    }
+    if (this.skip > 0) {
+      this.skip--;
       return;
     }
     const index = this.index;
@@ -241,14 +251,29 @@ class SpecRows implements RowConsumer {
       this.blank++;
       return;
     }
-    if (this.rowCount >= this.limits.maxRows)
+    this.take(this.values, row);
+  }
+
+  /** A non-blank data row, counted against maxRows and handed to the sink. */
+  take(values: readonly Converted[], row: number): void {
+    if (this.rowCount >= this.limits.maxRows) {
+      const { file, sheet } = this.ctx;
       throw createError(
         'BN_ERR_INPUT_TOO_LARGE',
-        `${ctx.file}, sheet "${ctx.sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
-        { location: { file: ctx.file, sheet: ctx.sheet, row } },
+        `${file}, sheet "${sheet}": more than ${this.limits.maxRows} rows (BN_MAX_ROWS)`,
+        {
+          location: { file, sheet, row },
+        },
       );
+    }
     this.rowCount++;
-    this.sink.row(this.values, row);
+    this.sink.row(values, row);
+  }
+
+  /** The rows of a split's worker, after this thread's own: as if read here. */
+  replay(batch: PackedBatch): void {
+    unpack(batch, this.spec.columns, (values, row) => this.take(values, row));
+    this.blank += batch.blank;
   }
 }
 
@@ -274,37 +299,102 @@ export async function readSheetInto(
   return (await readSheetChecked(path, spec, limits, sink)).sheet;
 }
 
+/** A split read's settings (split.ts): the defaults, or a test's. */
+export interface SplitOptions {
+  /** Sheet parts smaller than this (uncompressed bytes) are read on one thread. */
+  minBytes?: number;
+  /** The byte of the part at or after which the cut falls (default: SPLIT_SHARE of the part). */
+  from?: number;
+  /** The worker's script (default: split-worker.js beside read.js). */
+  workerUrl?: URL;
+}
+
+/** What became of a split read: where the part was cut (null: it was not), rows appended from the worker, whether the worker read the rest. */
+export interface SplitOutcome {
+  cut: number | null;
+  workerRows: number;
+  workerDone: boolean;
+}
+
 /**
  * readSheetInto, also returning the zip's directory: a whole read checks everything the vital
  * check does (zip, sheet, header, every part's CRC), so an in-process run can take both from one
- * pass (stage/read-once.ts).
+ * pass (stage/read-once.ts). With `split`, a sheet part of SPLIT_MIN_BYTES or more is parsed on
+ * this thread and a worker at once (split.ts): the same rows, in the same order, the same errors.
  */
 export async function readSheetChecked(
   path: string,
   spec: SourceSpec,
   limits: ReadLimits,
   sink: RowSink,
-): Promise<{ sheet: SheetSummary; zip: ZipSummary }> {
+  opts: { split?: boolean | SplitOptions } = {},
+): Promise<{ sheet: SheetSummary; zip: ZipSummary; split?: SplitOutcome }> {
   const file = spec.file;
   const o = await openSheet(path, file, spec.sheet, limits);
+  let split: SheetSplit | undefined;
   try {
     const { zip, info, bounds, ctx } = o;
+    const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
+    // A large sheet: a worker starts now (it loads while the shared strings are read) on the part's bytes.
+    let source: PartSource = zip;
+    const splitting = opts.split === true ? {} : opts.split || null;
+    const from = splitting?.from ?? Math.floor(sheetEntry.uncompressed * SPLIT_SHARE);
+    if (splitting && sheetEntry.uncompressed >= (splitting.minBytes ?? SPLIT_MIN_BYTES)) {
+      const data = await zip.compressed(sheetEntry, { shared: true });
+      source = new PartBytes(file, sheetEntry, data);
+      split = await SheetSplit.start(
+        {
+          display: file,
+          sheet: ctx.sheet,
+          entry: sheetEntry,
+          data,
+          from,
+          columns: [...spec.columns],
+          maxRows: limits.maxRows,
+          maxColumns: limits.maxColumns,
+          maxCellChars: limits.maxCellChars,
+          maxMillis: limits.maxMillis,
+          maxInFlight: MAX_IN_FLIGHT,
+        },
+        splitting.workerUrl,
+      );
+    }
     const [shared, dateStyles] = await timed(`read ${file}: shared strings and styles`, () =>
       Promise.all([readSharedStrings(zip, info.sharedStrings, bounds), readDateStyles(zip, info.styles, bounds)]),
     );
     ctx.shared = shared;
     ctx.dateStyles = dateStyles;
     const rows = new SpecRows(spec, ctx, limits, sink);
-    const sheetEntry = defined(zip.entry(o.ref.part), `zip entry ${o.ref.part}`);
+    const handler = new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet);
+    let cut: PartCut | undefined;
+    const outcome: SplitOutcome = { cut: null, workerRows: 0, workerDone: false };
+    if (split) {
+      const s = split;
+      rows.onHeader = () =>
+        s.begin({
+          shared: shared.data(),
+          dateStyles: [...dateStyles],
+          epoch: ctx.epoch,
+          index: defined(rows.index, 'the header'),
+        });
+      cut = {
+        from,
+        at: async () => (outcome.cut = await s.at()),
+        taken: (clean) =>
+          takeSplit(
+            s,
+            clean && handler.depth === 2 && handler.inSheetData && rows.index !== null,
+            rows,
+            bounds,
+            outcome,
+          ),
+      };
+    }
     await timed(`read ${file}: sheet rows to the sink`, () =>
-      parsePart(
-        zip,
-        sheetEntry,
-        new SheetHandler(new RowCells(limits.maxColumns), rows, limits.maxColumns, file, ctx.sheet),
-        bounds,
-        { drain: true },
-      ),
+      parsePart(source, sheetEntry, handler, bounds, { drain: true, ...(cut ? { cut } : {}) }),
     );
+    // Read to its end, here or (a split taken) on the worker, from the same bytes: verified.
+    if (split) zip.markVerified(sheetEntry);
     await timed(`read ${file}: CRC of the other parts`, () => zip.verifyRest());
     const sheet = ctx.sheet;
     if (!rows.index)
@@ -325,9 +415,53 @@ export async function readSheetChecked(
         ...(o.fallback ? { sheetFallback: o.fallback } : {}),
       },
       zip: zip.summary,
+      ...(split ? { split: outcome } : {}),
     };
   } finally {
+    await split?.close();
     await o.zip.close();
+  }
+}
+
+/**
+ * At the cut of a split sheet: the worker's rows appended after this thread's own, batch by batch
+ * as they come, when the parse here stopped where the cut is safe (`safe`). True when the worker
+ * read the rest of the part; false to parse on from the cut (the worker failed, or the cut is not
+ * safe), the rows appended already passed over.
+ */
+async function takeSplit(
+  split: SheetSplit,
+  safe: boolean,
+  rows: SpecRows,
+  bounds: XmlBounds,
+  outcome: SplitOutcome,
+): Promise<boolean> {
+  if (!safe) {
+    await split.close();
+    return false;
+  }
+  const t0 = performance.now();
+  const cpu0 = cpuMs();
+  let elements = 0;
+  let last = 0;
+  try {
+    for (;;) {
+      const next = await split.next();
+      if (next === true) return (outcome.workerDone = true);
+      if (next === false) {
+        rows.skip = elements;
+        return false;
+      }
+      if (bounds.budget.spent()) throw timeout(bounds, { row: () => last });
+      rows.replay(next);
+      outcome.workerRows += next.rows.length;
+      elements += next.elements;
+      last = next.rows[next.rows.length - 1] ?? last;
+      split.ack(next);
+    }
+  } finally {
+    await split.close();
+    mark(`read ${bounds.file}: rows after the cut, from the worker`, t0, cpu0);
   }
 }
 

@@ -14,6 +14,17 @@ export interface SharedStringsOptions {
   maxChunkBytes?: number;
 }
 
+/** A store's content, for another thread (structured clone copies it): SharedStrings.data, SharedStrings.from. */
+export interface SharedStringsData {
+  chunks: Uint8Array[];
+  used: number[];
+  first: number[];
+  curUsed: number;
+  starts: Uint32Array;
+  aside: Map<number, string>;
+  n: number;
+}
+
 /**
  * A workbook's shared strings kept compactly: their UTF-8 bytes, one after another, in a few
  * chunks (a string never spans two), and where each starts; a string is decoded when a cell refers
@@ -111,6 +122,34 @@ export class SharedStrings {
     }
     if (this.n < this.starts.length) this.starts = this.starts.slice(0, Math.max(this.n, 1));
     return this;
+  }
+
+  /** The store's content (call `finish` first), to be posted to another thread and read there with `from`. */
+  data(): SharedStringsData {
+    return {
+      chunks: this.chunks,
+      used: this.used,
+      first: this.first,
+      curUsed: this.curUsed,
+      starts: this.starts,
+      aside: this.aside,
+      n: this.n,
+    };
+  }
+
+  /** A store holding what `data` gave (as another thread receives it): the same strings at the same indices. */
+  static from(d: SharedStringsData): SharedStrings {
+    const s = new SharedStrings();
+    const buf = (u: Uint8Array) => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
+    s.chunks.push(...d.chunks.map(buf));
+    s.used.push(...d.used);
+    s.first.push(...d.first);
+    s.cur = (s.chunks[s.chunks.length - 1] ?? Buffer.alloc(0)) as Buffer<ArrayBuffer>;
+    s.curUsed = d.curUsed;
+    s.starts = d.starts as Uint32Array<ArrayBuffer>;
+    for (const [k, v] of d.aside) s.aside.set(k, v);
+    s.n = d.n;
+    return s;
   }
 
   /** Opens a chunk that holds at least `need` bytes, starting with string `i`. */

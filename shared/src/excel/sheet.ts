@@ -167,6 +167,10 @@ export interface RowConsumer {
  */
 export class SheetHandler implements XmlHandler {
   done = false;
+  /** Elements open (the worksheet's root is 1, its sheetData 2): where a part may be cut (excel/split.ts). */
+  depth = 0;
+  /** Whether the last row opened had its number written (a valid r): a row without one counts on from the row before. */
+  numbered = false;
   private current = 0;
   private col = 0;
   private cellType = 0;
@@ -175,7 +179,8 @@ export class SheetHandler implements XmlHandler {
   private capture = false;
   private phonetic = 0;
   private buf = '';
-  private inSheetData = false;
+  /** Inside the sheet's `<sheetData>`, where rows are read. */
+  inSheetData = false;
 
   constructor(
     private readonly cells: RowCells,
@@ -210,6 +215,7 @@ export class SheetHandler implements XmlHandler {
   }
 
   open(kind: number, attrs: Attributes): void {
+    this.depth++;
     // The parser finishes the chunk it was given: once done, the rest of it is ignored.
     if (this.done) return;
     switch (kind) {
@@ -246,7 +252,8 @@ export class SheetHandler implements XmlHandler {
         if (!this.inSheetData) return;
         const r = attrs.r;
         const n = r === undefined ? 0 : Number(r);
-        this.current = Number.isSafeInteger(n) && n > 0 ? n : this.current + 1;
+        this.numbered = Number.isSafeInteger(n) && n > 0;
+        this.current = this.numbered ? n : this.current + 1;
         this.col = 0;
         this.cells.reset();
         return;
@@ -259,6 +266,7 @@ export class SheetHandler implements XmlHandler {
   }
 
   close(kind: number): void {
+    this.depth--;
     if (this.done) return;
     switch (kind) {
       case K_V:

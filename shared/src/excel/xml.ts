@@ -2,7 +2,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import type { SaxesTagPlain } from 'saxes';
 import { BottleneckError, type CellLocation, createError } from '../errors/index.js';
-import type { XlsxZip, ZipEntry } from './zip.js';
+import type { ZipEntry } from './zip.js';
 import type { CpuBudget } from '../workers/cpu-budget.js';
 
 // saxes is CommonJS: required, not imported, so that Node's ESM loader does not start its CommonJS
@@ -55,6 +55,32 @@ export interface XmlBounds {
   sheet?: string;
   /** What the time limit is called in its message. */
   timeLimitMs: number;
+}
+
+/** Where a part's bytes come from: the workbook's zip (XlsxZip), or one part's bytes read already (PartBytes). */
+export interface PartSource {
+  /** What errors call the file (erp.xlsx). */
+  readonly display: string;
+  /** The entry's uncompressed bytes, CRC-checked once read to the end. */
+  chunks(entry: ZipEntry): AsyncIterable<Buffer>;
+}
+
+/**
+ * A cut of the part in two (excel/split.ts): this thread parses the bytes before the cut, another
+ * thread may have read the rest. Asked once the parse reaches byte `from`.
+ */
+export interface PartCut {
+  /** The cut falls at or after this byte of the part. */
+  from: number;
+  /** Where the cut is (a byte offset at or after `from`), or null: no cut, parse on. */
+  at(): Promise<number | null>;
+  /**
+   * The parse has read every byte before the cut and none after it. `clean`: no comment, CDATA or
+   * processing instruction began before it (the bytes after the cut are then read as markup, as by
+   * the other thread). Resolves true when the rest of the part was read, and verified, elsewhere
+   * (the parse stops there), false to parse on from the cut.
+   */
+  taken(clean: boolean): Promise<boolean>;
 }
 
 /** Deeper nesting than any SpreadsheetML part has: refused as hostile. */
@@ -111,11 +137,11 @@ export function notXml(display: string, part: string, why: string): BottleneckEr
  * A part that fails to parse is drained too: if its CRC fails, the CRC error is the one reported.
  */
 export async function parsePart(
-  zip: XlsxZip,
+  zip: PartSource,
   entry: ZipEntry,
   handler: XmlHandler,
   bounds: XmlBounds,
-  opts: { drain?: boolean } = {},
+  opts: { drain?: boolean; cut?: PartCut } = {},
 ): Promise<void> {
   const scope = new NamespaceScope();
   let depth = 0;
@@ -183,19 +209,49 @@ export async function parsePart(
   let seen = 0;
   let parseError: Error | undefined;
   let draining = false;
+  const feed = (bytes: Buffer): void => {
+    const text = decoder.decode(bytes);
+    parser.write(text);
+    if (events === seen) {
+      quiet += text.length;
+      if (quiet > maxQuiet) throw tooLong(bounds, handler, maxQuiet);
+    } else {
+      quiet = 0;
+      seen = events;
+    }
+  };
+  const cut = opts.cut;
+  // With a cut: the offset of the chunk in the part, the cut once known, and whether a comment, CDATA
+  // or processing instruction (`<!`, `<?`; the XML declaration aside) began before it.
+  let offset = 0;
+  let cutAt: number | null | undefined = cut ? undefined : null;
+  let special = false;
+  let lastLt = false;
+  let bom = false;
   for await (const chunk of zip.chunks(entry)) {
     if (draining) continue;
+    let piece = chunk;
     try {
       if (bounds.budget.spent()) throw timeout(bounds, handler);
-      const text = decoder.decode(chunk);
-      parser.write(text);
-      if (events === seen) {
-        quiet += text.length;
-        if (quiet > maxQuiet) throw tooLong(bounds, handler, maxQuiet);
-      } else {
-        quiet = 0;
-        seen = events;
+      if (cut && cutAt !== null) {
+        if (offset === 0) bom = chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf;
+        if (offset + chunk.length > cut.from) cutAt ??= await cut.at();
+        const end = cutAt === undefined || cutAt === null ? -1 : cutAt - offset;
+        if (end >= 0 && end <= chunk.length) {
+          // The chunk holding the cut: the bytes before it are parsed here, the rest perhaps elsewhere.
+          const head = chunk.subarray(0, end);
+          special ||= specialMarkup(head, offset, lastLt, bom);
+          feed(head);
+          piece = chunk.subarray(end);
+          cutAt = null;
+          if (!handler.done && (await cut.taken(!special))) return;
+        } else {
+          special ||= specialMarkup(chunk, offset, lastLt, bom);
+          lastLt = chunk[chunk.length - 1] === 60;
+        }
+        offset += chunk.length;
       }
+      if (!handler.done) feed(piece);
       if (handler.done) {
         if (!opts.drain) return;
         draining = true;
@@ -220,6 +276,19 @@ export async function parsePart(
     if (e instanceof BottleneckError) throw e;
     throw notXml(zip.display, entry.name, (e as Error).message.replace(`${entry.name}:`, '').trim());
   }
+}
+
+/**
+ * Whether `b` (at `offset` in its part; `afterLt`: the byte before it was `<`) holds the start of a
+ * comment, CDATA section, DOCTYPE or processing instruction: `<!` or `<?`, the XML declaration at
+ * the part's start (after its UTF-8 byte-order mark, `bom`) aside.
+ */
+function specialMarkup(b: Buffer, offset: number, afterLt: boolean, bom: boolean): boolean {
+  if (afterLt && b.length > 0 && (b[0] === 33 || b[0] === 63)) return true;
+  if (b.indexOf('<!') >= 0) return true;
+  const declaration = bom ? 3 : 0;
+  for (let i = b.indexOf('<?'); i >= 0; i = b.indexOf('<?', i + 2)) if (offset + i !== declaration) return true;
+  return false;
 }
 
 interface ChunkDecoder {
@@ -300,7 +369,7 @@ class Utf8Chunks implements ChunkDecoder {
   }
 }
 
-function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocation } {
+function place(b: XmlBounds, h: Pick<XmlHandler, 'row'>): { text: string; location: CellLocation } {
   const row = h.row();
   return {
     text: `${b.file}${b.sheet !== undefined ? `, sheet "${b.sheet}"` : ''}${row ? `, row ${row}` : ''}`,
@@ -308,7 +377,8 @@ function place(b: XmlBounds, h: XmlHandler): { text: string; location: CellLocat
   };
 }
 
-function timeout(b: XmlBounds, h: XmlHandler): BottleneckError {
+/** The refusal of a read past its CPU time (BN_MAX_READ_MS), at the row `h` is in. */
+export function timeout(b: XmlBounds, h: Pick<XmlHandler, 'row'>): BottleneckError {
   const at = place(b, h);
   return createError(
     'BN_ERR_INPUT_TOO_LARGE',

@@ -191,36 +191,31 @@ export class XlsxZip {
    * stops the read and the inflate; the part then counts as not verified.
    */
   async *chunks(entry: ZipEntry): AsyncGenerator<Buffer> {
-    const damaged = (why: string) => corrupt(this.display, entry.name, why);
-    if (entry.method !== 0 && entry.method !== 8)
-      throw damaged(`uses compression method ${entry.method}, which xlsx does not`);
-    if (entry.flags & 0x01) throw damaged('is encrypted');
-    let crc = 0;
-    let bytes = 0;
-    // The compressed bytes are read in one go (the file is bounded by maxBytes) and inflated off
-    // the main thread by zlib, chunk by chunk as the parse takes them.
-    const data = Buffer.allocUnsafe(entry.compressed);
+    yield* inflateChecked(this.display, entry, await this.compressed(entry));
+    this.verified.add(entry);
+  }
+
+  /**
+   * The entry's compressed bytes, read in one go (the file is bounded by maxBytes): for a part read
+   * by two threads (excel/split.ts), both inflate these very bytes with `PartBytes` (`shared`: in a
+   * SharedArrayBuffer, which the other thread reads without a copy).
+   */
+  async compressed(entry: ZipEntry, opts: { shared?: boolean } = {}): Promise<Buffer> {
+    checkMethod(this.display, entry);
+    // Shared: in a SharedArrayBuffer, which a worker reads without a copy.
+    const data = opts.shared
+      ? Buffer.from(new SharedArrayBuffer(entry.compressed))
+      : Buffer.allocUnsafe(entry.compressed);
     const { bytesRead } = await this.fh.read(data, 0, entry.compressed, this.dataStart.get(entry));
-    if (bytesRead !== entry.compressed) throw damaged('runs past the end of the file');
-    const inflater = entry.method === 8 ? createInflateRaw({ chunkSize: CHUNK }) : null;
-    inflater?.end(data);
-    const source: AsyncIterable<Buffer> | Iterable<Buffer> = inflater ?? (entry.compressed ? [data] : []);
-    try {
-      for await (const chunk of source) {
-        bytes += chunk.length;
-        // A part that expands past what it declares is stopped there: the declared sizes were checked.
-        if (bytes > entry.uncompressed) throw damaged(`expands past its declared ${entry.uncompressed} bytes`);
-        crc = crc32(chunk, crc);
-        yield chunk;
-      }
-    } catch (err) {
-      if (err instanceof BottleneckError) throw err;
-      throw damaged(`does not inflate (${(err as Error).message})`);
-    } finally {
-      inflater?.destroy();
-    }
-    if (bytes !== entry.uncompressed) throw damaged(`has ${bytes} bytes instead of ${entry.uncompressed}`);
-    if (crc >>> 0 !== entry.crc >>> 0) throw damaged('fails its CRC-32 check');
+    if (bytesRead !== entry.compressed) throw corrupt(this.display, entry.name, 'runs past the end of the file');
+    return data;
+  }
+
+  /**
+   * Counts the entry as verified: its bytes (from `compressed`) were inflated to their end and
+   * their CRC-32 checked with `PartBytes`, on this thread or another.
+   */
+  markVerified(entry: ZipEntry): void {
     this.verified.add(entry);
   }
 
@@ -245,6 +240,63 @@ export class XlsxZip {
   /** Closes the file. */
   async close(): Promise<void> {
     await this.fh.close();
+  }
+}
+
+/** Refuses what xlsx parts never are: another compression method, encryption. */
+function checkMethod(display: string, entry: ZipEntry): void {
+  if (entry.method !== 0 && entry.method !== 8)
+    throw corrupt(display, entry.name, `uses compression method ${entry.method}, which xlsx does not`);
+  if (entry.flags & 0x01) throw corrupt(display, entry.name, 'is encrypted');
+}
+
+/**
+ * The uncompressed bytes of an entry's compressed `data`, chunk by chunk, inflated off the thread
+ * by zlib, with its CRC-32 computed on the way: read to the end, the part is verified (or a
+ * BN_ERR_INPUT_CORRUPT is thrown). Stopping early (break) stops the inflate.
+ */
+async function* inflateChecked(display: string, entry: ZipEntry, data: Buffer): AsyncGenerator<Buffer> {
+  const damaged = (why: string) => corrupt(display, entry.name, why);
+  checkMethod(display, entry);
+  let crc = 0;
+  let bytes = 0;
+  const inflater = entry.method === 8 ? createInflateRaw({ chunkSize: CHUNK }) : null;
+  inflater?.end(data);
+  const source: AsyncIterable<Buffer> | Iterable<Buffer> = inflater ?? (entry.compressed ? [data] : []);
+  try {
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      // A part that expands past what it declares is stopped there: the declared sizes were checked.
+      if (bytes > entry.uncompressed) throw damaged(`expands past its declared ${entry.uncompressed} bytes`);
+      crc = crc32(chunk, crc);
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof BottleneckError) throw err;
+    throw damaged(`does not inflate (${(err as Error).message})`);
+  } finally {
+    inflater?.destroy();
+  }
+  if (bytes !== entry.uncompressed) throw damaged(`has ${bytes} bytes instead of ${entry.uncompressed}`);
+  if (crc >>> 0 !== entry.crc >>> 0) throw damaged('fails its CRC-32 check');
+}
+
+/**
+ * One part's compressed bytes, already read (XlsxZip.compressed), inflated and verified as
+ * XlsxZip.chunks does: what a thread that has no file handle parses (excel/split.ts), and the
+ * thread that read them.
+ */
+export class PartBytes {
+  constructor(
+    readonly display: string,
+    private readonly entry: ZipEntry,
+    private readonly data: Buffer,
+  ) {}
+
+  chunks(entry: ZipEntry): AsyncGenerator<Buffer> {
+    if (entry !== this.entry && entry.name !== this.entry.name)
+      throw new Error(`PartBytes holds ${this.entry.name}, not ${entry.name}`);
+    return inflateChecked(this.display, this.entry, this.data);
   }
 }
 

@@ -64,7 +64,9 @@ export class ReadOnce {
               if (!r) throw new Error(`the prefetch of ${spec.file} failed`);
               return r;
             })
-          : await timed(`read once: ${spec.file} whole`, () => readSheetChecked(path, spec, limits, sink));
+          : await timed(`read once: ${spec.file} whole`, () =>
+              readSheetChecked(path, spec, limits, sink, { split: true }),
+            );
       } finally {
         sink.close();
       }
