@@ -125,6 +125,8 @@ export async function runEmbedded(opts: EmbeddedRunOptions): Promise<RunSummary>
     readOnce: workers === 0,
     // One process runs every stage: a stage's start record is written beside its work.
     startRecordBesideWork: true,
+    // And a table's SQL checks run while it is persisted.
+    checksBesidePersist: true,
     ...(workers === 0 && opts.prefetch ? { prefetch: opts.prefetch } : {}),
     ...(workers > 0 ? { preload: [import.meta.resolve('@bottleneck/shared/excel/read')] } : {}),
     log: opts.log ?? silent,

@@ -238,6 +238,8 @@ export interface ContextOptions {
   prefetch?: Prefetch;
   /** One process runs every stage: a stage's start record is written beside its work (StageContext). */
   startRecordBesideWork?: boolean;
+  /** One process runs every stage: a table's SQL checks run beside its persist (StageContext). */
+  checksBesidePersist?: boolean;
 }
 
 /** DuckDB's threads and memory limit at a time of the run. */
@@ -296,6 +298,7 @@ export async function createContext(a: Adapters, o: ContextOptions = {}): Promis
     retryBudgetMs: o.retryBudgetMs ?? 30_000,
     ...(o.readOnce ? { readOnce: new ReadOnce(duck, o.prefetch) } : {}),
     ...(o.startRecordBesideWork ? { startRecordBesideWork: true } : {}),
+    ...(o.checksBesidePersist ? { checksBesidePersist: true } : {}),
     ...(a.mailer ? { mailer: a.mailer } : {}),
     ...(o.alert ? { alert: o.alert } : {}),
     ...(o.progress ? { progress: o.progress } : {}),

@@ -197,6 +197,8 @@ export class StageRun {
   /** Per asset of the stage: its materialization (undefined: not materialized); then whether what is downstream of it may run, once its checks ran. */
   private readonly computed = new Map<AssetKey, Promise<Materialization | undefined>>();
   private readonly settled = new Map<AssetKey, Promise<boolean>>();
+  /** Per asset of the stage: whether compute made it (its table is in the scope), before it is persisted. */
+  private readonly made = new Map<AssetKey, Promise<boolean>>();
   /** Local files of the file assets computed here, for the checks and assets of this stage that read them. */
   private readonly ownFiles = new Map<AssetKey, string | undefined>();
   private readonly copies: LocalFile[] = [];
@@ -220,7 +222,9 @@ export class StageRun {
       for (const a of ordered(this.def.assets)) {
         const conn: Conn = { scope };
         const actx = this.contextFor(a, conn);
-        this.computed.set(a.key, this.compute(a, actx, conn));
+        let made!: (ok: boolean) => void;
+        this.made.set(a.key, new Promise<boolean>((r) => (made = r)));
+        this.computed.set(a.key, this.compute(a, actx, conn, made));
         this.settled.set(a.key, this.check(a, actx, scope));
       }
       await Promise.all(this.settled.values());
@@ -297,12 +301,15 @@ export class StageRun {
     c: CheckDefinition,
     actx: AssetContext,
     scope: DuckScope,
+    early?: Promise<CheckOutcome | null>,
   ): Promise<CheckResult | null> {
     for (const d of c.deps) if (this.own.has(d) && !(await this.computed.get(d))) return null;
     let outcome: CheckOutcome;
     for (const d of c.deps) await this.load(d, scope);
     const label = `${this.def.stage}: check ${asset.key}.${c.name}`;
-    if (c.sql) {
+    const before = early ? await early : null;
+    if (before) outcome = before;
+    else if (c.sql) {
       const sql = actx.sql(c.sql);
       outcome = await timed(label, async () => sqlCheck(await actx.db(), sql));
     } else if (c.run) {
@@ -313,6 +320,43 @@ export class StageRun {
     this.logCheck(r);
     this.ctx.progress?.onCheck?.({ ...r, runId: this.run.runId });
     return r;
+  }
+
+  /**
+   * `checksBesidePersist`: a table's SQL checks run as soon as compute has made its table (and the
+   * own assets they read are made), on a connection of their own, one after the other, while the
+   * table is persisted (Parquet, CSV) instead of after it. Their outcomes are taken, logged and
+   * reported in the declared order once the asset is persisted (`check`, `evaluate`), as if run
+   * then: a table is not changed by its persist. null: what the check reads was not made (the
+   * check is then left to `evaluate`, which skips it).
+   */
+  private earlyChecks(
+    asset: AssetDefinition,
+    actx: AssetContext,
+    scope: DuckScope,
+  ): Map<CheckDefinition, Promise<CheckOutcome | null>> {
+    const out = new Map<CheckDefinition, Promise<CheckOutcome | null>>();
+    if (asset.kind !== 'table') return out;
+    let db: Promise<Db> | undefined;
+    let previous: Promise<unknown> = Promise.resolve();
+    for (const c of asset.checks) {
+      const sql = c.sql;
+      if (!sql) continue;
+      const run = previous.then(async () => {
+        if (!(await this.made.get(asset.key))) return null;
+        for (const d of c.deps) if (this.own.has(d) && !(await this.made.get(d))) return null;
+        for (const d of c.deps) if (!this.own.has(d)) await this.load(d, scope);
+        const text = actx.sql(sql);
+        return timed(`${this.def.stage}: check ${asset.key}.${c.name}`, async () =>
+          sqlCheck(await (db ??= scope.connect()), text),
+        );
+      });
+      // Read by `evaluate` only once the asset is persisted: a rejection before then is not unhandled.
+      run.catch(() => undefined);
+      out.set(c, run);
+      previous = run;
+    }
+    return out;
   }
 
   /** A check's outcome in the stage's log (kept with the run record): failed ones at their severity, in words. */
@@ -326,7 +370,25 @@ export class StageRun {
       );
   }
 
-  private async compute(asset: AssetDefinition, actx: AssetContext, conn: Conn): Promise<Materialization | undefined> {
+  private async compute(
+    asset: AssetDefinition,
+    actx: AssetContext,
+    conn: Conn,
+    made: (ok: boolean) => void = () => undefined,
+  ): Promise<Materialization | undefined> {
+    try {
+      return await this.computeAndPersist(asset, actx, conn, made);
+    } finally {
+      made(false); // (no effect once it said true)
+    }
+  }
+
+  private async computeAndPersist(
+    asset: AssetDefinition,
+    actx: AssetContext,
+    conn: Conn,
+    made: (ok: boolean) => void,
+  ): Promise<Materialization | undefined> {
     // Upstream assets of this stage first: a failed one, or one whose blocking check failed, stops this one.
     const ups = await Promise.all(
       asset.deps.filter((d) => this.own.has(d)).map((d) => defined(this.settled.get(d), `the state of asset ${d}`)),
@@ -336,6 +398,7 @@ export class StageRun {
     try {
       for (const d of asset.deps) await actx.input(d);
       const result = await timed(`${this.def.stage}: compute ${asset.key}`, () => asset.compute(actx));
+      made(result.kind === 'table' && asset.kind === 'table');
       const m = await timed(`${this.def.stage}: persist ${asset.key}`, () => this.persist(asset, result, conn, t0));
       // A file's (or an object's) local copy, for what reads it in this stage; a table has none.
       this.ownFiles.set(asset.key, (result as { path?: string }).path);
@@ -366,12 +429,29 @@ export class StageRun {
 
   /** Runs the asset's checks once it is materialized; true: what is downstream of it may run (no blocking check failed). */
   private async check(asset: AssetDefinition, actx: AssetContext, scope: DuckScope): Promise<boolean> {
+    const early = this.ctx.checksBesidePersist
+      ? this.earlyChecks(asset, actx, scope)
+      : new Map<CheckDefinition, Promise<CheckOutcome | null>>();
+    try {
+      return await this.checkPersisted(asset, actx, scope, early);
+    } finally {
+      // None of them still running on the scope's connections when the scope closes.
+      await Promise.allSettled(early.values());
+    }
+  }
+
+  private async checkPersisted(
+    asset: AssetDefinition,
+    actx: AssetContext,
+    scope: DuckScope,
+    early: Map<CheckDefinition, Promise<CheckOutcome | null>>,
+  ): Promise<boolean> {
     const m = await this.computed.get(asset.key);
     if (!m) return false;
     const results: CheckResult[] = [];
     try {
       for (const c of asset.checks) {
-        const r = await this.evaluate(asset, c, actx, scope);
+        const r = await this.evaluate(asset, c, actx, scope, early.get(c));
         if (r) results.push(r);
       }
     } catch (e) {

@@ -72,6 +72,11 @@ export interface StageContext {
    * events, its log, its outcome record and its marker), not before it (bindStage).
    */
   startRecordBesideWork?: boolean;
+  /**
+   * In-process runs only: a table's SQL checks run while it is persisted, as soon as its table is
+   * made, instead of after its Parquet and CSV are written (assets-runner.ts, `earlyChecks`).
+   */
+  checksBesidePersist?: boolean;
 }
 
 /** A stage: which events it consumes and what it does with one; it returns the events to publish. */
