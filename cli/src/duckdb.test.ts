@@ -28,7 +28,7 @@ describe("the in-process run's DuckDB settings", () => {
     });
     // Only ingest and clean: merge's join needs the run's limit (it failed under 384MB).
     expect(Object.keys(large.stages ?? {})).toEqual(['ingest', 'clean']);
-    // The small months (K = 20: 7.5 MB) as before: no stage of their own, DuckDB's appender batch.
+    // The small months (K = 20: 6.3 MB) as before: no stage of their own, DuckDB's appender batch.
     for (const small of [embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE }), embeddedDuckdb()]) {
       expect(small.stages).toBeUndefined();
       expect(small.appendFlushRows).toBeUndefined();

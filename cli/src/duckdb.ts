@@ -10,7 +10,7 @@ import { join } from 'node:path';
 export const RETURN_FREED_MEMORY_ABOVE = 2 * 1024 * 1024;
 
 /**
- * Workbooks larger than this in all (bytes, 64 MiB: the million-row month has 204 MB, K = 20 7.5
+ * Workbooks larger than this in all (bytes, 64 MiB: the million-row month has 204 MB, K = 20 6.3
  * MB) are read with DuckDB held lower (`LARGE_MONTH`): the peak of such a month is while ingest
  * appends the web sheet's rows to DuckDB.
  */
