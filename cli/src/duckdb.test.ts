@@ -15,17 +15,20 @@ describe("the in-process run's DuckDB settings", () => {
     expect(embeddedDuckdb({ inputBytes: 10, returnFreedMemoryAbove: 9 }).returnFreedMemory).toBe(true);
   });
 
-  it("holds ingest's DuckDB lower and flushes the appender more often only above the large-month threshold", () => {
+  it("holds ingest's and clean's DuckDB lower and flushes the appender more often only above the large-month threshold", () => {
     const large = embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE + 1 });
     expect(large).toMatchObject({
       memoryLimit: '512MB',
       returnFreedMemory: true,
       appendFlushRows: LARGE_MONTH.appendFlushRows,
-      stages: { ingest: { memoryLimit: LARGE_MONTH.ingestMemoryLimit } },
+      stages: {
+        ingest: { memoryLimit: LARGE_MONTH.ingestMemoryLimit },
+        clean: { memoryLimit: LARGE_MONTH.cleanMemoryLimit },
+      },
     });
-    // Only ingest: clean's and merge's tables need the run's limit (merge's join failed under 384MB).
-    expect(Object.keys(large.stages ?? {})).toEqual(['ingest']);
-    // The small months (K = 20: 7.5 MB) as before: no stage of their own, DuckDB's appender batch.
+    // Only ingest and clean: merge's join needs the run's limit (it failed under 384MB).
+    expect(Object.keys(large.stages ?? {})).toEqual(['ingest', 'clean']);
+    // The small months (K = 20: 6.3 MB) as before: no stage of their own, DuckDB's appender batch.
     for (const small of [embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE }), embeddedDuckdb()]) {
       expect(small.stages).toBeUndefined();
       expect(small.appendFlushRows).toBeUndefined();
