@@ -6,7 +6,15 @@ import { SharedStrings } from './shared-strings.js';
 import { readDateStyles, readSharedStrings, readWorkbookInfo, type SheetRef, type WorkbookInfo } from './workbook.js';
 import { cpuMs, mark, timed } from '../profile.js';
 import { CpuBudget } from '../workers/cpu-budget.js';
-import { MAX_IN_FLIGHT, SheetSplit, SPLIT_MIN_BYTES, SPLIT_SHARE, unpack, type PackedBatch } from './split.js';
+import {
+  MAX_IN_FLIGHT,
+  SheetSplit,
+  SPLIT_MAX_BYTES,
+  SPLIT_MIN_BYTES,
+  SPLIT_SHARE,
+  unpack,
+  type PackedBatch,
+} from './split.js';
 import { parsePart, timeout, type PartCut, type PartSource, type XmlBounds } from './xml.js';
 import { PartBytes, XlsxZip, type ZipLimits, type ZipSummary } from './zip.js';
 
@@ -301,8 +309,9 @@ export async function readSheetInto(
 
 /** A split read's settings (split.ts): the defaults, or a test's. */
 export interface SplitOptions {
-  /** Sheet parts smaller than this (uncompressed bytes) are read on one thread. */
+  /** Sheet parts smaller than this, or larger than `maxBytes` (uncompressed bytes), are read on one thread. */
   minBytes?: number;
+  maxBytes?: number;
   /** The byte of the part at or after which the cut falls (default: SPLIT_SHARE of the part). */
   from?: number;
   /** The worker's script (default: split-worker.js beside read.js). */
@@ -319,7 +328,7 @@ export interface SplitOutcome {
 /**
  * readSheetInto, also returning the zip's directory: a whole read checks everything the vital
  * check does (zip, sheet, header, every part's CRC), so an in-process run can take both from one
- * pass (stage/read-once.ts). With `split`, a sheet part of SPLIT_MIN_BYTES or more is parsed on
+ * pass (stage/read-once.ts). With `split`, a sheet part of SPLIT_MIN_BYTES to SPLIT_MAX_BYTES is parsed on
  * this thread and a worker at once (split.ts): the same rows, in the same order, the same errors.
  */
 export async function readSheetChecked(
@@ -339,7 +348,11 @@ export async function readSheetChecked(
     let source: PartSource = zip;
     const splitting = opts.split === true ? {} : opts.split || null;
     const from = splitting?.from ?? Math.floor(sheetEntry.uncompressed * SPLIT_SHARE);
-    if (splitting && sheetEntry.uncompressed >= (splitting.minBytes ?? SPLIT_MIN_BYTES)) {
+    if (
+      splitting &&
+      sheetEntry.uncompressed >= (splitting.minBytes ?? SPLIT_MIN_BYTES) &&
+      sheetEntry.uncompressed <= (splitting.maxBytes ?? SPLIT_MAX_BYTES)
+    ) {
       const data = await zip.compressed(sheetEntry, { shared: true });
       source = new PartBytes(file, sheetEntry, data);
       split = await SheetSplit.start(

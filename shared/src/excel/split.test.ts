@@ -241,9 +241,12 @@ await import(${JSON.stringify(real)});`,
     expect(four.message).toBe(three.message);
   });
 
-  it('is not used below its size (the reference month reads on one thread)', async () => {
+  it('is not used below its size (the reference month reads on one thread), nor above its largest', async () => {
     const p = await workbook(xml);
     expect((await read(p, {})).split).toBeUndefined();
+    // Nor above its largest size (the million-row month).
+    expect((await read(p, { minBytes: 0, maxBytes: 1000 })).split).toBeUndefined();
+    expect((await read(p, { minBytes: 0, maxBytes: xml.length })).split?.workerDone).toBe(true);
     const r = await readSheetChecked(p, ERP, DEFAULT_READ_LIMITS, { row: () => undefined });
     expect(r.split).toBeUndefined();
   });

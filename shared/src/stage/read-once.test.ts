@@ -6,7 +6,7 @@ import { Duck, type Db } from '../duck/index.js';
 import { checkHeader, DEFAULT_READ_LIMITS, readSheetInto } from '../excel/read.js';
 import { SOURCES } from '../sources.js';
 import { writeWorkbook } from '../testing/workbook.js';
-import { ReadOnce } from './read-once.js';
+import { coreToSpare, ReadOnce } from './read-once.js';
 
 const ERP = SOURCES.erp;
 const HEADER = ['product_id', 'onsale_web', 'price', 'stock_quantity', 'stock_status'];
@@ -92,5 +92,15 @@ describe('ReadOnce: a workbook parsed once per in-process run', () => {
       expect(await keptTables(db)).toEqual([]);
       expect(await readOnce.take(RUN, ERP, V, db, 'raw_erp')).toBeNull();
     });
+  });
+});
+
+describe('coreToSpare: a large sheet read on two threads only when a core is free', () => {
+  it('splits below one task per core, not at or above it, never on one core', () => {
+    expect(coreToSpare(1.1, 2)).toBe(true);
+    expect(coreToSpare(2, 2)).toBe(false);
+    expect(coreToSpare(8, 2)).toBe(false);
+    expect(coreToSpare(0, 1)).toBe(false);
+    expect(coreToSpare(3.5, 8)).toBe(true);
   });
 });
