@@ -4,7 +4,17 @@ import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import ExcelJS from 'exceljs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanupTmp, cli, type CliResult, FIXTURES, NO_REFERENCE, publishedPath, REFERENCE, ROOT, tmp } from './helpers.js';
+import {
+  cleanupTmp,
+  cli,
+  type CliResult,
+  FIXTURES,
+  NO_REFERENCE,
+  publishedPath,
+  REFERENCE,
+  ROOT,
+  tmp,
+} from './helpers.js';
 import { writeOpenpyxlMonth } from './openpyxl-copy.js';
 import { readSheetValues } from '../shared/src/excel/read.js';
 
