@@ -117,8 +117,10 @@ const config = {
   timeoutMS: 60_000,
   timeoutFactor: 3,
   concurrency: Number(process.env.BN_MUTATION_CONCURRENCY ?? 1),
-  // A sandbox folder of its own: runs of two files (--mutate) can go at once.
+  // A sandbox folder of its own: runs of two files (--mutate) can go at once; the other runs'
+  // sandboxes (and reports) under .cache are no part of the project to copy.
   tempDirName: `${dir}/tmp-${tag}`,
+  ignorePatterns: ['/.cache'],
   incrementalFile: `${dir}/incremental-${tag}.json`,
   jsonReporter: { fileName: `${dir}/report-${tag}.json` },
   reporters: ['clear-text', 'progress', 'json'],

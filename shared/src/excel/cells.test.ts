@@ -55,6 +55,7 @@ describe('convert: text', () => {
       message: `${where('text')}: the cell holds 11 characters, more than 10`,
       location: { file: 'erp.xlsx', sheet: 'Sheet1', column: 'c_text', row: 7 },
     });
+    expect(conv('text', 12345, { ...AT, maxCellChars: 5 })).toBe('12345');
     expect(said('text', 12345, { ...AT, maxCellChars: 4 })).toBe(
       `${where('text')}: the cell holds 5 characters, more than 4`,
     );
@@ -107,6 +108,9 @@ describe('convert: decimal', () => {
     expect(conv('decimal', 1.2345)).toBe('1.2345');
     expect(conv('decimal', 99_999_999_999_999)).toBe('99999999999999');
     expect(conv('decimal', 12345678.9012)).toBe('12345678.9012');
+    // The noise allowed is relative: 1e-7 on a million is noise, on 0.5 it is a fifth decimal.
+    expect(conv('decimal', 1_000_000.0001001)).toBe('1000000.0001');
+    expect(said('decimal', 0.5000001)).toBe(`${where('decimal')}: 0.5000001 has more than 4 decimal places. ${FIX}`);
   });
 
   it('text of up to 14 digits and 4 decimals as written, trimmed', () => {
@@ -140,6 +144,8 @@ describe('convert: double', () => {
     expect(said('double', 'Infinity')).toBe(`${where('double')}: "Infinity" is not a number. ${FIX}`);
     expect(said('double', 'abc')).toBe(`${where('double')}: "abc" is not a number. ${FIX}`);
     expect(said('double', true)).toBe(`${where('double')}: true is not a number. ${FIX}`);
+    // Blank text is not 0 (Number('  ') is).
+    expect(said('double', '  ')).toBe(`${where('double')}: "  " is not a number. ${FIX}`);
   });
 });
 
@@ -168,6 +174,7 @@ describe('convert: timestamp', () => {
       'x2024-01-31',
       '2024-01-31x',
       '2024-01-31 12',
+      '0099-01-01', // Date.UTC would make it 1999
     ])
       expect(said('timestamp', s), s).toBe(`${where('timestamp')}: ${JSON.stringify(s)} is not a date. ${FIX}`);
     expect(said('timestamp', true)).toBe(`${where('timestamp')}: true is not a date. ${FIX}`);
@@ -189,5 +196,8 @@ describe('excelDate and timestampText', () => {
     expect(timestampText(new Date(Date.UTC(9999, 11, 31, 1, 2, 3, 4)))).toBe('9999-12-31 01:02:03.004');
     expect(timestampText(new Date(Date.UTC(2000, 1, 29, 10, 0, 0)))).toBe('2000-02-29 10:00:00.000');
     expect(timestampText(new Date(Date.UTC(2100, 2, 1)))).toBe('2100-03-01 00:00:00.000');
+    // Years of other than four digits, as toISOString writes them.
+    expect(timestampText(new Date(Date.UTC(999, 11, 31, 23, 59, 59, 999)))).toBe('0999-12-31 23:59:59.999');
+    expect(timestampText(new Date(Date.UTC(10_000, 0, 1, 1, 2, 3, 4)))).toBe('+010000-01-01 01:02:03.004');
   });
 });

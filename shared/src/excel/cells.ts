@@ -21,12 +21,13 @@ function describeValue(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
+/** `n` (finite, under 1e14 in magnitude: the caller checks) as exact text of at most 4 decimals, or null. */
 function toDecimalString(n: number): string | null {
-  if (!Number.isFinite(n)) return null;
   const fixed = n.toFixed(4);
   // A double that is a 4-decimal number but for binary noise (24.200000000000003) is that number.
   if (Math.abs(Number(fixed) - n) > 1e-9 * Math.max(1, Math.abs(n))) return null;
-  return fixed.replace(/\.?0+$/, '') || '0';
+  // toFixed(4) always has a digit before its point: the trailing zeros (and point) leave one.
+  return fixed.replace(/\.?0+$/, '');
 }
 
 const pad2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
@@ -50,7 +51,8 @@ export function timestampText(d: Date): string {
   const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
   const month = mp < 10 ? mp + 3 : mp - 9;
   const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  if (year < 1000 || year > 9999) return d.toISOString().slice(0, 23).replace('T', ' ');
+  // toISOString's own year there (0999, +010000, -000001): its text without the T and the Z.
+  if (year < 1000 || year > 9999) return d.toISOString().slice(0, -1).replace('T', ' ');
   const h = Math.floor(rest / 3_600_000);
   rest -= h * 3_600_000;
   const mi = Math.floor(rest / 60_000);

@@ -77,6 +77,25 @@ describe('SharedStrings: what is added is what is read back', () => {
     expect(ss.bytes).toBeLessThanOrEqual(utf8 + 4 * strings.length + 256);
   });
 
+  it('opens chunks that double from the first size up to the largest, a new one only for a string that does not fit', () => {
+    const ss = new SharedStrings({ firstChunkBytes: 8, maxChunkBytes: 32 });
+    // Ten strings of 8 bytes: chunks of 8 (one string), 16 (two), 32 (four), 32 (three).
+    for (let i = 0; i < 10; i++) ss.add(`string${i}!`.slice(0, 8));
+    expect(ss.bytes).toBe(1024 * 4 + 8 + 16 + 32 + 32);
+    ss.finish();
+    // The unused tails given back: the offsets of 10 strings and their 80 bytes.
+    expect(ss.bytes).toBe(10 * 4 + 80);
+    expect(ss.get(9)).toBe('string9!');
+  });
+
+  it('starts with one chunk of 64 KiB and room for 1,024 offsets, trimmed by finish()', () => {
+    const ss = new SharedStrings();
+    ss.add('abc');
+    expect(ss.bytes).toBe(1024 * 4 + 64 * 1024);
+    expect(ss.finish().bytes).toBe(4 + 3);
+    expect(storeOf([]).bytes).toBe(4);
+  });
+
   it('has no string at an index out of range or not a whole number', () => {
     const ss = storeOf(['a', 'b']);
     for (const i of [-1, 2, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 32])

@@ -168,7 +168,8 @@ export async function parsePart(
     const k = a.name;
     // x = 120, : = 58.
     if (k.charCodeAt(0) !== 120 || !k.startsWith('xmlns') || (k.length > 5 && k.charCodeAt(5) !== 58)) return;
-    (declared ??= new Map()).set(k.length > 5 ? k.slice(6) : '', a.value);
+    // xmlns:p declares p; xmlns (slice(6) of it is '') the default namespace.
+    (declared ??= new Map()).set(k.slice(6), a.value);
   });
   parser.on('opentag', (tag: SaxesTagPlain) => {
     events++;
@@ -336,17 +337,13 @@ function utf16(encoding: string, invalid: (enc: string) => Error): ChunkDecoder 
  */
 class Utf8Chunks implements ChunkDecoder {
   private carry: Buffer | null = null;
-  private first = true;
 
   constructor(private readonly invalid: (enc: string) => Error) {}
 
   decode(chunk: Buffer): string {
     let b = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
-    if (this.first) {
-      this.first = false;
-      if (b.length >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) b = b.subarray(3);
-    }
+    // A byte-order mark at the start is decoded as U+FEFF, which saxes skips there.
     if (isAscii(b)) return b.toString('latin1');
     // A sequence cut at the end: its lead byte is within the last 3 bytes and wants more than remain.
     for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
