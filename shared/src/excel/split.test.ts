@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The worker runs compiled code: the reader that starts it, from dist too (as the prefetch's tests).
-import { DEFAULT_READ_LIMITS, readSheetChecked, type ReadLimits, type SplitOptions } from '../../dist/excel/read.js';
+// The reader is the source (so that mutation testing sees the split's main-thread side run); the
+// worker it starts runs compiled code, dist's split-worker.js, given to every split read below.
+import { DEFAULT_READ_LIMITS, readSheetChecked, type ReadLimits, type SplitOptions } from './read.js';
 import { SOURCES } from '../sources.js';
 import { buildZip } from '../testing/workbook.js';
 
@@ -61,9 +62,12 @@ async function workbook(xml: string, crc?: number): Promise<string> {
   return p;
 }
 
+const DIST_WORKER = new URL('../../dist/excel/split-worker.js', import.meta.url);
+
 async function read(p: string, split?: SplitOptions, limits: ReadLimits = DEFAULT_READ_LIMITS) {
   const rows: unknown[][] = [];
-  const r = await readSheetChecked(p, ERP, limits, { row: (v, row) => rows.push([...v, row]) }, split ? { split } : {});
+  const opts = split ? { split: { workerUrl: DIST_WORKER, ...split } } : {};
+  const r = await readSheetChecked(p, ERP, limits, { row: (v, row) => rows.push([...v, row]) }, opts);
   return { rows, sheet: r.sheet, split: r.split };
 }
 
