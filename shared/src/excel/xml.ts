@@ -1,13 +1,8 @@
 import { isAscii, isUtf8 } from 'node:buffer';
-import { createRequire } from 'node:module';
-import type { SaxesTagPlain } from 'saxes';
 import { BottleneckError, type CellLocation, createError } from '../errors/index.js';
 import type { ZipEntry } from './zip.js';
 import type { CpuBudget } from '../workers/cpu-budget.js';
-
-// saxes is CommonJS: required, not imported, so that Node's ESM loader does not start its CommonJS
-// export scanner for it (40 ms of CPU against 7 ms for saxes and yauzl together, measured alone).
-const { SaxesParser } = createRequire(import.meta.url)('saxes') as typeof import('saxes');
+import { XmlScanner } from './xml-scanner.js';
 
 /** Namespace URIs of the parts the reader reads, transitional and strict (ISO 29500) spellings. */
 export const NS = {
@@ -86,8 +81,6 @@ export interface PartCut {
 /** Deeper nesting than any SpreadsheetML part has: refused as hostile. */
 const MAX_DEPTH = 64;
 
-type Tagged = SaxesTagPlain & { kind?: number };
-
 interface Frame {
   depth: number;
   prefixes: Map<string, string>;
@@ -128,7 +121,7 @@ export function notXml(display: string, part: string, why: string): BottleneckEr
 }
 
 /**
- * Parses one part of the zip with saxes, streaming: inflated chunk by chunk, decoded as UTF-8 (a
+ * Parses one part of the zip with the XML scanner (xml-scanner.ts), streaming: inflated chunk by chunk, decoded as UTF-8 (a
  * character cut by a chunk boundary is joined, never replaced; bytes that are not UTF-8 are refused),
  * namespaces resolved by URI whatever the prefixes, a DOCTYPE refused (no entity tricks), and bounded
  * in time, depth and in text without markup. When the handler says it is done the parse stops; with
@@ -146,7 +139,8 @@ export async function parsePart(
   const scope = new NamespaceScope();
   let depth = 0;
   let events = 0;
-  const parser = new SaxesParser({ xmlns: false, position: true, fileName: entry.name });
+  // The kind of each open element, for its end tag: no second lookup.
+  const kinds: number[] = [];
   const kindOf = (name: string): number => {
     const frame = scope.frames[scope.frames.length - 1]!;
     let k = frame.kinds.get(name);
@@ -160,46 +154,31 @@ export async function parsePart(
     }
     return k;
   };
-  // Namespace declarations are attributes named xmlns or xmlns:p. They are caught as saxes reads
-  // attributes (before the element's opentag): far cheaper than looking through every element's
-  // attributes, whose object is a dictionary.
-  let declared: Map<string, string> | undefined;
-  parser.on('attribute', (a: { name: string; value: string }) => {
-    const k = a.name;
-    // x = 120, : = 58.
-    if (k.charCodeAt(0) !== 120 || !k.startsWith('xmlns') || (k.length > 5 && k.charCodeAt(5) !== 58)) return;
-    // xmlns:p declares p; xmlns (slice(6) of it is '') the default namespace.
-    (declared ??= new Map()).set(k.slice(6), a.value);
+  const parser: XmlScanner = new XmlScanner(entry.name, {
+    open(name, attrs, declared) {
+      events++;
+      depth++;
+      if (depth > MAX_DEPTH) parser.fail(`elements nest deeper than ${MAX_DEPTH}`);
+      if (declared) scope.frames.push({ depth, prefixes: declared, kinds: new Map() });
+      const kind = kindOf(name);
+      kinds.push(kind);
+      handler.open(kind, attrs, scope);
+    },
+    close() {
+      events++;
+      handler.close(kinds.pop()!);
+      const top = scope.frames[scope.frames.length - 1]!;
+      if (top.depth === depth) scope.frames.pop();
+      depth--;
+    },
+    text(t) {
+      events++;
+      handler.text(t);
+    },
+    doctype() {
+      parser.fail('a DOCTYPE is not allowed in an xlsx part');
+    },
   });
-  parser.on('opentag', (tag: SaxesTagPlain) => {
-    events++;
-    depth++;
-    if (depth > MAX_DEPTH) parser.fail(`elements nest deeper than ${MAX_DEPTH}`);
-    if (declared) {
-      scope.frames.push({ depth, prefixes: declared, kinds: new Map() });
-      declared = undefined;
-    }
-    const kind = kindOf(tag.name);
-    // saxes hands the same tag object to closetag: the kind goes with it, no second lookup.
-    (tag as Tagged).kind = kind;
-    handler.open(kind, tag.attributes, scope);
-  });
-  parser.on('closetag', (tag: SaxesTagPlain) => {
-    events++;
-    handler.close((tag as Tagged).kind ?? kindOf(tag.name));
-    const top = scope.frames[scope.frames.length - 1]!;
-    if (top.depth === depth) scope.frames.pop();
-    depth--;
-  });
-  parser.on('text', (t: string) => {
-    events++;
-    handler.text(t);
-  });
-  parser.on('cdata', (t: string) => {
-    events++;
-    handler.text(t);
-  });
-  parser.on('doctype', () => parser.fail('a DOCTYPE is not allowed in an xlsx part'));
 
   const decoder = decoderFor(entry);
   // Text with no markup for this long cannot be a cell Excel wrote (a cell holds at most
@@ -343,7 +322,7 @@ class Utf8Chunks implements ChunkDecoder {
   decode(chunk: Buffer): string {
     let b = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
     this.carry = null;
-    // A byte-order mark at the start is decoded as U+FEFF, which saxes skips there.
+    // A byte-order mark at the start is decoded as U+FEFF, which the scanner skips there.
     if (isAscii(b)) return b.toString('latin1');
     // A sequence cut at the end: its lead byte is within the last 3 bytes and wants more than remain.
     for (let i = b.length - 1; i >= 0 && i >= b.length - 3; i--) {
