@@ -245,8 +245,11 @@ describe('bad input: a clear error, a dead-letter record, an alert, nothing publ
     expect(r.code).toBe(1);
     expect(JSON.parse(r.stdout).error.stage).toBe('clean');
     const loaded = JSON.parse(await readFile(list, 'utf8')) as string[];
-    expect(loaded.some((m) => m.includes('/node_modules/saxes/'))).toBe(true);
-    expect(loaded.filter((m) => m.includes('/node_modules/exceljs/'))).toEqual([]);
+    // The reader ran (its zip library, required), with its own XML scanner: saxes is only the scanner's tests' yardstick.
+    expect(loaded.some((m) => m.includes('/node_modules/yauzl/'))).toBe(true);
+    expect(loaded.filter((m) => m.includes('/node_modules/exceljs/') || m.includes('/node_modules/saxes/'))).toEqual(
+      [],
+    );
   });
 
   it('with BN_CONSOLE_URL, the failure output and the alert mail link to the failed run; its log says why', async () => {

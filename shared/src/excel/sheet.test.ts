@@ -6,7 +6,7 @@ import { BottleneckError } from '../errors/index.js';
 import type { SourceSpec } from '../sources.js';
 import { MAIN_NS, rowXml, xlsxOf, type PartOptions, type PartSheet } from '../testing/xlsx-parts.js';
 import { DEFAULT_READ_LIMITS, readSheet, readSheetValues, type ReadLimits } from './read.js';
-import { columnOf } from './sheet.js';
+import { columnOf, SheetHandler } from './sheet.js';
 
 // The worksheet part as SheetHandler reads it: cell types, styles, references present or not, rows
 // out of place, the columns a spec wants. Workbooks built part by part in memory (a few hundred bytes).
@@ -216,5 +216,40 @@ describe('SheetHandler: bounds and what the spec wants', () => {
         '<row r="2"><c r="A2" t="inlineStr"><is><t>1</t></is></c><c r="B2" t="inlineStr"><is><t>junk</t></is></c><c r="C2"><v>3</v></c></row>',
     );
     expect((await readSheet(p, spec('b', 'a'))).rows).toEqual([{ b: '3', a: '1', _row: 2 }]);
+  });
+});
+
+describe('SheetHandler: cells in one call (xml.ts) read as element by element', () => {
+  // Each sheet read twice: as the reader reads it, and with the one-call path taken away, so that
+  // every cell comes through open, text and close. Rows, values and errors must be the same.
+  const SHEETS = [
+    '<row r="1"><c r="A1"><v>1.5</v></c><c r="B1" t="s" s="1"><v>1</v></c><c r="C1" t="str"><v>a b</v></c>' +
+      '<c r="D1" s="2"/><c r="E1"><v></v></c><c t="b"><v>1</v></c><c r="G1" t="e"><v>#N/A</v></c></row>' +
+      '<row r="3"><c r="B3" t="s"><v>0</v></c><c r="C3" t="str"><v>a&amp;b</v></c><c  r="D3"><v>4</v></c>' +
+      '<c r="E3" t="inlineStr"><is><t>x</t></is></c><c r="F3"><f>1+1</f><v>2</v></c><c r="G3" s="2"><v>45000.5</v></c></row>' +
+      '<row><c><v>9</v></c><c r="C4" t="d"><v>2024-01-31T12:30:00</v></c></row>',
+    '<row r="1"><c r="A1"><v>1</v></c><c r="E1"><v>2</v></c></row>',
+    '<row r="1"><c r="A1" t="s"><v>7</v></c></row>',
+  ];
+  const read = async (p: string, limits: ReadLimits) =>
+    values(p, limits).then(
+      (v) => ({ v }),
+      (e: unknown) => ({ error: (e as Error).message }),
+    );
+
+  it.each(SHEETS.map((x, i) => [i, x]))('sheet %i: the same rows or the same error', async (_, xml) => {
+    const p = await xlsx(xml, { shared: ['zero', ' one '], styles: [0, 0, 14] });
+    const limits = { ...DEFAULT_READ_LIMITS, maxColumns: 6 };
+    const proto = SheetHandler.prototype as { cell?: SheetHandler['cell'] };
+    const fast = await read(p, limits);
+    const saved = proto.cell;
+    proto.cell = undefined;
+    let slow;
+    try {
+      slow = await read(p, limits);
+    } finally {
+      proto.cell = saved;
+    }
+    expect(fast).toEqual(slow);
   });
 });

@@ -219,26 +219,9 @@ export class SheetHandler implements XmlHandler {
     // The parser finishes the chunk it was given: once done, the rest of it is ignored.
     if (this.done) return;
     switch (kind) {
-      case K_C: {
-        const r = attrs.r;
-        const c = r === undefined ? 0 : columnOf(r);
-        this.col = c > 0 ? c : this.col + 1;
-        if (this.col > this.maxColumns) {
-          throw createError(
-            'BN_ERR_INPUT_TOO_LARGE',
-            `${this.file}, sheet "${this.sheet}", row ${this.current}: a cell in column ${this.col > 16_384 ? this.col : columnName(this.col)}, more than the ${this.maxColumns} columns allowed`,
-            { location: { file: this.file, sheet: this.sheet, row: this.current } },
-          );
-        }
-        const wanted = this.consumer.wanted;
-        this.keep = wanted === null || wanted[this.col] === 1;
-        if (this.keep) {
-          this.cellType = typeCode(attrs.t);
-          this.cellStyle = attrs.s === undefined ? 0 : Number(attrs.s) | 0;
-          this.buf = '';
-        }
+      case K_C:
+        this.startCell(attrs.r, attrs.s, attrs.t);
         return;
-      }
       case K_V:
         this.capture = this.keep;
         return;
@@ -265,6 +248,44 @@ export class SheetHandler implements XmlHandler {
     }
   }
 
+  /** The kinds of `c` and `v`: cells written the usual way come through `cell` (xml.ts). */
+  readonly cellKinds = [K_C, K_V] as const;
+
+  /** What open(c), open(v), text(v), close(v) and close(c) would do, in one call (xml.ts). */
+  cell(r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined): void {
+    if (this.done) return;
+    this.startCell(r, s, t);
+    if (v !== undefined && this.keep) this.buf = v;
+    this.endCell();
+  }
+
+  private startCell(r: string | undefined, s: string | undefined, t: string | undefined): void {
+    const c = r === undefined ? 0 : columnOf(r);
+    this.col = c > 0 ? c : this.col + 1;
+    if (this.col > this.maxColumns) {
+      throw createError(
+        'BN_ERR_INPUT_TOO_LARGE',
+        `${this.file}, sheet "${this.sheet}", row ${this.current}: a cell in column ${this.col > 16_384 ? this.col : columnName(this.col)}, more than the ${this.maxColumns} columns allowed`,
+        { location: { file: this.file, sheet: this.sheet, row: this.current } },
+      );
+    }
+    const wanted = this.consumer.wanted;
+    this.keep = wanted === null || wanted[this.col] === 1;
+    if (this.keep) {
+      this.cellType = typeCode(t);
+      this.cellStyle = s === undefined ? 0 : Number(s) | 0;
+      this.buf = '';
+    }
+  }
+
+  private endCell(): void {
+    if (this.keep) {
+      this.cells.set(this.col, this.cellType, this.cellStyle, this.buf);
+      if (this.col > this.cells.last) this.cells.last = this.col;
+    }
+    this.keep = false;
+  }
+
   close(kind: number): void {
     this.depth--;
     if (this.done) return;
@@ -274,11 +295,7 @@ export class SheetHandler implements XmlHandler {
         this.capture = false;
         return;
       case K_C:
-        if (this.keep) {
-          this.cells.set(this.col, this.cellType, this.cellStyle, this.buf);
-          if (this.col > this.cells.last) this.cells.last = this.col;
-        }
-        this.keep = false;
+        this.endCell();
         return;
       case K_RPH:
         this.phonetic--;

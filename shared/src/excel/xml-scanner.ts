@@ -32,8 +32,10 @@ export interface ScanEvents {
 // XML 1.0 (fifth edition) production 4 and 4a.
 const NAME_START =
   ':A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+// eslint-disable-next-line no-misleading-character-class -- XML's name characters include the combining marks U+0300-U+036F, by range
 const NAME_RE = new RegExp(`^[${NAME_START}][${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040]*$`, 'u');
 /** Characters XML 1.0 does not allow anywhere (the surrogates are paired by the decoders before this). */
+// eslint-disable-next-line no-control-regex -- these are the control characters XML refuses
 const DISALLOWED = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 const WHITESPACE_ONLY = /^[ \t\r\n]*$/;
 /** How many distinct names are remembered as valid: a hostile part with endless new names is checked name by name. */
@@ -53,6 +55,9 @@ const SQUOTE = 39;
 
 const isSpace = (c: number): boolean => c === 32 || c === 10 || c === 9 || c === 13;
 
+/** The attributes of every element without any (most of a sheet's): one object, never written to. */
+const NO_ATTRIBUTES: Record<string, string> = Object.freeze({});
+
 /** Where a chunk's scan stopped because the markup at `at` continues in the next chunk. */
 const MORE = -1;
 
@@ -71,6 +76,17 @@ export class XmlScanner {
   private readonly names = new Set<string>();
   /** Names met before, by their first character (ASCII): looked for in place before a new name is cut. */
   private readonly byFirst: (string[] | undefined)[] = new Array<string[] | undefined>(128);
+
+  /**
+   * Where set, a `<c>` element written the usual way (attributes r, s, t only, each once, values
+   * without references or line ends; then `<v>` with plain text and `</v></c>`, or `/>`) is handed
+   * to it in one call instead of as five events; it returns false to have it scanned element by
+   * element after all. Anything else about the cell, or a cell cut by the chunk's end, is scanned
+   * element by element: the events, and the errors, are the same either way.
+   */
+  cell:
+    | ((r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined) => boolean)
+    | undefined;
 
   constructor(
     private readonly part: string,
@@ -207,10 +223,10 @@ export class XmlScanner {
   private knownAt(buf: string, from: number): string | undefined {
     const list = this.byFirst[buf.charCodeAt(from)];
     if (list === undefined) return undefined;
-    for (let k = 0; k < list.length; k++) {
-      const name = list[k]!;
+    for (const name of list) {
       const after = buf.charCodeAt(from + name.length);
-      if ((after === GT || after === SLASH || after === EQ || isSpace(after)) && buf.startsWith(name, from)) return name;
+      if ((after === GT || after === SLASH || after === EQ || isSpace(after)) && buf.startsWith(name, from))
+        return name;
     }
     return undefined;
   }
@@ -227,8 +243,74 @@ export class XmlScanner {
     }
   }
 
+  /** A cell the usual way at `lt` handed to `cell`: the index after it, or MORE to scan it element by element. */
+  private fastCell(buf: string, lt: number): number {
+    const hook = this.cell;
+    if (hook === undefined) return MORE;
+    const n = buf.length;
+    let p = lt + 2;
+    let r: string | undefined;
+    let s: string | undefined;
+    let t: string | undefined;
+    let seen = 0;
+    let c: number;
+    for (;;) {
+      if (p >= n) return MORE;
+      c = buf.charCodeAt(p);
+      if (c === GT) {
+        p++;
+        break;
+      }
+      if (c === SLASH) {
+        if (buf.charCodeAt(p + 1) !== GT) return MORE;
+        this.at = p + 2;
+        return hook(r, s, t, undefined) ? p + 2 : MORE;
+      }
+      // One space, then r, s or t, then =" (r = 114, s = 115, t = 116).
+      if (c !== 32 || buf.charCodeAt(p + 2) !== EQ || buf.charCodeAt(p + 3) !== DQUOTE) return MORE;
+      const a = buf.charCodeAt(p + 1);
+      const bit = a === 114 ? 1 : a === 115 ? 2 : a === 116 ? 4 : 0;
+      if (bit === 0 || (seen & bit) !== 0) return MORE;
+      seen |= bit;
+      const v0 = p + 4;
+      let q = v0;
+      while (q < n) {
+        c = buf.charCodeAt(q);
+        if (c === DQUOTE) break;
+        if (c === AMP || c === LT || c < 32) return MORE;
+        q++;
+      }
+      if (q >= n) return MORE;
+      const value = buf.slice(v0, q);
+      if (bit === 1) r = value;
+      else if (bit === 2) s = value;
+      else t = value;
+      p = q + 1;
+    }
+    // <v> (60 118 62), plain text, </v></c>.
+    if (buf.charCodeAt(p) !== LT || buf.charCodeAt(p + 1) !== 118 || buf.charCodeAt(p + 2) !== GT) return MORE;
+    const t0 = p + 3;
+    const end = buf.indexOf('<', t0);
+    if (end < 0) return MORE;
+    for (let k = t0; k < end; k++) {
+      c = buf.charCodeAt(k);
+      if (c === AMP || c === CR || c === RBRACKET) return MORE;
+    }
+    if (!buf.startsWith('</v></c>', end)) return MORE;
+    this.at = end + 8;
+    return hook(r, s, t, buf.slice(t0, end)) ? end + 8 : MORE;
+  }
+
   private startTag(buf: string, lt: number): number {
     const n = buf.length;
+    if (this.cell !== undefined && buf.charCodeAt(lt + 1) === 99 && this.stack.length > 0) {
+      // <c followed by a space, > or / (c = 99).
+      const after = buf.charCodeAt(lt + 2);
+      if (after === 32 || after === GT || after === SLASH) {
+        const end = this.fastCell(buf, lt);
+        if (end !== MORE) return end;
+      }
+    }
     let p = lt + 1;
     let c = 0;
     let name = this.knownAt(buf, p);
@@ -244,7 +326,7 @@ export class XmlScanner {
       this.checkName(name, p + 1, 'an element name');
     }
     if (this.stack.length === 0 && this.rootSeen) this.failAt(p, 'a second root element: an XML part has one.');
-    const attrs: Record<string, string> = {};
+    let attrs: Record<string, string> = NO_ATTRIBUTES;
     let declared: Map<string, string> | undefined;
     let first: string | undefined;
     let more: string[] | undefined;
@@ -269,6 +351,7 @@ export class XmlScanner {
       }
       if (!spaced) this.failAt(p + 1, 'no whitespace between attributes.');
       let an = this.knownAt(buf, p);
+      const met = an !== undefined;
       if (an !== undefined) p += an.length;
       else {
         const a0 = p;
@@ -283,7 +366,7 @@ export class XmlScanner {
       while (p < n && isSpace((c = buf.charCodeAt(p)))) p++;
       if (p >= n) return MORE;
       if (c !== EQ) this.failAt(p + 1, `attribute without value: ${JSON.stringify(an.slice(0, 40))}`);
-      this.checkName(an, p + 1, 'an attribute name');
+      if (!met) this.checkName(an, p + 1, 'an attribute name');
       p++;
       while (p < n && isSpace((c = buf.charCodeAt(p)))) p++;
       if (p >= n) return MORE;
@@ -313,8 +396,10 @@ export class XmlScanner {
         }
       }
       if (first === undefined) first = an;
-      else if (an === first || (more !== undefined && more.includes(an))) this.failAt(v + 1, `duplicate attribute: ${an}.`);
+      else if (an === first || (more !== undefined && more.includes(an)))
+        this.failAt(v + 1, `duplicate attribute: ${an}.`);
       else (more ??= []).push(an);
+      if (attrs === NO_ATTRIBUTES) attrs = {};
       attrs[an] = value;
       // xmlns or xmlns:p (x = 120, : = 58).
       if (an.charCodeAt(0) === 120 && an.startsWith('xmlns') && (an.length === 5 || an.charCodeAt(5) === 58))
@@ -417,8 +502,7 @@ export class XmlScanner {
     if (target.toLowerCase() === 'xml') {
       // At the very start: after a byte-order mark at most.
       const first = this.base + lt === 0 || (this.base + lt === 1 && buf.charCodeAt(0) === 0xfeff && this.base === 0);
-      if (!first || target !== 'xml')
-        this.failAt(end + 2, 'an XML declaration must be at the start of the document.');
+      if (!first || target !== 'xml') this.failAt(end + 2, 'an XML declaration must be at the start of the document.');
     }
     return end + 2;
   }
@@ -467,14 +551,14 @@ export function expandRefs(s: string): string {
         rep = "'";
         break;
       default: {
-        const hex = /^#x([0-9a-fA-F]+)$/.exec(name);
-        const dec = hex ? null : /^#([0-9]+)$/.exec(name);
-        const cp = hex ? parseInt(hex[1]!, 16) : dec ? parseInt(dec[1]!, 10) : NaN;
+        const cp = /^#x[0-9a-fA-F]+$/.test(name)
+          ? parseInt(name.slice(2), 16)
+          : /^#[0-9]+$/.test(name)
+            ? parseInt(name.slice(1), 10)
+            : NaN;
         if (Number.isNaN(cp)) {
           throw new Error(
-            name.startsWith('#')
-              ? `malformed character entity: &${name};`
-              : `undefined entity: &${name};`,
+            name.startsWith('#') ? `malformed character entity: &${name};` : `undefined entity: &${name};`,
           );
         }
         if (!isXmlChar(cp)) throw new Error(`a character reference to a character XML does not allow: &${name};`);

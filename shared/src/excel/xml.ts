@@ -34,6 +34,14 @@ export interface XmlHandler {
   done: boolean;
   /** For errors: the Excel row the parse is in, or 0. */
   row(): number;
+  /**
+   * A worksheet cell written the usual way, `<c r=".." s=".." t=".."><v>text</v></c>` or
+   * `<c .../>`, in one call: what open and close of the c and v elements and the v's text would
+   * do, as they would do it. Offered (with `cellKinds`, the kinds of c and v) only where c and v
+   * are of those kinds; any other cell comes through open, text and close.
+   */
+  cell?(r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined): void;
+  cellKinds?: readonly [c: number, v: number];
 }
 
 /** The bounds of one part's parse. */
@@ -154,6 +162,22 @@ export async function parsePart(
     }
     return k;
   };
+  // The handler's one-call cells, where `c` and `v` (unprefixed) are the elements it takes them for:
+  // asked again whenever the namespaces in scope change.
+  const cellKinds = handler.cell ? handler.cellKinds : undefined;
+  const cell = (r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined) => {
+    // Too deep: the element-by-element path refuses it, with its message.
+    if (depth + 2 > MAX_DEPTH) return false;
+    events += v === undefined ? 2 : 5;
+    handler.cell!(r, s, t, v);
+    return true;
+  };
+  const offerCells = () => {
+    parser.cell =
+      cellKinds && scope.frames.length > 0 && kindOf('c') === cellKinds[0] && kindOf('v') === cellKinds[1]
+        ? cell
+        : undefined;
+  };
   const parser: XmlScanner = new XmlScanner(entry.name, {
     open(name, attrs, declared) {
       events++;
@@ -163,12 +187,16 @@ export async function parsePart(
       const kind = kindOf(name);
       kinds.push(kind);
       handler.open(kind, attrs, scope);
+      if (declared && cellKinds) offerCells();
     },
     close() {
       events++;
       handler.close(kinds.pop()!);
       const top = scope.frames[scope.frames.length - 1]!;
-      if (top.depth === depth) scope.frames.pop();
+      if (top.depth === depth) {
+        scope.frames.pop();
+        if (cellKinds) offerCells();
+      }
       depth--;
     },
     text(t) {

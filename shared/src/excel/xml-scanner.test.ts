@@ -1,0 +1,378 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { expandRefs, XmlScanner } from './xml-scanner.js';
+
+// The reader's XML scanner: the events it gives, the same whatever the chunks, and the documents it
+// refuses, with the line and column. saxes, which the reader used before, is the yardstick: the scanner
+// accepts what it accepts and refuses what it refuses, with the same events.
+
+const { SaxesParser } = createRequire(import.meta.url)('saxes') as typeof import('saxes');
+
+/** What a scan gave: events as strings (texts joined), or the error's message. */
+function scan(doc: string, chunks: number[] = []): string[] {
+  const out: string[] = [];
+  const text = (t: string) => {
+    const last = out.length - 1;
+    if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
+    else out.push(`"${t}"`);
+  };
+  const s = new XmlScanner('p.xml', {
+    open(name, attrs, declared) {
+      out.push(
+        `<${name}${Object.entries(attrs)
+          .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
+          .join('')}>`,
+      );
+      if (declared) out.push(`ns ${JSON.stringify([...declared])}`);
+    },
+    close(name) {
+      out.push(`</${name}>`);
+    },
+    text,
+    doctype() {
+      out.push('doctype');
+    },
+  });
+  try {
+    let at = 0;
+    for (const c of [...chunks, doc.length]) {
+      s.write(doc.slice(at, c));
+      at = c;
+    }
+    s.close();
+  } catch (e) {
+    out.push(`error: ${(e as Error).message}`);
+  }
+  return out;
+}
+
+/** The same through saxes, as the reader used it: whether it accepts, and its events. */
+function saxes(doc: string): { ok: boolean; events: string[] } {
+  const out: string[] = [];
+  const p = new SaxesParser({ xmlns: false, position: true, fileName: 'p.xml' });
+  const text = (t: string) => {
+    const last = out.length - 1;
+    if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
+    else out.push(`"${t}"`);
+  };
+  let depth = 0;
+  p.on('opentag', (t) => {
+    depth++;
+    out.push(
+      `<${t.name}${Object.entries(t.attributes)
+        .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
+        .join('')}>`,
+    );
+    const ns = Object.entries(t.attributes).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:'));
+    if (ns.length) out.push(`ns ${JSON.stringify(ns.map(([k, v]) => [k.slice(6), v]))}`);
+  });
+  p.on('closetag', (t) => {
+    depth--;
+    out.push(`</${t.name}>`);
+  });
+  // saxes reports whitespace outside the root as text; the scanner does not.
+  p.on('text', (t) => {
+    if (depth > 0) text(t);
+  });
+  p.on('cdata', text);
+  p.on('doctype', () => out.push('doctype'));
+  try {
+    p.write(doc);
+    p.close();
+    return { ok: true, events: out };
+  } catch {
+    return { ok: false, events: out };
+  }
+}
+
+const MAIN = 'http://schemas.openxmlformats.org/spreadsheetml/2006/main';
+const SHEET = `<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\r\n<worksheet xmlns="${MAIN}" xmlns:r="urn:r"><sheetData><row r="1" spans="1:3"><c r="A1" t="s"><v>0</v></c><c r="B1" s="2"><v>12.5</v></c><c r="C1" t="inlineStr"><is><t xml:space="preserve"> a &amp; b &lt;c&gt; &#233;&#x1F377; </t></is></c></row><row r="2"><c r="A2"/><cc r="B2"><v>x</v></cc><c  r = 'C2'  t="str" ><v>l1\r\nl2\rl3</v></c></row></sheetData><!-- a comment --><?pi data?><mergeCells count="0"/></worksheet>\n`;
+
+const WELL_FORMED = [
+  SHEET,
+  '<a/>',
+  '\uFEFF<?xml version="1.0"?><a b="1"/>',
+  '<a>x<![CDATA[ <y> & ]]>z</a>',
+  '<a b="x&#10;y" c="p\tq\nr\r\ns"/>',
+  '<a\n  b="1"\n  c=\'2\'\n/>',
+  '<x:a xmlns:x="urn:x"><x:b/></x:a>',
+  '<!DOCTYPE a><a/>',
+  '<a>]]</a>',
+  '<a>a > b</a>',
+  '<a b=">"/>',
+  '<é_1.-·><é_1.-·/></é_1.-·>',
+  '  <a/>  \n',
+  '<a><!----></a>',
+  '<a>&quot;&apos;&#0065;&#x00041;</a>',
+];
+
+const MALFORMED = [
+  'not xml at all',
+  '<a><b></a>',
+  '<a></b>',
+  '<a>',
+  '<a><b>',
+  '<a/><b/>',
+  '<a/>x',
+  'x<a/>',
+  '<a b="1" b="2"/>',
+  '<a b=1/>',
+  '<a b/>',
+  '<a b="<"/>',
+  '<a b="1"c="2"/>',
+  '<a>&unknown;</a>',
+  '<a>&amp</a>',
+  '<a>&#0;</a>',
+  '<a>&#xD800;</a>',
+  '<a>&#xFFFE;</a>',
+  '<a>&#xZZ;</a>',
+  '<a>]]></a>',
+  '<a><!-- a -- b --></a>',
+  '<a><!-- a ---></a>',
+  '<a>\u0001</a>',
+  '<a>\uFFFF</a>',
+  '<1a/>',
+  '<a 1b="x"/>',
+  '<a/ >',
+  '<a><?xml version="1.0"?></a>',
+  ' <?xml version="1.0"?><a/>',
+  '<![CDATA[x]]><a/>',
+  '<a><!ELEMENT a></a>',
+  '',
+  '<a',
+  '<a b="1',
+  '<!-- only a comment -->',
+];
+
+describe('XmlScanner: as saxes, which the reader used before it', () => {
+  it.each(WELL_FORMED.map((d) => [d]))('accepts %j with the same events', (doc) => {
+    const expected = saxes(doc);
+    expect(expected.ok).toBe(true);
+    expect(scan(doc)).toEqual(expected.events);
+  });
+
+  it.each(MALFORMED.map((d) => [d]))('refuses %j', (doc) => {
+    expect(saxes(doc).ok).toBe(false);
+    expect(scan(doc).at(-1)).toMatch(/^error: p\.xml:\d+:\d+: /);
+  });
+});
+
+describe('XmlScanner: chunks', () => {
+  it('gives the same events wherever the part is cut, in two or in many pieces', () => {
+    const whole = scan(SHEET);
+    expect(whole.some((e) => e.startsWith('error'))).toBe(false);
+    for (let i = 0; i <= SHEET.length; i++) expect(scan(SHEET, [i]), `cut at ${i}`).toEqual(whole);
+    for (let step = 1; step <= 7; step++) {
+      const cuts: number[] = [];
+      for (let i = step; i < SHEET.length; i += step) cuts.push(i);
+      expect(scan(SHEET, cuts), `every ${step} characters`).toEqual(whole);
+    }
+  });
+
+  it('gives the same error wherever the part is cut', () => {
+    for (const doc of ['<a>\n<b x="1">&bad;</b></a>', '<a>\n<b></c></a>', '<a>\n<b y="2" y="3"/></a>']) {
+      const whole = scan(doc);
+      for (let i = 0; i <= doc.length; i++) expect(scan(doc, [i]), `${doc} cut at ${i}`).toEqual(whole);
+    }
+  });
+});
+
+describe('XmlScanner: what it gives', () => {
+  it('expands references, normalizes line ends, and attribute whitespace to spaces', () => {
+    expect(scan('<a b="x&#10;y&#9;z" c="p\tq\nr\r\ns">1\r\n2\r3&#13;&lt;&gt;&amp;&quot;&apos;</a>')).toEqual([
+      '<a b="x\\ny\\tz" c="p q r s">',
+      '"1\n2\n3\r<>&"\'"',
+      '</a>',
+    ]);
+  });
+
+  it('hands namespace declarations to open, by prefix ("" the default)', () => {
+    expect(scan('<a xmlns="urn:m" xmlns:r="urn:r" xmlnsx="no"><b/></a>')).toEqual([
+      '<a xmlns="urn:m" xmlns:r="urn:r" xmlnsx="no">',
+      'ns [["","urn:m"],["r","urn:r"]]',
+      '<b>',
+      '</b>',
+      '</a>',
+    ]);
+  });
+
+  it('tells a name met before from a longer one that starts like it', () => {
+    expect(scan('<c><c r="1" rr="2"/><cc r="3"/><c\tr="4"/><c\nr="5">x</c ></c>')).toEqual([
+      '<c>',
+      '<c r="1" rr="2">',
+      '</c>',
+      '<cc r="3">',
+      '</cc>',
+      '<c r="4">',
+      '</c>',
+      '<c r="5">',
+      '"x"',
+      '</c>',
+      '</c>',
+    ]);
+  });
+
+  it('reports a DOCTYPE once read to its end, its internal subset and quoted ">" included', () => {
+    expect(scan('<!DOCTYPE a [<!ENTITY e "x>y">]><a/>')).toEqual(['doctype', '<a>', '</a>']);
+  });
+});
+
+describe('XmlScanner: errors say where, as `part:line:column: what`', () => {
+  const error = (doc: string) => scan(doc).at(-1);
+
+  it.each([
+    ['not xml at all', 'p.xml:1:14: text data outside of root node.'],
+    ['<a>\n<b>', 'p.xml:2:3: unclosed tag: b'],
+    ['<a>\n  </b>', 'p.xml:2:6: unexpected close tag: b (the open tag is a)'],
+    ['<a/>\n<b/>', 'p.xml:2:2: a second root element: an XML part has one.'],
+    ['<a b="1" b="2"/>', 'p.xml:1:14: duplicate attribute: b.'],
+    ['<a b=1/>', 'p.xml:1:6: unquoted attribute value.'],
+    ['<a b/>', 'p.xml:1:5: attribute without value: "b"'],
+    ['<a b="1"c="2"/>', 'p.xml:1:9: no whitespace between attributes.'],
+    ['<a b="x<y"/>', 'p.xml:1:8: disallowed character.'],
+    ['<a/ >', 'p.xml:1:4: forward-slash in opening tag not followed by >.'],
+    ['<a>\n&nope;</a>', 'p.xml:2:6: undefined entity: &nope;'],
+    ['<a>&#xD800;</a>', 'p.xml:1:11: a character reference to a character XML does not allow: &#xD800;'],
+    ['<a>&#12a;</a>', 'p.xml:1:9: malformed character entity: &#12a;'],
+    ['<a>&amp </a>', 'p.xml:1:8: an entity reference without its ";".'],
+    ['<a>x]]>y</a>', 'p.xml:1:8: the string "]]>" is disallowed in char data.'],
+    ['<a><!-- x -- y --></a>', 'p.xml:1:18: double dash in comment.'],
+    ['<a>\n\u0002</a>', 'p.xml:2:1: disallowed character.'],
+    ['<1a/>', 'p.xml:1:4: an element name is not a valid XML name: "1a"'],
+    ['<a><?xml version="1.0"?></a>', 'p.xml:1:24: an XML declaration must be at the start of the document.'],
+    ['<a><!ELEMENT x></a>', 'p.xml:1:5: disallowed markup: <!'],
+    ['', 'p.xml:1:0: document must contain a root element.'],
+    ['<a><b', 'p.xml:1:5: the part ends inside markup: "<b"'],
+  ])('%j: %s', (doc, message) => {
+    expect(error(doc)).toBe(`error: ${message}`);
+  });
+
+  it('fail() from a handler points after the tag it is in', () => {
+    const s = new XmlScanner('p.xml', {
+      open(name) {
+        if (name === 'bad') s.fail('refused by the handler');
+      },
+      close() {},
+      text() {},
+      doctype() {},
+    });
+    expect(() => s.write('<a>\n  <b/><bad x="1">')).toThrow('p.xml:2:17: refused by the handler');
+  });
+});
+
+describe('expandRefs', () => {
+  it('expands the five entities and character references, decimal and hexadecimal, astral too', () => {
+    expect(expandRefs('&lt;&gt;&amp;&quot;&apos;&#65;&#x42;&#x1F377;x')).toBe('<>&"\'AB\u{1F377}x');
+    expect(expandRefs('no reference')).toBe('no reference');
+  });
+
+  it('refuses what XML does not define, and an overlong reference without reading on', () => {
+    expect(() => expandRefs('&nbsp;')).toThrow('undefined entity: &nbsp;');
+    expect(() => expandRefs('&#x110000;')).toThrow('a character reference to a character XML does not allow');
+    expect(() => expandRefs(`&${'a'.repeat(50)};`)).toThrow('an entity reference without its ";".');
+  });
+});
+
+describe('XmlScanner: cells in one call', () => {
+  const CELLS = [
+    '<c r="A1"><v>1</v></c>',
+    '<c r="A1" t="s" s="3"><v>0</v></c>',
+    '<c s="1" r="C1" t="str"><v>a b</v></c>',
+    '<c/>',
+    '<c r="B1"/>',
+    '<c r="A1"><v></v></c>',
+    '<c><v>7</v></c>',
+    // Each of these is read element by element, with the same events (or error).
+    '<c r="A1" t="str"><v>a&amp;b</v></c>',
+    '<c r="A1" r="B1"><v>1</v></c>',
+    '<c  r="A1"><v>1</v></c>',
+    "<c r='A1'><v>1</v></c>",
+    '<c r="A1"><f>1+1</f><v>2</v></c>',
+    '<c r="A1"><v>1</v><extLst/></c>',
+    '<c r="A1" t="inlineStr"><is><t>x</t></is></c>',
+    '<c r="A1"><v>x]</v></c>',
+    '<c r="A1"><v>x\r\ny</v></c>',
+    '<c x="1"><v>1</v></c>',
+    '<c r="A&lt;1"><v>1</v></c>',
+    '<c r="A1"\n><v>1</v></c>',
+    '<c r="A1"><v>1</v></c >',
+    '<c r="A1"><v>1</v ></c>',
+    '<c r="A1"><v a="1">1</v></c>',
+    '<c r="A1" s ="1"><v>1</v></c>',
+    '<c r="A1"/ >',
+    '<cc r="1"/>',
+    '<c r="A1"><v>1</v></cc>',
+  ];
+  const DOC = `<worksheet><sheetData><row r="1">${CELLS.join('')}</row></sheetData></worksheet>`;
+
+  /** A scan with the hook: each cell it takes is written down as the five events it stands for. */
+  function withHook(doc: string, cuts: number[] = [], refuse = false): { events: string[]; taken: number } {
+    const out: string[] = [];
+    let taken = 0;
+    const text = (t: string) => {
+      const last = out.length - 1;
+      if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
+      else out.push(`"${t}"`);
+    };
+    const s = new XmlScanner('p.xml', {
+      open(name, attrs) {
+        out.push(
+          `<${name}${Object.entries(attrs)
+            .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
+            .join('')}>`,
+        );
+      },
+      close(name) {
+        out.push(`</${name}>`);
+      },
+      text,
+      doctype() {},
+    });
+    s.cell = (r, st, t, v) => {
+      if (refuse) return false;
+      taken++;
+      const attrs = Object.entries({ r, s: st, t }).filter(([, x]) => x !== undefined);
+      out.push(`<c${attrs.map(([k, x]) => ` ${k}=${JSON.stringify(x)}`).join('')}>`);
+      if (v !== undefined) {
+        out.push('<v>');
+        if (v !== '') text(v);
+        out.push('</v>');
+      }
+      out.push('</c>');
+      return true;
+    };
+    try {
+      let at = 0;
+      for (const c of [...cuts, doc.length]) {
+        s.write(doc.slice(at, c));
+        at = c;
+      }
+      s.close();
+    } catch (e) {
+      out.push(`error: ${(e as Error).message}`);
+    }
+    return { events: out, taken };
+  }
+
+  // saxes puts attributes in document order; the hook's stand-in writes r, s, t: compare by cell.
+  const sorted = (events: string[]) =>
+    events.map((e) => e.replace(/^<c( [^>]*)>$/, (_, a: string) => `<c${a.split(' ').sort().join(' ')}>`));
+
+  it.each(CELLS.map((c) => [c]))('%j: the same events as element by element, in a sheet', (cell) => {
+    const doc = `<worksheet><sheetData><row>${cell}</row></sheetData></worksheet>`;
+    expect(sorted(withHook(doc).events)).toEqual(sorted(scan(doc)));
+  });
+
+  it('takes the usual cells in one call, and none when the hook declines or outside the root', () => {
+    expect(withHook(DOC).taken).toBe(7);
+    expect(withHook(DOC, [], true).events).toEqual(scan(DOC));
+    expect(withHook('<c r="A1"><v>1</v></c>').taken).toBe(0);
+  });
+
+  it('gives the same events wherever the part is cut', () => {
+    const whole = sorted(withHook(DOC).events);
+    const plain = sorted(scan(DOC));
+    expect(whole).toEqual(plain);
+    for (let i = 0; i <= DOC.length; i++) expect(sorted(withHook(DOC, [i]).events), `cut at ${i}`).toEqual(whole);
+  });
+});
