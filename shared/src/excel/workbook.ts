@@ -314,6 +314,13 @@ export async function readSharedStrings(
       if (inT) buf += t;
     },
     row: () => 0,
+    // <si><t>text</t></si> right under the root: what open and close of si and t would do.
+    sharedStringKinds: [SS_SI, SS_T],
+    sharedString(t) {
+      if (this.done) return;
+      out.add(decodeExcelEscapes(t));
+      if (out.length >= until) this.done = true;
+    },
   };
   await parsePart(zip, entry, h, bounds);
   return out.finish();

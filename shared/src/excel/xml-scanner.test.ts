@@ -376,3 +376,80 @@ describe('XmlScanner: cells in one call', () => {
     for (let i = 0; i <= DOC.length; i++) expect(sorted(withHook(DOC, [i]).events), `cut at ${i}`).toEqual(whole);
   });
 });
+
+describe('XmlScanner: shared strings in one call', () => {
+  const STRINGS = [
+    '<si><t>plain</t></si>',
+    '<si><t xml:space="preserve"> spaced </t></si>',
+    '<si><t>&lt;p&gt;Ch&#226;teau &amp; co&lt;/p&gt;</t></si>',
+    '<si><t></t></si>',
+    // Each of these is read element by element, with the same events (or error).
+    '<si><t>a]b</t></si>',
+    '<si><t>a\r\nb</t></si>',
+    '<si><t>&nope;</t></si>',
+    '<si><r><t>rich</t></r><r><t> text</t></r></si>',
+    '<si><t>x</t><rPh sb="0" eb="1"><t>X</t></rPh></si>',
+    '<si><t xml:space="default">x</t></si>',
+    '<si ><t>x</t></si>',
+    '<si><t>x</t></si >',
+    '<si><t/></si>',
+    '<sx><t>x</t></sx>',
+  ];
+
+  function withHook(doc: string, cuts: number[] = []): { events: string[]; taken: number } {
+    const out: string[] = [];
+    let taken = 0;
+    const text = (t: string) => {
+      const last = out.length - 1;
+      if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
+      else out.push(`"${t}"`);
+    };
+    const s = new XmlScanner('p.xml', {
+      open(name, attrs) {
+        out.push(
+          `<${name}${Object.entries(attrs)
+            .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
+            .join('')}>`,
+        );
+      },
+      close(name) {
+        out.push(`</${name}>`);
+      },
+      text,
+      doctype() {},
+    });
+    s.sharedString = (t) => {
+      taken++;
+      out.push('<si>', '<t>');
+      if (t !== '') text(t);
+      out.push('</t>', '</si>');
+      return true;
+    };
+    try {
+      let at = 0;
+      for (const c of [...cuts, doc.length]) {
+        s.write(doc.slice(at, c));
+        at = c;
+      }
+      s.close();
+    } catch (e) {
+      out.push(`error: ${(e as Error).message}`);
+    }
+    return { events: out, taken };
+  }
+  // The stand-in leaves out t's xml:space, which the shared strings' reader does not look at.
+  const plain = (events: string[]) => events.map((e) => e.replace(' xml:space="preserve"', ''));
+
+  it.each(STRINGS.map((x) => [x]))('%j: the same events as element by element, under the root', (si) => {
+    const doc = `<sst>${si}</sst>`;
+    expect(plain(withHook(doc).events)).toEqual(plain(scan(doc)));
+  });
+
+  it('takes the usual ones in one call, only right under the root, the same wherever the part is cut', () => {
+    const doc = `<sst>${STRINGS.slice(0, 6).join('')}<x>${STRINGS[0]!}</x></sst>`;
+    expect(withHook(doc).taken).toBe(4);
+    const whole = plain(withHook(doc).events);
+    expect(whole).toEqual(plain(scan(doc)));
+    for (let i = 0; i <= doc.length; i++) expect(plain(withHook(doc, [i]).events), `cut at ${i}`).toEqual(whole);
+  });
+});

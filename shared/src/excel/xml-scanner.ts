@@ -88,6 +88,13 @@ export class XmlScanner {
     | ((r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined) => boolean)
     | undefined;
 
+  /**
+   * Where set, a shared string written the usual way right under the root, `<si><t>text</t></si>`
+   * (the t with `xml:space="preserve"` or no attribute, the text without CR or `]`), is handed to
+   * it in one call, its references expanded; it returns false to have it scanned element by element.
+   */
+  sharedString: ((text: string) => boolean) | undefined;
+
   constructor(
     private readonly part: string,
     private readonly ev: ScanEvents,
@@ -301,8 +308,43 @@ export class XmlScanner {
     return hook(r, s, t, buf.slice(t0, end)) ? end + 8 : MORE;
   }
 
+  /** A shared string the usual way at `lt` handed to `sharedString`: the index after it, or MORE. */
+  private fastSharedString(buf: string, lt: number): number {
+    const hook = this.sharedString;
+    if (hook === undefined || !buf.startsWith('<si><t', lt)) return MORE;
+    let p = lt + 6;
+    if (buf.charCodeAt(p) === GT) p++;
+    else if (buf.startsWith(' xml:space="preserve">', p)) p += 22;
+    else return MORE;
+    const end = buf.indexOf('<', p);
+    if (end < 0) return MORE;
+    let amp = false;
+    for (let k = p; k < end; k++) {
+      const c = buf.charCodeAt(k);
+      if (c === CR || c === RBRACKET) return MORE;
+      if (c === AMP) amp = true;
+    }
+    if (!buf.startsWith('</t></si>', end)) return MORE;
+    let text = buf.slice(p, end);
+    if (amp) {
+      try {
+        text = expandRefs(text);
+      } catch {
+        // Element by element, where the error gets its position.
+        return MORE;
+      }
+    }
+    this.at = end + 9;
+    return hook(text) ? end + 9 : MORE;
+  }
+
   private startTag(buf: string, lt: number): number {
     const n = buf.length;
+    // <si (115 105) right under the root.
+    if (this.sharedString !== undefined && this.stack.length === 1 && buf.charCodeAt(lt + 1) === 115) {
+      const end = this.fastSharedString(buf, lt);
+      if (end !== MORE) return end;
+    }
     if (this.cell !== undefined && buf.charCodeAt(lt + 1) === 99 && this.stack.length > 0) {
       // <c followed by a space, > or / (c = 99).
       const after = buf.charCodeAt(lt + 2);

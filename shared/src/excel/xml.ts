@@ -42,6 +42,13 @@ export interface XmlHandler {
    */
   cell?(r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined): void;
   cellKinds?: readonly [c: number, v: number];
+  /**
+   * A shared string written the usual way, `<si><t>text</t></si>` right under the root, in one
+   * call: what open and close of si and t and the t's text would do. Offered (with
+   * `sharedStringKinds`, the kinds of si and t) only where si and t are of those kinds.
+   */
+  sharedString?(text: string): void;
+  sharedStringKinds?: readonly [si: number, t: number];
 }
 
 /** The bounds of one part's parse. */
@@ -172,12 +179,19 @@ export async function parsePart(
     handler.cell!(r, s, t, v);
     return true;
   };
-  const offerCells = () => {
-    parser.cell =
-      cellKinds && scope.frames.length > 0 && kindOf('c') === cellKinds[0] && kindOf('v') === cellKinds[1]
-        ? cell
-        : undefined;
+  const ssKinds = handler.sharedString ? handler.sharedStringKinds : undefined;
+  const sharedString = (text: string) => {
+    if (depth + 2 > MAX_DEPTH) return false;
+    events += 5;
+    handler.sharedString!(text);
+    return true;
   };
+  const offerCells = () => {
+    parser.cell = cellKinds && kindOf('c') === cellKinds[0] && kindOf('v') === cellKinds[1] ? cell : undefined;
+    parser.sharedString =
+      ssKinds && kindOf('si') === ssKinds[0] && kindOf('t') === ssKinds[1] ? sharedString : undefined;
+  };
+  const oneCall = cellKinds !== undefined || ssKinds !== undefined;
   const parser: XmlScanner = new XmlScanner(entry.name, {
     open(name, attrs, declared) {
       events++;
@@ -187,7 +201,7 @@ export async function parsePart(
       const kind = kindOf(name);
       kinds.push(kind);
       handler.open(kind, attrs, scope);
-      if (declared && cellKinds) offerCells();
+      if (declared && oneCall) offerCells();
     },
     close() {
       events++;
@@ -195,7 +209,7 @@ export async function parsePart(
       const top = scope.frames[scope.frames.length - 1]!;
       if (top.depth === depth) {
         scope.frames.pop();
-        if (cellKinds) offerCells();
+        if (oneCall) offerCells();
       }
       depth--;
     },
