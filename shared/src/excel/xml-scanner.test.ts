@@ -453,3 +453,24 @@ describe('XmlScanner: shared strings in one call', () => {
     for (let i = 0; i <= doc.length; i++) expect(plain(withHook(doc, [i]).events), `cut at ${i}`).toEqual(whole);
   });
 });
+
+describe('XmlScanner: a hostile tag', () => {
+  it('thousands of attributes: read, and a duplicate among them found, at the end or the start', () => {
+    const attrs = Array.from({ length: 5000 }, (_, i) => ` a${i}="${i}"`).join('');
+    const events = scan(`<r${attrs}/>`);
+    expect(events).toHaveLength(2);
+    expect(
+      Object.keys(
+        JSON.parse(
+          `{${events[0]!
+            .slice(2, -1)
+            .replace(/ (a\d+)=/g, ',"$1":')
+            .slice(1)}}`,
+        ),
+      ),
+    ).toHaveLength(5000);
+    expect(scan(`<r${attrs} a4321="x"/>`).at(-1)).toMatch(/duplicate attribute: a4321\.$/);
+    expect(scan(`<r${attrs} a1="x"/>`).at(-1)).toMatch(/duplicate attribute: a1\.$/);
+    expect(scan(`<r${attrs} a0="x"/>`).at(-1)).toMatch(/duplicate attribute: a0\.$/);
+  });
+});

@@ -372,6 +372,7 @@ export class XmlScanner {
     let declared: Map<string, string> | undefined;
     let first: string | undefined;
     let more: string[] | undefined;
+    let many: Set<string> | undefined;
     let empty = false;
     for (;;) {
       let spaced = false;
@@ -437,10 +438,13 @@ export class XmlScanner {
           }
         }
       }
+      // Duplicates: the first name, then a short list, then a set (a hostile tag with thousands of
+      // attributes must not cost their square).
       if (first === undefined) first = an;
-      else if (an === first || (more !== undefined && more.includes(an)))
+      else if (an === first || (more !== undefined && more.includes(an)) || many?.has(an) === true)
         this.failAt(v + 1, `duplicate attribute: ${an}.`);
-      else (more ??= []).push(an);
+      else if (many !== undefined) many.add(an);
+      else if ((more ??= []).push(an) > 8) many = new Set(more);
       if (attrs === NO_ATTRIBUTES) attrs = {};
       attrs[an] = value;
       // xmlns or xmlns:p (x = 120, : = 58).
