@@ -148,7 +148,7 @@ async function startPrefetch(input: string) {
       import('@bottleneck/shared/stage/prefetch'),
       import('@bottleneck/shared/sources'),
     ]);
-    // The worker reads the largest first; a file it has not begun when ingest asks, ingest reads itself.
+    // The small workbooks first: their rows are ready while the large one is still being read.
     return await Prefetch.start(
       (['liaison', 'erp', 'web'] as const).map((n) => ({
         name: n,

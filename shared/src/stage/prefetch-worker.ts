@@ -5,7 +5,7 @@ import { DEFAULT_READ_LIMITS, readSheetChecked, type RowBatch } from '../excel/r
 import type { Converted } from '../excel/cells.js';
 import { SOURCES } from '../sources.js';
 import type { InputName } from '../keys.js';
-import type { PrefetchMessage, PrefetchSkip } from './prefetch.js';
+import type { PrefetchMessage } from './prefetch.js';
 
 /**
  * The prefetch's worker thread (stage/prefetch.ts): reads each workbook of the input folder whole,
@@ -60,14 +60,4 @@ async function readOne(name: InputName, path: string): Promise<void> {
   }
 }
 
-// Files the main thread took back (Prefetch.claim before this worker began them): passed over.
-const skipped = new Set<string>();
-port?.on('message', (m: PrefetchSkip) => skipped.add(m.file));
-// Listening does not keep the worker alive: it ends once its files are read (or passed over).
-port?.unref();
-for (const f of files) {
-  // Messages are delivered between tasks: a skip sent while the last file was read is seen here.
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  if (skipped.has(SOURCES[f.name].file)) continue;
-  await readOne(f.name, f.path);
-}
+for (const f of files) await readOne(f.name, f.path);

@@ -77,7 +77,6 @@ describe('Prefetch: the workbooks read on a worker from the start of bottleneck 
   it("hands ingest's whole read the worker's rows of the same bytes: the same rows and summary as a read of its own", async () => {
     const prefetch = await Prefetch.start([{ name: 'erp', file: ERP.file, path: good }]);
     try {
-      expect(await prefetch.begun(ERP.file)).toBe(true);
       const readOnce = new ReadOnce(duck, prefetch);
       // The path ingest gives does not exist: only the worker's rows can make this read succeed.
       const whole = await readOnce.keep(RUN, ERP, goodSha, join(dir, 'absent.xlsx'), DEFAULT_READ_LIMITS);
@@ -131,30 +130,8 @@ describe('Prefetch: the workbooks read on a worker from the start of bottleneck 
       size + 1,
     );
     try {
-      expect(await prefetch.begun(ERP.file)).toBe(true);
       expect(await prefetch.claim(SOURCES.web.file, goodSha, LIMITS)).toBeNull();
       expect(await prefetch.claim(ERP.file, goodSha, LIMITS)).not.toBeNull();
-    } finally {
-      await prefetch.close();
-    }
-  });
-
-  it('gives back a file the worker has not begun: ingest reads it, the worker passes over it, the largest first', async () => {
-    const small = join(dir, 'small.xlsx');
-    await writeWorkbook(small, [{ name: 'erp', rows: [HEADER, [1, 1, '2.50', 3, 'instock']] }]);
-    // Given in this order, read largest first: web (good, 5,000 rows) then erp (small).
-    const prefetch = await Prefetch.start([
-      { name: 'erp', file: ERP.file, path: small },
-      { name: 'web', file: SOURCES.web.file, path: good },
-    ]);
-    try {
-      // Before the worker has begun anything: erp is taken back at once, and never read there.
-      expect(await prefetch.claim(ERP.file, await sha(small), LIMITS)).toBeNull();
-      expect(await prefetch.begun(SOURCES.web.file)).toBe(true);
-      expect(await prefetch.begun(ERP.file)).toBe(false);
-      expect(await prefetch.claim(ERP.file, await sha(small), LIMITS)).toBeNull();
-      // The large one, begun first, is still the worker's to hand over.
-      expect(await prefetch.claim(SOURCES.web.file, goodSha, LIMITS)).not.toBeNull();
     } finally {
       await prefetch.close();
     }

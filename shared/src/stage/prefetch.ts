@@ -12,12 +12,6 @@ export type PrefetchMessage =
   | { type: 'end'; file: string; ok: true; sheet: SheetSummary; zip: ZipSummary }
   | { type: 'end'; file: string; ok: false };
 
-/** What the main thread tells the worker: pass over this file (the main thread reads it itself). */
-export interface PrefetchSkip {
-  type: 'skip';
-  file: string;
-}
-
 /** A claimed prefetched read: its batches as they arrive, then the whole read's result (null: it failed, use none of it). */
 export interface PrefetchedRead {
   batches: AsyncIterable<RowBatch>;
@@ -64,32 +58,28 @@ export class Prefetch {
   }
 
   /**
-   * Starts the worker on those of `files` whose sizes add up to at most `maxBytes`, in their order
-   * but the largest first (the others may be taken back by `claim`): the worker is worth what it
-   * reads while the main thread starts (about 0.4 s of CPU); a larger workbook would then cost more
-   * in copies of its rows between threads than it saves (measured at K = 20: 0.5 s more CPU), so
-   * ingest reads it itself, as it does an unreadable file (and meets its error).
+   * Starts the worker on `files` (read in this order), as long as their sizes add up to at most
+   * `maxBytes`: the worker is worth what it reads while the main thread starts (about 0.4 s of
+   * CPU); a larger workbook would then cost more in copies of its rows between threads than it
+   * saves (measured at K = 20: 0.5 s more CPU), so ingest reads it itself. An unreadable file
+   * ends the list (ingest meets it itself).
    */
   static async start(
     files: { name: string; file: string; path: string }[],
     maxBytes = PREFETCH_MAX_BYTES,
   ): Promise<Prefetch> {
-    const chosen: (typeof files)[number][] = [];
-    const sizes = new Map<string, number>();
+    const chosen: typeof files = [];
     let total = 0;
     for (const f of files) {
       const size = await stat(f.path).then(
         (s) => (s.isFile() ? s.size : Infinity),
         () => Infinity,
       );
-      // A file past the budget, or unreadable, is left to ingest; the others are still read.
-      if (total + size > maxBytes) continue;
+      if (total + size > maxBytes) break;
       total += size;
-      sizes.set(f.file, size);
       chosen.push(f);
     }
-    // The largest first: it is the one worth a head start, and claim() may take back the others.
-    files = chosen.sort((a, b) => (sizes.get(b.file) ?? 0) - (sizes.get(a.file) ?? 0));
+    files = chosen;
     if (files.length === 0) return new Prefetch(undefined);
     const { Worker } = await import('node:worker_threads');
     const worker = new Worker(new URL('./prefetch-worker.js', import.meta.url), {
@@ -123,20 +113,12 @@ export class Prefetch {
 
   /**
    * The rows of `file` if the worker read the bytes whose sha256 is `dataVersion` with the limits
-   * `limits` (JSON of the ReadLimits), claimed once; null otherwise (read it yourself). A file the
-   * worker has not begun yet is taken back (the worker passes over it): the caller reads it on its
-   * own thread, beside the worker still reading the others, instead of waiting for the worker to
-   * come to it (the reference month: the main thread was ready about 120 ms before the worker's
-   * last file).
+   * `limits` (JSON of the ReadLimits), claimed once; null otherwise (read it yourself).
    */
   async claim(file: string, dataVersion: string, limits: string): Promise<PrefetchedRead | null> {
     const s = this.files.get(file);
     if (!s || s.claimed) return null;
-    if (!s.start && !s.end && !this.dead) {
-      s.claimed = true;
-      this.worker?.postMessage({ type: 'skip', file } satisfies PrefetchSkip);
-      return null;
-    }
+    while (!s.start && !s.end && !this.dead) await this.next(s);
     if (!s.start || s.start.sha256 !== dataVersion || s.start.limits !== limits) return null;
     s.claimed = true;
     const batches = async function* (this: Prefetch): AsyncGenerator<RowBatch> {
@@ -153,18 +135,6 @@ export class Prefetch {
       return s.end?.ok && s.batches.length === 0 ? { sheet: s.end.sheet, zip: s.end.zip } : null;
     };
     return { batches, result };
-  }
-
-  /**
-   * Whether the worker began reading `file`: waits until it did (true), or until it will not
-   * (false: taken back by `claim`, not in its list, or the worker stopped). For tests, and for
-   * whoever would rather wait for the worker than read the file itself.
-   */
-  async begun(file: string): Promise<boolean> {
-    const s = this.files.get(file);
-    if (!s) return false;
-    while (!s.start && !s.end && !this.dead) await this.next(s);
-    return s.start !== undefined;
   }
 
   /** Stops the worker (the run is over, or will not use it). */
