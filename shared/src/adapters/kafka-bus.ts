@@ -11,7 +11,7 @@ import {
 } from 'kafkajs';
 import { BottleneckError, createError, errorMessage } from '../errors/index.js';
 import { kafkaTransient } from './kafka-errors.js';
-import { publishable, type EventKeys, type EventType, type PipelineEvent } from '../events/index.js';
+import { parseEvent, type EventKeys, type EventType, type PipelineEvent } from '../events/index.js';
 import type {
   Bus,
   DeadLetterMessage,
@@ -307,7 +307,7 @@ export class KafkaBus implements Bus {
   /** Validates the event and produces it to its type's topic, keyed by its month; resolves once all in-sync replicas have it. */
   async publish(event: PipelineEvent): Promise<void> {
     if (this.closed) throw this.closedError('publish');
-    const valid = publishable(event);
+    const valid = parseEvent(event);
     await this.start();
     await this.produce(
       this.topicOf(valid.type),

@@ -1,4 +1,4 @@
-import { decodeSignedEvent, EventKeys, isRefusal, publishable, type PipelineEvent } from '../events/index.js';
+import { decodeSignedEvent, EventKeys, isRefusal, parseEvent, type PipelineEvent } from '../events/index.js';
 import { createError, defined, errorClassOf } from '../errors/index.js';
 import type {
   Bus,
@@ -28,8 +28,6 @@ interface Entry {
   value: string;
   key: string | null;
   raw: boolean;
-  /** The event `value` decodes to (signature checked, schema validated), once the first group read it. */
-  decoded?: PipelineEvent;
 }
 
 interface Member {
@@ -73,7 +71,7 @@ export class MemoryBus implements Bus {
 
   async publish(event: PipelineEvent): Promise<void> {
     if (this.closed) throw createError('BN_ERR_BUS_CLOSED', 'publish called after close() on the in-memory bus');
-    const valid = publishable(event);
+    const valid = parseEvent(event);
     const value = JSON.stringify(this.keys ? this.keys.sign(valid) : valid);
     this.append({ topic: this.topicOf(valid.type), value, key: valid.partition, raw: false });
   }
@@ -97,19 +95,8 @@ export class MemoryBus implements Bus {
     return this.join(
       opts.group,
       opts.types.map((t) => this.topicOf(t)),
-      (e) => opts.handler(this.decode(e)),
+      (e) => opts.handler(decodeSignedEvent(e.value, this.keys)),
     );
-  }
-
-  /**
-   * The event of a message, as a consumer decodes it (decodeSignedEvent): every reader (each
-   * group, and `messages()`: the embedded run's summary) reads the same text, so it is checked and
-   * validated once and each gets its own copy (issue 18: a run decoded its 7 events 12 times, each
-   * a signature check and a zod validation).
-   */
-  private decode(e: Entry): PipelineEvent {
-    e.decoded ??= decodeSignedEvent(e.value, this.keys);
-    return structuredClone(e.decoded);
   }
 
   async subscribeRaw(opts: RawSubscribeOptions): Promise<Subscription> {
@@ -151,7 +138,9 @@ export class MemoryBus implements Bus {
   /** Events published so far, for tests: topic and parsed event. */
   messages(): { topic: string; event: PipelineEvent }[] {
     // As handlers see them: the signature checked and removed.
-    return this.log.filter((m) => !m.raw).map((m) => ({ topic: m.topic, event: this.decode(m) }));
+    return this.log
+      .filter((m) => !m.raw)
+      .map((m) => ({ topic: m.topic, event: decodeSignedEvent(m.value, this.keys) }));
   }
 
   /** Resolves when every group has handled every message it can get. */
