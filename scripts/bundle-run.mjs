@@ -24,6 +24,10 @@ const ENTRY = join(CLI, 'embedded.js');
 const OUT = join(CLI, 'embedded.bundle.js');
 /** The bundled modules (paths from the root), for test/acceptance.test.ts. */
 const LIST = join(CLI, 'embedded.bundle.json');
+/** The prefetch's worker, bundled apart (3. below), and its modules. */
+const WORKER_DIR = join(ROOT, 'shared', 'dist', 'stage');
+const WORKER_OUT = join(WORKER_DIR, 'prefetch-worker.bundle.js');
+const WORKER_LIST = join(WORKER_DIR, 'prefetch-worker.bundle.json');
 
 /** What `bottleneck run` loads apart from the graph (cli/src/bin.ts, shared/src/stage/read-once.ts, ...). */
 const OUTSIDE = [
@@ -59,11 +63,14 @@ try {
   process.stderr.write('bundle-run: esbuild is not installed; bottleneck run imports cli/dist/embedded.js\n');
   rmSync(OUT, { force: true });
   rmSync(LIST, { force: true });
+  rmSync(WORKER_OUT, { force: true });
+  rmSync(WORKER_LIST, { force: true });
   process.exit(0);
 }
 
-/** A module's specifier from the bundle's folder: the build stays movable with the checkout. */
-const fromBundle = (path) => `./${relative(CLI, path).split(sep).join('/')}`;
+/** A module's specifier from the bundle's folder (`dir`): the build stays movable with the checkout. */
+const fromDir = (dir, path) => `./${relative(dir, path).split(sep).join('/')}`;
+const fromBundle = (path) => fromDir(CLI, path);
 const ours = (path) => path.startsWith(ROOT) && !path.includes(`${join(ROOT, 'node_modules')}`);
 /** Our modules' resolution: packages (node_modules) stay imports; so do dynamic imports (loaded when used, as files). */
 const common = {
@@ -151,4 +158,53 @@ if (process.env.BUNDLE_RUN_VERBOSE)
   );
 process.stderr.write(
   `bundle-run: ${bundled.length} modules in ${OUT.slice(ROOT.length + 1)} (${Math.round(js.contents.length / 1024)} KiB), ${outside.size} left to their files\n`,
+);
+
+// 3. The prefetch's worker (shared/src/stage/prefetch-worker.ts) and the Excel reader it runs, bundled
+// apart into shared/dist/stage/prefetch-worker.bundle.js: a worker thread is its own set of modules,
+// so the bundle holds every module it imports (its dynamic imports stay files, its packages
+// imports). Its own ~20 modules measured about 10 ms of the worker's CPU before its first read,
+// while the main thread competes for the cores (issue 18). stage/prefetch.ts loads the bundle only
+// while each of its modules is the file it was built from (prefetch-worker.bundle.json).
+const inWorker = [];
+const w = await esbuild.build({
+  ...common,
+  entryPoints: [join(WORKER_DIR, 'prefetch-worker.js')],
+  outfile: WORKER_OUT,
+  plugins: [
+    {
+      name: 'worker',
+      setup(build) {
+        build.onResolve({ filter: /.*/ }, async (a) => {
+          if (a.kind === 'entry-point' || a.pluginData?.inner) return undefined;
+          const r = await build.resolve(a.path, {
+            kind: a.kind,
+            resolveDir: a.resolveDir,
+            pluginData: { inner: true },
+          });
+          if (r.errors.length > 0) return { errors: r.errors };
+          if (!ours(r.path)) return { path: a.path, external: true };
+          if (a.kind === 'dynamic-import') return { path: fromDir(WORKER_DIR, r.path), external: true };
+          return { path: r.path };
+        });
+        build.onLoad({ filter: /\.js$/ }, (a) => {
+          if (!ours(a.path)) return undefined;
+          inWorker.push(a.path);
+          const text = readFileSync(a.path, 'utf8');
+          const own = `new URL(${JSON.stringify(fromDir(WORKER_DIR, a.path))}, import.meta.url).href`;
+          return { contents: text.replaceAll('import.meta.url', own), loader: 'js' };
+        });
+      },
+    },
+  ],
+});
+const [wjs] = w.outputFiles.filter((o) => o.path.endsWith('.js'));
+writeFileSync(WORKER_OUT, wjs.contents);
+const workerModules = inWorker.sort().map((p) => {
+  const s = statSync(p);
+  return { path: relative(ROOT, p).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs };
+});
+writeFileSync(WORKER_LIST, `${JSON.stringify({ modules: workerModules }, null, 1)}\n`);
+process.stderr.write(
+  `bundle-run: ${inWorker.length} modules in ${WORKER_OUT.slice(ROOT.length + 1)} (${Math.round(wjs.contents.length / 1024)} KiB)\n`,
 );

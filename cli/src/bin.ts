@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: `run`'s prefetch worker starts as this is evaluated, before the modules below are.
+import { early, RUN_OPTIONS } from './early.js';
 import { readFileSync, statSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -106,19 +108,13 @@ async function readExpectations(path: string) {
 }
 
 async function runCommand(argv: string[]): Promise<number> {
-  const v = parse(argv, {
-    input: { type: 'string' },
-    out: { type: 'string' },
-    partition: { type: 'string' },
-    expect: { type: 'string' },
-    json: { type: 'boolean' },
-    verbose: { type: 'boolean' },
-  });
+  const v = parse(argv, RUN_OPTIONS);
   if (v.help) return (process.stdout.write(HELP), EXIT.OK);
   if (typeof v.input !== 'string') usage('run needs --input DIR (the folder with erp.xlsx, web.xlsx, liaison.xlsx)');
   if (typeof v.out !== 'string') usage('run needs --out DIR (where extracts/, dead-letter/ and outbox/ go)');
-  // The workbooks are read on a worker from now on, while this thread imports the graph and starts DuckDB.
-  const prefetch = await startPrefetch(resolve(v.input));
+  // The workbooks are read on a worker (since early.ts, or from now on), while this thread imports
+  // the graph and starts DuckDB.
+  const prefetch = await takePrefetch(resolve(v.input));
   // And DuckDB's instance starts (on its own threads) while this thread imports the graph.
   await startDuckdb(resolve(v.input));
   try {
@@ -135,6 +131,15 @@ async function runCommand(argv: string[]): Promise<number> {
   } finally {
     await prefetch?.close();
   }
+}
+
+/** The worker early.ts started, if it reads `input`; otherwise one started now (startPrefetch). */
+async function takePrefetch(input: string) {
+  if (early?.input === input) {
+    const p = await early.prefetch.catch(() => undefined);
+    if (p) return p;
+  }
+  return startPrefetch(input);
 }
 
 /**
@@ -413,7 +418,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'run':
-        return await runCommand(rest);
+        try {
+          return await runCommand(rest);
+        } finally {
+          // The early worker, whether the run took it (closed already) or not (a usage error).
+          await early?.prefetch.then(
+            (p) => p.close(),
+            () => undefined,
+          );
+        }
       case 'demo':
         return await demoCommand(rest);
       case 'generate':

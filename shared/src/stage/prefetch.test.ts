@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // The worker runs compiled code: the prefetch, and what it hands rows to, from dist (as the pool's tests).
 import { Duck, type Db } from '../../dist/duck/index.js';
 import { DEFAULT_READ_LIMITS, readSheetInto } from '../../dist/excel/read.js';
-import { Prefetch } from '../../dist/stage/prefetch.js';
+import { Prefetch, workerUrl } from '../../dist/stage/prefetch.js';
 import { ReadOnce } from '../../dist/stage/read-once.js';
 import { SOURCES } from '../sources.js';
 import { writeWorkbook } from '../testing/workbook.js';
@@ -142,4 +144,39 @@ describe('Prefetch: the workbooks read on a worker from the start of bottleneck 
     await prefetch.close();
     expect(await prefetch.claim(ERP.file, goodSha, LIMITS)).toBeNull();
   });
+});
+
+describe("workerUrl: the worker's script", () => {
+  it('is the bundle while every module listed is the file it was built from, the unbundled script otherwise', async () => {
+    const root = join(dir, 'root');
+    const stage = join(root, 'shared', 'dist', 'stage');
+    await mkdir(stage, { recursive: true });
+    const module = join(root, 'shared', 'dist', 'excel.js');
+    await writeFile(module, 'export const a = 1;\n');
+    const at = (u: URL) => u.pathname.slice(stage.length + 1);
+    const url = () => workerUrl(pathToFileURL(`${stage}/`), pathToFileURL(`${root}/`));
+    // No list (a build without esbuild): the script.
+    expect(at(url())).toBe('prefetch-worker.js');
+    const s = await stat(module);
+    const list = (size: number) =>
+      writeFile(
+        join(stage, 'prefetch-worker.bundle.json'),
+        JSON.stringify({ modules: [{ path: 'shared/dist/excel.js', size, mtimeMs: s.mtimeMs }] }),
+      );
+    await list(s.size);
+    expect(at(url())).toBe('prefetch-worker.bundle.js');
+    // A module rebuilt since (tsc -b alone): the script, which imports the new one.
+    await list(s.size + 1);
+    expect(at(url())).toBe('prefetch-worker.js');
+    await rm(module);
+    await list(s.size);
+    expect(at(url())).toBe('prefetch-worker.js');
+  });
+
+  it.skipIf(!existsSync(new URL('../../dist/stage/prefetch-worker.bundle.json', import.meta.url)))(
+    'is the bundle after the build (npm run build made it)',
+    () => {
+      expect(workerUrl().pathname.endsWith('/shared/dist/stage/prefetch-worker.bundle.js')).toBe(true);
+    },
+  );
 });

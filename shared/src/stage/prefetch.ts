@@ -1,5 +1,5 @@
-import { stat } from 'node:fs/promises';
-import type { Worker } from 'node:worker_threads';
+import { readFileSync, statSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import type { RowBatch, SheetSummary, ZipSummary } from '../excel/read.js';
 
 /** How many bytes of workbooks the prefetch reads at most (Prefetch.start). */
@@ -62,7 +62,8 @@ export class Prefetch {
    * `maxBytes`: the worker is worth what it reads while the main thread starts (about 0.4 s of
    * CPU); a larger workbook would then cost more in copies of its rows between threads than it
    * saves (measured at K = 20: 0.5 s more CPU), so ingest reads it itself. An unreadable file
-   * ends the list (ingest meets it itself).
+   * ends the list (ingest meets it itself). The worker is spawned before this returns (no await
+   * before it: cli/src/early.ts starts it while the CLI's modules are still being evaluated).
    */
   static async start(
     files: { name: string; file: string; path: string }[],
@@ -71,18 +72,20 @@ export class Prefetch {
     const chosen: typeof files = [];
     let total = 0;
     for (const f of files) {
-      const size = await stat(f.path).then(
-        (s) => (s.isFile() ? s.size : Infinity),
-        () => Infinity,
-      );
+      let size = Infinity;
+      try {
+        const s = statSync(f.path);
+        if (s.isFile()) size = s.size;
+      } catch {
+        // Unreadable: the list ends here.
+      }
       if (total + size > maxBytes) break;
       total += size;
       chosen.push(f);
     }
     files = chosen;
     if (files.length === 0) return new Prefetch(undefined);
-    const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(new URL('./prefetch-worker.js', import.meta.url), {
+    const worker = new Worker(workerUrl(), {
       workerData: { files: files.map((f) => ({ name: f.name, path: f.path })) },
     });
     const p = new Prefetch(worker);
@@ -143,4 +146,30 @@ export class Prefetch {
     for (const s of this.files.values()) this.notify(s);
     await this.worker?.terminate();
   }
+}
+
+/**
+ * The worker's script: as the build bundled it (prefetch-worker.bundle.js, scripts/bundle-run.mjs:
+ * one module instead of the reader's ~20, about 10 ms less CPU before the worker's first read)
+ * when that bundle is there and every module in it is the file it was built from (size and mtime,
+ * as listed in prefetch-worker.bundle.json: after a `tsc -b` alone the modules load as they are);
+ * otherwise prefetch-worker.js. `dir`: the folder of both; `root`: the one the list's paths are from.
+ */
+export function workerUrl(dir = new URL('./', import.meta.url), root = new URL('../../../', import.meta.url)): URL {
+  const bundle = new URL('./prefetch-worker.bundle.js', dir);
+  try {
+    const list = JSON.parse(readFileSync(new URL('./prefetch-worker.bundle.json', dir), 'utf8')) as {
+      modules: { path: string; size: number; mtimeMs: number }[];
+    };
+    const current =
+      list.modules.length > 0 &&
+      list.modules.every((m) => {
+        const s = statSync(new URL(m.path, root));
+        return s.size === m.size && s.mtimeMs === m.mtimeMs;
+      });
+    if (current) return bundle;
+  } catch {
+    // No bundle (no esbuild at build time), or a module of it is gone: the modules as they are.
+  }
+  return new URL('./prefetch-worker.js', dir);
 }
