@@ -104,6 +104,11 @@ const WELL_FORMED = [
   '  <a/>  \n',
   '<a><!----></a>',
   '<a>&quot;&apos;&#0065;&#x00041;</a>',
+  // More names with one first letter than are recognised in place (8), each met twice.
+  `<a>${Array.from({ length: 12 }, (_, i) => `<b${i} b${i}="1"/>`).join('')}${Array.from({ length: 12 }, (_, i) => `<b${i} b${i}="2"/>`).join('')}</a>`,
+  // Text longer than the one-pass check looks at, with a reference and a CR in it.
+  `<a>${'x'.repeat(70)}&amp;\r\n${'y'.repeat(70)}</a>`,
+  '<a><?pi?><?pi data?></a>',
 ];
 
 const MALFORMED = [
@@ -142,6 +147,9 @@ const MALFORMED = [
   '<a',
   '<a b="1',
   '<!-- only a comment -->',
+  '<a><?1x y?></a>',
+  '<a b="&x;"/>',
+  '<a>x&bad;',
 ];
 
 describe('XmlScanner: as saxes, which the reader used before it', () => {
@@ -170,7 +178,12 @@ describe('XmlScanner: chunks', () => {
   });
 
   it('gives the same error wherever the part is cut', () => {
-    for (const doc of ['<a>\n<b x="1">&bad;</b></a>', '<a>\n<b></c></a>', '<a>\n<b y="2" y="3"/></a>']) {
+    for (const doc of [
+      '<a>\n<b x="1">&bad;</b></a>',
+      '<a>\n<b></c></a>',
+      '<a>\n<b y="2" y="3"/></a>',
+      '<a>\n<b>\u0001</b></a>',
+    ]) {
       const whole = scan(doc);
       for (let i = 0; i <= doc.length; i++) expect(scan(doc, [i]), `${doc} cut at ${i}`).toEqual(whole);
     }
@@ -299,6 +312,7 @@ describe('XmlScanner: cells in one call', () => {
     '<c r="A1"><v>1</v ></c>',
     '<c r="A1"><v a="1">1</v></c>',
     '<c r="A1" s ="1"><v>1</v></c>',
+    '<c r="A1" t="s\t"><v>1</v></c>',
     '<c r="A1"/ >',
     '<cc r="1"/>',
     '<c r="A1"><v>1</v></cc>',
@@ -451,6 +465,16 @@ describe('XmlScanner: shared strings in one call', () => {
     const whole = plain(withHook(doc).events);
     expect(whole).toEqual(plain(scan(doc)));
     for (let i = 0; i <= doc.length; i++) expect(plain(withHook(doc, [i]).events), `cut at ${i}`).toEqual(whole);
+  });
+});
+
+describe('XmlScanner: many names', () => {
+  it('more distinct names than it remembers (4,096) are still checked and read', () => {
+    const names = Array.from({ length: 5000 }, (_, i) => `n${i}`);
+    const doc = `<a>${names.map((n) => `<${n}/>`).join('')}${names.map((n) => `<${n}/>`).join('')}<1bad/></a>`;
+    const events = scan(doc);
+    expect(events.filter((e) => e.startsWith('<n'))).toHaveLength(10_000);
+    expect(events.at(-1)).toMatch(/an element name is not a valid XML name: "1bad"$/);
   });
 });
 

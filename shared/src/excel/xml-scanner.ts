@@ -119,10 +119,19 @@ export class XmlScanner {
 
   /** Scans the next piece of the part's text (any length; markup may be cut anywhere). */
   write(chunk: string): void {
+    const bad = DISALLOWED.exec(chunk);
+    if (bad) {
+      // What comes before it is scanned first: the same events before the error wherever the chunks end.
+      this.scan(chunk.slice(0, bad.index));
+      this.buf = this.carry + chunk.charAt(bad.index);
+      this.failAt(this.buf.length, 'disallowed character.');
+    }
+    this.scan(chunk);
+  }
+
+  private scan(chunk: string): void {
     const buf = this.carry ? this.carry + chunk : chunk;
     this.buf = buf;
-    const bad = DISALLOWED.exec(chunk);
-    if (bad) this.failAt(this.carry.length + bad.index + 1, 'disallowed character.');
     let i = 0;
     if (!this.started && buf.length > 0) {
       this.started = true;
