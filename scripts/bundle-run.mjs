@@ -70,7 +70,6 @@ try {
 
 /** A module's specifier from the bundle's folder (`dir`): the build stays movable with the checkout. */
 const fromDir = (dir, path) => `./${relative(dir, path).split(sep).join('/')}`;
-const fromBundle = (path) => fromDir(CLI, path);
 const ours = (path) => path.startsWith(ROOT) && !path.includes(`${join(ROOT, 'node_modules')}`);
 /** Our modules' resolution: packages (node_modules) stay imports; so do dynamic imports (loaded when used, as files). */
 const common = {
@@ -107,48 +106,60 @@ for (const f of OUTSIDE) {
   for (const input of Object.keys(r.metafile.inputs)) outside.add(resolve(ROOT, input));
 }
 
-// 2. The graph without them: each of them imported by its file's URL.
-const bundled = [];
-const r = await esbuild.build({
-  ...common,
-  entryPoints: [ENTRY],
-  outfile: OUT,
-  plugins: [
-    {
-      name: 'graph',
-      setup(build) {
-        build.onResolve({ filter: /.*/ }, async (a) => {
-          if (a.kind === 'entry-point' || a.pluginData?.inner) return undefined;
-          const r = await build.resolve(a.path, {
-            kind: a.kind,
-            resolveDir: a.resolveDir,
-            pluginData: { inner: true },
+/**
+ * Bundles `entry` into `out` (ESM): our modules inside, packages and dynamic imports left as imports
+ * (a dynamic import, and a module `apart` says is loaded as its own file, by its URL from `out`'s
+ * folder), each bundled module keeping its own `import.meta.url`. Writes the bundle and `list`, the
+ * modules it holds with their size and mtime (what shared/src/bundle.ts checks before the bundle is
+ * loaded); returns how many, and the bundle's size.
+ */
+async function bundle(name, entry, out, list, apart = () => false) {
+  const dir = dirname(out);
+  const inside = [];
+  const r = await esbuild.build({
+    ...common,
+    entryPoints: [entry],
+    outfile: out,
+    plugins: [
+      {
+        name,
+        setup(build) {
+          build.onResolve({ filter: /.*/ }, async (a) => {
+            if (a.kind === 'entry-point' || a.pluginData?.inner) return undefined;
+            const r = await build.resolve(a.path, {
+              kind: a.kind,
+              resolveDir: a.resolveDir,
+              pluginData: { inner: true },
+            });
+            if (r.errors.length > 0) return { errors: r.errors };
+            if (!ours(r.path)) return { path: a.path, external: true };
+            if (a.kind === 'dynamic-import' || apart(r.path)) return { path: fromDir(dir, r.path), external: true };
+            return { path: r.path };
           });
-          if (r.errors.length > 0) return { errors: r.errors };
-          if (!ours(r.path)) return { path: a.path, external: true };
-          if (a.kind === 'dynamic-import' || outside.has(r.path)) return { path: fromBundle(r.path), external: true };
-          return { path: r.path };
-        });
-        // A bundled module's import.meta.url is its own file's URL, as unbundled.
-        build.onLoad({ filter: /\.js$/ }, (a) => {
-          if (!ours(a.path)) return undefined;
-          bundled.push(a.path);
-          const text = readFileSync(a.path, 'utf8');
-          const own = `new URL(${JSON.stringify(fromBundle(a.path))}, import.meta.url).href`;
-          return { contents: text.replaceAll('import.meta.url', own), loader: 'js' };
-        });
+          // A bundled module's import.meta.url is its own file's URL, as unbundled.
+          build.onLoad({ filter: /\.js$/ }, (a) => {
+            if (!ours(a.path)) return undefined;
+            inside.push(a.path);
+            const text = readFileSync(a.path, 'utf8');
+            const own = `new URL(${JSON.stringify(fromDir(dir, a.path))}, import.meta.url).href`;
+            return { contents: text.replaceAll('import.meta.url', own), loader: 'js' };
+          });
+        },
       },
-    },
-  ],
-});
-const [js] = r.outputFiles.filter((o) => o.path.endsWith('.js'));
-writeFileSync(OUT, js.contents);
-// What the bundle was built from: bin.ts imports it only while each of these files is the same (size, mtime).
-const modules = bundled.sort().map((p) => {
-  const s = statSync(p);
-  return { path: relative(ROOT, p).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs };
-});
-writeFileSync(LIST, `${JSON.stringify({ modules }, null, 1)}\n`);
+    ],
+  });
+  const [js] = r.outputFiles.filter((o) => o.path.endsWith('.js'));
+  writeFileSync(out, js.contents);
+  const modules = inside.sort().map((p) => {
+    const s = statSync(p);
+    return { path: relative(ROOT, p).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs };
+  });
+  writeFileSync(list, `${JSON.stringify({ modules }, null, 1)}\n`);
+  return { count: inside.length, kib: Math.round(js.contents.length / 1024) };
+}
+
+// 2. The graph without them: each of them imported by its file's URL.
+const graph = await bundle('graph', ENTRY, OUT, LIST, (p) => outside.has(p));
 if (process.env.BUNDLE_RUN_VERBOSE)
   process.stderr.write(
     [...outside]
@@ -157,7 +168,7 @@ if (process.env.BUNDLE_RUN_VERBOSE)
       .join('\n') + '\n',
   );
 process.stderr.write(
-  `bundle-run: ${bundled.length} modules in ${OUT.slice(ROOT.length + 1)} (${Math.round(js.contents.length / 1024)} KiB), ${outside.size} left to their files\n`,
+  `bundle-run: ${graph.count} modules in ${OUT.slice(ROOT.length + 1)} (${graph.kib} KiB), ${outside.size} left to their files\n`,
 );
 
 // 3. The prefetch's worker (shared/src/stage/prefetch-worker.ts) and the Excel reader it runs, bundled
@@ -166,45 +177,7 @@ process.stderr.write(
 // imports). Its own ~20 modules measured about 10 ms of the worker's CPU before its first read,
 // while the main thread competes for the cores (issue 18). stage/prefetch.ts loads the bundle only
 // while each of its modules is the file it was built from (prefetch-worker.bundle.json).
-const inWorker = [];
-const w = await esbuild.build({
-  ...common,
-  entryPoints: [join(WORKER_DIR, 'prefetch-worker.js')],
-  outfile: WORKER_OUT,
-  plugins: [
-    {
-      name: 'worker',
-      setup(build) {
-        build.onResolve({ filter: /.*/ }, async (a) => {
-          if (a.kind === 'entry-point' || a.pluginData?.inner) return undefined;
-          const r = await build.resolve(a.path, {
-            kind: a.kind,
-            resolveDir: a.resolveDir,
-            pluginData: { inner: true },
-          });
-          if (r.errors.length > 0) return { errors: r.errors };
-          if (!ours(r.path)) return { path: a.path, external: true };
-          if (a.kind === 'dynamic-import') return { path: fromDir(WORKER_DIR, r.path), external: true };
-          return { path: r.path };
-        });
-        build.onLoad({ filter: /\.js$/ }, (a) => {
-          if (!ours(a.path)) return undefined;
-          inWorker.push(a.path);
-          const text = readFileSync(a.path, 'utf8');
-          const own = `new URL(${JSON.stringify(fromDir(WORKER_DIR, a.path))}, import.meta.url).href`;
-          return { contents: text.replaceAll('import.meta.url', own), loader: 'js' };
-        });
-      },
-    },
-  ],
-});
-const [wjs] = w.outputFiles.filter((o) => o.path.endsWith('.js'));
-writeFileSync(WORKER_OUT, wjs.contents);
-const workerModules = inWorker.sort().map((p) => {
-  const s = statSync(p);
-  return { path: relative(ROOT, p).split(sep).join('/'), size: s.size, mtimeMs: s.mtimeMs };
-});
-writeFileSync(WORKER_LIST, `${JSON.stringify({ modules: workerModules }, null, 1)}\n`);
+const worker = await bundle('worker', join(WORKER_DIR, 'prefetch-worker.js'), WORKER_OUT, WORKER_LIST);
 process.stderr.write(
-  `bundle-run: ${inWorker.length} modules in ${WORKER_OUT.slice(ROOT.length + 1)} (${Math.round(wjs.contents.length / 1024)} KiB)\n`,
+  `bundle-run: ${worker.count} modules in ${WORKER_OUT.slice(ROOT.length + 1)} (${worker.kib} KiB)\n`,
 );

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // First: `run`'s prefetch worker starts as this is evaluated, before the modules below are.
 import { early, RUN_OPTIONS } from './early.js';
-import { readFileSync, statSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { errorMessage } from '@bottleneck/shared/errors/index';
+import { bundleIsCurrent } from '@bottleneck/shared/bundle';
 import { mark, timed } from '@bottleneck/shared/profile';
 
 // Node's own start and this module's static imports, until here.
@@ -177,29 +177,13 @@ let graph: Promise<typeof import('./embedded.js')> | undefined;
  * never both (`run`, `demo`).
  */
 function importGraph(): Promise<typeof import('./embedded.js')> {
-  graph ??= bundleIsCurrent() ? (import(BUNDLE) as Promise<typeof import('./embedded.js')>) : import('./embedded.js');
+  graph ??= bundleIsCurrent(new URL('./embedded.bundle.json', import.meta.url), new URL('../../', import.meta.url))
+    ? (import(BUNDLE) as Promise<typeof import('./embedded.js')>)
+    : import('./embedded.js');
   return graph;
 }
 
 const BUNDLE = './embedded.bundle.js';
-
-function bundleIsCurrent(): boolean {
-  try {
-    const list = JSON.parse(readFileSync(new URL('./embedded.bundle.json', import.meta.url), 'utf8')) as {
-      modules: { path: string; size: number; mtimeMs: number }[];
-    };
-    const root = new URL('../../', import.meta.url);
-    return (
-      list.modules.length > 0 &&
-      list.modules.every((m) => {
-        const s = statSync(new URL(m.path, root));
-        return s.size === m.size && s.mtimeMs === m.mtimeMs;
-      })
-    );
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Starts DuckDB's instance with the in-process run's settings (`startDuckdbEarly`): the run's

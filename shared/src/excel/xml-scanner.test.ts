@@ -8,31 +8,42 @@ import { expandRefs, XmlScanner } from './xml-scanner.js';
 
 const { SaxesParser } = createRequire(import.meta.url)('saxes') as typeof import('saxes');
 
-/** What a scan gave: events as strings (texts joined), or the error's message. */
-function scan(doc: string, chunks: number[] = []): string[] {
-  const out: string[] = [];
-  const text = (t: string) => {
-    const last = out.length - 1;
-    if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
-    else out.push(`"${t}"`);
-  };
+/** Events written down as strings: a start tag with its attributes, an end tag, texts joined. */
+class Events {
+  readonly out: string[] = [];
+
+  push(...e: string[]): void {
+    this.out.push(...e);
+  }
+
+  tag(name: string, attrs: Record<string, string | undefined>): void {
+    const listed = Object.entries(attrs).filter(([, v]) => v !== undefined);
+    this.out.push(`<${name}${listed.map(([k, v]) => ` ${k}=${JSON.stringify(v)}`).join('')}>`);
+  }
+
+  text(t: string): void {
+    const last = this.out.length - 1;
+    if (last >= 0 && this.out[last]!.startsWith('"')) this.out[last] = `${this.out[last]!.slice(0, -1)}${t}"`;
+    else this.out.push(`"${t}"`);
+  }
+}
+
+/**
+ * What a scan gave: events as strings, ending with the error's message if it failed; `chunks`: where
+ * the part is cut; `hook`: sets the scanner's one-call paths, writing down what they stand for.
+ */
+function scan(doc: string, chunks: number[] = [], hook?: (s: XmlScanner, ev: Events) => void): string[] {
+  const ev = new Events();
   const s = new XmlScanner('p.xml', {
     open(name, attrs, declared) {
-      out.push(
-        `<${name}${Object.entries(attrs)
-          .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
-          .join('')}>`,
-      );
-      if (declared) out.push(`ns ${JSON.stringify([...declared])}`);
+      ev.tag(name, attrs);
+      if (declared) ev.push(`ns ${JSON.stringify([...declared])}`);
     },
-    close(name) {
-      out.push(`</${name}>`);
-    },
-    text,
-    doctype() {
-      out.push('doctype');
-    },
+    close: (name) => ev.push(`</${name}>`),
+    text: (t) => ev.text(t),
+    doctype: () => ev.push('doctype'),
   });
+  hook?.(s, ev);
   try {
     let at = 0;
     for (const c of [...chunks, doc.length]) {
@@ -41,47 +52,38 @@ function scan(doc: string, chunks: number[] = []): string[] {
     }
     s.close();
   } catch (e) {
-    out.push(`error: ${(e as Error).message}`);
+    ev.push(`error: ${(e as Error).message}`);
   }
-  return out;
+  return ev.out;
 }
 
 /** The same through saxes, as the reader used it: whether it accepts, and its events. */
 function saxes(doc: string): { ok: boolean; events: string[] } {
-  const out: string[] = [];
+  const ev = new Events();
   const p = new SaxesParser({ xmlns: false, position: true, fileName: 'p.xml' });
-  const text = (t: string) => {
-    const last = out.length - 1;
-    if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
-    else out.push(`"${t}"`);
-  };
   let depth = 0;
   p.on('opentag', (t) => {
     depth++;
-    out.push(
-      `<${t.name}${Object.entries(t.attributes)
-        .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
-        .join('')}>`,
-    );
+    ev.tag(t.name, t.attributes);
     const ns = Object.entries(t.attributes).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:'));
-    if (ns.length) out.push(`ns ${JSON.stringify(ns.map(([k, v]) => [k.slice(6), v]))}`);
+    if (ns.length) ev.push(`ns ${JSON.stringify(ns.map(([k, v]) => [k.slice(6), v]))}`);
   });
   p.on('closetag', (t) => {
     depth--;
-    out.push(`</${t.name}>`);
+    ev.push(`</${t.name}>`);
   });
   // saxes reports whitespace outside the root as text; the scanner does not.
   p.on('text', (t) => {
-    if (depth > 0) text(t);
+    if (depth > 0) ev.text(t);
   });
-  p.on('cdata', text);
-  p.on('doctype', () => out.push('doctype'));
+  p.on('cdata', (t) => ev.text(t));
+  p.on('doctype', () => ev.push('doctype'));
   try {
     p.write(doc);
     p.close();
-    return { ok: true, events: out };
+    return { ok: true, events: ev.out };
   } catch {
-    return { ok: false, events: out };
+    return { ok: false, events: ev.out };
   }
 }
 
@@ -321,51 +323,22 @@ describe('XmlScanner: cells in one call', () => {
 
   /** A scan with the hook: each cell it takes is written down as the five events it stands for. */
   function withHook(doc: string, cuts: number[] = [], refuse = false): { events: string[]; taken: number } {
-    const out: string[] = [];
     let taken = 0;
-    const text = (t: string) => {
-      const last = out.length - 1;
-      if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
-      else out.push(`"${t}"`);
-    };
-    const s = new XmlScanner('p.xml', {
-      open(name, attrs) {
-        out.push(
-          `<${name}${Object.entries(attrs)
-            .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
-            .join('')}>`,
-        );
-      },
-      close(name) {
-        out.push(`</${name}>`);
-      },
-      text,
-      doctype() {},
+    const events = scan(doc, cuts, (s, ev) => {
+      s.cell = (r, st, t, v) => {
+        if (refuse) return false;
+        taken++;
+        ev.tag('c', { r, s: st, t });
+        if (v !== undefined) {
+          ev.push('<v>');
+          if (v !== '') ev.text(v);
+          ev.push('</v>');
+        }
+        ev.push('</c>');
+        return true;
+      };
     });
-    s.cell = (r, st, t, v) => {
-      if (refuse) return false;
-      taken++;
-      const attrs = Object.entries({ r, s: st, t }).filter(([, x]) => x !== undefined);
-      out.push(`<c${attrs.map(([k, x]) => ` ${k}=${JSON.stringify(x)}`).join('')}>`);
-      if (v !== undefined) {
-        out.push('<v>');
-        if (v !== '') text(v);
-        out.push('</v>');
-      }
-      out.push('</c>');
-      return true;
-    };
-    try {
-      let at = 0;
-      for (const c of [...cuts, doc.length]) {
-        s.write(doc.slice(at, c));
-        at = c;
-      }
-      s.close();
-    } catch (e) {
-      out.push(`error: ${(e as Error).message}`);
-    }
-    return { events: out, taken };
+    return { events, taken };
   }
 
   // saxes puts attributes in document order; the hook's stand-in writes r, s, t: compare by cell.
@@ -411,45 +384,17 @@ describe('XmlScanner: shared strings in one call', () => {
   ];
 
   function withHook(doc: string, cuts: number[] = []): { events: string[]; taken: number } {
-    const out: string[] = [];
     let taken = 0;
-    const text = (t: string) => {
-      const last = out.length - 1;
-      if (last >= 0 && out[last]!.startsWith('"')) out[last] = `${out[last]!.slice(0, -1)}${t}"`;
-      else out.push(`"${t}"`);
-    };
-    const s = new XmlScanner('p.xml', {
-      open(name, attrs) {
-        out.push(
-          `<${name}${Object.entries(attrs)
-            .map(([k, v]) => ` ${k}=${JSON.stringify(v)}`)
-            .join('')}>`,
-        );
-      },
-      close(name) {
-        out.push(`</${name}>`);
-      },
-      text,
-      doctype() {},
+    const events = scan(doc, cuts, (s, ev) => {
+      s.sharedString = (t) => {
+        taken++;
+        ev.push('<si>', '<t>');
+        if (t !== '') ev.text(t);
+        ev.push('</t>', '</si>');
+        return true;
+      };
     });
-    s.sharedString = (t) => {
-      taken++;
-      out.push('<si>', '<t>');
-      if (t !== '') text(t);
-      out.push('</t>', '</si>');
-      return true;
-    };
-    try {
-      let at = 0;
-      for (const c of [...cuts, doc.length]) {
-        s.write(doc.slice(at, c));
-        at = c;
-      }
-      s.close();
-    } catch (e) {
-      out.push(`error: ${(e as Error).message}`);
-    }
-    return { events: out, taken };
+    return { events, taken };
   }
   // The stand-in leaves out t's xml:space, which the shared strings' reader does not look at.
   const plain = (events: string[]) => events.map((e) => e.replace(' xml:space="preserve"', ''));

@@ -169,8 +169,8 @@ export async function parsePart(
     }
     return k;
   };
-  // The handler's one-call cells, where `c` and `v` (unprefixed) are the elements it takes them for:
-  // asked again whenever the namespaces in scope change.
+  // The handler's one-call cells and shared strings, where `c` and `v` (`si` and `t`), unprefixed,
+  // are the elements it takes them for: asked again whenever the namespaces in scope change.
   const cellKinds = handler.cell ? handler.cellKinds : undefined;
   const cell = (r: string | undefined, s: string | undefined, t: string | undefined, v: string | undefined) => {
     // Too deep: the element-by-element path refuses it, with its message.
@@ -186,7 +186,7 @@ export async function parsePart(
     handler.sharedString!(text);
     return true;
   };
-  const offerCells = () => {
+  const offerOneCall = () => {
     parser.cell = cellKinds && kindOf('c') === cellKinds[0] && kindOf('v') === cellKinds[1] ? cell : undefined;
     parser.sharedString =
       ssKinds && kindOf('si') === ssKinds[0] && kindOf('t') === ssKinds[1] ? sharedString : undefined;
@@ -201,7 +201,7 @@ export async function parsePart(
       const kind = kindOf(name);
       kinds.push(kind);
       handler.open(kind, attrs, scope);
-      if (declared && oneCall) offerCells();
+      if (declared && oneCall) offerOneCall();
     },
     close() {
       events++;
@@ -209,7 +209,7 @@ export async function parsePart(
       const top = scope.frames[scope.frames.length - 1]!;
       if (top.depth === depth) {
         scope.frames.pop();
-        if (oneCall) offerCells();
+        if (oneCall) offerOneCall();
       }
       depth--;
     },

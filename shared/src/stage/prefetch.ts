@@ -1,5 +1,6 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { bundleIsCurrent } from '../bundle.js';
 import type { RowBatch, SheetSummary, ZipSummary } from '../excel/read.js';
 
 /** How many bytes of workbooks the prefetch reads at most (Prefetch.start). */
@@ -156,20 +157,8 @@ export class Prefetch {
  * otherwise prefetch-worker.js. `dir`: the folder of both; `root`: the one the list's paths are from.
  */
 export function workerUrl(dir = new URL('./', import.meta.url), root = new URL('../../../', import.meta.url)): URL {
-  const bundle = new URL('./prefetch-worker.bundle.js', dir);
-  try {
-    const list = JSON.parse(readFileSync(new URL('./prefetch-worker.bundle.json', dir), 'utf8')) as {
-      modules: { path: string; size: number; mtimeMs: number }[];
-    };
-    const current =
-      list.modules.length > 0 &&
-      list.modules.every((m) => {
-        const s = statSync(new URL(m.path, root));
-        return s.size === m.size && s.mtimeMs === m.mtimeMs;
-      });
-    if (current) return bundle;
-  } catch {
-    // No bundle (no esbuild at build time), or a module of it is gone: the modules as they are.
-  }
+  if (bundleIsCurrent(new URL('./prefetch-worker.bundle.json', dir), root))
+    return new URL('./prefetch-worker.bundle.js', dir);
+  // No bundle (no esbuild at build time), or a module of it changed or gone: the modules as they are.
   return new URL('./prefetch-worker.js', dir);
 }
