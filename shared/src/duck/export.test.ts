@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { neutralizeText } from '../text/sanitize.js';
-import { exportCsv } from './export.js';
+import { csvRowsAsWritten, exportCsv } from './export.js';
 import { Duck } from './index.js';
 
 const duck = new Duck();
@@ -92,5 +92,56 @@ describe('exportCsv', () => {
     const none = await duck.with((db) => exportCsv(db, `SELECT 1 AS n WHERE false`, join(dir, 'b.csv')));
     expect(none.rowCount).toBe(0);
     expect(await readFile(join(dir, 'b.csv'), 'utf8')).toBe('\ufeffn\n');
+  });
+});
+
+describe('csvRowsAsWritten', () => {
+  const file = async (text: string | Buffer) => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-csv-'));
+    dirs.push(dir);
+    const path = join(dir, 'x.csv');
+    await writeFile(path, text);
+    return path;
+  };
+
+  it('counts what exportCsv wrote as DuckDB reads it back: quoted line ends, quotes, commas, CRs, empty fields', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bn-csv-'));
+    dirs.push(dir);
+    const path = join(dir, 'w.csv');
+    const sql = `SELECT range AS id, CASE range % 5 WHEN 0 THEN 'Ch\u00e2teau "M", 2e cru' || chr(10) || 'ligne 2'
+      WHEN 1 THEN NULL WHEN 2 THEN '' WHEN 3 THEN 'a' || chr(13) || chr(10) || 'b,"c"' ELSE '=1+1' END AS title,
+      (range / 7)::DECIMAL(18,2) AS price FROM range(2345) ORDER BY id`;
+    const info = await duck.with((db) => exportCsv(db, sql, path));
+    const duckdb = await duck.with((db) =>
+      db.one(`SELECT count(*)::INTEGER AS n FROM read_csv('${path}', header = true, all_varchar = true)`),
+    );
+    expect(await csvRowsAsWritten(path)).toBe(info.rowCount);
+    expect(info.rowCount).toBe(2345);
+    expect(duckdb.n).toBe(2345);
+  });
+
+  it('a header alone is no row; an empty file neither; a last row without its line end counts; CRLF as LF', async () => {
+    expect(await csvRowsAsWritten(await file('\ufeffa,b\n'))).toBe(0);
+    expect(await csvRowsAsWritten(await file(''))).toBe(0);
+    expect(await csvRowsAsWritten(await file('a,b\n1,2\n3,4'))).toBe(2);
+    expect(await csvRowsAsWritten(await file('a,b\r\n1,2\r\n"x\r\ny",4\r\n'))).toBe(2);
+  });
+
+  it('reads across chunks: a quoted line end at any offset of a large file', async () => {
+    const row = (i: number) => `${i},"${'x'.repeat(i % 300)}\n${'y'.repeat(97)}"\n`;
+    const text = 'n,t\n' + Array.from({ length: 3000 }, (_, i) => row(i)).join('');
+    expect(Buffer.byteLength(text)).toBeGreaterThan(4 * 65536);
+    expect(await csvRowsAsWritten(await file(text))).toBe(3000);
+  });
+
+  it('refuses a file cut short or a row with another number of fields, naming the file and the line', async () => {
+    const cut = await file('a,b\n1,"two\nlines');
+    await expect(csvRowsAsWritten(cut)).rejects.toThrow(
+      `${cut}: the row from line 2 opens a quoted field that does not close`,
+    );
+    const short = await file('a,b\n1,2\n"3\n",4\n5\n');
+    await expect(csvRowsAsWritten(short)).rejects.toThrow(`${short}: the row from line 5 has 1 field, the header 2`);
+    const long = await file('a,b\n1,2,3\n');
+    await expect(csvRowsAsWritten(long)).rejects.toThrow('the row from line 2 has 3 fields, the header 2');
   });
 });

@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AssetContext, AssetDefinition } from '@bottleneck/shared/assets/define';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 // The asset modules are imported inside the tests: a module that throws as it loads (an asset or a
 // check declared wrong) then fails these tests, instead of failing the file's import, which a
@@ -78,6 +81,9 @@ describe('the analytics assets declare', () => {
 });
 
 describe('what a failed analytics check says', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bn-wines-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
   it('total_revenue_preserved', async () => {
     const m = await load();
     expect(
@@ -105,11 +111,19 @@ describe('what a failed analytics check says', () => {
   it('premium_plus_ordinary_is_merged counts the CSVs as written against the merged rows', async () => {
     const m = await load();
     const check = m.premiumWines.checks[0]!;
-    const counts: Record<string, number> = { premium_wines: 2, ordinary_wines: 5 };
+    // The files as written: a header, then rows; a title with a line end inside its quotes is one row.
+    const rows = (n: number) =>
+      [
+        '\ufeffproduct_id,post_title,price',
+        ...Array.from({ length: n }, (_, i) => `${i},"Ch\u00e2teau ""${i}""\nligne 2",24.20`),
+      ]
+        .join('\n')
+        .concat('\n');
+    writeFileSync(join(dir, 'premium_wines.csv'), rows(2));
+    writeFileSync(join(dir, 'ordinary_wines.csv'), rows(5));
     const ctx = (mergedRows: number) =>
       ({
-        inputFile: (k: string) => Promise.resolve(k),
-        db: () => Promise.resolve({ one: (q: string) => Promise.resolve({ n: counts[/'([a-z_]+)'/.exec(q)![1]!] }) }),
+        inputFile: (k: string) => Promise.resolve(join(dir, `${k}.csv`)),
         materialization: (k: string) => ({ metadata: k === 'merged_with_revenue' ? { rowCount: mergedRows } : {} }),
       }) as unknown as AssetContext;
     await expect(check.run!(ctx(7))).resolves.toEqual({

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { defineAsset, errorCheck, type AssetContext } from '@bottleneck/shared/assets/define';
-import { exportCsv } from '@bottleneck/shared/duck/export';
-import { quoteIdent, quoteLiteral } from '@bottleneck/shared/duck/sql';
+import { csvRowsAsWritten, exportCsv } from '@bottleneck/shared/duck/export';
+import { quoteIdent } from '@bottleneck/shared/duck/sql';
 
 /** Premium when the price z-score is above this. */
 export const PREMIUM_Z = 2;
@@ -21,12 +21,7 @@ async function writeWines(ctx: AssetContext, premium: boolean) {
 
 /** Rows of a CSV as written, counted by reading it back: a check sees what ships. */
 async function csvRows(ctx: AssetContext, key: 'premium_wines' | 'ordinary_wines'): Promise<number> {
-  const path = await ctx.inputFile(key);
-  const db = await ctx.db();
-  const r = await db.one(
-    `SELECT count(*)::INTEGER AS n FROM read_csv(${quoteLiteral(path)}, header = true, all_varchar = true)`,
-  );
-  return Number(r.n);
+  return csvRowsAsWritten(await ctx.inputFile(key));
 }
 
 export const premiumWines = defineAsset({
@@ -41,7 +36,7 @@ export const premiumWines = defineAsset({
     errorCheck('premium_plus_ordinary_is_merged', 'premium + ordinary = merged rows', {
       deps: ['ordinary_wines', 'merged_with_revenue'],
       async run(ctx) {
-        const [premium, ordinary] = [await csvRows(ctx, 'premium_wines'), await csvRows(ctx, 'ordinary_wines')];
+        const [premium, ordinary] = await Promise.all([csvRows(ctx, 'premium_wines'), csvRows(ctx, 'ordinary_wines')]);
         const mergedRows = Number(ctx.materialization('merged_with_revenue').metadata.rowCount);
         return { passed: premium + ordinary === mergedRows, metadata: { premium, ordinary, mergedRows } };
       },
