@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// First: V8's tiering for a short-lived process (v8-tuning.ts), then `run`'s prefetch worker,
+// First: V8's tiering and DuckDB's allocator for a short-lived process (tuning.ts), then `run`'s prefetch worker,
 // which starts as early.js is evaluated, before the modules below are.
-import './v8-tuning.js';
+import './tuning.js';
 import { early, RUN_OPTIONS } from './early.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
