@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { embeddedDuckdb, inputBytes, LARGE_MONTH, LARGE_MONTH_ABOVE, RETURN_FREED_MEMORY_ABOVE } from './duckdb.js';
@@ -36,10 +36,12 @@ describe("the in-process run's DuckDB settings", () => {
     expect(embeddedDuckdb({ inputBytes: 10, largeMonthAbove: 9 }).stages).toBeDefined();
   });
 
-  it('keeps a memory limit (512MB unless given) and at least one thread', () => {
+  it('keeps a memory limit (512MB unless given); one thread, the cores only above the large-month threshold', () => {
     expect(embeddedDuckdb().memoryLimit).toBe('512MB');
     expect(embeddedDuckdb({ memoryLimit: '1GB' }).memoryLimit).toBe('1GB');
-    expect(embeddedDuckdb().threads).toBeGreaterThanOrEqual(1);
+    expect(embeddedDuckdb().threads).toBe(1);
+    expect(embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE }).threads).toBe(1);
+    expect(embeddedDuckdb({ inputBytes: LARGE_MONTH_ABOVE + 1 }).threads).toBe(Math.max(1, availableParallelism()));
   });
 
   it("sums the workbooks' sizes; a missing file or a folder counts nothing", async () => {
