@@ -180,6 +180,14 @@ describe('convert: timestamp', () => {
     expect(said('timestamp', true)).toBe(`${where('timestamp')}: true is not a date. ${FIX}`);
     expect(said('timestamp', 1e12)).toBe(`${where('timestamp')}: 1000000000000 is not a date. ${FIX}`);
   });
+
+  it('refuses a date after 9999-12-31 (Excel has none; DuckDB would fail on it without naming the cell)', () => {
+    // 2958465 is 9999-12-31 in the 1900 system, the day after is not a date.
+    expect(conv('timestamp', 2958465.5)).toBe('9999-12-31 12:00:00.000');
+    expect(said('timestamp', 2958466)).toBe(`${where('timestamp')}: 2958466 is a date after the year 9999. ${FIX}`);
+    expect(said('timestamp', 3e6)).toBe(`${where('timestamp')}: 3000000 is a date after the year 9999. ${FIX}`);
+    expect(said('timestamp', new Date(Date.UTC(10000, 0, 1)))).toMatch(/is a date after the year 9999/);
+  });
 });
 
 describe('excelDate and timestampText', () => {

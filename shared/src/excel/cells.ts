@@ -164,6 +164,9 @@ export function convert(v: CellValue, col: ColumnSpec, at: CellPlace): Converted
         }
       }
       if (!d || Number.isNaN(d.getTime())) throw bad('is not a date');
+      // Excel's last date is 9999-12-31; DuckDB would refuse the text of a later one (+010000-...)
+      // as the table is filled, where the error no longer knows its cell.
+      if (d.getUTCFullYear() > 9999) throw bad('is a date after the year 9999');
       // Excel dates carry no zone: keep the wall-clock time as a naive TIMESTAMP.
       return timestampText(d);
     }
