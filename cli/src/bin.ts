@@ -2,7 +2,7 @@
 // First: V8's tiering and DuckDB's allocator for a short-lived process (tuning.ts), then `run`'s prefetch worker,
 // which starts as early.js is evaluated, before the modules below are.
 import './tuning.js';
-import { early, RUN_OPTIONS } from './early.js';
+import { early, prefetchInput, RUN_OPTIONS } from './early.js';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -135,37 +135,18 @@ async function runCommand(argv: string[]): Promise<number> {
   }
 }
 
-/** The worker early.ts started, if it reads `input`; otherwise one started now (startPrefetch). */
+/**
+ * The prefetch worker reading the input's workbooks (stage/prefetch.ts): the one early.ts started,
+ * if it reads `input`; otherwise one started now; undefined when none can start. Only a speed-up:
+ * ingest uses its rows only if they are of the very bytes it checked (not at all with
+ * BN_EXCEL_WORKERS, whose workers parse in clean).
+ */
 async function takePrefetch(input: string) {
   if (early?.input === input) {
     const p = await early.prefetch.catch(() => undefined);
     if (p) return p;
   }
-  return startPrefetch(input);
-}
-
-/**
- * Starts reading the input's workbooks on a worker thread (stage/prefetch.ts); undefined when it
- * cannot start. Only a speed-up: ingest uses its rows only if they are of the very bytes it checked
- * (not at all with BN_EXCEL_WORKERS, whose workers parse in clean).
- */
-async function startPrefetch(input: string) {
-  try {
-    const [{ Prefetch }, { SOURCES }] = await Promise.all([
-      import('@bottleneck/shared/stage/prefetch'),
-      import('@bottleneck/shared/sources'),
-    ]);
-    // The small workbooks first: their rows are ready while the large one is still being read.
-    return await Prefetch.start(
-      (['liaison', 'erp', 'web'] as const).map((n) => ({
-        name: n,
-        file: SOURCES[n].file,
-        path: join(input, SOURCES[n].file),
-      })),
-    );
-  } catch {
-    return undefined;
-  }
+  return prefetchInput(input).catch(() => undefined);
 }
 
 let graph: Promise<typeof import('./embedded.js')> | undefined;

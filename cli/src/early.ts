@@ -38,15 +38,20 @@ export function startEarly(argv: string[]): { input: string; prefetch: Promise<P
   }
   if (values.help || typeof values.input !== 'string' || typeof values.out !== 'string') return undefined;
   const input = resolve(values.input);
+  const prefetch = prefetchInput(input);
+  // A failure to start costs only the speed-up; `run` then starts its own (prefetchInput again).
+  prefetch.catch(() => undefined);
+  return { input, prefetch };
+}
+
+/** Starts the prefetch worker on `input`'s three workbooks (the worker is spawned before this returns). */
+export function prefetchInput(input: string): Promise<Prefetch> {
   // The small workbooks first: their rows are ready while the large one is still being read.
-  const prefetch = Prefetch.start(
+  return Prefetch.start(
     (['liaison', 'erp', 'web'] as const).map((n) => ({
       name: n,
       file: SOURCES[n].file,
       path: join(input, SOURCES[n].file),
     })),
   );
-  // A failure to start costs only the speed-up; `run` then starts its own (startPrefetch).
-  prefetch.catch(() => undefined);
-  return { input, prefetch };
 }
