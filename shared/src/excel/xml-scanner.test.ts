@@ -65,7 +65,7 @@ function saxes(doc: string): { ok: boolean; events: string[] } {
   p.on('opentag', (t) => {
     depth++;
     ev.tag(t.name, t.attributes);
-    const ns = Object.entries(t.attributes).filter(([k]) => k === 'xmlns' || k.startsWith('xmlns:'));
+    const ns = Object.entries(t.attributes).filter(([k]) => k === 'xmlns' || (k.startsWith('xmlns:') && k.length > 6));
     if (ns.length) ev.push(`ns ${JSON.stringify(ns.map(([k, v]) => [k.slice(6), v]))}`);
   });
   p.on('closetag', (t) => {
@@ -441,5 +441,70 @@ describe('XmlScanner: a hostile tag', () => {
     expect(scan(`<r${attrs} a4321="x"/>`).at(-1)).toMatch(/duplicate attribute: a4321\.$/);
     expect(scan(`<r${attrs} a1="x"/>`).at(-1)).toMatch(/duplicate attribute: a1\.$/);
     expect(scan(`<r${attrs} a0="x"/>`).at(-1)).toMatch(/duplicate attribute: a0\.$/);
+  });
+});
+
+describe('XmlScanner: the whole story up to an error, and at the end of the part', () => {
+  it.each([
+    // The part ends: what was read is given, then what is still open.
+    ['<a>', [], ['<a>', 'error: p.xml:1:3: unclosed tag: a']],
+    ['<a>text', [], ['<a>', '"text"', 'error: p.xml:1:7: unclosed tag: a']],
+    ['<a>x&nope;', [], ['<a>', 'error: p.xml:1:10: undefined entity: &nope;']],
+    [
+      `<a><b c="${'x'.repeat(50)}`,
+      [],
+      ['<a>', `error: p.xml:1:59: the part ends inside markup: ${JSON.stringify(`<b c="${'x'.repeat(34)}`)}`],
+    ],
+    ['<!DOCTYPE a "x', [], ['error: p.xml:1:14: the part ends inside markup: "<!DOCTYPE a \\"x"']],
+    // Text outside the root: where it is.
+    ['x<a/>', [], ['error: p.xml:1:1: text data outside of root node.']],
+    ['<a/>\n x', [], ['<a>', '</a>', 'error: p.xml:2:2: text data outside of root node.']],
+    ['<![CDATA[x]]><a/>', [], ['error: p.xml:1:13: text data outside of root node.']],
+    // CDATA: its text, nothing for an empty one, the text after it.
+    ['<a><![CDATA[x]]>y<![CDATA[]]>z</a>', [], ['<a>', '"xyz"', '</a>']],
+    ['<a><![CDATA[]]></a>', [], ['<a>', '</a>']],
+    // Comments: a body that begins with dashes, or ends with one, is refused; ">" may begin one.
+    ['<a><!----x--></a>', [], ['<a>', 'error: p.xml:1:13: double dash in comment.']],
+    ['<a><!-->x--></a>', [], ['<a>', '</a>']],
+    ['<a><!--->x--></a>', [], ['<a>', '</a>']],
+    // Close tags: the name cut to 40 characters in the message.
+    [
+      `<a><b/></${'c'.repeat(50)}>`,
+      [],
+      ['<a>', '<b>', '</b>', `error: p.xml:1:60: unexpected close tag: ${'c'.repeat(40)} (the open tag is a)`],
+    ],
+    ['<a>\n</b>', [], ['<a>', '"\n"', 'error: p.xml:2:4: unexpected close tag: b (the open tag is a)']],
+    ['</a>', [], ['error: p.xml:1:4: unexpected close tag: a']],
+    // A byte-order mark is skipped at the part's start only, even after an empty first chunk.
+    ['\uFEFF<a/>', [0], ['<a>', '</a>']],
+    ['<a>x\uFEFFy</a>', [4], ['<a>', '"x\uFEFFy"', '</a>']],
+    ['<a>\uFEFFx</a>', [3], ['<a>', '"\uFEFFx"', '</a>']],
+    // Names beyond the Basic Multilingual Plane (XML allows them: a regular expression must read code points).
+    ['<\u{10000}a \u{10000}b="1"/>', [], ['<\u{10000}a \u{10000}b="1">', '</\u{10000}a>']],
+    // Duplicate attributes however many come before them.
+    [
+      '<a b="1" c="2" d="3" e="4" f="5" g="6" h="7" i="8" j="9" k="10" j="x"/>',
+      [],
+      ['error: p.xml:1:69: duplicate attribute: j.'],
+    ],
+    [
+      '<a b="1" c="2" d="3" e="4" f="5" g="6" h="7" i="8" j="9" k="10" b="x"/>',
+      [],
+      ['error: p.xml:1:69: duplicate attribute: b.'],
+    ],
+    ['<a b="1" c="2" c="3"/>', [], ['error: p.xml:1:20: duplicate attribute: c.']],
+    // Only xmlns and xmlns:p declare: not x, xml:lang, xmlnsp, nor "xmlns:" without a prefix.
+    [
+      '<a x="1" xml:lang="fr" xmlnsp="v" xmlns:="w" xmlns:p="u"/>',
+      [],
+      ['<a x="1" xml:lang="fr" xmlnsp="v" xmlns:="w" xmlns:p="u">', 'ns [["p","u"]]', '</a>'],
+    ],
+  ] as [string, number[], string[]][])('%j cut at %j', (doc, chunks, expected) => {
+    expect(scan(doc, chunks)).toEqual(expected);
+  });
+
+  it('says nothing more of an unclosed part than what it holds (no empty text at the end)', () => {
+    expect(scan('<a><b>')).toEqual(['<a>', '<b>', 'error: p.xml:1:6: unclosed tag: b']);
+    expect(scan('<a>x</a>  \n')).toEqual(['<a>', '"x"', '</a>']);
   });
 });

@@ -456,8 +456,12 @@ export class XmlScanner {
       else if ((more ??= []).push(an) > 8) many = new Set(more);
       if (attrs === NO_ATTRIBUTES) attrs = {};
       attrs[an] = value;
-      // xmlns or xmlns:p (x = 120, : = 58).
-      if (an.charCodeAt(0) === 120 && an.startsWith('xmlns') && (an.length === 5 || an.charCodeAt(5) === 58))
+      // xmlns or xmlns:p (x = 120, : = 58); "xmlns:" alone declares nothing (a prefix is a name).
+      if (
+        an.charCodeAt(0) === 120 &&
+        an.startsWith('xmlns') &&
+        (an.length === 5 || (an.charCodeAt(5) === 58 && an.length > 6))
+      )
         (declared ??= new Map()).set(an.slice(6), value);
       p = v + 1;
     }
